@@ -1,0 +1,3 @@
+from triops.cli.main import run
+
+run()

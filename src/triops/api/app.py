@@ -1,0 +1,57 @@
+"""The FastAPI application: every protocol's router behind one server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.staticfiles import StaticFiles
+
+import triops
+from triops.api import errors
+from triops.api.auth import KeyCache
+from triops.api.health import router as health_router
+from triops.api.middleware import Metrics, RequestMiddleware
+from triops.api.native.incidents import router as incidents_router
+from triops.api.native.keys import router as keys_router
+from triops.api.native.telemetry import router as telemetry_router
+from triops.api.runtime import Runtime
+from triops.ui.pages import router as ui_router
+from triops.ui.rendering import STATIC_DIR
+
+#: Every router of the server, in one list; pillars add theirs here.
+ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_router]
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="triops",
+        version=triops.__version__,
+        description="MLOps, LLMOps and AIOps on one store behind one server.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.key_cache = KeyCache()
+    app.state.metrics = Metrics()
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root(_request: Request) -> RedirectResponse:
+        return RedirectResponse("/ui", status_code=307)
+
+    app.add_middleware(
+        RequestMiddleware, metrics=app.state.metrics,
+        max_body_bytes=runtime.settings.max_body_bytes,
+    )
+    return app

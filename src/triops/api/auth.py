@@ -1,0 +1,138 @@
+"""Who is calling, and may they? API keys from the Authorization header or the UI cookie.
+
+Keys are accepted as ``Authorization: Bearer <key>`` (what ``MLFLOW_TRACKING_TOKEN``
+and the ``openai`` client send), as the password of HTTP Basic, and from the
+``triops_key`` cookie the web UI sets at login. Every non-public route declares one of
+``viewer``, ``editor`` or ``admin`` as a dependency; a test walks the route table to
+prove it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+import time
+from dataclasses import dataclass
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from triops.api.runtime import runtime_of
+from triops.core.errors import PermissionDenied, Unauthenticated
+from triops.core.principals import ANONYMOUS_ADMIN, Principal, Role
+from triops.store.repos import keys as key_repo
+from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
+
+COOKIE = "triops_key"
+PROJECT_HEADER = "x-triops-project"
+#: A revoked key keeps working for at most this long on a server that saw it recently.
+_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    project: str
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.principal.name}" if self.principal.key_id else "anonymous"
+
+
+class KeyCache:
+    """Remembers recent key lookups so hot paths skip a database round trip."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, secret: str) -> tuple[bool, Principal | None]:
+        with self._lock:
+            hit = self._entries.get(secret)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, secret: str, principal: Principal | None) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[secret] = (time.monotonic() + _CACHE_SECONDS, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def secret_from(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and value:
+            return value
+        if scheme.lower() == "basic" and value:
+            try:
+                decoded = base64.b64decode(value, validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise Unauthenticated("the Basic authorization header is not valid base64") from None
+            return decoded.partition(":")[2] or None
+        raise Unauthenticated("use 'Authorization: Bearer <key>' or HTTP Basic with the key as password")
+    return request.cookies.get(COOKIE)
+
+
+def resolve_principal(request: Request) -> Principal:
+    runtime = runtime_of(request)
+    if not runtime.settings.auth:
+        return ANONYMOUS_ADMIN
+    secret = secret_from(request)
+    if not secret:
+        raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
+    cache: KeyCache = request.app.state.key_cache
+    known, principal = cache.get(secret)
+    if not known:
+        with runtime.db.read() as session:
+            principal = key_repo.authenticate(session, secret)
+        cache.put(secret, principal)
+    if principal is None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    return principal
+
+
+def _project_for(request: Request, principal: Principal) -> str:
+    asked = request.headers.get(PROJECT_HEADER) or request.query_params.get("project")
+    if principal.is_global:
+        return validate_name(asked) if asked else DEFAULT_PROJECT
+    if asked and asked != principal.project:
+        raise PermissionDenied(
+            f"this key belongs to project {principal.project!r}, not {asked!r}"
+        )
+    return principal.project
+
+
+def _require(role: Role):  # type: ignore[no-untyped-def]
+    def dependency(request: Request) -> Caller:
+        principal = resolve_principal(request)
+        if not principal.allows(role):
+            raise PermissionDenied(
+                f"this operation needs the {role.name} role; the key has {principal.role.name}"
+            )
+        caller = Caller(principal=principal, project=_project_for(request, principal))
+        request.state.caller = caller
+        return caller
+
+    dependency.__name__ = f"require_{role.name}"
+    dependency.required_role = role  # type: ignore[attr-defined]
+    return dependency
+
+
+viewer = _require(Role.viewer)
+editor = _require(Role.editor)
+admin = _require(Role.admin)
+
+#: Annotated shorthands for endpoint signatures.
+AsViewer = Depends(viewer)
+AsEditor = Depends(editor)
+AsAdmin = Depends(admin)
+AUTH_DEPENDENCIES = (viewer, editor, admin)

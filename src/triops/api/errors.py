@@ -1,0 +1,87 @@
+"""The one place where errors become HTTP responses.
+
+Every error leaves as ``{"error_code": ..., "message": ...}``, the shape MLflow's client
+parses, so its users see the exceptions they expect.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from triops.core import errors
+
+log = logging.getLogger("triops.api")
+
+STATUS_BY_ERROR: dict[type[errors.TriopsError], int] = {
+    errors.InvalidInput: 400,
+    errors.Unauthenticated: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.AlreadyExists: 400,
+    errors.Conflict: 409,
+    errors.PayloadTooLarge: 413,
+    errors.RateLimited: 429,
+    errors.UpstreamError: 502,
+    errors.ConfigError: 500,
+}
+
+_CODE_BY_STATUS = {
+    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+    404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_LIMIT_EXCEEDED",
+    415: "UNSUPPORTED_MEDIA_TYPE", 429: "RATE_LIMIT_EXCEEDED",
+}
+
+
+def status_for(exc: errors.TriopsError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 500
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    return {"error_code": code, "message": message}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="triops"'} if status == 401 else None
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        if err.get("type") == "json_invalid":
+            return "request body is not valid JSON: " + str(err.get("ctx", {}).get("error", ""))
+        problems.append(f"{where or 'body'}: {err.get('msg')}")
+    return "invalid request: " + "; ".join(problems)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.TriopsError)
+    async def _triops_error(request: Request, exc: errors.TriopsError) -> Response:
+        if isinstance(exc, errors.Unauthenticated) and request.url.path.startswith("/ui"):
+            # A person in a browser gets the login page, not a JSON error.
+            return RedirectResponse("/ui/login", status_code=303)
+        return error_response(status_for(exc), exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, errors.InvalidInput.code, describe_validation(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODE_BY_STATUS.get(exc.status_code, "HTTP_ERROR")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "INTERNAL_ERROR", "internal error; see the server log")

@@ -1,0 +1,1 @@
+"""triops' own API under /api/v1, described by the OpenAPI spec."""

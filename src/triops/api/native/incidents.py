@@ -1,0 +1,131 @@
+"""Signals in, incidents out: the native API of the incident engine."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.runtime import runtime_of
+from triops.core.ids import now_ms
+from triops.core.signals import Pillar, Severity, Signal
+from triops.ops import ingest
+from triops.store.repos import audit
+from triops.store.repos import incidents as repo
+from triops.store.schema import Incident, IncidentSignal
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+class SignalIn(BaseModel):
+    source: Pillar
+    kind: str = Field(..., min_length=1, max_length=128)
+    subject: str = Field(..., min_length=1, max_length=512)
+    severity: Literal["info", "warning", "error", "critical"] = "warning"
+    value: float | None = None
+    time_ms: int | None = Field(None, ge=0)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=64)
+    summary: str = Field("", max_length=4096)
+
+    def to_signal(self) -> Signal:
+        return Signal(
+            source=self.source, kind=self.kind, subject=self.subject,
+            severity=Severity[self.severity], value=self.value,
+            time_ms=self.time_ms if self.time_ms is not None else now_ms(),
+            labels=self.labels, summary=self.summary,
+        )
+
+
+class FoldedOut(BaseModel):
+    incident_id: str
+    opened: bool
+
+
+class SignalOut(BaseModel):
+    time_ms: int
+    severity: str
+    value: float | None
+    summary: str
+    labels: dict[str, str]
+
+    @classmethod
+    def of(cls, row: IncidentSignal) -> "SignalOut":
+        return cls(time_ms=row.time_ms, severity=Severity(row.severity).name, value=row.value,
+                   summary=row.summary, labels=row.labels)
+
+
+class IncidentOut(BaseModel):
+    id: str
+    status: str
+    title: str
+    source: str
+    kind: str
+    subject: str
+    severity: str
+    labels: dict[str, str]
+    signal_count: int
+    first_ms: int
+    last_ms: int
+    acked_by: str | None
+    resolved_ms: int | None
+    signals: list[SignalOut] | None = None
+
+    @classmethod
+    def of(cls, row: Incident) -> "IncidentOut":
+        return cls(
+            id=row.id, status=row.status, title=row.title, source=row.source, kind=row.kind,
+            subject=row.subject, severity=Severity(row.severity).name, labels=row.labels,
+            signal_count=row.signal_count, first_ms=row.first_ms, last_ms=row.last_ms,
+            acked_by=row.acked_by, resolved_ms=row.resolved_ms,
+        )
+
+
+@router.post("/signals", response_model=FoldedOut, status_code=201)
+def post_signal(body: SignalIn, request: Request, caller: Caller = AsEditor) -> FoldedOut:
+    with runtime_of(request).db.write() as session:
+        folded = ingest(session, caller.project, body.to_signal())
+    return FoldedOut(incident_id=folded.incident_id, opened=folded.opened)
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+def list_incidents(
+    request: Request,
+    status: str | None = Query(None, description="open, acknowledged or resolved"),
+    limit: int = Query(100, ge=1, le=1000),
+    caller: Caller = AsViewer,
+) -> list[IncidentOut]:
+    with runtime_of(request).db.read() as session:
+        rows = repo.list_incidents(session, caller.project, status, limit)
+        return [IncidentOut.of(r) for r in rows]
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+def get_incident(incident_id: str, request: Request, caller: Caller = AsViewer) -> IncidentOut:
+    with runtime_of(request).db.read() as session:
+        row = repo.get(session, caller.project, incident_id)
+        out = IncidentOut.of(row)
+        out.signals = [SignalOut.of(s) for s in repo.signals_of(session, incident_id)]
+        return out
+
+
+@router.post("/incidents/{incident_id}/ack", response_model=IncidentOut)
+def ack_incident(incident_id: str, request: Request, caller: Caller = AsEditor) -> IncidentOut:
+    with runtime_of(request).db.write() as session:
+        row = repo.acknowledge(session, caller.project, incident_id, caller.actor)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="incident.ack", target=incident_id)
+        return IncidentOut.of(row)
+
+
+@router.post("/incidents/{incident_id}/resolve", response_model=IncidentOut)
+def resolve_incident(
+    incident_id: str, request: Request, caller: Caller = AsEditor
+) -> IncidentOut:
+    with runtime_of(request).db.write() as session:
+        row = repo.resolve(session, caller.project, incident_id)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="incident.resolve", target=incident_id)
+        return IncidentOut.of(row)

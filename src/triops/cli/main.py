@@ -1,0 +1,41 @@
+"""The ``triops`` command. Every error is one clear line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+import triops
+from triops.cli.admin import db_app, incidents_app, keys_app
+from triops.cli.common import err_console
+from triops.cli.server import up
+from triops.core.errors import TriopsError
+
+app = typer.Typer(
+    name="triops",
+    help="triops: MLOps, LLMOps and AIOps on one store, one server, one CLI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(up)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(incidents_app, name="incidents")
+
+
+@app.command()
+def version() -> None:
+    """Print the triops version."""
+    typer.echo(triops.__version__)
+
+
+def run() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except TriopsError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

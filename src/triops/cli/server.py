@@ -1,0 +1,72 @@
+"""``triops up``: migrate, make sure an admin key exists, serve API and web UI."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from triops.api.app import create_app
+from triops.api.runtime import Runtime
+from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings_from
+from triops.core.principals import ALL_PROJECTS, Role
+from triops.core.settings import Settings
+from triops.store import upgrade_schema
+from triops.store.repos import keys, projects
+from triops.store.repos.projects import DEFAULT_PROJECT
+
+
+def bootstrap_admin(runtime: Runtime) -> str | None:
+    """Create the first admin key; returns its secret when one was made now."""
+    given = runtime.settings.admin_key.get_secret_value() if runtime.settings.admin_key else None
+    with runtime.db.write() as session:
+        projects.ensure(session, DEFAULT_PROJECT)
+        if given is not None:
+            if keys.authenticate(session, given) is None:
+                keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="admin",
+                            secret=given)
+            return None
+        if keys.any_admin(session):
+            return None
+        return keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="admin").secret
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Migration chatter is noise on every start; failures still surface as errors.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def up(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 7600)")] = None,
+    store: StoreOpt = None,
+    artifacts: ArtifactsOpt = None,
+    home: HomeOpt = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve without API keys (loopback only)")] = False,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning")] = None,
+) -> None:
+    """Start the triops server and web UI on the embedded default or the given store."""
+    settings: Settings = settings_from(
+        host=host, port=port, store=store, artifacts=artifacts, home=home,
+        auth=False if no_auth else None, log_level=log_level,
+    )
+    settings.check_auth_binding()
+    configure_logging(settings.log_level)
+    runtime = Runtime.build(settings)
+    with console.status("Applying database migrations…"):
+        upgrade_schema(runtime.db.engine)
+    secret = bootstrap_admin(runtime) if settings.auth else None
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold green]triops[/] is starting at [bold]{url}[/] (web UI: {url}/ui)")
+    console.print(f"store: {settings.store_url}\nartifacts: {settings.artifacts_location}")
+    if secret:
+        console.print(f"admin API key (shown once, store it now): [bold]{secret}[/]",
+                      soft_wrap=True)
+    elif not settings.auth:
+        console.print("[yellow]auth is off: anyone on this machine can read and write[/]")
+    app = create_app(runtime)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+                access_log=False, timeout_graceful_shutdown=5)

@@ -1,0 +1,116 @@
+"""The one settings object, parsed once at the edge (CLI or server start).
+
+Sources, highest priority first: explicit overrides (CLI flags), ``TRIOPS_*``
+environment variables, ``triops.toml`` (or the file named by ``TRIOPS_CONFIG``),
+then the defaults below. Nothing else in triops reads the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from triops.core.errors import ConfigError
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIOPS_", extra="ignore")
+
+    home: Path = Field(Path(".triops"), description="Folder for the embedded store and artifacts")
+    store: str | None = Field(None, description="SQLAlchemy URL of the metadata store")
+    artifacts: str | None = Field(None, description="Local folder or fsspec URL for artifacts")
+    host: str = "127.0.0.1"
+    port: int = Field(7600, ge=0, le=65535)
+    auth: bool = True
+    admin_key: SecretStr | None = None
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
+    redis_url: str | None = None
+    log_level: str = "info"
+
+    @field_validator("store")
+    @classmethod
+    def _store_is_sqlalchemy_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError(
+                f"store must be a SQLAlchemy URL such as sqlite:///path.db or "
+                f"postgresql+psycopg://user@host/db, got {value!r}"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """Build settings, turning validation problems into one readable ConfigError."""
+        from pydantic import ValidationError
+
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid settings: {problems}") from None
+
+    @property
+    def store_url(self) -> str:
+        if self.store:
+            return self.store
+        return f"sqlite:///{(self.home / 'triops.db').resolve()}"
+
+    @property
+    def artifacts_location(self) -> str:
+        if self.artifacts:
+            return self.artifacts
+        return str((self.home / "artifacts").resolve())
+
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def check_auth_binding(self) -> None:
+        """``--no-auth`` is only safe when nobody but this machine can reach the server."""
+        if not self.auth and not self.is_loopback():
+            raise ConfigError(
+                f"--no-auth is refused when binding to {self.host}: anyone who can reach "
+                "this address could write. Bind to 127.0.0.1 or keep auth on."
+            )
+
+
+def _config_file() -> Path | None:
+    # The one environment read outside pydantic-settings: where the config file is.
+    named = os.environ.get("TRIOPS_CONFIG")
+    if named:
+        return Path(named)
+    default = Path("triops.toml")
+    return default if default.is_file() else None

@@ -1,0 +1,101 @@
+"""The one narrow interface for high-volume append-only records.
+
+Metric points, spans, predictions, log lines and telemetry samples all go through
+``append`` and ``scan``. Pillars never touch the ``records`` table directly, so a
+columnar backend can replace this one without changing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from triops.store.schema import Record
+
+#: Rows per INSERT statement: large enough to amortise round trips, small enough to
+#: stay under SQLite's bound-parameter limit.
+_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    stream: str
+    ts_ms: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    id: int
+    stream: str
+    ts_ms: int
+    data: dict[str, Any]
+
+
+def append(session: Session, project: str, kind: str, rows: Sequence[RecordRow]) -> int:
+    """Insert rows in the caller's transaction; returns how many were written."""
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        session.execute(
+            insert(Record),
+            [
+                {"project": project, "kind": kind, "stream": r.stream, "ts_ms": r.ts_ms,
+                 "data": r.data}
+                for r in chunk
+            ],
+        )
+    return len(rows)
+
+
+def scan(
+    session: Session,
+    project: str,
+    kind: str,
+    *,
+    streams: Iterable[str] | None = None,
+    stream_prefix: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> Iterator[StoredRecord]:
+    """Records of one kind in ``[start_ms, end_ms)``, ordered by time then insertion."""
+    query = select(Record.id, Record.stream, Record.ts_ms, Record.data).where(
+        Record.project == project, Record.kind == kind
+    )
+    if streams is not None:
+        query = query.where(Record.stream.in_(list(streams)))
+    if stream_prefix is not None:
+        query = query.where(Record.stream.startswith(stream_prefix, autoescape=True))
+    if start_ms is not None:
+        query = query.where(Record.ts_ms >= start_ms)
+    if end_ms is not None:
+        query = query.where(Record.ts_ms < end_ms)
+    if newest_first:
+        query = query.order_by(Record.ts_ms.desc(), Record.id.desc())
+    else:
+        query = query.order_by(Record.ts_ms, Record.id)
+    if limit is not None:
+        query = query.limit(limit)
+    for row in session.execute(query):
+        yield StoredRecord(id=row.id, stream=row.stream, ts_ms=row.ts_ms, data=row.data)
+
+
+def streams(session: Session, project: str, kind: str, prefix: str | None = None) -> list[str]:
+    query = select(Record.stream).where(Record.project == project, Record.kind == kind).distinct()
+    if prefix is not None:
+        query = query.where(Record.stream.startswith(prefix, autoescape=True))
+    return sorted(session.scalars(query))
+
+
+def drop_streams(session: Session, project: str, kind: str, names: Iterable[str]) -> None:
+    """Remove whole streams, e.g. when the object that owned them is deleted for good."""
+    session.execute(
+        delete(Record).where(
+            Record.project == project, Record.kind == kind, Record.stream.in_(list(names))
+        )
+    )

@@ -1,0 +1,1 @@
+"""One repository module per domain; each function takes the caller's session."""

@@ -1,0 +1,29 @@
+"""The audit log: who changed what, when. Append-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triops.core.ids import now_ms
+from triops.store.schema import AuditEntry
+
+
+def record(
+    session: Session, *, project: str, actor: str, action: str, target: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(project=project, time_ms=now_ms(), actor=actor, action=action, target=target,
+                   detail=detail or {})
+    )
+
+
+def recent(session: Session, project: str, limit: int = 100) -> list[AuditEntry]:
+    query = (
+        select(AuditEntry).where(AuditEntry.project == project)
+        .order_by(AuditEntry.id.desc()).limit(limit)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,98 @@
+"""Shell pages: login, overview, incidents, keys, and each pillar's landing page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from triops.api.auth import COOKIE, AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.runtime import runtime_of
+from triops.ops.telemetry import list_series
+from triops.store.repos import audit, keys
+from triops.store.repos import incidents as incident_repo
+from triops.ui.rendering import render
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, error: str = "") -> HTMLResponse:
+    return render(request, "login.html", error=error)
+
+
+@router.post("/login")
+def login(request: Request, api_key: str = Form(..., max_length=512)) -> Response:
+    runtime = runtime_of(request)
+    with runtime.db.read() as session:
+        principal = keys.authenticate(session, api_key.strip())
+    if principal is None:
+        return render(request, "login.html", error="That key is unknown or revoked.")
+    response = RedirectResponse("/ui", status_code=303)
+    response.set_cookie(COOKIE, api_key.strip(), httponly=True, samesite="strict",
+                        max_age=7 * 24 * 3600)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        open_incidents = incident_repo.list_incidents(session, caller.project, "open", 10)
+        recent = audit.recent(session, caller.project, 10)
+    return render(request, "overview.html", incidents=open_incidents, audit=recent)
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(
+    request: Request, status: str | None = None, caller: Caller = AsViewer
+) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        rows = incident_repo.list_incidents(session, caller.project, status or None, 200)
+    return render(request, "incidents.html", incidents=rows, status=status or "")
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(incident_id: str, request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        row = incident_repo.get(session, caller.project, incident_id)
+        signals = incident_repo.signals_of(session, incident_id, 200)
+    return render(request, "incident.html", incident=row, signals=signals)
+
+
+@router.post("/incidents/{incident_id}/{action}")
+def incident_action(
+    incident_id: str, action: str, request: Request, caller: Caller = AsEditor
+) -> Response:
+    with runtime_of(request).db.write() as session:
+        if action == "ack":
+            incident_repo.acknowledge(session, caller.project, incident_id, caller.actor)
+        elif action == "resolve":
+            incident_repo.resolve(session, caller.project, incident_id)
+        else:
+            return RedirectResponse(f"/ui/incidents/{incident_id}", status_code=303)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action=f"incident.{action}", target=incident_id)
+    return RedirectResponse(f"/ui/incidents/{incident_id}", status_code=303)
+
+
+@router.get("/keys", response_class=HTMLResponse)
+def keys_page(request: Request, caller: Caller = AsAdmin) -> HTMLResponse:
+    scope = None if caller.principal.is_global else caller.project
+    with runtime_of(request).db.read() as session:
+        rows = keys.list_keys(session, scope)
+    return render(request, "keys.html", keys=rows)
+
+
+@router.get("/ops", response_class=HTMLResponse)
+def ops_page(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        series = list_series(session, caller.project)
+        active = incident_repo.list_incidents(session, caller.project, "open", 20)
+    return render(request, "ops.html", series=series, incidents=active)

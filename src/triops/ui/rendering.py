@@ -1,0 +1,32 @@
+"""The Jinja2 environment shared by every page, with triops' filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def _ms_to_text(value: int | None) -> str:
+    if value is None:
+        return ""
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+
+
+templates.env.filters["ms"] = _ms_to_text
+
+
+def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    caller = getattr(request.state, "caller", None)
+    return templates.TemplateResponse(request, name, {"caller": caller, **context})

@@ -1,0 +1,45 @@
+from triops.store import records
+from triops.store.records import RecordRow
+
+
+def test_append_then_scan_by_stream_and_time(db):
+    rows = [RecordRow("cpu{host=\"a\"}", t, {"v": float(t)}) for t in range(0, 1000, 10)]
+    rows += [RecordRow("cpu{host=\"b\"}", 5, {"v": -1.0})]
+    with db.write() as session:
+        assert records.append(session, "p1", "sample", rows) == 101
+    with db.read() as session:
+        got = list(records.scan(session, "p1", "sample", streams=['cpu{host="a"}'],
+                                start_ms=100, end_ms=200))
+        assert [r.ts_ms for r in got] == list(range(100, 200, 10))
+        assert got[0].data == {"v": 100.0}
+        assert records.streams(session, "p1", "sample") == ['cpu{host="a"}', 'cpu{host="b"}']
+        # Projects isolate records.
+        assert list(records.scan(session, "p2", "sample")) == []
+
+
+def test_scan_newest_first_with_limit_and_prefix(db):
+    with db.write() as session:
+        records.append(session, "p", "span", [RecordRow(f"trace{i % 3}", i, {}) for i in range(30)])
+    with db.read() as session:
+        got = list(records.scan(session, "p", "span", stream_prefix="trace1", newest_first=True,
+                                limit=3))
+    assert [r.ts_ms for r in got] == [28, 25, 22]
+
+
+def test_failed_transaction_writes_nothing(db):
+    try:
+        with db.write() as session:
+            records.append(session, "p", "sample", [RecordRow("s", 1, {"v": 1})])
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with db.read() as session:
+        assert list(records.scan(session, "p", "sample")) == []
+
+
+def test_large_batch_is_chunked(db):
+    rows = [RecordRow("s", i, {"v": i}) for i in range(12_345)]
+    with db.write() as session:
+        records.append(session, "p", "sample", rows)
+    with db.read() as session:
+        assert sum(1 for _ in records.scan(session, "p", "sample")) == 12_345
