@@ -1,0 +1,91 @@
+"""Decoding and answering OTLP/HTTP requests, shared by /v1/traces, /v1/metrics, /v1/logs.
+
+OTLP/HTTP carries the same protobuf messages either binary (``application/x-protobuf``)
+or as protobuf-JSON (``application/json``), optionally gzip-compressed. The response
+mirrors the request's encoding, as the specification asks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from typing import TypeVar
+
+from google.protobuf.json_format import MessageToDict, MessageToJson, Parse, ParseError
+from google.protobuf.message import DecodeError, Message
+from starlette.requests import Request
+from starlette.responses import Response
+
+from triops.core.errors import InvalidInput
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+M = TypeVar("M", bound=Message)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def decode(request: Request, message_type: type[M]) -> tuple[M, str]:
+    """Parse the body as ``message_type``; returns the message and the encoding used."""
+    media = _media_type(request)
+    if media not in (PROTOBUF, JSON):
+        raise InvalidInput(
+            f"OTLP/HTTP needs Content-Type {PROTOBUF} or {JSON}, got {media or 'none'!r}"
+        )
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "").lower()
+    if encoding == "gzip":
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InvalidInput(f"OTLP body is not valid gzip: {exc}") from None
+    elif encoding not in ("", "identity"):
+        raise InvalidInput(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    message = message_type()
+    if media == PROTOBUF:
+        try:
+            message.ParseFromString(body)
+        except DecodeError as exc:
+            raise InvalidInput(f"OTLP body is not a valid protobuf {message_type.__name__}: {exc}") from None
+    else:
+        try:
+            Parse(body.decode("utf-8"), message, ignore_unknown_fields=True)
+        except (ParseError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"OTLP body is not valid OTLP JSON: {exc}") from None
+    return message, media
+
+
+def respond(message: Message, media: str) -> Response:
+    if media == PROTOBUF:
+        return Response(message.SerializeToString(), media_type=PROTOBUF)
+    return Response(MessageToJson(message), media_type=JSON)
+
+
+def attributes_to_dict(attributes) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """OTLP ``KeyValue`` list → plain dict (arrays and maps kept as lists and dicts)."""
+    out: dict[str, object] = {}
+    for kv in attributes:
+        out[kv.key] = any_value(kv.value)
+    return out
+
+
+def any_value(value) -> object:  # type: ignore[no-untyped-def]
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [any_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return attributes_to_dict(value.kvlist_value.values)
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    if kind == "int_value":
+        return int(value.int_value)
+    return getattr(value, kind)
+
+
+def as_dict(message: Message) -> dict:
+    return MessageToDict(message, preserving_proto_field_name=True)

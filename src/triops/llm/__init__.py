@@ -1,0 +1,1 @@
+"""LLMOps pillar: gateway, tracing, prompts, evaluations, guardrails, RAG."""
