@@ -37,10 +37,24 @@ from pathlib import Path
 from triops.ops.logmining import LogFormat, TemplateMiner, read_lines
 
 DEFAULT_DATA = Path("/work/shared/datasets/loghub2k")
-SYSTEMS = (
-    "HDFS Hadoop Spark Zookeeper BGL HPC Thunderbird Windows Linux Android HealthApp "
-    "Apache Proxifier OpenSSH OpenStack Mac"
-).split()
+SYSTEMS = [
+    "HDFS",
+    "Hadoop",
+    "Spark",
+    "Zookeeper",
+    "BGL",
+    "HPC",
+    "Thunderbird",
+    "Windows",
+    "Linux",
+    "Android",
+    "HealthApp",
+    "Apache",
+    "Proxifier",
+    "OpenSSH",
+    "OpenStack",
+    "Mac",
+]
 # Drain's published grouping accuracy (Zhu et al. 2019, Table 3).
 DRAIN_PUBLISHED = {
     "HDFS": 0.998, "Hadoop": 0.948, "Spark": 0.920, "Zookeeper": 0.967, "BGL": 0.963,
@@ -84,7 +98,9 @@ def normalise_template(template: str) -> str:
 
 
 def parsing_accuracy(truth: Sequence[str], parsed: Sequence[str]) -> float:
-    ok = sum(normalise_template(a) == normalise_template(b) for a, b in zip(truth, parsed, strict=True))
+    ok = sum(
+        normalise_template(a) == normalise_template(b) for a, b in zip(truth, parsed, strict=True)
+    )
     return ok / len(truth) if truth else 1.0
 
 
@@ -110,7 +126,9 @@ def drain3_parser(contents: Sequence[str]) -> tuple[list[object], list[str]]:
     return ids, [clusters[i] for i in ids]
 
 
-def load_system(folder: Path, system: str, truth_kind: str) -> tuple[list[str], list[str], list[str]]:
+def load_system(
+    folder: Path, system: str, truth_kind: str
+) -> tuple[list[str], list[str], list[str]]:
     log_format = LogFormat.parse((folder / "FORMAT").read_text(encoding="utf-8").strip())
     with open(folder / f"{system}_2k.log", "rb") as stream:
         contents = []
@@ -118,14 +136,18 @@ def load_system(folder: Path, system: str, truth_kind: str) -> tuple[list[str], 
             fields = log_format.split(line)
             contents.append(fields["Content"] if fields is not None else line.strip())
     suffix = "_corrected" if truth_kind == "corrected" else ""
-    with open(folder / f"{system}_2k.log_structured{suffix}.csv", encoding="utf-8", newline="") as f:
+    with open(
+        folder / f"{system}_2k.log_structured{suffix}.csv", encoding="utf-8", newline=""
+    ) as f:
         rows = list(csv.DictReader(f))
     if len(rows) != len(contents):
         raise SystemExit(f"{system}: {len(contents)} log lines but {len(rows)} ground-truth rows")
     return contents, [r["EventId"] for r in rows], [r["EventTemplate"] for r in rows]
 
 
-def measure(parser: Parser, contents: Sequence[str], repeat: int) -> tuple[list[object], list[str], float]:
+def measure(
+    parser: Parser, contents: Sequence[str], repeat: int
+) -> tuple[list[object], list[str], float]:
     best = float("inf")
     ids: list[object] = []
     templates: list[str] = []
@@ -145,18 +167,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--truth", choices=("original", "corrected"), default="original")
     args = ap.parse_args(argv)
 
-    wanted = [s for s in args.systems.split(",") if s] or [s for s in SYSTEMS if (args.data / s).is_dir()]
+    wanted = [s for s in args.systems.split(",") if s] or [
+        s for s in SYSTEMS if (args.data / s).is_dir()
+    ]
     parsers: dict[str, Parser] = {"triops": triops_parser}
     if not args.no_drain3:
         try:
             import drain3  # noqa: F401
         except ImportError:
-            print("drain3 is not installed: pip install drain3 (or pass --no-drain3)", file=sys.stderr)
+            print(
+                "drain3 is not installed: pip install drain3 (or pass --no-drain3)", file=sys.stderr
+            )
             return 2
         parsers["Drain3"] = drain3_parser
 
     names = list(parsers)
-    head = ["system"] + [f"{n} {m}" for n in names for m in ("GA", "PA", "lines/s")] + ["Drain (paper) GA"]
+    head = (
+        ["system"]
+        + [f"{n} {m}" for n in names for m in ("GA", "PA", "lines/s")]
+        + ["Drain (paper) GA"]
+    )
     print(f"Loghub-2k, {args.truth} ground truth, best of {args.repeat} runs\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))

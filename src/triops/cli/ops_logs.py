@@ -16,6 +16,11 @@ from triops.ops.logmining import LogFormat, TemplateMiner, parse_file, write_str
 app = typer.Typer(help="Mine log templates.", no_args_is_help=True)
 
 
+@app.callback()
+def logs() -> None:
+    """Mine log templates."""
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
@@ -44,12 +49,16 @@ def parse(
     input: Annotated[Path, typer.Option("--input", "-i", help="Log file to parse.")],
     log_format: Annotated[
         str,
-        typer.Option("--log-format", "-f", help="Format string, e.g. '<Date> <Time> <Level>: <Content>'."),
+        typer.Option(
+            "--log-format", "-f", help="Format string, e.g. '<Date> <Time> <Level>: <Content>'."
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Structured CSV to write.")],
     state: Annotated[
         Path | None,
-        typer.Option("--state", help="JSON file with the miner state: loaded if present, saved after."),
+        typer.Option(
+            "--state", help="JSON file with the miner state: loaded if present, saved after."
+        ),
     ] = None,
 ) -> None:
     """Parse a log file into Loghub's structured CSV (LineId, fields, EventId, EventTemplate)."""
@@ -76,7 +85,9 @@ def parse(
     if s.invalid_utf8_lines:
         notes.append(f"{s.invalid_utf8_lines} with invalid UTF-8 (replaced)")
     if s.truncated:
-        notes.append(f"{s.truncated} mined on their first {miner.config.max_content_chars} characters")
+        notes.append(
+            f"{s.truncated} mined on their first {miner.config.max_content_chars} characters"
+        )
     typer.echo(f"wrote {output}: " + ", ".join(notes), err=True)
 
 

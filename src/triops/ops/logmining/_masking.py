@@ -29,7 +29,7 @@ CONST, WEAK, STRONG = 0, 1, 2
 _SPACE = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
 # Brackets and punctuation that wrap a value: kept around the wildcard.
-_WRAP = re.compile(r"^([\[\](){}<>'\",;:=|#@]*)(.*?)([\[\](){}<>'\",;:.|#]*)$", re.S)
+_WRAP = re.compile(r"^([\[\](){}<>'\",;:=|#@]*)(.*?)([\[\](){}<>'\",;:.|#]*)$", re.DOTALL)
 _STRONG_VALUE = re.compile(
     r"""^(?:
         [-+]?\d+(?:[.,:]\d+)*[a-zA-Z%]{0,3}           # numbers, versions, 12ms, 45%
@@ -41,7 +41,7 @@ _STRONG_VALUE = re.compile(
       | (?:[a-zA-Z][\w+.-]*:/)?/[^\s]*                # paths and URLs (checked for a digit)
       | [a-zA-Z0-9._-]+@[\w.-]+                       # user@host
     )$""",
-    re.X,
+    re.VERBOSE,
 )
 _NO_LETTER = re.compile(r"^[^A-Za-z]+$")
 # A word prefix that ends in a separator, followed by a value with digits.
@@ -117,7 +117,7 @@ _TIMESTAMP = re.compile(
       | \d{{4}}[-/]\d{{1,2}}[-/]\d{{1,2}}(?:[T\s]{_CLOCK}(?:Z|[+-]\d{{2}}:?\d{{2}})?)?
       | {_CLOCK}
     )(?![\w:])""",
-    re.X,
+    re.VERBOSE,
 )
 
 

@@ -181,7 +181,13 @@ class TemplateMiner:
                 )
             miner = cls(MinerConfig(**state.get("config", {})))
             for t in state["templates"]:
-                tpl = Template(int(t["id"]), list(t["keys"]), list(t["shown"]), list(t["glue"]), int(t["count"]))
+                tpl = Template(
+                    int(t["id"]),
+                    list(t["keys"]),
+                    list(t["shown"]),
+                    list(t["glue"]),
+                    int(t["count"]),
+                )
                 if not (len(tpl.keys) == len(tpl.shown) == len(tpl.glue)):
                     raise ValueError("template fields differ in length")
                 miner._templates[tpl.id] = tpl
@@ -222,7 +228,9 @@ class TemplateMiner:
                 if a != WILDCARD:
                     shared += 1
             elif a != WILDCARD:
-                if b != WILDCARD and (i < prefix or a.lower() in _BOOLEANS or b.lower() in _BOOLEANS):
+                if b != WILDCARD and (
+                    i < prefix or a.lower() in _BOOLEANS or b.lower() in _BOOLEANS
+                ):
                     return shared, -1, i
                 diff += 1
                 if first < 0:
