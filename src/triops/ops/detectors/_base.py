@@ -1,0 +1,166 @@
+"""The detector protocol, the registry, and state that survives a restart.
+
+Every streaming detector implements :class:`Detector`: ``update(timestamp, value)``
+returns an anomaly score in ``[0, 1]`` that depends only on that point and the ones
+before it; ``state()`` returns a JSON-serialisable dict and ``from_state(state)``
+rebuilds a detector that continues exactly where the first one stopped.
+
+Adding a detector is adding one class decorated with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from triops.core.errors import InvalidInput
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: ClassVar[str]
+    threshold: ClassVar[float]
+
+    def update(self, timestamp: float, value: float) -> float: ...
+
+    def state(self) -> dict: ...
+
+    @classmethod
+    def from_state(cls, state: dict) -> Detector: ...
+
+
+DETECTORS: dict[str, type[StreamingDetector]] = {}
+"""Every registered detector class by name: the one place detectors are declared."""
+
+_PARTS: dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: make a detector available by its ``name``."""
+    if cls.name in DETECTORS:
+        raise ValueError(f"a detector named {cls.name!r} is registered already")
+    DETECTORS[cls.name] = cls
+    return cls
+
+
+def part(cls):
+    """Class decorator for the stateful building blocks detectors are made of."""
+    _PARTS[cls.__name__] = cls
+    return cls
+
+
+def get_detector(name: str, **params: Any) -> StreamingDetector:
+    """A fresh detector by registered name."""
+    try:
+        cls = DETECTORS[name]
+    except KeyError:
+        known = ", ".join(sorted(DETECTORS))
+        raise InvalidInput(f"unknown detector {name!r}; choose one of: {known}") from None
+    return cls(**params)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return {"__float__": "nan"}
+        if math.isinf(value):
+            return {"__float__": "inf" if value > 0 else "-inf"}
+        return value
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, deque):
+        return {"__deque__": [_encode(v) for v in value], "maxlen": value.maxlen}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, StreamingDetector):
+        return {"__detector__": value.name, "vars": _encode_vars(value)}
+    if type(value).__name__ in _PARTS:
+        return {"__part__": type(value).__name__, "vars": _encode_vars(value)}
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return {"__array__": _encode(value.tolist())}
+    raise TypeError(f"cannot store {type(value).__name__} in detector state")
+
+
+def _encode_vars(obj: Any) -> dict:
+    return {k: _encode(v) for k, v in vars(obj).items()}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__float__" in value:
+        return float(value["__float__"])
+    if "__deque__" in value:
+        return deque((_decode(v) for v in value["__deque__"]), maxlen=value["maxlen"])
+    if "__dict__" in value:
+        return {_tuple(_decode(k)): _decode(v) for k, v in value["__dict__"]}
+    if "__detector__" in value:
+        cls = DETECTORS[value["__detector__"]]
+        obj = cls.__new__(cls)
+        _restore_vars(obj, value["vars"])
+        return obj
+    if "__part__" in value:
+        obj = _PARTS[value["__part__"]].__new__(_PARTS[value["__part__"]])
+        _restore_vars(obj, value["vars"])
+        return obj
+    if "__array__" in value:
+        import numpy as np
+
+        return np.asarray(_decode(value["__array__"]), dtype=float)
+    raise ValueError("unreadable detector state")
+
+
+def _tuple(key: Any) -> Any:
+    return tuple(_tuple(k) for k in key) if isinstance(key, list) else key
+
+
+def _restore_vars(obj: Any, stored: dict) -> None:
+    for k, v in stored.items():
+        setattr(obj, k, _decode(v))
+
+
+class StreamingDetector:
+    """Base of triops' detectors: NaN handling and generic state round-trip.
+
+    Subclasses implement ``_update(timestamp, value) -> float`` for finite input.
+    A point whose value or timestamp is not a finite number is skipped: the
+    detector learns nothing from it and its score is 0.
+    """
+
+    name: ClassVar[str] = ""
+    threshold: ClassVar[float] = 1.0
+
+    def update(self, timestamp: float, value: float) -> float:
+        try:
+            t = float(timestamp)
+            x = float(value)
+        except (TypeError, ValueError):
+            return 0.0
+        if not (math.isfinite(t) and math.isfinite(x)):
+            return 0.0
+        score = self._update(t, x)
+        if not score > 0.0:  # also maps a NaN score to 0
+            return 0.0
+        return min(score, 1.0)
+
+    def _update(self, timestamp: float, value: float) -> float:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        return {"detector": self.name, "vars": _encode_vars(self)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> StreamingDetector:
+        if not isinstance(state, dict) or "vars" not in state:
+            raise InvalidInput("detector state must be a dict made by state()")
+        target = cls
+        if cls is StreamingDetector or state.get("detector") != cls.name:
+            target = DETECTORS.get(state.get("detector", ""), cls)
+        obj = target.__new__(target)
+        _restore_vars(obj, state["vars"])
+        return obj

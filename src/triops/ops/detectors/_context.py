@@ -1,0 +1,52 @@
+"""Novelty of short value patterns: how often has this context been seen before?"""
+
+from __future__ import annotations
+
+from triops.ops.detectors._base import register
+from triops.ops.detectors._parts import DAY
+from triops.ops.detectors._pipeline import PipelineDetector
+
+
+@register
+class ContextNovelty(PipelineDetector):
+    """Quantised value contexts (value, its predecessors, time of day) and their counts.
+
+    Values are quantised into ``bins`` steps of the range seen during the first
+    ``scale_points`` points (frozen then; values outside it fall in new bins, which
+    are novel by construction). The raw surprise is the mean of ``1 / (1 + count)``
+    over four contexts, in the spirit of Numenta's sequence memory and of CAD-OSE.
+    """
+
+    name = "context_novelty"
+    # NAB standard-profile threshold for this detector, from `python bench/nab.py`.
+    threshold = 0.5
+
+    def __init__(self, *, bins: int = 24, scale_points: int = 150, **kw):
+        super().__init__(**kw)
+        self.bins = bins
+        self.scale_points = scale_points
+        self.seen = 0
+        self.lo = 0.0
+        self.width = 1.0
+        self.prev = (None, None)
+        self.counts: dict = {}
+
+    def _raw(self, t: float, x: float) -> float:
+        self.seen += 1
+        if self.seen <= self.scale_points:
+            if self.seen == self.scale_points:
+                self.lo = self.range.lo
+                self.width = max((self.range.hi - self.range.lo) / self.bins, self.range.floor())
+            return 0.0
+        b = int((x - self.lo) // self.width)
+        p1, p2 = self.prev
+        hour = int((t % DAY) // 3600)
+        keys = ((0, b, p1), (1, b, p1, p2), (2, b, hour), (3, b - (p1 if p1 is not None else b)))
+        counts = self.counts
+        surprise = 0.0
+        for key in keys:
+            c = counts.get(key, 0)
+            surprise += 1.0 / (1.0 + c)
+            counts[key] = c + 1
+        self.prev = (b, p1)
+        return surprise / len(keys)

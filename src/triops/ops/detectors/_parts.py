@@ -1,0 +1,140 @@
+"""Stateful building blocks shared by the detectors (each learns online, O(1) a point)."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from triops.ops.detectors._base import part
+
+DAY = 86400.0
+WEEK = 7 * DAY
+_LOG_FLOOR = math.log(1.0 - 0.9999999999)  # Numenta's log-likelihood scale
+
+
+@part
+class EwStats:
+    """Exponentially weighted mean and variance (Welford-style, West 1979)."""
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha = alpha
+        self.n = 0
+        self.mean = 0.0
+        self.var = 0.0
+
+    def update(self, x: float) -> None:
+        self.n += 1
+        if self.n == 1:
+            self.mean = x
+            return
+        a = max(self.alpha, 1.0 / self.n)
+        d = x - self.mean
+        self.mean += a * d
+        self.var = (1.0 - a) * (self.var + a * d * d)
+
+
+@part
+class Range:
+    """Running minimum and maximum: the scale floor for flat or constant series."""
+
+    def __init__(self) -> None:
+        self.lo = None
+        self.hi = None
+
+    def update(self, x: float) -> None:
+        if self.lo is None:
+            self.lo = self.hi = x
+        elif x < self.lo:
+            self.lo = x
+        elif x > self.hi:
+            self.hi = x
+
+    def floor(self, fraction: float = 1e-3) -> float:
+        if self.lo is None:
+            return 1e-9
+        return fraction * (self.hi - self.lo) + 1e-9 * (abs(self.hi) + 1.0)
+
+
+@part
+class Seasonal:
+    """Per-phase level of a cycle (a day or a week), learned per bin as points arrive.
+
+    Timestamps may be irregular: the phase is the timestamp modulo the period. A bin
+    predicts only once it has seen ``min_count`` points.
+    """
+
+    def __init__(self, period: float, bins: int, alpha: float = 0.25, min_count: int = 3):
+        self.period = period
+        self.bins = bins
+        self.alpha = alpha
+        self.min_count = min_count
+        self.level = [0.0] * bins
+        self.count = [0] * bins
+
+    def bin(self, t: float) -> int:
+        return int((t % self.period) / self.period * self.bins) % self.bins
+
+    def predict(self, b: int) -> float | None:
+        return self.level[b] if self.count[b] >= self.min_count else None
+
+    def learn(self, b: int, x: float) -> None:
+        c = self.count[b] = self.count[b] + 1
+        a = max(self.alpha, 1.0 / c)
+        self.level[b] += a * (x - self.level[b])
+
+
+@part
+class AnomalyLikelihood:
+    """How unusual the recent raw scores are against their own long-run distribution.
+
+    In the manner of Numenta's anomaly likelihood: the mean of the last ``short`` raw
+    scores is compared with the running mean and variance of that same average; the
+    Gaussian tail probability is mapped to ``log(1 - likelihood) / log(1e-10)`` so
+    that 0.5 means a one-in-a-hundred-thousand event. Outputs 0 during ``warmup``.
+    """
+
+    def __init__(self, short: int = 8, long: int = 2000, warmup: int = 150) -> None:
+        self.recent = deque(maxlen=short)
+        self.total = 0.0
+        self.stats = EwStats(1.0 / long)
+        self.warmup = warmup
+        self.seen = 0
+
+    def update(self, raw: float) -> float:
+        if len(self.recent) == self.recent.maxlen:
+            self.total -= self.recent[0]
+        self.recent.append(raw)
+        self.total += raw
+        avg = self.total / len(self.recent)
+        self.seen += 1
+        out = 0.0
+        if self.seen > self.warmup:
+            std = math.sqrt(max(self.stats.var, 1e-10)) + 1e-3 * abs(self.stats.mean) + 1e-6
+            z = (avg - self.stats.mean) / std
+            tail = 0.5 * math.erfc(z / math.sqrt(2.0))
+            likelihood = 1.0 - tail
+            out = math.log(1.0000000001 - likelihood) / _LOG_FLOOR
+        self.stats.update(avg)
+        return out
+
+
+@part
+class AlarmGate:
+    """After an alarm (a score at least ``level``), stay quiet for ``hold`` points.
+
+    NAB, like an on-call engineer, rewards the first alarm of an event and charges for
+    every repeat; one alarm per event is what the gate lets through.
+    """
+
+    def __init__(self, level: float, hold: int) -> None:
+        self.level = level
+        self.hold = hold
+        self.since = hold  # points since the last alarm
+
+    def update(self, score: float) -> float:
+        self.since += 1
+        if self.since <= self.hold:
+            return 0.0
+        if score >= self.level:
+            self.since = 0
+        return score

@@ -1,0 +1,189 @@
+"""Streaming detectors: protocol, state round-trip, no look-ahead, detection, CSV and CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from triops.cli.ops_detect import app
+from triops.core.errors import InvalidInput
+from triops.ops.detectors import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    Detector,
+    StreamingDetector,
+    detect_csv,
+    get_detector,
+    score_series,
+)
+
+NAMES = sorted(DETECTORS)
+
+
+def _series(n: int = 1200, seed: int = 3) -> tuple[list[float], list[float]]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) * 300.0 + 1.7e9
+    x = 10 + 3 * np.sin(2 * np.pi * t / 86400.0) + rng.normal(0, 0.3, n)
+    return t.tolist(), x.tolist()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_detector_implements_the_protocol(name):
+    d = get_detector(name)
+    assert isinstance(d, Detector)
+    assert 0.0 <= DETECTORS[name].threshold <= 1.0
+    assert DEFAULT_DETECTOR in DETECTORS
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_round_trip_resumes_exactly(name):
+    t, x = _series(700)
+    x[500] += 15.0
+    a = get_detector(name)
+    for ti, xi in zip(t[:400], x[:400], strict=True):
+        a.update(ti, xi)
+    stored = json.loads(json.dumps(a.state()))  # must survive JSON
+    b = StreamingDetector.from_state(stored)
+    assert type(b) is type(a)
+    rest_a = [a.update(ti, xi) for ti, xi in zip(t[400:], x[400:], strict=True)]
+    rest_b = [b.update(ti, xi) for ti, xi in zip(t[400:], x[400:], strict=True)]
+    assert rest_a == rest_b
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_look_ahead(name):
+    t, x = _series(900)
+    full = score_series(t, x, name)
+    prefix = score_series(t[:600], x[:600], name)
+    assert full[:600] == prefix
+    assert all(0.0 <= s <= 1.0 for s in full)
+
+
+@pytest.mark.parametrize("name", ["seasonal_zscore", "holt_winters", "ensemble"])
+def test_spike_and_level_shift_score_high(name):
+    t, x = _series(1600)
+    quiet = score_series(t, x, name)
+    spiked = list(x)
+    spiked[1000] += 12.0
+    shifted = list(x)
+    for i in range(1300, 1600):
+        shifted[i] += 8.0
+    s_spike = score_series(t, spiked, name)
+    s_shift = score_series(t, shifted, name)
+    threshold = DETECTORS[name].threshold
+    assert max(s_spike[1000:1010]) >= threshold
+    assert max(s_shift[1300:1310]) >= threshold
+    assert max(quiet[1000:1010]) < threshold
+
+
+def test_nan_and_non_numbers_are_skipped_with_score_zero():
+    d = get_detector(DEFAULT_DETECTOR)
+    t, x = _series(400)
+    for ti, xi in zip(t[:300], x[:300], strict=True):
+        d.update(ti, xi)
+    before = json.dumps(d.state())
+    assert d.update(t[300], math.nan) == 0.0
+    assert d.update(math.inf, 1.0) == 0.0
+    assert d.update(t[300], "abc") == 0.0
+    assert json.dumps(d.state()) == before  # nothing was learned from them
+
+
+def test_irregular_timestamps_are_accepted():
+    rng = np.random.default_rng(0)
+    t = np.cumsum(rng.uniform(10, 900, 800)) + 1.6e9
+    x = rng.normal(0, 1, 800)
+    scores = score_series(t.tolist(), x.tolist(), DEFAULT_DETECTOR)
+    assert len(scores) == 800 and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_unknown_detector_is_invalid_input():
+    with pytest.raises(InvalidInput, match="unknown detector"):
+        get_detector("nope")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _read(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_detect_csv_keeps_every_row_in_order(tmp_path):
+    t, x = _series(500)
+    lines = ["timestamp,value"]
+    for i, (ti, xi) in enumerate(zip(t, x, strict=True)):
+        value = {10: "abc", 11: "", 12: "nan"}.get(i, f"{xi:.4f}")
+        stamp = "not-a-date" if i == 13 else f"{ti:.0f}"
+        lines.append(f"{stamp},{value}")
+    lines.insert(100, f"{t[50]:.0f},1.0")  # out of order
+    lines.insert(101, f"{t[50]:.0f},1.0")  # duplicate
+    src = _write(tmp_path / "in.csv", "\n".join(lines) + "\n")
+    report = detect_csv(src, tmp_path / "out.csv", "seasonal_zscore")
+    rows = _read(tmp_path / "out.csv")
+    assert report.rows == len(rows) == 502
+    assert (report.bad_values, report.bad_timestamps, report.out_of_order) == (3, 1, 2)
+    assert [r["timestamp"] for r in rows] == [line.split(",")[0] for line in lines[1:]]
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "is_anomaly"]
+    for i in (10, 11, 12, 13):
+        assert rows[i]["anomaly_score"] == "0.000000" and rows[i]["is_anomaly"] == "false"
+
+
+def test_detect_csv_iso_timestamps_and_extra_columns(tmp_path):
+    src = _write(
+        tmp_path / "in.csv",
+        "host,value,timestamp\na,1,2024-01-01 00:00:00\na,2,2024-01-01T00:05:00Z\n",
+    )
+    report = detect_csv(src, tmp_path / "out.csv")
+    assert report.rows == 2 and report.bad_timestamps == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty"),
+        ("time,val\n1,2\n", "lacks column"),
+        (None, "does not exist"),
+    ],
+)
+def test_detect_csv_rejects_unusable_files(tmp_path, content, message):
+    src = tmp_path / "in.csv"
+    if content is not None:
+        _write(src, content)
+    with pytest.raises(InvalidInput, match=message):
+        detect_csv(src, tmp_path / "out.csv")
+
+
+def test_header_only_file_gives_header_only_output(tmp_path):
+    src = _write(tmp_path / "in.csv", "timestamp,value\n")
+    assert detect_csv(src, tmp_path / "out.csv").rows == 0
+    assert _read(tmp_path / "out.csv") == []
+
+
+def test_cli_detect_writes_scores_and_reports_errors(tmp_path):
+    runner = CliRunner()
+    t, x = _series(300)
+    body = "\n".join(f"{ti:.0f},{xi}" for ti, xi in zip(t, x, strict=True))
+    src = _write(tmp_path / "in.csv", "timestamp,value\n" + body + "\n1,oops\n")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["detect", "--input", str(src), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(_read(out)) == 301
+    assert "1 row(s) kept with score 0" in result.output
+    bad = runner.invoke(
+        app, ["detect", "--input", str(tmp_path / "missing.csv"), "--output", str(out)]
+    )
+    assert bad.exit_code != 0
+    assert "error:" in bad.output and "Traceback" not in bad.output
+    wrong = runner.invoke(
+        app, ["detect", "--input", str(src), "--output", str(out), "--detector", "nope"]
+    )
+    assert wrong.exit_code != 0 and "unknown detector" in wrong.output
