@@ -1,0 +1,6 @@
+"""Imports every schema module so that ``Base.metadata`` knows every table.
+
+Each domain's tables live in ``schema_<domain>.py``; add its import here.
+"""
+
+from triops.store import schema  # noqa: F401
