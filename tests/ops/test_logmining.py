@@ -63,6 +63,8 @@ def test_docstring_examples_run(module):
         ("R02-M1-N0-C:J12-U11", "<?>", "R02-M1-N0-C:J12-U11"),
         ("starting", "starting", "starting"),
         ("user=root", "user=root", "user=root"),
+        ("mask=ffffffff", "mask=<*>", "mask=<*>"),
+        ("steps1514038440|3786|0", "steps<?>", "steps1514038440|3786|0"),
     ],
 )
 def test_mask_token(token, key, shown):
@@ -155,13 +157,19 @@ def test_two_values_stay_apart_a_third_proves_a_variable():
     assert miner.add("Failed password for nobody from 1.2.3.7 port 25 ssh2").template_id == root
 
 
-def test_first_token_and_booleans_never_generalise():
+def test_first_token_needs_more_evidence_and_booleans_never_generalise():
     miner = TemplateMiner()
-    ids = {
-        miner.add(f"{verb} the installer main loop").template_id
-        for verb in ("Starting", "Ending", "Pausing")
-    }
+    verbs = ("Starting", "Ending", "Pausing")
+    ids = {miner.add(f"{verb} the installer main loop").template_id for verb in verbs}
     assert len(ids) == 3
+    programs = ("chrome.exe", "git.exe", "curl.exe", "ssh.exe", "vim.exe", "qq.exe")
+    ids = [
+        miner.add(
+            f"{p} - proxy.example.org:5070 open through proxy 10.0.0.1:8080 HTTPS"
+        ).template_id
+        for p in programs
+    ]
+    assert len(set(ids[:5])) == 5 and miner.resolve(ids[0]) == miner.resolve(ids[5])
     ids = {miner.add(f"interactive {flag} now").template_id for flag in ("true", "false")}
     assert len(ids) == 2
 

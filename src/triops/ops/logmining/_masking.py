@@ -43,9 +43,17 @@ _STRONG_VALUE = re.compile(
     )$""",
     re.VERBOSE,
 )
+# Hex written without digits (``ffffffff``), alone or as a setting's value.
+_HEX_WORD = re.compile(r"^[a-fA-F]{8,}$")
+_HEX_VALUE = re.compile(r"^([A-Za-z_][\w.-]*[=:])[a-fA-F]{8,}([,;]?)$")
 _NO_LETTER = re.compile(r"^[^A-Za-z]+$")
 # A word prefix that ends in a separator, followed by a value with digits.
-_PREFIXED = re.compile(r"^([A-Za-z][A-Za-z_.\-(]*?[_=:#.\-/@(])([-+]?[\w.:/\-]*\d[\w.:/\-]*)$")
+_PREFIXED = re.compile(
+    r"^([A-Za-z][A-Za-z_.\-(]*?[_=:#.\-/@(])([-+]?[\w.:/\-#|,+]*\d[\w.:/\-#|,+]*)$"
+)
+# A word glued to the number it labels (``steps1514|37``): the word stays in the key.
+_LEAD_WORD = re.compile(r"^([A-Za-z]{4,})(?=[^A-Za-z]*$)")
+_HEXISH = re.compile(r"^[0-9a-fA-F]+$")
 
 
 _INNER_COMMA = re.compile(r"(?<=,)(?=[^\s,])")
@@ -93,7 +101,14 @@ def mask_token(token: str) -> tuple[str, str]:
 
 def classify(token: str) -> tuple[str, int]:
     """``(masked text, kind)`` of one token: kind is ``CONST``, ``WEAK`` or ``STRONG``."""
+    if token.isdigit():
+        return WILDCARD, STRONG
     if _DIGIT.search(token) is None:
+        if _HEX_WORD.match(token):
+            return WILDCARD, STRONG
+        m = _HEX_VALUE.match(token)
+        if m is not None:
+            return m.group(1) + WILDCARD + m.group(2), STRONG
         return token, CONST
     m = _WRAP.match(token)
     assert m is not None
@@ -105,6 +120,9 @@ def classify(token: str) -> tuple[str, int]:
     p = _PREFIXED.match(core)
     if p is not None:
         return head + p.group(1) + WILDCARD + tail, STRONG
+    lead = _LEAD_WORD.match(core)
+    if lead is not None and _HEXISH.match(core) is None:
+        return head + lead.group(1) + WEAK_MARK + tail, WEAK
     return head + WEAK_MARK + tail, WEAK
 
 

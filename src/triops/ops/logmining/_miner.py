@@ -15,8 +15,10 @@ How a line finds its template
    values have been seen at that one position, the siblings merge into the oldest,
    whose id survives, and the position becomes ``<*>``. Two values alone are kept
    apart (``Starting``/``Ending``, ``bytes``/``values``), a third one proves a
-   variable. A ``name=word`` setting needs ``sticky_factor`` times the evidence; a
-   boolean and the first token never generalise (Drain's prefix layer).
+   variable. A ``name=word`` setting, and the first token (Drain's prefix layer:
+   the first word usually names the event), need ``sticky_factor`` times the
+   evidence, and the first token only in a message that shares ``lead_context``
+   constants; a boolean never generalises.
 5. **Similarity** (Drain's rule, for long messages that differ in several places at
    once): the template sharing the largest fraction of constants, when that fraction
    reaches ``similarity``.
@@ -54,6 +56,7 @@ class MinerConfig:
     similarity: float = 0.8
     min_diff: int = 2
     prefix: int = 1
+    lead_context: int = 3
     max_content_chars: int = 10_000
 
 
@@ -67,12 +70,17 @@ class Template:
     glue: list[str]
     count: int = 0
 
+    _text: str | None = field(default=None, repr=False, compare=False)
+
     @property
     def text(self) -> str:
-        parts = []
-        for key, shown, glue in zip(self.keys, self.shown, self.glue):
-            parts.append((WILDCARD if key == WILDCARD else shown) + glue)
-        return "".join(parts).rstrip()
+        """The template as Loghub writes it, ``<*>`` for every variable."""
+        if self._text is None:
+            parts = []
+            for key, shown, glue in zip(self.keys, self.shown, self.glue):
+                parts.append((WILDCARD if key == WILDCARD else shown) + glue)
+            self._text = "".join(parts).rstrip()
+        return self._text
 
 
 @dataclass(frozen=True)
@@ -222,19 +230,22 @@ class TemplateMiner:
         """
         shared = diff = 0
         first = -1
+        lead = False
         prefix = self.config.prefix
         for i, (a, b) in enumerate(zip(tpl.keys, keys)):
             if a == b:
                 if a != WILDCARD:
                     shared += 1
             elif a != WILDCARD:
-                if b != WILDCARD and (
-                    i < prefix or a.lower() in _BOOLEANS or b.lower() in _BOOLEANS
-                ):
+                if b != WILDCARD and (a.lower() in _BOOLEANS or b.lower() in _BOOLEANS):
                     return shared, -1, i
                 diff += 1
                 if first < 0:
                     first = i
+                    if i < prefix:
+                        lead = True
+        if lead and (diff > 1 or shared < self.config.lead_context):
+            return shared, -1, first
         return shared, diff, first
 
     def _find(self, keys: tuple[str, ...]) -> tuple[Template | None, tuple[int, ...]]:
@@ -261,13 +272,15 @@ class TemplateMiner:
         if best is not None:
             return best, ()
         for pos, group in siblings.items():
-            needed = cfg.distinct * (cfg.sticky_factor if _sticky(keys[pos]) else 1)
+            strict = pos < cfg.prefix or _sticky(keys[pos])
+            needed = cfg.distinct * (cfg.sticky_factor if strict else 1)
             if len(group) + 1 >= needed:
                 keep = min(group, key=lambda t: t.id)
                 merged = tuple(sorted(o.id for o in group if o is not keep))
                 for oid in merged:
                     self._merge(keep, self._templates[oid])
                 keep.keys[pos] = WILDCARD
+                keep._text = None
                 return keep, merged
         if near is not None and near_sim >= cfg.similarity:
             return near, ()
@@ -280,6 +293,7 @@ class TemplateMiner:
                 keep.keys[i] = WILDCARD
             if keep.shown[i] != other.shown[i]:
                 keep.shown[i] = keep.keys[i].replace(WEAK_MARK, WILDCARD)
+        keep._text = None
         self._alias[other.id] = keep.id
         del self._templates[other.id]
         self._by_length[len(other.keys)].remove(other.id)
@@ -288,7 +302,11 @@ class TemplateMiner:
         tpl.count += 1
         tk, ts = tpl.keys, tpl.shown
         for i, (key, shown) in enumerate(pairs):
-            if tk[i] != key:
-                tk[i] = WILDCARD
             if ts[i] != shown:
+                if tk[i] != key:
+                    tk[i] = WILDCARD
                 ts[i] = tk[i].replace(WEAK_MARK, WILDCARD)
+                tpl._text = None
+            elif tk[i] != key:
+                tk[i] = WILDCARD
+                tpl._text = None
