@@ -15,8 +15,9 @@ class Ensemble(PipelineDetector):
     """
 
     name = "ensemble"
-    # NAB standard-profile threshold for this detector, from `python bench/nab.py`.
-    threshold = 0.5
+    # Threshold chosen by NAB's standard-profile optimiser for this detector on
+    # the 47-series corpus, rounded to 4 places (`python bench/nab.py`).
+    threshold = 0.4992
 
     def __init__(
         self,

@@ -19,8 +19,9 @@ class SeasonalZScore(PipelineDetector):
     """
 
     name = "seasonal_zscore"
-    # NAB standard-profile threshold for this detector, from `python bench/nab.py`.
-    threshold = 0.5
+    # Threshold chosen by NAB's standard-profile optimiser for this detector on
+    # the 47-series corpus, rounded to 4 places (`python bench/nab.py`).
+    threshold = 0.4992
 
     def __init__(self, *, fast: float = 0.1, err_alpha: float = 0.01, cap: float = 12.0, **kw):
         super().__init__(**kw)
@@ -70,8 +71,9 @@ class HoltWinters(PipelineDetector):
     """Additive Holt-Winters (level, trend, daily season) one-step forecast error."""
 
     name = "holt_winters"
-    # NAB standard-profile threshold for this detector, from `python bench/nab.py`.
-    threshold = 0.5
+    # Threshold chosen by NAB's standard-profile optimiser for this detector on
+    # the 47-series corpus, rounded to 4 places (`python bench/nab.py`).
+    threshold = 0.5016
 
     def __init__(
         self,
