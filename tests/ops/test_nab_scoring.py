@@ -73,7 +73,7 @@ def test_hand_computed_late_detection_and_false_positives():
 
 def test_only_earliest_detection_in_a_window_counts():
     s = _series()
-    weights, window_of, scorable = row_weights(s, PROFILES["standard"])
+    weights, window_of, _scorable = row_weights(s, PROFILES["standard"])
     assert window_of[50] == 0 and window_of[49] == -1
     assert weights[50] == pytest.approx(1.0)
     scores = np.zeros(100)
