@@ -62,18 +62,27 @@ class RequestMiddleware:
             return
 
         received = 0
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected, status
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
+                if received > limit and not rejected:
+                    # Answer now: the framework may swallow the exception below and try
+                    # to send its own, less precise, error; tracking_send drops that.
+                    rejected = True
+                    status = 413
+                    if not response_started:
+                        await self._reject_too_large(send, limit, request_id)
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal status, response_started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
@@ -84,9 +93,7 @@ class RequestMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
-            if not response_started:
-                await self._reject_too_large(send, limit, request_id)
-            status = 413
+            pass
         finally:
             self._observe(scope, status, started, request_id)
 

@@ -1,0 +1,74 @@
+"""The CLI verbs against a real store: keys, incidents, db upgrade, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from triops.core.signals import Pillar, Signal
+from triops.ops import ingest
+from triops.store import Database
+from triops.store.repos import keys
+
+
+def triops(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "triops", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_version_and_help():
+    assert triops("version").stdout.strip() == __import__("triops").__version__
+    for verb in (["up"], ["db", "upgrade"], ["keys", "create"], ["incidents", "list"]):
+        result = triops(*verb, "--help")
+        assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_keys_create_list_revoke(store_url):
+    created = triops("keys", "create", "--project", "team-a", "--role", "editor", "--store", store_url)
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    db = Database(store_url)
+    with db.read() as session:
+        principal = keys.authenticate(session, secret)
+    assert principal is not None and principal.project == "team-a" and principal.role.name == "editor"
+    listed = triops("keys", "list", "--store", store_url)
+    assert principal.key_id in listed.stdout and secret not in listed.stdout
+    assert triops("keys", "revoke", principal.key_id, "--store", store_url).returncode == 0
+    with db.read() as session:
+        assert keys.authenticate(session, secret) is None
+    db.dispose()
+
+
+def test_incidents_list_ack_resolve(store_url):
+    db = Database(store_url)
+    with db.write() as session:
+        folded = ingest(session, "default", Signal(source=Pillar.ops, kind="k", subject="service:x"))
+    db.dispose()
+    listed = triops("incidents", "list", "--store", store_url)
+    assert folded.incident_id in listed.stdout
+    assert triops("incidents", "ack", folded.incident_id, "--store", store_url).returncode == 0
+    assert triops("incidents", "resolve", folded.incident_id, "--store", store_url).returncode == 0
+    assert "resolved" in triops("incidents", "list", "--status", "resolved", "--store", store_url).stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["keys", "create", "--project", "p", "--role", "boss"], "role 'boss'"),
+    (["incidents", "ack", "missing"], "does not exist"),
+    (["keys", "create", "--project", "Bad Name", "--role", "viewer"], "project name"),
+    (["db", "upgrade", "--store", "not-a-url"], "SQLAlchemy URL"),
+])
+def test_errors_are_one_clear_line(store_url, args, needle):
+    if "--store" not in args:
+        args = [*args, "--store", store_url]
+    result = triops(*args)
+    assert result.returncode == 1
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_auth_refused_off_loopback(tmp_path):
+    result = triops("up", "--no-auth", "--host", "0.0.0.0", "--home", str(tmp_path))
+    assert result.returncode == 1
+    assert "--no-auth is refused" in result.stderr
