@@ -51,7 +51,8 @@ def test_docstring_examples_run(module):
         ("-24.0,", "<*>,", "<*>,"),
         ("0x1f", "<*>", "<*>"),
         ("[173.234.31.186]", "[<*>]", "[<*>]"),
-        ("/10.250.19.102:50010", "<*>", "<*>"),
+        ("/10.250.19.102:50010", "/<*>:<*>", "/<*>:<*>"),
+        ("10.0.0.1", "<*>", "<*>"),
         ("fe80::1ff:fe23:4567:890a", "<*>", "<*>"),
         ("blk_-1608999687919862906", "blk_<*>", "blk_<*>"),
         ("(uid=0)", "(uid=<*>)", "(uid=<*>)"),
@@ -141,7 +142,7 @@ def test_new_template_flag_and_variables():
     other = miner.add("Deleting block blk_7503 file /mnt/hadoop/dfs/data/current/subdir1/blk_7503")
     assert first.is_new and not again.is_new and other.is_new
     assert first.template_id == again.template_id != other.template_id
-    assert again.template == "Receiving block blk_<*> src: <*> dest: <*>"
+    assert again.template == "Receiving block blk_<*> src: /<*>:<*> dest: /<*>:<*>"
 
 
 def test_two_values_stay_apart_a_third_proves_a_variable():

@@ -5,7 +5,7 @@
 >>> miner = TemplateMiner()
 >>> fields = fmt.split("081109 203615 INFO dfs.DataNode: Receiving block blk_-16 src: /10.250.19.102:54106")
 >>> miner.add(fields["Content"]).template
-'Receiving block blk_<*> src: <*>'
+'Receiving block blk_<*> src: /<*>:<*>'
 """
 
 from triops.ops.logmining._format import CONTENT_FIELD, LogFormat

@@ -46,6 +46,8 @@ _STRONG_VALUE = re.compile(
 # Hex written without digits (``ffffffff``), alone or as a setting's value.
 _HEX_WORD = re.compile(r"^[a-fA-F]{8,}$")
 _HEX_VALUE = re.compile(r"^([A-Za-z_][\w.-]*[=:])[a-fA-F]{8,}([,;]?)$")
+# An IPv4 address, shown as Loghub writes it: a leading slash and the port kept apart.
+_IP_PORT = re.compile(r"^(/?)(?:\d{1,3}\.){3}\d{1,3}(:\d+)?$")
 _NO_LETTER = re.compile(r"^[^A-Za-z]+$")
 # A word prefix that ends in a separator, followed by a value with digits.
 _PREFIXED = re.compile(
@@ -115,6 +117,11 @@ def classify(token: str) -> tuple[str, int]:
     head, core, tail = m.groups()
     if not core:
         return token, CONST if not _DIGIT.search(token) else WEAK
+    ip = _IP_PORT.match(core)
+    if ip is not None:
+        return head + ip.group(1) + WILDCARD + (
+            ":" + WILDCARD if ip.group(2) else ""
+        ) + tail, STRONG
     if _NO_LETTER.match(core) or _STRONG_VALUE.match(core):
         return head + WILDCARD + tail, STRONG
     p = _PREFIXED.match(core)

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from triops.core.errors import InvalidInput
-from triops.ops.logmining._masking import WEAK_MARK, WILDCARD, mask_timestamps, mask_token, tokenize
+from triops.ops.logmining._masking import WILDCARD, mask_timestamps, mask_token, tokenize
 
 STATE_VERSION = 1
 _BOOLEANS = frozenset({"true", "false", "true,", "false,"})
@@ -78,7 +78,9 @@ class Template:
         if self._text is None:
             parts = []
             for key, shown, glue in zip(self.keys, self.shown, self.glue):
-                parts.append((WILDCARD if key == WILDCARD else shown) + glue)
+                if key == WILDCARD and WILDCARD not in shown:
+                    shown = WILDCARD
+                parts.append(shown + glue)
             self._text = "".join(parts).rstrip()
         return self._text
 
@@ -292,7 +294,7 @@ class TemplateMiner:
             if a != b:
                 keep.keys[i] = WILDCARD
             if keep.shown[i] != other.shown[i]:
-                keep.shown[i] = keep.keys[i].replace(WEAK_MARK, WILDCARD)
+                keep.shown[i] = generalise(keep.shown[i], other.shown[i])
         keep._text = None
         self._alias[other.id] = keep.id
         del self._templates[other.id]
@@ -305,8 +307,35 @@ class TemplateMiner:
             if ts[i] != shown:
                 if tk[i] != key:
                     tk[i] = WILDCARD
-                ts[i] = tk[i].replace(WEAK_MARK, WILDCARD)
+                ts[i] = generalise(ts[i], shown)
                 tpl._text = None
             elif tk[i] != key:
                 tk[i] = WILDCARD
                 tpl._text = None
+
+
+_OPENERS = "=:([{'\"/@#_"
+_CLOSERS = frozenset(")]}'\",;:.")
+
+
+def generalise(a: str, b: str) -> str:
+    """One display text for a position seen as ``a`` and as ``b``: a wildcard that
+    keeps the separators and brackets both share.
+
+    >>> generalise("()", "(host.example.org)"), generalise("rhost=<*>", "rhost=a.b")
+    ('(<*>)', 'rhost=<*>')
+    >>> generalise("root", "admin")
+    '<*>'
+    """
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    head = a[:i]
+    cut = max(head.rfind(c) for c in _OPENERS)
+    head = head[: cut + 1] if cut >= 0 else ""
+    ra, rb = a[len(head) :], b[len(head) :]
+    k = 0
+    while k < min(len(ra), len(rb)) and ra[-1 - k] == rb[-1 - k] and ra[-1 - k] in _CLOSERS:
+        k += 1
+    return head + WILDCARD + (ra[len(ra) - k :] if k else "")
