@@ -70,9 +70,12 @@ def tokenize(content: str) -> tuple[list[str], list[str]]:
     >>> tokenize("ready=true,policy=3 done")
     (['ready=true,', 'policy=3', 'done'], ['', ' ', ' '])
     """
+    words = content.split()
+    if "," not in content:
+        return words, [" "] * len(words)
     tokens: list[str] = []
     glue: list[str] = []
-    for word in content.split():
+    for word in words:
         if "," in word[:-1]:
             pieces = [p for p in _INNER_COMMA.split(word) if p]
             tokens.extend(pieces)

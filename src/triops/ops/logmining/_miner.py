@@ -140,7 +140,8 @@ class TemplateMiner:
         if len(content) > self.config.max_content_chars:
             content = content[: self.config.max_content_chars]
         tokens, glue = tokenize(mask_timestamps(content))
-        pairs = [self._mask(t) for t in tokens]
+        cache = self._cache
+        pairs = [cache.get(t) or self._mask(t) for t in tokens]
         keys = tuple(k for k, _ in pairs)
         tid = self._exact.get(keys)
         if tid is not None:
