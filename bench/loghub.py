@@ -1,7 +1,7 @@
 """Loghub-2k: triops' template miner side by side with Drain3, on the same files.
 
     python bench/loghub.py [--data /work/shared/datasets/loghub2k] [--systems HDFS,BGL]
-                           [--repeat 3] [--no-drain3] [--truth original|corrected]
+                           [--repeat 5] [--no-drain3] [--truth original|corrected]
 
 For every system folder (``<S>_2k.log``, ``<S>_2k.log_structured.csv``, ``FORMAT``)
 both parsers read the same lines, split by the same format, and are scored against
@@ -16,7 +16,8 @@ the ground truth:
   wildcards (``<*><*>``) become one ``<*>``. Drain3's named masks (``<:NUM:>``) count
   as ``<*>``.
 * **lines/s**: mining throughput of the message parts (the format split is the same
-  for both and not timed), best of ``--repeat`` runs, each with a fresh parser.
+  for both and not timed), best of ``--repeat`` runs, each with a fresh parser, the
+  two parsers' runs interleaved.
 
 Drain3 runs with its default settings plus the masking of its own example
 configuration (``examples/drain3.ini``: hex ids, IPv4, hex and number sequences,
@@ -162,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--systems", default="", help="comma-separated; default: every folder")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-drain3", action="store_true")
     ap.add_argument("--truth", choices=("original", "corrected"), default="original")
     args = ap.parse_args(argv)
@@ -194,8 +195,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for system in wanted:
         contents, truth_ids, truth_templates = load_system(args.data / system, system, args.truth)
         cells = [system]
-        for name, parser in parsers.items():
-            ids, templates, speed = measure(parser, contents, args.repeat)
+        # Interleave the parsers' runs so that a burst of load on a shared machine
+        # hits both alike; keep each parser's best run.
+        best: dict[str, tuple[list[object], list[str], float]] = {}
+        for _ in range(args.repeat):
+            for name, parser in parsers.items():
+                ids, templates, speed = measure(parser, contents, 1)
+                if name not in best or speed > best[name][2]:
+                    best[name] = (ids, templates, speed)
+        for name in parsers:
+            ids, templates, speed = best[name]
             ga = grouping_accuracy(truth_ids, ids)
             pa = parsing_accuracy(truth_templates, templates)
             totals[f"{name} GA"].append(ga)
