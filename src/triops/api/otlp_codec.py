@@ -7,11 +7,14 @@ mirrors the request's encoding, as the specification asks.
 
 from __future__ import annotations
 
+import base64
 import gzip
+import json
+import re
 import zlib
 from typing import TypeVar
 
-from google.protobuf.json_format import MessageToDict, MessageToJson, Parse, ParseError
+from google.protobuf.json_format import MessageToDict, MessageToJson, ParseDict, ParseError
 from google.protobuf.message import DecodeError, Message
 from starlette.requests import Request
 from starlette.responses import Response
@@ -52,10 +55,36 @@ async def decode(request: Request, message_type: type[M]) -> tuple[M, str]:
             raise InvalidInput(f"OTLP body is not a valid protobuf {message_type.__name__}: {exc}") from None
     else:
         try:
-            Parse(body.decode("utf-8"), message, ignore_unknown_fields=True)
-        except (ParseError, UnicodeDecodeError) as exc:
+            document = json.loads(body.decode("utf-8"))
+            if not isinstance(document, dict):
+                raise ValueError("the top level must be a JSON object")
+            ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
+        except (ParseError, UnicodeDecodeError, ValueError) as exc:
             raise InvalidInput(f"OTLP body is not valid OTLP JSON: {exc}") from None
     return message, media
+
+
+_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id",
+                      "parent_span_id"})
+_HEX_ID = re.compile(r"^(?:[0-9a-fA-F]{16}|[0-9a-fA-F]{32})$")
+
+
+def _hex_ids_to_base64(node: object) -> object:
+    """OTLP/JSON writes trace and span ids as hex, protobuf-JSON expects base64 for bytes.
+
+    Only 16- or 32-character hex strings under id keys are converted, so a client that
+    already sends base64 (24 or 12 characters) is read as before.
+    """
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _ID_KEYS and isinstance(value, str) and _HEX_ID.match(value):
+                node[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii")
+            elif isinstance(value, (dict, list)):
+                _hex_ids_to_base64(value)
+    elif isinstance(node, list):
+        for item in node:
+            _hex_ids_to_base64(item)
+    return node
 
 
 def respond(message: Message, media: str) -> Response:

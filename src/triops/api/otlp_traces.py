@@ -1,0 +1,39 @@
+"""OTLP/HTTP trace intake: ``POST /v1/traces`` in protobuf or JSON, gzip or not.
+
+Any OpenTelemetry SDK or collector exports here unchanged. A request is stored whole
+or not at all: one bad span rejects the batch with 400 and writes nothing.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from triops.api import otlp_codec
+from triops.api.auth import AsEditor, Caller
+from triops.api.runtime import runtime_of
+from triops.llm.tracing import record_spans, spans_from_otlp
+
+router = APIRouter(tags=["otlp"])
+
+
+@router.post("/v1/traces", summary="OTLP/HTTP trace export")
+async def export_traces(request: Request, caller: Caller = AsEditor) -> Response:
+    message, media = await otlp_codec.decode(request, ExportTraceServiceRequest)
+    runtime = runtime_of(request)
+
+    def store() -> None:
+        spans = spans_from_otlp(message)
+        if spans:
+            with runtime.db.write() as session:
+                record_spans(session, caller.project, spans, api_key=caller.principal.name)
+
+    # Conversion and the database write block; keep them off the event loop.
+    await run_in_threadpool(store)
+    return otlp_codec.respond(ExportTraceServiceResponse(), media)

@@ -1,0 +1,121 @@
+"""Writing spans: append-only records plus the per-trace summary, in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from triops.core.errors import InvalidInput
+from triops.llm.spans import Span, SpanKind, SpanStatus
+from triops.llm.tracing._semconv import usage_of
+from triops.store import records
+from triops.store.repos.llm_traces import TraceDelta, merge_summaries
+
+#: Record kind of spans in the append-only store; stream = trace id.
+SPAN = "span"
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _clean(value: Any) -> Any:
+    """Make a value storable as JSON on every backend.
+
+    PostgreSQL's JSONB refuses NUL characters and non-finite numbers; they are replaced
+    (U+FFFD, and the number's text) rather than failing the whole batch.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k).replace("\x00", "\ufffd"): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def check_span(span: Span) -> None:
+    """Raise ``InvalidInput`` if the span cannot be stored as it is."""
+    label = f"span {span.span_id!r} of trace {span.trace_id!r}"
+    if not _TRACE_ID.match(span.trace_id) or span.trace_id == "0" * 32:
+        raise InvalidInput(f"{label}: trace_id must be 32 lower-case hex characters, not all zero")
+    if not _SPAN_ID.match(span.span_id):
+        raise InvalidInput(f"{label}: span_id must be 16 lower-case hex characters")
+    if span.parent_span_id is not None and not _SPAN_ID.match(span.parent_span_id):
+        raise InvalidInput(f"{label}: parent_span_id must be 16 lower-case hex characters or null")
+    if span.start_ns < 0 or span.end_ns < span.start_ns:
+        raise InvalidInput(f"{label}: end_ns must not be before start_ns, and both >= 0")
+
+
+def span_to_data(span: Span) -> dict[str, Any]:
+    data = dataclasses.asdict(span)
+    data["kind"] = span.kind.value
+    data["status"] = span.status.value
+    return _clean(data)
+
+
+def span_from_data(data: dict[str, Any]) -> Span:
+    fields = {f.name for f in dataclasses.fields(Span)}
+    values = {k: v for k, v in data.items() if k in fields}
+    values["kind"] = SpanKind(values.get("kind", "UNKNOWN"))
+    values["status"] = SpanStatus(values.get("status", "UNSET"))
+    return Span(**values)
+
+
+def _deltas(spans: Sequence[Span], api_key: str | None) -> list[TraceDelta]:
+    by_trace: dict[str, TraceDelta] = {}
+    for span in spans:
+        usage = usage_of(span)
+        is_root = span.parent_span_id is None
+        d = by_trace.get(span.trace_id)
+        if d is None:
+            d = by_trace[span.trace_id] = TraceDelta(
+                trace_id=span.trace_id, name=span.name[:512], has_root=is_root,
+                start_ns=span.start_ns, end_ns=span.end_ns,
+            )
+        elif is_root and not d.has_root:
+            d.name, d.has_root = span.name[:512], True
+        d.start_ns = min(d.start_ns, span.start_ns)
+        d.end_ns = max(d.end_ns, span.end_ns)
+        d.span_count += 1
+        d.error_count += span.status is SpanStatus.error
+        d.model = d.model or usage.model
+        d.input_tokens += usage.input_tokens
+        d.output_tokens += usage.output_tokens
+        d.cost += usage.cost
+        d.user_id = d.user_id or usage.user_id
+        d.session_id = d.session_id or usage.session_id
+        d.api_key = d.api_key or usage.api_key or api_key
+        d.service = d.service or (span.service_name[:256] or None)
+    return list(by_trace.values())
+
+
+def record_spans(
+    session: Session, project: str, spans: list[Span], *, api_key: str | None = None
+) -> None:
+    """Store spans and fold them into their traces' summaries, in the caller's transaction.
+
+    ``api_key`` names the key the spans came in with; a span's own ``triops.key``
+    attribute wins over it. Nothing is written if any span is invalid.
+
+    >>> from triops.llm.spans import Span
+    >>> span = Span(trace_id="1" * 32, span_id="2" * 16, name="ask", start_ns=0, end_ns=5)
+    >>> check_span(span)  # valid: record_spans(session, "default", [span]) would store it
+    """
+    for span in spans:
+        check_span(span)
+    rows = [records.RecordRow(stream=s.trace_id, ts_ms=s.start_ns // 1_000_000,
+                              data=span_to_data(s)) for s in spans]
+    records.append(session, project, SPAN, rows)
+    deltas = _deltas(spans, api_key)
+    for d in deltas:
+        for name in ("name", "model", "user_id", "session_id", "api_key", "service"):
+            value = getattr(d, name)
+            if value is not None and "\x00" in value:
+                setattr(d, name, _clean(value))
+    merge_summaries(session, project, deltas)

@@ -1,0 +1,164 @@
+"""Trace summaries and trace scores: the relational side of LLM tracing.
+
+Summaries are merged with one ``INSERT ... ON CONFLICT DO UPDATE`` per batch, so spans of
+one trace may arrive in any order, in any number of requests, from concurrent writers,
+and the summary still ends up as the fold of all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from triops.store.schema_llm_traces import TraceScore, TraceSummary
+
+
+@dataclass
+class TraceDelta:
+    """What one batch of spans adds to one trace's summary."""
+
+    trace_id: str
+    name: str
+    has_root: bool
+    start_ns: int
+    end_ns: int
+    span_count: int = 0
+    error_count: int = 0
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    user_id: str | None = None
+    session_id: str | None = None
+    api_key: str | None = None
+    service: str | None = None
+
+
+@dataclass
+class TraceFilter:
+    model: str | None = None
+    status: str | None = None  # "ok" or "error"
+    min_latency_ms: float | None = None
+    max_latency_ms: float | None = None
+    min_cost: float | None = None
+    max_cost: float | None = None
+    user: str | None = None
+    session: str | None = None
+    service: str | None = None
+    name: str | None = None
+    api_key: str | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def merge_summaries(session: Session, project: str, deltas: Sequence[TraceDelta]) -> None:
+    if not deltas:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(TraceSummary)
+    new = stmt.excluded
+    old = TraceSummary.__table__.c
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[old.project, old.trace_id],
+        set_={
+            "name": case((and_(new.has_root, not_(old.has_root)), new.name), else_=old.name),
+            "has_root": or_(old.has_root, new.has_root),
+            "start_ns": case((new.start_ns < old.start_ns, new.start_ns), else_=old.start_ns),
+            "end_ns": case((new.end_ns > old.end_ns, new.end_ns), else_=old.end_ns),
+            "span_count": old.span_count + new.span_count,
+            "error_count": old.error_count + new.error_count,
+            "model": func.coalesce(old.model, new.model),
+            "input_tokens": old.input_tokens + new.input_tokens,
+            "output_tokens": old.output_tokens + new.output_tokens,
+            "cost": old.cost + new.cost,
+            "user_id": func.coalesce(old.user_id, new.user_id),
+            "session_id": func.coalesce(old.session_id, new.session_id),
+            "api_key": func.coalesce(old.api_key, new.api_key),
+            "service": func.coalesce(old.service, new.service),
+        },
+    )
+    # A fixed order keeps concurrent PostgreSQL writers from deadlocking on row locks.
+    rows = [{"project": project, **asdict(d)} for d in sorted(deltas, key=lambda d: d.trace_id)]
+    session.execute(stmt, rows)
+
+
+def _where(project: str, f: TraceFilter) -> list:  # type: ignore[type-arg]
+    t = TraceSummary
+    clauses = [t.project == project]
+    duration_ns = t.end_ns - t.start_ns
+    for column, value in ((t.model, f.model), (t.user_id, f.user), (t.session_id, f.session),
+                          (t.service, f.service), (t.api_key, f.api_key)):
+        if value:
+            clauses.append(column == value)
+    if f.status == "error":
+        clauses.append(t.error_count > 0)
+    elif f.status == "ok":
+        clauses.append(t.error_count == 0)
+    if f.min_latency_ms is not None:
+        clauses.append(duration_ns >= int(f.min_latency_ms * 1e6))
+    if f.max_latency_ms is not None:
+        clauses.append(duration_ns <= int(f.max_latency_ms * 1e6))
+    if f.min_cost is not None:
+        clauses.append(t.cost >= f.min_cost)
+    if f.max_cost is not None:
+        clauses.append(t.cost <= f.max_cost)
+    if f.name:
+        clauses.append(t.name.icontains(f.name, autoescape=True))
+    if f.start_ms is not None:
+        clauses.append(t.start_ns >= f.start_ms * 1_000_000)
+    if f.end_ms is not None:
+        clauses.append(t.start_ns < f.end_ms * 1_000_000)
+    return clauses
+
+
+def search(session: Session, project: str, f: TraceFilter) -> tuple[list[TraceSummary], int]:
+    """One page of matching traces, newest first, and how many match in all."""
+    where = _where(project, f)
+    total = session.scalar(select(func.count()).select_from(TraceSummary).where(*where)) or 0
+    query = (select(TraceSummary).where(*where)
+             .order_by(TraceSummary.start_ns.desc(), TraceSummary.trace_id)
+             .limit(f.limit).offset(f.offset))
+    return list(session.scalars(query)), int(total)
+
+
+def get(session: Session, project: str, trace_id: str) -> TraceSummary | None:
+    return session.get(TraceSummary, (project, trace_id))
+
+
+def distinct_values(session: Session, project: str, column: str, limit: int = 200) -> list[str]:
+    """Values seen in one summary column, for the filter drop-downs of the UI."""
+    col = getattr(TraceSummary, column)
+    query = (select(col).where(TraceSummary.project == project, col.is_not(None))
+             .distinct().order_by(col).limit(limit))
+    return [v for v in session.scalars(query) if v]
+
+
+def add_score(session: Session, score: TraceScore) -> TraceScore:
+    session.add(score)
+    session.flush()
+    return score
+
+
+def scores_of(session: Session, project: str, trace_id: str) -> list[TraceScore]:
+    query = (select(TraceScore)
+             .where(TraceScore.project == project, TraceScore.trace_id == trace_id)
+             .order_by(TraceScore.created_ms, TraceScore.id))
+    return list(session.scalars(query))
+
+
+def window(session: Session, project: str, start_ns: int, end_ns: int, limit: int) -> list[tuple]:  # type: ignore[type-arg]
+    """(start_ns, duration_ns, error_count, model, api_key, tokens, cost) of traces started
+    in ``[start_ns, end_ns)``, newest first, for dashboards."""
+    t = TraceSummary
+    query = (select(t.start_ns, t.end_ns - t.start_ns, t.error_count, t.model, t.api_key,
+                    t.input_tokens + t.output_tokens, t.cost)
+             .where(t.project == project, t.start_ns >= start_ns, t.start_ns < end_ns)
+             .order_by(t.start_ns.desc()).limit(limit))
+    return [tuple(r) for r in session.execute(query)]
