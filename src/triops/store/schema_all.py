@@ -5,3 +5,4 @@ Each domain's tables live in ``schema_<domain>.py``; add its import here.
 
 from triops.store import schema  # noqa: F401
 from triops.store import schema_llm_traces  # noqa: F401
+from triops.store import schema_ml  # noqa: F401

@@ -1,0 +1,96 @@
+"""Search building blocks shared by the ML repositories: parsed filter clauses, sort
+keys, offset page tokens and SQL comparisons that behave the same on both backends.
+
+The filter *language* (MLflow's ``metrics.rmse < 0.5 and params.alpha = '0.1'``) is
+parsed in ``triops.ml``; repositories receive the parsed ``Clause`` values and turn
+them into SQL, so filters run in the database, never over rows in Python.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, not_
+from sqlalchemy.sql.elements import ColumnElement as _Col
+
+from triops.core.errors import InvalidInput
+
+#: Entity kinds a clause can name.
+METRIC, PARAM, TAG, ATTRIBUTE, DATASET = "metric", "param", "tag", "attribute", "dataset"
+
+
+@dataclass(frozen=True)
+class Clause:
+    entity: str
+    key: str
+    op: str  # "=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN"
+    value: Any  # a str, a float, or a tuple of str for IN / NOT IN
+
+
+@dataclass(frozen=True)
+class SortKey:
+    entity: str
+    key: str
+    ascending: bool
+
+
+def encode_page_token(offset: int) -> str:
+    return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def decode_page_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.b64decode(token, validate=True))["offset"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidInput(f"page_token {token!r} is not a token this server issued") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInput(f"page_token {token!r} is not a token this server issued")
+    return offset
+
+
+def _glob_of(pattern: str) -> str:
+    """A LIKE pattern as a case-sensitive GLOB (SQLite's LIKE ignores case)."""
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def compare(column: _Col, op: str, value: Any, *, sqlite: bool) -> ColumnElement[bool]:
+    """``column <op> value`` with MLflow's semantics on SQLite and PostgreSQL alike."""
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "LIKE":
+        if sqlite:
+            return and_(column.like(value), column.op("GLOB")(_glob_of(value)))
+        return column.like(value)
+    if op == "ILIKE":
+        return func.lower(column).like(func.lower(value))
+    if op == "IN":
+        return column.in_(list(value))
+    if op == "NOT IN":
+        return not_(column.in_(list(value)))
+    raise InvalidInput(f"comparator {op!r} is not supported")

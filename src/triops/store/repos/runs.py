@@ -1,0 +1,300 @@
+"""Runs of the tracking server: lifecycle, params, tags, metrics and inputs.
+
+Every write here runs in the caller's one transaction and touches each table with
+one bulk statement, so that a ``log-batch`` of a thousand points costs a handful of
+round trips. Metric points go to the append-only records (kind ``metric``, stream
+``<run_id>/<key>``); ``ml_latest_metrics`` keeps the newest point per key for search.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from triops.core.errors import InvalidInput, NotFound
+from triops.core.ids import new_id, now_ms
+from triops.store import records
+from triops.store.repos.experiments import ACTIVE, DELETED, get_active as active_experiment
+from triops.store.schema_ml import LatestMetric, Run, RunInput, RunModelLink, RunParam, RunTag
+
+METRIC_KIND = "metric"
+RUN_NAME_TAG = "mlflow.runName"
+STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+_ADJECTIVES = ("amber", "bold", "calm", "deft", "eager", "fleet", "grand", "keen", "lucid",
+               "merry", "noble", "proud", "quick", "rare", "sly", "tidy", "vast", "wise")
+_NOUNS = ("ant", "bass", "crab", "doe", "eel", "finch", "gnu", "hare", "ibis", "jay", "koi",
+          "lark", "mole", "newt", "owl", "pike", "ram", "shrew", "toad", "wren")
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetUse:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str = ""
+    profile: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunDetails:
+    """Everything ``runs/get`` returns besides the run row itself."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[MetricPoint] = field(default_factory=list)
+    inputs: list[DatasetUse] = field(default_factory=list)
+    model_inputs: list[str] = field(default_factory=list)
+    model_outputs: list[tuple[str, int]] = field(default_factory=list)
+
+
+def stream_of(run_id: str, key: str) -> str:
+    return f"{run_id}/{key}"
+
+
+def random_run_name() -> str:
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(1000)}"
+
+
+def _upsert(session: Session, table: type, rows: list[dict], keys: list[str],
+            update: list[str], where=None) -> None:  # type: ignore[no-untyped-def]
+    if not rows:
+        return
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in update},
+        where=where(stmt.excluded) if where is not None else None,
+    )
+    session.execute(stmt, rows)
+
+
+def create(session: Session, project: str, experiment_id: str, *, run_name: str | None,
+           user_id: str, start_time: int | None, tags: dict[str, str]) -> Run:
+    experiment = active_experiment(session, project, experiment_id)
+    run_id = new_id()
+    name = run_name or tags.get(RUN_NAME_TAG) or random_run_name()
+    run = Run(
+        run_id=run_id, project=project, experiment_id=experiment.experiment_id, run_name=name,
+        user_id=user_id, status="RUNNING", start_time=start_time or now_ms(), end_time=None,
+        lifecycle_stage=ACTIVE, artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+    )
+    session.add(run)
+    session.flush()
+    set_tags(session, run, {**tags, RUN_NAME_TAG: name})
+    return run
+
+
+def get(session: Session, project: str, run_id: str) -> Run:
+    run = session.get(Run, run_id) if run_id else None
+    if run is None or run.project != project:
+        raise NotFound(f"Run with id={run_id} not found")
+    return run
+
+
+def get_active(session: Session, project: str, run_id: str) -> Run:
+    run = get(session, project, run_id)
+    if run.lifecycle_stage != ACTIVE:
+        raise InvalidInput(
+            f"The run {run_id} must be in the 'active' state. "
+            f"Current state is {run.lifecycle_stage}."
+        )
+    return run
+
+
+def update(session: Session, run: Run, *, status: str | None, end_time: int | None,
+           run_name: str | None) -> Run:
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        run.status = status
+    if end_time is not None:
+        run.end_time = end_time
+    if run_name:
+        run.run_name = run_name
+        set_tags(session, run, {RUN_NAME_TAG: run_name}, sync_name=False)
+    return run
+
+
+def set_stage(session: Session, project: str, run_id: str, stage: str) -> Run:
+    run = get(session, project, run_id)
+    run.lifecycle_stage = stage
+    run.deleted_time = now_ms() if stage == DELETED else None
+    return run
+
+
+def set_tags(session: Session, run: Run, tags: dict[str, str], *, sync_name: bool = True) -> None:
+    if sync_name and RUN_NAME_TAG in tags:
+        run.run_name = tags[RUN_NAME_TAG]
+    _upsert(session, RunTag, [{"run_id": run.run_id, "key": k, "value": v}
+                              for k, v in tags.items()], ["run_id", "key"], ["value"])
+
+
+def delete_tag(session: Session, run: Run, key: str) -> None:
+    result = session.execute(delete(RunTag).where(RunTag.run_id == run.run_id, RunTag.key == key))
+    if result.rowcount == 0:
+        raise NotFound(f"No tag with name: {key} in run with id {run.run_id}")
+
+
+def log_params(session: Session, run: Run, params: dict[str, str]) -> None:
+    """Params are write-once: the same value again is fine, a different one is refused."""
+    if not params:
+        return
+    existing = dict(session.execute(
+        select(RunParam.key, RunParam.value)
+        .where(RunParam.run_id == run.run_id, RunParam.key.in_(list(params)))
+    ).all())
+    for key, old in existing.items():
+        if old != params[key]:
+            raise InvalidInput(
+                f"Changing param values is not allowed. Param with key='{key}' was already "
+                f"logged with value='{old}' for run ID='{run.run_id}'. Attempted logging new "
+                f"value '{params[key]}'."
+            )
+    fresh = [{"run_id": run.run_id, "key": k, "value": v}
+             for k, v in params.items() if k not in existing]
+    if fresh:
+        session.execute(RunParam.__table__.insert(), fresh)
+
+
+def encode_value(value: float) -> float | str:
+    """JSON has no NaN or infinity; MLflow's JSON spells them as these strings."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def decode_value(value: float | str | None) -> float:
+    if value is None:
+        return math.nan
+    return float(value)
+
+
+def log_metrics(session: Session, run: Run, points: Sequence[MetricPoint]) -> None:
+    if not points:
+        return
+    rows = []
+    newest: dict[str, MetricPoint] = {}
+    for p in points:
+        data: dict = {"v": encode_value(p.value), "s": p.step}
+        if p.model_id:
+            data["m"] = p.model_id
+        if p.dataset_name:
+            data["dn"], data["dd"] = p.dataset_name, p.dataset_digest or ""
+        rows.append(records.RecordRow(stream_of(run.run_id, p.key), p.timestamp, data))
+        best = newest.get(p.key)
+        if best is None or _newer(p, best):
+            newest[p.key] = p
+    records.append(session, run.project, METRIC_KIND, rows)
+    _upsert(
+        session, LatestMetric,
+        [{"run_id": run.run_id, "key": p.key, "value": None if math.isnan(p.value) else p.value,
+          "timestamp": p.timestamp, "step": p.step} for p in newest.values()],
+        ["run_id", "key"], ["value", "timestamp", "step"],
+        # MLflow's rule: the latest value is the one at the highest step, then time.
+        where=lambda new: (new.step > LatestMetric.step) | (
+            (new.step == LatestMetric.step) & (new.timestamp >= LatestMetric.timestamp)),
+    )
+
+
+def _newer(a: MetricPoint, b: MetricPoint) -> bool:
+    return (a.step, a.timestamp) >= (b.step, b.timestamp)
+
+
+def metric_history(session: Session, project: str, run_id: str, key: str,
+                   limit: int | None = None) -> list[MetricPoint]:
+    get(session, project, run_id)
+    out = []
+    for rec in records.scan(session, project, METRIC_KIND, streams=[stream_of(run_id, key)],
+                            limit=limit):
+        d = rec.data
+        out.append(MetricPoint(key, decode_value(d["v"]), rec.ts_ms, d.get("s", 0),
+                               d.get("m"), d.get("dn"), d.get("dd")))
+    # Same order as MLflow's SQL store: by step, then time.
+    out.sort(key=lambda p: (p.step, p.timestamp))
+    return out
+
+
+def log_inputs(session: Session, run: Run, datasets: Sequence[DatasetUse],
+               model_ids: Sequence[str] = ()) -> None:
+    if datasets:
+        have = set(session.execute(
+            select(RunInput.dataset_name, RunInput.dataset_digest).where(
+                RunInput.run_id == run.run_id)).all())
+        fresh, seen = [], set(have)
+        for d in datasets:
+            if (d.name, d.digest) in seen:
+                continue
+            seen.add((d.name, d.digest))
+            fresh.append({"run_id": run.run_id, "dataset_name": d.name,
+                          "dataset_digest": d.digest, "source_type": d.source_type,
+                          "source": d.source, "schema": d.schema, "profile": d.profile,
+                          "tags": dict(d.tags)})
+        if fresh:
+            session.execute(RunInput.__table__.insert(), fresh)
+    link_models(session, run, [(m, 0) for m in model_ids], "input")
+
+
+def link_models(session: Session, run: Run, models: Sequence[tuple[str, int]],
+                direction: str) -> None:
+    _upsert(session, RunModelLink,
+            [{"run_id": run.run_id, "model_id": m, "direction": direction, "step": s}
+             for m, s in dict(models).items()],
+            ["run_id", "model_id", "direction"], ["step"])
+
+
+def dataset_inputs(session: Session, run_ids: Sequence[str]) -> dict[str, list[DatasetUse]]:
+    """Which datasets each run used: what lineage reads."""
+    out: dict[str, list[DatasetUse]] = {r: [] for r in run_ids}
+    for row in session.scalars(select(RunInput).where(RunInput.run_id.in_(list(run_ids)))
+                               .order_by(RunInput.id)):
+        out[row.run_id].append(DatasetUse(row.dataset_name, row.dataset_digest,
+                                          row.source_type, row.source, row.schema,
+                                          row.profile, dict(row.tags)))
+    return out
+
+
+def details(session: Session, run_ids: Sequence[str]) -> dict[str, RunDetails]:
+    """Params, tags, latest metrics and inputs of many runs in five queries, not 5×N."""
+    ids = list(run_ids)
+    out = {r: RunDetails() for r in ids}
+    if not ids:
+        return out
+    for run_id, key, value in session.execute(
+            select(RunParam.run_id, RunParam.key, RunParam.value)
+            .where(RunParam.run_id.in_(ids))).all():
+        out[run_id].params[key] = value
+    for run_id, key, value in session.execute(
+            select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids))).all():
+        out[run_id].tags[key] = value
+    for m in session.scalars(select(LatestMetric).where(LatestMetric.run_id.in_(ids))):
+        out[m.run_id].metrics.append(
+            MetricPoint(m.key, decode_value(m.value), m.timestamp, m.step))
+    for run_id, uses in dataset_inputs(session, ids).items():
+        out[run_id].inputs = uses
+    for link in session.scalars(select(RunModelLink).where(RunModelLink.run_id.in_(ids))):
+        if link.direction == "input":
+            out[link.run_id].model_inputs.append(link.model_id)
+        else:
+            out[link.run_id].model_outputs.append((link.model_id, link.step))
+    return out
