@@ -40,6 +40,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--backend")
         params = BACKENDS if chosen == "all" else (chosen,)
+        # A module that does not depend on the store backend names the one it needs.
+        only = getattr(metafunc.module, "BACKENDS_UNDER_TEST", None)
+        if only is not None:
+            params = tuple(b for b in params if b in only) or only
         metafunc.parametrize("backend", params, scope="module")
 
 
