@@ -1,0 +1,14 @@
+"""The triops Python SDK.
+
+>>> import triops.client as tc
+>>> cfg = tc.configure("http://127.0.0.1:7600", api_key="tri_example")
+>>> @tc.trace(kind="tool")
+... def lookup(city):
+...     return "sunny"
+"""
+
+from triops.client._config import ClientConfig, configure, current, from_env
+from triops.client.tracing import ActiveSpan, current_span, flush, span, trace
+
+__all__ = ["ActiveSpan", "ClientConfig", "configure", "current", "current_span", "flush",
+           "from_env", "span", "trace"]
