@@ -6,3 +6,4 @@ Each domain's tables live in ``schema_<domain>.py``; add its import here.
 from triops.store import schema  # noqa: F401
 from triops.store import schema_llm_traces  # noqa: F401
 from triops.store import schema_ml  # noqa: F401
+from triops.store import schema_ml_datasets  # noqa: F401

@@ -88,9 +88,10 @@ def _upsert(session: Session, table: type, rows: list[dict], keys: list[str],
 
 
 def create(session: Session, project: str, experiment_id: str, *, run_name: str | None,
-           user_id: str, start_time: int | None, tags: dict[str, str]) -> Run:
+           user_id: str, start_time: int | None, tags: dict[str, str],
+           run_id: str | None = None) -> Run:
     experiment = active_experiment(session, project, experiment_id)
-    run_id = new_id()
+    run_id = run_id or new_id()  # the native SDK chooses its run ids so creation can be retried
     name = run_name or tags.get(RUN_NAME_TAG) or random_run_name()
     run = Run(
         run_id=run_id, project=project, experiment_id=experiment.experiment_id, run_name=name,
