@@ -17,17 +17,21 @@ from triops.api.health import router as health_router
 from triops.api.middleware import Metrics, RequestMiddleware
 from triops.api.native.incidents import router as incidents_router
 from triops.api.native.keys import router as keys_router
+from triops.api.native.alerts import router as alerts_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
 from triops.api.otlp_traces import router as otlp_traces_router
+from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.runtime import Runtime
 from triops.ui.llm_pages import router as llm_ui_router
+from triops.ui.ops_pages import router as ops_ui_router
 from triops.ui.pages import router as ui_router
 from triops.ui.rendering import STATIC_DIR
 
 #: Every router of the server, in one list; pillars add theirs here.
 ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_router]
 ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
+ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -7,3 +7,4 @@ from triops.store import schema  # noqa: F401
 from triops.store import schema_llm_traces  # noqa: F401
 from triops.store import schema_ml  # noqa: F401
 from triops.store import schema_ml_datasets  # noqa: F401
+from triops.store import schema_ops  # noqa: F401

@@ -1,0 +1,119 @@
+"""Alertmanager webhook notifications → signals, and resolutions → resolved incidents.
+
+Each alert of a notification (``version`` "4") is handled on its own status:
+
+* ``firing``: a Signal (source ops, kind ``alert:<alertname>``, subject
+  ``service:<service|job|instance>`` from the first of those labels present, else
+  ``alertmanager:<receiver>``; severity from the ``severity`` label; summary from the
+  ``summary`` annotation, else ``description``, else the alert name; time ``startsAt``).
+  Its labels are the alert's labels minus ``alertname`` and ``severity``, so one
+  Alertmanager alert (one label set) is one incident fingerprint, and an escalation
+  from warning to critical stays in the same incident. Alertmanager repeats firing
+  alerts; a repeat folds into the open incident.
+* ``resolved``: the active incident with that fingerprint gets a closing info signal
+  (time ``endsAt``) and is marked resolved, with an audit entry. A resolution with no
+  active incident changes nothing and is counted as ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from triops.core.errors import InvalidInput
+from triops.core.ids import now_ms
+from triops.core.signals import Pillar, Severity, Signal
+from triops.ops.incidents import ingest
+from triops.store.repos import audit
+from triops.store.repos import incidents as incident_repo
+
+_SUBJECT_LABELS = ("service", "job", "instance")
+_IDENTITY_EXCLUDED = ("alertname", "severity")
+
+
+@dataclass(frozen=True)
+class Alert:
+    status: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    starts_at: str = ""
+    ends_at: str = ""
+    fingerprint: str = ""
+
+
+@dataclass
+class AlertReport:
+    firing: int = 0
+    resolved: int = 0
+    unmatched: int = 0
+    incidents: list[str] = field(default_factory=list)
+
+
+def parse_time(text: str) -> int | None:
+    """RFC 3339 → ms; None for empty or Alertmanager's zero time (``0001-01-01...``)."""
+    if not text or text.startswith("0001-01-01"):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"alert time {text!r} is not an RFC 3339 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def signal_for(alert: Alert, receiver: str) -> Signal:
+    name = alert.labels.get("alertname", "").strip()
+    if not name:
+        raise InvalidInput("an alert has no 'alertname' label")
+    subject = next(
+        (f"service:{alert.labels[k]}" for k in _SUBJECT_LABELS if alert.labels.get(k)),
+        f"alertmanager:{receiver or 'default'}",
+    )
+    summary = (alert.annotations.get("summary") or alert.annotations.get("description")
+               or name)
+    return Signal(
+        source=Pillar.ops, kind=f"alert:{name}"[:128], subject=subject[:512],
+        severity=Severity.parse(alert.labels.get("severity", "warning")),
+        time_ms=parse_time(alert.starts_at) or now_ms(),
+        labels={k: v for k, v in alert.labels.items() if k not in _IDENTITY_EXCLUDED},
+        summary=summary[:2000],
+    )
+
+
+def receive(
+    session: Session, project: str, receiver: str, alerts: list[Alert], actor: str
+) -> AlertReport:
+    """Handle every alert of one notification in the caller's transaction."""
+    prepared = []
+    for alert in alerts:  # validate everything before writing anything
+        if alert.status not in ("firing", "resolved"):
+            raise InvalidInput(f"alert status {alert.status!r} is not 'firing' or 'resolved'")
+        prepared.append((alert, signal_for(alert, receiver), parse_time(alert.ends_at)))
+    report = AlertReport()
+    for alert, signal, ends in prepared:
+        if alert.status == "firing":
+            folded = ingest(session, project, signal)
+            report.firing += 1
+            report.incidents.append(folded.incident_id)
+            continue
+        incident = incident_repo.find_active(session, project, signal.fingerprint())
+        if incident is None:
+            report.unmatched += 1
+            continue
+        closing = Signal(
+            source=signal.source, kind=signal.kind, subject=signal.subject,
+            severity=Severity.info, time_ms=ends or now_ms(), labels=signal.labels,
+            summary=f"resolved: {signal.summary}",
+        )
+        incident_repo.attach(session, incident, closing)
+        incident_repo.resolve(session, project, incident.id)
+        audit.record(session, project=project, actor=actor, action="incident.resolve",
+                     target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
+        report.resolved += 1
+        report.incidents.append(incident.id)
+    session.flush()
+    return report

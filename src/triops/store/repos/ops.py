@@ -1,0 +1,80 @@
+"""AIOps state: detector state per series, miner state per log stream, anomaly marks.
+
+``lock_*`` functions return the row locked for the rest of the caller's write
+transaction (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+already serialises writers), creating it first when absent, so two requests for the same
+series never score from the same stale state.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from triops.core.ids import now_ms
+from triops.store.schema import Incident, IncidentSignal
+from triops.store.schema_ops import OpsLogStream, OpsSeriesState
+
+
+def _insert_missing(session: Session, model: type, values: dict) -> None:
+    dialect = session.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(make(model).values(**values).on_conflict_do_nothing())
+
+
+def lock_series(session: Session, project: str, series: str, detector: str) -> OpsSeriesState:
+    """The series' state row, locked; a new row has an empty state."""
+    _insert_missing(session, OpsSeriesState, {
+        "project": project, "series": series, "detector": detector, "state": {},
+        "last_ts_ms": None, "points": 0, "anomalies": 0, "updated_ms": now_ms(),
+    })
+    query = select(OpsSeriesState).where(
+        OpsSeriesState.project == project, OpsSeriesState.series == series
+    ).with_for_update()
+    row = session.scalars(query.execution_options(populate_existing=True)).one()
+    return row
+
+
+def get_series_state(session: Session, project: str, series: str) -> OpsSeriesState | None:
+    return session.get(OpsSeriesState, (project, series))
+
+
+def lock_stream(session: Session, project: str, stream: str) -> OpsLogStream:
+    """The log stream's mining state, locked; a new row has empty states."""
+    _insert_missing(session, OpsLogStream, {
+        "project": project, "stream": stream, "miner": {}, "rates": {}, "seen": {},
+        "lines": 0, "updated_ms": now_ms(),
+    })
+    query = select(OpsLogStream).where(
+        OpsLogStream.project == project, OpsLogStream.stream == stream
+    ).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
+
+
+def get_stream(session: Session, project: str, stream: str) -> OpsLogStream | None:
+    return session.get(OpsLogStream, (project, stream))
+
+
+def list_streams(session: Session, project: str) -> list[OpsLogStream]:
+    query = select(OpsLogStream).where(OpsLogStream.project == project)
+    return list(session.scalars(query.order_by(OpsLogStream.stream)))
+
+
+def signal_marks(
+    session: Session, project: str, kind: str, subject: str,
+    start_ms: int | None = None, end_ms: int | None = None, limit: int = 10_000,
+) -> list[tuple[int, float | None, str]]:
+    """(time, value, incident id) of every signal of ``kind`` about ``subject``."""
+    query = (
+        select(IncidentSignal.time_ms, IncidentSignal.value, Incident.id)
+        .join(Incident, Incident.id == IncidentSignal.incident_id)
+        .where(Incident.project == project, Incident.kind == kind, Incident.subject == subject)
+    )
+    if start_ms is not None:
+        query = query.where(IncidentSignal.time_ms >= start_ms)
+    if end_ms is not None:
+        query = query.where(IncidentSignal.time_ms < end_ms)
+    query = query.order_by(IncidentSignal.time_ms).limit(limit)
+    return [(r.time_ms, r.value, r.id) for r in session.execute(query)]

@@ -1,0 +1,45 @@
+"""AIOps tables: per-series detector state and per-stream log-mining state.
+
+High-volume rows (samples, log lines) live in the append-only records; these tables
+hold the small, mutable state that lets monitoring resume exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from triops.store.schema import Base
+
+
+class OpsSeriesState(Base):
+    """The streaming detector of one series, as it stood after the last scored point."""
+
+    __tablename__ = "ops_series_state"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    series: Mapped[str] = mapped_column(String(512), primary_key=True)
+    detector: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]] = mapped_column()
+    #: Timestamp of the newest point the detector has seen; older points are not scored.
+    last_ts_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    anomalies: Mapped[int] = mapped_column(Integer, default=0)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class OpsLogStream(Base):
+    """The template miner and rate tracker of one log stream (one service)."""
+
+    __tablename__ = "ops_log_streams"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(512), primary_key=True)
+    miner: Mapped[dict[str, Any]] = mapped_column()
+    rates: Mapped[dict[str, Any]] = mapped_column()
+    #: First and last time (ms) each template id was seen: {"<id>": [first, last]}.
+    seen: Mapped[dict[str, Any]] = mapped_column()
+    lines: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)

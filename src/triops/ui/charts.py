@@ -1,0 +1,175 @@
+"""Small server-rendered SVG charts: a time-series line chart with markers, a bar chart.
+
+No JavaScript and no third-party front-end code: the server draws the SVG, the page
+embeds it. Long series are reduced to the minimum and maximum of each pixel column,
+so spikes survive however many points there are.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 64, 16, 14, 30
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A point of interest on the x axis: drawn as a dot on the line, optionally linked."""
+
+    x: float
+    label: str = ""
+    href: str = ""
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering ``[low, high]``.
+
+    >>> nice_ticks(0, 97)
+    [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return []
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / max(count, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = math.floor(low / step) * step
+    ticks = []
+    value = start
+    while value < high + step * 0.999:
+        ticks.append(float(round(value, 10)))
+        value += step
+    return ticks
+
+
+def reduce_points(points: Sequence[tuple[float, float]], columns: int) -> list[tuple[float, float]]:
+    """Keep first, min, max and last of each of ``columns`` x buckets, in x order."""
+    if len(points) <= columns * 2:
+        return list(points)
+    x0, x1 = points[0][0], points[-1][0]
+    span = (x1 - x0) or 1.0
+    out: list[tuple[float, float]] = []
+    bucket: list[tuple[float, float]] = []
+    current = 0
+    for p in points:
+        col = min(int((p[0] - x0) / span * columns), columns - 1)
+        if col != current and bucket:
+            out.extend(_extremes(bucket))
+            bucket = []
+        current = col
+        bucket.append(p)
+    out.extend(_extremes(bucket))
+    return out
+
+
+def _extremes(bucket: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    keep = {0, len(bucket) - 1}
+    keep.add(min(range(len(bucket)), key=lambda i: bucket[i][1]))
+    keep.add(max(range(len(bucket)), key=lambda i: bucket[i][1]))
+    return [bucket[i] for i in sorted(keep)]
+
+
+def _time_label(ms: float, span_ms: float) -> str:
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    if span_ms > 3 * 86_400_000:
+        return moment.strftime("%m-%d")
+    if span_ms > 86_400_000:
+        return moment.strftime("%m-%d %H:%M")
+    return moment.strftime("%H:%M:%S" if span_ms < 600_000 else "%H:%M")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def line_chart(
+    points: Sequence[tuple[float, float]],
+    markers: Sequence[Marker] = (),
+    *,
+    width: int = 960,
+    height: int = 300,
+    title: str = "",
+) -> Markup:
+    """An SVG line chart of ``(time_ms, value)`` points sorted by time, with markers."""
+    label = escape(title or "line chart")
+    if not points:
+        return Markup(
+            f'<svg class="chart" role="img" aria-label="{label}" width="{width}" height="60" '
+            f'viewBox="0 0 {width} 60"><text x="16" y="34" fill="#667085">no points</text></svg>'
+        )
+    plot_w = width - _PAD_LEFT - _PAD_RIGHT
+    plot_h = height - _PAD_TOP - _PAD_BOTTOM
+    shown = reduce_points(points, plot_w)
+    xs = [p[0] for p in points]
+    x0, x1 = xs[0], xs[-1]
+    if x1 <= x0:
+        x1 = x0 + 1.0
+    ys = [p[1] for p in shown]
+    ticks = nice_ticks(min(ys), max(ys))
+    y0, y1 = ticks[0], ticks[-1]
+
+    def sx(x: float) -> float:
+        return _PAD_LEFT + (x - x0) / (x1 - x0) * plot_w
+
+    def sy(y: float) -> float:
+        return _PAD_TOP + plot_h - (y - y0) / ((y1 - y0) or 1.0) * plot_h
+
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for t in ticks:
+        y = sy(t)
+        parts.append(f'<line x1="{_PAD_LEFT}" x2="{width - _PAD_RIGHT}" y1="{y:.1f}" '
+                     f'y2="{y:.1f}" stroke="#eaecf0"/>')
+        parts.append(f'<text x="{_PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                     f'font-size="11" fill="#667085">{_fmt(t)}</text>')
+    for i in range(6):
+        xv = x0 + (x1 - x0) * i / 5
+        parts.append(f'<text x="{sx(xv):.1f}" y="{height - 10}" text-anchor="middle" '
+                     f'font-size="11" fill="#667085">{_time_label(xv, x1 - x0)}</text>')
+    path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in shown)
+    parts.append(f'<polyline class="series" fill="none" stroke="#0f6b5c" stroke-width="1.2" '
+                 f'points="{path}"/>')
+    for m in markers:
+        if not x0 <= m.x <= x1:
+            continue
+        i = min(bisect.bisect_left(xs, m.x), len(xs) - 1)
+        x, y = sx(m.x), sy(points[i][1])
+        dot = (f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_TOP}" y2="{_PAD_TOP + plot_h}" '
+               f'stroke="#b42318" stroke-opacity="0.25"/>'
+               f'<circle class="anomaly" cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="#b42318">'
+               f'<title>{escape(m.label)}</title></circle>')
+        parts.append(f'<a href="{escape(m.href)}">{dot}</a>' if m.href else dot)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart(
+    bars: Sequence[tuple[str, float]], *, width: int = 480, bar_height: int = 18, title: str = ""
+) -> Markup:
+    """Horizontal bars, one per ``(label, value)``, longest value spanning the width."""
+    label = escape(title or "bar chart")
+    height = max(len(bars), 1) * (bar_height + 6) + 6
+    top = max((v for _, v in bars), default=0.0) or 1.0
+    label_w = 160
+    parts = [f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
+    for i, (name, value) in enumerate(bars):
+        y = 6 + i * (bar_height + 6)
+        w = max((width - label_w - 70) * value / top, 1.0)
+        parts.append(f'<text x="{label_w - 6}" y="{y + bar_height - 5}" text-anchor="end" '
+                     f'font-size="11" fill="#475467">{escape(name[:28])}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" '
+                     f'fill="#0f6b5c" rx="2"/>'
+                     f'<text x="{label_w + w + 6:.1f}" y="{y + bar_height - 5}" font-size="11" '
+                     f'fill="#475467">{_fmt(value)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,75 @@
+"""Ops pages: one series with its anomaly markers, log templates, a template's lines."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from triops.api.auth import AsViewer, Caller
+from triops.api.runtime import runtime_of
+from triops.ops import logs as ops_logs
+from triops.ops.monitoring import ANOMALY, subject_of
+from triops.ops.telemetry import read_series
+from triops.store.repos import ops as ops_repo
+from triops.ui.charts import Marker, bar_chart, line_chart
+from triops.ui.rendering import render
+
+router = APIRouter(prefix="/ui/ops", include_in_schema=False)
+
+#: Points drawn at most; the chart reduces them to two per pixel column anyway.
+MAX_POINTS = 200_000
+
+
+@router.get("/series", response_class=HTMLResponse)
+def series_page(
+    request: Request,
+    key: str = Query(..., min_length=1, max_length=1000),
+    start_ms: int | None = Query(None, ge=0),
+    end_ms: int | None = Query(None, ge=0),
+    caller: Caller = AsViewer,
+) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        points = read_series(session, caller.project, key, start_ms, end_ms, MAX_POINTS)
+        marks = ops_repo.signal_marks(session, caller.project, ANOMALY, subject_of(key),
+                                      start_ms, end_ms)
+        state = ops_repo.get_series_state(session, caller.project, key)
+    markers = [
+        Marker(x=float(t), label=f"anomaly score {v:.3f}" if v is not None else "anomaly",
+               href=f"/ui/incidents/{incident}")
+        for t, v, incident in marks
+    ]
+    chart = line_chart([(float(t), v) for t, v in points], markers, title=f"series {key}")
+    incidents = sorted({incident for _, _, incident in marks})
+    return render(request, "ops_series.html", key=key, chart=chart, points=len(points),
+                  truncated=len(points) >= MAX_POINTS, marks=marks[-50:], state=state,
+                  incidents=incidents, first=points[0][0] if points else None,
+                  last=points[-1][0] if points else None)
+
+
+@router.get("/logs", response_class=HTMLResponse)
+def logs_page(
+    request: Request, stream: str | None = Query(None, max_length=200), caller: Caller = AsViewer
+) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        streams = ops_repo.list_streams(session, caller.project)
+        found = ops_logs.templates(session, caller.project, stream) if streams else []
+    top = sorted(found, key=lambda t: -t.count)[:15]
+    chart = bar_chart([(f"{t.stream}/{t.event_id}", float(t.count)) for t in top],
+                      width=720, title="lines per template") if top else None
+    return render(request, "ops_logs.html", streams=streams, stream=stream or "",
+                  templates=found, chart=chart)
+
+
+@router.get("/logs/lines", response_class=HTMLResponse)
+def log_lines_page(
+    request: Request,
+    stream: str = Query(..., min_length=1, max_length=200),
+    template: str | None = Query(None, max_length=24),
+    caller: Caller = AsViewer,
+) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        lines = ops_logs.query_lines(session, caller.project, stream=stream, template=template,
+                                     limit=500)
+    return render(request, "ops_log_lines.html", stream=stream, template=template or "",
+                  lines=lines)
