@@ -130,15 +130,18 @@ def dashboard_page(request: Request, window: str = "24h", caller: Caller = AsVie
     def series(values: list[float]) -> list[tuple[float, float]]:
         return [(d.start_ms + (i + 0.5) * d.bucket_ms, v) for i, v in enumerate(values)]
 
-    def chart(title: str, values: list[float]) -> object:
-        return charts.line_chart(series(values), width=600, height=200, title=title)
+    def chart(title: str, values: list[float], only_busy: bool = False) -> object:
+        points = series(values)
+        if only_busy:  # a bucket without requests has no latency, not a latency of 0
+            points = [p for p, s in zip(points, d.buckets) if s.requests]
+        return charts.line_chart(points, width=600, height=200, title=title)
 
     b = d.buckets
     panels = [
         ("Requests", chart("requests", [s.requests for s in b])),
         ("Errors", chart("errors", [s.errors for s in b])),
-        ("p50 latency (ms)", chart("p50 latency", [s.p50_ms for s in b])),
-        ("p95 latency (ms)", chart("p95 latency", [s.p95_ms for s in b])),
+        ("p50 latency (ms)", chart("p50 latency", [s.p50_ms for s in b], True)),
+        ("p95 latency (ms)", chart("p95 latency", [s.p95_ms for s in b], True)),
         ("Tokens", chart("tokens", [s.tokens for s in b])),
         ("Cost (USD)", chart("cost", [s.cost for s in b])),
     ]
