@@ -21,6 +21,8 @@ from triops.api.native.alerts import router as alerts_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
 from triops.api.otlp_traces import router as otlp_traces_router
+from triops.api.openai.manage import router as gateway_router
+from triops.api.openai.routes import router as openai_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.runtime import Runtime
 from triops.ui.llm_pages import router as llm_ui_router
@@ -32,6 +34,7 @@ from triops.ui.rendering import STATIC_DIR
 ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_router]
 ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
+ROUTERS += [openai_router, gateway_router]  # LLM gateway
 
 
 def create_app(runtime: Runtime) -> FastAPI:

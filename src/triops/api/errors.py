@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from triops.api.openai import errors as openai_errors
 from triops.core import errors
 
 log = logging.getLogger("triops.api")
@@ -28,6 +29,7 @@ STATUS_BY_ERROR: dict[type[errors.TriopsError], int] = {
     errors.PayloadTooLarge: 413,
     errors.RateLimited: 429,
     errors.UpstreamError: 502,
+    errors.UpstreamTimeout: 504,
     errors.ConfigError: 500,
 }
 
@@ -64,24 +66,33 @@ def describe_validation(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(problems)
 
 
+def _respond(request: Request, status: int, code: str, message: str,
+             param: str | None = None) -> JSONResponse:
+    # The OpenAI routes answer in OpenAI's error shape; every other route in triops'.
+    if openai_errors.is_openai_path(request.url.path):
+        return openai_errors.render(status, code, message, param)
+    return error_response(status, code, message)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.TriopsError)
     async def _triops_error(request: Request, exc: errors.TriopsError) -> Response:
         if isinstance(exc, errors.Unauthenticated) and request.url.path.startswith("/ui"):
             # A person in a browser gets the login page, not a JSON error.
             return RedirectResponse("/ui/login", status_code=303)
-        return error_response(status_for(exc), exc.code, exc.message)
+        return _respond(request, status_for(exc), exc.code, exc.message,
+                        getattr(exc, "param", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, errors.InvalidInput.code, describe_validation(exc))
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _respond(request, 400, errors.InvalidInput.code, describe_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _CODE_BY_STATUS.get(exc.status_code, "HTTP_ERROR")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return _respond(request, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "INTERNAL_ERROR", "internal error; see the server log")
+        return _respond(request, 500, "INTERNAL_ERROR", "internal error; see the server log")

@@ -77,6 +77,12 @@ class UpstreamError(TriopsError):
     code = "UPSTREAM_ERROR"
 
 
+class UpstreamTimeout(UpstreamError):
+    """A service triops calls on the user's behalf did not answer in time."""
+
+    code = "UPSTREAM_TIMEOUT"
+
+
 class ConfigError(TriopsError):
     """Settings that cannot work together, found at start-up."""
 

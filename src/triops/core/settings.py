@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from triops.core.errors import ConfigError
+from triops.core.gateway_settings import GatewaySettings
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -38,6 +39,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0)
     redis_url: str | None = None
     log_level: str = "info"
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @field_validator("store")
     @classmethod

@@ -1,0 +1,228 @@
+"""``/api/v1/gateway/...``: the gateway's upstreams, routes and per-key policies.
+
+Upstream secrets are write-only: they are stored for calling the upstream and never
+returned (``has_secret`` says whether one is set). Upstreams and key policies need an
+admin; routes an editor. Every change is checked against the whole configuration
+before it is stored, so a stored state can always be served.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from starlette.requests import Request
+
+from triops.api.auth import AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.openai.routes import gateway_of
+from triops.api.runtime import Runtime, runtime_of
+from triops.core.errors import Conflict, InvalidInput, NotFound
+from triops.core.gateway_settings import DeploymentConfig, RouteConfig, UpstreamConfig
+from triops.llm.gateway import build_table
+from triops.llm.gateway.config import route_of, upstream_of
+from triops.store.repos import audit
+from triops.store.repos import llm_gateway as repo
+from triops.store.schema import ApiKey
+
+router = APIRouter(prefix="/api/v1/gateway", tags=["gateway"])
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class UpstreamIn(BaseModel):
+    provider: str = Field("openai", examples=["openai", "anthropic"])
+    base_url: str = Field(..., min_length=1, pattern=r"^https?://")
+    api_key: SecretStr | None = Field(None, description="omit to keep the stored one")
+    clear_api_key: bool = False
+    timeout_s: float | None = Field(None, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class UpstreamOut(BaseModel):
+    name: str
+    provider: str
+    base_url: str
+    has_secret: bool
+    timeout_s: float | None
+    source: Literal["api", "config"]
+
+
+class RouteIn(BaseModel):
+    deployments: list[DeploymentConfig] = Field(..., min_length=1)
+    fallbacks: list[str] = Field(default_factory=list)
+
+
+class RouteOut(RouteIn):
+    alias: str
+    source: Literal["api", "config"]
+
+
+class PolicyIn(BaseModel):
+    models: list[str] | None = Field(None, description="null: every served model")
+    budget_usd: float | None = Field(None, ge=0)
+    budget_period: Literal["day", "month", "total"] = "month"
+    rpm: int | None = Field(None, ge=0)
+    tpm: int | None = Field(None, ge=0)
+    cache: bool = True
+
+
+class PolicyOut(PolicyIn):
+    key_id: str
+
+
+def _valid(model: type[M], **values: object) -> M:
+    """Path parameters join the body here; their problems are the caller's (400)."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        raise InvalidInput(f"invalid request: {problems}") from None
+
+
+def _check(runtime: Runtime, upstreams: list[UpstreamConfig], routes: list[RouteConfig]
+           ) -> None:
+    build_table(runtime.settings.gateway, upstreams, routes)  # raises InvalidInput
+
+
+def _stored(session) -> tuple[list[UpstreamConfig], list[RouteConfig]]:  # type: ignore[no-untyped-def]
+    return ([upstream_of(r) for r in repo.list_upstreams(session)],
+            [route_of(r) for r in repo.list_routes(session)])
+
+
+def _changed(request: Request) -> None:
+    gateway_of(runtime_of(request)).reload()
+
+
+@router.get("/upstreams", response_model=list[UpstreamOut])
+def list_upstreams(request: Request, caller: Caller = AsViewer) -> list[UpstreamOut]:
+    runtime = runtime_of(request)
+    out = {u.name: UpstreamOut(name=u.name, provider=u.provider, base_url=u.base_url,
+                               has_secret=u.api_key is not None, timeout_s=u.timeout_s,
+                               source="config") for u in runtime.settings.gateway.upstreams}
+    with runtime.db.read() as session:
+        for row in repo.list_upstreams(session):
+            out[row.name] = UpstreamOut(name=row.name, provider=row.provider,
+                                        base_url=row.base_url, has_secret=bool(row.secret),
+                                        timeout_s=row.timeout_s, source="api")
+    return [out[name] for name in sorted(out)]
+
+
+@router.put("/upstreams/{name}", response_model=UpstreamOut)
+def put_upstream(name: str, body: UpstreamIn, request: Request, caller: Caller = AsAdmin
+                 ) -> UpstreamOut:
+    runtime = runtime_of(request)
+    candidate = _valid(UpstreamConfig, name=name, provider=body.provider,
+                       base_url=body.base_url, timeout_s=body.timeout_s, headers=body.headers)
+    with runtime.db.write() as session:
+        upstreams, routes = _stored(session)
+        _check(runtime, [*[u for u in upstreams if u.name != name], candidate], routes)
+        row = repo.put_upstream(
+            session, name=name, provider=body.provider, base_url=body.base_url,
+            secret=None if body.clear_api_key or body.api_key is None
+            else body.api_key.get_secret_value(),
+            keep_secret=not body.clear_api_key, timeout_s=body.timeout_s, headers=body.headers)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="gateway.upstream.put", target=name,
+                     detail={"provider": body.provider, "base_url": body.base_url})
+        out = UpstreamOut(name=row.name, provider=row.provider, base_url=row.base_url,
+                          has_secret=bool(row.secret), timeout_s=row.timeout_s, source="api")
+    _changed(request)
+    return out
+
+
+@router.delete("/upstreams/{name}", status_code=204)
+def delete_upstream(name: str, request: Request, caller: Caller = AsAdmin) -> None:
+    runtime = runtime_of(request)
+    with runtime.db.write() as session:
+        upstreams, routes = _stored(session)
+        users = [r.alias for r in routes if any(d.upstream == name for d in r.deployments)]
+        if users:
+            raise Conflict(f"upstream {name!r} is used by routes {', '.join(users)}; "
+                           "change or delete them first")
+        repo.delete_upstream(session, name)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="gateway.upstream.delete", target=name)
+    _changed(request)
+
+
+@router.get("/routes", response_model=list[RouteOut])
+def list_routes(request: Request, caller: Caller = AsViewer) -> list[RouteOut]:
+    runtime = runtime_of(request)
+    out = {r.alias: RouteOut(alias=r.alias, deployments=r.deployments, fallbacks=r.fallbacks,
+                             source="config") for r in runtime.settings.gateway.routes}
+    with runtime.db.read() as session:
+        for route in _stored(session)[1]:
+            out[route.alias] = RouteOut(alias=route.alias, deployments=route.deployments,
+                                        fallbacks=route.fallbacks, source="api")
+    return [out[alias] for alias in sorted(out)]
+
+
+@router.put("/routes/{alias:path}", response_model=RouteOut)
+def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsEditor
+              ) -> RouteOut:
+    runtime = runtime_of(request)
+    route = _valid(RouteConfig, alias=alias, deployments=body.deployments,
+                   fallbacks=body.fallbacks)
+    with runtime.db.write() as session:
+        upstreams, routes = _stored(session)
+        _check(runtime, upstreams, [*[r for r in routes if r.alias != alias], route])
+        repo.put_route(session, alias, body.model_dump())
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="gateway.route.put", target=alias, detail=body.model_dump())
+    _changed(request)
+    return RouteOut(alias=alias, deployments=body.deployments, fallbacks=body.fallbacks,
+                    source="api")
+
+
+@router.delete("/routes/{alias:path}", status_code=204)
+def delete_route(alias: str, request: Request, caller: Caller = AsEditor) -> None:
+    with runtime_of(request).db.write() as session:
+        repo.delete_route(session, alias)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="gateway.route.delete", target=alias)
+    _changed(request)
+
+
+def _key_in_scope(session, key_id: str, caller: Caller) -> ApiKey:  # type: ignore[no-untyped-def]
+    row = session.get(ApiKey, key_id)
+    if row is None or (not caller.principal.is_global and row.project != caller.project):
+        raise NotFound(f"API key {key_id!r} does not exist")
+    return row
+
+
+@router.get("/keys/{key_id}/policy", response_model=PolicyOut)
+def get_policy(key_id: str, request: Request, caller: Caller = AsAdmin) -> PolicyOut:
+    with runtime_of(request).db.read() as session:
+        _key_in_scope(session, key_id, caller)
+        row = repo.get_policy(session, key_id)
+        if row is None:
+            return PolicyOut(key_id=key_id)
+        return PolicyOut(key_id=key_id, models=(row.allowed or {}).get("models"),
+                         budget_usd=row.budget_usd, budget_period=row.budget_period,  # type: ignore[arg-type]
+                         rpm=row.rpm, tpm=row.tpm, cache=row.cache)
+
+
+@router.put("/keys/{key_id}/policy", response_model=PolicyOut)
+def put_policy(key_id: str, body: PolicyIn, request: Request, caller: Caller = AsAdmin
+               ) -> PolicyOut:
+    with runtime_of(request).db.write() as session:
+        key = _key_in_scope(session, key_id, caller)
+        repo.put_policy(session, key_id, models=body.models, budget_usd=body.budget_usd,
+                        budget_period=body.budget_period, rpm=body.rpm, tpm=body.tpm,
+                        cache=body.cache)
+        audit.record(session, project=key.project, actor=caller.actor,
+                     action="gateway.policy.put", target=key_id, detail=body.model_dump())
+    _changed(request)
+    return PolicyOut(key_id=key_id, **body.model_dump())
+
+
+@router.delete("/keys/{key_id}/policy", status_code=204)
+def delete_policy(key_id: str, request: Request, caller: Caller = AsAdmin) -> None:
+    with runtime_of(request).db.write() as session:
+        key = _key_in_scope(session, key_id, caller)
+        repo.delete_policy(session, key_id)
+        audit.record(session, project=key.project, actor=caller.actor,
+                     action="gateway.policy.delete", target=key_id)
+    _changed(request)

@@ -1,0 +1,102 @@
+"""``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models`` as OpenAI serves them.
+
+Request bodies are read with orjson and checked by hand instead of through a pydantic
+model: the gateway passes every field it does not know (tools, response_format,
+provider extensions) through to the upstream untouched, and this is the hot path.
+Chat and embeddings spend money and write traces, so they need the editor role;
+listing models needs a viewer.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.runtime import Runtime, runtime_of
+from triops.llm.gateway import Caller as GatewayCaller
+from triops.llm.gateway import Gateway
+from triops.llm.gateway.service import invalid
+
+router = APIRouter(tags=["openai"])
+
+SERVICE = "llm_gateway"
+SESSION_HEADER = "x-triops-session-id"
+CACHE_HEADER = "x-triops-cache"
+TRACE_HEADER = "x-triops-trace-id"
+_lock = threading.Lock()
+
+
+def gateway_of(runtime: Runtime) -> Gateway:
+    """The server's one gateway, built on first use."""
+    gateway = runtime.services.get(SERVICE)
+    if gateway is None:
+        with _lock:
+            gateway = runtime.services.get(SERVICE)
+            if gateway is None:
+                gateway = runtime.services[SERVICE] = Gateway(runtime.settings, runtime.db)
+    return gateway
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise invalid(f"request body is not valid JSON: {exc}") from None
+
+
+def _caller(request: Request, caller: Caller) -> GatewayCaller:
+    headers = request.headers
+    return GatewayCaller(
+        project=caller.project, key_id=caller.principal.key_id,
+        session_id=headers.get(SESSION_HEADER),
+        cache=headers.get(CACHE_HEADER, "").lower() not in ("no", "off", "false", "0"),
+    )
+
+
+@router.post("/v1/chat/completions", summary="Create a chat completion (OpenAI-compatible)")
+async def chat_completions(request: Request, caller: Caller = AsEditor) -> Response:
+    body = await _json_body(request)
+    gateway = gateway_of(runtime_of(request))
+    trace, result = await gateway.chat(_caller(request, caller), body)
+    headers = {TRACE_HEADER: trace.trace_id, "x-triops-cache-status": trace.cache}
+    if isinstance(result, dict):
+        return Response(orjson.dumps(result), media_type="application/json", headers=headers)
+    return StreamingResponse(result, media_type="text/event-stream",
+                             headers={**headers, "cache-control": "no-cache"})
+
+
+@router.post("/v1/embeddings", summary="Create embeddings (OpenAI-compatible)")
+async def embeddings(request: Request, caller: Caller = AsEditor) -> Response:
+    body = await _json_body(request)
+    gateway = gateway_of(runtime_of(request))
+    trace, result = await gateway.embeddings(_caller(request, caller), body)
+    return Response(orjson.dumps(result), media_type="application/json",
+                    headers={TRACE_HEADER: trace.trace_id})
+
+
+def _model(alias: str) -> dict[str, Any]:
+    return {"id": alias, "object": "model", "created": 0, "owned_by": "triops"}
+
+
+@router.get("/v1/models", summary="List the model aliases this gateway serves")
+async def list_models(request: Request, caller: Caller = AsViewer) -> Response:
+    gateway = gateway_of(runtime_of(request))
+    data = [_model(alias) for alias in gateway.models()]
+    return Response(orjson.dumps({"object": "list", "data": data}),
+                     media_type="application/json")
+
+
+@router.get("/v1/models/{model:path}", summary="Describe one model alias")
+async def get_model(model: str, request: Request, caller: Caller = AsViewer) -> Response:
+    gateway = gateway_of(runtime_of(request))
+    gateway.snapshot.table.candidates(model)  # NotFound when nothing serves it
+    return Response(orjson.dumps(_model(model)), media_type="application/json")
+
+

@@ -1,0 +1,104 @@
+"""Gateway anomalies as Signals: error rate, p95 latency and cost per route.
+
+Calls are grouped per (project, route) into tumbling windows. When a window closes it
+is judged: an error rate over the threshold, a p95 latency several times its running
+baseline, or a cost several times its running baseline becomes a Signal for the
+incident engine. Baselines are exponentially weighted over past windows and only
+judge once a few windows have been seen, so a fresh server does not cry wolf.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from triops.core.gateway_settings import SignalConfig
+from triops.core.signals import Pillar, Severity, Signal
+from triops.llm.spans import Span, SpanStatus
+
+_WARMUP_WINDOWS = 3
+_ALPHA = 0.3
+
+
+@dataclass
+class _Window:
+    start_s: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    cost: float = 0.0
+
+
+@dataclass
+class _Baseline:
+    windows: int = 0
+    p95_ms: float = 0.0
+    cost: float = 0.0
+
+    def learn(self, p95_ms: float, cost: float) -> None:
+        if self.windows == 0:
+            self.p95_ms, self.cost = p95_ms, cost
+        else:
+            self.p95_ms += _ALPHA * (p95_ms - self.p95_ms)
+            self.cost += _ALPHA * (cost - self.cost)
+        self.windows += 1
+
+
+class GatewayMonitor:
+    def __init__(self, config: SignalConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._clock = clock
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._baselines: dict[tuple[str, str], _Baseline] = {}
+
+    def observe(self, project: str, span: Span) -> list[Signal]:
+        """Count one finished gateway call; returns the signals of any window it closed."""
+        route = str(span.attributes.get("triops.gateway.route") or span.name)
+        key = (project, route)
+        now = self._clock()
+        signals: list[Signal] = []
+        window = self._windows.get(key)
+        if window is None or now - window.start_s >= self.config.window_s:
+            if window is not None:
+                signals = self._judge(route, key, window)
+            window = self._windows[key] = _Window(start_s=now)
+        window.latencies_ms.append(span.duration_ms)
+        window.errors += span.status is SpanStatus.error
+        window.cost += float(span.attributes.get("triops.cost_usd") or 0.0)
+        return signals
+
+    def _judge(self, route: str, key: tuple[str, str], window: _Window) -> list[Signal]:
+        calls = len(window.latencies_ms)
+        if calls < self.config.min_calls:
+            return []
+        subject = f"route:{route}"
+        at_ms = int(window.start_s * 1000 + self.config.window_s * 1000)
+        signals = []
+        rate = window.errors / calls
+        if rate > self.config.error_rate:
+            signals.append(Signal(
+                source=Pillar.llm, kind="gateway.error_rate", subject=subject,
+                severity=Severity.error, value=rate, time_ms=at_ms,
+                summary=f"gateway route {route}: {rate:.0%} of {calls} calls failed",
+            ))
+        p95 = float(np.percentile(window.latencies_ms, 95))
+        base = self._baselines.setdefault(key, _Baseline())
+        if base.windows >= _WARMUP_WINDOWS:
+            if p95 > self.config.latency_factor * base.p95_ms and p95 - base.p95_ms > 50:
+                signals.append(Signal(
+                    source=Pillar.llm, kind="gateway.latency", subject=subject,
+                    severity=Severity.warning, value=p95, time_ms=at_ms,
+                    summary=f"gateway route {route}: p95 latency {p95:.0f} ms against a "
+                            f"baseline of {base.p95_ms:.0f} ms",
+                ))
+            if base.cost > 0 and window.cost > self.config.cost_factor * base.cost:
+                signals.append(Signal(
+                    source=Pillar.llm, kind="gateway.cost", subject=subject,
+                    severity=Severity.warning, value=window.cost, time_ms=at_ms,
+                    summary=f"gateway route {route}: ${window.cost:.4f} in one window against "
+                            f"a baseline of ${base.cost:.4f}",
+                ))
+        base.learn(p95, window.cost)
+        return signals

@@ -1,0 +1,357 @@
+"""The gateway: admit, route, call with retries and fallbacks, meter, cache, trace.
+
+One ``Gateway`` lives per server (in ``runtime.services``). The request path touches
+no database: routes and key policies are an in-memory snapshot refreshed in the
+background, counters are in memory or Redis, and spans go to a batching recorder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+
+from triops.core.errors import InvalidInput, UpstreamError, UpstreamTimeout
+from triops.core.settings import Settings
+from triops.llm.gateway import config as gateway_config
+from triops.llm.gateway.cache import ExactCache, SemanticCache, cache_key, prompt_text
+from triops.llm.gateway.calltrace import CallTrace, StreamedMessage
+from triops.llm.gateway.cost import (
+    PriceTable,
+    Usage,
+    count_messages,
+    count_text,
+    usage_from,
+    warm,
+)
+from triops.llm.gateway.limits import KeyPolicy, Limiter, MemoryCounters, RedisCounters
+from triops.llm.gateway.monitor import GatewayMonitor
+from triops.llm.gateway.providers import Provider, Target, UpstreamFailure, provider
+from triops.llm.gateway.recorder import Recorder
+from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
+from triops.store.engine import Database
+
+log = logging.getLogger("triops.llm.gateway")
+
+#: Upstream statuses that mean the request itself is wrong: no other deployment helps.
+_CLIENT_FAULT = frozenset({400, 413, 422})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling the gateway, as far as metering and tracing care."""
+
+    project: str
+    key_id: str
+    session_id: str | None = None
+    cache: bool = True  # False when the request said ``x-triops-cache: no``
+
+
+def invalid(message: str, param: str | None = None) -> InvalidInput:
+    error = InvalidInput(message, code="invalid_request_error")
+    error.param = param  # type: ignore[attr-defined]  # OpenAI's error shape names it
+    return error
+
+
+def check_chat(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise invalid("the request body must be a JSON object")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise invalid("'model' is required and must be a string", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid("'messages' is required and must be a non-empty array", "messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise invalid(f"messages[{index}] must be an object with a 'role'",
+                          f"messages[{index}]")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise invalid("'stream' must be true or false", "stream")
+
+
+def check_embeddings(body: Any) -> None:
+    if not isinstance(body, dict):
+        raise invalid("the request body must be a JSON object")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise invalid("'model' is required and must be a string", "model")
+    given = body.get("input")
+    if not (isinstance(given, str) or (isinstance(given, list) and given)):
+        raise invalid("'input' must be a string or a non-empty array", "input")
+
+
+class Gateway:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings.gateway
+        self._db = db
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
+            timeout=self.settings.timeout_s,
+        )
+        self.breaker = CircuitBreaker(self.settings.breaker_failures,
+                                      self.settings.breaker_cooldown_s)
+        self.prices = PriceTable(self.settings.prices)
+        cache = self.settings.cache
+        self.cache = ExactCache(cache.ttl_s, cache.max_entries) if cache.enabled else None
+        self.semantic = (SemanticCache(cache.semantic_threshold, cache.ttl_s, cache.max_entries)
+                         if cache.enabled and cache.semantic and cache.embedding_model else None)
+        counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
+        self.limiter = Limiter(counters)
+        self.monitor = GatewayMonitor(self.settings.signals)
+        self.recorder = Recorder(db, observe=self.monitor.observe)
+        self.snapshot = gateway_config.load(db, self.settings)
+        threading.Thread(target=warm, name="triops-tokenizer-warm", daemon=True).start()
+        self._next_refresh = time.monotonic() + self.settings.refresh_s
+        self._refreshing = False
+
+    # -- configuration -------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read stored config now (after this process changed it)."""
+        self.snapshot = gateway_config.load(self._db, self.settings)
+        self._next_refresh = time.monotonic() + self.settings.refresh_s
+
+    def _maybe_refresh(self) -> None:
+        # Other replicas may have changed the stored config: check its version every
+        # few seconds in a worker thread, never on the request's own path.
+        if self._refreshing or time.monotonic() < self._next_refresh:
+            return
+        self._refreshing = True
+        self._next_refresh = time.monotonic() + self.settings.refresh_s
+
+        async def refresh() -> None:
+            try:
+                version = await anyio.to_thread.run_sync(gateway_config.current_version,
+                                                          self._db)
+                if version != self.snapshot.version:
+                    self.snapshot = await anyio.to_thread.run_sync(
+                        gateway_config.load, self._db, self.settings)
+            except Exception:
+                log.exception("could not refresh the gateway configuration")
+            finally:
+                self._refreshing = False
+
+        asyncio.get_running_loop().create_task(refresh())
+
+    def policy(self, key_id: str) -> KeyPolicy:
+        return self.snapshot.policies.get(key_id) or KeyPolicy(key_id=key_id)
+
+    def models(self) -> list[str]:
+        return self.snapshot.table.aliases()
+
+    # -- calls ---------------------------------------------------------------------
+
+    async def _attempt(self, trace: CallTrace, targets: list[Target],
+                       call: Callable[[Provider, Target], Awaitable[Any]]) -> Any:
+        """Try each target in order, retrying retryable failures with backoff."""
+        last: UpstreamFailure | None = None
+        retries = self.settings.retries
+        for target in targets:
+            if not self.breaker.allows(target.key):
+                trace.attempts.append(f"{target.key}: circuit open")
+                continue
+            chosen = provider(target.upstream.provider)
+            for attempt in range(retries + 1):
+                try:
+                    result = await call(chosen, target)
+                except UpstreamFailure as exc:
+                    last = exc
+                    trace.attempts.append(f"{target.key}: {exc.status}")
+                    if exc.status in _CLIENT_FAULT:
+                        raise invalid(exc.message) from None
+                    if not exc.retryable:
+                        break  # e.g. 401/404 at this upstream: the next one may serve
+                    self.breaker.failure(target.key)
+                    if exc.timeout or attempt == retries or self.breaker.is_open(target.key):
+                        break  # a hanging upstream is not waited on twice
+                    await asyncio.sleep(backoff_delay(attempt, self.settings.backoff_s,
+                                                      self.settings.max_backoff_s))
+                    continue
+                self.breaker.success(target.key)
+                trace.attempts.append(f"{target.key}: ok")
+                trace.upstream, trace.model = target.upstream.name, target.model
+                return result
+        tried = "; ".join(trace.attempts)
+        if last is None:
+            raise UpstreamError(f"every deployment of {trace.route!r} is cooling down after "
+                                f"failures ({tried}); retry shortly", code="upstream_unavailable")
+        if last.timeout:
+            raise UpstreamTimeout(f"{last.message} (tried: {tried})", code="upstream_timeout")
+        raise UpstreamError(f"{last.message} (tried: {tried})", code="upstream_error")
+
+    def _finish(self, trace: CallTrace, error: BaseException | None = None) -> None:
+        if error is not None and not trace.error:
+            trace.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        self.recorder.record(trace.project, trace.span())
+
+    async def _settle(self, policy: KeyPolicy, trace: CallTrace, usage: Usage) -> None:
+        trace.usage = usage
+        trace.cost = self.prices.cost(trace.model or trace.route, usage)
+        if trace.cost == 0.0 and trace.model != trace.route:
+            trace.cost = self.prices.cost(trace.route, usage)
+        await self.limiter.settle(policy, usage.total_tokens, trace.cost)
+
+    async def chat(self, caller: Caller, body: dict[str, Any]
+                   ) -> tuple[CallTrace, dict[str, Any] | AsyncIterator[bytes]]:
+        """A chat completion: the OpenAI-shaped body, or SSE frames when streaming."""
+        check_chat(body)
+        self._maybe_refresh()
+        route = body["model"]
+        trace = CallTrace(project=caller.project, key_id=caller.key_id, route=route,
+                          operation="chat", body=body, session_id=caller.session_id)
+        policy = self.policy(caller.key_id)
+        try:
+            await self.limiter.admit(policy, route)
+            targets = self.snapshot.table.candidates(route)
+            if body.get("stream"):
+                return trace, await self._open_stream(trace, policy, targets, body)
+            return trace, await self._complete(trace, caller, policy, targets, body)
+        except BaseException as exc:
+            self._finish(trace, exc)
+            raise
+
+    async def _complete(self, trace: CallTrace, caller: Caller, policy: KeyPolicy,
+                        targets: list[Target], body: dict[str, Any]) -> dict[str, Any]:
+        use_cache = caller.cache and policy.cache
+        key = vector = None
+        if use_cache and self.cache is not None:
+            key = cache_key(trace.route, body)
+            hit = self.cache.get(key)
+            if hit is not None:
+                return self._from_cache(trace, hit, "hit")
+            trace.cache = "miss"
+        if use_cache and self.semantic is not None:
+            vector = await self._embed_prompt(caller, body)
+            if vector is not None:
+                found = self.semantic.get(trace.route, vector)
+                if found is not None:
+                    return self._from_cache(trace, found[0], f"semantic_hit:{found[1]:.4f}")
+        result = await self._attempt(trace, targets,
+                                     lambda p, t: p.chat(self.client, t, body))
+        trace.mark_first_token()
+        usage = usage_from(result) or Usage(
+            count_messages(body["messages"], trace.model),
+            sum(count_text(str((c.get("message") or {}).get("content") or ""), trace.model)
+                for c in result.get("choices") or ()), estimated=True)
+        await self._settle(policy, trace, usage)
+        trace.output = [c.get("message") for c in result.get("choices") or ()]
+        if key is not None and self.cache is not None:
+            self.cache.put(key, result)
+        if vector is not None and self.semantic is not None:
+            self.semantic.put(trace.route, vector, result)
+        self._finish(trace)
+        return result
+
+    def _from_cache(self, trace: CallTrace, hit: dict[str, Any], how: str) -> dict[str, Any]:
+        trace.cache = how
+        trace.mark_first_token()
+        trace.output = [c.get("message") for c in hit.get("choices") or ()]
+        usage = usage_from(hit)
+        if usage is not None:
+            trace.usage = usage  # tokens the answer holds; no upstream spend, so no cost
+        self._finish(trace)
+        return hit
+
+    async def _embed_prompt(self, caller: Caller, body: dict[str, Any]) -> list[float] | None:
+        model = self.settings.cache.embedding_model
+        assert model is not None
+        sub = CallTrace(project=caller.project, key_id=caller.key_id, route=model,
+                        operation="embeddings", body={"model": model, "input": prompt_text(body)})
+        try:
+            reply = await self._attempt(sub, self.snapshot.table.candidates(model),
+                                        lambda p, t: p.embed(self.client, t, sub.body))
+            return list(reply["data"][0]["embedding"])
+        except Exception as exc:  # the cache is an optimisation: its failure is not the call's
+            log.warning("semantic cache lookup skipped: %s", exc)
+            return None
+
+    async def _open_stream(self, trace: CallTrace, policy: KeyPolicy, targets: list[Target],
+                           body: dict[str, Any]) -> AsyncIterator[bytes]:
+        chunks = await self._attempt(trace, targets,
+                                     lambda p, t: p.stream(self.client, t, body))
+        return self._relay(trace, policy, body, chunks)
+
+    async def _relay(self, trace: CallTrace, policy: KeyPolicy, body: dict[str, Any],
+                     chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+        message = StreamedMessage()
+        error: BaseException | None = None
+        try:
+            async for chunk in chunks:
+                trace.mark_first_token()
+                message.add(chunk)
+                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+            yield b"data: [DONE]\n\n"
+        except UpstreamFailure as exc:
+            error = exc
+            trace.error = exc.message
+            # OpenAI clients raise on an event that carries "error"; then the stream ends.
+            yield b"data: " + orjson.dumps({"error": {
+                "message": exc.message, "type": "upstream_error", "param": None,
+                "code": "upstream_stream_error"}}) + b"\n\n"
+        except BaseException as exc:  # the client went away: the trace says so
+            error = exc
+            trace.error = trace.error or "client disconnected before the stream ended"
+            raise
+        finally:
+            trace.output = [message.message()]
+            usage = usage_from({"usage": message.usage}) or Usage(
+                count_messages(body["messages"], trace.model),
+                count_text("".join(message.text), trace.model) + sum(
+                    count_text(c["function"]["arguments"], trace.model)
+                    for c in message.tool_calls.values()), estimated=True)
+            trace.usage = usage
+            trace.cost = self.prices.cost(trace.model or trace.route, usage) or \
+                self.prices.cost(trace.route, usage)
+            self._finish(trace, error)
+            # Metering after the last byte: a cancelled relay must still be charged, and
+            # the upstream response closed.
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.limiter.settle(policy, usage.total_tokens, trace.cost)
+                except Exception:
+                    log.exception("could not meter a streamed call")
+                aclose = getattr(chunks, "aclose", None)
+                if aclose is not None:
+                    try:
+                        await aclose()
+                    except Exception:
+                        pass  # already broken off; the trace has the error
+
+    async def embeddings(self, caller: Caller, body: dict[str, Any]
+                         ) -> tuple[CallTrace, dict[str, Any]]:
+        check_embeddings(body)
+        self._maybe_refresh()
+        route = body["model"]
+        trace = CallTrace(project=caller.project, key_id=caller.key_id, route=route,
+                          operation="embeddings", body=body, session_id=caller.session_id)
+        policy = self.policy(caller.key_id)
+        try:
+            await self.limiter.admit(policy, route)
+            targets = self.snapshot.table.candidates(route)
+            result = await self._attempt(trace, targets,
+                                         lambda p, t: p.embed(self.client, t, body))
+            trace.mark_first_token()
+            given = body["input"]
+            texts = [given] if isinstance(given, str) else [
+                t if isinstance(t, str) else "" for t in given]
+            usage = usage_from(result) or Usage(
+                sum(count_text(t, trace.model) for t in texts), 0, estimated=True)
+            await self._settle(policy, trace, usage)
+        except BaseException as exc:
+            self._finish(trace, exc)
+            raise
+        self._finish(trace)
+        return trace, result
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush spans; the HTTP client and counters die with the event loop."""
+        self.recorder.close()
