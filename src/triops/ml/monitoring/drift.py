@@ -1,0 +1,198 @@
+"""Drift tests: one protocol, one registry, five tests.
+
+Every test compares a reference sample with a current sample of one column and returns a
+score; ``drifted`` turns the score into a verdict against a threshold. Distance tests
+(PSI, Jensen–Shannon, Wasserstein) flag drift when the score reaches the threshold;
+hypothesis tests (Kolmogorov–Smirnov, chi-square) return a p-value and flag drift when
+it falls below it. Users add their own test by registering an object with the same
+four attributes and two methods (``register(MyTest())``), from their own package.
+
+The definitions follow the ones most drift tools share, so that verdicts compare:
+Wasserstein is normalised by the reference standard deviation, Jensen–Shannon is the
+distance (square root of the divergence, natural log) over the union of categories or
+over shared histogram bins, PSI uses reference-quantile bins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from scipy import stats
+
+from triops.core.errors import InvalidInput
+
+ColumnKind = Literal["numeric", "categorical"]
+
+#: A bin that one side never fills gets this share instead of zero, so logarithms stay
+#: finite (the same floor drift tools commonly use).
+_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One column of one frame, ready for the tests.
+
+    Numeric columns are float64 without missing values; categorical columns are integer
+    codes into a category list shared by reference and current (built by the report), so
+    tests never touch Python objects row by row.
+    """
+
+    values: np.ndarray
+    kind: ColumnKind
+    n_categories: int = 0
+
+
+@runtime_checkable
+class DriftTest(Protocol):
+    name: str
+    kinds: tuple[ColumnKind, ...]
+    default_threshold: float
+    #: True when a high score means drift (distances); False for p-values.
+    higher_is_drift: bool
+
+    def score(self, reference: Sample, current: Sample) -> float: ...
+
+
+def drifted(test: DriftTest, score: float, threshold: float) -> bool:
+    if not np.isfinite(score):
+        return False
+    return score >= threshold if test.higher_is_drift else score < threshold
+
+
+def _shares(codes: np.ndarray, n: int) -> np.ndarray:
+    counts = np.bincount(codes, minlength=n).astype(np.float64)
+    return counts / max(codes.size, 1)
+
+
+def _histograms(ref: np.ndarray, cur: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=bins)
+    r = np.histogram(ref, edges)[0] / max(ref.size, 1)
+    c = np.histogram(cur, edges)[0] / max(cur.size, 1)
+    return r, c
+
+
+def _floored(p: np.ndarray) -> np.ndarray:
+    return np.where(p == 0, _FLOOR, p)
+
+
+class PSI:
+    """Population stability index over ten reference-quantile bins (or categories)."""
+
+    name = "psi"
+    kinds: tuple[ColumnKind, ...] = ("numeric", "categorical")
+    default_threshold = 0.1
+    higher_is_drift = True
+    bins = 10
+
+    def score(self, reference: Sample, current: Sample) -> float:
+        if reference.kind == "categorical":
+            r = _shares(reference.values, reference.n_categories)
+            c = _shares(current.values, reference.n_categories)
+        else:
+            edges = np.unique(np.quantile(reference.values, np.linspace(0, 1, self.bins + 1)))
+            if edges.size < 2:
+                edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
+            inner = edges[1:-1]
+            r = np.bincount(np.searchsorted(inner, reference.values, side="right"),
+                            minlength=edges.size - 1) / reference.values.size
+            c = np.bincount(np.searchsorted(inner, current.values, side="right"),
+                            minlength=edges.size - 1) / current.values.size
+        r, c = _floored(r), _floored(c)
+        return float(np.sum((c - r) * np.log(c / r)))
+
+
+class KolmogorovSmirnov:
+    """Two-sample KS test; the score is the p-value."""
+
+    name = "ks"
+    kinds: tuple[ColumnKind, ...] = ("numeric",)
+    default_threshold = 0.05
+    higher_is_drift = False
+
+    def score(self, reference: Sample, current: Sample) -> float:
+        return float(stats.ks_2samp(reference.values, current.values).pvalue)
+
+
+class ChiSquare:
+    """Chi-square goodness of fit of current category counts to reference shares."""
+
+    name = "chisquare"
+    kinds: tuple[ColumnKind, ...] = ("categorical",)
+    default_threshold = 0.05
+    higher_is_drift = False
+
+    def score(self, reference: Sample, current: Sample) -> float:
+        n = reference.n_categories
+        observed = np.bincount(current.values, minlength=n).astype(np.float64)
+        expected = _floored(_shares(reference.values, n)) * observed.sum()
+        expected *= observed.sum() / expected.sum()
+        keep = (observed > 0) | (expected > _FLOOR * observed.sum())
+        if keep.sum() < 2:
+            return 1.0
+        return float(stats.chisquare(observed[keep], expected[keep]).pvalue)
+
+
+class JensenShannon:
+    """Jensen–Shannon distance between category shares or 30-bin histograms."""
+
+    name = "jensenshannon"
+    kinds: tuple[ColumnKind, ...] = ("numeric", "categorical")
+    default_threshold = 0.1
+    higher_is_drift = True
+    bins = 30
+
+    def score(self, reference: Sample, current: Sample) -> float:
+        if reference.kind == "categorical":
+            r = _shares(reference.values, reference.n_categories)
+            c = _shares(current.values, reference.n_categories)
+        else:
+            r, c = _histograms(reference.values, current.values, self.bins)
+        r, c = _floored(r), _floored(c)
+        r, c = r / r.sum(), c / c.sum()
+        m = (r + c) / 2
+        divergence = 0.5 * (np.sum(r * np.log(r / m)) + np.sum(c * np.log(c / m)))
+        return float(np.sqrt(max(divergence, 0.0)))
+
+
+class Wasserstein:
+    """Earth mover's distance, in units of the reference standard deviation."""
+
+    name = "wasserstein"
+    kinds: tuple[ColumnKind, ...] = ("numeric",)
+    default_threshold = 0.1
+    higher_is_drift = True
+
+    def score(self, reference: Sample, current: Sample) -> float:
+        distance = stats.wasserstein_distance(reference.values, current.values)
+        return float(distance / max(float(np.std(reference.values)), 0.001))
+
+
+#: Every drift test by name: the one place tests are declared.
+REGISTRY: dict[str, DriftTest] = {}
+
+
+def register(test: DriftTest) -> DriftTest:
+    if not isinstance(test, DriftTest):
+        raise TypeError(f"{test!r} does not implement the DriftTest protocol")
+    REGISTRY[test.name] = test
+    return test
+
+
+def get(name: str) -> DriftTest:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown drift test {name!r}; known: {', '.join(sorted(REGISTRY))}"
+        ) from None
+
+
+def names() -> Iterable[str]:
+    return sorted(REGISTRY)
+
+
+for _test in (PSI(), KolmogorovSmirnov(), ChiSquare(), JensenShannon(), Wasserstein()):
+    register(_test)

@@ -1,0 +1,93 @@
+"""The server's monitoring service: a background thread that runs due monitors, and one
+worker that runs retraining off the request path.
+
+Started with the server (``runtime.services["monitoring"]``); ``close`` stops both.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from triops.core.errors import TriopsError
+from triops.core.ids import now_ms
+from triops.ml.monitoring.monitors import safe_run
+from triops.ml.monitoring.spec import MonitorSpec
+from triops.store.artifacts import ArtifactStore
+from triops.store.engine import Database
+from triops.store.repos import monitoring as repo
+
+log = logging.getLogger("triops.monitoring")
+SERVICE = "monitoring"
+
+
+class MonitoringService:
+    def __init__(self, db: Database, artifacts: ArtifactStore, tick_s: float = 5.0) -> None:
+        self.db, self.artifacts, self.tick_s = db, artifacts, tick_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triops-retrain")
+        self._retraining: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> "MonitoringService":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="triops-monitors",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.run_due()
+            except Exception:  # noqa: BLE001 - the scheduler must outlive one bad tick
+                log.exception("monitor scheduler tick failed")
+
+    def run_due(self) -> int:
+        with self.db.read() as session:
+            due = [(m.project, m.name) for m in repo.due_monitors(session, now_ms())]
+        for project, name in due:
+            safe_run(self.db, self.artifacts, project, name, on_breach=self.on_breach)
+        return len(due)
+
+    def on_breach(self, project: str, name: str, kinds: list[str]) -> None:
+        """Queue the monitor's retraining when its policy covers one of the breaches."""
+        with self.db.read() as session:
+            monitor = repo.get_monitor(session, project, name)
+        spec = MonitorSpec.from_dict(monitor.spec)
+        policy = spec.retrain
+        if policy is None or not set(kinds) & set(policy.on) or spec.model is None:
+            return
+        key = (project, spec.model)
+        with self._lock:
+            if key in self._retraining:
+                return  # one retraining per model at a time
+            self._retraining.add(key)
+        self._jobs.submit(self._retrain, key, spec, policy, f"monitor:{name}")
+
+    def _retrain(self, key: tuple[str, str], spec: MonitorSpec, policy: Any, trigger: str
+                 ) -> None:
+        from triops.ml.retraining import retrain
+
+        try:
+            retrain(self.db, self.artifacts, key[0], model=key[1], alias=spec.alias,
+                    policy=policy, trigger=trigger)
+        except TriopsError as exc:
+            log.warning("retraining %s failed: %s", key, exc.message)
+        except Exception:  # noqa: BLE001
+            log.exception("retraining %s failed", key)
+        finally:
+            with self._lock:
+                self._retraining.discard(key)
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future:
+        return self._jobs.submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._jobs.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,14 @@
+"""Pipelines: Python function graphs whose steps are cached by content and recorded.
+
+>>> from triops.ml.pipelines import Pipeline
+>>> train = Pipeline("train", params=["rows"])
+"""
+
+from triops.ml.pipelines._executors import EXECUTORS, Executor, LocalExecutor, RayExecutor, make_executor
+from triops.ml.pipelines._graph import Pipeline, Step, load
+from triops.ml.pipelines._run import RunResult, StepOutcome, run_pipeline
+
+__all__ = [
+    "EXECUTORS", "Executor", "LocalExecutor", "Pipeline", "RayExecutor", "RunResult", "Step",
+    "StepOutcome", "load", "make_executor", "run_pipeline",
+]

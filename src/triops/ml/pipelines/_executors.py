@@ -1,0 +1,64 @@
+"""Where a step's function runs: in this process, or as a task on a Ray cluster.
+
+Every executor has one method, ``call(step, kwargs) -> result``; caching and recording
+stay in the runner, so both executors behave the same apart from where code runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from triops.core.errors import ConfigError, InvalidInput
+from triops.ml.pipelines._graph import Step
+
+
+class Executor(Protocol):
+    name: str
+
+    def call(self, step: Step, kwargs: dict[str, Any]) -> Any: ...
+
+
+class LocalExecutor:
+    name = "local"
+
+    def call(self, step: Step, kwargs: dict[str, Any]) -> Any:
+        return step.fn(**kwargs)
+
+
+def _invoke(fn: Any, kwargs: dict[str, Any]) -> Any:
+    return fn(**kwargs)
+
+
+class RayExecutor:
+    """Runs each step as a Ray task (``pip install 'triops[ray]'``).
+
+    ``address`` is handed to ``ray.init``: ``None`` starts or joins a local instance,
+    ``"auto"`` or ``ray://host:port`` joins a cluster.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("the ray executor needs Ray: pip install 'triops[ray]'") from None
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address, num_cpus=num_cpus, include_dashboard=False,
+                     ignore_reinit_error=True, log_to_driver=False)
+        self._remote = ray.remote(_invoke)
+
+    def call(self, step: Step, kwargs: dict[str, Any]) -> Any:
+        return self._ray.get(self._remote.remote(step.fn, kwargs))
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(name: str, address: str | None = None) -> Executor:
+    if name == "local":
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(address)
+    raise InvalidInput(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
