@@ -1,0 +1,231 @@
+"""OTLP trace ingest: spans per second accepted *and queryable*, triops vs Arize Phoenix.
+
+Both servers run here, one after the other, each on its own SQLite file, and receive the
+same OTLP/HTTP protobuf payloads (batches of spans of LLM-app traces with GenAI and
+OpenInference attributes) from the same number of concurrent senders. The clock stops
+when every trace can be read back from the server's own query API: triops'
+``GET /api/v1/traces``, Phoenix's GraphQL ``traceCount``. Phoenix runs from PyPI in
+``bench/.venvs/phoenix``.
+
+    .venv/bin/python bench/otlp_ingest.py --spans 51200 --batch 512 --concurrency 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "llm"))
+import peer_venv  # noqa: E402
+from otlp_payloads import pb_span, request_of  # noqa: E402
+
+ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
+PHOENIX = ["arize-phoenix"]
+SPANS_PER_TRACE = 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_payloads(total_spans: int, batch: int) -> tuple[list[bytes], int]:
+    """Serialized export requests, and how many traces they hold."""
+    now = time.time_ns() - 3_600_000_000_000
+    spans = []
+    traces = total_spans // SPANS_PER_TRACE
+    for i in range(traces):
+        tid = os.urandom(16).hex()
+        root, retr, llm, tool = (os.urandom(8).hex() for _ in range(4))
+        t0 = now + i * 1_000_000
+        spans += [
+            pb_span(tid, root, "answer-question", t0, t0 + 900_000_000, attrs={
+                "openinference.span.kind": "AGENT", "input.value": f"question {i}",
+                "output.value": "an answer " * 20, "user.id": f"user-{i % 50}",
+                "session.id": f"session-{i % 200}"}),
+            pb_span(tid, retr, "retrieve", t0 + 1_000_000, t0 + 80_000_000, parent=root, attrs={
+                "openinference.span.kind": "RETRIEVER", "input.value": f"question {i}",
+                "retrieval.documents.0.document.content": "some retrieved passage " * 10,
+                "retrieval.documents.0.document.score": 0.9}),
+            pb_span(tid, llm, "chat gpt-4o-mini", t0 + 90_000_000, t0 + 850_000_000,
+                    parent=root, attrs={
+                        "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini",
+                        "gen_ai.operation.name": "chat", "gen_ai.system": "openai",
+                        "gen_ai.request.model": "gpt-4o-mini",
+                        "llm.token_count.prompt": 420, "llm.token_count.completion": 60,
+                        "gen_ai.usage.input_tokens": 420, "gen_ai.usage.output_tokens": 60}),
+            pb_span(tid, tool, "get_weather", t0 + 860_000_000, t0 + 890_000_000,
+                    parent=root, attrs={"openinference.span.kind": "TOOL",
+                                        "tool.name": "get_weather"}),
+        ]
+    payloads = [request_of(spans[i:i + batch], service="bench-app").SerializeToString()
+                for i in range(0, len(spans), batch)]
+    return payloads, traces
+
+
+def send_all(url: str, payloads: list[bytes], concurrency: int, headers: dict[str, str]) -> float:
+    """POST every payload with ``concurrency`` senders; returns seconds until all accepted."""
+    queue = list(enumerate(payloads))
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def worker() -> None:
+        with httpx.Client(timeout=120, headers={**headers,
+                                                "Content-Type": "application/x-protobuf"}) as http:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    _, body = queue.pop()
+                r = http.post(url, content=body)
+                if r.status_code != 200:
+                    failures.append(f"{r.status_code} {r.text[:200]}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} batches refused, first: {failures[0]}")
+    return time.perf_counter() - started
+
+
+def wait_until(count, expected: int, timeout: float = 600) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while time.monotonic() < deadline:
+        try:
+            seen = count()
+        except httpx.HTTPError:
+            seen = -1
+        if seen >= expected:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"only {seen} of {expected} traces queryable after {timeout}s")
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+def run_triops(payloads: list[bytes], traces: int, concurrency: int, work: Path,
+               store: str | None) -> tuple[float, float]:
+    port = free_port()
+    home = work / "triops"
+    home.mkdir()
+    store = store or f"sqlite:///{home / 'triops.db'}"
+    log = open(home / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
+         "--home", str(home), "--log-level", "warning"],
+        env={**os.environ, "TRIOPS_ADMIN_KEY": ADMIN_KEY}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base}/readyz", proc)
+        auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        started = time.perf_counter()
+        accepted = send_all(f"{base}/v1/traces", payloads, concurrency, auth)
+        with httpx.Client(base_url=base, headers=auth, timeout=30) as http:
+            wait_until(lambda: http.get("/api/v1/traces", params={"limit": 1}).json()["total"],
+                       traces)
+        return accepted, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+_PHOENIX_COUNT = "{ projects { edges { node { name traceCount } } } }"
+
+
+def run_phoenix(payloads: list[bytes], traces: int, concurrency: int, work: Path
+                ) -> tuple[float, float]:
+    python = peer_venv.ensure("phoenix", PHOENIX)
+    port, grpc_port = free_port(), free_port()
+    home = work / "phoenix"
+    home.mkdir()
+    env = {**os.environ, "PHOENIX_WORKING_DIR": str(home), "PHOENIX_PORT": str(port),
+           "PHOENIX_GRPC_PORT": str(grpc_port), "PHOENIX_HOST": "127.0.0.1",
+           "PHOENIX_TELEMETRY_ENABLED": "false"}
+    log = open(home / "server.log", "wb")
+    proc = subprocess.Popen([str(python), "-m", "phoenix.server.main", "serve"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, cwd=home)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base}/healthz", proc)
+
+        def count() -> int:
+            data = httpx.post(f"{base}/graphql", json={"query": _PHOENIX_COUNT}, timeout=30).json()
+            return sum(e["node"]["traceCount"] for e in data["data"]["projects"]["edges"])
+
+        started = time.perf_counter()
+        accepted = send_all(f"{base}/v1/traces", payloads, concurrency, {})
+        wait_until(count, traces)
+        return accepted, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--spans", type=int, default=51_200)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--triops-store", default=None,
+                        help="SQLAlchemy URL for triops (default: a fresh SQLite file)")
+    parser.add_argument("--skip-phoenix", action="store_true")
+    args = parser.parse_args()
+
+    payloads, traces = make_payloads(args.spans, args.batch)
+    spans = traces * SPANS_PER_TRACE
+    mb = sum(map(len, payloads)) / 1e6
+    print(f"{spans} spans in {traces} traces, {len(payloads)} OTLP protobuf requests "
+          f"of {args.batch} spans ({mb:.1f} MB), {args.concurrency} concurrent senders")
+    work = Path(tempfile.mkdtemp(prefix="otlp-bench-"))
+    try:
+        acc, total = run_triops(payloads, traces, args.concurrency, work, args.triops_store)
+        print(f"triops : accepted in {acc:6.2f}s, queryable in {total:6.2f}s "
+              f"-> {spans / total:8.0f} spans/s")
+        if args.skip_phoenix:
+            return
+        try:
+            p_acc, p_total = run_phoenix(payloads, traces, args.concurrency, work)
+        except (RuntimeError, subprocess.CalledProcessError, OSError) as exc:
+            print(f"phoenix: could not be run here: {exc}")
+            return
+        print(f"phoenix: accepted in {p_acc:6.2f}s, queryable in {p_total:6.2f}s "
+              f"-> {spans / p_total:8.0f} spans/s")
+        print(f"ratio triops/phoenix (spans/s, queryable): {p_total / total:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
