@@ -15,6 +15,7 @@ from triops.api import errors
 from triops.api.auth import KeyCache
 from triops.api.health import router as health_router
 from triops.api.middleware import Metrics, RequestMiddleware
+from triops.api.mlflow import router as mlflow_router
 from triops.api.native.incidents import router as incidents_router
 from triops.api.native.keys import router as keys_router
 from triops.api.native.alerts import router as alerts_router
@@ -35,6 +36,7 @@ ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_ro
 ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
 ROUTERS += [openai_router, gateway_router]  # LLM gateway
+ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from triops.core.errors import AlreadyExists, InvalidInput, NotFound
 from triops.core.ids import now_ms
 from triops.store.repos.ml_search import (
-    ATTRIBUTE, TAG, Clause, SortKey, compare, decode_page_token, encode_page_token,
+    ATTRIBUTE, TAG, Clause, SortKey, compare, compare_optional, decode_page_token,
+    encode_page_token,
 )
 from triops.store.schema_ml import Experiment
 
@@ -147,7 +148,7 @@ def search(
         elif clause.entity == TAG:
             # Experiment tags are few; JSON extraction keeps them in one row.
             value = Experiment.tags[clause.key].as_string()
-            query = query.where(compare(value, clause.op, clause.value, sqlite=sqlite))
+            query = query.where(compare_optional(value, clause.op, clause.value, sqlite=sqlite))
         else:
             raise InvalidInput(f"experiments cannot be filtered by {clause.entity}s")
     ordering = []

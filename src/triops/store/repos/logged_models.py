@@ -11,7 +11,8 @@ from triops.core.errors import InvalidInput, NotFound
 from triops.core.ids import new_id, now_ms
 from triops.store.repos.experiments import ACTIVE, DELETED, get_active as active_experiment
 from triops.store.repos.ml_search import (
-    ATTRIBUTE, PARAM, TAG, Clause, SortKey, compare, decode_page_token, encode_page_token,
+    ATTRIBUTE, PARAM, TAG, Clause, SortKey, compare_optional, decode_page_token,
+    encode_page_token,
 )
 from triops.store.schema_ml import LoggedModel
 
@@ -103,7 +104,7 @@ def search(session: Session, project: str, experiment_ids: Sequence[str], *,
                 .as_string()
         else:
             raise InvalidInput(f"Invalid filter key '{c.key}' for logged models")
-        query = query.where(compare(column, c.op, c.value, sqlite=sqlite))
+        query = query.where(compare_optional(column, c.op, c.value, sqlite=sqlite))
     ordering = []
     for key in order_by:
         column = _ATTRS.get(key.key) if key.entity == ATTRIBUTE else None

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_
+from sqlalchemy import ColumnElement, and_, func, not_, or_
 from sqlalchemy.sql.elements import ColumnElement as _Col
 
 from triops.core.errors import InvalidInput
@@ -94,3 +94,13 @@ def compare(column: _Col, op: str, value: Any, *, sqlite: bool) -> ColumnElement
     if op == "NOT IN":
         return not_(column.in_(list(value)))
     raise InvalidInput(f"comparator {op!r} is not supported")
+
+
+def compare_optional(column: _Col, op: str, value: Any, *, sqlite: bool) -> ColumnElement[bool]:
+    """Like ``compare`` for a value that may be missing (a tag in a JSON column): a
+    missing value satisfies ``!=`` and ``NOT IN``, as the client's own filter
+    ``tags.`mlflow.prompt.is_prompt` != 'true'`` expects of ordinary models."""
+    condition = compare(column, op, value, sqlite=sqlite)
+    if op in ("!=", "NOT IN"):
+        return or_(column.is_(None), condition)
+    return condition

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from triops.core.errors import AlreadyExists, InvalidInput, NotFound
 from triops.core.ids import now_ms
 from triops.store.repos.ml_search import (
-    ATTRIBUTE, TAG, Clause, SortKey, compare, decode_page_token, encode_page_token,
+    ATTRIBUTE, TAG, Clause, SortKey, compare, compare_optional, decode_page_token,
+    encode_page_token,
 )
 from triops.store.schema_ml import ModelAlias, ModelVersion, RegisteredModel
 
@@ -93,7 +94,7 @@ def search_models(session: Session, project: str, *, clauses: Sequence[Clause] =
             query = query.where(compare(RegisteredModel.name, c.op, c.value, sqlite=sqlite))
         elif c.entity == TAG:
             column = RegisteredModel.tags[c.key].as_string()
-            query = query.where(compare(column, c.op, c.value, sqlite=sqlite))
+            query = query.where(compare_optional(column, c.op, c.value, sqlite=sqlite))
         else:
             raise InvalidInput(f"Invalid filter key '{c.key}' for registered models; "
                                "use name or tags.<key>")
@@ -210,7 +211,7 @@ def search_versions(session: Session, project: str, *, clauses: Sequence[Clause]
             query = query.where(compare(_VERSION_ATTRS[c.key], c.op, value, sqlite=sqlite))
         elif c.entity == TAG:
             column = ModelVersion.tags[c.key].as_string()
-            query = query.where(compare(column, c.op, c.value, sqlite=sqlite))
+            query = query.where(compare_optional(column, c.op, c.value, sqlite=sqlite))
         else:
             raise InvalidInput(f"Invalid filter key '{c.key}' for model versions")
     ordering = []
