@@ -16,6 +16,7 @@ from triops.api.auth import KeyCache
 from triops.api.health import router as health_router
 from triops.api.middleware import Metrics, RequestMiddleware
 from triops.api.mlflow import router as mlflow_router
+from triops.api.native.endpoints import router as endpoints_router
 from triops.api.native.incidents import router as incidents_router
 from triops.api.native.keys import router as keys_router
 from triops.api.native.alerts import router as alerts_router
@@ -24,6 +25,7 @@ from triops.api.native.traces import router as traces_router
 from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
+from triops.api.oip import router as oip_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.runtime import Runtime
 from triops.ui.llm_pages import router as llm_ui_router
@@ -37,6 +39,8 @@ ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
 ROUTERS += [openai_router, gateway_router]  # LLM gateway
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
+
+ROUTERS += [endpoints_router, oip_router]  # model serving
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -9,6 +9,7 @@ import typer
 import triops
 from triops.cli.admin import db_app, incidents_app, keys_app
 from triops.cli.common import err_console
+from triops.cli.deploy import deploy
 from triops.cli.ops import ops_app
 from triops.cli.server import up
 from triops.core.errors import TriopsError
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(up)
+app.command()(deploy)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(incidents_app, name="incidents")

@@ -34,6 +34,8 @@ class ShadowResult:
     outputs: list[Any]
     #: Whether the shadow's outputs equal the served ones (row by row, all rows).
     agree: bool
+    #: Why the shadow gave no outputs (it failed to load or predict), if it did not.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def prediction_row(
         "columns": list(columns), "rows": [list(r) for r in rows], "outputs": list(outputs),
         "shadow": None if shadow is None else {
             "version": int(shadow.version), "outputs": list(shadow.outputs),
-            "agree": bool(shadow.agree)},
+            "agree": bool(shadow.agree), "error": shadow.error},
     }
     return RecordRow(stream=endpoint, ts_ms=time_ms, data=data)
 
@@ -102,7 +104,7 @@ def _decode(endpoint: str, ts_ms: int, data: dict[str, Any]) -> PredictionRecord
         outputs=list(data.get("outputs") or []),
         shadow=None if not shadow else ShadowResult(
             version=int(shadow["version"]), outputs=list(shadow["outputs"]),
-            agree=bool(shadow["agree"])),
+            agree=bool(shadow["agree"]), error=shadow.get("error")),
     )
 
 

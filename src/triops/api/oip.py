@@ -1,0 +1,112 @@
+"""Open Inference Protocol v2 (KServe, Triton, Seldon, MLServer) for serving endpoints.
+
+``{name}`` is a triops endpoint name. Inputs are named tensors, one per model field
+(shape ``[n]`` or ``[n, 1]``), or a single ``[n, k]`` tensor whose columns follow the
+model's signature. The answer holds one output tensor, ``predict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.runtime import runtime_of
+from triops.core.errors import InvalidInput
+from triops.ml.serving.inputs import from_tensors
+from triops.ml.serving.loaders import Column
+from triops.ml.serving.service import ServingService, serving_of
+
+router = APIRouter(prefix="/v2", tags=["open-inference-protocol"])
+
+_DATATYPE_OF = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32",
+                "boolean": "BOOL", "string": "BYTES", "binary": "BYTES"}
+_DATATYPES = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+              "FP16", "FP32", "FP64", "BYTES"}
+
+
+class Tensor(BaseModel):
+    name: str = Field(..., min_length=1, max_length=256)
+    shape: list[int] = Field(..., min_length=1, max_length=2)
+    datatype: str
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class InferRequest(BaseModel):
+    id: str | None = Field(None, max_length=128)
+    inputs: list[Tensor] = Field(..., min_length=1, max_length=1024)
+    parameters: dict[str, Any] | None = None
+    outputs: list[dict[str, Any]] | None = None
+
+
+def _service(request: Request) -> ServingService:
+    return serving_of(runtime_of(request))
+
+
+def _output_datatype(values: list[Any]) -> str:
+    if all(isinstance(v, bool) for v in values):
+        return "BOOL"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "INT64"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "FP64"
+    return "BYTES"
+
+
+async def _primary(request: Request, caller: Caller, name: str):  # type: ignore[no-untyped-def]
+    service = _service(request)
+    spec = await service.endpoint(caller.project, name)
+    version = await service.resolve(caller.project, spec.model_name, spec.model_ref)
+    return spec, await service.loaded(caller.project, spec.model_name, version, spec)
+
+
+@router.get("/models/{name}/ready")
+async def model_ready(name: str, request: Request, caller: Caller = AsViewer) -> dict[str, Any]:
+    _spec, loaded = await _primary(request, caller, name)
+    return {"name": name, "ready": True, "version": str(loaded.version)}
+
+
+@router.get("/models/{name}")
+async def model_metadata(name: str, request: Request,
+                         caller: Caller = AsViewer) -> dict[str, Any]:
+    _spec, loaded = await _primary(request, caller, name)
+    columns: list[Column] = loaded.handle.columns or []
+    return {
+        "name": name, "versions": [str(loaded.version)],
+        "platform": f"triops-{loaded.handle.format}",
+        "inputs": [{"name": c.name, "datatype": _DATATYPE_OF.get(c.type or "", "FP64"),
+                    "shape": [-1]} for c in columns],
+        "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+    }
+
+
+@router.post("/models/{name}/infer")
+async def infer(name: str, request: Request, caller: Caller = AsEditor) -> Response:
+    try:
+        body = InferRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"OIP request field '{where}': {first['msg']}") from None
+    for t in body.inputs:
+        if t.datatype not in _DATATYPES:
+            raise InvalidInput(f"input '{t.name}': unknown datatype '{t.datatype}'")
+        if any(d < 0 for d in t.shape):
+            raise InvalidInput(f"input '{t.name}': shape {t.shape} must not be negative")
+    request_id = body.id or request.state.request_id
+    result = await _service(request).predict(
+        caller.project, name, lambda signature: from_tensors(body.inputs, signature),
+        request_id)
+    out = {
+        "model_name": name, "model_version": str(result.version), "id": request_id,
+        "parameters": {"served_by": result.served_by},
+        "outputs": [{"name": "predict", "shape": [len(result.outputs)],
+                     "datatype": _output_datatype(result.outputs), "data": result.outputs}],
+    }
+    return Response(orjson.dumps(out), media_type="application/json")

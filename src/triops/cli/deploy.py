@@ -1,0 +1,112 @@
+"""``triops deploy``: deploy a registered model as a named serving endpoint.
+
+Works on the store directly, like ``triops keys``; a running server serves the new or
+changed endpoint within a second.
+
+    triops deploy churn --model churn@champion
+    triops deploy churn --model churn@champion --canary @challenger=10 --replace
+    triops deploy churn --model churn/3 --shadow @challenger --replace
+    triops deploy                     # list endpoints
+    triops deploy churn --delete
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from triops.cli.common import (
+    ArtifactsOpt, HomeOpt, ProjectOpt, StoreOpt, console, open_database, settings_from,
+)
+from triops.core.errors import InvalidInput
+from triops.ml.serving import traffic
+from triops.ml.serving.deploy import deploy as deploy_endpoint
+from triops.ml.serving.deploy import undeploy
+from triops.store.artifacts import ArtifactStore
+from triops.store.repos import deployments
+from triops.store.repos.deployments import EndpointSpec
+from triops.store.repos.projects import DEFAULT_PROJECT
+
+
+def _canary(text: str) -> dict[str, Any]:
+    ref, sep, percent = text.partition("=")
+    if not sep:
+        raise InvalidInput(f"--canary '{text}' must be REF=PERCENT, e.g. @challenger=10")
+    try:
+        value = float(percent)
+    except ValueError:
+        raise InvalidInput(f"--canary percent '{percent}' is not a number") from None
+    return {"ref": ref, "percent": value}
+
+
+def deploy(
+    name: Annotated[str | None, typer.Argument(help="Endpoint name; omit to list")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="NAME@ALIAS or NAME/VERSION, e.g. churn@champion")] = None,
+    canary: Annotated[str | None, typer.Option(
+        help="Send PERCENT of requests to REF: REF=PERCENT, e.g. @challenger=10")] = None,
+    shadow: Annotated[str | None, typer.Option(
+        help="Mirror every request to REF (@alias or version); never returned")] = None,
+    max_batch_size: Annotated[int, typer.Option(help="Rows per model call at most")] = 32,
+    max_wait_ms: Annotated[float, typer.Option(
+        help="How long a batch may wait for more rows under concurrent load")] = 2.0,
+    log_sample_rate: Annotated[float, typer.Option(
+        help="Share of requests written to the prediction log (0..1)")] = 1.0,
+    trust_pickle: Annotated[bool, typer.Option(
+        "--trust-pickle", help="Load pickle-serialized models (runs their code; audited)")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Change an existing endpoint")] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the endpoint")] = False,
+    project: ProjectOpt = DEFAULT_PROJECT,
+    store: StoreOpt = None,
+    artifacts: ArtifactsOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Deploy a registered model as a serving endpoint (list them without a NAME)."""
+    flags: dict[str, Any] = {"store": store, "artifacts": artifacts}
+    if home is not None:
+        flags["home"] = Path(home)
+    settings = settings_from(**flags)
+    db = open_database(settings)
+    try:
+        if name is None:
+            _list(db, project)
+        elif delete:
+            undeploy(db, project, name, actor="cli")
+            console.print(f"deleted endpoint {name}")
+        else:
+            if not model:
+                raise InvalidInput("--model NAME@ALIAS or NAME/VERSION is required to deploy")
+            model_name, ref = traffic.parse_model(model)
+            policy: dict[str, Any] = {}
+            if canary:
+                policy["canary"] = _canary(canary)
+            if shadow:
+                policy["shadow"] = {"ref": shadow}
+            spec = EndpointSpec(name=name, model_name=model_name, model_ref=ref, policy=policy,
+                                max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
+                                log_sample_rate=log_sample_rate, trust_pickle=trust_pickle)
+            done = deploy_endpoint(db, ArtifactStore(settings.artifacts_location), project, spec,
+                                   actor="cli", replace=replace)
+            serving = ", ".join(f"{role} v{v}" for role, v in done.versions.items())
+            console.print(f"deployed endpoint {name}: {model_name} {ref} ({serving})")
+    finally:
+        db.dispose()
+
+
+def _list(db: Any, project: str) -> None:
+    table = Table("name", "model", "ref", "policy", "batch", "wait ms", "log rate", "trusted")
+    with db.read() as session:
+        for row in deployments.list_all(session, project):
+            policy = traffic.parse_policy(row.policy)
+            parts = []
+            if policy.canary_ref:
+                parts.append(f"canary {policy.canary_ref} {policy.canary_percent:g}%")
+            if policy.shadow_ref:
+                parts.append(f"shadow {policy.shadow_ref}")
+            table.add_row(row.name, row.model_name, row.model_ref, ", ".join(parts) or "-",
+                          str(row.max_batch_size), f"{row.max_wait_ms:g}",
+                          f"{row.log_sample_rate:g}", "yes" if row.trust_pickle else "no")
+    console.print(table)

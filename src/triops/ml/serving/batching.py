@@ -1,0 +1,142 @@
+"""Adaptive micro-batching: concurrent requests for one model version share one model call.
+
+Each loaded model version has one ``Batcher``: an asyncio queue feeding one worker task
+that runs the model in a thread. While the model runs, new requests queue up; the next
+call takes all of them at once (up to ``max_batch_size`` rows). That alone batches under
+load without adding latency when idle. On top of it the worker waits up to
+``max_wait_ms`` for more rows, but only while traffic is concurrent (its last batch held
+more than one request): a lone caller is never made to wait for company that is not
+coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from triops.ml.serving.inputs import to_frame
+from triops.ml.serving.loaders import ModelHandle
+
+
+@dataclass
+class _Item:
+    columns: list[str]
+    rows: list[list[Any]]
+    future: asyncio.Future[list[Any]]
+
+
+@dataclass
+class BatchStats:
+    calls: int = 0
+    requests: int = 0
+    rows: int = 0
+    largest: int = 0
+    sizes: list[int] = field(default_factory=list)
+
+
+class Batcher:
+    def __init__(self, handle: ModelHandle, *, max_batch_size: int = 32,
+                 max_wait_ms: float = 2.0) -> None:
+        self.handle = handle
+        self.max_batch_size = max(1, int(max_batch_size))
+        self.max_wait_s = max(0.0, float(max_wait_ms)) / 1000
+        self.stats = BatchStats()
+        self._queue: asyncio.Queue[_Item] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._concurrent = False
+
+    def configure(self, *, max_batch_size: int, max_wait_ms: float) -> None:
+        self.max_batch_size = max(1, int(max_batch_size))
+        self.max_wait_s = max(0.0, float(max_wait_ms)) / 1000
+
+    def _ensure_worker(self) -> asyncio.Queue[_Item]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._task is None or self._task.done():
+            # A new event loop (a restarted test client) gets its own queue and worker.
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._task = loop.create_task(self._work())
+        assert self._queue is not None
+        return self._queue
+
+    async def predict(self, columns: list[str], rows: list[list[Any]]) -> list[Any]:
+        """Outputs for ``rows`` (one per row), computed in a batch with concurrent callers."""
+        queue = self._ensure_worker()
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        queue.put_nowait(_Item(columns, rows, future))
+        return await future
+
+    async def _collect(self, queue: asyncio.Queue[_Item]) -> list[_Item]:
+        batch = [await queue.get()]
+        size = len(batch[0].rows)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.max_wait_s if self._concurrent else 0.0)
+        while size < self.max_batch_size:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(queue.get(), remaining)
+                except TimeoutError:
+                    break
+            batch.append(item)
+            size += len(item.rows)
+        self._concurrent = len(batch) > 1
+        return batch
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect(queue)
+            # Requests with the same columns (the usual case: all were put in signature
+            # order) go in one call; a different column set gets a call of its own.
+            groups: dict[tuple[str, ...], list[_Item]] = {}
+            for item in batch:
+                groups.setdefault(tuple(item.columns), []).append(item)
+            for columns, items in groups.items():
+                rows = [row for item in items for row in item.rows]
+                try:
+                    frame = to_frame(list(columns), rows, self.handle.columns)
+                    outputs = await loop.run_in_executor(None, self._call, frame)
+                    if len(outputs) != len(rows):
+                        raise RuntimeError(f"the model returned {len(outputs)} outputs for "
+                                           f"{len(rows)} rows")
+                except Exception as exc:  # noqa: BLE001 - delivered to each waiting caller
+                    for item in items:
+                        if not item.future.done():
+                            item.future.set_exception(exc)
+                    continue
+                self._count(len(items), len(rows))
+                start = 0
+                for item in items:
+                    end = start + len(item.rows)
+                    if not item.future.done():
+                        item.future.set_result(outputs[start:end])
+                    start = end
+
+    def _call(self, frame: pd.DataFrame) -> list[Any]:
+        return self.handle.predict(frame)
+
+    def _count(self, requests: int, rows: int) -> None:
+        s = self.stats
+        s.calls += 1
+        s.requests += requests
+        s.rows += rows
+        s.largest = max(s.largest, rows)
+        if len(s.sizes) < 10_000:
+            s.sizes.append(requests)
+
+    def close(self) -> None:
+        if self._task is not None and not self._task.done() and self._loop is not None \
+                and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        self._task = None

@@ -1,0 +1,307 @@
+"""Turning a registered model's files into something that predicts, through safe formats.
+
+One protocol, ``ModelLoader``, and one registry, ``LOADERS``, declared here. A loader
+says whether it ``accepts`` a model's files and ``load``s them into a ``ModelHandle``.
+Users add their own with ``register_loader`` or through the ``triops.model_loaders``
+entry-point group.
+
+Safe by default: skops, ONNX and the native XGBoost/LightGBM formats never run code
+from the file. A pickle (MLflow's default ``cloudpickle`` serialization) runs whatever
+its author put in it, so it is loaded only for a deployment explicitly marked trusted;
+otherwise the load is refused before a single byte is unpickled. The MLmodel file is
+parsed here as plain YAML: ``mlflow.pyfunc.load_model`` is never called, because it
+would unpickle without asking.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from triops.core.errors import InvalidInput, NotFound
+from triops.store.artifacts import ArtifactStore, safe_relpath
+
+#: Types a skops file may hold without the deployment being trusted: estimators and the
+#: array/containers they are built of. Anything else is named in the refusal.
+_SKOPS_SAFE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+_PROXY_SCHEME = "mlflow-artifacts:"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input field of a model's signature; ``type`` is MLflow's name or None (any)."""
+
+    name: str
+    type: str | None = None
+    required: bool = True
+
+
+@dataclass
+class ModelHandle:
+    """A loaded model: ``predict`` takes a DataFrame and returns one output per row."""
+
+    predict: Callable[[pd.DataFrame], list[Any]]
+    columns: list[Column] | None
+    format: str
+
+
+class ModelFiles:
+    """The files of one model version in the artifact store, read-only."""
+
+    def __init__(self, store: ArtifactStore, root: str) -> None:
+        self.store = store
+        self.root = safe_relpath(root)
+        entries = store.list(self.root)
+        if entries:
+            self.names = sorted(posixpath.basename(e.path) for e in entries if not e.is_dir)
+        else:
+            # The location may name a single model file rather than a folder.
+            self.root, name = posixpath.split(self.root)
+            siblings = {posixpath.basename(e.path) for e in store.list(self.root)
+                        if not e.is_dir} if name else set()
+            self.names = [name] if name in siblings else []
+        if not self.names:
+            raise NotFound(f"no model files found at '{root}' in the artifact store")
+
+    def read(self, name: str) -> bytes:
+        return self.store.read_bytes(posixpath.join(self.root, safe_relpath(name)))
+
+    def with_suffix(self, *suffixes: str) -> str | None:
+        return next((n for n in self.names if n.endswith(suffixes)), None)
+
+
+def artifact_root(storage_location: str, project: str) -> str:
+    """Where a version's files live in the artifact store, from its storage location."""
+    if storage_location.startswith(_PROXY_SCHEME):
+        rest = storage_location[len(_PROXY_SCHEME):].lstrip("/")
+        return f"mlflow/{project}/{safe_relpath(rest)}"
+    raise InvalidInput(
+        f"model files at '{storage_location}' are not in this server's artifact store; "
+        "log the model through this server (MLFLOW_TRACKING_URI) and register it again")
+
+
+class UntrustedModel(InvalidInput):
+    code = "UNTRUSTED_MODEL_FORMAT"
+
+
+@runtime_checkable
+class ModelLoader(Protocol):
+    """One family of model files. ``accepts`` must be cheap and must not deserialize."""
+
+    format: str
+
+    def accepts(self, files: ModelFiles) -> bool: ...
+
+    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle: ...
+
+
+def _as_list(values: Any) -> list[Any]:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    return arr.tolist()
+
+
+def _feature_columns(model: Any) -> list[Column] | None:
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [Column(str(n)) for n in names]
+
+
+def _skops_model(data: bytes, trust: bool, what: str) -> Any:
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=data)
+    unsafe = [t for t in untrusted if not t.startswith(_SKOPS_SAFE_PREFIXES)]
+    if unsafe and not trust:
+        raise UntrustedModel(
+            f"{what} holds types that are not known to be safe: {', '.join(unsafe)}; "
+            "deploy with trust_pickle (CLI: --trust-pickle) if you trust its source")
+    return sio.loads(data, trusted=list(untrusted))
+
+
+def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> ModelHandle:
+    predict = model.predict
+    return ModelHandle(predict=lambda frame: _as_list(predict(frame)),
+                       columns=columns or _feature_columns(model), format=fmt)
+
+
+class SkopsLoader:
+    format = "skops"
+
+    def accepts(self, files: ModelFiles) -> bool:
+        return "MLmodel" not in files.names and files.with_suffix(".skops") is not None
+
+    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+        name = files.with_suffix(".skops") or ""
+        model = _skops_model(files.read(name), trust_pickle, name)
+        return _sklearn_handle(model, None, self.format)
+
+
+class OnnxLoader:
+    format = "onnx"
+
+    def accepts(self, files: ModelFiles) -> bool:
+        return "MLmodel" not in files.names and files.with_suffix(".onnx") is not None
+
+    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+        return _onnx_handle(files.read(files.with_suffix(".onnx") or ""))
+
+
+def _onnx_handle(data: bytes) -> ModelHandle:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise InvalidInput("this is an ONNX model; install triops[onnx] to serve it") from None
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    first = session.get_inputs()[0].name
+
+    def predict(frame: pd.DataFrame) -> list[Any]:
+        return _as_list(session.run(None, {first: frame.to_numpy(dtype=np.float32)})[0])
+
+    return ModelHandle(predict=predict, columns=None, format="onnx")
+
+
+class XGBoostLoader:
+    format = "xgboost"
+    _SUFFIXES = (".ubj", ".xgb", ".xgboost.json")
+
+    def accepts(self, files: ModelFiles) -> bool:
+        return "MLmodel" not in files.names and files.with_suffix(*self._SUFFIXES) is not None
+
+    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+        return _xgboost_handle(files.read(files.with_suffix(*self._SUFFIXES) or ""))
+
+
+def _xgboost_handle(data: bytes) -> ModelHandle:
+    try:
+        import xgboost as xgb
+    except ImportError:
+        raise InvalidInput("this is an XGBoost model; install xgboost to serve it") from None
+    booster = xgb.Booster()
+    booster.load_model(bytearray(data))
+    names = booster.feature_names
+    return ModelHandle(predict=lambda frame: _as_list(booster.predict(xgb.DMatrix(frame))),
+                       columns=[Column(n) for n in names] if names else None, format="xgboost")
+
+
+class LightGBMLoader:
+    format = "lightgbm"
+
+    def accepts(self, files: ModelFiles) -> bool:
+        return "MLmodel" not in files.names and files.with_suffix(".lgb") is not None
+
+    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+        return _lightgbm_handle(files.read(files.with_suffix(".lgb") or ""))
+
+
+def _lightgbm_handle(data: bytes) -> ModelHandle:
+    try:
+        import lightgbm as lgb
+    except ImportError:
+        raise InvalidInput("this is a LightGBM model; install lightgbm to serve it") from None
+    booster = lgb.Booster(model_str=data.decode())
+    names = booster.feature_name()
+    return ModelHandle(predict=lambda frame: _as_list(booster.predict(frame)),
+                       columns=[Column(n) for n in names] if names else None, format="lightgbm")
+
+
+def signature_columns(mlmodel: dict[str, Any]) -> list[Column] | None:
+    """Column specs from an MLmodel ``signature.inputs`` (a JSON string), if named."""
+    raw = (mlmodel.get("signature") or {}).get("inputs")
+    if not raw:
+        return None
+    specs = json.loads(raw) if isinstance(raw, str) else raw
+    if not specs or any("name" not in s for s in specs):
+        return None  # a tensor signature: no named columns to check
+    return [Column(str(s["name"]), s.get("type"), bool(s.get("required", True))) for s in specs]
+
+
+class MlflowModelLoader:
+    """A model logged through the MLflow API: its MLmodel file names flavour and format."""
+
+    format = "mlflow"
+
+    def accepts(self, files: ModelFiles) -> bool:
+        return "MLmodel" in files.names
+
+    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+        try:
+            mlmodel = yaml.safe_load(files.read("MLmodel")) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"the MLmodel file is not valid YAML: {exc}") from None
+        flavors = mlmodel.get("flavors") or {}
+        columns = signature_columns(mlmodel)
+        if "sklearn" in flavors:
+            return self._sklearn(files, flavors["sklearn"], columns, trust_pickle)
+        if "onnx" in flavors:
+            handle = _onnx_handle(files.read(str(flavors["onnx"].get("data", "model.onnx"))))
+        elif "xgboost" in flavors:
+            handle = _xgboost_handle(files.read(str(flavors["xgboost"].get("data"))))
+        elif "lightgbm" in flavors:
+            handle = _lightgbm_handle(files.read(str(flavors["lightgbm"].get("data"))))
+        else:
+            raise InvalidInput(
+                f"MLflow flavours {sorted(flavors)} cannot be served; triops serves the "
+                "sklearn, onnx, xgboost and lightgbm flavours")
+        handle.columns = columns or handle.columns
+        return handle
+
+    def _sklearn(self, files: ModelFiles, flavor: dict[str, Any], columns: list[Column] | None,
+                 trust_pickle: bool) -> ModelHandle:
+        fmt = str(flavor.get("serialization_format") or "cloudpickle")
+        path = str(flavor.get("pickled_model") or "model.pkl")
+        if fmt == "skops":
+            model = _skops_model(files.read(path), trust_pickle, path)
+            return _sklearn_handle(model, columns, "mlflow-sklearn-skops")
+        if fmt not in ("pickle", "cloudpickle"):
+            raise InvalidInput(f"unknown sklearn serialization format '{fmt}'")
+        if not trust_pickle:
+            raise UntrustedModel(
+                f"the model is serialized with {fmt}, which runs arbitrary code when loaded; "
+                "refusing to load it. Log it with serialization_format=\"skops\", or deploy "
+                "with trust_pickle (CLI: --trust-pickle) if you trust its source")
+        model = pickle.loads(files.read(path))  # noqa: S301 - the deployment is trusted
+        return _sklearn_handle(model, columns, f"mlflow-sklearn-{fmt}")
+
+
+#: Every loader, tried in order; the first that accepts a model's files loads it.
+LOADERS: list[ModelLoader] = [MlflowModelLoader(), SkopsLoader(), OnnxLoader(),
+                              XGBoostLoader(), LightGBMLoader()]
+_entry_points_loaded = False
+
+
+def register_loader(loader: ModelLoader, *, first: bool = True) -> None:
+    """Add a loader; ``first`` puts it ahead of the built-in ones."""
+    if first:
+        LOADERS.insert(0, loader)
+    else:
+        LOADERS.append(loader)
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in metadata.entry_points(group="triops.model_loaders"):
+        register_loader(ep.load()())
+
+
+def load_model(files: ModelFiles, *, trust_pickle: bool = False,
+               loaders: Sequence[ModelLoader] | None = None) -> ModelHandle:
+    _load_entry_points()
+    for loader in loaders if loaders is not None else LOADERS:
+        if loader.accepts(files):
+            return loader.load(files, trust_pickle=trust_pickle)
+    raise InvalidInput(
+        f"no loader accepts the model files {files.names}; triops serves MLflow models "
+        "(MLmodel), .skops, .onnx, XGBoost (.ubj/.xgb) and LightGBM (.lgb) files")

@@ -1,0 +1,82 @@
+"""Serving endpoints: create, read, list, update, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triops.core.errors import AlreadyExists, NotFound
+from triops.core.ids import now_ms
+from triops.store.schema_deployments import ServingEndpoint
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """What a deployment says; the repository stores it as one row."""
+
+    name: str
+    model_name: str
+    model_ref: str
+    policy: dict[str, Any] = field(default_factory=dict)
+    max_batch_size: int = 32
+    max_wait_ms: float = 2.0
+    log_sample_rate: float = 1.0
+    trust_pickle: bool = False
+
+
+def _apply(row: ServingEndpoint, spec: EndpointSpec) -> None:
+    row.model_name = spec.model_name
+    row.model_ref = spec.model_ref
+    row.policy = dict(spec.policy)
+    row.max_batch_size = spec.max_batch_size
+    row.max_wait_ms = spec.max_wait_ms
+    row.log_sample_rate = spec.log_sample_rate
+    row.trust_pickle = spec.trust_pickle
+
+
+def create(session: Session, project: str, spec: EndpointSpec, actor: str,
+           replace: bool = False) -> ServingEndpoint:
+    row = session.get(ServingEndpoint, (project, spec.name))
+    now = now_ms()
+    if row is not None and not replace:
+        raise AlreadyExists(f"endpoint '{spec.name}' exists already; delete it first or "
+                            "deploy with replace")
+    if row is None:
+        row = ServingEndpoint(project=project, name=spec.name, created_by=actor,
+                              created_ms=now, updated_ms=now)
+        session.add(row)
+    _apply(row, spec)
+    row.updated_ms = now
+    session.flush()
+    return row
+
+
+def get(session: Session, project: str, name: str) -> ServingEndpoint:
+    row = session.get(ServingEndpoint, (project, name))
+    if row is None:
+        raise NotFound(f"endpoint '{name}' does not exist in project '{project}'")
+    return row
+
+
+def find(session: Session, project: str, name: str) -> ServingEndpoint | None:
+    return session.get(ServingEndpoint, (project, name))
+
+
+def list_all(session: Session, project: str) -> list[ServingEndpoint]:
+    query = select(ServingEndpoint).where(ServingEndpoint.project == project)
+    return list(session.scalars(query.order_by(ServingEndpoint.name)))
+
+
+def delete(session: Session, project: str, name: str) -> None:
+    session.delete(get(session, project, name))
+
+
+def spec_of(row: ServingEndpoint) -> EndpointSpec:
+    return EndpointSpec(
+        name=row.name, model_name=row.model_name, model_ref=row.model_ref,
+        policy=dict(row.policy or {}), max_batch_size=row.max_batch_size,
+        max_wait_ms=row.max_wait_ms, log_sample_rate=row.log_sample_rate,
+        trust_pickle=row.trust_pickle)
