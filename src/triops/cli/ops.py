@@ -124,7 +124,8 @@ def _import_series(db, project: str, name: str, labels: dict[str, str], path: Pa
 
 
 def _line_time(fields: dict[str, str] | None, fallback: int) -> int:
-    """The line's own time when the format names a ``Timestamp`` or ``Date`` + ``Time``."""
+    """The line's own time when the format names a ``Timestamp`` or ``Date`` + ``Time``;
+    lines without one take ``fallback`` (the import's start for the first line)."""
     if fields:
         text = fields.get("Timestamp") or (
             f"{fields['Date']} {fields['Time']}" if "Date" in fields and "Time" in fields else "")
@@ -155,12 +156,15 @@ def _import_logs(db, project: str, stream: str, path: Path, fmt: LogFormat | Non
             batch.clear()
             progress.update(task, completed=handle.tell())
 
+        last = started
         for line in read_lines(handle):
             if not line.strip():
                 continue
             fields = fmt.split(line) if fmt else None
+            # A line without a readable time takes the previous line's time.
+            last = _line_time(fields, last)
             batch.append(ops_logs_store.LogLine(
-                stream=stream, ts_ms=_line_time(fields, started), body=line,
+                stream=stream, ts_ms=last, body=line,
                 severity=(fields or {}).get("Level", ""),
                 content=fields[CONTENT_FIELD] if fields else None,
             ))

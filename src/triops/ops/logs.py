@@ -38,6 +38,8 @@ LOG = "log"
 MAX_BODY_CHARS = 65_536
 NEW_TEMPLATE_WARMUP = 1_000
 RATE_WINDOW_S = 60.0
+#: Empty windows closed one by one at most; a longer silence counts as one empty window.
+MAX_SKIPPED_WINDOWS = 1_440
 NEW_TEMPLATE = "log_template_new"
 RATE_JUMP = "log_rate_jump"
 _STREAM = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
@@ -135,7 +137,7 @@ def _ingest_stream(
                     severity=Severity.info, value=float(tid), time_ms=line.ts_ms,
                     summary=f"new log template {event_id(tid)} on {stream}: {match.template[:200]}",
                 ))
-        for jump in tracker.observe(tid, line.ts_ms / 1000.0):
+        for jump in _observe(tracker, tid, line.ts_ms / 1000.0):
             live = miner.resolve(jump.template_id)
             _signal(session, project, report, Signal(
                 source=Pillar.ops, kind=RATE_JUMP, subject=subject, severity=Severity.warning,
@@ -175,6 +177,18 @@ def _tracker_state(tracker: RateTracker) -> dict:
         "counts": {str(k): v for k, v in tracker._counts.items()},
         "history": {str(k): [h.mean, h.windows] for k, h in tracker._history.items()},
     }
+
+
+def _observe(tracker: RateTracker, template_id: int, seconds: float) -> list:
+    """Count one line; a jump of more than :data:`MAX_SKIPPED_WINDOWS` windows ahead
+    (a quiet night, a bogus timestamp) closes the current window once and moves on,
+    instead of closing every empty window in between one by one."""
+    start = tracker._start
+    if start is not None and seconds >= start + tracker.window * MAX_SKIPPED_WINDOWS:
+        jumps = tracker.flush()
+        tracker._start = seconds - (seconds % tracker.window)
+        return jumps + tracker.observe(template_id, seconds)
+    return tracker.observe(template_id, seconds)
 
 
 @dataclass
