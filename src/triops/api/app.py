@@ -17,6 +17,8 @@ from triops.api.health import router as health_router
 from triops.api.middleware import Metrics, RequestMiddleware
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.endpoints import router as endpoints_router
+from triops.api.native.datasets import router as datasets_router
+from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.incidents import router as incidents_router
 from triops.api.native.keys import router as keys_router
 from triops.api.native.alerts import router as alerts_router
@@ -41,6 +43,7 @@ ROUTERS += [openai_router, gateway_router]  # LLM gateway
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
 ROUTERS += [endpoints_router, oip_router]  # model serving
+ROUTERS += [ml_tracking_router, datasets_router]  # ML native tracking, datasets, lineage
 
 
 def create_app(runtime: Runtime) -> FastAPI:

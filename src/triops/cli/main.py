@@ -9,6 +9,7 @@ import typer
 import triops
 from triops.cli.admin import db_app, incidents_app, keys_app
 from triops.cli.common import err_console
+from triops.cli.lineage import lineage_app
 from triops.cli.deploy import deploy
 from triops.cli.ops import ops_app
 from triops.cli.server import up
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(ops_app, name="ops")
+app.add_typer(lineage_app, name="lineage")
 
 
 @app.command()

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from triops.store.schema import Base, BigId
+from triops.store.schema import Base, BigId, JSONType
 
 
 class DatasetVersion(Base):
@@ -29,7 +29,7 @@ class DatasetVersion(Base):
     source: Mapped[str] = mapped_column(Text)
     row_count: Mapped[int] = mapped_column(BigInteger)
     #: ``[{"name": ..., "dtype": ...}, ...]`` in column order.
-    columns: Mapped[dict[str, Any]] = mapped_column()
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     #: Per-column statistics, by column name.
     profile: Mapped[dict[str, Any]] = mapped_column()
     description: Mapped[str] = mapped_column(Text, default="")
