@@ -137,3 +137,37 @@ def test_native_api_scores_and_reports(client):
     assert nan.status_code == 400, nan.text
     series = client.get("/api/v1/ops/samples", params={"series": "lat"}).json()["points"]
     assert len(series) == 51
+
+
+def test_detector_cache_matches_the_store_and_notices_other_writers(db):
+    from triops.ops.monitoring import DetectorCache
+
+    full = wave()
+    samples = full[:900]
+    with db.write() as session:
+        reference = ingest_samples(session, "reference", samples)
+    cache = DetectorCache()
+    anomalies = []
+    for n, start in enumerate(range(0, 900, 150)):
+        with db.write() as session:
+            # Every third batch comes from a writer without the cache (another replica).
+            report = ingest_samples(session, "default", samples[start:start + 150],
+                                    cache=None if n % 3 == 1 else cache)
+        anomalies += [a.ts_ms for a in report.anomalies]
+    # A batch whose transaction rolls back must not leave its advanced detector behind.
+    with pytest.raises(RuntimeError):
+        with db.write() as session:
+            ingest_samples(session, "default", full[900:1000], cache=cache)
+            raise RuntimeError("rolled back")
+    with db.read() as session:
+        ref = ops_repo.get_series_state(session, "reference", KEY)
+        got = ops_repo.get_series_state(session, "default", KEY)
+        assert got.state == ref.state and got.points == 900
+    assert anomalies == [a.ts_ms for a in reference.anomalies]
+    with db.write() as session:
+        after = ingest_samples(session, "default", full[900:1000], cache=cache)
+        ingest_samples(session, "reference", full[900:1000])
+    assert after.scored == 100
+    with db.read() as session:
+        assert (ops_repo.get_series_state(session, "default", KEY).state
+                == ops_repo.get_series_state(session, "reference", KEY).state)

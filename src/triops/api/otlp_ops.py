@@ -71,8 +71,9 @@ async def export_metrics(request: Request, caller: Caller = AsEditor) -> Respons
         batch = otlp_metrics.translate(message)
         if batch.samples:
             with runtime.db.write() as session:
-                monitoring.ingest_samples(session, caller.project, batch.samples,
-                                          unmonitored=batch.unmonitored)
+                monitoring.ingest_samples(
+                    session, caller.project, batch.samples, unmonitored=batch.unmonitored,
+                    cache=monitoring.shared_cache(runtime.services))
         return batch
 
     batch = await run_in_threadpool(store)

@@ -19,7 +19,9 @@ Defined behaviour for awkward input:
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -61,6 +63,47 @@ def subject_of(key: str) -> str:
     return f"series:{key}"
 
 
+class DetectorCache:
+    """Live detectors of recently scored series, so a server skips rebuilding each one
+    from its stored state on every batch.
+
+    An entry is used only when the stored row still carries the token it was saved
+    with (points scored, newest time, update time): a batch scored elsewhere (another
+    replica) or a transaction that rolled back changes or keeps the row's token apart
+    from the entry's, and the detector is then rebuilt from the store, which stays the
+    source of truth. Entries are taken out while in use, so one detector object is never
+    advanced by two requests at once.
+    """
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], tuple[tuple, StreamingDetector]] = (
+            OrderedDict())
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def token(row: OpsSeriesState) -> tuple:
+        return (row.detector, row.points, row.last_ts_ms, row.updated_ms)
+
+    def take(self, row: OpsSeriesState) -> StreamingDetector | None:
+        with self._lock:
+            entry = self._entries.pop((row.project, row.series), None)
+        if entry is None or entry[0] != self.token(row):
+            return None
+        return entry[1]
+
+    def put(self, row: OpsSeriesState, model: StreamingDetector) -> None:
+        with self._lock:
+            self._entries[(row.project, row.series)] = (self.token(row), model)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+
+def shared_cache(services: MutableMapping[str, object]) -> DetectorCache:
+    """The server's one detector cache, kept among its long-lived services."""
+    return services.setdefault("ops.detector_cache", DetectorCache())  # type: ignore[return-value]
+
+
 def ingest_samples(
     session: Session,
     project: str,
@@ -68,6 +111,7 @@ def ingest_samples(
     *,
     detector: str = DEFAULT_DETECTOR,
     unmonitored: Collection[str] = (),
+    cache: DetectorCache | None = None,
 ) -> MonitorReport:
     """Store ``samples`` and score them; ``unmonitored`` series keys are stored only.
 
@@ -84,7 +128,7 @@ def ingest_samples(
             by_series.setdefault(key, []).append((s.ts_ms, s.value))
     # One lock order for every writer, so two batches never wait on each other in a cycle.
     for key in sorted(by_series):
-        _score_series(session, project, key, by_series[key], detector, report)
+        _score_series(session, project, key, by_series[key], detector, report, cache)
     return report
 
 
@@ -104,10 +148,10 @@ def _restore(row: OpsSeriesState, detector: str) -> StreamingDetector:
 
 def _score_series(
     session: Session, project: str, key: str, points: list[tuple[int, float]],
-    detector: str, report: MonitorReport,
+    detector: str, report: MonitorReport, cache: DetectorCache | None,
 ) -> None:
     row = repo.lock_series(session, project, key, detector)
-    model = _restore(row, detector)
+    model = (cache.take(row) if cache is not None else None) or _restore(row, detector)
     last = row.last_ts_ms
     points.sort(key=lambda p: p[0])  # stable: equal timestamps keep arrival order
     for ts_ms, value in points:
@@ -130,5 +174,8 @@ def _score_series(
             report.anomalies.append(Anomaly(key, ts_ms, value, score, folded.incident_id))
     row.last_ts_ms = last
     row.state = model.state()
-    row.updated_ms = now_ms()
+    # Strictly increasing, so a cached detector never matches an older saved state.
+    row.updated_ms = max(now_ms(), row.updated_ms + 1)
     session.flush()
+    if cache is not None:
+        cache.put(row, model)

@@ -15,7 +15,7 @@ from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ops import logs as ops_logs
-from triops.ops.monitoring import ingest_samples
+from triops.ops.monitoring import ingest_samples, shared_cache
 from triops.ops.telemetry import Sample, list_series, read_series
 
 router = APIRouter(prefix="/api/v1/ops", tags=["telemetry"])
@@ -56,8 +56,10 @@ class SeriesOut(BaseModel):
 @router.post("/samples", response_model=Accepted, status_code=201)
 def post_samples(body: SamplesIn, request: Request, caller: Caller = AsEditor) -> Accepted:
     samples = [Sample(s.name, s.ts_ms, s.value, s.labels) for s in body.samples]
-    with runtime_of(request).db.write() as session:
-        report = ingest_samples(session, caller.project, samples)
+    runtime = runtime_of(request)
+    with runtime.db.write() as session:
+        report = ingest_samples(session, caller.project, samples,
+                                cache=shared_cache(runtime.services))
     return Accepted(accepted=report.accepted, scored=report.scored, late=report.late,
                     anomalies=len(report.anomalies))
 
