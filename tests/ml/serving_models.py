@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import tempfile
@@ -18,22 +19,27 @@ FEATURES = pd.DataFrame({"age": np.arange(40.0), "visits": np.arange(40) % 5})
 LABELS = (FEATURES.age > 20).astype(int)
 
 
+@functools.cache
 def classifier(flip: bool = False) -> LogisticRegression:
     """age > 20 -> 1; ``flip`` learns the opposite, so two versions always disagree."""
     return LogisticRegression().fit(FEATURES, 1 - LABELS if flip else LABELS)
 
 
+@functools.cache
 def regressor(offset: float = 0.0) -> LinearRegression:
     return LinearRegression().fit(FEATURES, FEATURES.age * 2 + offset)
 
 
+@functools.cache
 def _mlflow_files(model, fmt: str) -> dict[str, bytes]:
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
     out = Path(tempfile.mkdtemp()) / "model"
     signature = infer_signature(FEATURES, model.predict(FEATURES))
-    mlflow.sklearn.save_model(model, str(out), signature=signature, serialization_format=fmt)
+    # Fixed requirements: inferring them starts a subprocess that imports the model.
+    mlflow.sklearn.save_model(model, str(out), signature=signature, serialization_format=fmt,
+                              pip_requirements=["scikit-learn"])
     return {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
 
@@ -44,7 +50,7 @@ def skops_files(model) -> dict[str, bytes]:
 
 
 def mlflow_files(model, fmt: str = "skops") -> dict[str, bytes]:
-    return _mlflow_files(model, fmt)
+    return dict(_mlflow_files(model, fmt))
 
 
 class Boom:
@@ -58,7 +64,7 @@ class Boom:
 
 
 def malicious_mlflow_files(marker: Path) -> dict[str, bytes]:
-    files = _mlflow_files(classifier(), "cloudpickle")
+    files = dict(_mlflow_files(classifier(), "cloudpickle"))
     files["model.pkl"] = pickle.dumps(Boom(str(marker)))
     return files
 

@@ -129,7 +129,10 @@ def _skops_model(data: bytes, trust: bool, what: str) -> Any:
 
 
 def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> ModelHandle:
-    predict = model.predict
+    predict = getattr(model, "predict", None)
+    if not callable(predict):
+        raise InvalidInput(f"the {fmt} file holds a {type(model).__name__}, not a model "
+                           "with a predict() method")
     return ModelHandle(predict=lambda frame: _as_list(predict(frame)),
                        columns=columns or _feature_columns(model), format=fmt)
 

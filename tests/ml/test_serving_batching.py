@@ -1,0 +1,119 @@
+"""Micro-batching: concurrent requests share model calls; each caller gets its own rows;
+a lone caller never waits; a failing batch fails only its callers; the log group-commits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from tests.ml import serving_models as sm
+from triops.ml.serving.batching import Batcher
+from triops.ml.serving.loaders import Column, ModelHandle
+from triops.ml.serving.logwriter import LogWriter
+from triops.ml.serving.predictions import PREDICTION_KIND, prediction_row
+from triops.store import records
+
+BACKENDS_UNDER_TEST = ("sqlite",)
+COLUMNS = [Column("age", "double"), Column("visits", "long")]
+
+
+class SlowModel:
+    """A real model behind a delay, so that requests pile up while it runs."""
+
+    def __init__(self, delay_s: float = 0.02, fail_on: float | None = None) -> None:
+        self.model = sm.regressor()
+        self.delay_s = delay_s
+        self.fail_on = fail_on
+        self.batches: list[int] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, frame: pd.DataFrame) -> list[float]:
+        with self.lock:
+            self.batches.append(len(frame))
+        time.sleep(self.delay_s)
+        if self.fail_on is not None and (frame["age"] == self.fail_on).any():
+            raise ValueError("cannot score this row")
+        return [float(v) for v in self.model.predict(frame)]
+
+
+def _handle(model: SlowModel) -> ModelHandle:
+    return ModelHandle(predict=model, columns=COLUMNS, format="test")
+
+
+def test_concurrent_requests_share_model_calls():
+    model = SlowModel()
+    batcher = Batcher(_handle(model), max_batch_size=64, max_wait_ms=5)
+
+    async def main() -> list[list[float]]:
+        calls = [batcher.predict(["age", "visits"], [[float(i), i % 5]]) for i in range(40)]
+        return await asyncio.gather(*calls)
+
+    results = asyncio.run(main())
+    # Each caller gets the prediction for its own row (age * 2), in order.
+    assert [r for r in results] == [pytest.approx([2.0 * i]) for i in range(40)]
+    assert sum(model.batches) == 40
+    assert len(model.batches) < 10, model.batches
+    assert batcher.stats.calls == len(model.batches) and batcher.stats.requests == 40
+
+
+def test_batches_respect_max_batch_size():
+    model = SlowModel(delay_s=0.005)
+    batcher = Batcher(_handle(model), max_batch_size=4, max_wait_ms=1)
+
+    async def main() -> None:
+        await asyncio.gather(*[batcher.predict(["age", "visits"], [[1.0, 1]]) for _ in range(20)])
+
+    asyncio.run(main())
+    assert max(model.batches) <= 4 and sum(model.batches) == 20
+
+
+def test_a_lone_caller_does_not_wait_for_company():
+    model = SlowModel(delay_s=0.0)
+    batcher = Batcher(_handle(model), max_batch_size=64, max_wait_ms=500)
+
+    async def main() -> float:
+        started = time.perf_counter()
+        for _ in range(3):
+            await batcher.predict(["age", "visits"], [[1.0, 1]])
+        return time.perf_counter() - started
+
+    assert asyncio.run(main()) < 0.5  # three sequential calls, none waited 500 ms
+    assert model.batches == [1, 1, 1]
+
+
+def test_a_failing_batch_fails_its_callers_and_the_worker_goes_on():
+    model = SlowModel(delay_s=0.0, fail_on=13.0)
+    batcher = Batcher(_handle(model), max_batch_size=1, max_wait_ms=0)
+
+    async def main() -> list[object]:
+        calls = [batcher.predict(["age", "visits"], [[age, 1]]) for age in (1.0, 13.0, 2.0)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    ok1, failed, ok2 = asyncio.run(main())
+    assert ok1 == pytest.approx([2.0]) and ok2 == pytest.approx([4.0])
+    assert isinstance(failed, ValueError)
+
+
+def test_log_writer_group_commits_and_flushes_on_close(db):
+    writer = LogWriter(db)
+
+    async def main() -> None:
+        rows = [prediction_row(endpoint="e", time_ms=i, request_id=f"r{i}", model="m",
+                               version=1, served_by="primary", latency_ms=1.0,
+                               columns=["a"], rows=[[i]], outputs=[i]) for i in range(200)]
+        await asyncio.gather(*[writer.write("p", PREDICTION_KIND, r) for r in rows])
+
+    asyncio.run(main())
+    # Every write returned only after its commit: all rows are there now.
+    with db.read() as session:
+        assert len(list(records.scan(session, "p", PREDICTION_KIND))) == 200
+    assert writer.rows_written == 200 and writer.commits < 200
+    writer.close()
+    with pytest.raises(Exception, match="shutting down"):
+        asyncio.run(writer.write("p", PREDICTION_KIND, prediction_row(
+            endpoint="e", time_ms=1, request_id="late", model="m", version=1,
+            served_by="primary", latency_ms=1.0, columns=["a"], rows=[[1]], outputs=[1])))
