@@ -15,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+import anyio
+
 from fastapi import Depends
 from starlette.requests import Request
 
@@ -111,9 +113,26 @@ def _project_for(request: Request, principal: Principal) -> str:
     return principal.project
 
 
+async def _resolve_principal_async(request: Request) -> Principal:
+    # A cached key costs no thread hop; only a cache miss goes to the database, in a
+    # worker thread so that the event loop never waits on it. Hot paths (the LLM
+    # gateway) pay per request for every hop, so the common case stays on the loop.
+    runtime = runtime_of(request)
+    if not runtime.settings.auth:
+        return ANONYMOUS_ADMIN
+    secret = secret_from(request)
+    if secret:
+        known, principal = request.app.state.key_cache.get(secret)
+        if known:
+            if principal is None:
+                raise Unauthenticated("the API key is unknown or revoked")
+            return principal
+    return await anyio.to_thread.run_sync(resolve_principal, request)
+
+
 def _require(role: Role):  # type: ignore[no-untyped-def]
-    def dependency(request: Request) -> Caller:
-        principal = resolve_principal(request)
+    async def dependency(request: Request) -> Caller:
+        principal = await _resolve_principal_async(request)
         if not principal.allows(role):
             raise PermissionDenied(
                 f"this operation needs the {role.name} role; the key has {principal.role.name}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +15,12 @@ _NOT_PARAMETERS = frozenset({"messages", "tools", "input", "model", "user"})
 
 
 def new_trace_id() -> str:
-    return os.urandom(16).hex()
+    # Trace ids need uniqueness, not secrecy: getrandbits makes no system call.
+    return f"{random.getrandbits(128) or 1:032x}"
+
+
+def new_span_id() -> str:
+    return f"{random.getrandbits(64) or 1:016x}"
 
 
 @dataclass
@@ -84,7 +89,7 @@ class CallTrace:
         if self.error:
             attributes["error.message"] = self.error
         return Span(
-            trace_id=self.trace_id, span_id=os.urandom(8).hex(),
+            trace_id=self.trace_id, span_id=new_span_id(),
             name=f"gateway.{self.operation} {self.route}"[:512],
             start_ns=self.start_ns, end_ns=end_ns, kind=(
                 SpanKind.llm if self.operation == "chat" else SpanKind.embedding),

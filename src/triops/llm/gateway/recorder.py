@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import threading
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,7 +24,6 @@ from triops.store.engine import Database
 log = logging.getLogger("triops.llm.gateway")
 
 _BATCH = 2_000
-_STOP = object()
 
 
 def persist_spans(session: Session, project: str, spans: list[Span]) -> None:
@@ -55,59 +53,58 @@ def ingest_signal(session: Session, project: str, signal: Signal) -> None:
 
 
 class Recorder:
-    def __init__(self, db: Database, *, interval_s: float = 0.2,
+    def __init__(self, db: Database, *, interval_s: float = 0.25,
                  observe: Callable[[str, Span], list[Signal]] | None = None) -> None:
         self._db = db
         self._interval_s = interval_s
         self._observe = observe
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._closed = False
-        self._idle = threading.Event()
-        self._idle.set()
+        # A deque, not a queue.Queue: appending takes no lock and wakes no thread, so
+        # the request path never hands the GIL to the writer. The writer wakes on its
+        # own clock and takes everything that queued meanwhile in one transaction.
+        self._pending: deque[tuple[str, Span]] = deque()
+        self._queued = 0
+        self._written = 0
+        self._wake = threading.Event()
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="triops-gateway-recorder",
                                         daemon=True)
         self._thread.start()
 
     def record(self, project: str, span: Span) -> None:
-        self._idle.clear()
-        self._queue.put((project, span))
+        self._pending.append((project, span))
+        self._queued += 1
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written (tests and shutdown use it)."""
-        self._queue.put(None)  # wake the thread now rather than after the interval
-        return self._idle.wait(timeout)
+        target = self._queued
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while self._written < target:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                return False
+            time.sleep(0.01)
+        return True
 
     def close(self) -> None:
-        if self._closed:
+        if self._stopping:
             return
-        self._closed = True
-        self._queue.put(_STOP)
+        self._stopping = True
+        self._wake.set()
         self._thread.join(30)
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[tuple[str, Span]] = []
-            try:
-                item = self._queue.get(timeout=self._interval_s)
-            except queue.Empty:
-                self._idle.set()
-                continue
-            while True:
-                if item is _STOP:
-                    stopping = True
-                elif item is not None:
-                    batch.append(item)
-                if len(batch) >= _BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
+        while True:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            stopping = self._stopping
+            while self._pending:
+                batch = []
+                while self._pending and len(batch) < _BATCH:
+                    batch.append(self._pending.popleft())
                 self._write(batch)
-            if self._queue.empty():
-                self._idle.set()
+                self._written += len(batch)
+            if stopping:
+                return
 
     def _write(self, batch: list[tuple[str, Span]]) -> None:
         by_project: dict[str, list[Span]] = defaultdict(list)
@@ -118,12 +115,18 @@ class Recorder:
             if self._observe is not None:
                 for span in spans:
                     signals.extend(self._observe(project, span))
-            try:
-                with self._db.write() as session:
-                    persist_spans(session, project, spans)
-                    for signal in signals:
-                        ingest_signal(session, project, signal)
-            except Exception:
-                # One bad batch must not stop the writer; the log says what was lost.
-                log.exception("could not write %d gateway spans for project %s",
-                              len(spans), project)
+            for attempt in range(3):
+                try:
+                    with self._db.write() as session:
+                        persist_spans(session, project, spans)
+                        for signal in signals:
+                            ingest_signal(session, project, signal)
+                    break
+                except Exception:
+                    # A locked or restarting database gets two more chances; after that
+                    # the log says what was lost rather than the writer stopping.
+                    if attempt == 2:
+                        log.exception("could not write %d gateway spans for project %s",
+                                      len(spans), project)
+                    else:
+                        time.sleep(0.5 * (attempt + 1))

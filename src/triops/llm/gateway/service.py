@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import anyio
@@ -94,6 +95,9 @@ class Gateway:
         self.client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
             timeout=self.settings.timeout_s,
+            # One client serves every caller: an upstream's cookies must not carry over
+            # from one caller's request to the next.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         self.breaker = CircuitBreaker(self.settings.breaker_failures,
                                       self.settings.breaker_cooldown_s)
