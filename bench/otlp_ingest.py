@@ -30,9 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "llm"))
 import peer_venv  # noqa: E402
 from otlp_payloads import pb_span, request_of  # noqa: E402
 
+VERBOSE = False
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
 PHOENIX = ["arize-phoenix"]
 SPANS_PER_TRACE = 4
+#: How often the query API is asked whether every trace is there; slow enough not to
+#: compete with the ingest it waits for.
+POLL_S = 0.25
 
 
 def free_port() -> int:
@@ -104,17 +108,21 @@ def send_all(url: str, payloads: list[bytes], concurrency: int, headers: dict[st
     return time.perf_counter() - started
 
 
-def wait_until(count, expected: int, timeout: float = 600) -> None:  # type: ignore[no-untyped-def]
+def wait_until(count, expected: int, timeout: float = 900, verbose: bool = False
+               ) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
+    started = time.monotonic()
     seen = -1
     while time.monotonic() < deadline:
         try:
             seen = count()
-        except httpx.HTTPError:
+        except (httpx.HTTPError, KeyError, TypeError, ValueError):
             seen = -1
+        if verbose:
+            print(f"  {time.monotonic() - started:6.1f}s {seen} traces", file=sys.stderr)
         if seen >= expected:
             return
-        time.sleep(0.05)
+        time.sleep(POLL_S)
     raise RuntimeError(f"only {seen} of {expected} traces queryable after {timeout}s")
 
 
@@ -183,7 +191,7 @@ def run_phoenix(payloads: list[bytes], traces: int, concurrency: int, work: Path
 
         started = time.perf_counter()
         accepted = send_all(f"{base}/v1/traces", payloads, concurrency, {})
-        wait_until(count, traces)
+        wait_until(count, traces, verbose=VERBOSE)
         return accepted, time.perf_counter() - started
     finally:
         proc.terminate()
@@ -201,7 +209,10 @@ def main() -> None:
     parser.add_argument("--triops-store", default=None,
                         help="SQLAlchemy URL for triops (default: a fresh SQLite file)")
     parser.add_argument("--skip-phoenix", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="show the wait for queryability")
     args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
 
     payloads, traces = make_payloads(args.spans, args.batch)
     spans = traces * SPANS_PER_TRACE

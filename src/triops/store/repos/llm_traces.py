@@ -62,7 +62,7 @@ def merge_summaries(session: Session, project: str, deltas: Sequence[TraceDelta]
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(TraceSummary)
+    stmt = insert(TraceSummary.__table__)  # Core, not the ORM bulk path: cheaper per row
     new = stmt.excluded
     old = TraceSummary.__table__.c
     stmt = stmt.on_conflict_do_update(
