@@ -19,7 +19,6 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AggregationTemporality,
     HistogramDataPoint,
     Metric,
-    NumberDataPoint,
 )
 
 from triops.ops.otlp_metrics import label_name, metric_name, quantile

@@ -96,18 +96,16 @@ def test_unsorted_duplicate_and_late_points(db):
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_values_write_nothing(db, value):
-    with pytest.raises(InvalidInput, match="finite"):
-        with db.write() as session:
-            ingest_samples(session, "default", [Sample("x", T0, 1.0), Sample("x", T0 + 1, value)])
+    with pytest.raises(InvalidInput, match="finite"), db.write() as session:
+        ingest_samples(session, "default", [Sample("x", T0, 1.0), Sample("x", T0 + 1, value)])
     with db.read() as session:
         assert read_series(session, "default", "x") == []
         assert session.scalar(select(func.count()).select_from(OpsSeriesState)) == 0
 
 
 def test_unknown_detector_is_refused(db):
-    with pytest.raises(InvalidInput, match="unknown detector"):
-        with db.write() as session:
-            ingest_samples(session, "default", [Sample("x", T0, 1.0)], detector="nope")
+    with pytest.raises(InvalidInput, match="unknown detector"), db.write() as session:
+        ingest_samples(session, "default", [Sample("x", T0, 1.0)], detector="nope")
 
 
 def test_unreadable_state_starts_afresh(db):
@@ -155,10 +153,9 @@ def test_detector_cache_matches_the_store_and_notices_other_writers(db):
                                     cache=None if n % 3 == 1 else cache)
         anomalies += [a.ts_ms for a in report.anomalies]
     # A batch whose transaction rolls back must not leave its advanced detector behind.
-    with pytest.raises(RuntimeError):
-        with db.write() as session:
-            ingest_samples(session, "default", full[900:1000], cache=cache)
-            raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError), db.write() as session:
+        ingest_samples(session, "default", full[900:1000], cache=cache)
+        raise RuntimeError("rolled back")
     with db.read() as session:
         ref = ops_repo.get_series_state(session, "reference", KEY)
         got = ops_repo.get_series_state(session, "default", KEY)

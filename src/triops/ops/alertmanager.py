@@ -57,11 +57,11 @@ def parse_time(text: str) -> int | None:
     if not text or text.startswith("0001-01-01"):
         return None
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"alert time {text!r} is not an RFC 3339 date-time") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1000)
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
-from triops.core.signals import Pillar, Signal, Severity
+from triops.core.signals import Pillar, Severity, Signal
 from triops.ops.detectors import DEFAULT_DETECTOR, DETECTORS, StreamingDetector, get_detector
 from triops.ops.incidents import ingest
 from triops.ops.telemetry import Sample, append_samples, series_key

@@ -77,7 +77,7 @@ def _extremes(bucket: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _time_label(ms: float, span_ms: float) -> str:
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
     if span_ms > 3 * 86_400_000:
         return moment.strftime("%m-%d")
     if span_ms > 86_400_000:
@@ -121,10 +121,10 @@ def line_chart(
     def sy(y: float) -> float:
         return _PAD_TOP + plot_h - (y - y0) / ((y1 - y0) or 1.0) * plot_h
 
-    parts = [
+    parts = [(
         f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
-    ]
+    )]
     for t in ticks:
         y = sy(t)
         parts.append(f'<line x1="{_PAD_LEFT}" x2="{width - _PAD_RIGHT}" y1="{y:.1f}" '
@@ -160,8 +160,9 @@ def bar_chart(
     height = max(len(bars), 1) * (bar_height + 6) + 6
     top = max((v for _, v in bars), default=0.0) or 1.0
     label_w = 160
-    parts = [f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
+    parts = [(f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
+              f'height="{height}" viewBox="0 0 {width} {height}" '
+              'xmlns="http://www.w3.org/2000/svg">')]
     for i, (name, value) in enumerate(bars):
         y = 6 + i * (bar_height + 6)
         w = max((width - label_w - 70) * value / top, 1.0)
