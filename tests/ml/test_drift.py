@@ -155,3 +155,10 @@ def test_performance_metrics_match_scikit_learn():
 def test_docstring_examples_run():
     for module in (report, performance):
         assert doctest.testmod(module).failed == 0
+
+
+@pytest.mark.parametrize("sizes", [(1000, 1000), (700, 1300), (5, 3)])
+def test_wasserstein_1d_equals_scipy_with_ties_and_unequal_sizes(sizes):
+    a = np.round(rng.normal(0, 1, sizes[0]), 1)
+    b = np.round(rng.normal(0.3, 1.5, sizes[1]), 1)
+    assert drift.wasserstein_1d(a, b) == pytest.approx(wasserstein_distance(a, b))

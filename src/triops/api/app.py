@@ -21,6 +21,7 @@ from triops.api.native.datasets import router as datasets_router
 from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.incidents import router as incidents_router
 from triops.api.native.keys import router as keys_router
+from triops.api.native.monitors import router as monitors_router, start_monitoring
 from triops.api.native.alerts import router as alerts_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
@@ -31,6 +32,7 @@ from triops.api.oip import router as oip_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.runtime import Runtime
 from triops.ui.llm_pages import router as llm_ui_router
+from triops.ui.monitoring_pages import router as monitoring_ui_router
 from triops.ui.ops_pages import router as ops_ui_router
 from triops.ui.pages import router as ui_router
 from triops.ui.rendering import STATIC_DIR
@@ -44,11 +46,13 @@ ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
 ROUTERS += [endpoints_router, oip_router]  # model serving
 ROUTERS += [ml_tracking_router, datasets_router]  # ML native tracking, datasets, lineage
+ROUTERS += [monitors_router, monitoring_ui_router]  # ML monitoring and pipelines
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        start_monitoring(runtime)  # scheduled monitors and retraining
         yield
         runtime.close()
 

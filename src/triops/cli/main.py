@@ -11,7 +11,9 @@ from triops.cli.admin import db_app, incidents_app, keys_app
 from triops.cli.common import err_console
 from triops.cli.lineage import lineage_app
 from triops.cli.deploy import deploy
+from triops.cli.monitor import monitor_app
 from triops.cli.ops import ops_app
+from triops.cli.pipeline import pipeline_app
 from triops.cli.server import up
 from triops.core.errors import TriopsError
 
@@ -27,6 +29,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(ops_app, name="ops")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(monitor_app, name="monitor")
 app.add_typer(lineage_app, name="lineage")
 
 

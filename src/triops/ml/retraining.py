@@ -82,7 +82,8 @@ def retrain(db: Database, artifacts: ArtifactStore, project: str, *, model: str,
                              "champion_version": champion_version})
     run = run_pipeline(db, artifacts, project, pipeline,
                        {p: offered[p] for p in pipeline.params}, ref=registered.ref,
-                       executor=executor, trigger=trigger, actor=actor)
+                       executor=executor, trigger=trigger, actor=actor,
+                       name=registered.name)
     if run.status != "succeeded":
         with db.write() as session:
             audit.record(session, project=project, actor=actor, action="retraining.fail",

@@ -2,21 +2,35 @@
 
 The public face: drift tests and their registry, the drift report, quality and
 performance checks, monitor definitions and runs, the server's monitoring service.
+Monitor runs and the service (which need the store and the incident engine) load on
+first use, so a notebook or a batch job computing a drift report imports only numpy
+and pandas.
 """
 
+from typing import Any
+
 from triops.ml.monitoring.drift import REGISTRY, DriftTest, Sample, drifted, register
-from triops.ml.monitoring.monitors import (
-    DATA_QUALITY, DRIFT, PERFORMANCE, RunOutcome, evaluate, run_monitor,
-)
 from triops.ml.monitoring.performance import metrics
 from triops.ml.monitoring.quality import QualityLimits, QualityReport, quality_report
 from triops.ml.monitoring.report import ColumnDrift, DriftReport, drift_report
-from triops.ml.monitoring.service import SERVICE, MonitoringService
-from triops.ml.monitoring.spec import MonitorSpec, RetrainPolicy
+
+_LAZY = {
+    "DATA_QUALITY": "monitors", "DRIFT": "monitors", "PERFORMANCE": "monitors",
+    "RunOutcome": "monitors", "evaluate": "monitors", "run_monitor": "monitors",
+    "SERVICE": "service", "MonitoringService": "service",
+    "MonitorSpec": "spec", "RetrainPolicy": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"triops.ml.monitoring.{_LAZY[name]}"), name)
+    raise AttributeError(name)
+
 
 __all__ = [
-    "DATA_QUALITY", "DRIFT", "PERFORMANCE", "REGISTRY", "SERVICE", "ColumnDrift", "DriftReport",
-    "DriftTest", "MonitorSpec", "MonitoringService", "QualityLimits", "QualityReport",
-    "RetrainPolicy", "RunOutcome", "Sample", "drift_report", "drifted", "evaluate", "metrics",
-    "quality_report", "register", "run_monitor",
+    "ColumnDrift", "DriftReport", "DriftTest", "QualityLimits", "QualityReport", "REGISTRY",
+    "Sample", "drift_report", "drifted", "metrics", "quality_report", "register", *_LAZY,
 ]

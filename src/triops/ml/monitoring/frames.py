@@ -39,9 +39,11 @@ def column_kind(series: pd.Series) -> ColumnKind:
     if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series):
         return "categorical"
     if pd.api.types.is_numeric_dtype(series):
-        # Few distinct values (flags, ratings) behave like categories.
-        sample = series.iloc[:200_000]
-        return "numeric" if sample.nunique(dropna=True) > CATEGORICAL_MAX_UNIQUE else "categorical"
+        # Few distinct values (flags, ratings) behave like categories. A head sample
+        # settles most columns; only a column that looks like a flag there is counted whole.
+        if series.iloc[:10_000].nunique(dropna=True) > CATEGORICAL_MAX_UNIQUE:
+            return "numeric"
+        return "numeric" if series.nunique(dropna=True) > CATEGORICAL_MAX_UNIQUE else "categorical"
     return "categorical"
 
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import rankdata
 
 from triops.core.errors import InvalidInput
 
@@ -48,6 +47,8 @@ def f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Binary ROC AUC as the Mann–Whitney statistic (ties count half)."""
+    from scipy.stats import rankdata  # imported on use: scipy.stats is slow to load
+
     classes = np.unique(y_true)
     if classes.size != 2:
         return float("nan")

@@ -1,5 +1,5 @@
-"""The server's monitoring service: a background thread that runs due monitors, and one
-worker that runs retraining off the request path.
+"""The server's monitoring service: a background thread that runs due monitors, one
+worker that runs retraining off the request path, two for pipeline runs.
 
 Started with the server (``runtime.services["monitoring"]``); ``close`` stops both.
 """
@@ -29,6 +29,9 @@ class MonitoringService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triops-retrain")
+        # Pipeline runs asked for through the API get their own workers, so a request
+        # never waits behind a long retraining.
+        self._runs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="triops-pipeline")
         self._retraining: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
@@ -84,10 +87,11 @@ class MonitoringService:
                 self._retraining.discard(key)
 
     def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future:
-        return self._jobs.submit(fn, *args, **kwargs)
+        return self._runs.submit(fn, *args, **kwargs)
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._jobs.shutdown(wait=False, cancel_futures=True)
+        self._runs.shutdown(wait=False, cancel_futures=True)

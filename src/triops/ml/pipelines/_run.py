@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,8 +51,16 @@ def run_pipeline(
     db: Database, artifacts: ArtifactStore, project: str, pipeline: Pipeline,
     params: dict[str, Any] | None = None, *, ref: str = "", executor: Executor | None = None,
     trigger: str = "manual", actor: str = "cli", use_cache: bool = True,
+    on_start: Callable[[str], None] | None = None, name: str | None = None,
 ) -> RunResult:
-    """Run every step in order; returns the values of all outputs."""
+    """Run every step in order; returns the values of all outputs.
+
+    ``on_start`` is called with the run id once the run is recorded (before any step),
+    so a caller running this in the background can answer with the id at once.
+    ``name`` is what the run is recorded under (the registered name; default the
+    pipeline's own).
+    """
+    recorded = name or pipeline.name
     params = dict(params or {})
     unknown = sorted(set(params) - set(pipeline.params))
     missing = sorted(set(pipeline.params) - set(params))
@@ -62,12 +71,14 @@ def run_pipeline(
     executor = executor or LocalExecutor()
     cache = StepCache(artifacts, project)
     with db.write() as session:
-        run = repo.start_run(session, project, pipeline.name, ref or pipeline.name,
+        run = repo.start_run(session, project, recorded, ref or pipeline.name,
                              executor=executor.name, trigger=trigger,
                              params={k: _summary(v) for k, v in params.items()})
         audit.record(session, project=project, actor=actor, action="pipeline.run.start",
-                     target=f"pipeline:{pipeline.name}",
+                     target=f"pipeline:{recorded}",
                      detail={"run_id": run.id, "executor": executor.name, "trigger": trigger})
+    if on_start is not None:
+        on_start(run.id)
     result = RunResult(run_id=run.id, status="running")
     values: dict[str, Any] = dict(params)
     hashes: dict[str, str] = {k: content_hash(v) for k, v in params.items()}
@@ -89,7 +100,7 @@ def run_pipeline(
                                  error=detail)
                 repo.finish_run(session, run.id, "failed", {}, f"step {step.name}: {detail}")
                 audit.record(session, project=project, actor=actor, action="pipeline.run.fail",
-                             target=f"pipeline:{pipeline.name}",
+                             target=f"pipeline:{recorded}",
                              detail={"run_id": run.id, "step": step.name, "error": detail})
             result.status, result.error = "failed", f"step {step.name}: {detail}"
             return result
@@ -105,7 +116,7 @@ def run_pipeline(
         repo.finish_run(session, run.id, "succeeded",
                         {k: _summary(v) for k, v in produced.items()})
         audit.record(session, project=project, actor=actor, action="pipeline.run.finish",
-                     target=f"pipeline:{pipeline.name}",
+                     target=f"pipeline:{recorded}",
                      detail={"run_id": run.id,
                              "cached_steps": [s.step for s in result.steps if s.cached]})
     result.status, result.values = "succeeded", produced

@@ -1,0 +1,72 @@
+"""Monitoring pages: the monitors of a project, one monitor's drift per feature and
+metrics over time (server-rendered SVG), and the pipeline runs with their steps."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from triops.api.auth import AsViewer, Caller
+from triops.api.runtime import runtime_of
+from triops.store.repos import monitoring as repo
+from triops.ui.charts import Marker, line_chart
+from triops.ui.rendering import render
+
+router = APIRouter(prefix="/ui/ml", include_in_schema=False)
+
+
+@router.get("/monitors", response_class=HTMLResponse)
+def monitors_page(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        monitors = repo.list_monitors(session, caller.project)
+        latest = {m.name: (repo.results(session, m, limit=1) or [None])[0] for m in monitors}
+        pipelines = repo.list_pipelines(session, caller.project)
+        runs = repo.list_runs(session, caller.project, limit=20)
+    return render(request, "monitoring_list.html", monitors=monitors, latest=latest,
+                  pipelines=pipelines, runs=runs)
+
+
+def _series(rows: list, section: str, key: str) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        for name, values in (getattr(r, section) or {}).items():
+            value = values.get(key) if isinstance(values, dict) else None
+            if isinstance(value, (int, float)):
+                out.setdefault(name, []).append((float(r.time_ms), float(value)))
+    return out
+
+
+@router.get("/monitors/{name}", response_class=HTMLResponse)
+def monitor_page(request: Request, name: str, limit: int = Query(500, ge=1, le=10_000),
+                 caller: Caller = AsViewer) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        monitor = repo.get_monitor(session, caller.project, name)
+        rows = repo.results(session, monitor, limit=limit)
+    drift = _series(rows, "drift", "score")
+    breaches = [Marker(x=float(r.time_ms), label=", ".join(sorted(r.breaches)))
+                for r in rows if r.breaches]
+    thresholds = {c: v.get("threshold") for c, v in (rows[-1].drift if rows else {}).items()}
+    drift_charts = [
+        (feature, line_chart(points, [m for m in breaches if "drift" in m.label], width=720,
+                             height=180, title=f"drift score of {feature}"))
+        for feature, points in sorted(drift.items())
+    ]
+    metrics: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        for metric, value in ((r.performance or {}).get("metrics") or {}).items():
+            if isinstance(value, (int, float)):
+                metrics.setdefault(metric, []).append((float(r.time_ms), float(value)))
+    metric_charts = [(metric, line_chart(points, width=720, height=180, title=metric))
+                     for metric, points in sorted(metrics.items())]
+    return render(request, "monitoring_monitor.html", monitor=monitor, rows=rows[-20:][::-1],
+                  drift_charts=drift_charts, metric_charts=metric_charts,
+                  thresholds=thresholds, latest=rows[-1] if rows else None)
+
+
+@router.get("/pipeline-runs/{run_id}", response_class=HTMLResponse)
+def run_page(request: Request, run_id: str, caller: Caller = AsViewer) -> HTMLResponse:
+    with runtime_of(request).db.read() as session:
+        run = repo.get_run(session, caller.project, run_id)
+        steps = repo.steps_of(session, run_id)
+    return render(request, "monitoring_run.html", run=run, steps=steps)
