@@ -95,7 +95,7 @@ def alert(status: str, **labels: str) -> dict:
         "status": status, "labels": {"alertname": "HighLatency", "severity": "critical",
                                      "service": "checkout", **labels},
         "annotations": {"summary": "p99 latency above 2 s"},
-        "startsAt": "2026-01-05T10:00:00.000Z",
+        "startsAt": "2026-01-05T10:00:00.123456789Z",  # Go writes RFC 3339 with nanoseconds
         "endsAt": "2026-01-05T10:20:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
         "generatorURL": "http://prometheus/graph", "fingerprint": "c9b1e9f2e6a1d2b3",
     }
@@ -122,6 +122,7 @@ def test_alertmanager_firing_then_resolved(client):
     assert incident["subject"] == "service:checkout"
     assert incident["severity"] == "critical"
     assert incident["title"] == "p99 latency above 2 s"
+    assert incident["first_ms"] == 1767607200123
     assert incident["labels"] == {"service": "checkout"}
     assert incident["status"] == "open"
 

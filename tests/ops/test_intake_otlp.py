@@ -207,3 +207,14 @@ def test_invalid_utf8_in_protobuf_log_is_400(client):
     r = client.post("/v1/logs", content=broken, headers=PB)
     assert r.status_code == 400, r.text
     assert client.get("/api/v1/ops/logs").json() == []
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import triops.ops.otlp_metrics
+    import triops.ui.charts
+
+    for module in (triops.ops.otlp_metrics, triops.ui.charts):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
