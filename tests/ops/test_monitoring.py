@@ -168,3 +168,38 @@ def test_detector_cache_matches_the_store_and_notices_other_writers(db):
     with db.read() as session:
         assert (ops_repo.get_series_state(session, "default", KEY).state
                 == ops_repo.get_series_state(session, "reference", KEY).state)
+
+
+def test_concurrent_batches_on_one_new_series_lose_nothing(db):
+    import threading
+
+    from triops.ops import logs as ops_logs
+
+    errors: list[BaseException] = []
+    reports = []
+
+    def writer(n: int) -> None:
+        try:
+            batch = [Sample("hot", T0 + (n * 100 + i) * STEP, float(i % 4)) for i in range(100)]
+            lines = [ops_logs.LogLine("svc", T0 + n * 1000 + i, f"job {n} step {i} done")
+                     for i in range(50)]
+            with db.write() as session:
+                reports.append(ingest_samples(session, "default", batch))
+                ops_logs.ingest_lines(session, "default", lines)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with db.read() as session:
+        state = ops_repo.get_series_state(session, "default", "hot")
+        assert len(read_series(session, "default", "hot")) == 600
+        assert state.points == sum(r.scored for r in reports)
+        assert sum(r.scored + r.late for r in reports) == 600
+        stream = ops_repo.get_stream(session, "default", "svc")
+        assert stream.lines == 300
+        assert sum(t.count for t in ops_logs.templates(session, "default", "svc")) == 300
