@@ -1,6 +1,7 @@
 """Gateway anomalies as Signals: error rate, p95 latency and cost per route.
 
-Calls are grouped per (project, route) into tumbling windows. When a window closes it
+Calls are grouped per (project, route) into tumbling windows of their end time. When
+the next call after a window's end arrives, the window
 is judged: an error rate over the threshold, a p95 latency several times its running
 baseline, or a cost several times its running baseline becomes a Signal for the
 incident engine. Baselines are exponentially weighted over past windows and only
@@ -9,8 +10,6 @@ judge once a few windows have been seen, so a fresh server does not cry wolf.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,9 +46,8 @@ class _Baseline:
 
 
 class GatewayMonitor:
-    def __init__(self, config: SignalConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: SignalConfig) -> None:
         self.config = config
-        self._clock = clock
         self._windows: dict[tuple[str, str], _Window] = {}
         self._baselines: dict[tuple[str, str], _Baseline] = {}
 
@@ -57,7 +55,8 @@ class GatewayMonitor:
         """Count one finished gateway call; returns the signals of any window it closed."""
         route = str(span.attributes.get("triops.gateway.route") or span.name)
         key = (project, route)
-        now = self._clock()
+        # Event time, not the time the writer gets to the span: batches arrive late.
+        now = span.end_ns / 1e9
         signals: list[Signal] = []
         window = self._windows.get(key)
         if window is None or now - window.start_s >= self.config.window_s:
