@@ -3,7 +3,9 @@
 The current frame is the endpoint's logged predictions (one row per input row, with the
 served output and the label posted for it). The training reference follows lineage —
 model version → run → dataset inputs — and reads the dataset's data when it was logged
-as a run artifact (``mlflow-artifacts:/...`` or ``runs:/...`` sources).
+as a run artifact: ``mlflow-artifacts:/...``, ``runs:/...``, or the artifact proxy URL
+``http://<server>/api/2.0/mlflow-artifacts/artifacts/...`` (what the stock client's
+``mlflow.data.from_pandas(df, source=url)`` records).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import io
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -63,7 +66,19 @@ def _source_uri(source: str) -> str:
     return source
 
 
+#: How the artifact proxy of an MLflow-compatible server (triops included) is addressed.
+_PROXY = "/api/2.0/mlflow-artifacts/artifacts/"
+
+
 def _artifact_path(session: Session, project: str, uri: str) -> str | None:
+    """The artifact-store path a dataset source names, when it is one of ours.
+
+    Only paths inside the project's own MLflow artifact folder come back, so a dataset
+    source can never make the server read anything else.
+    """
+    if uri.startswith(("http://", "https://")) and _PROXY in uri:
+        tail = unquote(urlsplit(uri).path.split(_PROXY, 1)[1])
+        return f"mlflow/{project}/{safe_relpath(tail)}"
     if uri.startswith("mlflow-artifacts:/"):
         return f"mlflow/{project}/{safe_relpath(uri[len('mlflow-artifacts:/'):].lstrip('/'))}"
     if uri.startswith("runs:/"):
