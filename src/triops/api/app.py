@@ -34,6 +34,7 @@ from triops.api.runtime import Runtime
 from triops.ui.llm_pages import router as llm_ui_router
 from triops.ui.monitoring_pages import router as monitoring_ui_router
 from triops.ui.ops_pages import router as ops_ui_router
+from triops.ui.ml_pages import router as ml_ui_router
 from triops.ui.pages import router as ui_router
 from triops.ui.rendering import STATIC_DIR
 
@@ -45,8 +46,8 @@ ROUTERS += [openai_router, gateway_router]  # LLM gateway
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
 ROUTERS += [endpoints_router, oip_router]  # model serving
-ROUTERS += [ml_tracking_router, datasets_router]  # ML native tracking, datasets, lineage
 ROUTERS += [monitors_router, monitoring_ui_router]  # ML monitoring and pipelines
+ROUTERS += [ml_tracking_router, datasets_router, ml_ui_router]  # ML native tracking, datasets, lineage, pages
 
 
 def create_app(runtime: Runtime) -> FastAPI:

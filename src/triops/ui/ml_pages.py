@@ -1,0 +1,162 @@
+"""ML pages: experiments, a run table filtered with MLflow's syntax, run comparison,
+the model registry and a model version's lineage."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from triops.api.auth import AsViewer, Caller
+from triops.api.runtime import runtime_of
+from triops.core.errors import InvalidInput, NotFound
+from triops.ml import lineage as ml_lineage
+from triops.ml import parse_filter, parse_order_by
+from triops.store.repos import datasets as dataset_repo
+from triops.store.repos import experiments, ml_overview, registry, runs, runs_search
+from triops.store.repos.runs import decode_value
+from triops.ui.ml_charts import Series, color_of, overlay_chart
+from triops.ui.rendering import render
+
+router = APIRouter(prefix="/ui/ml", include_in_schema=False)
+
+#: Runs shown on an experiment page, columns per kind, runs and curves on a compare page.
+PAGE_RUNS = 200
+MAX_COLUMNS = 12
+MAX_COMPARE = 8
+MAX_CURVES = 6
+POINTS_PER_CURVE = 20_000
+
+
+@router.get("", response_class=HTMLResponse)
+def landing(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+    rt = runtime_of(request)
+    with rt.db.read() as session:
+        rows, _ = experiments.search(session, caller.project, max_results=1000,
+                                     sqlite=rt.db.is_sqlite)
+        counts = ml_overview.run_counts(session, caller.project)
+        models = registry.count_models(session, caller.project)
+        datasets = dataset_repo.summaries(session, caller.project, limit=50)
+    return render(request, "ml_index.html", experiments=rows, counts=counts, models=models,
+                  datasets=datasets)
+
+
+def _columns(details: dict, attr: str) -> list[str]:
+    keys: dict[str, None] = {}
+    for d in details.values():
+        for k in (getattr(d, attr) if attr != "metrics" else [m.key for m in d.metrics]):
+            keys.setdefault(k, None)
+    return sorted(keys)[:MAX_COLUMNS]
+
+
+@router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
+def experiment_page(
+    request: Request, experiment_id: str,
+    filter: str = Query("", max_length=2000),  # noqa: A002 - MLflow's own word
+    sort: str = Query("", max_length=300), desc: bool = Query(False),
+    caller: Caller = AsViewer,
+) -> HTMLResponse:
+    rt = runtime_of(request)
+    error = ""
+    with rt.db.read() as session:
+        exp = experiments.get(session, caller.project, experiment_id)
+        try:
+            clauses = parse_filter(filter)
+            order = parse_order_by([f"{sort} {'DESC' if desc else 'ASC'}"]) if sort else []
+            found, more = runs_search.search(session, caller.project, [experiment_id],
+                                             clauses=clauses, order_by=order,
+                                             max_results=PAGE_RUNS, sqlite=rt.db.is_sqlite)
+        except InvalidInput as exc:
+            # A typo in the filter is the user's to fix: say what is wrong, show no runs.
+            error, found, more = exc.message, [], None
+        details = runs.details(session, [r.run_id for r in found])
+    metrics = {r.run_id: {m.key: decode_value(m.value) for m in details[r.run_id].metrics}
+               for r in found}
+    return render(request, "ml_experiment.html", experiment=exp, runs=found, details=details,
+                  metrics=metrics, param_keys=_columns(details, "params"),
+                  metric_keys=_columns(details, "metrics"), filter=filter, sort=sort,
+                  desc=desc, error=error, more=more is not None, page_size=PAGE_RUNS)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, runs_: list[str] = Query([], alias="runs"),
+                 caller: Caller = AsViewer) -> HTMLResponse:
+    chosen = list(dict.fromkeys(r for r in runs_ if r))[:MAX_COMPARE]
+    if len(chosen) < 2:
+        return render(request, "ml_compare.html", error="Select at least two runs to compare "
+                      "(tick them in an experiment's run table).", runs=[], charts=[],
+                      param_rows=[], metric_rows=[], colors=[])
+    with runtime_of(request).db.read() as session:
+        found = []
+        for run_id in chosen:
+            try:
+                found.append(runs.get(session, caller.project, run_id))
+            except NotFound:
+                raise NotFound(f"run {run_id} does not exist in project {caller.project}") \
+                    from None
+        details = runs.details(session, chosen)
+        keys = sorted({m.key for d in details.values() for m in d.metrics})
+        charts = []
+        for key in keys[:MAX_CURVES]:
+            series = [Series(run.run_name, [(float(p.step), p.value) for p in
+                                            runs.metric_history(session, caller.project,
+                                                                run.run_id, key,
+                                                                limit=POINTS_PER_CURVE)])
+                      for run in found]
+            charts.append((key, overlay_chart(series, title=f"{key} by step")))
+    param_keys = sorted({k for d in details.values() for k in d.params})
+    param_rows = []
+    for key in param_keys:
+        values = [details[r.run_id].params.get(key) for r in found]
+        param_rows.append((key, values, len(set(values)) > 1))
+    metric_rows = []
+    for key in keys:
+        values = []
+        for r in found:
+            hit = next((m for m in details[r.run_id].metrics if m.key == key), None)
+            values.append(decode_value(hit.value) if hit else None)
+        metric_rows.append((key, values, len(set(values)) > 1))
+    return render(request, "ml_compare.html", error="", runs=found, charts=charts,
+                  param_rows=param_rows, metric_rows=metric_rows,
+                  colors=[color_of(i) for i in range(len(found))],
+                  hidden_curves=max(len(keys) - MAX_CURVES, 0))
+
+
+@router.get("/models", response_class=HTMLResponse)
+def models_page(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+    rt = runtime_of(request)
+    with rt.db.read() as session:
+        models, _ = registry.search_models(session, caller.project, max_results=1000,
+                                           sqlite=rt.db.is_sqlite)
+        ids = [m.id for m in models]
+        aliases = registry.aliases_of(session, ids)
+        counts = ml_overview.version_counts(session, ids)
+    return render(request, "ml_models.html", models=models, aliases=aliases, counts=counts)
+
+
+@router.get("/models/{name}", response_class=HTMLResponse)
+def model_page(request: Request, name: str, caller: Caller = AsViewer) -> HTMLResponse:
+    rt = runtime_of(request)
+    with rt.db.read() as session:
+        model = registry.get_model(session, caller.project, name)
+        rows, _ = registry.search_versions(
+            session, caller.project, clauses=parse_filter(f"name = '{_quote(name)}'"),
+            max_results=1000, sqlite=rt.db.is_sqlite)
+        aliases = registry.aliases_of(session, [model.id])[model.id]
+    by_version: dict[int, list[str]] = {}
+    for alias, version in aliases:
+        by_version.setdefault(version, []).append(alias)
+    versions = sorted((v for _, v in rows), key=lambda v: -v.version)
+    return render(request, "ml_model.html", model=model, versions=versions,
+                  by_version=by_version)
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
+def lineage_page(request: Request, name: str, version: str,
+                 caller: Caller = AsViewer) -> HTMLResponse:
+    chain = ml_lineage.model_version(runtime_of(request).db, caller.project, name, version)
+    return render(request, "ml_lineage.html", chain=chain)
