@@ -27,8 +27,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "llm"))
-import peer_venv  # noqa: E402
-from otlp_payloads import pb_span, request_of  # noqa: E402
+import peer_venv
+from otlp_payloads import pb_span, request_of
 
 VERBOSE = False
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
@@ -146,11 +146,12 @@ def run_triops(payloads: list[bytes], traces: int, concurrency: int, work: Path,
     home = work / "triops"
     home.mkdir()
     store = store or f"sqlite:///{home / 'triops.db'}"
-    log = open(home / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
-         "--home", str(home), "--log-level", "warning"],
-        env={**os.environ, "TRIOPS_ADMIN_KEY": ADMIN_KEY}, stdout=log, stderr=subprocess.STDOUT)
+    with open(home / "server.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
+             "--home", str(home), "--log-level", "warning"],
+            env={**os.environ, "TRIOPS_ADMIN_KEY": ADMIN_KEY}, stdout=log,
+            stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz", proc)
@@ -178,9 +179,9 @@ def run_phoenix(payloads: list[bytes], traces: int, concurrency: int, work: Path
     env = {**os.environ, "PHOENIX_WORKING_DIR": str(home), "PHOENIX_PORT": str(port),
            "PHOENIX_GRPC_PORT": str(grpc_port), "PHOENIX_HOST": "127.0.0.1",
            "PHOENIX_TELEMETRY_ENABLED": "false"}
-    log = open(home / "server.log", "wb")
-    proc = subprocess.Popen([str(python), "-m", "phoenix.server.main", "serve"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, cwd=home)
+    with open(home / "server.log", "wb") as log:
+        proc = subprocess.Popen([str(python), "-m", "phoenix.server.main", "serve"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, cwd=home)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/healthz", proc)

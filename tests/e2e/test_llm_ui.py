@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.browser import browser_page, login, shot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
-from otlp_payloads import rag_trace, request_of  # noqa: E402
+from otlp_payloads import rag_trace, request_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -8,8 +8,8 @@ import os
 import time
 
 from google.protobuf.json_format import MessageToDict
-
 from otlp_payloads import pb_span, rag_trace, request_of
+
 from triops.core.principals import Role
 from triops.store import records
 from triops.store.repos import keys
@@ -41,7 +41,7 @@ def test_otlp_protobuf_round_trip_keeps_tree_kinds_and_attributes(client):
     detail = client.get(f"/api/v1/traces/{trace_id}").json()
     by_name = {s["name"]: s for s in detail["spans"]}
     root, retr, llm = by_name["answer-question"], by_name["retrieve"], by_name["chat gpt-4o-mini"]
-    assert [s["name"] for s in detail["spans"]][0] == "answer-question"
+    assert detail["spans"][0]["name"] == "answer-question"
     assert root["parent_span_id"] is None and root["depth"] == 0
     assert retr["parent_span_id"] == root["span_id"] and llm["parent_span_id"] == root["span_id"]
     assert root["children"] == [retr["span_id"], llm["span_id"]]

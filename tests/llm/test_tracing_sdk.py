@@ -87,6 +87,5 @@ def test_many_spans_are_batched_and_none_lost(configured):
 
 
 def test_unknown_kind_is_refused():
-    with pytest.raises(ValueError, match="span kind"):
-        with triops.span("x", kind="banana"):
-            pass
+    with pytest.raises(ValueError, match="span kind"), triops.span("x", kind="banana"):
+        pass

@@ -90,10 +90,9 @@ def test_record_spans_contract(db):
 
 
 def test_one_bad_span_writes_nothing(db):
-    with pytest.raises(InvalidInput, match="span_id"):
-        with db.write() as session:
-            record_spans(session, "proj", [_span("1"), dataclasses.replace(_span("2"),
-                                                                          span_id="XYZ")])
+    with pytest.raises(InvalidInput, match="span_id"), db.write() as session:
+        record_spans(session, "proj", [_span("1"), dataclasses.replace(_span("2"),
+                                                                      span_id="XYZ")])
     with db.read() as session:
         assert list(records.scan(session, "proj", "span")) == []
         assert list_traces(session, "proj", TraceFilter())[1] == 0

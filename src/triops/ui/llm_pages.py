@@ -13,7 +13,14 @@ from triops.api.auth import AsEditor, AsViewer, Caller
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
-from triops.llm.tracing import SCORE_SOURCES, TraceFilter, add_score, dashboard, get_trace, list_traces
+from triops.llm.tracing import (
+    SCORE_SOURCES,
+    TraceFilter,
+    add_score,
+    dashboard,
+    get_trace,
+    list_traces,
+)
 from triops.store.repos import llm_traces as trace_repo
 from triops.ui import charts
 from triops.ui.rendering import render

@@ -124,13 +124,14 @@ class TraceDetailOut(TraceOut):
 
 
 def trace_out(t: Trace) -> dict[str, Any]:
-    return dict(
-        trace_id=t.trace_id, name=t.name, start_ms=t.start_ms, duration_ms=t.duration_ms,
-        status=t.status, span_count=t.span_count, error_count=t.error_count, model=t.model,
-        input_tokens=t.input_tokens, output_tokens=t.output_tokens,
-        total_tokens=t.total_tokens, cost=t.cost, user_id=t.user_id,
-        session_id=t.session_id, api_key=t.api_key, service=t.service,
-    )
+    return {
+        "trace_id": t.trace_id, "name": t.name, "start_ms": t.start_ms,
+        "duration_ms": t.duration_ms, "status": t.status, "span_count": t.span_count,
+        "error_count": t.error_count, "model": t.model, "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens, "total_tokens": t.total_tokens, "cost": t.cost,
+        "user_id": t.user_id, "session_id": t.session_id, "api_key": t.api_key,
+        "service": t.service,
+    }
 
 
 def score_out(s: Score) -> ScoreOut:
