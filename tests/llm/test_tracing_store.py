@@ -104,3 +104,21 @@ def test_tree_order_handles_orphans_and_repeats():
     order = [(n.span.span_id[0], n.depth) for n in tree_order(spans)]
     assert order == [("3", 0), ("1", 0), ("2", 1), ("4", 2)]
     assert len(tree_order(spans + [spans[0]])) == 4
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import triops.client as client_pkg
+    from triops.client import _config, tracing
+    from triops.llm.tracing import _store
+
+    _config._config = None  # examples run unconfigured: their spans are counted, not sent
+    tracing.reset_exporter()
+    try:
+        for module in (_store, tracing, _config, client_pkg):
+            result = doctest.testmod(module, verbose=False)
+            assert result.failed == 0 and result.attempted > 0, module.__name__
+    finally:
+        _config._config = None
+        tracing.reset_exporter()
