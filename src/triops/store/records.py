@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from triops.store.schema import Record
@@ -40,8 +40,10 @@ def append(session: Session, project: str, kind: str, rows: Sequence[RecordRow])
     """Insert rows in the caller's transaction; returns how many were written."""
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        session.execute(
-            insert(Record),
+        # Core, not ORM, execution: ORM bulk insert inspects every row, which halves
+        # throughput on the hot path of metric points and spans.
+        session.connection().execute(
+            Record.__table__.insert(),
             [
                 {"project": project, "kind": kind, "stream": r.stream, "ts_ms": r.ts_ms,
                  "data": r.data}
