@@ -41,7 +41,7 @@ def make_data(rows: int, folder: Path) -> None:
     levels = [f"v{i}" for i in range(6)]
     probs = np.array([0.35, 0.25, 0.15, 0.12, 0.08, 0.05])
 
-    def frame(current: bool) -> "pd.DataFrame":
+    def frame(current: bool) -> pd.DataFrame:
         cols = {}
         for i, name in enumerate(NUMERIC):
             base = rng.normal(10 * i, 1 + i, rows) if i % 3 else rng.lognormal(1, 0.5, rows)

@@ -7,8 +7,8 @@ import pytest
 
 from tests.ml import retrain_pipelines
 from triops.ml.monitoring.service import MonitoringService
-from triops.ml.retraining import retrain
 from triops.ml.monitoring.spec import RetrainPolicy
+from triops.ml.retraining import retrain
 from triops.ml.serving import PREDICTION_KIND, append_labels
 from triops.ml.serving.predictions import prediction_row
 from triops.store import records
@@ -50,6 +50,7 @@ def test_monitor_run_finds_drift_and_performance_and_opens_incidents(client, run
     created = client.post("/api/v1/monitors", json={"name": "churn-drift", "endpoint": ENDPOINT,
                                                       "spec": _spec(model="churn")})
     assert created.status_code == 201, created.text
+    assert "monitoring" in runtime.services  # the scheduler starts with the app
     ran = client.post("/api/v1/monitors/churn-drift/run")
     assert ran.status_code == 200, ran.text
     body = ran.json()

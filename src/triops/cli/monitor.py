@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from triops.cli.common import ArtifactsOpt, HomeOpt, ProjectOpt, StoreOpt, console, open_database, settings_from
+from triops.cli.common import (
+    ArtifactsOpt,
+    HomeOpt,
+    ProjectOpt,
+    StoreOpt,
+    console,
+    open_database,
+    settings_from,
+)
 from triops.core.errors import InvalidInput
 from triops.ml.monitoring.monitors import run_monitor
 from triops.ml.monitoring.spec import MonitorSpec

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from triops.cli.common import ArtifactsOpt, HomeOpt, ProjectOpt, StoreOpt, console, open_database, settings_from
+from triops.cli.common import (
+    ArtifactsOpt,
+    HomeOpt,
+    ProjectOpt,
+    StoreOpt,
+    console,
+    open_database,
+    settings_from,
+)
 from triops.core.errors import InvalidInput
 from triops.ml.pipelines import EXECUTORS, load, make_executor, run_pipeline
 from triops.store.artifacts import ArtifactStore

@@ -59,7 +59,7 @@ class MonitorOut(BaseModel):
     last_run_ms: int | None
 
     @classmethod
-    def of(cls, row: Monitor) -> "MonitorOut":
+    def of(cls, row: Monitor) -> MonitorOut:
         return cls(name=row.name, endpoint=row.endpoint, interval_s=row.interval_s,
                    enabled=row.enabled, spec=row.spec, created_ms=row.created_ms,
                    last_run_ms=row.last_run_ms)
@@ -78,7 +78,7 @@ class ResultOut(BaseModel):
     incidents: list[str] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, row: MonitorResult | RunOutcome) -> "ResultOut":
+    def of(cls, row: MonitorResult | RunOutcome) -> ResultOut:
         return cls(time_ms=row.time_ms, status=row.status, n_reference=row.n_reference,
                    n_current=row.n_current, drift=row.drift, quality=row.quality,
                    performance=row.performance, breaches=row.breaches, error=row.error,
@@ -185,7 +185,7 @@ class RunOut(BaseModel):
     steps: list[StepOut] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, row: PipelineRun, steps: list[Any] | None = None) -> "RunOut":
+    def of(cls, row: PipelineRun, steps: list[Any] | None = None) -> RunOut:
         return cls(id=row.id, pipeline=row.pipeline, status=row.status, executor=row.executor,
                    trigger=row.trigger, params=row.params, outputs=row.outputs,
                    started_ms=row.started_ms, ended_ms=row.ended_ms, error=row.error,

@@ -31,6 +31,27 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ColumnDrift", "DriftReport", "DriftTest", "QualityLimits", "QualityReport", "REGISTRY",
-    "Sample", "drift_report", "drifted", "metrics", "quality_report", "register", *_LAZY,
+    # loaded on first use, see _LAZY
+    "DATA_QUALITY",
+    "DRIFT",
+    "PERFORMANCE",
+    "REGISTRY",
+    "SERVICE",
+    "ColumnDrift",
+    "DriftReport",
+    "DriftTest",
+    "MonitorSpec",
+    "MonitoringService",
+    "QualityLimits",
+    "QualityReport",
+    "RetrainPolicy",
+    "RunOutcome",
+    "Sample",
+    "drift_report",
+    "drifted",
+    "evaluate",
+    "metrics",
+    "quality_report",
+    "register",
+    "run_monitor",
 ]

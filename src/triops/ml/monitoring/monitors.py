@@ -96,7 +96,7 @@ def _performance(spec: MonitorSpec, current: pd.DataFrame) -> dict[str, Any]:
     if LABEL not in current.columns:
         return {"labels": 0}
     labelled = current[current[LABEL].notna() & current[OUTPUT].notna()]
-    out: dict[str, Any] = {"labels": int(len(labelled))}
+    out: dict[str, Any] = {"labels": len(labelled)}
     if len(labelled) < check.min_labels:
         return out
     truth = labelled[LABEL].to_numpy()

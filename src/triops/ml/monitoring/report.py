@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 from triops.core.errors import InvalidInput
 from triops.ml.monitoring import drift
 from triops.ml.monitoring.frames import (
-    Frame, as_dataframe, categorical_pair, column_kind, numeric_pair,
+    Frame,
+    as_dataframe,
+    categorical_pair,
+    column_kind,
+    numeric_pair,
 )
 
 #: Above this many reference rows the distance tests replace the hypothesis tests,

@@ -35,7 +35,7 @@ class MonitoringService:
         self._retraining: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def start(self) -> "MonitoringService":
+    def start(self) -> MonitoringService:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="triops-monitors",
                                             daemon=True)
@@ -46,7 +46,7 @@ class MonitoringService:
         while not self._stop.wait(self.tick_s):
             try:
                 self.run_due()
-            except Exception:  # noqa: BLE001 - the scheduler must outlive one bad tick
+            except Exception:
                 log.exception("monitor scheduler tick failed")
 
     def run_due(self) -> int:
@@ -80,7 +80,7 @@ class MonitoringService:
                     policy=policy, trigger=trigger)
         except TriopsError as exc:
             log.warning("retraining %s failed: %s", key, exc.message)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("retraining %s failed", key)
         finally:
             with self._lock:

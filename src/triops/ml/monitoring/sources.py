@@ -94,7 +94,7 @@ def _read_table(data: bytes, name: str) -> pd.DataFrame:
     lower = name.lower()
     if lower.endswith(".parquet"):
         return pd.read_parquet(io.BytesIO(data))
-    if lower.endswith(".json") or lower.endswith(".jsonl"):
+    if lower.endswith((".json", ".jsonl")):
         return pd.read_json(io.BytesIO(data), lines=lower.endswith(".jsonl"))
     return pd.read_csv(io.BytesIO(data))
 

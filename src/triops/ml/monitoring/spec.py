@@ -18,7 +18,7 @@ from triops.ml.monitoring.quality import QualityLimits
 @dataclass(frozen=True)
 class Window:
     kind: Literal["time", "count"] = "count"
-    #: Seconds back from now (time) or the newest N predictions (count).
+    #: Seconds back from now (time) or the newest N logged requests (count).
     size: int = 1000
 
 
@@ -80,7 +80,7 @@ class MonitorSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MonitorSpec":
+    def from_dict(cls, data: dict[str, Any]) -> MonitorSpec:
         try:
             spec = cls(
                 model=data.get("model"), alias=data.get("alias") or "champion",

@@ -104,9 +104,9 @@ def run_pipeline(
                              detail={"run_id": run.id, "step": step.name, "error": detail})
             result.status, result.error = "failed", f"step {step.name}: {detail}"
             return result
-        for name, value in outputs.items():
-            values[name] = value
-            hashes[name] = content_hash(value)
+        for key_name, value in outputs.items():
+            values[key_name] = value
+            hashes[key_name] = content_hash(value)
         result.steps.append(StepOutcome(step.name, cached, time.perf_counter() - clock))
         with db.write() as session:
             repo.record_step(session, run.id, step.name, status="succeeded", cache_key=key,

@@ -10,7 +10,11 @@ from sqlalchemy.orm import Session
 from triops.core.errors import AlreadyExists, NotFound
 from triops.core.ids import new_id, now_ms
 from triops.store.schema_monitoring import (
-    Monitor, MonitorResult, Pipeline, PipelineRun, PipelineStep,
+    Monitor,
+    MonitorResult,
+    Pipeline,
+    PipelineRun,
+    PipelineStep,
 )
 
 # -- monitors ----------------------------------------------------------------------------
