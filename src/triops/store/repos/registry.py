@@ -36,9 +36,14 @@ def create_model(session: Session, project: str, name: str, description: str = "
     return row
 
 
-def get_model(session: Session, project: str, name: str) -> RegisteredModel:
-    row = session.scalar(select(RegisteredModel).where(
-        RegisteredModel.project == project, RegisteredModel.name == name))
+def get_model(session: Session, project: str, name: str, *, for_update: bool = False
+              ) -> RegisteredModel:
+    query = select(RegisteredModel).where(
+        RegisteredModel.project == project, RegisteredModel.name == name)
+    if for_update:
+        # Two versions registered at once must not both take the same number.
+        query = query.with_for_update()
+    row = session.scalar(query)
     if row is None:
         raise NotFound(f"Registered Model with name={name} not found")
     return row
@@ -117,7 +122,7 @@ def create_version(session: Session, project: str, name: str, *, source: str,
                    run_id: str | None, run_link: str = "", description: str = "",
                    tags: dict[str, str] | None = None, model_id: str | None = None,
                    storage_location: str | None = None, user_id: str = "") -> ModelVersion:
-    model = get_model(session, project, name)
+    model = get_model(session, project, name, for_update=True)
     model.last_version += 1
     now = now_ms()
     model.last_updated_timestamp = now

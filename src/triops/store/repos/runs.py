@@ -74,17 +74,36 @@ def random_run_name() -> str:
     return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{secrets.randbelow(1000)}"
 
 
-def _upsert(session: Session, table: type, rows: list[dict], keys: list[str],
-            update: list[str], where=None) -> None:  # type: ignore[no-untyped-def]
-    if not rows:
-        return
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(table)
+#: Upsert statements are built once per backend and table: building one costs more
+#: than running it, and logging is the hot path of the tracking server.
+_UPSERTS: dict[tuple[str, str], object] = {}
+
+
+def _latest_is_newer(new):  # type: ignore[no-untyped-def]
+    # MLflow's rule: the latest value is the one at the highest step, then time.
+    return (new.step > LatestMetric.step) | (
+        (new.step == LatestMetric.step) & (new.timestamp >= LatestMetric.timestamp))
+
+
+def _upsert_statement(dialect_name: str, table: type):  # type: ignore[no-untyped-def]
+    cached = _UPSERTS.get((dialect_name, table.__tablename__))
+    if cached is not None:
+        return cached
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
+    stmt = dialect.insert(table.__table__)
+    keys = [c.name for c in table.__table__.primary_key.columns]
+    update = [c.name for c in table.__table__.columns if c.name not in keys]
     stmt = stmt.on_conflict_do_update(
         index_elements=keys, set_={c: stmt.excluded[c] for c in update},
-        where=where(stmt.excluded) if where is not None else None,
+        where=_latest_is_newer(stmt.excluded) if table is LatestMetric else None,
     )
-    session.execute(stmt, rows)
+    _UPSERTS[(dialect_name, table.__tablename__)] = stmt
+    return stmt
+
+
+def _upsert(session: Session, table: type, rows: list[dict]) -> None:
+    if rows:
+        session.execute(_upsert_statement(session.get_bind().dialect.name, table), rows)
 
 
 def create(session: Session, project: str, experiment_id: str, *, run_name: str | None,
@@ -146,7 +165,7 @@ def set_tags(session: Session, run: Run, tags: dict[str, str], *, sync_name: boo
     if sync_name and RUN_NAME_TAG in tags:
         run.run_name = tags[RUN_NAME_TAG]
     _upsert(session, RunTag, [{"run_id": run.run_id, "key": k, "value": v}
-                              for k, v in tags.items()], ["run_id", "key"], ["value"])
+                              for k, v in tags.items()])
 
 
 def delete_tag(session: Session, run: Run, key: str) -> None:
@@ -196,30 +215,24 @@ def log_metrics(session: Session, run: Run, points: Sequence[MetricPoint]) -> No
         return
     rows = []
     newest: dict[str, MetricPoint] = {}
+    prefix = run.run_id + "/"
     for p in points:
-        data: dict = {"v": encode_value(p.value), "s": p.step}
+        value = p.value
+        data: dict = {"v": value if math.isfinite(value) else encode_value(value), "s": p.step}
         if p.model_id:
             data["m"] = p.model_id
         if p.dataset_name:
             data["dn"], data["dd"] = p.dataset_name, p.dataset_digest or ""
-        rows.append(records.RecordRow(stream_of(run.run_id, p.key), p.timestamp, data))
+        rows.append(records.RecordRow(prefix + p.key, p.timestamp, data))
         best = newest.get(p.key)
-        if best is None or _newer(p, best):
+        if best is None or (p.step, p.timestamp) >= (best.step, best.timestamp):
             newest[p.key] = p
     records.append(session, run.project, METRIC_KIND, rows)
     _upsert(
         session, LatestMetric,
         [{"run_id": run.run_id, "key": p.key, "value": None if math.isnan(p.value) else p.value,
           "timestamp": p.timestamp, "step": p.step} for p in newest.values()],
-        ["run_id", "key"], ["value", "timestamp", "step"],
-        # MLflow's rule: the latest value is the one at the highest step, then time.
-        where=lambda new: (new.step > LatestMetric.step) | (
-            (new.step == LatestMetric.step) & (new.timestamp >= LatestMetric.timestamp)),
     )
-
-
-def _newer(a: MetricPoint, b: MetricPoint) -> bool:
-    return (a.step, a.timestamp) >= (b.step, b.timestamp)
 
 
 def metric_history(session: Session, project: str, run_id: str, key: str,
@@ -260,8 +273,7 @@ def link_models(session: Session, run: Run, models: Sequence[tuple[str, int]],
                 direction: str) -> None:
     _upsert(session, RunModelLink,
             [{"run_id": run.run_id, "model_id": m, "direction": direction, "step": s}
-             for m, s in dict(models).items()],
-            ["run_id", "model_id", "direction"], ["step"])
+             for m, s in dict(models).items()])
 
 
 def dataset_inputs(session: Session, run_ids: Sequence[str]) -> dict[str, list[DatasetUse]]:
