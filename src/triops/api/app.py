@@ -25,6 +25,7 @@ from triops.api.native.monitors import router as monitors_router, start_monitori
 from triops.api.native.alerts import router as alerts_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
+from triops.api.native.prompts import router as prompts_router
 from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
@@ -43,6 +44,7 @@ ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_ro
 ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
 ROUTERS += [openai_router, gateway_router]  # LLM gateway
+ROUTERS += [prompts_router]  # prompt registry, eval datasets and runs
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
 ROUTERS += [endpoints_router, oip_router]  # model serving

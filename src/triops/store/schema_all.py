@@ -11,3 +11,4 @@ from triops.store import schema_ml_datasets  # noqa: F401
 from triops.store import schema_ops  # noqa: F401
 from triops.store import schema_monitoring  # noqa: F401
 from triops.store import schema_deployments  # noqa: F401
+from triops.store import schema_prompts  # noqa: F401

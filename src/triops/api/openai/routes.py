@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import anyio
 import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -22,6 +23,8 @@ from triops.api.runtime import Runtime, runtime_of
 from triops.llm.gateway import Caller as GatewayCaller
 from triops.llm.gateway import Gateway
 from triops.llm.gateway.service import invalid
+from triops.llm.prompts.resolver import SERVICE as PROMPTS_SERVICE
+from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
 
 router = APIRouter(tags=["openai"])
 
@@ -51,6 +54,17 @@ async def _json_body(request: Request) -> Any:
         raise invalid(f"request body is not valid JSON: {exc}") from None
 
 
+def prompt_resolver(runtime: Runtime) -> PromptResolver:
+    """The server's one prompt cache, built on first use."""
+    resolver = runtime.services.get(PROMPTS_SERVICE)
+    if resolver is None:
+        with _lock:
+            resolver = runtime.services.get(PROMPTS_SERVICE)
+            if resolver is None:
+                resolver = runtime.services[PROMPTS_SERVICE] = PromptResolver(runtime.db)
+    return resolver
+
+
 def _caller(request: Request, caller: Caller) -> GatewayCaller:
     headers = request.headers
     return GatewayCaller(
@@ -60,11 +74,23 @@ def _caller(request: Request, caller: Caller) -> GatewayCaller:
     )
 
 
+async def _from_prompt(request: Request, caller: Caller, body: Any
+                       ) -> tuple[Any, dict[str, Any] | None]:
+    """Render a request that names a registered prompt instead of carrying messages."""
+    ref = prompt_request(body)
+    if ref is None:
+        return body, None
+    resolver = prompt_resolver(runtime_of(request))
+    found = resolver.cached(caller.project, ref) or await anyio.to_thread.run_sync(
+        resolver.resolve, caller.project, ref)
+    return render_request(body, found)
+
+
 @router.post("/v1/chat/completions", summary="Create a chat completion (OpenAI-compatible)")
 async def chat_completions(request: Request, caller: Caller = AsEditor) -> Response:
-    body = await _json_body(request)
+    body, attributes = await _from_prompt(request, caller, await _json_body(request))
     gateway = gateway_of(runtime_of(request))
-    trace, result = await gateway.chat(_caller(request, caller), body)
+    trace, result = await gateway.chat(_caller(request, caller), body, attributes)
     headers = {TRACE_HEADER: trace.trace_id, "x-triops-cache-status": trace.cache}
     if isinstance(result, dict):
         return Response(orjson.dumps(result), media_type="application/json", headers=headers)

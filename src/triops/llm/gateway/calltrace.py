@@ -45,6 +45,8 @@ class CallTrace:
     usage: Usage | None = None
     cost: float = 0.0
     error: str = ""
+    #: Span attributes the caller adds, such as the prompt a request was rendered from.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def mark_first_token(self) -> None:
         if self.first_token_ms is None:
@@ -88,6 +90,8 @@ class CallTrace:
             attributes["session.id"] = self.session_id
         if self.error:
             attributes["error.message"] = self.error
+        if self.extra:
+            attributes.update(self.extra)
         return Span(
             trace_id=self.trace_id, span_id=new_span_id(),
             name=f"gateway.{self.operation} {self.route}"[:512],

@@ -202,14 +202,19 @@ class Gateway:
             trace.cost = self.prices.cost(trace.route, usage)
         await self.limiter.settle(policy, usage.total_tokens, trace.cost)
 
-    async def chat(self, caller: Caller, body: dict[str, Any]
+    async def chat(self, caller: Caller, body: dict[str, Any],
+                   attributes: dict[str, Any] | None = None,
                    ) -> tuple[CallTrace, dict[str, Any] | AsyncIterator[bytes]]:
-        """A chat completion: the OpenAI-shaped body, or SSE frames when streaming."""
+        """A chat completion: the OpenAI-shaped body, or SSE frames when streaming.
+
+        ``attributes`` are added to the call's span (e.g. the prompt it was rendered from).
+        """
         check_chat(body)
         self._maybe_refresh()
         route = body["model"]
         trace = CallTrace(project=caller.project, key_id=caller.key_id, route=route,
-                          operation="chat", body=body, session_id=caller.session_id)
+                          operation="chat", body=body, session_id=caller.session_id,
+                          extra=attributes or {})
         policy = self.policy(caller.key_id)
         try:
             await self.limiter.admit(policy, route)
