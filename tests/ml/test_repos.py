@@ -99,8 +99,27 @@ def test_experiments_and_logged_models(db):
                                       sqlite=db.is_sqlite)
         assert [e.name for e in found] == ["exp-a"]
         models, _ = logged_models.search(s, "p1", [exp.experiment_id], sqlite=db.is_sqlite)
+        # The client's own filter for ordinary models: a missing tag satisfies '!='.
+        found, _ = experiments.search(
+            s, "p1", clauses=parse_filter("tags.`mlflow.prompt.is_prompt` != 'true'"),
+            sqlite=db.is_sqlite)
+        assert "exp-a" in [e.name for e in found]
         assert [(m.name, m.status) for m in models] == [("model", "LOGGED_MODEL_READY")]
         assert lm.artifact_uri.endswith(f"/models/{lm.model_id}/artifacts")
+
+
+def test_deleting_an_experiment_deletes_and_restores_its_runs(db):
+    with db.write() as s:
+        exp = experiments.create(s, "p1", "exp-del")
+        run = runs.create(s, "p1", exp.experiment_id, run_name="r", user_id="u",
+                          start_time=None, tags={})
+        experiments.set_stage(s, "p1", exp.experiment_id, experiments.DELETED)
+    with db.read() as s:
+        assert runs.get(s, "p1", run.run_id).lifecycle_stage == "deleted"
+    with db.write() as s:
+        experiments.set_stage(s, "p1", exp.experiment_id, experiments.ACTIVE)
+    with db.read() as s:
+        assert runs.get(s, "p1", run.run_id).lifecycle_stage == "active"
 
 
 def test_registry_versions_aliases_and_lineage(db):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, InvalidInput, NotFound
@@ -14,7 +14,7 @@ from triops.store.repos.ml_search import (
     ATTRIBUTE, TAG, Clause, SortKey, compare, compare_optional, decode_page_token,
     encode_page_token,
 )
-from triops.store.schema_ml import Experiment
+from triops.store.schema_ml import Experiment, Run
 
 DEFAULT_ID = "0"
 DEFAULT_NAME = "Default"
@@ -107,8 +107,15 @@ def set_stage(session: Session, project: str, experiment_id: str, stage: str) ->
     row = get(session, project, experiment_id)
     if stage == DELETED and row.experiment_id == DEFAULT_ID:
         raise InvalidInput("Cannot delete the default experiment '0'.")
+    now = now_ms()
     row.lifecycle_stage = stage
-    row.last_update_time = now_ms()
+    row.last_update_time = now
+    # As in MLflow, an experiment's runs are deleted and restored with it.
+    session.execute(
+        update(Run).where(Run.project == project, Run.experiment_id == row.experiment_id,
+                          Run.lifecycle_stage != stage)
+        .values(lifecycle_stage=stage, deleted_time=now if stage == DELETED else None)
+    )
     return row
 
 
