@@ -193,3 +193,34 @@ def test_cli_creates_and_runs_a_monitor(runtime, store_url, tmp_path):
     bad = cli.invoke(app, ["monitor", "create", "x", "--endpoint", "e", "--spec", "[1]",
                            "--store", store_url])
     assert bad.exit_code != 0
+
+
+def test_time_window_and_update_and_background_loop(client, runtime):
+    import time
+
+    from triops.core.ids import now_ms
+
+    now = now_ms()
+    _log(runtime.db, REF_START, 1500, seed=9)
+    _log(runtime.db, now - 60_000, 1200, shift=2.0, seed=10)  # the last minute
+    _log(runtime.db, now - 7_200_000, 1200, seed=11)  # two hours ago: outside the window
+    spec = _spec(window={"kind": "time", "size": 600})
+    client.post("/api/v1/monitors", json={"name": "recent", "endpoint": ENDPOINT, "spec": spec})
+    ran = client.post("/api/v1/monitors/recent/run").json()
+    assert ran["n_current"] == 1200 and "drift" in ran["breaches"]
+    patched = client.patch("/api/v1/monitors/recent", json={"interval_s": 1, "enabled": True})
+    assert patched.status_code == 200 and patched.json()["interval_s"] == 1
+    assert client.patch("/api/v1/monitors/recent", json={
+        "spec": {"window": {"kind": "time", "size": -1}}}).status_code == 400
+    assert client.patch("/api/v1/monitors/nope", json={"enabled": False}).status_code == 404
+    # The server's own scheduler thread picks the monitor up without being asked.
+    service = MonitoringService(runtime.db, runtime.artifacts, tick_s=0.2).start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(client.get("/api/v1/monitors/recent/results").json()) < 2:
+            assert time.monotonic() < deadline, "the scheduler never ran the monitor"
+            time.sleep(0.2)
+    finally:
+        service.close()
+    off = client.patch("/api/v1/monitors/recent", json={"clear_interval": True})
+    assert off.json()["interval_s"] is None

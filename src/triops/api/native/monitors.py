@@ -1,6 +1,6 @@
 """Monitors and pipelines, native API.
 
-Monitors: create, list, get, delete, run now, results over time. Pipelines: register
+Monitors: create, list, get, update, delete, run now, results over time. Pipelines: register
 (admin: it names code the server will import), list, run (in the background; the
 answer carries the run id), run status with its steps.
 """
@@ -107,6 +107,27 @@ def list_monitors(request: Request, caller: Caller = AsViewer) -> list[MonitorOu
 def get_monitor(name: str, request: Request, caller: Caller = AsViewer) -> MonitorOut:
     with runtime_of(request).db.read() as session:
         return MonitorOut.of(repo.get_monitor(session, caller.project, name))
+
+
+class MonitorPatch(BaseModel):
+    interval_s: int | None = Field(None, ge=1, le=7 * 86400)
+    clear_interval: bool = Field(False, description="make the monitor on-demand only")
+    enabled: bool | None = None
+    spec: dict[str, Any] | None = None
+
+
+@router.patch("/monitors/{name}", response_model=MonitorOut)
+def update_monitor(name: str, body: MonitorPatch, request: Request,
+                   caller: Caller = AsEditor) -> MonitorOut:
+    spec = MonitorSpec.from_dict(body.spec).as_dict() if body.spec is not None else None
+    with runtime_of(request).db.write() as session:
+        row = repo.update_monitor(session, caller.project, name, spec=spec,
+                                  interval_s=body.interval_s, clear_interval=body.clear_interval,
+                                  enabled=body.enabled)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="monitor.update", target=f"monitor:{name}",
+                     detail=body.model_dump(exclude={"spec"}) | {"spec": spec is not None})
+        return MonitorOut.of(row)
 
 
 @router.delete("/monitors/{name}", status_code=204)

@@ -75,9 +75,11 @@ class MonitoringService:
                  ) -> None:
         from triops.ml.retraining import retrain
 
+        from triops.ml.pipelines import make_executor
+
         try:
             retrain(self.db, self.artifacts, key[0], model=key[1], alias=spec.alias,
-                    policy=policy, trigger=trigger)
+                    policy=policy, trigger=trigger, executor=make_executor(policy.executor))
         except TriopsError as exc:
             log.warning("retraining %s failed: %s", key, exc.message)
         except Exception:

@@ -61,6 +61,8 @@ class RetrainPolicy:
     task: Literal["classification", "regression"] = "classification"
     #: Which breaches start it.
     on: tuple[str, ...] = ("drift", "performance")
+    #: Where its steps run: "local" (the server process) or "ray".
+    executor: str = "local"
 
 
 @dataclass(frozen=True)
@@ -136,4 +138,6 @@ def _retrain(data: dict[str, Any]) -> RetrainPolicy:
     bad = set(on) - {"drift", "performance", "data_quality"}
     if bad:
         raise InvalidInput(f"retrain.on has unknown breach kinds {sorted(bad)}")
+    if data.get("executor", "local") not in ("local", "ray"):
+        raise InvalidInput("retrain.executor must be 'local' or 'ray'")
     return RetrainPolicy(**{**data, "on": on})

@@ -47,6 +47,23 @@ def list_monitors(session: Session, project: str | None = None) -> list[Monitor]
     return list(session.scalars(query))
 
 
+def update_monitor(session: Session, project: str, name: str, *,
+                   spec: dict[str, Any] | None = None, interval_s: int | None = None,
+                   clear_interval: bool = False, enabled: bool | None = None) -> Monitor:
+    row = get_monitor(session, project, name)
+    if spec is not None:
+        row.spec = spec
+    if clear_interval:
+        row.interval_s = None
+    elif interval_s is not None:
+        row.interval_s = interval_s
+    if enabled is not None:
+        row.enabled = enabled
+    row.updated_ms = now_ms()
+    session.flush()
+    return row
+
+
 def delete_monitor(session: Session, project: str, name: str) -> None:
     row = get_monitor(session, project, name)
     session.execute(delete(MonitorResult).where(MonitorResult.monitor_id == row.id))
