@@ -73,9 +73,8 @@ class MonitoringService:
 
     def _retrain(self, key: tuple[str, str], spec: MonitorSpec, policy: Any, trigger: str
                  ) -> None:
-        from triops.ml.retraining import retrain
-
         from triops.ml.pipelines import make_executor
+        from triops.ml.retraining import retrain
 
         try:
             retrain(self.db, self.artifacts, key[0], model=key[1], alias=spec.alias,
