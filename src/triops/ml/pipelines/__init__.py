@@ -4,7 +4,13 @@
 >>> train = Pipeline("train", params=["rows"])
 """
 
-from triops.ml.pipelines._executors import EXECUTORS, Executor, LocalExecutor, RayExecutor, make_executor
+from triops.ml.pipelines._executors import (
+    EXECUTORS,
+    Executor,
+    LocalExecutor,
+    RayExecutor,
+    make_executor,
+)
 from triops.ml.pipelines._graph import Pipeline, Step, load
 from triops.ml.pipelines._run import RunResult, StepOutcome, run_pipeline
 

@@ -72,7 +72,7 @@ def _decode(fmt: str, data: bytes) -> Any:
         return np.load(io.BytesIO(data), allow_pickle=False)
     if fmt == "json":
         return orjson.loads(data)
-    return pickle.loads(data)  # noqa: S301 - see the module docstring
+    return pickle.loads(data)
 
 
 class StepCache:
