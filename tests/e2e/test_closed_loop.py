@@ -18,6 +18,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import new_server
+from triops.store import Database
+from triops.store.repos import audit
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient
@@ -128,6 +130,21 @@ def test_drift_and_accuracy_drop_retrain_and_promote(loop_server, tmp_path):
         assert runs[0]["trigger"] == "monitor:churn"
         _wait(lambda: client.get_model_version_by_alias("churn", "champion").version == "2",
               "the champion alias to move")
+
+        # Every step of the loop is in the audit log, in order.
+        db = Database(server.store_url)
+        try:
+            with db.read() as session:
+                actions = [e.action for e in reversed(audit.recent(session, "default", 500))]
+                moved = next(e for e in audit.recent(session, "default", 500)
+                             if e.action == "model.alias.move")
+        finally:
+            db.dispose()
+        loop = ["monitor.run", "retraining.start", "pipeline.run.start", "pipeline.run.finish",
+                "retraining.evaluate", "model.alias.move"]
+        positions = [actions.index(a) for a in loop]
+        assert positions == sorted(positions), actions
+        assert moved.detail["from"] == 1 and moved.detail["to"] == 2
 
         # 6. The endpoint serves the new version.
         probe, _ = _frame(rng, 5, 56, 56)
