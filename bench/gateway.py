@@ -8,7 +8,9 @@ load generator then measures:
 
 - latency at concurrency 1: p50/p95 calling the upstream directly, through triops and
   through LiteLLM; the gateway's overhead is its p50 minus the direct p50;
-- throughput at concurrency C: requests per second through each gateway.
+- throughput at concurrency C: requests per second through each gateway, and the CPU
+  time each gateway process spent per request (on a busy shared machine the second is
+  the steadier measure of how many requests a core can carry).
 
     .venv/bin/python bench/gateway.py --requests 3000 --concurrency 32
 """
@@ -34,7 +36,7 @@ import peer_venv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
-LITELLM = ["litellm[proxy]==1.109.1"]
+LITELLM = ["litellm[proxy]==1.83.14"]
 BODY = {"model": "bench", "messages": [{"role": "user", "content": "Say hello to the bench"}]}
 
 
@@ -77,7 +79,13 @@ async def run_load(url: str, headers: dict[str, str], total: int, concurrency: i
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
-                response = await client.post(url, json=BODY)
+                try:
+                    response = await client.post(url, json=BODY)
+                except httpx.HTTPError as exc:
+                    errors += 1
+                    if errors <= 3:
+                        print(f"  {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
                     errors += 1
@@ -85,6 +93,32 @@ async def run_load(url: str, headers: dict[str, str], total: int, concurrency: i
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     return latencies, elapsed, errors
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc.
+
+    On a shared, busy machine requests per second mostly measure how much CPU the
+    scheduler happened to give each server; CPU spent per request does not."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack += [child for child, parent in parents.items() if parent == pid]
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -152,18 +186,24 @@ litellm_settings:
         if "litellm" in targets:
             wait_ready(f"http://127.0.0.1:{lite_port}/health/liveliness", procs[2])
 
+        pids = {"direct": procs[0].pid, "triops": procs[1].pid}
+        if "litellm" in targets:
+            pids["litellm"] = procs[2].pid
         results: dict[str, dict[str, float]] = {}
         for name, (url, headers) in targets.items():
             asyncio.run(run_load(url, headers, 100, 4))  # warm-up: connections, imports
             lat, _, errors = asyncio.run(run_load(url, headers, args.latency_requests, 1))
+            cpu_before = cpu_seconds(pids[name])
             _, elapsed, errors_c = asyncio.run(run_load(url, headers, args.requests,
                                                         args.concurrency))
+            cpu_ms = (cpu_seconds(pids[name]) - cpu_before) * 1000 / args.requests
             results[name] = {"p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95),
-                             "rps": args.requests / elapsed, "errors": errors + errors_c}
+                             "rps": args.requests / elapsed, "cpu_ms_per_request": cpu_ms,
+                             "errors": errors + errors_c}
             print(f"{name:8s} p50 {results[name]['p50_ms']:7.2f} ms  p95 "
                   f"{results[name]['p95_ms']:7.2f} ms  {results[name]['rps']:8.1f} req/s at "
-                  f"concurrency {args.concurrency}  errors {results[name]['errors']:.0f}",
-                  flush=True)
+                  f"concurrency {args.concurrency}  {cpu_ms:6.3f} CPU ms/request "
+                  f"(own process)  errors {results[name]['errors']:.0f}", flush=True)
         overhead = results["triops"]["p50_ms"] - results["direct"]["p50_ms"]
         print(f"triops overhead over direct (p50): {overhead:.2f} ms")
         summary = {"concurrency": args.concurrency, "requests": args.requests,
@@ -172,8 +212,13 @@ litellm_settings:
             lite_overhead = results["litellm"]["p50_ms"] - results["direct"]["p50_ms"]
             ratio = results["triops"]["rps"] / results["litellm"]["rps"]
             print(f"litellm overhead over direct (p50): {lite_overhead:.2f} ms")
+            cpu_ratio = (results["litellm"]["cpu_ms_per_request"]
+                         / results["triops"]["cpu_ms_per_request"])
             print(f"throughput ratio triops / litellm: {ratio:.2f}x")
-            summary.update(litellm_overhead_p50_ms=lite_overhead, rps_ratio=ratio)
+            print(f"CPU per request ratio litellm / triops: {cpu_ratio:.2f}x "
+                  "(requests per CPU-second, triops over litellm)")
+            summary.update(litellm_overhead_p50_ms=lite_overhead, rps_ratio=ratio,
+                           cpu_ratio=cpu_ratio)
         out = ROOT / "bench" / "out"
         out.mkdir(exist_ok=True)
         (out / "gateway.json").write_text(json.dumps(summary, indent=2))

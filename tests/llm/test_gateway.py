@@ -7,6 +7,7 @@ crosses a socket the way it does in production.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import free_port
+from tests.conftest import ADMIN_SECRET, free_port
 from triops.api.app import create_app
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import Runtime
@@ -26,7 +27,9 @@ from triops.core.gateway_settings import (
     RouteConfig,
     UpstreamConfig,
 )
-from triops.core.principals import Role
+from triops.core.principals import ALL_PROJECTS, Role
+from triops.llm.gateway.cache import ExactCache
+from triops.llm.gateway.resilience import CircuitBreaker
 from triops.core.settings import Settings
 from triops.store import records
 from triops.store.repos import keys
@@ -82,10 +85,61 @@ def settings(store_url: str, tmp_path: Path, upstreams: dict[str, str]) -> Setti
                     gateway=gateway_settings(upstreams))
 
 
+@pytest.fixture(scope="module")
+def runtime(backend, tmp_path_factory, pg_databases, sqlite_template, upstreams
+            ) -> Iterator[Runtime]:
+    """One store and server runtime for the module: a fresh PostgreSQL database per test
+    would spend most of the module's time creating databases. Tests stay independent
+    through ``isolated`` below."""
+    home = tmp_path_factory.mktemp(f"gateway-{backend}")
+    if backend == "postgresql":
+        url = pg_databases.new()
+    else:
+        shutil.copy(sqlite_template, home / "triops.db")
+        url = f"sqlite:///{home / 'triops.db'}"
+    rt = Runtime.build(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
+                                gateway=gateway_settings(upstreams)))
+    with rt.db.write() as session:
+        keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="admin",
+                    secret=ADMIN_SECRET)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="module")
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        yield test_client
+
+
+_seen = {"record_id": 0}
+
+
+@pytest.fixture(autouse=True)
+def isolated(request):
+    """Each test sees only its own spans, a closed circuit and an empty cache."""
+    if "client" not in request.fixturenames:
+        yield
+        return
+    rt = request.getfixturevalue("runtime")
+    request.getfixturevalue("client")
+    gateway = gateway_of(rt)
+    gateway.recorder.flush()
+    with rt.db.read() as session:
+        newest = list(records.scan(session, "default", "span", newest_first=True, limit=1))
+    _seen["record_id"] = newest[0].id if newest else 0
+    config = gateway.settings
+    gateway.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown_s)
+    gateway.cache = ExactCache(config.cache.ttl_s, config.cache.max_entries)
+    yield
+
+
 def spans(runtime: Runtime, project: str = "default") -> list[dict]:
     gateway_of(runtime).recorder.flush()
     with runtime.db.read() as session:
-        return [r.data for r in records.scan(session, project, "span")]
+        return [r.data for r in records.scan(session, project, "span")
+                if r.id > _seen["record_id"]]
 
 
 def chat(client: TestClient, model: str = "chat", **extra: object) -> httpx.Response:
