@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 
 #: SDK names offered at the top level, imported on first use so ``import triops`` stays light.
 _LAZY = {"trace": "triops.client", "span": "triops.client", "start_run": "triops.client",
-         "log_dataset": "triops.client", "active_run": "triops.client"}
+         "log_dataset": "triops.client", "active_run": "triops.client",
+         "prompts": "triops.client"}
 
 
 def __getattr__(name: str) -> object:

@@ -26,6 +26,8 @@ from triops.api.native.alerts import router as alerts_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
 from triops.api.native.prompts import router as prompts_router
+from triops.api.native.evals import router as evals_router
+from triops.llm.evals.online import start_online_evals
 from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
@@ -44,7 +46,7 @@ ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_ro
 ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
 ROUTERS += [openai_router, gateway_router]  # LLM gateway
-ROUTERS += [prompts_router]  # prompt registry, eval datasets and runs
+ROUTERS += [prompts_router, evals_router]  # prompt registry, eval datasets and runs
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
 ROUTERS += [endpoints_router, oip_router]  # model serving
@@ -56,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         start_monitoring(runtime)  # scheduled monitors and retraining
+        start_online_evals(runtime)  # scores a sample of live traces
         yield
         runtime.close()
 

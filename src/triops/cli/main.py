@@ -11,6 +11,8 @@ from triops.cli.admin import db_app, incidents_app, keys_app
 from triops.cli.common import err_console
 from triops.cli.lineage import lineage_app
 from triops.cli.deploy import deploy
+from triops.cli.evals import eval_app
+from triops.cli.prompts import prompts_app
 from triops.cli.monitor import monitor_app
 from triops.cli.ops import ops_app
 from triops.cli.pipeline import pipeline_app
@@ -32,6 +34,8 @@ app.add_typer(ops_app, name="ops")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(lineage_app, name="lineage")
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(eval_app, name="eval")
 
 
 @app.command()

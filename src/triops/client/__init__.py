@@ -8,8 +8,10 @@
 """
 
 from triops.client._config import ClientConfig, configure, current, from_env
+from triops.client import prompts
 from triops.client.tracing import ActiveSpan, current_span, flush, span, trace
 from triops.client.tracking import Run, active_run, log_dataset, start_run
 
 __all__ = ["ActiveSpan", "ClientConfig", "Run", "active_run", "configure", "current",
-           "current_span", "flush", "from_env", "log_dataset", "span", "start_run", "trace"]
+           "current_span", "flush", "from_env", "log_dataset", "prompts", "span", "start_run",
+           "trace"]

@@ -32,6 +32,7 @@ SERVICE = "llm_gateway"
 SESSION_HEADER = "x-triops-session-id"
 CACHE_HEADER = "x-triops-cache"
 TRACE_HEADER = "x-triops-trace-id"
+COST_HEADER = "x-triops-cost-usd"
 _lock = threading.Lock()
 
 
@@ -93,6 +94,7 @@ async def chat_completions(request: Request, caller: Caller = AsEditor) -> Respo
     trace, result = await gateway.chat(_caller(request, caller), body, attributes)
     headers = {TRACE_HEADER: trace.trace_id, "x-triops-cache-status": trace.cache}
     if isinstance(result, dict):
+        headers[COST_HEADER] = f"{trace.cost:.10f}"  # eval runs record what each case cost
         return Response(orjson.dumps(result), media_type="application/json", headers=headers)
     return StreamingResponse(result, media_type="text/event-stream",
                              headers={**headers, "cache-control": "no-cache"})

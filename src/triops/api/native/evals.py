@@ -1,0 +1,329 @@
+"""Eval datasets, runs, results, comparisons and online evaluators, native API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.runtime import runtime_of
+from triops.core.errors import InvalidInput
+from triops.core.ids import new_id, now_ms
+from triops.llm.evals import online
+from triops.llm.evals.compare import compare, summarize
+from triops.llm.evals.datasets import case_from, cases_from_traces, parse_file
+from triops.store.repos import evals as repo
+from triops.store.schema_prompts import EvalCase, EvalResult, EvalRun
+
+router = APIRouter(prefix="/api/v1/evals", tags=["evals"])
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+class DatasetIn(BaseModel):
+    name: str = Field(..., pattern=_NAME)
+    description: str = Field("", max_length=10_000)
+    cases: list[dict[str, Any]] = Field(default_factory=list, max_length=100_000)
+
+
+class CasesIn(BaseModel):
+    cases: list[dict[str, Any]] = Field(..., min_length=1, max_length=100_000)
+
+
+class TracesIn(BaseModel):
+    trace_ids: list[str] = Field(..., min_length=1, max_length=10_000)
+
+
+class DatasetOut(BaseModel):
+    name: str
+    description: str
+    case_count: int
+    created_by: str
+    created_ms: int
+
+
+class CaseOut(BaseModel):
+    position: int
+    inputs: dict[str, Any]
+    expected: str | None
+    metadata: dict[str, Any]
+    source: str
+
+
+class ImportOut(BaseModel):
+    dataset: str
+    imported: int
+    problems: list[str]
+
+
+class RunIn(BaseModel):
+    name: str = Field(..., min_length=1, max_length=256)
+    prompt_name: str | None = Field(None, max_length=128)
+    prompt_version: int | None = Field(None, ge=1)
+    prompt_label: str | None = Field(None, max_length=64)
+    model: str = Field("", max_length=256)
+    dataset: str = Field("", max_length=256)
+    case_count: int = Field(..., ge=0)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScoreIn(BaseModel):
+    value: float | None = Field(None, allow_inf_nan=False)
+    error: str = Field("", max_length=4000)
+    detail: str = Field("", max_length=4000)
+
+
+class ResultIn(BaseModel):
+    case_index: int = Field(..., ge=0)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    expected: str | None = None
+    output: str | None = None
+    error: str = Field("", max_length=10_000)
+    latency_ms: float = Field(0.0, ge=0, allow_inf_nan=False)
+    prompt_tokens: int = Field(0, ge=0)
+    completion_tokens: int = Field(0, ge=0)
+    cost: float = Field(0.0, ge=0, allow_inf_nan=False)
+    trace_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    scores: dict[str, ScoreIn] = Field(default_factory=dict)
+
+
+class ResultsIn(BaseModel):
+    results: list[ResultIn] = Field(..., min_length=1, max_length=5000)
+
+
+class FinishIn(BaseModel):
+    status: Literal["finished", "failed"] = "finished"
+
+
+class RunOut(BaseModel):
+    id: str
+    name: str
+    prompt_name: str | None
+    prompt_version: int | None
+    prompt_label: str | None
+    model: str
+    dataset: str
+    status: str
+    case_count: int
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    created_by: str
+    created_ms: int
+    finished_ms: int | None
+
+
+class RunDetail(RunOut):
+    results: list[dict[str, Any]]
+
+
+class OnlineIn(BaseModel):
+    scorers: list[Any] = Field(..., min_length=1, max_length=20)
+    sample_rate: float = Field(0.1, gt=0, le=1)
+    window: int = Field(20, ge=2, le=10_000)
+    threshold: float | None = Field(None, ge=0, le=1)
+    max_drop: float | None = Field(0.2, ge=0, le=1, description="below baseline by this much")
+    model: str | None = Field(None, max_length=256, description="only traces of this model")
+    prompt: str | None = Field(None, max_length=128, description="only traces of this prompt")
+    enabled: bool = True
+
+
+class OnlineOut(BaseModel):
+    name: str
+    config: dict[str, Any]
+    enabled: bool
+    cursor_ms: int
+    state: dict[str, Any]
+
+
+def dataset_out(row: Any) -> DatasetOut:
+    return DatasetOut(name=row.name, description=row.description, case_count=row.case_count,
+                      created_by=row.created_by, created_ms=row.created_ms)
+
+
+def case_out(row: EvalCase) -> CaseOut:
+    return CaseOut(position=row.position, inputs=row.inputs, expected=row.expected,
+                   metadata=row.meta, source=row.source)
+
+
+def result_dict(row: EvalResult) -> dict[str, Any]:
+    return {"case_index": row.case_index, "inputs": row.inputs, "expected": row.expected,
+            "output": row.output, "error": row.error, "latency_ms": row.latency_ms,
+            "prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
+            "cost": row.cost, "trace_id": row.trace_id, "scores": row.scores}
+
+
+def run_out(row: EvalRun) -> RunOut:
+    return RunOut(id=row.id, name=row.name, prompt_name=row.prompt_name,
+                  prompt_version=row.prompt_version, prompt_label=row.prompt_label,
+                  model=row.model, dataset=row.dataset, status=row.status,
+                  case_count=row.case_count, summary=row.summary, config=row.config,
+                  created_by=row.created_by, created_ms=row.created_ms,
+                  finished_ms=row.finished_ms)
+
+
+def scorer_names(run: EvalRun) -> list[str]:
+    return [str(n) for n in run.config.get("scorer_names", [])]
+
+
+# -- datasets ---------------------------------------------------------------------------
+
+@router.post("/datasets", response_model=DatasetOut, status_code=201)
+def create_dataset(body: DatasetIn, request: Request, caller: Caller = AsEditor) -> DatasetOut:
+    cases = [case_from(c, f"cases[{i}]") for i, c in enumerate(body.cases)]
+    with runtime_of(request).db.write() as session:
+        row = repo.create_dataset(session, caller.project, body.name, body.description,
+                                  caller.actor)
+        repo.add_cases(session, row, cases)
+        return dataset_out(row)
+
+
+@router.get("/datasets", response_model=list[DatasetOut])
+def list_datasets(request: Request, caller: Caller = AsViewer) -> list[DatasetOut]:
+    with runtime_of(request).db.read() as session:
+        return [dataset_out(d) for d in repo.list_datasets(session, caller.project)]
+
+
+@router.get("/datasets/{name}/cases", response_model=list[CaseOut])
+def get_cases(name: str, request: Request, caller: Caller = AsViewer) -> list[CaseOut]:
+    with runtime_of(request).db.read() as session:
+        repo.get_dataset(session, caller.project, name)
+        return [case_out(c) for c in repo.cases_of(session, caller.project, name)]
+
+
+@router.post("/datasets/{name}/cases", response_model=ImportOut, status_code=201)
+def add_cases(name: str, body: CasesIn, request: Request, caller: Caller = AsEditor
+              ) -> ImportOut:
+    cases = [case_from(c, f"cases[{i}]") for i, c in enumerate(body.cases)]
+    with runtime_of(request).db.write() as session:
+        added = repo.add_cases(session, repo.get_dataset(session, caller.project, name), cases)
+    return ImportOut(dataset=name, imported=added, problems=[])
+
+
+def _dataset_for_write(session: Any, project: str, name: str, actor: str) -> Any:
+    found = session.get(repo.EvalDataset, (project, name))
+    if found is not None:
+        return found
+    if not isinstance(name, str) or len(name) > 128 or not name[:1].isalnum():
+        raise InvalidInput(f"dataset name {name!r} must start with a letter or digit")
+    return repo.create_dataset(session, project, name, "", actor)
+
+
+@router.post("/datasets/{name}/import", response_model=ImportOut, status_code=201)
+async def import_file(name: str, request: Request,
+                      format: Literal["csv", "jsonl"] = Query(...),
+                      caller: Caller = AsEditor) -> ImportOut:
+    """Good rows are imported and bad rows reported by line number; a file with no good
+    row is refused. The dataset is created if it does not exist."""
+    raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise InvalidInput(f"the file is over {MAX_IMPORT_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the file is not UTF-8 (byte {exc.start})") from None
+    report = parse_file(text, format, source=f"file:{name}")
+    with runtime_of(request).db.write() as session:
+        dataset = _dataset_for_write(session, caller.project, name, caller.actor)
+        added = repo.add_cases(session, dataset, report.cases)
+    return ImportOut(dataset=name, imported=added, problems=report.problems)
+
+
+@router.post("/datasets/{name}/from-traces", response_model=ImportOut, status_code=201)
+def from_traces(name: str, body: TracesIn, request: Request, caller: Caller = AsEditor
+                ) -> ImportOut:
+    with runtime_of(request).db.write() as session:
+        cases = cases_from_traces(session, caller.project, [t.lower() for t in body.trace_ids])
+        dataset = _dataset_for_write(session, caller.project, name, caller.actor)
+        added = repo.add_cases(session, dataset, cases)
+    return ImportOut(dataset=name, imported=added, problems=[])
+
+
+# -- runs -------------------------------------------------------------------------------
+
+@router.post("/runs", response_model=RunOut, status_code=201)
+def create_run(body: RunIn, request: Request, caller: Caller = AsEditor) -> RunOut:
+    run = EvalRun(id=new_id(), project=caller.project, status="running", summary={},
+                  created_by=caller.actor, created_ms=now_ms(), finished_ms=None,
+                  **body.model_dump())
+    with runtime_of(request).db.write() as session:
+        return run_out(repo.create_run(session, run))
+
+
+@router.post("/runs/{run_id}/results", response_model=ImportOut, status_code=201)
+def put_results(run_id: str, body: ResultsIn, request: Request, caller: Caller = AsEditor
+                ) -> ImportOut:
+    rows = [r.model_dump() for r in body.results]
+    if len({r["case_index"] for r in rows}) != len(rows):
+        raise InvalidInput("a batch holds the same case_index twice")
+    with runtime_of(request).db.write() as session:
+        run = repo.get_run(session, caller.project, run_id)
+        added = repo.put_results(session, run, rows)
+    return ImportOut(dataset=run_id, imported=added, problems=[])
+
+
+@router.post("/runs/{run_id}/finish", response_model=RunOut)
+def finish_run(run_id: str, body: FinishIn, request: Request, caller: Caller = AsEditor
+               ) -> RunOut:
+    with runtime_of(request).db.write() as session:
+        run = repo.get_run(session, caller.project, run_id)
+        results = [result_dict(r) for r in repo.results_of(session, run.id)]
+        run.summary = summarize(results, scorer_names(run))
+        run.status, run.finished_ms = body.status, now_ms()
+        return run_out(run)
+
+
+@router.get("/runs", response_model=list[RunOut])
+def list_runs(request: Request, limit: int = Query(100, ge=1, le=1000),
+              caller: Caller = AsViewer) -> list[RunOut]:
+    with runtime_of(request).db.read() as session:
+        return [run_out(r) for r in repo.list_runs(session, caller.project, limit)]
+
+
+@router.get("/runs/{run_id}", response_model=RunDetail)
+def get_run(run_id: str, request: Request, caller: Caller = AsViewer) -> RunDetail:
+    with runtime_of(request).db.read() as session:
+        run = repo.get_run(session, caller.project, run_id)
+        results = [result_dict(r) for r in repo.results_of(session, run.id)]
+        return RunDetail(**run_out(run).model_dump(), results=results)
+
+
+def comparison(session: Any, project: str, a_id: str, b_id: str) -> dict[str, Any]:
+    a, b = repo.get_run(session, project, a_id), repo.get_run(session, project, b_id)
+    names = [n for n in scorer_names(a) if n in scorer_names(b)]
+    deltas, rows = compare([result_dict(r) for r in repo.results_of(session, a.id)],
+                           [result_dict(r) for r in repo.results_of(session, b.id)], names)
+    return {"a": run_out(a).model_dump(), "b": run_out(b).model_dump(),
+            "deltas": [d.__dict__ for d in deltas], "cases": rows}
+
+
+@router.get("/compare")
+def compare_runs(request: Request, a: str = Query(..., max_length=32),
+                 b: str = Query(..., max_length=32), caller: Caller = AsViewer
+                 ) -> dict[str, Any]:
+    with runtime_of(request).db.read() as session:
+        return comparison(session, caller.project, a, b)
+
+
+# -- online evaluation ------------------------------------------------------------------
+
+def online_out(row: Any) -> OnlineOut:
+    return OnlineOut(name=row.name, config=row.config, enabled=row.enabled,
+                     cursor_ms=row.cursor_ms, state=row.state)
+
+
+@router.put("/online/{name}", response_model=OnlineOut)
+def put_online(name: str, body: OnlineIn, request: Request, caller: Caller = AsEditor
+               ) -> OnlineOut:
+    config = body.model_dump(exclude={"enabled"})
+    online.check_config(name, config)
+    with runtime_of(request).db.write() as session:
+        return online_out(repo.put_online(session, caller.project, name, config, body.enabled))
+
+
+@router.get("/online", response_model=list[OnlineOut])
+def list_online(request: Request, caller: Caller = AsViewer) -> list[OnlineOut]:
+    with runtime_of(request).db.read() as session:
+        return [online_out(r) for r in repo.list_online(session, caller.project)]
