@@ -7,6 +7,7 @@ columnar backend can replace this one without changing them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,20 +37,33 @@ class StoredRecord:
     data: dict[str, Any]
 
 
+#: The one INSERT, per dialect, sent straight to the driver (see ``append``).
+_DRIVER_INSERT = {
+    "sqlite": "INSERT INTO records (project, kind, stream, ts_ms, data) VALUES (?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO records (project, kind, stream, ts_ms, data) "
+                  "VALUES (%s, %s, %s, %s, %s::jsonb)",
+}
+
+
 def append(session: Session, project: str, kind: str, rows: Sequence[RecordRow]) -> int:
-    """Insert rows in the caller's transaction; returns how many were written."""
+    """Insert rows in the caller's transaction; returns how many were written.
+
+    The statement goes to the driver's ``executemany`` with ``data`` serialised here
+    (by ``json.dumps``, as SQLAlchemy's JSON type would): per-row parameter
+    processing in SQLAlchemy cost three times the insert itself on metric batches.
+    """
+    connection = session.connection()
+    sql = _DRIVER_INSERT.get(connection.dialect.name)
+    dumps = json.dumps
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        # Core, not ORM, execution: ORM bulk insert inspects every row, which halves
-        # throughput on the hot path of metric points and spans.
-        session.connection().execute(
-            Record.__table__.insert(),
-            [
+        if sql is None:
+            connection.execute(Record.__table__.insert(), [
                 {"project": project, "kind": kind, "stream": r.stream, "ts_ms": r.ts_ms,
-                 "data": r.data}
-                for r in chunk
-            ],
-        )
+                 "data": r.data} for r in chunk])
+        else:
+            connection.exec_driver_sql(
+                sql, [(project, kind, r.stream, r.ts_ms, dumps(r.data)) for r in chunk])
     return len(rows)
 
 
