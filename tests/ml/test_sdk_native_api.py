@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from triops import ml
 from triops.cli.main import app as cli
 from triops.ml.profile import describe
 from triops.store.repos import registry, runs
 from triops.store.repos.projects import DEFAULT_PROJECT
-from triops import ml
 
 
 def _open(client, experiment="churn", run_id=None):

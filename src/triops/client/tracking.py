@@ -17,6 +17,7 @@ re-sent later, each applied exactly once (client-chosen run and batch ids).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -35,7 +36,7 @@ from triops.client.spool import DEFAULT_ROOT, folder_for
 log = logging.getLogger("triops.client")
 
 _KEY = re.compile(r"^[/\w.\- :]{1,250}$")
-_active: list["Run"] = []
+_active: list[Run] = []
 _active_lock = threading.Lock()
 
 
@@ -70,7 +71,7 @@ class Run:
             _check_key("metric", key)
             self._metric_keys.add(key)
         value = float(value)
-        self._batcher.add_point((key, value if value == value else None,
+        self._batcher.add_point((key, None if math.isnan(value) else value,
                                  timestamp if timestamp is not None else time.time_ns() // 1_000_000,
                                  int(step)))
 
@@ -83,7 +84,7 @@ class Run:
                 _check_key("metric", key)
                 self._metric_keys.add(key)
             value = float(value)
-            points.append((key, value if value == value else None, ts, int(step)))
+            points.append((key, None if math.isnan(value) else value, ts, int(step)))
         self._batcher.add_points(points)
 
     def log_param(self, key: str, value: Any) -> None:
@@ -146,7 +147,7 @@ class Run:
                         "next start_run or flush", len(self.delivery.spool),
                         self.run_id, self.delivery.spool.folder)
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

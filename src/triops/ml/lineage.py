@@ -9,6 +9,7 @@ stock MLflow client's ``mlflow.log_input``) still appear, without a version.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -120,4 +121,4 @@ def _run_side(session: Session, project: str, run_id: str
 
 
 def _finite(value: float) -> float | None:
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None

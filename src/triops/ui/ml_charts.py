@@ -5,6 +5,7 @@ Reuses the axis ticks and per-column point reduction of ``triops.ui.charts``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,11 +36,11 @@ def _fmt(value: float) -> str:
 def overlay_chart(series: Sequence[Series], *, width: int = 900, height: int = 260,
                   title: str = "") -> Markup:
     label = escape(title or "metric curves")
-    finite = [(x, y) for s in series for x, y in s.points if y == y and abs(y) != float("inf")]
+    finite = [(x, y) for s in series for x, y in s.points if math.isfinite(y)]
     if not finite:
         return Markup(f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
                       f'height="50" viewBox="0 0 {width} 50"><text x="16" y="30" '
-                      f'fill="#667085">no finite values</text></svg>')
+                      'fill="#667085">no finite values</text></svg>')
     xs = [p[0] for p in finite]
     x0, x1 = min(xs), max(xs)
     if x1 <= x0:
@@ -69,7 +70,7 @@ def overlay_chart(series: Sequence[Series], *, width: int = 900, height: int = 2
     parts.append(f'<text x="{_LEFT + plot_w / 2:.0f}" y="{height - 2}" text-anchor="middle" '
                  f'font-size="11" fill="#667085">step</text>')
     for i, s in enumerate(series):
-        pts = [(x, y) for x, y in s.points if y == y and abs(y) != float("inf")]
+        pts = [(x, y) for x, y in s.points if math.isfinite(y)]
         if not pts:
             continue
         shown = reduce_points(pts, plot_w)

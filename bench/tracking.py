@@ -1,0 +1,251 @@
+"""Tracking throughput and search latency: triops vs ``mlflow server``, same machine, one run.
+
+  .venv/bin/python bench/tracking.py [--points 100000] [--budget 20] [--runs 10000]
+
+(a) stock ``mlflow`` client → ``mlflow server`` 3.17 (its own venv, its defaults: 4
+    workers, SQLite backend store in a temp folder);
+(b) stock ``mlflow`` client → ``triops up`` (SQLite in a temp folder);
+(c) triops' SDK → the same triops server.
+One-by-one ``log_metric`` runs until ``--points`` or ``--budget`` seconds, whichever
+comes first, and reports points/s; ``log_batch`` sends batches of 1,000. Search: both
+stores get the same ``--runs`` runs (written straight into each store: MLflow's rows
+with SQL in its own schema, triops' with its repositories), then the stock client
+runs ``search_runs`` with one filter ~20 times against each server; p50 is reported
+and both servers must return the same runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peer_venv
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER_CLIENT = Path(__file__).resolve().parent / "peers" / "mlflow_tracking_client.py"
+KEY = "tri_bench_admin_key_0123456789abcdef"
+FILTER = "metrics.rmse < 0.5 and params.alpha = '0.1'"
+ALPHAS = ("0.1", "0.2", "0.5", "1.0")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early: {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not ready: {url}")
+
+
+def start_triops(tmp: Path) -> tuple[subprocess.Popen, str, str]:
+    port = free_port()
+    store = f"sqlite:///{tmp / 'triops' / 'triops.db'}"
+    (tmp / "triops").mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
+         "--home", str(tmp / "triops"), "--log-level", "warning"],
+        env={**os.environ, "TRIOPS_ADMIN_KEY": KEY}, stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "triops.log", "wb"))
+    url = f"http://127.0.0.1:{port}"
+    print(f"[bench] triops ready in {wait_ready(url + '/readyz', proc):.1f}s", file=sys.stderr)
+    return proc, url, store
+
+
+def start_mlflow(tmp: Path, python: Path) -> tuple[subprocess.Popen, str, Path]:
+    port = free_port()
+    db = tmp / "mlflow" / "mlflow.db"
+    db.parent.mkdir()
+    proc = subprocess.Popen(
+        [str(python.parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{db}",
+         "--default-artifact-root", str(tmp / "mlflow" / "artifacts")],
+        stdout=subprocess.DEVNULL, stderr=open(tmp / "mlflow.log", "wb"), cwd=tmp / "mlflow")
+    url = f"http://127.0.0.1:{port}"
+    print(f"[bench] mlflow server ready in {wait_ready(url + '/health', proc):.1f}s",
+          file=sys.stderr)
+    return proc, url, db
+
+
+def peer(python: Path, url: str, mode: str, **args: object) -> dict:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": url, "MLFLOW_TRACKING_TOKEN": KEY}
+    out = subprocess.run([str(python), str(PEER_CLIENT), mode, json.dumps(args)], env=env,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"mlflow client {mode} against {url} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def sdk_throughput(url: str, points: int, batch_size: int) -> dict:
+    import triops
+
+    with tempfile.TemporaryDirectory() as spool:
+        run = triops.start_run(experiment="bench-sdk", url=url, api_key=KEY, spool_dir=spool,
+                               batch_size=batch_size)
+        start = time.perf_counter()
+        log = run.log_metric
+        for i in range(points):
+            log("loss", 1.0 / (i + 1), step=i)
+        logged = time.perf_counter() - start
+        run.end()  # returns once every batch is acknowledged by the server
+        elapsed = time.perf_counter() - start
+    assert run.errors == [] and run.status == "FINISHED"
+    return {"points": points, "seconds": elapsed, "points_per_s": points / elapsed,
+            "logging_s": logged, "run_id": run.run_id}
+
+
+def rmse_of(i: int) -> float:
+    return ((i * 7919) % 10007) / 10007
+
+
+def seed_mlflow(db: Path, experiment_id: str, n: int) -> None:
+    now = int(time.time() * 1000)
+    con = sqlite3.connect(db)
+    with con:
+        for i in range(n):
+            rid = uuid.UUID(int=i + 1).hex
+            con.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, "
+                        "entry_point_name, user_id, status, start_time, end_time, "
+                        "source_version, lifecycle_stage, artifact_uri, experiment_id) VALUES "
+                        "(?, ?, 'LOCAL', '', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)",
+                        (rid, f"run-{i}", now + i, now + i, f"/a/{rid}", int(experiment_id)))
+            con.execute("INSERT INTO params VALUES ('alpha', ?, ?)", (ALPHAS[i % 4], rid))
+            con.execute("INSERT INTO tags VALUES ('mlflow.runName', ?, ?)", (f"run-{i}", rid))
+            con.execute("INSERT INTO metrics VALUES ('rmse', ?, ?, ?, 0, 0)",
+                        (rmse_of(i), now + i, rid))
+            con.execute("INSERT INTO latest_metrics VALUES ('rmse', ?, ?, 0, 0, ?)",
+                        (rmse_of(i), now + i, rid))
+    con.close()
+
+
+def seed_triops(store: str, experiment_id: str, n: int) -> None:
+    from triops.store import Database
+    from triops.store.repos import runs
+    from triops.store.repos.projects import DEFAULT_PROJECT
+
+    db = Database(store)
+    now = int(time.time() * 1000)
+    for chunk in range(0, n, 1000):
+        with db.write() as session:
+            for i in range(chunk, min(chunk + 1000, n)):
+                run = runs.create(session, DEFAULT_PROJECT, experiment_id, run_name=f"run-{i}",
+                                  user_id="bench", start_time=now + i, tags={},
+                                  run_id=uuid.UUID(int=i + 1).hex)
+                run.status = "FINISHED"
+                runs.log_params(session, run, {"alpha": ALPHAS[i % 4]})
+                runs.log_metrics(session, run, [runs.MetricPoint("rmse", rmse_of(i), now + i)])
+    db.dispose()
+
+
+def create_experiment(url: str, name: str) -> str:
+    r = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": name},
+                   headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
+    r.raise_for_status()
+    return r.json()["experiment_id"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--budget", type=float, default=20.0, help="seconds per one-by-one case")
+    ap.add_argument("--runs", type=int, default=10_000)
+    ap.add_argument("--sdk-points", type=int, default=500_000)
+    ap.add_argument("--searches", type=int, default=20)
+    args = ap.parse_args()
+    python = peer_venv.ensure("mlflow", ["mlflow==3.17.*"])
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        mlflow_proc, mlflow_url, mlflow_db = start_mlflow(tmp, python)
+        triops_proc, triops_url, triops_store = start_triops(tmp)
+        try:
+            for name, url in (("mlflow", mlflow_url), ("triops", triops_url)):
+                results[f"{name}/one_by_one"] = peer(python, url, "one_by_one",
+                                                     points=args.points, budget_s=args.budget)
+                results[f"{name}/batch"] = peer(python, url, "batch", points=args.points,
+                                                size=1000, budget_s=max(args.budget * 3, 60))
+            results["triops/sdk"] = sdk_throughput(triops_url, args.sdk_points, 10_000)
+            for name, url, seed, store in (("mlflow", mlflow_url, seed_mlflow, mlflow_db),
+                                           ("triops", triops_url, seed_triops, triops_store)):
+                exp = create_experiment(url, "bench-search")
+                t0 = time.perf_counter()
+                seed(store, exp, args.runs)
+                print(f"[bench] seeded {args.runs} runs into {name} in "
+                      f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)
+                results[f"{name}/search"] = peer(python, url, "search",
+                                                 experiment="bench-search", filter=FILTER,
+                                                 repeat=args.searches, max_results=100)
+        finally:
+            for proc in (mlflow_proc, triops_proc):
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    report(results, args)
+
+
+def report(r: dict[str, dict], args: argparse.Namespace) -> None:
+    same = r["mlflow/search"]["run_ids"] == r["triops/search"]["run_ids"]
+    base_one = r["mlflow/one_by_one"]["points_per_s"]
+    base_batch = r["mlflow/batch"]["points_per_s"]
+    rows = [
+        ("stock client, `log_metric` one by one", "mlflow/one_by_one", base_one, 20),
+        ("stock client, `log_metric` one by one", "triops/one_by_one", base_one, 20),
+        ("stock client, `log_batch` of 1,000", "mlflow/batch", base_batch, 5),
+        ("stock client, `log_batch` of 1,000", "triops/batch", base_batch, 5),
+        ("triops SDK (batches of 10,000)", "triops/sdk", base_batch, None),
+    ]
+    print(f"\nTracking throughput (points/s; one-by-one for up to {args.points:,} points or "
+          f"{args.budget:.0f} s)\n")
+    print("| case | server | points | points/s | vs mlflow server | goal |")
+    print("|---|---|---:|---:|---:|---|")
+    for label, key, base, goal in rows:
+        res = r[key]
+        ratio = res["points_per_s"] / base
+        server = key.split("/")[0]
+        goal_text = "≥100,000 points/s" if key == "triops/sdk" else (
+            f"≥{goal}×" if server == "triops" else "")
+        met = ""
+        if key == "triops/sdk":
+            met = " ✓" if res["points_per_s"] >= 100_000 else " ✗"
+        elif server == "triops":
+            met = " ✓" if ratio >= goal else " ✗"
+        print(f"| {label} | {server} | {res['points']:,} | {res['points_per_s']:,.0f} | "
+              f"{ratio:.1f}× | {goal_text}{met} |")
+    m, t = r["mlflow/search"]["p50_ms"], r["triops/search"]["p50_ms"]
+    print(f"\nSearch over {args.runs:,} runs, filter `{FILTER}`, max_results=100, "
+          f"p50 of {args.searches} (stock client)\n")
+    print("| server | p50 ms | runs returned | speed-up |")
+    print("|---|---:|---:|---:|")
+    print(f"| mlflow | {m:.1f} | {r['mlflow/search']['found']} | 1.0× |")
+    print(f"| triops | {t:.1f} | {r['triops/search']['found']} | {m / t:.1f}× "
+          f"(goal ≥3×{' ✓' if m / t >= 3 else ' ✗'}) |")
+    print(f"\nsame runs returned by both servers: {same}")
+
+
+if __name__ == "__main__":
+    main()
