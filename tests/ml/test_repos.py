@@ -154,3 +154,25 @@ def test_registry_versions_aliases_and_lineage(db):
         registry.delete_model(s, "p1", "iris2")
     with db.read() as s, pytest.raises(NotFound):
         registry.get_model(s, "p1", "iris2")
+
+
+def test_concurrent_writers_agree_on_params_and_lose_no_points(db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from triops import ml
+
+    with db.write() as s:
+        run_id = _run(s).run_id
+
+    def write(i: int) -> None:
+        ml.log_batch(db, "p1", run_id, params=[("shared", "same")],
+                     metrics=[MetricPoint("m", float(i), i, i)])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(40)))
+    with pytest.raises(InvalidInput):
+        ml.log_batch(db, "p1", run_id, params=[("shared", "other")])
+    with db.read() as s:
+        assert runs.details(s, [run_id])[run_id].params == {"shared": "same"}
+        assert len(runs.metric_history(s, "p1", run_id, "m")) == 40
+        assert runs.details(s, [run_id])[run_id].metrics[0].step == 39

@@ -178,21 +178,34 @@ def log_params(session: Session, run: Run, params: dict[str, str]) -> None:
     """Params are write-once: the same value again is fine, a different one is refused."""
     if not params:
         return
-    existing = dict(session.execute(
-        select(RunParam.key, RunParam.value)
-        .where(RunParam.run_id == run.run_id, RunParam.key.in_(list(params)))
-    ).all())
+    existing = _params_of(session, run.run_id, list(params))
+    _refuse_changes(run.run_id, existing, params)
+    fresh = [{"run_id": run.run_id, "key": k, "value": v}
+             for k, v in params.items() if k not in existing]
+    if not fresh:
+        return
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    inserted = session.execute(
+        dialect.insert(RunParam.__table__).on_conflict_do_nothing(), fresh).rowcount
+    if inserted != len(fresh):
+        # Another writer logged some of these keys between our read and our insert
+        # (possible on PostgreSQL): the values must still agree.
+        _refuse_changes(run.run_id, _params_of(session, run.run_id, list(params)), params)
+
+
+def _params_of(session: Session, run_id: str, keys: list[str]) -> dict[str, str]:
+    return dict(session.execute(select(RunParam.key, RunParam.value)
+                                .where(RunParam.run_id == run_id, RunParam.key.in_(keys))).all())
+
+
+def _refuse_changes(run_id: str, existing: dict[str, str], params: dict[str, str]) -> None:
     for key, old in existing.items():
         if old != params[key]:
             raise InvalidInput(
                 f"Changing param values is not allowed. Param with key='{key}' was already "
-                f"logged with value='{old}' for run ID='{run.run_id}'. Attempted logging new "
+                f"logged with value='{old}' for run ID='{run_id}'. Attempted logging new "
                 f"value '{params[key]}'."
             )
-    fresh = [{"run_id": run.run_id, "key": k, "value": v}
-             for k, v in params.items() if k not in existing]
-    if fresh:
-        session.execute(RunParam.__table__.insert(), fresh)
 
 
 def encode_value(value: float) -> float | str:
