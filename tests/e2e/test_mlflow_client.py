@@ -257,3 +257,24 @@ def test_projects_isolate_and_viewers_cannot_write(client, server, monkeypatch):
     with pytest.raises(MlflowException) as err:
         viewer.create_experiment("nope")
     assert _code(err) == "PERMISSION_DENIED"
+
+
+def test_fluent_search_and_register_from_a_run(client):
+    mlflow.set_experiment("exp-fluent-search")
+    for i in range(3):
+        with mlflow.start_run(run_name=f"s{i}"):
+            mlflow.log_param("depth", i)
+            mlflow.log_metric("score", i * 10)
+            mlflow.log_text("weights", "model/weights.txt")
+            # An MLmodel file is what makes the client register the run's folder itself.
+            mlflow.log_text("artifact_path: model\nflavors: {}\n", "model/MLmodel")
+    frame = mlflow.search_runs(filter_string="metrics.score >= 10", order_by=["metrics.score DESC"])
+    assert list(frame["tags.mlflow.runName"]) == ["s2", "s1"]
+    assert list(frame["params.depth"]) == ["2", "1"]
+    best = frame.iloc[0]["run_id"]
+    version = mlflow.register_model(f"runs:/{best}/model", "from-run")
+    assert version.run_id == best
+    uri = client.get_model_version_download_uri("from-run", version.version)
+    assert uri.endswith(f"{best}/artifacts/model")
+    local = mlflow.artifacts.download_artifacts(f"models:/from-run/{version.version}")
+    assert open(f"{local}/weights.txt").read() == "weights"
