@@ -136,3 +136,19 @@ def test_run_started_while_server_down_is_created_later(backend, tmp_path, pg_da
         assert Spool(folder_for(spool, srv.url, None)).pending() == []
     finally:
         srv.stop()
+
+
+def test_refused_batches_are_kept_and_reported(server, tmp_path):
+    run = triops.start_run(experiment="refused", url=server.url, api_key=server.admin_key,
+                           spool_dir=tmp_path)
+    run.log_metric("before", 1.0)
+    assert run.flush()
+    # Someone deletes the run while the script still logs to it.
+    assert server.http().post("/api/2.0/mlflow/runs/delete",
+                              json={"run_id": run.run_id}).status_code == 200
+    run.log_metric("after", 2.0)
+    run.end()
+    assert any("must be in the 'active' state" in e for e in run.errors)
+    kept = list((folder_for(tmp_path, server.url, None) / "rejected").glob("*.req"))
+    assert kept, "a refused batch must stay on disk, not vanish"
+    assert any(b'"after"' in f.read_bytes() for f in kept)

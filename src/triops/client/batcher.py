@@ -34,7 +34,6 @@ class Batcher:
         self.max_buffered = max(max_buffered, batch_size)
         self.sent_points = 0
         self.spooled_points = 0
-        self.errors: list[str] = []
         self._points: list[Point] = []
         self._entries: dict[str, dict[str, str]] = {"params": {}, "tags": {}}
         self._lock = threading.Lock()
@@ -97,10 +96,8 @@ class Batcher:
         body = orjson.dumps(payload)
         try:
             reply = self.delivery.send(self.path, body)
-        except Rejected as exc:
-            self.errors.append(str(exc))
-            log.error("triops refused a batch of run %s: %s", self.path, exc)
-            return
+        except Rejected:
+            return  # kept on disk and listed by the delivery; the next batch goes on
         if reply is None:
             self.spooled_points += points
         else:

@@ -17,7 +17,7 @@ from triops.client.spool import Spool
 
 log = logging.getLogger("triops.client")
 
-_deliveries: dict[tuple[str, str | None, Path], "Delivery"] = {}
+_deliveries: dict[tuple[str, str | None, Path], Delivery] = {}
 _registry_lock = threading.Lock()
 
 
@@ -41,6 +41,11 @@ class Delivery:
             if not self.spool.pending():
                 try:
                     return self.transport.post(path, body)
+                except Rejected as exc:
+                    kept = self.spool.keep_rejected(path, body, f"{path}: {exc}")
+                    self.rejected.append(f"{path}: {exc}")
+                    log.error("triops refused %s (%s); kept in %s", path, exc, kept)
+                    raise
                 except Unreachable as exc:
                     log.warning("triops server unreachable (%s); spooling to %s",
                                 exc, self.spool.folder)

@@ -86,6 +86,10 @@ class Spool:
     def done(file: Path) -> None:
         file.unlink(missing_ok=True)
 
+    def keep_rejected(self, path: str, body: bytes, reason: str) -> Path:
+        """Write a request the server refused straight into ``rejected/``."""
+        return self.reject(self.put(path, body), reason)
+
     def reject(self, file: Path, reason: str) -> Path:
         """Keep a refused request aside (with the reason) instead of deleting data."""
         folder = self.folder / "rejected"

@@ -31,6 +31,7 @@ import orjson
 from triops.client import _config
 from triops.client.batcher import Batcher
 from triops.client.delivery import Delivery, delivery_for
+from triops.client.http import Rejected
 from triops.client.spool import DEFAULT_ROOT, folder_for
 
 log = logging.getLogger("triops.client")
@@ -128,16 +129,20 @@ class Run:
 
     @property
     def errors(self) -> list[str]:
-        """Requests the server refused (bad values); everything else is sent or spooled."""
-        return self._batcher.errors + self.delivery.rejected
+        """Requests the server refused (kept under ``rejected/`` in the spool folder);
+        everything else is sent or spooled."""
+        return list(self.delivery.rejected)
 
     def end(self, status: str = "FINISHED", timeout_s: float = 10.0) -> None:
         if self.status != "RUNNING":
             return
         self._batcher.close()
-        self.delivery.send(f"/api/v1/runs/{self.run_id}/end",
-                           orjson.dumps({"status": status,
-                                         "end_time": time.time_ns() // 1_000_000}))
+        try:
+            self.delivery.send(f"/api/v1/runs/{self.run_id}/end",
+                               orjson.dumps({"status": status,
+                                             "end_time": time.time_ns() // 1_000_000}))
+        except Rejected:
+            pass  # e.g. the run was deleted meanwhile: kept and listed in ``errors``
         self.status = status
         with _active_lock:
             if self in _active:
