@@ -7,8 +7,8 @@
 ...     return "sunny"
 """
 
-from triops.client._config import ClientConfig, configure, current, from_env
 from triops.client import prompts
+from triops.client._config import ClientConfig, configure, current, from_env
 from triops.client.tracing import ActiveSpan, current_span, flush, span, trace
 from triops.client.tracking import Run, active_run, log_dataset, start_run
 

@@ -114,4 +114,4 @@ def _describe_frame(df: Any, source_type: str, source: str, digest: str) -> Data
             stats["distinct"] = int(present.astype(str).nunique())
             stats["top"] = [[str(v), int(c)] for v, c in counts.items()]
         profile[key] = stats
-    return DatasetDescription(digest, source_type, source, int(len(df)), columns, profile)
+    return DatasetDescription(digest, source_type, source, len(df), columns, profile)

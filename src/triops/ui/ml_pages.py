@@ -52,7 +52,7 @@ def _columns(details: dict, attr: str) -> list[str]:
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
 def experiment_page(
     request: Request, experiment_id: str,
-    filter: str = Query("", max_length=2000),  # noqa: A002 - MLflow's own word
+    filter: str = Query("", max_length=2000),
     sort: str = Query("", max_length=300), desc: bool = Query(False),
     caller: Caller = AsViewer,
 ) -> HTMLResponse:

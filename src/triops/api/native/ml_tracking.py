@@ -19,8 +19,8 @@ from starlette.requests import Request
 from triops.api.auth import AsEditor, AsViewer, Caller
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
-from triops.ml import native_tracking as nt
 from triops.ml import get_run
+from triops.ml import native_tracking as nt
 from triops.store.repos.runs import MetricPoint, encode_value
 
 router = APIRouter(prefix="/api/v1/runs", tags=["tracking"])
