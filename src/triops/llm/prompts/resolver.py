@@ -56,8 +56,12 @@ class PromptResolver:
 
 
 def prompt_request(body: Any) -> str | None:
-    """The prompt reference a chat request names, or None for an ordinary request."""
-    if isinstance(body, dict) and "prompt" in body and "messages" not in body:
+    """The prompt reference a chat request names, or None for an ordinary request.
+
+    ``messages`` may be left out or empty: the stock ``openai`` client insists on sending
+    the field, so ``messages=[]`` plus ``extra_body={"prompt": ...}`` is how it names one.
+    """
+    if isinstance(body, dict) and "prompt" in body and not body.get("messages"):
         ref = body["prompt"]
         if not isinstance(ref, str):
             raise InvalidInput("'prompt' must be a string such as 'support-answer@production'")
