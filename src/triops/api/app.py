@@ -27,6 +27,7 @@ from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.evals import router as evals_router
+from triops.api.native.guardrails import router as guardrails_router
 from triops.llm.evals.online import start_online_evals
 from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.openai.manage import router as gateway_router
@@ -35,6 +36,7 @@ from triops.api.oip import router as oip_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.runtime import Runtime
 from triops.ui.llm_pages import router as llm_ui_router
+from triops.ui.guardrail_pages import router as guardrails_ui_router
 from triops.ui.monitoring_pages import router as monitoring_ui_router
 from triops.ui.ops_pages import router as ops_ui_router
 from triops.ui.ml_pages import router as ml_ui_router
@@ -47,6 +49,7 @@ ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
 ROUTERS += [openai_router, gateway_router]  # LLM gateway
 ROUTERS += [prompts_router, evals_router]  # prompt registry, eval datasets and runs
+ROUTERS += [guardrails_router, guardrails_ui_router]  # LLM guardrails and their page
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
 ROUTERS += [endpoints_router, oip_router]  # model serving

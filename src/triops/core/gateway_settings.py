@@ -26,6 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
+from triops.core.guardrail_settings import GuardrailSettings
+
 
 class UpstreamConfig(BaseModel):
     name: str = Field(..., min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -84,3 +86,4 @@ class GatewaySettings(BaseModel):
     budget_period: Literal["day", "month", "total"] = "month"
     cache: CacheConfig = Field(default_factory=CacheConfig)
     signals: SignalConfig = Field(default_factory=SignalConfig)
+    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)

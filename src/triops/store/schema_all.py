@@ -12,3 +12,4 @@ from triops.store import schema_ops  # noqa: F401
 from triops.store import schema_monitoring  # noqa: F401
 from triops.store import schema_deployments  # noqa: F401
 from triops.store import schema_prompts  # noqa: F401
+from triops.store import schema_guardrails  # noqa: F401

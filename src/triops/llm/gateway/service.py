@@ -37,6 +37,7 @@ from triops.llm.gateway.limits import KeyPolicy, Limiter, MemoryCounters, RedisC
 from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.providers import Provider, Target, UpstreamFailure, provider
 from triops.llm.gateway.recorder import Recorder
+from triops.llm.guardrails.engine import GuardrailEngine
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
 from triops.store.engine import Database
 
@@ -110,6 +111,7 @@ class Gateway:
         self.limiter = Limiter(counters)
         self.monitor = GatewayMonitor(self.settings.signals)
         self.recorder = Recorder(db, observe=self.monitor.observe)
+        self.guardrails = GuardrailEngine.for_gateway(self, db)
         self.snapshot = gateway_config.load(db, self.settings)
         threading.Thread(target=warm, name="triops-tokenizer-warm", daemon=True).start()
         self._next_refresh = time.monotonic() + self.settings.refresh_s
@@ -216,15 +218,21 @@ class Gateway:
                           operation="chat", body=body, session_id=caller.session_id,
                           extra=attributes or {})
         policy = self.policy(caller.key_id)
-        try:
-            await self.limiter.admit(policy, route)
-            targets = self.snapshot.table.candidates(route)
-            if body.get("stream"):
-                return trace, await self._open_stream(trace, policy, targets, body)
-            return trace, await self._complete(trace, caller, policy, targets, body)
-        except BaseException as exc:
-            self._finish(trace, exc)
-            raise
+
+        async def serve(trace: CallTrace, body: dict[str, Any]) -> Any:
+            try:
+                await self.limiter.admit(policy, route)
+                targets = self.snapshot.table.candidates(route)
+                if body.get("stream"):
+                    return await self._open_stream(trace, policy, targets, body)
+                return await self._complete(trace, caller, policy, targets, body)
+            except BaseException as exc:
+                self._finish(trace, exc)
+                raise
+
+        # Input guardrails run before serving (and may refuse or redact), output ones
+        # after it (and may re-ask); a refused request never reaches an upstream.
+        return trace, await self.guardrails.around(trace, body, serve)
 
     async def _complete(self, trace: CallTrace, caller: Caller, policy: KeyPolicy,
                         targets: list[Target], body: dict[str, Any]) -> dict[str, Any]:
@@ -364,3 +372,4 @@ class Gateway:
     def close(self) -> None:
         """Flush spans; the HTTP client and counters die with the event loop."""
         self.recorder.close()
+        self.guardrails.close()

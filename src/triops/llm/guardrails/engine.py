@@ -1,0 +1,320 @@
+"""Applies guardrail rules to a gateway call: input before it, output after it.
+
+The gateway hands ``around`` its call trace, the request body and a function that
+serves a body; everything guardrails do happens here. Input rules run over the text of
+the request's messages (redaction replaces it, so the upstream never sees the original);
+output rules run over the answer's choices, and a rule that can re-ask (a JSON schema)
+re-sends the conversation with its complaint appended, a bounded number of times.
+Every rule that runs becomes one GUARDRAIL span in the request's trace and one check
+record that the dashboard and the block-rate monitor count.
+
+A check that fails to run (its embedding upstream is down…) fails closed in block mode
+(the request is refused with a 502 naming the rule) and open in the other modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from triops.core.errors import InvalidInput, UpstreamError
+from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
+from triops.llm.guardrails._base import Context, Finding
+from triops.llm.guardrails._log import CheckLog
+from triops.llm.guardrails._registry import build
+from triops.llm.guardrails.monitor import BlockRateMonitor
+from triops.llm.spans import Span, SpanKind, SpanStatus
+from triops.store.engine import Database
+from triops.store.records import RecordRow
+from triops.store.repos import guardrails as repo
+
+log = logging.getLogger("triops.llm.guardrails")
+
+Serve = Callable[[Any, dict[str, Any]], Awaitable[Any]]
+_OUTCOME = {"block": "blocked", "redact": "redacted", "flag": "flagged"}
+
+
+class GuardrailBlocked(InvalidInput):
+    """A rule in block mode found something; OpenAI clients see ``guardrail_blocked``."""
+
+    code = "guardrail_blocked"
+
+    def __init__(self, rule: str, message: str, param: str | None = None) -> None:
+        super().__init__(message, code="guardrail_blocked")
+        self.rule = rule
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Rule:
+    config: GuardrailRule
+    guard: Any
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def applies(self, stage: str, route: str, key_id: str) -> bool:
+        c = self.config
+        return (c.enabled and c.stage in (stage, "both") and (not c.routes or route in c.routes)
+                and (not c.keys or key_id in c.keys))
+
+
+def compile_rule(config: GuardrailRule) -> Rule:
+    """Build a rule's guardrail; ``InvalidInput`` says what is wrong with it."""
+    guard = build(config.check, config.options)
+    if config.mode == "redact" and not getattr(guard, "redacts", False):
+        raise InvalidInput(f"rule {config.name!r}: check {config.check!r} cannot redact; "
+                           "use mode 'block' or 'flag'", code="invalid_request_error")
+    return Rule(config, guard)
+
+
+def _texts(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, text) of a message's text content: a string or a list of text parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return [("content", content)]
+    if isinstance(content, list):
+        return [(f"content[{i}].text", p["text"]) for i, p in enumerate(content)
+                if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return []
+
+
+def _put_text(message: dict[str, Any], where: str, text: str) -> None:
+    if where == "content":
+        message["content"] = text
+    else:
+        index = int(where[len("content["):where.index("]")])
+        message["content"][index] = {**message["content"][index], "text": text}
+
+
+def _summary(findings: list[Finding]) -> str:
+    # Kinds and counts only: an error message must not echo the personal data it found.
+    messages = [f.message for f in findings if f.message]
+    if messages:
+        return messages[0]
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+    return "found " + ", ".join(f"{k}" + (f" x{n}" if n > 1 else "") for k, n in counts.items())
+
+
+class GuardrailEngine:
+    def __init__(self, settings: GuardrailSettings, db: Database,
+                 embed: Callable[[str, str, list[str]], Awaitable[list[list[float]]]] | None = None,
+                 refresh_s: float = 5.0) -> None:
+        self.settings = settings
+        self._db = db
+        self._embed = embed
+        self.log = CheckLog(db, BlockRateMonitor(settings))
+        self._refresh_s = refresh_s
+        self._file_rules = [compile_rule(r) for r in settings.rules]
+        self.rules: list[Rule] = []
+        self.version: tuple[int, int] = (-1, -1)
+        self.reload()
+        self._next_refresh = time.monotonic() + refresh_s
+        self._refreshing = False
+
+    # -- configuration -------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read stored rules now (after this process changed them)."""
+        with self._db.read() as session:
+            version = repo.version(session)
+            stored = [(row.name, row.spec) for row in repo.list_rules(session)]
+        rules = {r.name: r for r in self._file_rules}
+        for name, spec in stored:
+            try:
+                rules[name] = compile_rule(GuardrailRule(name=name, **spec))
+            except Exception as exc:  # validated when stored; a plug-in may have gone since
+                log.error("stored guardrail rule %r is skipped: %s", name, exc)
+        self.rules, self.version = list(rules.values()), version
+        self._next_refresh = time.monotonic() + self._refresh_s
+
+    def _maybe_refresh(self) -> None:
+        # Other replicas may have changed the stored rules: check now and then, off-path.
+        if self._refreshing or time.monotonic() < self._next_refresh:
+            return
+        self._refreshing = True
+        self._next_refresh = time.monotonic() + self._refresh_s
+
+        async def refresh() -> None:
+            try:
+                version = await anyio.to_thread.run_sync(self._stored_version)
+                if version != self.version:
+                    await anyio.to_thread.run_sync(self.reload)
+            except Exception:
+                log.exception("could not refresh the guardrail rules")
+            finally:
+                self._refreshing = False
+
+        asyncio.get_running_loop().create_task(refresh())
+
+    def _stored_version(self) -> tuple[int, int]:
+        with self._db.read() as session:
+            return repo.version(session)
+
+    def applicable(self, stage: str, route: str, key_id: str) -> list[Rule]:
+        if not self.settings.enabled:
+            return []
+        return [r for r in self.rules if r.applies(stage, route, key_id)]
+
+    # -- running -------------------------------------------------------------------
+
+    async def run_check(self, rule: Rule, text: str, context: Context) -> list[Finding]:
+        result = rule.guard.check(text, context)
+        if inspect.isawaitable(result):
+            result = await result
+        return list(result)
+
+    def context(self, trace: Any, stage: str, role: str = "") -> Context:
+        embed = None
+        if self._embed is not None:
+            outer = self._embed
+
+            async def embed(model: str, texts: list[str]) -> list[list[float]]:
+                return await outer(trace.project, model, texts)
+        return Context(stage=stage, route=trace.route, key_id=trace.key_id, role=role,  # type: ignore[arg-type]
+                       embed=embed)
+
+    def _record(self, trace: Any, rule: Rule, stage: str, outcome: str, started: float,
+                start_ns: int, found: list[tuple[str, Finding]], error: str = "") -> None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        c = rule.config
+        attributes = {
+            "openinference.span.kind": "GUARDRAIL", "triops.guardrail.rule": c.name,
+            "triops.guardrail.check": c.check, "triops.guardrail.stage": stage,
+            "triops.guardrail.mode": c.mode, "triops.guardrail.outcome": outcome,
+            "triops.guardrail.findings": [
+                {"where": where, "kind": f.kind, "start": f.start, "end": f.end,
+                 "score": round(f.score, 4), "message": f.message} for where, f in found[:50]],
+            "triops.gateway.route": trace.route, "triops.key": trace.key_id,
+            "triops.latency_ms": round(elapsed_ms, 3),
+        }
+        if error:
+            attributes["error.message"] = error
+        span = Span(trace_id=trace.trace_id, span_id=f"{random.getrandbits(64) or 1:016x}",
+                    name=f"guardrail {c.name}"[:512], start_ns=start_ns,
+                    end_ns=start_ns + int(elapsed_ms * 1e6), kind=SpanKind.guardrail,
+                    status=SpanStatus.error if error else SpanStatus.ok,
+                    status_message=error[:2000], attributes=attributes,
+                    service_name="triops-gateway")
+        row = RecordRow(stream=c.name, ts_ms=start_ns // 1_000_000, data={
+            "outcome": outcome, "stage": stage, "check": c.check, "route": trace.route,
+            "latency_ms": round(elapsed_ms, 3)})
+        self.log.record(trace.project, span, row)
+        trace.extra.setdefault("triops.guardrails", []).append(f"{c.name}:{stage}:{outcome}")
+
+    async def _apply(self, trace: Any, rule: Rule, stage: str,
+                     items: list[tuple[str, str, str, Callable[[str], None]]]) -> list[Finding]:
+        """Run one rule over (where, role, text, put) items; returns what it found."""
+        started, start_ns = time.perf_counter(), time.time_ns()
+        found: list[tuple[str, Finding]] = []
+        try:
+            for where, role, text, put in items:
+                findings = await self.run_check(rule, text, self.context(trace, stage, role))
+                if findings and rule.config.mode == "redact":
+                    put(rule.guard.redact(text, None, findings))
+                found += [(where, f) for f in findings]
+        except Exception as exc:
+            message = f"guardrail rule {rule.name!r} could not run: {exc}"
+            self._record(trace, rule, stage, "error", started, start_ns, found, message)
+            if rule.config.mode == "block":
+                raise UpstreamError(message, code="guardrail_error") from None
+            log.warning("%s (mode %s: let through)", message, rule.config.mode)
+            return []
+        outcome = _OUTCOME[rule.config.mode] if found else "passed"
+        self._record(trace, rule, stage, outcome, started, start_ns, found)
+        if found and rule.config.mode == "block" and not getattr(rule.guard, "reasks", False):
+            raise GuardrailBlocked(rule.name, f"blocked by guardrail rule {rule.name!r} "
+                                   f"({rule.config.check}, {stage}): {_summary([f for _, f in found])}",
+                                   param=found[0][0])
+        return [f for _, f in found]
+
+    async def check_input(self, trace: Any, body: dict[str, Any]) -> dict[str, Any]:
+        """The body the upstream may see: refused, redacted or passed by input rules."""
+        rules = self.applicable("input", trace.route, trace.key_id)
+        if not rules:
+            return body
+        messages = [dict(m) for m in body["messages"]]  # redaction never edits the caller's
+        body = {**body, "messages": messages}
+        for rule in rules:
+            items = []
+            for index, message in enumerate(messages):
+                if message.get("role") not in rule.config.roles:
+                    continue
+                for where, text in _texts(message):
+                    def put(new: str, m: dict[str, Any] = message, w: str = where) -> None:
+                        _put_text(m, w, new)
+                    items.append((f"messages[{index}].{where}", message["role"], text, put))
+            await self._apply(trace, rule, "input", items)
+        return body
+
+    async def check_output(self, trace: Any, body: dict[str, Any], result: dict[str, Any],
+                           serve: Serve, reasked: int = 0) -> dict[str, Any]:
+        rules = self.applicable("output", trace.route, trace.key_id)
+        for rule in rules:
+            items = []
+            for index, choice in enumerate(result.get("choices") or ()):
+                message = choice.get("message") or {}
+                if isinstance(message.get("content"), str):
+                    def put(new: str, m: dict[str, Any] = message) -> None:
+                        m["content"] = new
+                    items.append((f"choices[{index}].message.content", "assistant",
+                                  message["content"], put))
+            findings = await self._apply(trace, rule, "output", items)
+            if findings and rule.config.mode == "block":  # a rule that re-asks
+                if reasked < rule.guard.max_reasks:
+                    answer = items[0][2] if items else ""
+                    again = {**body, "messages": [*body["messages"],
+                                                  {"role": "assistant", "content": answer},
+                                                  rule.guard.reask_message(findings)]}
+                    retry = dataclasses.replace(
+                        trace, body=again, start_ns=time.time_ns(), started=time.perf_counter(),
+                        attempts=[], first_token_ms=None, output=None, usage=None, cost=0.0,
+                        error="", cache="off", extra={
+                            **{k: v for k, v in trace.extra.items() if k != "triops.guardrails"},
+                            "triops.guardrail.reask": reasked + 1})
+                    answer_again = await serve(retry, again)
+                    return await self.check_output(retry, again, answer_again, serve,
+                                                   reasked + 1)
+                raise GuardrailBlocked(rule.name, f"blocked by guardrail rule {rule.name!r} "
+                                       f"({rule.config.check}, output, after {reasked} "
+                                       f"re-asks): {_summary(findings)}",
+                                       param=items[0][0] if items else None)
+        return result
+
+    async def around(self, trace: Any, body: dict[str, Any], serve: Serve) -> Any:
+        """Serve ``body`` through ``serve(trace, body)`` with the rules that apply."""
+        self._maybe_refresh()
+        body = await self.check_input(trace, body)
+        trace.body = body  # the trace keeps what was sent, not what was redacted away
+        result = await serve(trace, body)
+        if not isinstance(result, dict):
+            return result  # streamed: output rules apply to complete answers only
+        return await self.check_output(trace, body, result, serve)
+
+    def close(self) -> None:
+        self.log.close()
+
+    @classmethod
+    def for_gateway(cls, gateway: Any, db: Database) -> "GuardrailEngine":
+        """The engine of one gateway: its settings, and embeddings through its routes."""
+        from triops.llm.gateway.service import Caller
+
+        async def embed(project: str, model: str, texts: list[str]) -> list[list[float]]:
+            # Metered and traced like any call, under the key "guardrails".
+            _, reply = await gateway.embeddings(Caller(project=project, key_id="guardrails"),
+                                                {"model": model, "input": texts})
+            return [item["embedding"] for item in reply["data"]]
+
+        return cls(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s)

@@ -1,0 +1,51 @@
+"""Names and places through Microsoft Presidio, when the ``presidio`` extra is installed.
+
+Regexes cannot tell "Ada Lovelace" from "Data Science"; Presidio's named-entity
+recogniser (spaCy) can. It is optional: without it the PII guardrail covers the
+pattern entities only and says so when names or places are asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from typing import Any
+
+from triops.llm.guardrails._base import Finding
+
+_KIND = {"PERSON": "person", "LOCATION": "location"}
+
+
+def available() -> bool:
+    return (importlib.util.find_spec("presidio_analyzer") is not None
+            and _spacy_model() is not None)
+
+
+@functools.cache
+def _spacy_model() -> str | None:
+    for name in ("en_core_web_lg", "en_core_web_md", "en_core_web_sm"):
+        if importlib.util.find_spec(name) is not None:
+            return name
+    return None
+
+
+@functools.cache
+def _engine() -> Any:
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    provider = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": "en", "model_name": _spacy_model()}]})
+    return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+
+
+class Recognizer:
+    def __init__(self, entities: list[str], threshold: float) -> None:
+        self.entities, self.threshold = entities, threshold
+
+    def find(self, text: str) -> list[Finding]:
+        results = _engine().analyze(text=text, language="en", entities=self.entities,
+                                    score_threshold=self.threshold)
+        return [Finding(_KIND[r.entity_type], r.start, r.end, float(r.score))
+                for r in results]

@@ -1,0 +1,144 @@
+"""Toxic language by a weighted lexicon.
+
+The lexicon (``toxicity_lexicon.tsv`` beside this module) states its source and gives
+each term a weight and a category. The score is the noisy-or of the weights of the
+distinct terms found, ``1 - prod(1 - w)``, boosted by ``targeted_boost`` when an insult
+is aimed at "you". Text is normalised first (leetspeak, letters stretched for emphasis
+such as "stuuupid") so that spelling games do not hide a term; matching is on word
+boundaries, so "Scunthorpe" and "assess" are not insults.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from triops.llm.guardrails._base import Context, Finding, mask
+from triops.llm.guardrails._registry import register
+
+LEXICON = Path(__file__).with_name("toxicity_lexicon.tsv")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s",
+                       "*": "u"})
+_STRETCH = re.compile(r"([a-z])\1{2,}")
+_TARGETED = re.compile(r"\byou(?:'re| are|r| r)? (?:a |an |such an? |so |fucking )?$")
+
+
+@dataclass(frozen=True)
+class Term:
+    pattern: re.Pattern[str]
+    weight: float
+    category: str
+
+
+@functools.cache
+def load_lexicon(path: str = str(LEXICON)) -> tuple[Term, ...]:
+    terms = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        try:
+            term, weight, category = line.split("\t")
+            terms.append(Term(re.compile(rf"(?<![\w']){term}(?![\w'])"), float(weight),
+                              category.strip()))
+        except (ValueError, re.error) as exc:
+            raise ValueError(f"{path}:{number}: bad lexicon line ({exc})") from None
+    return tuple(terms)
+
+
+def normalise(text: str) -> str:
+    """Lower case, leetspeak undone, stretched letters squeezed; same length as the input
+    so that offsets stay valid for redaction.
+
+    >>> normalise("You are STUUUPID")
+    'you are stuuupid'
+    """
+    return text.lower().translate(_LEET)
+
+
+def _forms(text: str) -> list[tuple[str, list[int]]]:
+    """The normalised text, and a copy with stretched letters squeezed, each with the
+    offset in the original of every character."""
+    norm = normalise(text)
+    forms = [(norm, list(range(len(norm))))]
+    if not _STRETCH.search(norm):
+        return forms
+    chars, offsets, i = [], [], 0
+    while i < len(norm):
+        j = i
+        while j < len(norm) and norm[j] == norm[i]:
+            j += 1
+        keep = 1 if norm[i].isalpha() and j - i >= 3 else j - i
+        chars.extend(norm[i] * keep)
+        offsets.extend(range(i, i + keep))
+        if keep == 1 and j - i >= 3:
+            offsets[-1] = j - 1  # the squeezed letter stands for the whole run
+        i = j
+    forms.append(("".join(chars), offsets))
+    return forms
+
+
+@register
+class Toxicity:
+    """Insults, obscenity and threats, scored in [0, 1]; ``redact`` masks the terms.
+
+    >>> Toxicity().check("thanks, that fixed it", None)
+    []
+    >>> Toxicity().check("you are an idiot", None)[0].kind
+    'toxicity.insult'
+    """
+
+    name: ClassVar[str] = "toxicity"
+    redacts: ClassVar[bool] = True
+
+    def __init__(self, threshold: float = 0.5, lexicon: str | None = None,
+                 targeted_boost: float = 0.25) -> None:
+        if not 0 < float(threshold) <= 1:
+            raise ValueError("threshold must be in (0, 1]")
+        self.threshold = float(threshold)
+        self.boost = float(targeted_boost)
+        try:
+            self.terms = load_lexicon(lexicon or str(LEXICON))
+        except OSError as exc:
+            raise ValueError(f"cannot read lexicon {lexicon!r}: {exc.strerror}") from None
+
+    def matches(self, text: str) -> list[tuple[Term, int, int, float]]:
+        found: dict[tuple[int, int], tuple[Term, int, int, float]] = {}
+        for form, offsets in _forms(text):
+            for term in self.terms:
+                for m in term.pattern.finditer(form):
+                    start, end = offsets[m.start()], offsets[m.end() - 1] + 1
+                    weight = term.weight
+                    if term.category == "insult" and _TARGETED.search(form[max(0, m.start() - 24):m.start()]):
+                        weight = min(1.0, weight + self.boost)
+                    previous = found.get((start, end))
+                    if previous is None or previous[3] < weight:
+                        found[(start, end)] = (term, start, end, weight)
+        return sorted(found.values(), key=lambda t: t[1])
+
+    def score(self, text: str) -> float:
+        miss = 1.0
+        seen: set[str] = set()
+        for term, _, _, weight in self.matches(text):
+            if term.pattern.pattern in seen:
+                continue  # repeating one word is not more toxic than saying it once
+            seen.add(term.pattern.pattern)
+            miss *= 1.0 - weight
+        return round(1.0 - miss, 4)
+
+    def check(self, text: str, context: Context | None = None) -> list[Finding]:
+        found = self.matches(text)
+        score = self.score(text)
+        if score < self.threshold:
+            return []
+        worst = max(found, key=lambda t: t[3])
+        return [Finding(f"toxicity.{term.category}", start, end, score,
+                        f"toxicity score {score:.2f} ({worst[0].category})")
+                for term, start, end, _ in found]
+
+    def redact(self, text: str, context: Context | None = None,
+               findings: list[Finding] | None = None) -> str:
+        return mask(text, self.check(text, context) if findings is None else findings,
+                    lambda f: "*" * (f.end - f.start))
