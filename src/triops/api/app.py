@@ -52,7 +52,7 @@ ROUTERS += [prompts_router, evals_router]  # prompt registry, eval datasets and 
 ROUTERS += [guardrails_router, guardrails_ui_router]  # LLM guardrails and their page
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
-ROUTERS += [endpoints_router, oip_router]  # model serving
+ROUTERS[:0] = [endpoints_router, oip_router]  # model serving, first: routes match in order
 ROUTERS += [monitors_router, monitoring_ui_router]  # ML monitoring and pipelines
 ROUTERS += [ml_tracking_router, datasets_router, ml_ui_router]  # ML native tracking, datasets, lineage, pages
 

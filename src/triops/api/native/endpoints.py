@@ -79,6 +79,9 @@ class EndpointOut(BaseModel):
     updated_ms: int
     versions: dict[str, int] = Field(default_factory=dict,
                                      description="the version each role resolves to now")
+    batching: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="per loaded version on this server: model calls, "
+                                          "requests and rows served since start")
 
     @classmethod
     def of(cls, row: ServingEndpoint, versions: dict[str, int] | None = None) -> "EndpointOut":
@@ -129,7 +132,9 @@ def get_endpoint(name: str, request: Request, caller: Caller = AsViewer) -> Endp
     refs = {"primary": spec.model_ref, "canary": policy.canary_ref, "shadow": policy.shadow_ref}
     versions = {role: service.resolve_now(caller.project, spec.model_name, ref)
                 for role, ref in refs.items() if ref is not None}
-    return EndpointOut.of(row, versions)
+    out = EndpointOut.of(row, versions)
+    out.batching = service.batch_stats(caller.project, spec.model_name)
+    return out
 
 
 @router.delete("/endpoints/{name}", status_code=204)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from triops.core.errors import InvalidInput
@@ -184,9 +185,31 @@ def _flat(tensor: Any) -> list[Any]:
 
 def to_frame(columns: list[str], rows: list[list[Any]],
              signature: list[Column] | None) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
-    for col in signature or []:
-        dtype = _DTYPES.get(col.type or "")
-        if dtype and col.name in frame and col.required:
-            frame[col.name] = frame[col.name].astype(dtype)
-    return frame
+    """The rows as a DataFrame with the signature's dtypes, built column-wise in one go
+    (converting column by column after construction costs milliseconds per request)."""
+    types = {c.name: c.type for c in signature or [] if c.required}
+    dtypes = [_DTYPES.get(types.get(name) or "") for name in columns]
+    if dtypes and all(d == "float64" for d in dtypes):
+        return pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=columns, copy=False)
+    data = {}
+    for j, name in enumerate(columns):
+        values = [row[j] for row in rows]
+        dtype = dtypes[j]
+        data[name] = np.asarray(values, dtype=dtype) if dtype and dtype != "object" \
+            else values
+    return pd.DataFrame(data, columns=columns)
+
+
+def to_matrix(columns: list[str], rows: list[list[Any]], order: list[str]) -> np.ndarray | None:
+    """The rows as a float64 matrix with columns in ``order``, or None if not numeric."""
+    if columns != order:
+        try:
+            index = [columns.index(name) for name in order]
+        except ValueError:
+            return None
+        rows = [[row[i] for i in index] for row in rows]
+    for row in rows:
+        for value in row:
+            if not isinstance(value, (int, float)):  # str, None, bool-as-text: pandas path
+                return None
+    return np.asarray(rows, dtype=np.float64)

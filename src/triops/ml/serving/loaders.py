@@ -28,10 +28,13 @@ import pandas as pd
 import yaml
 
 from triops.core.errors import InvalidInput, NotFound
+from triops.ml.serving.trees import check_trees, compile_trees
 from triops.store.artifacts import ArtifactStore, safe_relpath
 
 #: Types a skops file may hold without the deployment being trusted: estimators and the
-#: array/containers they are built of. Anything else is named in the refusal.
+#: array/containers they are built of. Anything else is named in the refusal. Decision
+#: trees (``sklearn.tree._tree.Tree``, unsafe to predict with if their node indices were
+#: tampered with) are accepted because every tree is bounds-checked at load (``trees``).
 _SKOPS_SAFE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
 _PROXY_SCHEME = "mlflow-artifacts:"
 
@@ -52,6 +55,10 @@ class ModelHandle:
     predict: Callable[[pd.DataFrame], list[Any]]
     columns: list[Column] | None
     format: str
+    #: Optional fast path that skips pandas: float64 rows with columns in
+    #: ``matrix_columns`` order -> one output per row. Used when every value is numeric.
+    predict_matrix: Callable[[np.ndarray], list[Any]] | None = None
+    matrix_columns: list[str] | None = None
 
 
 class ModelFiles:
@@ -133,6 +140,13 @@ def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> Model
     if not callable(predict):
         raise InvalidInput(f"the {fmt} file holds a {type(model).__name__}, not a model "
                            "with a predict() method")
+    check_trees(model)
+    compiled = compile_trees(model)
+    if compiled is not None:
+        return ModelHandle(predict=compiled.predict, columns=columns or _feature_columns(model),
+                           format=f"{fmt}+compiled-trees",
+                           predict_matrix=compiled.predict_matrix,
+                           matrix_columns=compiled.features)
     return ModelHandle(predict=lambda frame: _as_list(predict(frame)),
                        columns=columns or _feature_columns(model), format=fmt)
 

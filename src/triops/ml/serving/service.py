@@ -203,8 +203,15 @@ class ServingService:
         except Exception as exc:  # noqa: BLE001 - a failing shadow is logged, not served
             return version, [], f"{type(exc).__name__}: {exc}"[:300]
 
-    def batch_stats(self) -> dict[str, Any]:
-        return {f"{k[1]}/{k[2]}": v.batcher.stats for k, v in self._loaded.items()}
+    def batch_stats(self, project: str, model: str) -> dict[str, dict[str, float]]:
+        """Model calls, requests and rows per loaded version of ``model`` on this server."""
+        out = {}
+        for (proj, name, version, _trust), lv in self._loaded.items():
+            if proj == project and name == model:
+                s = lv.batcher.stats
+                out[str(version)] = {"calls": s.calls, "requests": s.requests, "rows": s.rows,
+                                     "largest_batch_rows": s.largest}
+        return out
 
     def close(self) -> None:
         self.log.close()
