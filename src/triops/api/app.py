@@ -36,6 +36,7 @@ from triops.api.oip import router as oip_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.runtime import Runtime
 from triops.ui.llm_pages import router as llm_ui_router
+from triops.ui.prompt_pages import router as prompt_ui_router
 from triops.ui.guardrail_pages import router as guardrails_ui_router
 from triops.ui.monitoring_pages import router as monitoring_ui_router
 from triops.ui.ops_pages import router as ops_ui_router
@@ -48,7 +49,7 @@ ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_ro
 ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
 ROUTERS += [openai_router, gateway_router]  # LLM gateway
-ROUTERS += [prompts_router, evals_router]  # prompt registry, eval datasets and runs
+ROUTERS += [prompts_router, evals_router, prompt_ui_router]  # prompt registry, eval datasets and runs
 ROUTERS += [guardrails_router, guardrails_ui_router]  # LLM guardrails and their page
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
 
