@@ -42,15 +42,22 @@ from triops.ops.detectors._fuzzy_art import DualVigilanceFuzzyArt
 _SQRT2 = math.sqrt(2.0)
 
 
-def haar_dwt(x: np.ndarray) -> np.ndarray:
-    """Full Haar decomposition of a power-of-two vector, coarsest first (Wavelets.jl)."""
-    approx = np.asarray(x, dtype=float)
-    details = []
+def haar_dwt(x) -> list[float]:
+    """Full Haar decomposition of a power-of-two vector, coarsest first (Wavelets.jl).
+
+    Wavelets.jl's detail coefficient is ``(odd - even) / sqrt(2)``; the sign matters
+    because the coefficients are min-max normalised afterwards.
+    """
+    approx = [float(v) for v in x]
+    details: list[list[float]] = []
     while len(approx) > 1:
         even, odd = approx[0::2], approx[1::2]
-        details.append((odd - even) / _SQRT2)
-        approx = (even + odd) / _SQRT2
-    return np.concatenate([approx, *reversed(details)])
+        details.append([(o - e) / _SQRT2 for e, o in zip(even, odd, strict=True)])
+        approx = [(e + o) / _SQRT2 for e, o in zip(even, odd, strict=True)]
+    out = approx
+    for d in reversed(details):
+        out = out + d
+    return out
 
 
 def _similarity_matrix(x: np.ndarray) -> np.ndarray:
@@ -175,15 +182,18 @@ class ARTime(StreamingDetector):
         self.f_window = self.f_window[1:] + [ds]
         features = np.zeros(2 * self.window)
         if self.dsi >= self.window:
-            dw = np.asarray(self.f_window)
-            dw = dw - dw.min()
-            if dw.max() != 0:
-                dw = dw / dw.max()
+            low = min(self.f_window)
+            dw = [v - low for v in self.f_window]
+            top = max(dw)
+            if top != 0:
+                dw = [v / top for v in dw]
             fw = haar_dwt(dw)
-            fw = fw - fw.min()
-            if fw.max() != 0:
-                fw = fw / fw.max()
-            features = np.concatenate([fw, self.f_window])
+            low = min(fw)
+            fw = [v - low for v in fw]
+            top = max(fw)
+            if top != 0:
+                fw = [v / top for v in fw]
+            features = np.array(fw + self.f_window)
         anomaly = self._features(features, self.dsi)
         self.dsi += 1
         return anomaly

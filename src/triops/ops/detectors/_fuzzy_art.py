@@ -25,12 +25,6 @@ import numpy as np
 from triops.ops.detectors._base import part
 
 
-def _descending(m: np.ndarray) -> np.ndarray:
-    """Stable descending order with NaN first (Julia's ``sortperm(m, rev=true)``)."""
-    key = np.where(np.isnan(m), -np.inf, -m)
-    return np.argsort(key, kind="stable")
-
-
 @part
 class DualVigilanceFuzzyArt:
     """Unsupervised DVFA over ``dim`` features in ``[0, 1]``."""
@@ -46,21 +40,26 @@ class DualVigilanceFuzzyArt:
         self.energy = 0.0  # its energy similarity
 
     def _activation(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Every entry is in [0, 1] (complement coding, weights are minima of samples),
+        # so the L1 norms of the original are plain sums.
         w = self.weights
         em = np.minimum(x, w)
         d = self.dim
         with np.errstate(divide="ignore", invalid="ignore"):
-            norm_w = np.abs(w).sum(axis=1)
+            norm_w = w.sum(axis=1)
             norm_w[norm_w == 0] = 0.001
-            features = np.abs(em).sum(axis=1) / norm_w
-            energy = (np.abs(em[:, d - 1]) + np.abs(em[:, -1])) / (
-                np.abs(w[:, d - 1]) + np.abs(w[:, -1])
-            )
+            features = em.sum(axis=1) / norm_w
+            energy = (em[:, d - 1] + em[:, -1]) / (w[:, d - 1] + w[:, -1])
             match = features**3 * energy**2
         return match, energy, em
 
     def train(self, features: np.ndarray, learning: bool = True) -> int:
-        """Present one sample; the label of its cluster, or -1 for a new cluster."""
+        """Present one sample; the label of its cluster, or -1 for a new cluster.
+
+        The original visits categories from the best match down; only those matching
+        at least ``rho_ub`` (all learn) and the best one matter, so only they are
+        sorted. A NaN match sorts first there and ends the visit with a mismatch.
+        """
         x = np.concatenate([features, 1.0 - features])
         if len(self.weights) == 0:
             # The first sample only initialises the memory with an all-ones category.
@@ -73,26 +72,33 @@ class DualVigilanceFuzzyArt:
         best = best_energy = 0.0
         mismatch = True
         label = -1
-        for j in _descending(match).tolist():
-            m = float(match[j])
-            if m > best:
-                best, best_energy = m, float(energy[j])
-            if not learning:
-                continue
-            if m >= self.rho_ub:
-                self.weights[j] = em[j]
-                if m >= best:
-                    label = self.labels[j]
+        nan = np.isnan(match)
+        if not learning:
+            if not nan.all():
+                j = int(np.nanargmax(match))
+                if match[j] > 0.0:
+                    best, best_energy = float(match[j]), float(energy[j])
+        elif not nan.any():
+            high = np.flatnonzero(match >= self.rho_ub)
+            if len(high):
+                high = high[np.argsort(-match[high], kind="stable")]
+                if match[high[0]] > 0.0:
+                    best, best_energy = float(match[high[0]]), float(energy[high[0]])
+                for j in high.tolist():
+                    self.weights[j] = em[j]
+                    if match[j] >= best:
+                        label = self.labels[j]
                 mismatch = False
-            elif m >= self.rho_lb and mismatch:
-                if m >= best:
-                    label = self.labels[j]
-                self.labels.append(label)
-                self.weights = np.vstack([self.weights, x])
-                mismatch = False
-                break
             else:
-                break
+                j = int(np.argmax(match))
+                m = float(match[j])
+                if m > 0.0:
+                    best, best_energy = m, float(energy[j])
+                if m >= self.rho_lb:
+                    label = self.labels[j]
+                    self.labels.append(label)
+                    self.weights = np.vstack([self.weights, x])
+                    mismatch = False
         self.similarity, self.energy = best, best_energy
         if mismatch and learning:
             label = -1
