@@ -189,20 +189,16 @@ def test_chat_completion_is_proxied_and_traced(client, runtime, upstreams):
     assert attrs["triops.gateway.cache"] == "miss"
 
 
-def test_upstream_secret_is_sent_upstream(client, upstreams):
-    # The local upstream does not check keys; the transport-level header is what counts.
-    seen: list[str] = []
-
-    async def hook(request: httpx.Request) -> None:
-        seen.append(request.headers.get("authorization", ""))
-
-    gateway = gateway_of(client.app.state.runtime)
-    gateway.client.event_hooks["request"] = [hook]
-    try:
-        assert chat(client).status_code == 200
-    finally:
-        gateway.client.event_hooks["request"] = []
-    assert seen == [f"Bearer {UPSTREAM_SECRET}"]
+def test_upstream_secrets_are_sent_upstream(client, upstreams):
+    httpx.delete(upstreams["primary"] + "/_received")
+    httpx.delete(upstreams["backup"] + "/_received")
+    assert chat(client).status_code == 200
+    assert chat(client, model="claude").status_code == 200
+    assert chat(client, model="backup-chat").status_code == 200
+    assert httpx.get(upstreams["primary"] + "/_credentials").json() == [
+        f"Bearer {UPSTREAM_SECRET}"]
+    # Anthropic's header for the claude upstream; none for the keyless backup upstream
+    assert httpx.get(upstreams["backup"] + "/_credentials").json() == ["anthropic-secret", ""]
 
 
 def test_invalid_json_is_400_in_openai_shape_and_writes_nothing(client, runtime):

@@ -48,7 +48,9 @@ from triops.ui.rendering import STATIC_DIR
 ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_router]
 ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
 ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
-ROUTERS += [openai_router, gateway_router]  # LLM gateway
+# The gateway's /v1 routes come first: the hot path then matches the fewest routes.
+ROUTERS[:0] = [openai_router]
+ROUTERS += [gateway_router]  # LLM gateway configuration
 ROUTERS += [prompts_router, evals_router, prompt_ui_router]  # prompt registry, eval datasets and runs
 ROUTERS += [guardrails_router, guardrails_ui_router]  # LLM guardrails and their page
 ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy

@@ -6,16 +6,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from triops.core.errors import InvalidInput
 from triops.llm.gateway.providers import (
     Target,
     UpstreamFailure,
-    failure_for_exception,
-    failure_for_status,
     open_stream,
+    post_json,
     sse_data,
 )
 
@@ -149,25 +148,18 @@ class AnthropicProvider:
             headers["x-api-key"] = target.upstream.api_key.get_secret_value()
         return headers
 
-    async def chat(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def chat(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                    ) -> dict[str, Any]:
-        payload = orjson.dumps(to_anthropic(body, target.model))
-        try:
-            response = await client.post(target.upstream.base_url.rstrip("/") + "/messages",
-                                         content=payload, headers=self._headers(target),
-                                         timeout=target.timeout_s)
-        except httpx.HTTPError as exc:
-            raise failure_for_exception(exc, target) from None
-        if response.status_code >= 400:
-            raise failure_for_status(response.status_code, response.text, target.upstream.name)
-        return from_anthropic(orjson.loads(response.content), target.model)
+        reply = await post_json(client, target, "/messages", to_anthropic(body, target.model),
+                                self._headers(target))
+        return from_anthropic(reply, target.model)
 
-    async def embed(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def embed(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                     ) -> dict[str, Any]:
         raise InvalidInput(f"upstream {target.upstream.name!r} speaks Anthropic's API, which "
                            "has no embeddings; route embeddings to an OpenAI-compatible one")
 
-    async def stream(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def stream(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                      ) -> AsyncIterator[dict[str, Any]]:
         payload = to_anthropic({**body, "stream": True}, target.model)
         response = await open_stream(client, target, "/messages", payload, self._headers(target))

@@ -10,7 +10,8 @@ behaviour, which is how tests provoke upstream failures:
 - ``no-usage``: leaves out the usage block
 - any request with ``tools``: calls the first tool
 
-Every received body is kept (the newest 1000) and listed at ``GET /_received``.
+Every received body is kept (the newest 1000) and listed at ``GET /_received``; the
+credentials chat calls came with at ``GET /_credentials``.
 
     python -m triops.llm.gateway.local_upstream --port 9100 --name local
 """
@@ -62,6 +63,7 @@ def embed_text(text: str) -> list[float]:
 
 def create_app(name: str = "local") -> Starlette:
     received: deque[dict[str, Any]] = deque(maxlen=1000)
+    credentials: deque[str] = deque(maxlen=1000)
 
     async def _failure(model: str) -> Response | None:
         if model.startswith("fail-"):
@@ -79,6 +81,7 @@ def create_app(name: str = "local") -> Starlette:
     async def chat(request: Request) -> Response:
         body = orjson.loads(await request.body())
         received.append(body)
+        credentials.append(request.headers.get("authorization", ""))
         model = str(body.get("model", ""))
         failed = await _failure(model)
         if failed is not None:
@@ -156,6 +159,7 @@ def create_app(name: str = "local") -> Starlette:
         """Anthropic's Messages API."""
         body = orjson.loads(await request.body())
         received.append(body)
+        credentials.append(request.headers.get("x-api-key", ""))
         model = str(body.get("model", ""))
         failed = await _failure(model)
         if failed is not None:
@@ -206,7 +210,11 @@ def create_app(name: str = "local") -> Starlette:
 
     async def clear_received(_request: Request) -> Response:
         received.clear()
+        credentials.clear()
         return Response(status_code=204)
+
+    async def list_credentials(_request: Request) -> Response:
+        return _json(list(credentials))
 
     return Starlette(routes=[
         Route("/v1/chat/completions", chat, methods=["POST"]),
@@ -214,6 +222,7 @@ def create_app(name: str = "local") -> Starlette:
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/_received", list_received, methods=["GET"]),
         Route("/_received", clear_received, methods=["DELETE"]),
+        Route("/_credentials", list_credentials, methods=["GET"]),
     ])
 
 

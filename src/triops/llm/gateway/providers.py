@@ -8,12 +8,13 @@ from another package through the ``triops.gateway_providers`` entry point group.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 import orjson
 
 from triops.core.gateway_settings import UpstreamConfig
@@ -46,20 +47,24 @@ class UpstreamFailure(Exception):
 class Provider(Protocol):
     name: str
 
-    async def chat(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def chat(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                    ) -> dict[str, Any]:
         """One chat completion, returned in OpenAI's shape."""
         ...
 
-    async def stream(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def stream(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                      ) -> AsyncIterator[dict[str, Any]]:
         """OpenAI-shaped chunks. Fails with ``UpstreamFailure`` before the first chunk
         when the upstream refuses, so that the caller can still fall back."""
         ...
 
-    async def embed(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def embed(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                     ) -> dict[str, Any]:
         ...
+
+
+#: What a failed attempt can raise from the HTTP client.
+TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ValueError)
 
 
 def failure_for_status(status: int, text: str, upstream: str) -> UpstreamFailure:
@@ -69,8 +74,8 @@ def failure_for_status(status: int, text: str, upstream: str) -> UpstreamFailure
                            retryable=retryable)
 
 
-def failure_for_exception(exc: httpx.HTTPError, target: Target) -> UpstreamFailure:
-    if isinstance(exc, httpx.TimeoutException):
+def failure_for_exception(exc: BaseException, target: Target) -> UpstreamFailure:
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's timeouts subclass it
         return UpstreamFailure(504, f"upstream {target.upstream.name!r} did not answer within "
                                f"{target.timeout_s:g}s", retryable=True, timeout=True)
     return UpstreamFailure(502, f"upstream {target.upstream.name!r} unreachable: "
@@ -94,6 +99,24 @@ def _url(target: Target, path: str) -> str:
     return target.upstream.base_url.rstrip("/") + path
 
 
+async def post_json(client: aiohttp.ClientSession, target: Target, path: str,
+                    payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """POST one JSON body and return the JSON reply; every failure as ``UpstreamFailure``."""
+    try:
+        async with client.post(_url(target, path), data=orjson.dumps(payload), headers=headers,
+                               timeout=aiohttp.ClientTimeout(total=target.timeout_s)) as response:
+            status, raw = response.status, await response.read()
+    except TRANSPORT_ERRORS as exc:
+        raise failure_for_exception(exc, target) from None
+    if status >= 400:
+        raise failure_for_status(status, raw.decode(errors="replace"), target.upstream.name)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailure(502, f"upstream {target.upstream.name!r} sent a body that is "
+                              "not JSON", retryable=True) from None
+
+
 class OpenAIProvider:
     """Any server that speaks OpenAI's chat/embeddings API (OpenAI, vLLM, Ollama, ...)."""
 
@@ -105,73 +128,64 @@ class OpenAIProvider:
             headers["authorization"] = f"Bearer {target.upstream.api_key.get_secret_value()}"
         return headers
 
-    async def _post(self, client: httpx.AsyncClient, target: Target, path: str,
-                    body: dict[str, Any]) -> dict[str, Any]:
-        payload = orjson.dumps({**body, "model": target.model})
-        try:
-            response = await client.post(_url(target, path), content=payload,
-                                         headers=self._headers(target), timeout=target.timeout_s)
-        except httpx.HTTPError as exc:
-            raise failure_for_exception(exc, target) from None
-        if response.status_code >= 400:
-            raise failure_for_status(response.status_code, response.text, target.upstream.name)
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise UpstreamFailure(502, f"upstream {target.upstream.name!r} sent a body that is "
-                                  "not JSON", retryable=True) from None
-
-    async def chat(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def chat(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                    ) -> dict[str, Any]:
-        return await self._post(client, target, "/chat/completions", body)
+        return await post_json(client, target, "/chat/completions",
+                               {**body, "model": target.model}, self._headers(target))
 
-    async def embed(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def embed(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                     ) -> dict[str, Any]:
-        return await self._post(client, target, "/embeddings", body)
+        return await post_json(client, target, "/embeddings",
+                               {**body, "model": target.model}, self._headers(target))
 
-    async def stream(self, client: httpx.AsyncClient, target: Target, body: dict[str, Any]
+    async def stream(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
                      ) -> AsyncIterator[dict[str, Any]]:
         response = await open_stream(client, target, "/chat/completions",
                                      {**body, "model": target.model}, self._headers(target))
         return _openai_chunks(response, target)
 
 
-async def open_stream(client: httpx.AsyncClient, target: Target, path: str,
-                      body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-    """Send the request and wait for the status line; errors surface before any chunk."""
-    request = client.build_request("POST", _url(target, path), content=orjson.dumps(body),
-                                   headers=headers, timeout=target.timeout_s)
+async def open_stream(client: aiohttp.ClientSession, target: Target, path: str,
+                      body: dict[str, Any], headers: dict[str, str]) -> aiohttp.ClientResponse:
+    """Send the request and wait for the status line; errors surface before any chunk.
+
+    The timeout bounds the wait for the status line and for each following read, not
+    the whole stream: a long answer that keeps flowing is not cut off."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=target.timeout_s,
+                                    sock_read=target.timeout_s)
     try:
-        response = await client.send(request, stream=True)
-    except httpx.HTTPError as exc:
+        response = await client.post(_url(target, path), data=orjson.dumps(body),
+                                     headers=headers, timeout=timeout)
+    except TRANSPORT_ERRORS as exc:
         raise failure_for_exception(exc, target) from None
-    if response.status_code >= 400:
+    if response.status >= 400:
         try:
-            text = (await response.aread()).decode(errors="replace")
-        except httpx.HTTPError:
+            text = (await response.read()).decode(errors="replace")
+        except TRANSPORT_ERRORS:
             text = ""
         finally:
-            await response.aclose()
-        raise failure_for_status(response.status_code, text, target.upstream.name)
+            response.release()
+        raise failure_for_status(response.status, text, target.upstream.name)
     return response
 
 
-async def sse_data(response: httpx.Response, target: Target) -> AsyncIterator[str]:
+async def sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIterator[str]:
     """The ``data:`` payloads of a server-sent event stream; transport errors become
     ``UpstreamFailure`` so that a stream cut mid-way is reported, not swallowed."""
     try:
-        async for line in response.aiter_lines():
-            if line.startswith("data:"):
-                yield line[5:].strip()
-    except httpx.HTTPError as exc:
+        async for raw in response.content:
+            if raw.startswith(b"data:"):
+                yield raw[5:].strip().decode()
+    except TRANSPORT_ERRORS as exc:
         failure = failure_for_exception(exc, target)
-        failure.message = f"stream from upstream {target.upstream.name!r} broke off: {exc!r}"
+        failure.message = (f"stream from upstream {target.upstream.name!r} broke off: "
+                           f"{type(exc).__name__}: {exc}")
         raise failure from None
     finally:
-        await response.aclose()
+        response.release()
 
 
-async def _openai_chunks(response: httpx.Response, target: Target
+async def _openai_chunks(response: aiohttp.ClientResponse, target: Target
                          ) -> AsyncIterator[dict[str, Any]]:
     finished = False
     async for data in sse_data(response, target):
