@@ -17,9 +17,9 @@ import pytest
 from tests.conftest import new_server
 
 mlflow = pytest.importorskip("mlflow")
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.models import infer_signature  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from sklearn.linear_model import LogisticRegression
 
 pytestmark = pytest.mark.e2e
 

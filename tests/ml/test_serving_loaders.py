@@ -11,7 +11,12 @@ from sklearn.preprocessing import FunctionTransformer
 from tests.ml import serving_models as sm
 from triops.core.errors import InvalidInput, NotFound
 from triops.ml.serving.loaders import (
-    LOADERS, ModelFiles, ModelHandle, artifact_root, load_model, register_loader,
+    LOADERS,
+    ModelFiles,
+    ModelHandle,
+    artifact_root,
+    load_model,
+    register_loader,
 )
 from triops.store.repos import audit
 

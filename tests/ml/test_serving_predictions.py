@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import doctest
 
-from triops.ml.serving import predictions as predictions_module
 from triops.ml.serving import ShadowResult, append_labels, predictions_window
+from triops.ml.serving import predictions as predictions_module
 from triops.ml.serving.predictions import PREDICTION_KIND, prediction_row
 from triops.store import records
 

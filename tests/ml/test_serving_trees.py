@@ -9,7 +9,9 @@ import pytest
 import skops.io as sio
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import (
-    ExtraTreesRegressor, GradientBoostingClassifier, RandomForestClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
     RandomForestRegressor,
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -74,7 +76,7 @@ def test_tampered_tree_is_refused():
     with pytest.raises(InvalidInput, match="out of range"):
         check_trees(model)
     # The same model through skops: refused at load, before anything predicts.
-    from triops.ml.serving.loaders import _skops_model, _sklearn_handle
+    from triops.ml.serving.loaders import _sklearn_handle, _skops_model
 
     loaded = _skops_model(sio.dumps(model), False, "model.skops")
     with pytest.raises(InvalidInput, match="out of range"):

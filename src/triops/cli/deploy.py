@@ -19,7 +19,13 @@ import typer
 from rich.table import Table
 
 from triops.cli.common import (
-    ArtifactsOpt, HomeOpt, ProjectOpt, StoreOpt, console, open_database, settings_from,
+    ArtifactsOpt,
+    HomeOpt,
+    ProjectOpt,
+    StoreOpt,
+    console,
+    open_database,
+    settings_from,
 )
 from triops.core.errors import InvalidInput
 from triops.ml.serving import traffic

@@ -84,7 +84,7 @@ class EndpointOut(BaseModel):
                                           "requests and rows served since start")
 
     @classmethod
-    def of(cls, row: ServingEndpoint, versions: dict[str, int] | None = None) -> "EndpointOut":
+    def of(cls, row: ServingEndpoint, versions: dict[str, int] | None = None) -> EndpointOut:
         return cls(name=row.name, model=row.model_name, model_ref=row.model_ref,
                    policy=row.policy or {}, max_batch_size=row.max_batch_size,
                    max_wait_ms=row.max_wait_ms, log_sample_rate=row.log_sample_rate,

@@ -4,7 +4,11 @@ The public face of serving; the API, the CLI and the monitors import from here.
 """
 
 from triops.ml.serving.predictions import (
-    LABEL_KIND, PREDICTION_KIND, PredictionRecord, ShadowResult, append_labels,
+    LABEL_KIND,
+    PREDICTION_KIND,
+    PredictionRecord,
+    ShadowResult,
+    append_labels,
     predictions_window,
 )
 

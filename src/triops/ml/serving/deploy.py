@@ -19,6 +19,7 @@ from triops.store.repos import audit, deployments, registry
 from triops.store.repos.deployments import EndpointSpec
 from triops.store.schema_deployments import ServingEndpoint
 
+
 @dataclass(frozen=True)
 class Deployed:
     row: ServingEndpoint

@@ -100,8 +100,9 @@ def check(table: Table, signature: list[Column] | None) -> Table:
                 out.append(value)
                 continue
             if not _type_ok(col.type, value):
-                raise InvalidInput(f"field '{col.name}' (row {r}): expected {col.type or 'a scalar'}"
-                                   f", got {_describe(value)} {value!r}"[:300])
+                expected = col.type or "a scalar"
+                raise InvalidInput(f"field '{col.name}' (row {r}): expected {expected}, "
+                                   f"got {_describe(value)} {value!r}"[:300])
             # Normalise JSON's loose numbers so the model and the log see the declared type.
             if col.type in _FLOAT_TYPES and isinstance(value, int):
                 value = float(value)

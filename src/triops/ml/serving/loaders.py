@@ -286,7 +286,7 @@ class MlflowModelLoader:
                 f"the model is serialized with {fmt}, which runs arbitrary code when loaded; "
                 "refusing to load it. Log it with serialization_format=\"skops\", or deploy "
                 "with trust_pickle (CLI: --trust-pickle) if you trust its source")
-        model = pickle.loads(files.read(path))  # noqa: S301 - the deployment is trusted
+        model = pickle.loads(files.read(path))
         return _sklearn_handle(model, columns, f"mlflow-sklearn-{fmt}")
 
 

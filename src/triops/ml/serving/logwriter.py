@@ -90,7 +90,7 @@ class LogWriter:
                     records.append(session, project, kind, rows)
             self.commits += 1
             self.rows_written += len(batch)
-        except Exception as exc:  # noqa: BLE001 - reported to every waiting request
+        except Exception as exc:
             log.exception("prediction log batch of %d rows failed", len(batch))
             error = exc
         for item in batch:

@@ -167,7 +167,7 @@ class ServingService:
             outputs = await served.batcher.predict(table.columns, table.rows)
         except InvalidInput:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - inputs passed the signature; the model refused them
             if shadow_task is not None:
                 shadow_task.cancel()
             raise InvalidInput(f"the model could not predict these inputs: "

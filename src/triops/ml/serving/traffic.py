@@ -67,7 +67,7 @@ def parse_policy(raw: dict[str, Any] | None) -> Policy:
     raw = raw or {}
     unknown = set(raw) - {"canary", "shadow"}
     if unknown:
-        raise InvalidInput(f"unknown traffic policy '{sorted(unknown)[0]}'; use canary or shadow")
+        raise InvalidInput(f"unknown traffic policy '{min(unknown)}'; use canary or shadow")
     canary_ref, percent, shadow_ref = None, 0.0, None
     if raw.get("canary") is not None:
         canary = raw["canary"]
