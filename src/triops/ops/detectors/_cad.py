@@ -27,6 +27,8 @@ and scores 0 until the range is fixed. Passing ``min_value``, ``max_value`` and
 from __future__ import annotations
 
 import math
+from collections import Counter
+from itertools import chain
 
 from triops.ops.detectors._base import StreamingDetector, part, register
 
@@ -62,10 +64,11 @@ class ContextMemory:
         # facts -> indices of semi-contexts holding them, left [0] and right [1]
         self.facts = [{}, {}]
         self.semi_ids = [{}, {}]  # hash of a facts tuple -> semi-context index
-        # left semi-context: [crossed facts, size, crossed count, {right id: context id}]
-        # right semi-context: [crossed facts, size, crossed count]
+        # left semi-context: [facts, size, crossed count, {right id: context id}]
+        # right semi-context: [facts, size, crossed count]
         self.semi = [[], []]
         self.crossed = [[], []]  # indices of semi-contexts crossed by the last input
+        self.inputs = [[], []]  # the last input crossed with each side
         # context: [selections, confirmations, activations, right facts, zero level,
         #           left hash, right hash]
         self.contexts = []
@@ -80,12 +83,12 @@ class ContextMemory:
             right_hash = py2_hash(right_facts)
             left_id = self.semi_ids[0].setdefault(left_hash, len(self.semi[0]))
             if left_id == len(self.semi[0]):
-                self.semi[0].append([[], len(left_facts), 0, {}])
+                self.semi[0].append([list(left_facts), len(left_facts), 0, {}])
                 for fact in left_facts:
                     self.facts[0].setdefault(fact, []).append(left_id)
             right_id = self.semi_ids[1].setdefault(right_hash, len(self.semi[1]))
             if right_id == len(self.semi[1]):
-                self.semi[1].append([[], len(right_facts), 0])
+                self.semi[1].append([list(right_facts), len(right_facts), 0])
                 for fact in right_facts:
                     self.facts[1].setdefault(fact, []).append(right_id)
             next_id = len(self.contexts)
@@ -102,21 +105,26 @@ class ContextMemory:
         return added
 
     def _cross(self, side: int, facts) -> None:
+        """Count, for every semi-context of a side, how many of ``facts`` it holds.
+
+        The original appends each crossed fact to its semi-contexts; the crossed facts
+        of a semi-context are rebuilt on demand (:meth:`_crossed_facts`) in the same
+        order, since only new-context candidates need them.
+        """
         semi = self.semi[side]
         for k in self.crossed[side]:
-            semi[k][0] = []
             semi[k][2] = 0
-        touched = []
         index = self.facts[side]
-        for fact in facts:
-            for k in index.get(fact, ()):
-                if not semi[k][0]:
-                    touched.append(k)
-                semi[k][0].append(fact)
-        touched.sort()  # the original walks every semi-context in creation order
+        counts = Counter(chain.from_iterable(index.get(fact, ()) for fact in facts))
+        touched = sorted(counts)  # the original walks semi-contexts in creation order
         for k in touched:
-            semi[k][2] = len(semi[k][0])
+            semi[k][2] = counts[k]
         self.crossed[side] = touched
+        self.inputs[side] = list(facts)
+
+    def _crossed_facts(self, side: int, k: int) -> tuple:
+        members = set(self.semi[side][k][0])
+        return tuple(f for f in self.inputs[side] if f in members)
 
     def cross_left(self, facts, new_context_flag: bool):
         """Cross the input with the right semi-contexts; active contexts and candidates."""
@@ -159,7 +167,7 @@ class ContextMemory:
                 if self.new_context_id == context_id:
                     continue
                 c = self.contexts[context_id]
-                r_facts, r_size, r_crossed = right_semi[right_id]
+                _, r_size, r_crossed = right_semi[right_id]
                 if left[1] == left[2]:
                     selected += 1
                     c[0] += r_size
@@ -169,11 +177,13 @@ class ContextMemory:
                             c[2] += 1
                             active.append((context_id, c[2], c[5], c[6]))
                         elif c[4] and new_context_flag and left[2] <= self.max_left_length:
-                            candidates.append((tuple(left[0]), tuple(r_facts)))
+                            candidates.append(
+                                (self._crossed_facts(0, k), self._crossed_facts(1, right_id))
+                            )
                 elif (
                     c[4] and new_context_flag and r_crossed > 0 and left[2] <= self.max_left_length
                 ):
-                    candidates.append((tuple(left[0]), tuple(r_facts)))
+                    candidates.append((self._crossed_facts(0, k), self._crossed_facts(1, right_id)))
         self.new_context_id = 0
         return active, selected, candidates
 
