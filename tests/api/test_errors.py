@@ -95,3 +95,18 @@ def test_oversized_body_is_refused(small_limit_client):
 
 def test_default_body_limit_is_16_mib():
     assert Settings().max_body_bytes == 16 * 1024 * 1024
+
+
+def test_a_lost_race_on_a_unique_name_is_a_conflict_not_a_500(client, runtime):
+    from triops.store.repos import projects
+
+    @client.app.get("/api/v1/_race_probe", include_in_schema=False)
+    def race_probe() -> None:  # creates a row that exists already, as a racing writer would
+        with runtime.db.write() as session:
+            session.add(projects.Project(name="default", description="", created_ms=0))
+
+    with runtime.db.write() as session:
+        projects.ensure(session, "default")
+    response = client.get("/api/v1/_race_probe")
+    body = _assert_error(response, 409, "RESOURCE_ALREADY_EXISTS")
+    assert "retry" in body["message"]

@@ -10,6 +10,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -91,6 +92,14 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _CODE_BY_STATUS.get(exc.status_code, "HTTP_ERROR")
         return _respond(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two writers raced for the same unique name: the loser's transaction rolled back
+        # whole, so nothing half-written remains and a retry sees the winner's row.
+        log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _respond(request, 409, errors.AlreadyExists.code,
+                        "a concurrent request created the same object first; retry to see it")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
