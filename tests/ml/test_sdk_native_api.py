@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from triops import ml
 from triops.cli.main import app as cli
 from triops.ml.profile import describe
-from triops.store.repos import registry, runs
+from triops.store.repos import deployments, registry, runs
 from triops.store.repos.projects import DEFAULT_PROJECT
 
 
@@ -171,6 +171,17 @@ def test_lineage_joins_sdk_and_mlflow_datasets(client, runtime):
     assert by_name["train"]["version"] == 1 and by_name["train"]["row_count"] == 3
     assert by_name["holdout"]["version"] is None and by_name["holdout"]["digest"] == "feedbeef"
     assert chain["deployments"] == []
+    # Deploy: the main traffic follows @champion (this version), a canary pins v1.
+    with runtime.db.write() as session:
+        deployments.create(session, DEFAULT_PROJECT, deployments.EndpointSpec(
+            name="churn-api", model_name="churn-model", model_ref="@champion",
+            policy={"canary": {"ref": "1", "percent": 10}}), actor="test")
+        deployments.create(session, DEFAULT_PROJECT, deployments.EndpointSpec(
+            name="other", model_name="other-model", model_ref="1"), actor="test")
+    deployed = client.get(f"/api/v1/lineage/models/churn-model/versions/{version}").json()
+    assert [(d["endpoint"], d["role"], d["ref"]) for d in deployed["deployments"]] == [
+        ("churn-api", "primary", "@champion"), ("churn-api", "canary", "1")]
+    assert deployed["deployments"][1]["percent"] == 10
     # MLflow clients see the SDK's dataset among the run's inputs too.
     with runtime.db.read() as session:
         inputs = runs.dataset_inputs(session, [run_id])[run_id]
@@ -194,6 +205,7 @@ def test_lineage_cli(client, runtime):
     assert order == sorted(order)
     assert "events [version 1, 2 rows]" in result.output
     assert run_id in result.output and "fraud-model version 1" in result.output
+    assert "deployments (none)" in result.output
     as_json = runner.invoke(cli, ["lineage", "model", "fraud-model", "1", "--json",
                                   "--store", runtime.settings.store_url])
     assert json.loads(as_json.output)["run"]["experiment_name"] == "fraud"

@@ -67,6 +67,8 @@ def lineage_model(
     out(f"  ↓\nmodel       {m.name} version {m.version} [{m.status}]{aliases} source {m.source}")
     if chain.deployments:
         for dep in chain.deployments:
-            out(f"  ↓\ndeployment  {dep}")
+            share = f" {dep['percent']}%" if "percent" in dep else ""
+            out(f"  ↓\ndeployment  endpoint {dep['endpoint']} ({dep['role']}{share}, "
+                f"via {dep['ref']})")
     else:
         out("  ↓\ndeployments (none)")

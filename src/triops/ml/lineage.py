@@ -1,6 +1,6 @@
 """Lineage of a model version: dataset versions → run → model version → deployments.
 
-Read from what both protocols write: ``ModelVersion.run_id`` (set by MLflow's
+Read from what both protocols write, plus the serving endpoints: ``ModelVersion.run_id`` (set by MLflow's
 ``create_model_version`` and by ``log_model`` with registration), the run's dataset
 inputs (MLflow ``log-inputs`` and triops' SDK), and the registered dataset versions
 matched on name and digest. Datasets used without being registered in triops (the
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from triops.core.errors import NotFound
 from triops.store.engine import Database
 from triops.store.repos import datasets as dataset_repo
+from triops.store.repos import deployments as deployment_repo
 from triops.store.repos import experiments, registry, runs
 from triops.store.repos.runs import decode_value
 
@@ -70,12 +71,40 @@ class Lineage:
 
 def deployments_of(session: Session, project: str, name: str, version: int
                    ) -> list[dict[str, Any]]:
-    """Deployments serving this model version: the hook lineage's last link reads.
+    """Serving endpoints that route traffic to this model version: lineage's last link.
 
-    Serving is a later feature; when it lands, this returns its deployments of the
-    version (name, endpoint, since) and lineage, the CLI and the page show them.
+    An endpoint names its model by version number or by ``@alias`` (then it follows the
+    alias), for its main traffic and for its canary and shadow policies; each reference
+    that resolves to ``version`` today is one entry.
     """
-    return []
+    model = registry.get_model(session, project, name)
+    aliases = dict(registry.aliases_of(session, [model.id])[model.id])
+    out = []
+    for endpoint in deployment_repo.list_all(session, project):
+        if endpoint.model_name != name:
+            continue
+        refs = [("primary", endpoint.model_ref, None)]
+        for role in ("canary", "shadow"):
+            rule = (endpoint.policy or {}).get(role)
+            if isinstance(rule, dict) and rule.get("ref"):
+                refs.append((role, str(rule["ref"]), rule.get("percent")))
+        for role, ref, percent in refs:
+            if _resolve(ref, aliases) == version:
+                entry = {"endpoint": endpoint.name, "role": role, "ref": ref,
+                         "since_ms": endpoint.updated_ms}
+                if percent is not None:
+                    entry["percent"] = percent
+                out.append(entry)
+    return out
+
+
+def _resolve(ref: str, aliases: dict[str, int]) -> int | None:
+    if ref.startswith("@"):
+        return aliases.get(ref[1:])
+    try:
+        return int(ref)
+    except ValueError:
+        return None
 
 
 def model_version(db: Database, project: str, name: str, version: int | str) -> Lineage:
