@@ -14,19 +14,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import triops
-from triops.cli import main
-from triops.core.errors import TriopsError
 from tests.conftest import ServerProcess, free_port, new_server
 from tests.e2e.test_openai_client import client_for, received, upstreams, write_config
+from triops.cli import main
 from triops.client import configure
+from triops.core.errors import TriopsError
 from triops.llm.gateway.local_upstream import Served, create_app
 
 pytestmark = pytest.mark.e2e
@@ -165,7 +164,7 @@ def _cli(server: ServerProcess, *args: str, cwd: Path | None = None):
     """The real ``triops`` command in a child process: exit status and output as CI sees them."""
     env = {**os.environ, "TRIOPS_URL": server.url, "TRIOPS_API_KEY": server.admin_key}
     return subprocess.run([sys.executable, "-m", "triops", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=120)
+                          text=True, env=env, cwd=cwd, timeout=120, check=False)
 
 
 @dataclass
@@ -202,22 +201,29 @@ CASES = [{"inputs": {"company": "ACME", "question": q}, "expected": e} for q, e 
 
 
 def test_eval_gate_fails_and_passes_by_exit_status(srv, tmp_path):
-    config = _eval_file(tmp_path, name="gate", prompt="support@1", dataset=CASES,
+    with srv.http() as http:
+        assert http.post("/api/v1/evals/datasets", json={
+            "name": "golden", "cases": CASES}).status_code == 201
+    config = _eval_file(tmp_path, name="gate", prompt="support@1", dataset="golden",
                         scorers=["contains", {"type": "latency", "max_ms": 10000},
                                  {"type": "judge", "prompt": "judge@production",
-                                  "rubric": "0.75"}], concurrency=2)
+                                  "rubric": "0.75"},
+                                 {"type": "embedding", "model": "chat"}], concurrency=2)
     failing = _cli(srv, "eval", "run", str(config), "--fail-under", "contains=0.9")
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "gate failed: contains = 0.7500 < 0.9" in failing.stderr
     passing = _cli_here(srv, "eval", "run", str(config), "--fail-under", "contains=0.7",
-                   "--fail-under", "score=0.8")
+                        "--fail-under", "latency=1")
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "gates passed" in passing.stdout
     with srv.http() as http:
         run = http.get("/api/v1/evals/runs").json()[0]
         detail = http.get(f"/api/v1/evals/runs/{run['id']}").json()
     assert (run["prompt_name"], run["prompt_version"]) == ("support", 1)
-    assert run["summary"]["metrics"]["judge"] == 0.75  # the judge ran through the gateway
+    metrics = run["summary"]["metrics"]
+    assert metrics["judge"] == 0.75  # the judge's prompt and call went through the gateway
+    assert 0.3 < metrics["embedding"] < 0.95  # cosine of "alpha says: x" and "x" embeddings
+    assert run["dataset"] == "golden" and run["case_count"] == 4
     assert len(detail["results"]) == 4
     first = detail["results"][0]
     assert first["output"].startswith("alpha says") and first["prompt_tokens"] > 0

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def parse_gate(text: str) -> tuple[str, float]:
         number = float(value)
     except ValueError:
         number = float("nan")
-    if not sep or not metric.strip() or number != number:
+    if not sep or not metric.strip() or math.isnan(number):
         raise InvalidInput(f"gate {text!r} must be METRIC=NUMBER, e.g. score=0.8")
     return metric.strip(), number
 

@@ -132,7 +132,7 @@ def evaluate(session: Session, row: OnlineEvaluator, until_ms: int) -> list[Sign
         for scorer in scorers:
             try:
                 got = scorer.score(sample, ctx)
-            except Exception as exc:  # one scorer's failure is logged, never fatal
+            except Exception as exc:  # noqa: BLE001 - one scorer's failure is logged, never fatal
                 log.info("online scorer %s/%s failed on %s: %s", row.name, scorer.name,
                          trace.trace_id, exc)
                 continue

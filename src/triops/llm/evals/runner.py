@@ -192,7 +192,7 @@ class Runner:
                 got = scorer.score(sample, self.ctx)
                 result["scores"][scorer.name] = {"value": float(got.value), "error": "",
                                                  "detail": got.detail[:2000]}
-            except Exception as exc:  # a broken scorer costs its score, never the run
+            except Exception as exc:  # noqa: BLE001 - a broken scorer costs its score, not the run
                 result["scores"][scorer.name] = {
                     "value": None, "detail": "",
                     "error": f"{type(exc).__name__}: {exc}"[:2000]}

@@ -134,7 +134,7 @@ class PromptTemplate:
         except TemplateSyntaxError as exc:  # only reachable for templates stored elsewhere
             raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}"
                                 ) from None
-        except Exception as exc:  # e.g. a filter given a value of the wrong type
+        except Exception as exc:  # noqa: BLE001 - e.g. a filter given a value of the wrong type
             raise VariableError(f"prompt rendering failed: {type(exc).__name__}: {exc}"
                                 ) from None
 
