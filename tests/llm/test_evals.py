@@ -223,3 +223,14 @@ def test_online_evaluation_scores_traces_and_signals_a_drop(client, runtime):
     trace = client.get(f"/api/v1/traces/{1:032x}").json()
     assert trace["scores"][0]["name"] == "json-ok/regex" and trace["scores"][0]["value"] == 1.0
     assert sampled("a" * 32, 1.0) and not sampled("a" * 32, 0.0)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import importlib
+
+    for name in ("compare", "datasets", "scorers"):  # "compare" the module, not the function
+        module = importlib.import_module(f"triops.llm.evals.{name}")
+        result = doctest.testmod(module, verbose=False)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

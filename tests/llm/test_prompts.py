@@ -139,3 +139,38 @@ def test_api_create_resolve_render_undo_and_errors(client):
     assert listed[0]["labels"][0] == {**listed[0]["labels"][0], "label": "production", "version": 1}
     assert client.post("/api/v1/prompts/bad name/versions",
                        json={"text": "x", "kind": "text"}).status_code == 400
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from triops.client import prompts as sdk_prompts
+    from triops.llm.prompts import template
+
+    for module in (template, sdk_prompts):
+        result = doctest.testmod(module, verbose=False)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_concurrent_versions_get_distinct_numbers(db):
+    import threading
+
+    with db.write() as s:
+        _add(s)
+    errors = []
+
+    def add() -> None:
+        try:
+            with db.write() as s:
+                _add(s, message="parallel")
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.read() as s:
+        assert sorted(v.version for v in repo.list_versions(s, "default", "support")) == [1, 2, 3, 4, 5]

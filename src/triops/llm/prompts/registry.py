@@ -102,7 +102,7 @@ def create_version(
         raise InvalidInput(f"prompt kind must be 'chat' or 'text', got {kind!r}")
     if not isinstance(params, dict):
         raise InvalidInput("params must be an object such as {\"temperature\": 0.2}")
-    prompt = repo.find_prompt(session, project, name)
+    prompt = repo.find_prompt(session, project, name, lock=True)
     if prompt is None:
         prompt = repo.create_prompt(session, project, name, kind, description, actor)
     elif prompt.kind != kind:

@@ -29,8 +29,10 @@ def get_prompt(session: Session, project: str, name: str) -> Prompt:
     return row
 
 
-def find_prompt(session: Session, project: str, name: str) -> Prompt | None:
-    return session.get(Prompt, (project, name))
+def find_prompt(session: Session, project: str, name: str, lock: bool = False) -> Prompt | None:
+    """``lock``: hold the row until commit, so that two writers adding versions queue up
+    instead of racing for the same number."""
+    return session.get(Prompt, (project, name), with_for_update=lock)
 
 
 def create_prompt(session: Session, project: str, name: str, kind: str, description: str,
