@@ -33,8 +33,8 @@ def _family(name: str, weight: float, *patterns: str) -> Family:
     return Family(name, weight, tuple(re.compile(p) for p in patterns))
 
 
-#: The families, strongest first. Weights were set on the generated set's training
-#: half (``bench/guardrail_data.py``, seed 7) and are reported on its other half.
+#: The families, strongest first. Weights are set by hand from what each phrase means;
+#: ``bench/guardrails.py`` reports what they achieve on a labelled set.
 FAMILIES: tuple[Family, ...] = (
     _family("override", 0.9,
             rf"\b(?:ignore|disregard|forget|override|skip|drop|abandon|bypass)\b(?: \w+){{0,2}} {_PRIOR} {_RULES}",

