@@ -13,7 +13,7 @@ of 20 features (``bench/peers/serving_model.py``), trained the same way on both 
     request is written to the prediction log and answered after its commit.
 
 Load: single-row requests, the same ``dataframe_split`` body to both, from a separate
-process (asyncio + httpx) with C concurrent callers, for ``--seconds`` each after a 2 s
+process (asyncio, one HTTP/1.1 keep-alive connection per caller) with C callers, for ``--seconds`` each after a 2 s
 warm-up; the two servers alternate per concurrency level so shared-machine load hits
 both alike. Reports requests/s, p50 and p99 latency and the triops/mlflow ratios.
 """
@@ -29,13 +29,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
-import peer_venv  # noqa: E402
-import serving_model  # noqa: E402
+import peer_venv
+import serving_model
 
 PEER_MODEL = Path(__file__).resolve().parent / "peers" / "serving_model.py"
 OUT = Path(__file__).resolve().parent / "out"
@@ -85,7 +86,7 @@ def start_mlflow(tmp: Path, python: Path) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
-def start_triops(tmp: Path) -> tuple[subprocess.Popen, str]:
+def start_triops(tmp: Path, procs: list[subprocess.Popen]) -> tuple[subprocess.Popen, str]:
     import mlflow
     from mlflow.models import infer_signature
 
@@ -98,6 +99,7 @@ def start_triops(tmp: Path) -> tuple[subprocess.Popen, str]:
          "--log-level", "warning"],
         env={**os.environ, "TRIOPS_ADMIN_KEY": KEY}, stdout=subprocess.DEVNULL,
         stderr=open(tmp / "triops.log", "wb"))
+    procs.append(proc)
     url = f"http://127.0.0.1:{port}"
     print(f"[bench] triops ready in {wait_ready(url + '/readyz', proc):.1f}s", file=sys.stderr)
     os.environ["MLFLOW_TRACKING_TOKEN"] = KEY
@@ -123,35 +125,63 @@ def body_rows(n: int = 256) -> list[bytes]:
 
 
 # -- the load generator (runs in its own process) --------------------------------------
+# A minimal HTTP/1.1 keep-alive client on asyncio streams: one connection per caller.
+# httpx's async pool costs ~10x more CPU per request than these servers need to answer
+# a trivial route, so with it the benchmark would measure the client, not the servers.
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.partition(b":") for line in lines[1:] if line)}
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    else:
+        await reader.readexactly(int(headers.get(b"content-length", b"0")))
+    return status
+
 
 async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: float,
                 warmup: float) -> dict:
-    bodies = body_rows()
+    parsed = urlsplit(url)
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    requests = [
+        (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n{extra}"
+         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+         ).encode() + body
+        for body in body_rows()]
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(headers={**headers, "Content-Type": "application/json"},
-                                 limits=limits, timeout=30) as client:
-        start = time.perf_counter()
-        measure_from = start + warmup
-        stop_at = measure_from + seconds
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop_at = measure_from + seconds
 
-        async def caller(n: int) -> None:
-            nonlocal errors
-            i = n
+    async def caller(n: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+        i = n
+        try:
             while True:
                 t0 = time.perf_counter()
                 if t0 >= stop_at:
                     return
-                response = await client.post(url, content=bodies[i % len(bodies)])
+                writer.write(requests[i % len(requests)])
+                status = await _read_response(reader)
                 t1 = time.perf_counter()
                 i += concurrency
-                if response.status_code != 200:
+                if status != 200:
                     errors += 1
                 elif t0 >= measure_from:
                     latencies.append(t1 - t0)
+        finally:
+            writer.close()
 
-        await asyncio.gather(*[caller(n) for n in range(concurrency)])
+    await asyncio.gather(*[caller(n) for n in range(concurrency)])
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -185,8 +215,15 @@ def main() -> None:
     results: dict[str, dict[int, dict]] = {"mlflow": {}, "triops": {}}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        mlflow_proc, mlflow_url = start_mlflow(tmp, python)
-        triops_proc, triops_url = start_triops(tmp)
+        procs: list[subprocess.Popen] = []
+        try:
+            mlflow_proc, mlflow_url = start_mlflow(tmp, python)
+            procs.append(mlflow_proc)
+            triops_proc, triops_url = start_triops(tmp, procs)
+        except BaseException:
+            for proc in procs:
+                proc.terminate()
+            raise
         targets = {
             "mlflow": (f"{mlflow_url}/invocations", {}),
             "triops": (f"{triops_url}/api/v1/endpoints/bench/predict",
