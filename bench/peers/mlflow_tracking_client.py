@@ -1,10 +1,14 @@
-"""Runs inside the mlflow venv: the stock MLflow client against a tracking server.
+"""Runs inside the mlflow venv: the stock MLflow client against tracking servers.
 
-Usage: python mlflow_tracking_client.py MODE JSON_ARGS  (server from MLFLOW_TRACKING_URI)
-Modes (stdout, one JSON object):
-  one_by_one {"points": N, "budget_s": S}  -> log_metric per point until N or S seconds
-  batch      {"points": N, "size": B}      -> log_batch of B points until N
-  search     {"experiment": NAME, "filter": F, "repeat": R, "max_results": M}
+Usage: python mlflow_tracking_client.py MODE JSON_ARGS  (the token from MLFLOW_TRACKING_TOKEN)
+Every mode takes ``uris`` (one or more servers) and alternates between them in rounds,
+so that load from other processes on a shared machine hits each server alike.
+Modes (stdout, one JSON object keyed by uri):
+  one_by_one {"uris": [...], "points": N, "budget_s": S, "rounds": R}
+      log_metric per point, S/R seconds per round per server, at most N points each
+  batch      {"uris": [...], "points": N, "size": B, "rounds": R, "budget_s": S}
+      log_batch of B points, N/R points per round per server (or S/R seconds)
+  search     {"uris": [...], "experiment": NAME, "filter": F, "repeat": R, "max_results": M}
 """
 
 import json
@@ -22,51 +26,78 @@ def _run(client, experiment):
     return client.create_run(exp_id).info.run_id
 
 
-def one_by_one(client, args):
-    run_id = _run(client, "bench-one-by-one")
-    start = time.perf_counter()
-    n = 0
-    while n < args["points"] and time.perf_counter() - start < args["budget_s"]:
-        client.log_metric(run_id, "loss", 1.0 / (n + 1), step=n)
-        n += 1
-    elapsed = time.perf_counter() - start
-    client.set_terminated(run_id)
-    return {"points": n, "seconds": elapsed, "points_per_s": n / elapsed, "run_id": run_id}
+def _setup(uris, experiment):
+    state = {}
+    for uri in uris:
+        client = MlflowClient(tracking_uri=uri)
+        state[uri] = {"client": client, "run_id": _run(client, experiment), "points": 0,
+                      "seconds": 0.0}
+    return state
 
 
-def batch(client, args):
-    run_id = _run(client, "bench-batch")
-    size, total = args["size"], args["points"]
+def _result(state):
+    out = {}
+    for uri, s in state.items():
+        s["client"].set_terminated(s["run_id"])
+        out[uri] = {"points": s["points"], "seconds": s["seconds"],
+                    "points_per_s": s["points"] / s["seconds"], "run_id": s["run_id"]}
+    return out
+
+
+def one_by_one(args):
+    state = _setup(args["uris"], "bench-one-by-one")
+    per_round = args["budget_s"] / args["rounds"]
+    for _ in range(args["rounds"]):
+        for s in state.values():
+            client, run_id, n = s["client"], s["run_id"], s["points"]
+            start = time.perf_counter()
+            while n < args["points"] and time.perf_counter() - start < per_round:
+                client.log_metric(run_id, "loss", 1.0 / (n + 1), step=n)
+                n += 1
+            s["seconds"] += time.perf_counter() - start
+            s["points"] = n
+    return _result(state)
+
+
+def batch(args):
+    state = _setup(args["uris"], "bench-batch")
+    size = args["size"]
+    per_round_points = args["points"] // args["rounds"]
+    per_round_s = args["budget_s"] / args["rounds"]
     now = int(time.time() * 1000)
-    start = time.perf_counter()
-    n = 0
-    while n < total and time.perf_counter() - start < args.get("budget_s", 1e9):
-        client.log_batch(run_id, metrics=[Metric("loss", 1.0 / (i + 1), now + i, i)
-                                          for i in range(n, n + size)])
-        n += size
-    elapsed = time.perf_counter() - start
-    client.set_terminated(run_id)
-    return {"points": n, "seconds": elapsed, "points_per_s": n / elapsed, "run_id": run_id}
+    for _ in range(args["rounds"]):
+        for s in state.values():
+            client, run_id, n = s["client"], s["run_id"], s["points"]
+            start, goal = time.perf_counter(), n + per_round_points
+            while n < goal and time.perf_counter() - start < per_round_s:
+                client.log_batch(run_id, metrics=[Metric("loss", 1.0 / (i + 1), now + i, i)
+                                                  for i in range(n, n + size)])
+                n += size
+            s["seconds"] += time.perf_counter() - start
+            s["points"] = n
+    return _result(state)
 
 
-def search(client, args):
-    exp = client.get_experiment_by_name(args["experiment"])
-    latencies, found = [], None
+def search(args):
+    clients = {uri: MlflowClient(tracking_uri=uri) for uri in args["uris"]}
+    exp_ids = {uri: c.get_experiment_by_name(args["experiment"]).experiment_id
+               for uri, c in clients.items()}
+    latencies = {uri: [] for uri in clients}
+    pages = {}
     for _ in range(args["repeat"]):
-        start = time.perf_counter()
-        page = client.search_runs([exp.experiment_id], filter_string=args["filter"],
-                                  max_results=args["max_results"])
-        latencies.append(time.perf_counter() - start)
-        found = len(page)
-    return {"p50_ms": statistics.median(latencies) * 1000, "found": found,
-            "run_ids": sorted(r.info.run_id for r in page)}
+        for uri, client in clients.items():
+            start = time.perf_counter()
+            pages[uri] = client.search_runs([exp_ids[uri]], filter_string=args["filter"],
+                                            max_results=args["max_results"])
+            latencies[uri].append(time.perf_counter() - start)
+    return {uri: {"p50_ms": statistics.median(latencies[uri]) * 1000,
+                  "found": len(pages[uri]),
+                  "run_ids": sorted(r.info.run_id for r in pages[uri])} for uri in clients}
 
 
 def main():
     mode, args = sys.argv[1], json.loads(sys.argv[2])
-    client = MlflowClient()
-    print(json.dumps({"one_by_one": one_by_one, "batch": batch, "search": search}[mode](
-        client, args)))
+    print(json.dumps({"one_by_one": one_by_one, "batch": batch, "search": search}[mode](args)))
 
 
 if __name__ == "__main__":
