@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import peer_venv  # noqa: E402
+import peer_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"

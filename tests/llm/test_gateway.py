@@ -15,8 +15,8 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.conftest import ADMIN_SECRET, free_port
+
 from triops.api.app import create_app
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import Runtime
@@ -28,9 +28,9 @@ from triops.core.gateway_settings import (
     UpstreamConfig,
 )
 from triops.core.principals import ALL_PROJECTS, Role
+from triops.core.settings import Settings
 from triops.llm.gateway.cache import ExactCache
 from triops.llm.gateway.resilience import CircuitBreaker
-from triops.core.settings import Settings
 from triops.store import records
 from triops.store.repos import keys
 
@@ -39,7 +39,8 @@ UPSTREAM_SECRET = "sk-upstream-secret-value"
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[dict[str, str]]:
-    from triops.llm.gateway.local_upstream import Served, create_app as upstream_app
+    from triops.llm.gateway.local_upstream import Served
+    from triops.llm.gateway.local_upstream import create_app as upstream_app
 
     served = {name: Served(upstream_app(name), free_port()).start()
               for name in ("primary", "backup")}

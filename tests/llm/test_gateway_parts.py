@@ -225,7 +225,7 @@ def test_redis_counters_are_shared_between_limiters():
             with pytest.raises(RateLimited):
                 await b.admit(policy, "m")
             await a.settle(policy, 5, 2.0)
-            count, tokens, spent = await two.admit(None, None, Limiter._keys(
+            _, _, spent = await two.admit(None, None, Limiter._keys(
                 policy, __import__("time").time())[2])
             assert spent == pytest.approx(2.0)
         finally:
@@ -241,6 +241,7 @@ def test_redis_counters_are_shared_between_limiters():
 def test_token_counts_and_prices():
     assert count_text("hello world", "gpt-4o") == 2
     assert count_text("", "gpt-4o") == 0
+    assert count_text("hello world", "a-model-the-tokenizer-does-not-know") == 2
     assert count_messages([{"role": "user", "content": "hello world"}], "gpt-4o") == 8
     prices = PriceTable({"house-model": PriceConfig(input=1.0, output=2.0),
                          "gpt-4o": PriceConfig(input=0.0, output=0.0)})

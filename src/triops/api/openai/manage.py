@@ -136,7 +136,7 @@ def put_upstream(name: str, body: UpstreamIn, request: Request, caller: Caller =
 def delete_upstream(name: str, request: Request, caller: Caller = AsAdmin) -> None:
     runtime = runtime_of(request)
     with runtime.db.write() as session:
-        upstreams, routes = _stored(session)
+        _, routes = _stored(session)
         users = [r.alias for r in routes if any(d.upstream == name for d in r.deployments)]
         if users:
             raise Conflict(f"upstream {name!r} is used by routes {', '.join(users)}; "

@@ -27,12 +27,6 @@ def cache_key(model: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def cacheable(body: dict[str, Any]) -> bool:
-    """Sampling with n>1 or a nonzero temperature with a seed-less request still caches:
-    callers opt out per request with ``x-triops-cache: no`` or per key in its policy."""
-    return not body.get("stream")
-
-
 class ExactCache:
     def __init__(self, ttl_s: float, max_entries: int) -> None:
         self.ttl_s = ttl_s

@@ -67,7 +67,7 @@ def _encoding_name(model: str) -> str:
 
     try:
         return str(bpe_openai.encoding_name_for_model(model))
-    except Exception:  # unknown model names raise the library's own error type
+    except KeyError:  # unknown model (the library's UnsupportedModelError is one too)
         return "o200k_base"
 
 

@@ -248,7 +248,7 @@ class Served:
                                                      timeout_graceful_shutdown=1))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
-    def start(self, timeout: float = 10.0) -> "Served":
+    def start(self, timeout: float = 10.0) -> Served:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:

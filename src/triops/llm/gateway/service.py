@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import aiohttp
+import anyio
 import orjson
 
-from triops.core.errors import InvalidInput, UpstreamError, UpstreamTimeout
+from triops.core.errors import InvalidInput, TriopsError, UpstreamError, UpstreamTimeout
 from triops.core.settings import Settings
 from triops.llm.gateway import config as gateway_config
 from triops.llm.gateway.cache import ExactCache, SemanticCache, cache_key, prompt_text
@@ -36,8 +36,8 @@ from triops.llm.gateway.limits import KeyPolicy, Limiter, MemoryCounters, RedisC
 from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.providers import Provider, Target, UpstreamFailure, provider
 from triops.llm.gateway.recorder import Recorder
-from triops.llm.guardrails.engine import GuardrailEngine
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
+from triops.llm.guardrails.engine import GuardrailEngine
 from triops.store.engine import Database
 
 log = logging.getLogger("triops.llm.gateway")
@@ -295,7 +295,8 @@ class Gateway:
             reply = await self._attempt(sub, self.snapshot.table.candidates(model),
                                         lambda p, t: p.embed(self.client, t, sub.body))
             return list(reply["data"][0]["embedding"])
-        except Exception as exc:  # the cache is an optimisation: its failure is not the call's
+        except (TriopsError, UpstreamFailure, KeyError, IndexError, TypeError) as exc:
+            # The cache is an optimisation: its failure is not the call's.
             log.warning("semantic cache lookup skipped: %s", exc)
             return None
 
@@ -348,8 +349,8 @@ class Gateway:
                 if aclose is not None:
                     try:
                         await aclose()
-                    except Exception:
-                        pass  # already broken off; the trace has the error
+                    except (UpstreamFailure, aiohttp.ClientError, RuntimeError):
+                        log.debug("upstream stream was already broken off")
 
     async def embeddings(self, caller: Caller, body: dict[str, Any]
                          ) -> tuple[CallTrace, dict[str, Any]]:
