@@ -24,7 +24,11 @@ from triops.llm.evals.online import OnlineEvaluation, sampled
 from triops.llm.evals.scorers import rouge_l
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.llm.tracing import record_spans
+from triops.core.principals import Role
+from triops.store.repos import keys
 from triops.store.schema import Incident
+
+EDITOR_SECRET = "tri_test_editor_key_0123456789abcdef"
 
 
 def s(output, expected=None, **kw):
@@ -175,6 +179,17 @@ def test_eval_api_datasets_runs_and_compare(client):
         client.post(f"/api/v1/evals/runs/{run['id']}/results", json={"results": results[:1]})
         return client.post(f"/api/v1/evals/runs/{run['id']}/finish", json={}).json()
 
+    with client.app.state.runtime.db.write() as session:
+        record_spans(session, "default", [_llm_span(40, "traced answer", time.time_ns())])
+    traced = client.post("/api/v1/evals/runs", json={
+        "name": "traced", "model": "chat", "case_count": 1,
+        "config": {"scorer_names": ["exact"]}}).json()
+    client.post(f"/api/v1/evals/runs/{traced['id']}/results", json={"results": [
+        {"case_index": 0, "trace_id": f"{41:032x}", "scores": {"exact": {"value": 1.0}}}]})
+    client.post(f"/api/v1/evals/runs/{traced['id']}/finish", json={})
+    scores = client.get(f"/api/v1/traces/{41:032x}").json()["scores"]
+    assert [(x["name"], x["value"], x["source"]) for x in scores] == [("eval/exact", 1.0, "code")]
+
     a, b = make_run([0.0, 1.0]), make_run([1.0, 1.0])
     assert a["summary"]["metrics"]["exact"] == 0.5 and a["summary"]["cases"] == 2
     cmp = client.get("/api/v1/evals/compare", params={"a": a["id"], "b": b["id"]}).json()
@@ -200,6 +215,13 @@ def test_online_evaluation_scores_traces_and_signals_a_drop(client, runtime):
     assert r.status_code == 200, r.text
     assert client.put("/api/v1/evals/online/x", json={
         "scorers": ["nope"], "threshold": 0.5}).status_code == 400
+    with runtime.db.write() as session:
+        keys.create(session, project="default", role=Role.editor, name="ed",
+                    secret=EDITOR_SECRET)
+    as_editor = client.put("/api/v1/evals/online/py", json={
+        "scorers": [{"type": "python", "function": "os:getcwd"}], "threshold": 0.5},
+        headers={"Authorization": f"Bearer {EDITOR_SECRET}"})
+    assert as_editor.status_code == 403 and "admin" in as_editor.json()["message"]
     service = OnlineEvaluation(runtime.db)
     with runtime.db.write() as session:  # the evaluator starts from now: move it back
         from triops.store.repos import evals as repo

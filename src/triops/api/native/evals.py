@@ -10,12 +10,15 @@ from starlette.requests import Request
 
 from triops.api.auth import AsEditor, AsViewer, Caller
 from triops.api.runtime import runtime_of
-from triops.core.errors import InvalidInput
+from triops.core.errors import InvalidInput, PermissionDenied
+from triops.core.principals import Role
 from triops.core.ids import new_id, now_ms
 from triops.llm.evals import online
 from triops.llm.evals.compare import compare, summarize
 from triops.llm.evals.datasets import case_from, cases_from_traces, parse_file
+from triops.llm.tracing import add_score
 from triops.store.repos import evals as repo
+from triops.store.repos import llm_traces as repo_traces
 from triops.store.schema_prompts import EvalCase, EvalResult, EvalRun
 
 router = APIRouter(prefix="/api/v1/evals", tags=["evals"])
@@ -272,7 +275,22 @@ def finish_run(run_id: str, body: FinishIn, request: Request, caller: Caller = A
         results = [result_dict(r) for r in repo.results_of(session, run.id)]
         run.summary = summarize(results, scorer_names(run))
         run.status, run.finished_ms = body.status, now_ms()
+        _score_traces(session, run, results)
         return run_out(run)
+
+
+def _score_traces(session: Any, run: EvalRun, results: list[dict[str, Any]]) -> None:
+    """Attach each case's scores to its gateway trace, so the trace view shows them.
+    A trace not yet written (spans are stored in the background) is left without."""
+    for r in results:
+        if not r["trace_id"] or not repo_traces.get(session, run.project, r["trace_id"]):
+            continue
+        for name, score in r["scores"].items():
+            if score.get("value") is not None and not score.get("error"):
+                add_score(session, run.project, r["trace_id"], name=f"eval/{name}",
+                          value=float(score["value"]), source="code",
+                          comment=f"eval run {run.name} ({run.id})"[:1000],
+                          actor=run.created_by)
 
 
 @router.get("/runs", response_model=list[RunOut])
@@ -318,6 +336,12 @@ def online_out(row: Any) -> OnlineOut:
 def put_online(name: str, body: OnlineIn, request: Request, caller: Caller = AsEditor
                ) -> OnlineOut:
     config = body.model_dump(exclude={"enabled"})
+    # A python scorer makes the server import the named code: only an admin may ask for it,
+    # as for pipelines.
+    if caller.principal.role < Role.admin and any(
+            isinstance(spec, dict) and spec.get("type") == "python" for spec in body.scorers):
+        raise PermissionDenied("a python scorer runs code inside the server: it needs an "
+                               "admin key")
     online.check_config(name, config)
     with runtime_of(request).db.write() as session:
         return online_out(repo.put_online(session, caller.project, name, config, body.enabled))
