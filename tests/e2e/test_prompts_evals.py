@@ -274,6 +274,35 @@ def test_broken_inputs_give_clear_errors_and_keep_finished_cases(srv, tmp_path):
     assert all(r["error"].startswith("HTTP 5") for r in results[3:]), results[3]["error"]
 
 
+def test_online_evaluation_turns_a_falling_score_into_an_incident(srv):
+    # Answers must start with "alpha says: OK"; the window's first two calls do, so they set
+    # the baseline; then answers stop matching and the server's loop raises a signal.
+    with srv.http() as http:
+        r = http.put("/api/v1/evals/online/answers-ok", json={
+            "scorers": [{"type": "regex", "pattern": "^alpha says: OK"}], "sample_rate": 1.0,
+            "window": 2, "max_drop": 0.5, "threshold": None, "prompt": "support"})
+        assert r.status_code == 200, r.text
+    for question in ("OK one", "OK two"):
+        _ask(srv, question)
+    deadline = time.monotonic() + 40
+    with srv.http() as http:
+        while time.monotonic() < deadline:  # the loop visits every 5 s, 2 s behind the clock
+            state = http.get("/api/v1/evals/online").json()[0]["state"]
+            if state.get("regex", {}).get("baseline") is not None:
+                break
+            time.sleep(0.5)
+        assert state["regex"]["baseline"] == 1.0, state
+        for question in ("broken one", "broken two"):
+            _ask(srv, question)
+        while time.monotonic() < deadline:
+            found = [i for i in http.get("/api/v1/incidents").json()
+                     if i["kind"] == "eval_score_drop"]
+            if found:
+                break
+            time.sleep(0.5)
+    assert found and found[0]["subject"] == "prompt:support", found
+
+
 def test_sdk_prompt_cache_survives_a_server_outage(srv, tmp_path):
     # Last in the module: it kills the module's server to make the outage.
     proc = srv
