@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from triops.core.errors import InvalidInput
+from triops.core.principals import Role
 from triops.llm.evals import (
     Context,
     Sample,
@@ -24,7 +25,6 @@ from triops.llm.evals.online import OnlineEvaluation, sampled
 from triops.llm.evals.scorers import rouge_l
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.llm.tracing import record_spans
-from triops.core.principals import Role
 from triops.store.repos import keys
 from triops.store.schema import Incident
 
@@ -249,7 +249,6 @@ def test_online_evaluation_scores_traces_and_signals_a_drop(client, runtime):
 
 def test_docstring_examples_run():
     import doctest
-
     import importlib
 
     for name in ("compare", "datasets", "scorers"):  # "compare" the module, not the function

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from triops.core.errors import Conflict, NotFound
+from triops.core.principals import Role
 from triops.llm import prompts
 from triops.llm.prompts import PromptRef, PromptTemplate, TemplateError, VariableError
-from triops.store.repos import audit
+from triops.store.repos import audit, keys
 from triops.store.repos import prompts as repo
 
+VIEWER = "tri_test_viewer_key_0123456789abcdef"
 CHAT = [{"role": "system", "content": "You answer for {{ company }}."},
         {"role": "user", "content": "{{ question }}"}]
 
@@ -174,3 +176,29 @@ def test_concurrent_versions_get_distinct_numbers(db):
     assert errors == []
     with db.read() as s:
         assert sorted(v.version for v in repo.list_versions(s, "default", "support")) == [1, 2, 3, 4, 5]
+
+
+def test_pages_render_and_refuse_bad_input(client):
+    client.post("/api/v1/prompts/answer/versions", json={
+        "messages": [{"role": "user", "content": "Q: {{ q }}"}], "labels": ["production"]})
+    client.post("/api/v1/prompts/answer/versions", json={
+        "messages": [{"role": "user", "content": "Question: {{ q }}"}], "labels": ["production"]})
+    page = client.get("/ui/llm/prompts/answer")
+    assert page.status_code == 200 and "Undo last move" in page.text
+    diff = client.get("/ui/llm/prompts/answer/diff", params={"from": 1, "to": 2})
+    assert diff.status_code == 200 and '<span class="add">+Question: {{ q }}</span>' in diff.text
+    assert client.get("/ui/llm/prompts/answer/diff", params={"from": "x"}).status_code == 400
+    assert client.get("/ui/llm/prompts/answer/diff", params={"from": 9}).status_code == 404
+    assert client.get("/ui/llm/prompts/nope").status_code == 404
+    assert client.get("/ui/llm/evals/compare", params={"a": "x", "b": "x"}).status_code == 400
+    undone = client.post("/ui/llm/prompts/answer/labels/production/undo", follow_redirects=False)
+    assert undone.status_code == 303
+    assert client.get("/api/v1/prompts/answer/resolve",
+                      params={"label": "production"}).json()["version"] == 1
+    assert client.get("/ui/llm/evals").status_code == 200
+    with client.app.state.runtime.db.write() as session:
+        keys.create(session, project="default", role=Role.viewer, name="v", secret=VIEWER)
+    as_viewer = {"Authorization": f"Bearer {VIEWER}"}
+    assert "Undo last move" not in client.get("/ui/llm/prompts/answer", headers=as_viewer).text
+    assert client.post("/ui/llm/prompts/answer/labels/production/undo", headers=as_viewer,
+                       follow_redirects=False).status_code == 403

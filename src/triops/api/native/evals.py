@@ -11,8 +11,8 @@ from starlette.requests import Request
 from triops.api.auth import AsEditor, AsViewer, Caller
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PermissionDenied
-from triops.core.principals import Role
 from triops.core.ids import new_id, now_ms
+from triops.core.principals import Role
 from triops.llm.evals import online
 from triops.llm.evals.compare import compare, summarize
 from triops.llm.evals.datasets import case_from, cases_from_traces, parse_file
