@@ -91,7 +91,7 @@ def iban(rng: random.Random, valid: bool = True) -> str:
 
 
 def phone(rng: random.Random) -> str:
-    d = lambda n: "".join(rng.choice(string.digits) for _ in range(n))  # noqa: E731
+    d = lambda n: "".join(rng.choice(string.digits) for _ in range(n))
     return rng.choice([
         f"+44 20 7946 {d(4)}", f"+1 415 555 {d(4)}", f"(415) 555-{d(4)}", f"212-555-{d(4)}",
         f"07700 900{d(3)}", f"+33 1 {d(2)} {d(2)} {d(2)} {d(2)}", f"+49 30 {d(7)}",
@@ -132,7 +132,7 @@ class Builder:
         self.spans: list[dict[str, Any]] = []
         self.length = 0
 
-    def add(self, text: str, label: str | None = None) -> "Builder":
+    def add(self, text: str, label: str | None = None) -> Builder:
         if label:
             self.spans.append({"label": label, "start": self.length,
                                "end": self.length + len(text)})
@@ -156,7 +156,7 @@ def pii_set(rng: random.Random, n: int = 500) -> list[dict[str, Any]]:
             b.add(email, "email").add(" or call ").add(phone(rng), "phone").add(" after 5pm.")
         elif kind == 1:
             b.add("Refund the order to card ").add(card(rng), "credit_card")
-            b.add(f", the customer lives in ").add(rng.choice(CITIES), "location").add(".")
+            b.add(", the customer lives in ").add(rng.choice(CITIES), "location").add(".")
         elif kind == 2:
             b.add("Wire the invoice total to ").add(iban(rng), "iban").add(" by Friday, thanks ")
             b.add(first, "person").add(".")
@@ -175,8 +175,8 @@ def pii_set(rng: random.Random, n: int = 500) -> list[dict[str, Any]]:
                 f"Order {card(rng, valid=False)} was shipped on 2024-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}.",
                 f"Transfer ref {iban(rng, valid=False)} failed validation.",
                 f"Tracking id {rng.randint(10**15, 10**16 - 1)} for parcel {rng.randint(1000, 9999)}.",
-                f"Upgrade numpy to {rng.randint(1, 2)}.{rng.randint(0, 26)}.{rng.randint(0, 9)} "
-                f"and python to 3.{rng.randint(8, 13)}.{rng.randint(0, 9)}.",
+                (f"Upgrade numpy to {rng.randint(1, 2)}.{rng.randint(0, 26)}.{rng.randint(0, 9)} "
+                 f"and python to 3.{rng.randint(8, 13)}.{rng.randint(0, 9)}."),
                 f"Set version {rng.randint(1, 12)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 99)} in the manifest.",
                 f"Employee id {ssn(rng, valid=False)} is a test record.",
                 f"ISBN 978-3-16-{rng.randint(100000, 999999)}-0 is on the shelf.",

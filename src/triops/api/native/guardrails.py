@@ -22,7 +22,7 @@ from triops.api.openai.routes import gateway_of
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.guardrail_settings import GuardrailRule
-from triops.llm.guardrails import Context, compile_rule, names
+from triops.llm.guardrails import compile_rule, names
 from triops.llm.guardrails.stats import block_rates
 from triops.store.repos import audit
 from triops.store.repos import guardrails as repo

@@ -135,7 +135,7 @@ class GuardrailEngine:
         for name, spec in stored:
             try:
                 rules[name] = compile_rule(GuardrailRule(name=name, **spec))
-            except Exception as exc:  # validated when stored; a plug-in may have gone since
+            except Exception as exc:  # noqa: BLE001  validated when stored; a plug-in may be gone
                 log.error("stored guardrail rule %r is skipped: %s", name, exc)
         self.rules, self.version = list(rules.values()), version
         self._next_refresh = time.monotonic() + self._refresh_s
@@ -225,7 +225,7 @@ class GuardrailEngine:
                 if findings and rule.config.mode == "redact":
                     put(rule.guard.redact(text, None, findings))
                 found += [(where, f) for f in findings]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  any check's failure is the rule's, reported
             message = f"guardrail rule {rule.name!r} could not run: {exc}"
             self._record(trace, rule, stage, "error", started, start_ns, found, message)
             if rule.config.mode == "block":
@@ -307,7 +307,7 @@ class GuardrailEngine:
         self.log.close()
 
     @classmethod
-    def for_gateway(cls, gateway: Any, db: Database) -> "GuardrailEngine":
+    def for_gateway(cls, gateway: Any, db: Database) -> GuardrailEngine:
         """The engine of one gateway: its settings, and embeddings through its routes."""
         from triops.llm.gateway.service import Caller
 

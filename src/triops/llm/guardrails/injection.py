@@ -38,7 +38,7 @@ def _family(name: str, weight: float, *patterns: str) -> Family:
 FAMILIES: tuple[Family, ...] = (
     _family("override", 0.9,
             rf"\b(?:ignore|disregard|forget|override|skip|drop|abandon|bypass)\b(?: \w+){{0,2}} {_PRIOR} {_RULES}",
-            rf"\b(?:ignore|disregard|forget) (?:all|everything)(?: (?:that|what))? (?:you (?:were|have been) told|(?:was )?(?:said|written) (?:above|before))",
+            r"\b(?:ignore|disregard|forget) (?:all|everything)(?: (?:that|what))? (?:you (?:were|have been) told|(?:was )?(?:said|written) (?:above|before))",
             r"\bdo not follow (?:your|the|any) (?:previous |prior |original )?(?:instructions|rules|guidelines)"),
     _family("exfiltration", 0.8,
             r"\b(?:reveal|show|print|repeat|output|display|leak|tell me|give me|write out|dump|spell out)\b(?: \w+){0,3} (?:your|the) (?:system prompt|initial prompt|hidden (?:prompt|instructions)|original instructions|instructions (?:above|you were given)|developer (?:message|instructions)|secret instructions)",

@@ -26,10 +26,7 @@ from triops.llm.guardrails._registry import register
 
 #: Top-level domains accepted after an ``@``: every two-letter country code plus the
 #: common generic ones. ``weights@layer.shape`` in code has no such ending.
-_GENERIC_TLDS = frozenset("""
-com org net edu gov mil int info biz name pro io ai app dev co me tv cloud online site
-tech shop store blog news email mail xyz club live health bank museum travel jobs mobi
-""".split())
+_GENERIC_TLDS = frozenset(["com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "name", "pro", "io", "ai", "app", "dev", "co", "me", "tv", "cloud", "online", "site", "tech", "shop", "store", "blog", "news", "email", "mail", "xyz", "club", "live", "health", "bank", "museum", "travel", "jobs", "mobi"])
 
 _EMAIL = re.compile(
     r"(?<![\w.+%-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@"

@@ -18,7 +18,7 @@ from jsonschema.exceptions import SchemaError, best_match
 from triops.llm.guardrails._base import Context, Finding
 from triops.llm.guardrails._registry import register
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.S)
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 MAX_REASKS = 5
 
 
@@ -40,7 +40,7 @@ class JsonSchema:
 
     def __init__(self, schema: dict[str, Any], max_reasks: int = 1) -> None:
         if not isinstance(schema, dict):
-            raise ValueError("'schema' must be a JSON Schema object")
+            raise TypeError("'schema' must be a JSON Schema object")
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
