@@ -286,3 +286,31 @@ def test_stats_and_page(client):
     page = client.get("/ui/llm/guardrails?window=1h")
     assert page.status_code == 200
     assert "no-injection" in page.text and "<svg" in page.text
+
+
+def test_block_rate_spike_opens_an_incident(client, runtime):
+    from triops.llm.guardrails._log import CheckLog
+    from triops.llm.guardrails.monitor import BlockRateMonitor
+    from triops.llm.spans import Span, SpanKind
+    from triops.store.records import RecordRow
+
+    log = CheckLog(runtime.db, BlockRateMonitor(GuardrailSettings(window_s=60, min_checks=5)))
+    start_s = 1_700_000_000
+    for window in range(6):
+        blocked_share = 0.0 if window < 4 else 0.8
+        for i in range(10):
+            at_ms = (start_s + window * 60 + i) * 1000
+            outcome = "blocked" if i < blocked_share * 10 else "passed"
+            span = Span(trace_id=f"{window * 100 + i + 1:032x}", span_id=f"{i + 1:016x}",
+                        name="guardrail spiky", start_ns=at_ms * 1_000_000,
+                        end_ns=at_ms * 1_000_000 + 1000, kind=SpanKind.guardrail,
+                        attributes={"triops.guardrail.rule": "spiky"})
+            log.record("default", span, RecordRow(stream="spiky", ts_ms=at_ms,
+                                                  data={"outcome": outcome}))
+    log.record("default", span, RecordRow(stream="spiky", ts_ms=(start_s + 400) * 1000,
+                                          data={"outcome": "passed"}))
+    assert log.flush()
+    log.close()
+    incidents = [i for i in client.get("/api/v1/incidents").json()
+                 if i["subject"] == "guardrail:spiky"]
+    assert len(incidents) == 1 and incidents[0]["kind"] == "guardrail.block_rate"
