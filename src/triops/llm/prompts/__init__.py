@@ -1,24 +1,50 @@
 """The prompt registry: named chat or text prompts with immutable versions, a model and
-parameters attached, movable labels with an undoable history, and sandboxed rendering."""
+parameters attached, movable labels with an undoable history, and sandboxed rendering.
 
-from triops.llm.prompts.registry import (
-    PromptRef,
-    ResolvedPrompt,
-    check_label,
-    check_name,
-    create_version,
-    delete_label,
-    diff_versions,
-    move_label,
-    resolve,
-    undo_label,
-    version_text,
-)
-from triops.llm.prompts.resolver import PromptResolver
-from triops.llm.prompts.template import PromptTemplate, TemplateError, VariableError
+Names are imported on first use: the SDK needs only ``PromptTemplate`` and must not pull
+the store (SQLAlchemy) into every application that imports ``triops.client``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from triops.llm.prompts.registry import (
+        PromptRef,
+        ResolvedPrompt,
+        check_label,
+        check_name,
+        create_version,
+        delete_label,
+        diff_versions,
+        move_label,
+        resolve,
+        undo_label,
+        version_text,
+    )
+    from triops.llm.prompts.resolver import PromptResolver
+    from triops.llm.prompts.template import PromptTemplate, TemplateError, VariableError
+
+_HOME = {
+    "PromptTemplate": "template", "TemplateError": "template", "VariableError": "template",
+    "PromptResolver": "resolver",
+    **{name: "registry" for name in (
+        "PromptRef", "ResolvedPrompt", "check_label", "check_name", "create_version",
+        "delete_label", "diff_versions", "move_label", "resolve", "undo_label",
+        "version_text")},
+}
 
 __all__ = [
     "PromptRef", "PromptResolver", "PromptTemplate", "ResolvedPrompt", "TemplateError",
     "VariableError", "check_label", "check_name", "create_version", "delete_label",
     "diff_versions", "move_label", "resolve", "undo_label", "version_text",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'triops.llm.prompts' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"triops.llm.prompts.{module}"), name)
