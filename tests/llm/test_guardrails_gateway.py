@@ -87,6 +87,16 @@ def rules() -> list[GuardrailRule]:
         GuardrailRule(name="json-answer", check="json_schema", stage="output", mode="block",
                       routes=["json", "never-json"],
                       options={"schema": SCHEMA, "max_reasks": 2}),
+        GuardrailRule(name="watch-output", check="toxicity", stage="output", mode="flag",
+                      routes=["flagged"]),
+        GuardrailRule(name="no-medicine", check="topics", mode="block", routes=["topical"],
+                      options={"embedding_model": "embed", "threshold": 0.5,
+                               "deny": ["medical diagnosis of symptoms"]}),
+        GuardrailRule(name="broken-topics", check="topics", mode="block", routes=["fragile"],
+                      options={"embedding_model": "no-such-route", "deny": ["x"]}),
+        GuardrailRule(name="broken-topics-flag", check="topics", mode="flag",
+                      routes=["lenient"],
+                      options={"embedding_model": "no-such-route", "deny": ["x"]}),
     ]
 
 
@@ -100,7 +110,10 @@ def settings_for(urls: dict[str, str]) -> GatewaySettings:
                    UpstreamConfig(name="json", base_url=urls["json"] + "/v1")],
         routes=[route("chat", "echo", "gpt-4o-mini"), route("echo-out", "echo", "gpt-4o-mini"),
                 route("flagged", "echo", "gpt-4o-mini"), route("plain", "echo", "gpt-4o-mini"),
-                route("json", "json", "json-model"), route("never-json", "json", "never-json")],
+                route("json", "json", "json-model"), route("never-json", "json", "never-json"),
+                route("embed", "echo", "text-embedding-3-small"),
+                route("topical", "echo", "gpt-4o-mini"), route("fragile", "echo", "gpt-4o-mini"),
+                route("lenient", "echo", "gpt-4o-mini")],
         retries=0, guardrails=GuardrailSettings(rules=rules()))
 
 
@@ -314,3 +327,73 @@ def test_block_rate_spike_opens_an_incident(client, runtime):
     incidents = [i for i in client.get("/api/v1/incidents").json()
                  if i["subject"] == "guardrail:spiky"]
     assert len(incidents) == 1 and incidents[0]["kind"] == "guardrail.block_rate"
+
+
+def test_topics_through_the_gateways_embeddings(client, runtime):
+    denied = chat(client, "topical", "which medical diagnosis fits these symptoms")
+    assert denied.status_code == 400
+    assert "no-medicine" in denied.json()["error"]["message"]
+    assert "medical diagnosis" in denied.json()["error"]["message"]
+    assert chat(client, "topical", "when is my invoice due").status_code == 200
+
+
+def test_a_check_that_cannot_run_fails_closed_only_in_block_mode(client, runtime):
+    refused = chat(client, "fragile", "hello")
+    assert refused.status_code == 502
+    assert refused.json()["error"]["code"] == "guardrail_error"
+    assert "broken-topics" in refused.json()["error"]["message"]
+    allowed = chat(client, "lenient", "hello")
+    assert allowed.status_code == 200
+    errors = [s for s in guardrail_spans(runtime, allowed.headers["x-triops-trace-id"])
+              if s["attributes"]["triops.guardrail.rule"] == "broken-topics-flag"]
+    assert errors[0]["status"] == "ERROR"
+    assert errors[0]["attributes"]["triops.guardrail.outcome"] == "error"
+
+
+def test_streamed_requests_are_redacted_too(client, upstreams):
+    with client.stream("POST", "/v1/chat/completions", headers={"x-triops-cache": "no"},
+                       json={"model": "chat", "stream": True, "messages": [
+                           {"role": "user", "content": "stream to ada@example.org"}]}) as r:
+        assert r.status_code == 200
+        body = r.read().decode()
+    assert "ada@example.org" not in body and "[EMAIL]" in body
+    assert received(upstreams["echo"])[-1]["messages"][0]["content"] == "stream to [EMAIL]"
+
+
+def sse_text(response_body: str) -> str:
+    text = []
+    for line in response_body.splitlines():
+        if line.startswith("data: ") and line != "data: [DONE]":
+            for choice in orjson.loads(line[6:]).get("choices") or ():
+                text.append(choice["delta"].get("content") or "")
+    return "".join(text)
+
+
+def stream(client: TestClient, model: str, text: str) -> httpx.Response:
+    with client.stream("POST", "/v1/chat/completions", headers={"x-triops-cache": "no"},
+                       json={"model": model, "stream": True,
+                             "stream_options": {"include_usage": True},
+                             "messages": [{"role": "user", "content": text}]}) as response:
+        response.read()
+    return response
+
+
+def test_streamed_answers_under_redact_rules_are_checked_before_any_byte(client, upstreams):
+    response = stream(client, "echo-out", "repeat bob@example.com please")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert sse_text(response.text) == "echo says: repeat [EMAIL] please"
+    assert '"usage"' in response.text and response.text.endswith("data: [DONE]\n\n")
+    assert "stream" not in received(upstreams["echo"])[-1]  # served whole, then replayed
+
+
+def test_streamed_answers_under_flag_rules_flow_and_are_checked_after(client, runtime,
+                                                                      upstreams):
+    response = stream(client, "flagged", "you idiot")
+    assert response.status_code == 200
+    assert sse_text(response.text) == "echo says: you idiot"
+    assert received(upstreams["echo"])[-1]["stream"] is True
+    spans = guardrail_spans(runtime, response.headers["x-triops-trace-id"])
+    outcome = {s["attributes"]["triops.guardrail.rule"]: s["attributes"]["triops.guardrail.outcome"]
+               for s in spans}
+    assert outcome["watch-output"] == "flagged"

@@ -5,6 +5,8 @@ serves a body; everything guardrails do happens here. Input rules run over the t
 the request's messages (redaction replaces it, so the upstream never sees the original);
 output rules run over the answer's choices, and a rule that can re-ask (a JSON schema)
 re-sends the conversation with its complaint appended, a bounded number of times.
+Streamed requests under output rules follow ``_stream``: served whole and replayed when a
+rule may change or refuse the answer, checked after the stream when rules only flag.
 Every rule that runs becomes one GUARDRAIL span in the request's trace and one check
 record that the dashboard and the block-rate monitor count.
 
@@ -30,6 +32,7 @@ from triops.core.errors import InvalidInput, UpstreamError
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.llm.guardrails._base import Context, Finding
 from triops.llm.guardrails._log import CheckLog
+from triops.llm.guardrails._stream import replay, then
 from triops.llm.guardrails._registry import build
 from triops.llm.guardrails.monitor import BlockRateMonitor
 from triops.llm.spans import Span, SpanKind, SpanStatus
@@ -298,10 +301,33 @@ class GuardrailEngine:
         self._maybe_refresh()
         body = await self.check_input(trace, body)
         trace.body = body  # the trace keeps what was sent, not what was redacted away
+        output_rules = self.applicable("output", trace.route, trace.key_id)
+        if body.get("stream") and output_rules:
+            return await self._guard_stream(trace, body, serve, output_rules)
         result = await serve(trace, body)
         if not isinstance(result, dict):
-            return result  # streamed: output rules apply to complete answers only
+            return result
         return await self.check_output(trace, body, result, serve)
+
+    async def _guard_stream(self, trace: Any, body: dict[str, Any], serve: Serve,
+                            rules: list[Rule]) -> Any:
+        if any(r.config.mode != "flag" for r in rules):
+            # Nothing may reach the caller before the answer is checked: serve it whole.
+            whole = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+            trace.body = whole
+            result = await self.check_output(trace, whole, await serve(trace, whole), serve)
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return replay(result, include_usage)
+
+        async def flag() -> None:
+            message = (trace.output or [{}])[0] or {}
+            if isinstance(message.get("content"), str):
+                for rule in rules:
+                    await self._apply(trace, rule, "output", [(
+                        "choices[0].message.content", "assistant", message["content"],
+                        lambda _new: None)])
+
+        return then(await serve(trace, body), flag)
 
     def close(self) -> None:
         self.log.close()
