@@ -32,8 +32,8 @@ from triops.core.errors import InvalidInput, UpstreamError
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.llm.guardrails._base import Context, Finding
 from triops.llm.guardrails._log import CheckLog
-from triops.llm.guardrails._stream import replay, then
 from triops.llm.guardrails._registry import build
+from triops.llm.guardrails._stream import replay, then
 from triops.llm.guardrails.monitor import BlockRateMonitor
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.store.engine import Database
