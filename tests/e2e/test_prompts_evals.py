@@ -55,7 +55,8 @@ def failing_after(inner, good: int):
 
 
 @pytest.fixture(scope="module")
-def flaky() -> Iterator[str]:
+def flaky(backend) -> Iterator[str]:
+    # One per backend: its count of answered calls must start at zero for each server.
     served = Served(failing_after(create_app("gamma"), good=3), free_port()).start()
     yield served.url
     served.stop()
