@@ -1,18 +1,27 @@
 """LLM gateway overhead and throughput: triops vs the LiteLLM proxy, same upstream.
 
+    .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 32] [--rounds 2]
+
 One local OpenAI-compatible upstream (``triops.llm.gateway.local_upstream``, answering
-at once with a fixed-size completion) runs in its own process. In front of it run a
-``triops up`` and a LiteLLM proxy (``litellm[proxy]`` from PyPI in
-``bench/.venvs/litellm``), one uvicorn worker each, both with caching off. The same
-load generator then measures:
+at once with a short completion) runs in its own process. In front of it run a
+``triops up`` (auth on, traces written, caching off, its default log level with the
+access log) and a LiteLLM proxy (``litellm[proxy]`` from PyPI in ``bench/.venvs/litellm``,
+``--num_workers 1``, its defaults otherwise): one server process each, on this machine.
 
-- latency at concurrency 1: p50/p95 calling the upstream directly, through triops and
-  through LiteLLM; the gateway's overhead is its p50 minus the direct p50;
-- throughput at concurrency C: requests per second through each gateway, and the CPU
-  time each gateway process spent per request (on a busy shared machine the second is
-  the steadier measure of how many requests a core can carry).
+The load comes from a separate process (asyncio, one HTTP/1.1 keep-alive connection per
+caller, the same request bytes to every target), so the generator's own CPU is not
+charged to any server. For each target and round: a warm-up, then ``--seconds`` at
+concurrency 1 (latency: p50/p95/p99) and ``--seconds`` at ``--concurrency`` (requests
+per second, p50/p99 under load, and the CPU time the server's process tree spent per
+request, read from ``/proc`` at the window's edges). The targets take turns within each
+round so that the shared machine's load falls on all of them alike; the load average
+before and after each window is printed so a reader can judge the noise.
 
-    .venv/bin/python bench/gateway.py --requests 3000 --concurrency 32
+The figures that answer the gateway's goals:
+- added latency: triops p50 minus the upstream's own p50, both at concurrency 1;
+- throughput: triops req/s over LiteLLM req/s at the same concurrency;
+- CPU per request (triops vs LiteLLM): the steadier figure on a busy machine, since
+  wall-clock numbers there mostly measure how much CPU the scheduler handed out.
 """
 
 from __future__ import annotations
@@ -22,12 +31,12 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,7 +46,8 @@ import peer_venv
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
 LITELLM = ["litellm[proxy]==1.83.14"]
-BODY = {"model": "bench", "messages": [{"role": "user", "content": "Say hello to the bench"}]}
+BODY = json.dumps({"model": "bench", "messages": [
+    {"role": "user", "content": "Say hello to the bench"}]}).encode()
 
 
 def free_port() -> int:
@@ -66,40 +76,8 @@ def start(cmd: list[str], log: Path, env: dict[str, str] | None = None,
                             env={**os.environ, **(env or {})}, cwd=cwd)
 
 
-async def run_load(url: str, headers: dict[str, str], total: int, concurrency: int
-                   ) -> tuple[list[float], float, int]:
-    """Latencies (ms) of ``total`` requests from ``concurrency`` workers, wall time, errors."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    latencies: list[float] = []
-    errors = 0
-    remaining = total
-    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as client:
-        async def worker() -> None:
-            nonlocal remaining, errors
-            while remaining > 0:
-                remaining -= 1
-                started = time.perf_counter()
-                try:
-                    response = await client.post(url, json=BODY)
-                except httpx.HTTPError as exc:
-                    errors += 1
-                    if errors <= 3:
-                        print(f"  {url}: {type(exc).__name__}: {exc}", file=sys.stderr)
-                    continue
-                latencies.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 200:
-                    errors += 1
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    return latencies, elapsed, errors
-
-
 def cpu_seconds(root: int) -> float:
-    """CPU time (user + system) of a process and all its descendants, from /proc.
-
-    On a shared, busy machine requests per second mostly measure how much CPU the
-    scheduler happened to give each server; CPU spent per request does not."""
+    """CPU time (user + system) of a process and all its descendants, from /proc."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -121,27 +99,111 @@ def cpu_seconds(root: int) -> float:
     return total
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+# -- the load generator (runs in its own process) --------------------------------------
+# A minimal HTTP/1.1 keep-alive client on asyncio streams, one connection per caller:
+# httpx's async pool spends more CPU per request than the upstream does to answer, so
+# with it on this 2-core machine the benchmark would measure the client.
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.partition(b":") for line in lines[1:] if line)}
+    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    else:
+        await reader.readexactly(int(headers.get(b"content-length", b"0")))
+    return status
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="per throughput run")
-    parser.add_argument("--latency-requests", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--skip-litellm", action="store_true")
-    args = parser.parse_args()
+async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: float,
+                warmup: float, pid: int) -> dict:
+    parsed = urlsplit(url)
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n{extra}"
+               f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
+               ).encode() + BODY
+    latencies: list[float] = []
+    errors: list[str] = []
+    done = 0
+    start_at = time.perf_counter()
+    measure_from = start_at + warmup
+    stop_at = measure_from + seconds
+    edges: dict[str, tuple[float, int, float]] = {}
 
-    work = Path(tempfile.mkdtemp(prefix="triops-bench-gateway-"))
+    async def caller() -> None:
+        nonlocal done
+        reader = writer = None
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                break
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+                writer.write(request)
+                status = await _read_response(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                if writer is not None:
+                    writer.close()
+                reader = writer = None  # a closed keep-alive connection: open another
+                continue
+            t1 = time.perf_counter()
+            if status != 200:
+                errors.append(f"HTTP {status}")
+            elif t1 > measure_from and t1 <= stop_at:
+                done += 1
+                if t0 >= measure_from:
+                    latencies.append(t1 - t0)
+        if writer is not None:
+            writer.close()
+
+    async def edge(name: str, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        edges[name] = (time.perf_counter(), done, cpu_seconds(pid))
+
+    load_before = os.getloadavg()[0]
+    await asyncio.gather(edge("from", measure_from), edge("to", stop_at),
+                         *[caller() for _ in range(concurrency)])
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    (w0, n0, c0), (w1, n1, c1) = edges["from"], edges["to"]
+    count = n1 - n0
+    return {"concurrency": concurrency, "requests": count, "rps": count / (w1 - w0),
+            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "cpu_ms_per_request": (c1 - c0) * 1000 / count if count else float("nan"),
+            "errors": len(errors), "first_errors": errors[:3],
+            "load_before": load_before, "load_after": os.getloadavg()[0]}
+
+
+def measure(url: str, headers: dict[str, str], concurrency: int, seconds: float,
+            warmup: float, pid: int) -> dict:
+    spec = {"url": url, "headers": headers, "concurrency": concurrency, "seconds": seconds,
+            "warmup": warmup, "pid": pid}
+    out = subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- the servers --------------------------------------------------------------------------
+
+def start_servers(work: Path, procs: list[subprocess.Popen], with_litellm: bool
+                  ) -> dict[str, tuple[str, dict[str, str], int]]:
     python = sys.executable
-    procs: list[subprocess.Popen] = []
-    try:
-        up_port, tri_port, lite_port = free_port(), free_port(), free_port()
-        upstream = f"http://127.0.0.1:{up_port}"
-        procs.append(start([python, "-m", "triops.llm.gateway.local_upstream", "--port",
-                            str(up_port), "--name", "bench"], work / "upstream.log"))
-        (work / "triops.toml").write_text(f"""
+    up_port, tri_port, lite_port = free_port(), free_port(), free_port()
+    upstream = f"http://127.0.0.1:{up_port}"
+    procs.append(start([python, "-m", "triops.llm.gateway.local_upstream", "--port",
+                        str(up_port), "--name", "bench"], work / "upstream.log"))
+    (work / "triops.toml").write_text(f"""
 [gateway]
 retries = 0
 [gateway.cache]
@@ -154,19 +216,19 @@ api_key = "sk-bench"
 alias = "bench"
 deployments = [{{ upstream = "local", model = "gpt-4o-mini" }}]
 """)
-        procs.append(start(
-            [python, "-m", "triops", "up", "--port", str(tri_port), "--home", str(work),
-             "--log-level", "warning"], work / "triops.log",
-            env={"TRIOPS_ADMIN_KEY": ADMIN_KEY, "TRIOPS_CONFIG": str(work / "triops.toml")},
-            cwd=work))
-        targets = {
-            "direct": (f"{upstream}/v1/chat/completions", {}),
-            "triops": (f"http://127.0.0.1:{tri_port}/v1/chat/completions",
-                       {"Authorization": f"Bearer {ADMIN_KEY}"}),
-        }
-        if not args.skip_litellm:
-            lite_python = peer_venv.ensure("litellm", LITELLM)
-            (work / "litellm.yaml").write_text(f"""
+    procs.append(start(
+        [python, "-m", "triops", "up", "--port", str(tri_port), "--home", str(work)],
+        work / "triops.log",
+        env={"TRIOPS_ADMIN_KEY": ADMIN_KEY, "TRIOPS_CONFIG": str(work / "triops.toml")},
+        cwd=work))
+    targets = {
+        "direct": (f"{upstream}/v1/chat/completions", {}, procs[0].pid),
+        "triops": (f"http://127.0.0.1:{tri_port}/v1/chat/completions",
+                   {"Authorization": f"Bearer {ADMIN_KEY}"}, procs[1].pid),
+    }
+    if with_litellm:
+        lite_python = peer_venv.ensure("litellm", LITELLM)
+        (work / "litellm.yaml").write_text(f"""
 model_list:
   - model_name: bench
     litellm_params:
@@ -176,49 +238,110 @@ model_list:
 litellm_settings:
   telemetry: false
 """)
-            procs.append(start(
-                [str(lite_python.parent / "litellm"), "--config", str(work / "litellm.yaml"),
-                 "--port", str(lite_port), "--num_workers", "1"], work / "litellm.log",
-                env={"LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"}))
-            targets["litellm"] = (f"http://127.0.0.1:{lite_port}/v1/chat/completions", {})
-        wait_ready(f"{upstream}/_received", procs[0])
-        wait_ready(f"http://127.0.0.1:{tri_port}/readyz", procs[1])
-        if "litellm" in targets:
-            wait_ready(f"http://127.0.0.1:{lite_port}/health/liveliness", procs[2])
+        procs.append(start(
+            [str(lite_python.parent / "litellm"), "--config", str(work / "litellm.yaml"),
+             "--port", str(lite_port), "--num_workers", "1"], work / "litellm.log",
+            env={"LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"}))
+        targets["litellm"] = (f"http://127.0.0.1:{lite_port}/v1/chat/completions", {},
+                              procs[2].pid)
+    wait_ready(f"{upstream}/_received", procs[0])
+    wait_ready(f"http://127.0.0.1:{tri_port}/readyz", procs[1])
+    if with_litellm:
+        wait_ready(f"http://127.0.0.1:{lite_port}/health/liveliness", procs[2])
+    return targets
 
-        pids = {"direct": procs[0].pid, "triops": procs[1].pid}
-        if "litellm" in targets:
-            pids["litellm"] = procs[2].pid
-        results: dict[str, dict[str, float]] = {}
-        for name, (url, headers) in targets.items():
-            asyncio.run(run_load(url, headers, 100, 4))  # warm-up: connections, imports
-            lat, _, errors = asyncio.run(run_load(url, headers, args.latency_requests, 1))
-            cpu_before = cpu_seconds(pids[name])
-            _, elapsed, errors_c = asyncio.run(run_load(url, headers, args.requests,
-                                                        args.concurrency))
-            cpu_ms = (cpu_seconds(pids[name]) - cpu_before) * 1000 / args.requests
-            results[name] = {"p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95),
-                             "rps": args.requests / elapsed, "cpu_ms_per_request": cpu_ms,
-                             "errors": errors + errors_c}
-            print(f"{name:8s} p50 {results[name]['p50_ms']:7.2f} ms  p95 "
-                  f"{results[name]['p95_ms']:7.2f} ms  {results[name]['rps']:8.1f} req/s at "
-                  f"concurrency {args.concurrency}  {cpu_ms:6.3f} CPU ms/request "
-                  f"(own process)  errors {results[name]['errors']:.0f}", flush=True)
-        overhead = results["triops"]["p50_ms"] - results["direct"]["p50_ms"]
-        print(f"triops overhead over direct (p50): {overhead:.2f} ms")
-        summary = {"concurrency": args.concurrency, "requests": args.requests,
-                   "results": results, "triops_overhead_p50_ms": overhead}
-        if "litellm" in results:
-            lite_overhead = results["litellm"]["p50_ms"] - results["direct"]["p50_ms"]
-            ratio = results["triops"]["rps"] / results["litellm"]["rps"]
-            print(f"litellm overhead over direct (p50): {lite_overhead:.2f} ms")
-            cpu_ratio = (results["litellm"]["cpu_ms_per_request"]
-                         / results["triops"]["cpu_ms_per_request"])
-            print(f"throughput ratio triops / litellm: {ratio:.2f}x")
-            print(f"CPU per request ratio litellm / triops: {cpu_ratio:.2f}x "
-                  "(requests per CPU-second, triops over litellm)")
-            summary.update(litellm_overhead_p50_ms=lite_overhead, rps_ratio=ratio,
-                           cpu_ratio=cpu_ratio)
+
+def merge(runs: list[dict]) -> dict:
+    """One figure per target and level from its rounds: medians of the rounds' figures."""
+    def median(key: str) -> float:
+        values = sorted(r[key] for r in runs)
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+    merged = {k: median(k) for k in ("rps", "p50_ms", "p95_ms", "p99_ms",
+                                     "cpu_ms_per_request")}
+    merged["cpu_ms_min"] = min(r["cpu_ms_per_request"] for r in runs)
+    merged["requests"] = sum(r["requests"] for r in runs)
+    merged["errors"] = sum(r["errors"] for r in runs)
+    return merged
+
+
+def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
+           load: tuple[float, float]) -> dict:
+    c = args.concurrency
+    print(f"\n{args.rounds} round(s) of {args.seconds:g} s per target and level; "
+          f"load average {load[0]:.1f} before, {load[1]:.1f} after (2-core machine)\n")
+    print(f"| path | p50 (c=1) | p95 | p99 | req/s at {c} | p50 / p99 at {c} "
+          "| CPU ms / request | errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, levels in results.items():
+        one, many = levels["latency"], levels["throughput"]
+        print(f"| {name} | {one['p50_ms']:.2f} ms | {one['p95_ms']:.2f} ms | "
+              f"{one['p99_ms']:.2f} ms | {many['rps']:.0f} | {many['p50_ms']:.1f} / "
+              f"{many['p99_ms']:.1f} ms | {many['cpu_ms_per_request']:.3f} "
+              f"(min {many['cpu_ms_min']:.3f}) | {one['errors'] + many['errors']} |")
+    summary: dict = {"concurrency": c, "seconds": args.seconds, "rounds": args.rounds,
+                     "load_average": load, "results": results}
+    direct, triops = results["direct"], results["triops"]
+    added = triops["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
+    summary["triops_added_p50_ms"] = added
+    print(f"\ntriops added latency (p50 at c=1, over the upstream alone): {added:.2f} ms "
+          f"(goal: under 2 ms)")
+    if "litellm" in results:
+        lite = results["litellm"]
+        lite_added = lite["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
+        rps_ratio = triops["throughput"]["rps"] / lite["throughput"]["rps"]
+        cpu_ratio = (lite["throughput"]["cpu_ms_per_request"]
+                     / triops["throughput"]["cpu_ms_per_request"])
+        print(f"LiteLLM added latency (same measure): {lite_added:.2f} ms")
+        print(f"requests/s triops / LiteLLM at concurrency {c}: {rps_ratio:.2f}x (goal: 3x)")
+        print(f"requests per CPU-second triops / LiteLLM: {cpu_ratio:.2f}x")
+        summary.update(litellm_added_p50_ms=lite_added, rps_ratio=rps_ratio,
+                       cpu_ratio=cpu_ratio)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="per window")
+    parser.add_argument("--warmup", type=float, default=2.0, help="before each window")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:  # the load generator's own process
+        spec = json.loads(args.load)
+        print(json.dumps(asyncio.run(_load(spec["url"], spec["headers"], spec["concurrency"],
+                                           spec["seconds"], spec["warmup"], spec["pid"]))))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="triops-bench-gateway-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        targets = start_servers(work, procs, not args.skip_litellm)
+        load_start = os.getloadavg()[0]
+        runs: dict[str, dict[str, list[dict]]] = {
+            name: {"latency": [], "throughput": []} for name in targets}
+        names = list(targets)
+        for round_no in range(args.rounds):
+            # Alternate the order per round: no target always runs first or last.
+            order = names if round_no % 2 == 0 else names[::-1]
+            for name in order:
+                url, headers, pid = targets[name]
+                for level, concurrency in (("latency", 1), ("throughput", args.concurrency)):
+                    run = measure(url, headers, concurrency, args.seconds, args.warmup, pid)
+                    runs[name][level].append(run)
+                    print(f"[bench] round {round_no + 1} {name:8s} c={concurrency:<3d} "
+                          f"{run['rps']:7.1f} req/s p50 {run['p50_ms']:6.2f} ms p99 "
+                          f"{run['p99_ms']:6.2f} ms {run['cpu_ms_per_request']:6.3f} CPU ms/req "
+                          f"errors {run['errors']} load {run['load_before']:.1f}->"
+                          f"{run['load_after']:.1f} {run['first_errors'] or ''}",
+                          file=sys.stderr, flush=True)
+        results = {name: {level: merge(rs) for level, rs in levels.items()}
+                   for name, levels in runs.items()}
+        summary = report(results, args, (load_start, os.getloadavg()[0]))
+        summary["runs"] = runs
         out = ROOT / "bench" / "out"
         out.mkdir(exist_ok=True)
         (out / "gateway.json").write_text(json.dumps(summary, indent=2))
