@@ -9,8 +9,10 @@ prove it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -24,12 +26,17 @@ from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied, Unauthenticated
 from triops.core.principals import ANONYMOUS_ADMIN, Principal, Role
 from triops.store.repos import keys as key_repo
+from triops.store.engine import Database
 from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
+
+log = logging.getLogger("triops.api")
 
 COOKIE = "triops_key"
 PROJECT_HEADER = "x-triops-project"
 #: A revoked key keeps working for at most this long on a server that saw it recently.
 _CACHE_SECONDS = 5.0
+#: A key in use is looked up again this long before its entry would expire.
+_REFRESH_AHEAD = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,11 +50,19 @@ class Caller:
 
 
 class KeyCache:
-    """Remembers recent key lookups so hot paths skip a database round trip."""
+    """Remembers recent key lookups so hot paths skip a database round trip.
+
+    An entry lives ``_CACHE_SECONDS``. Under steady traffic a key in use is looked up
+    again in the background during its last ``_REFRESH_AHEAD`` seconds, so it never
+    expires under its callers; and concurrent misses on one key share one lookup.
+    Without both, every expiry sent each concurrent request of a busy key to its own
+    worker thread at once, and that herd stalled the event loop for hundreds of ms.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+        self._inflight: dict[str, asyncio.Future[Principal | None]] = {}
 
     def get(self, secret: str) -> tuple[bool, Principal | None]:
         with self._lock:
@@ -65,6 +80,34 @@ class KeyCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def refresh_due(self, secret: str) -> bool:
+        hit = self._entries.get(secret)
+        return hit is not None and hit[0] - time.monotonic() < _REFRESH_AHEAD
+
+    def lookup(self, secret: str, db: Database) -> asyncio.Future[Principal | None]:
+        """The key's principal from the store, in a worker thread, one lookup per key
+        at a time; the caller awaits it (shielded) or lets it refresh the entry."""
+        pending = self._inflight.get(secret)
+        # A lookup left behind by another event loop (one test client after another on
+        # the same app) is not awaited from this one.
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = asyncio.ensure_future(anyio.to_thread.run_sync(self._load, secret, db))
+            self._inflight[secret] = pending
+            pending.add_done_callback(lambda done: self._settled(secret, done))
+        return pending
+
+    def _load(self, secret: str, db: Database) -> Principal | None:
+        with db.read() as session:
+            principal = key_repo.authenticate(session, secret)
+        self.put(secret, principal)
+        return principal
+
+    def _settled(self, secret: str, done: asyncio.Future[Principal | None]) -> None:
+        self._inflight.pop(secret, None)
+        if not done.cancelled() and done.exception() is not None:
+            # A refresh nobody awaited: the next request retries in the foreground.
+            log.warning("API key lookup failed: %s", done.exception())
 
 
 def secret_from(request: Request) -> str | None:
@@ -123,13 +166,18 @@ async def _resolve_principal_async(request: Request) -> Principal:
     if not runtime.settings.auth:
         return ANONYMOUS_ADMIN
     secret = secret_from(request)
-    if secret:
-        known, principal = request.app.state.key_cache.get(secret)
-        if known:
-            if principal is None:
-                raise Unauthenticated("the API key is unknown or revoked")
-            return principal
-    return await anyio.to_thread.run_sync(resolve_principal, request)
+    if not secret:
+        raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
+    cache: KeyCache = request.app.state.key_cache
+    known, principal = cache.get(secret)
+    if known:
+        if cache.refresh_due(secret):
+            cache.lookup(secret, runtime.db)  # in the background; this call uses the entry
+    else:
+        principal = await asyncio.shield(cache.lookup(secret, runtime.db))
+    if principal is None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    return principal
 
 
 async def authorize(request: Request, role: Role) -> Caller:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Annotated
 
@@ -68,5 +69,10 @@ def up(
     elif not settings.auth:
         console.print("[yellow]auth is off: anyone on this machine can read and write[/]")
     app = create_app(runtime)
+    # What start-up built lives as long as the server: frozen, the cyclic collector's
+    # full passes skip it. Otherwise each walks ~270k objects, ~0.2 s of CPU with the
+    # event loop stopped, every few seconds under load (the gateway's p99).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=False, timeout_graceful_shutdown=5)
