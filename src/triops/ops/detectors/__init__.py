@@ -5,7 +5,6 @@ and is declared in :data:`DETECTORS` with :func:`register`; see
 docs/anomaly-detection.md for the methods and their NAB scores.
 """
 
-from triops.ops.detectors._artime import ARTime
 from triops.ops.detectors._base import (
     DETECTORS,
     Detector,
@@ -13,7 +12,6 @@ from triops.ops.detectors._base import (
     get_detector,
     register,
 )
-from triops.ops.detectors._cad import ContextAnomalyOSE
 from triops.ops.detectors._changepoint import BayesianChangePoint
 from triops.ops.detectors._context import ContextNovelty
 from triops.ops.detectors._ensemble import Ensemble
@@ -25,9 +23,7 @@ from triops.ops.detectors._spectral import SpectralResidual
 __all__ = [
     "DEFAULT_DETECTOR",
     "DETECTORS",
-    "ARTime",
     "BayesianChangePoint",
-    "ContextAnomalyOSE",
     "ContextNovelty",
     "DetectReport",
     "Detector",
