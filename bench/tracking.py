@@ -1,6 +1,7 @@
 """Tracking throughput and search latency: triops vs ``mlflow server``, same machine, one run.
 
   .venv/bin/python bench/tracking.py [--points 100000] [--budget 20] [--runs 10000]
+  .venv/bin/python bench/tracking.py --in-process 20   # native batch route only, no peer
 
 (a) stock ``mlflow`` client → ``mlflow server`` 3.17 (its own venv, its defaults: 4
     workers, SQLite backend store in a temp folder);
@@ -119,6 +120,58 @@ def sdk_throughput(url: str, points: int, batch_size: int) -> dict:
             "logging_s": logged, "run_id": run.run_id}
 
 
+def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
+    """The native batch route through the real ASGI app on SQLite, without HTTP or client.
+
+    Bodies are serialised before the clock starts, so what is timed is the server's
+    share: parsing, validation, the store write and the commit.
+    """
+    import orjson
+    from fastapi.testclient import TestClient
+
+    from triops.api.app import create_app
+    from triops.api.runtime import Runtime
+    from triops.core.principals import ALL_PROJECTS, Role
+    from triops.core.settings import Settings
+    from triops.store import Database, upgrade_schema
+    from triops.store.repos import keys as api_keys
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        store = f"sqlite:///{tmp / 'triops.db'}"
+        migrated = Database(store)
+        upgrade_schema(migrated.engine)
+        migrated.dispose()
+        rt = Runtime.build(Settings(store=store, artifacts=str(tmp / "artifacts"), home=tmp))
+        with rt.db.write() as session:
+            api_keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="bench",
+                            secret=KEY)
+        run_id = uuid.uuid4().hex
+        now = int(time.time() * 1000)
+        bodies = []
+        for b in range(batches):
+            first = b * size
+            metrics = [[f"loss{i % keys}", 1.0 / (i + 1), now + i, i]
+                       for i in range(first, first + size)]
+            bodies.append(orjson.dumps({"batch_id": f"bench-{b:06d}", "metrics": metrics}))
+        with TestClient(create_app(rt)) as client:
+            client.headers["Authorization"] = f"Bearer {KEY}"
+            client.headers["Content-Type"] = "application/json"
+            client.post("/api/v1/runs", json={"run_id": run_id, "experiment": "bench"}
+                        ).raise_for_status()
+            start = time.perf_counter()
+            for body in bodies:
+                client.post(f"/api/v1/runs/{run_id}/batch", content=body).raise_for_status()
+            elapsed = time.perf_counter() - start
+        with sqlite3.connect(tmp / "triops.db") as con:
+            stored = con.execute("SELECT count(*) FROM records WHERE kind = 'metric'"
+                                 ).fetchone()[0]
+        rt.close()
+    points = batches * size
+    return {"points": points, "seconds": elapsed, "points_per_s": points / elapsed,
+            "records": stored, "loadavg": os.getloadavg()}
+
+
 def rmse_of(i: int) -> float:
     return ((i * 7919) % 10007) / 10007
 
@@ -177,7 +230,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--sdk-points", type=int, default=500_000)
     ap.add_argument("--searches", type=int, default=20)
+    ap.add_argument("--in-process", type=int, default=0, metavar="BATCHES",
+                    help="only time BATCHES native batches of 10,000 points in-process")
     args = ap.parse_args()
+    if args.in_process:
+        res = in_process(args.in_process)
+        print(f"native batch route in-process (SQLite): {res['points']:,} points in "
+              f"{res['seconds']:.2f} s = {res['points_per_s']:,.0f} points/s, "
+              f"{res['records']:,} metric records; load average "
+              + " / ".join(f"{x:.1f}" for x in res["loadavg"]))
+        return
     python = peer_venv.ensure("mlflow", ["mlflow==3.17.*"])
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
