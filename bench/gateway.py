@@ -196,7 +196,19 @@ def measure(url: str, headers: dict[str, str], concurrency: int, seconds: float,
 
 # -- the servers --------------------------------------------------------------------------
 
-def start_servers(work: Path, procs: list[subprocess.Popen], with_litellm: bool
+def start_triops(work: Path, port: int, env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
+    """``triops up`` at its defaults (log level included) on the config in ``work``'s parent."""
+    work.mkdir(parents=True, exist_ok=True)
+    config = str(work.parent / "triops.toml")
+    return start([sys.executable, "-m", "triops", "up", "--port", str(port), "--home",
+                  str(work)], work / "triops.log",
+                 env={"TRIOPS_ADMIN_KEY": ADMIN_KEY, "TRIOPS_CONFIG": config, **(env or {})},
+                 cwd=work)
+
+
+def start_servers(work: Path, procs: list[subprocess.Popen], with_litellm: bool,
+                  baseline_src: str | None = None
                   ) -> dict[str, tuple[str, dict[str, str], int]]:
     python = sys.executable
     up_port, tri_port, lite_port = free_port(), free_port(), free_port()
@@ -216,16 +228,20 @@ api_key = "sk-bench"
 alias = "bench"
 deployments = [{{ upstream = "local", model = "gpt-4o-mini" }}]
 """)
-    procs.append(start(
-        [python, "-m", "triops", "up", "--port", str(tri_port), "--home", str(work)],
-        work / "triops.log",
-        env={"TRIOPS_ADMIN_KEY": ADMIN_KEY, "TRIOPS_CONFIG": str(work / "triops.toml")},
-        cwd=work))
+    procs.append(start_triops(work / "triops", tri_port))
+    auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
     targets = {
         "direct": (f"{upstream}/v1/chat/completions", {}, procs[0].pid),
-        "triops": (f"http://127.0.0.1:{tri_port}/v1/chat/completions",
-                   {"Authorization": f"Bearer {ADMIN_KEY}"}, procs[1].pid),
+        "triops": (f"http://127.0.0.1:{tri_port}/v1/chat/completions", auth, procs[1].pid),
     }
+    if baseline_src:  # another checkout's triops, e.g. before a change, measured alike
+        base_port = free_port()
+        base = start_triops(work / "baseline", base_port, {"PYTHONPATH": baseline_src})
+        procs.append(base)
+        targets["baseline"] = (f"http://127.0.0.1:{base_port}/v1/chat/completions", auth,
+                               base.pid)
+        wait_ready(f"http://127.0.0.1:{base_port}/readyz", base)
+    lite_proc = None
     if with_litellm:
         lite_python = peer_venv.ensure("litellm", LITELLM)
         (work / "litellm.yaml").write_text(f"""
@@ -238,16 +254,17 @@ model_list:
 litellm_settings:
   telemetry: false
 """)
-        procs.append(start(
+        lite_proc = start(
             [str(lite_python.parent / "litellm"), "--config", str(work / "litellm.yaml"),
              "--port", str(lite_port), "--num_workers", "1"], work / "litellm.log",
-            env={"LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true"}))
+            env={"LITELLM_LOG": "ERROR", "DISABLE_SCHEMA_UPDATE": "true", "PYTHONPATH": ""})
+        procs.append(lite_proc)
         targets["litellm"] = (f"http://127.0.0.1:{lite_port}/v1/chat/completions", {},
-                              procs[2].pid)
+                              lite_proc.pid)
     wait_ready(f"{upstream}/_received", procs[0])
     wait_ready(f"http://127.0.0.1:{tri_port}/readyz", procs[1])
-    if with_litellm:
-        wait_ready(f"http://127.0.0.1:{lite_port}/health/liveliness", procs[2])
+    if lite_proc is not None:
+        wait_ready(f"http://127.0.0.1:{lite_port}/health/liveliness", lite_proc)
     return targets
 
 
@@ -287,6 +304,13 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
     summary["triops_added_p50_ms"] = added
     print(f"\ntriops added latency (p50 at c=1, over the upstream alone): {added:.2f} ms "
           f"(goal: under 2 ms)")
+    if "baseline" in results:
+        base = results["baseline"]
+        print(f"baseline added latency: "
+              f"{base['latency']['p50_ms'] - direct['latency']['p50_ms']:.2f} ms; CPU per "
+              f"request triops / baseline: {triops['throughput']['cpu_ms_per_request']:.3f} / "
+              f"{base['throughput']['cpu_ms_per_request']:.3f} ms; requests/s "
+              f"{triops['throughput']['rps']:.0f} / {base['throughput']['rps']:.0f}")
     if "litellm" in results:
         lite = results["litellm"]
         lite_added = lite["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
@@ -308,6 +332,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--baseline-src", metavar="DIR",
+                        help="also measure the triops in this source tree (its src/ folder, "
+                             "e.g. from `git archive`) as 'baseline', in the same rounds")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:  # the load generator's own process
@@ -319,7 +346,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="triops-bench-gateway-"))
     procs: list[subprocess.Popen] = []
     try:
-        targets = start_servers(work, procs, not args.skip_litellm)
+        targets = start_servers(work, procs, not args.skip_litellm, args.baseline_src)
         load_start = os.getloadavg()[0]
         runs: dict[str, dict[str, list[dict]]] = {
             name: {"latency": [], "throughput": []} for name in targets}
