@@ -174,6 +174,8 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: fl
     latencies.sort()
 
     def pct(p: float) -> float:
+        if not latencies:  # nothing answered in the window: the errors say why
+            return float("nan")
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
     (w0, n0, c0), (w1, n1, c1) = edges["from"], edges["to"]

@@ -61,7 +61,7 @@ def test_key_in_use_is_refreshed_before_it_expires_and_revocation_lands(runtime,
                                      headers=headers) as client:
             statuses = [(await client.get("/v1/models")).status_code]
             # Age the entry into its refresh window, and revoke the key in the store.
-            expires, principal = cache._entries[made.secret]
+            _expires, principal = cache._entries[made.secret]
             cache._entries[made.secret] = (time.monotonic() + 0.5, principal)
             with runtime.db.write() as session:
                 keys.revoke(session, made.id)

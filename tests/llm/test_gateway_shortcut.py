@@ -23,6 +23,7 @@ from triops.store.repos import keys
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     from tests.conftest import free_port
+
     from triops.llm.gateway.local_upstream import Served
     from triops.llm.gateway.local_upstream import create_app as upstream_app
 

@@ -18,15 +18,14 @@ import time
 from dataclasses import dataclass
 
 import anyio
-
 from fastapi import Depends
 from starlette.requests import Request
 
 from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied, Unauthenticated
 from triops.core.principals import ANONYMOUS_ADMIN, Principal, Role
-from triops.store.repos import keys as key_repo
 from triops.store.engine import Database
+from triops.store.repos import keys as key_repo
 from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
 
 log = logging.getLogger("triops.api")
