@@ -86,6 +86,21 @@ class PgDatabases:
                 pass
 
 
+@pytest.fixture(autouse=True)
+def _fresh_mlflow_state() -> Iterator[None]:
+    """The stock mlflow client keeps its tracking URI and active experiment in module
+    globals; without a reset, one test's server (long stopped) leaks into the next."""
+    yield
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is None:
+        return
+    while fluent.active_run() is not None:
+        fluent.end_run()
+    fluent._active_experiment_id = None
+    sys.modules["mlflow.tracking._tracking_service.utils"]._tracking_uri = None
+    sys.modules["mlflow.tracking._model_registry.utils"]._registry_uri = None
+
+
 @pytest.fixture(scope="session")
 def pg_databases() -> Iterator[PgDatabases]:
     dbs = PgDatabases()

@@ -37,7 +37,7 @@ def test_ml_pages(server, tmp_path, monkeypatch):
     from mlflow.entities import Dataset, DatasetInput
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=server.url)
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
     client.log_inputs(run_ids[1], datasets=[DatasetInput(Dataset(
         name="churn-holdout", digest="5d41402a", source_type="local",
         source="/data/holdout.csv"))])
