@@ -1,6 +1,6 @@
 """LLM gateway overhead and throughput: triops vs the LiteLLM proxy, same upstream.
 
-    .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 32] [--rounds 2]
+    .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 32] [--rounds 2] [--stream]
 
 One local OpenAI-compatible upstream (``triops.llm.gateway.local_upstream``, answering
 at once with a short completion) runs in its own process. In front of it run a
@@ -46,8 +46,14 @@ import peer_venv
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
 LITELLM = ["litellm[proxy]==1.83.14"]
-BODY = json.dumps({"model": "bench", "messages": [
-    {"role": "user", "content": "Say hello to the bench"}]}).encode()
+
+
+def request_body(stream: bool) -> bytes:
+    body: dict = {"model": "bench", "messages": [
+        {"role": "user", "content": "Say hello to the bench"}]}
+    if stream:  # server-sent events; the latency is then the whole stream's
+        body["stream"] = True
+    return json.dumps(body).encode()
 
 
 def free_port() -> int:
@@ -122,12 +128,13 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: float,
-                warmup: float, pid: int) -> dict:
+                warmup: float, pid: int, stream: bool = False) -> dict:
+    body = request_body(stream)
     parsed = urlsplit(url)
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     request = (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n{extra}"
-               f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
-               ).encode() + BODY
+               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+               ).encode() + body
     latencies: list[float] = []
     errors: list[str] = []
     done = 0
@@ -188,9 +195,9 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: fl
 
 
 def measure(url: str, headers: dict[str, str], concurrency: int, seconds: float,
-            warmup: float, pid: int) -> dict:
+            warmup: float, pid: int, stream: bool = False) -> dict:
     spec = {"url": url, "headers": headers, "concurrency": concurrency, "seconds": seconds,
-            "warmup": warmup, "pid": pid}
+            "warmup": warmup, "pid": pid, "stream": stream}
     out = subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -288,7 +295,8 @@ def merge(runs: list[dict]) -> dict:
 def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
            load: tuple[float, float]) -> dict:
     c = args.concurrency
-    print(f"\n{args.rounds} round(s) of {args.seconds:g} s per target and level; "
+    print(f"\n{'streamed' if args.stream else 'whole'} completions; "
+          f"{args.rounds} round(s) of {args.seconds:g} s per target and level; "
           f"load average {load[0]:.1f} before, {load[1]:.1f} after (2-core machine)\n")
     print(f"| path | p50 (c=1) | p95 | p99 | req/s at {c} | p50 / p99 at {c} "
           "| CPU ms / request | errors |")
@@ -300,6 +308,7 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
               f"{many['p99_ms']:.1f} ms | {many['cpu_ms_per_request']:.3f} "
               f"(min {many['cpu_ms_min']:.3f}) | {one['errors'] + many['errors']} |")
     summary: dict = {"concurrency": c, "seconds": args.seconds, "rounds": args.rounds,
+                     "stream": args.stream,
                      "load_average": load, "results": results}
     direct, triops = results["direct"], results["triops"]
     added = triops["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
@@ -334,6 +343,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--stream", action="store_true",
+                        help="streamed completions (SSE) instead of whole answers")
     parser.add_argument("--baseline-src", metavar="DIR",
                         help="also measure the triops in this source tree (its src/ folder, "
                              "e.g. from `git archive`) as 'baseline', in the same rounds")
@@ -342,7 +353,8 @@ def main() -> None:
     if args.load:  # the load generator's own process
         spec = json.loads(args.load)
         print(json.dumps(asyncio.run(_load(spec["url"], spec["headers"], spec["concurrency"],
-                                           spec["seconds"], spec["warmup"], spec["pid"]))))
+                                           spec["seconds"], spec["warmup"], spec["pid"],
+                                           spec["stream"]))))
         return
 
     work = Path(tempfile.mkdtemp(prefix="triops-bench-gateway-"))
@@ -359,7 +371,8 @@ def main() -> None:
             for name in order:
                 url, headers, pid = targets[name]
                 for level, concurrency in (("latency", 1), ("throughput", args.concurrency)):
-                    run = measure(url, headers, concurrency, args.seconds, args.warmup, pid)
+                    run = measure(url, headers, concurrency, args.seconds, args.warmup, pid,
+                                  args.stream)
                     runs[name][level].append(run)
                     print(f"[bench] round {round_no + 1} {name:8s} c={concurrency:<3d} "
                           f"{run['rps']:7.1f} req/s p50 {run['p50_ms']:6.2f} ms p99 "
@@ -373,7 +386,8 @@ def main() -> None:
         summary["runs"] = runs
         out = ROOT / "bench" / "out"
         out.mkdir(exist_ok=True)
-        (out / "gateway.json").write_text(json.dumps(summary, indent=2))
+        name = "gateway-stream.json" if args.stream else "gateway.json"
+        (out / name).write_text(json.dumps(summary, indent=2))
     finally:
         for proc in reversed(procs):
             proc.terminate()
