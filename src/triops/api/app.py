@@ -16,49 +16,51 @@ from triops.api.auth import KeyCache
 from triops.api.health import router as health_router
 from triops.api.middleware import Metrics, RequestMiddleware
 from triops.api.mlflow import router as mlflow_router
-from triops.api.native.endpoints import router as endpoints_router
-from triops.api.native.datasets import router as datasets_router
-from triops.api.native.ml_tracking import router as ml_tracking_router
-from triops.api.native.incidents import router as incidents_router
-from triops.api.native.keys import router as keys_router
-from triops.api.native.monitors import router as monitors_router, start_monitoring
 from triops.api.native.alerts import router as alerts_router
-from triops.api.native.telemetry import router as telemetry_router
-from triops.api.native.traces import router as traces_router
-from triops.api.native.prompts import router as prompts_router
+from triops.api.native.datasets import router as datasets_router
+from triops.api.native.endpoints import router as endpoints_router
 from triops.api.native.evals import router as evals_router
 from triops.api.native.guardrails import router as guardrails_router
-from triops.llm.evals.online import start_online_evals
-from triops.api.otlp_traces import router as otlp_traces_router
+from triops.api.native.incidents import router as incidents_router
+from triops.api.native.keys import router as keys_router
+from triops.api.native.ml_tracking import router as ml_tracking_router
+from triops.api.native.monitors import router as monitors_router
+from triops.api.native.monitors import start_monitoring
+from triops.api.native.prompts import router as prompts_router
+from triops.api.native.telemetry import router as telemetry_router
+from triops.api.native.traces import router as traces_router
+from triops.api.oip import router as oip_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
 from triops.api.openai.shortcut import GatewayShortcut
-from triops.api.oip import router as oip_router
 from triops.api.otlp_ops import router as otlp_ops_router
+from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.runtime import Runtime
-from triops.ui.llm_pages import router as llm_ui_router
-from triops.ui.prompt_pages import router as prompt_ui_router
+from triops.llm.evals.online import start_online_evals
 from triops.ui.guardrail_pages import router as guardrails_ui_router
+from triops.ui.llm_pages import router as llm_ui_router
+from triops.ui.ml_pages import router as ml_ui_router
 from triops.ui.monitoring_pages import router as monitoring_ui_router
 from triops.ui.ops_pages import router as ops_ui_router
-from triops.ui.ml_pages import router as ml_ui_router
 from triops.ui.pages import router as ui_router
+from triops.ui.prompt_pages import router as prompt_ui_router
 from triops.ui.rendering import STATIC_DIR
 
-#: Every router of the server, in one list; pillars add theirs here.
-ROUTERS = [health_router, keys_router, incidents_router, telemetry_router, ui_router]
-ROUTERS += [otlp_traces_router, traces_router, llm_ui_router]  # LLM tracing
-ROUTERS += [otlp_ops_router, alerts_router, ops_ui_router]  # AIOps intake and pages
-# The gateway's /v1 routes come first: the hot path then matches the fewest routes.
-ROUTERS[:0] = [openai_router]
-ROUTERS += [gateway_router]  # LLM gateway configuration
-ROUTERS += [prompts_router, evals_router, prompt_ui_router]  # prompt registry, eval datasets and runs
-ROUTERS += [guardrails_router, guardrails_ui_router]  # LLM guardrails and their page
-ROUTERS += [mlflow_router]  # MLflow tracking, registry and artifact proxy
-
-ROUTERS[:0] = [endpoints_router, oip_router]  # model serving, first: routes match in order
-ROUTERS += [monitors_router, monitoring_ui_router]  # ML monitoring and pipelines
-ROUTERS += [ml_tracking_router, datasets_router, ml_ui_router]  # ML native tracking, datasets, lineage, pages
+#: Every router of the server, in one list. Routes match in this order, so the hot
+#: paths (model serving, the OpenAI gateway) come first and match the fewest routes.
+ROUTERS = [
+    endpoints_router, oip_router,  # model serving: native predict and Open Inference v2
+    openai_router,  # OpenAI-compatible gateway (/v1/chat/completions, /v1/embeddings, /v1/models)
+    health_router, keys_router, incidents_router, telemetry_router, ui_router,  # foundation
+    otlp_traces_router, traces_router, llm_ui_router,  # LLM tracing
+    otlp_ops_router, alerts_router, ops_ui_router,  # AIOps intake and pages
+    gateway_router,  # LLM gateway configuration
+    prompts_router, evals_router, prompt_ui_router,  # prompt registry, eval datasets and runs
+    guardrails_router, guardrails_ui_router,  # LLM guardrails and their page
+    mlflow_router,  # MLflow tracking, registry and artifact proxy
+    monitors_router, monitoring_ui_router,  # ML monitoring and pipelines
+    ml_tracking_router, datasets_router, ml_ui_router,  # native tracking, datasets, lineage
+]
 
 
 def create_app(runtime: Runtime) -> FastAPI:
