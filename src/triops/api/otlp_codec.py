@@ -14,7 +14,7 @@ import re
 import zlib
 from typing import TypeVar
 
-from google.protobuf.json_format import MessageToDict, MessageToJson, ParseDict, ParseError
+from google.protobuf.json_format import MessageToJson, ParseDict, ParseError
 from google.protobuf.message import DecodeError, Message
 from starlette.requests import Request
 from starlette.responses import Response
@@ -91,30 +91,3 @@ def respond(message: Message, media: str) -> Response:
     if media == PROTOBUF:
         return Response(message.SerializeToString(), media_type=PROTOBUF)
     return Response(MessageToJson(message), media_type=JSON)
-
-
-def attributes_to_dict(attributes) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """OTLP ``KeyValue`` list → plain dict (arrays and maps kept as lists and dicts)."""
-    out: dict[str, object] = {}
-    for kv in attributes:
-        out[kv.key] = any_value(kv.value)
-    return out
-
-
-def any_value(value) -> object:  # type: ignore[no-untyped-def]
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return attributes_to_dict(value.kvlist_value.values)
-    if kind == "bytes_value":
-        return value.bytes_value.hex()
-    if kind == "int_value":
-        return int(value.int_value)
-    return getattr(value, kind)
-
-
-def as_dict(message: Message) -> dict:
-    return MessageToDict(message, preserving_proto_field_name=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 
 from triops.core.ids import now_ms
+from triops.core.otlp_values import any_value, attributes
 from triops.ops.logs import LogLine
-from triops.ops.otlp_metrics import any_value, attributes
 
 UNKNOWN_SERVICE = "unknown_service"
 _SEVERITY_RANGES = ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "DEBUG"),

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
+from triops.core.otlp_values import attributes
 from triops.ops.telemetry import Sample, series_key
 
 #: Resource attributes that become labels of every series of that resource.
@@ -68,25 +69,6 @@ def label_name(name: str) -> str:
         clean = "_" + clean
     return clean[:100]
 
-
-def any_value(value) -> object:  # type: ignore[no-untyped-def]
-    """An OTLP ``AnyValue`` as plain Python (arrays → lists, maps → dicts, bytes → hex)."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return attributes(value.kvlist_value.values)
-    if kind == "bytes_value":
-        return value.bytes_value.hex()
-    if kind == "int_value":
-        return int(value.int_value)
-    return getattr(value, kind)
-
-
-def attributes(kvs) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {kv.key: any_value(kv.value) for kv in kvs}
 
 
 def _text(value: object) -> str:

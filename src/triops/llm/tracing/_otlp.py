@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from triops.core.errors import InvalidInput
+from triops.core.otlp_values import attributes as attribute_dict
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.llm.tracing._semconv import derive_kind
 
@@ -12,31 +13,11 @@ _STATUS = {0: SpanStatus.unset, 1: SpanStatus.ok, 2: SpanStatus.error}
 _ZERO_TRACE = "0" * 32
 
 
-def _attributes(key_values: Any) -> dict[str, Any]:
-    """OTLP ``KeyValue`` list → dict; arrays and maps stay lists and dicts."""
-    return {kv.key: _value(kv.value) for kv in key_values}
-
-
-def _value(value: Any) -> Any:
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "string_value":
-        return value.string_value
-    if kind == "array_value":
-        return [_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return _attributes(value.kvlist_value.values)
-    if kind == "bytes_value":
-        return value.bytes_value.hex()
-    return getattr(value, kind)
-
-
 def spans_from_otlp(request: Any) -> list[Span]:
     """Every span of one export request; raises ``InvalidInput`` on the first bad one."""
     spans: list[Span] = []
     for r_index, resource_spans in enumerate(request.resource_spans):
-        resource = _attributes(resource_spans.resource.attributes)
+        resource = attribute_dict(resource_spans.resource.attributes)
         service = str(resource.get("service.name", "") or "")
         for scope_spans in resource_spans.scope_spans:
             for s in scope_spans.spans:
@@ -49,10 +30,10 @@ def spans_from_otlp(request: Any) -> list[Span]:
                     raise InvalidInput(f"{where}: parent_span_id must be empty or 8 bytes")
                 if s.end_time_unix_nano < s.start_time_unix_nano:
                     raise InvalidInput(f"{where}: end_time_unix_nano is before start_time_unix_nano")
-                attributes = _attributes(s.attributes)
+                attributes = attribute_dict(s.attributes)
                 events = [
                     {"name": e.name, "time_ns": int(e.time_unix_nano),
-                     "attributes": _attributes(e.attributes)}
+                     "attributes": attribute_dict(e.attributes)}
                     for e in s.events
                 ]
                 spans.append(Span(
