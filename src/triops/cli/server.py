@@ -7,9 +7,7 @@ import logging
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from triops.api.app import create_app
 from triops.api.runtime import Runtime
 from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings_from
 from triops.core.principals import ALL_PROJECTS, Role
@@ -50,6 +48,11 @@ def up(
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning")] = None,
 ) -> None:
     """Start the triops server and web UI on the embedded default or the given store."""
+    # The server stack loads here, not at import, so every other verb starts quickly.
+    import uvicorn
+
+    from triops.api.app import create_app
+
     settings: Settings = settings_from(
         host=host, port=port, store=store, artifacts=artifacts, home=home,
         auth=False if no_auth else None, log_level=log_level,
