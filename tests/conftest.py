@@ -86,19 +86,29 @@ class PgDatabases:
                 pass
 
 
+_MLFLOW_ENV = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_URI",
+               "MLFLOW_REGISTRY_URI", "MLFLOW_RUN_ID")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_mlflow_state() -> Iterator[None]:
     """The stock mlflow client keeps its tracking URI and active experiment in module
-    globals; without a reset, one test's server (long stopped) leaks into the next."""
+    globals and copies them into environment variables; without a reset, one test's
+    server (long stopped) or experiment leaks into the next test."""
+    saved = {name: os.environ.get(name) for name in _MLFLOW_ENV}
     yield
     fluent = sys.modules.get("mlflow.tracking.fluent")
-    if fluent is None:
-        return
-    while fluent.active_run() is not None:
-        fluent.end_run()
-    fluent._active_experiment_id = None
-    sys.modules["mlflow.tracking._tracking_service.utils"]._tracking_uri = None
-    sys.modules["mlflow.tracking._model_registry.utils"]._registry_uri = None
+    if fluent is not None:
+        while fluent.active_run() is not None:
+            fluent.end_run()
+        fluent._active_experiment_id = None
+        sys.modules["mlflow.tracking._tracking_service.utils"]._tracking_uri = None
+        sys.modules["mlflow.tracking._model_registry.utils"]._registry_uri = None
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
