@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,15 +128,20 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def fresh_store_url(backend: str, home: Path, pg: PgDatabases, sqlite_template: Path) -> str:
+    """A fresh, migrated, empty store of the requested backend."""
+    if backend == "postgresql":
+        return pg.new()
+    target = home / "triops.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
 @pytest.fixture
 def store_url(backend: str, tmp_path: Path, pg_databases: PgDatabases,
               sqlite_template: Path) -> str:
     """A fresh, migrated, empty store of the requested backend for one test."""
-    if backend == "postgresql":
-        return pg_databases.new()
-    target = tmp_path / "triops.db"
-    shutil.copy(sqlite_template, target)
-    return f"sqlite:///{target}"
+    return fresh_store_url(backend, tmp_path, pg_databases, sqlite_template)
 
 
 @pytest.fixture
@@ -150,12 +156,26 @@ def settings(store_url: str, tmp_path: Path) -> Settings:
     return Settings(store=store_url, artifacts=str(tmp_path / "artifacts"), home=tmp_path)
 
 
-@pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
+def admin_runtime(settings: Settings) -> Runtime:
+    """A runtime over ``settings`` whose store knows the global admin test key."""
     rt = Runtime.build(settings)
     with rt.db.write() as session:
         keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="admin",
                     secret=ADMIN_SECRET)
+    return rt
+
+
+@contextmanager
+def admin_client(rt: Runtime) -> Iterator[TestClient]:
+    """The real ASGI app over ``rt``, authenticated as the global admin."""
+    with TestClient(create_app(rt), raise_server_exceptions=False) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+        yield test_client
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = admin_runtime(settings)
     yield rt
     rt.close()
 
@@ -163,8 +183,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     """The real ASGI app over a real store, authenticated as the global admin."""
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+    with admin_client(runtime) as test_client:
         yield test_client
 
 

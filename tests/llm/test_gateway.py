@@ -7,7 +7,6 @@ crosses a socket the way it does in production.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import ADMIN_SECRET, free_port
+from tests.conftest import admin_client, admin_runtime, free_port, fresh_store_url
 
 from triops.api.app import create_app
 from triops.api.openai.routes import gateway_of
@@ -27,7 +26,7 @@ from triops.core.gateway_settings import (
     RouteConfig,
     UpstreamConfig,
 )
-from triops.core.principals import ALL_PROJECTS, Role
+from triops.core.principals import Role
 from triops.core.settings import Settings
 from triops.llm.gateway.cache import ExactCache
 from triops.llm.gateway.resilience import CircuitBreaker
@@ -93,24 +92,16 @@ def runtime(backend, tmp_path_factory, pg_databases, sqlite_template, upstreams
     would spend most of the module's time creating databases. Tests stay independent
     through ``isolated`` below."""
     home = tmp_path_factory.mktemp(f"gateway-{backend}")
-    if backend == "postgresql":
-        url = pg_databases.new()
-    else:
-        shutil.copy(sqlite_template, home / "triops.db")
-        url = f"sqlite:///{home / 'triops.db'}"
-    rt = Runtime.build(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
+    url = fresh_store_url(backend, home, pg_databases, sqlite_template)
+    rt = admin_runtime(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
                                 gateway=gateway_settings(upstreams)))
-    with rt.db.write() as session:
-        keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="admin",
-                    secret=ADMIN_SECRET)
     yield rt
     rt.close()
 
 
 @pytest.fixture(scope="module")
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+    with admin_client(runtime) as test_client:
         yield test_client
 
 

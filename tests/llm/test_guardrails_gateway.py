@@ -7,7 +7,6 @@ Upstreams are real HTTP servers on free ports, as in ``test_gateway``.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import httpx
@@ -18,9 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tests.conftest import ADMIN_SECRET, free_port
+from tests.conftest import admin_client, admin_runtime, free_port, fresh_store_url
 
-from triops.api.app import create_app
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import Runtime
 from triops.core.gateway_settings import (
@@ -30,10 +28,8 @@ from triops.core.gateway_settings import (
     UpstreamConfig,
 )
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
-from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
 from triops.store import records
-from triops.store.repos import keys
 
 SCHEMA = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
 
@@ -121,24 +117,16 @@ def settings_for(urls: dict[str, str]) -> GatewaySettings:
 def runtime(backend, tmp_path_factory, pg_databases, sqlite_template, upstreams
             ) -> Iterator[Runtime]:
     home = tmp_path_factory.mktemp(f"guardrails-{backend}")
-    if backend == "postgresql":
-        url = pg_databases.new()
-    else:
-        shutil.copy(sqlite_template, home / "triops.db")
-        url = f"sqlite:///{home / 'triops.db'}"
-    rt = Runtime.build(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
+    url = fresh_store_url(backend, home, pg_databases, sqlite_template)
+    rt = admin_runtime(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
                                 gateway=settings_for(upstreams)))
-    with rt.db.write() as session:
-        keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="admin",
-                    secret=ADMIN_SECRET)
     yield rt
     rt.close()
 
 
 @pytest.fixture(scope="module")
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
+    with admin_client(runtime) as test_client:
         yield test_client
 
 
