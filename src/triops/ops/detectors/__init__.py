@@ -14,6 +14,7 @@ from triops.ops.detectors._base import (
 )
 from triops.ops.detectors._changepoint import BayesianChangePoint
 from triops.ops.detectors._context import ContextNovelty
+from triops.ops.detectors._discord import PatternDiscord
 from triops.ops.detectors._ensemble import Ensemble
 from triops.ops.detectors._forecast import HoltWinters, SeasonalZScore
 from triops.ops.detectors._io import DEFAULT_DETECTOR, DetectReport, detect_csv, score_series
@@ -29,6 +30,7 @@ __all__ = [
     "Detector",
     "Ensemble",
     "HoltWinters",
+    "PatternDiscord",
     "PipelineDetector",
     "SeasonalZScore",
     "SpectralResidual",

@@ -22,17 +22,12 @@ class Ensemble(PipelineDetector):
     def __init__(
         self,
         *,
-        short: int = 8,
-        long: int = 2000,
-        warmup: int = 150,
-        alarm: float = 0.5,
-        hold: int = 200,
-        members=("seasonal_zscore", "context_novelty"),
+        members=("pattern_discord", "seasonal_zscore", "context_novelty"),
+        **kw,
     ):
-        super().__init__(short=short, long=long, warmup=warmup, alarm=alarm, hold=hold)
-        self.members = [
-            DETECTORS[m](short=short, long=long, warmup=warmup, alarm=2.0, hold=0) for m in members
-        ]
+        super().__init__(**kw)
+        # Each member keeps its own likelihood settings; only the gate is shared.
+        self.members = [DETECTORS[m](alarm=2.0, refractory=0, hold=0) for m in members]
 
     def _update(self, timestamp: float, value: float) -> float:
         score = max(m._update(timestamp, value) for m in self.members)

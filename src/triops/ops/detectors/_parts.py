@@ -10,6 +10,7 @@ from triops.ops.detectors._base import part
 DAY = 86400.0
 WEEK = 7 * DAY
 _LOG_FLOOR = math.log(1.0 - 0.9999999999)  # Numenta's log-likelihood scale
+_CLIP_AFTER = 30  # points before the running statistics are trusted enough to clip
 
 
 @part
@@ -91,13 +92,20 @@ class AnomalyLikelihood:
     scores is compared with the running mean and variance of that same average; the
     Gaussian tail probability is mapped to ``log(1 - likelihood) / log(1e-10)`` so
     that 0.5 means a one-in-a-hundred-thousand event. Outputs 0 during ``warmup``.
+
+    The running statistics learn an average capped at ``clip`` standard deviations
+    above their mean: one incident must not widen what counts as normal, or the
+    next incident of the same size would pass unnoticed.
     """
 
-    def __init__(self, short: int = 8, long: int = 2000, warmup: int = 150) -> None:
+    def __init__(
+        self, short: int = 8, long: int = 2000, warmup: int = 150, clip: float = 5.0
+    ) -> None:
         self.recent = deque(maxlen=short)
         self.total = 0.0
         self.stats = EwStats(1.0 / long)
         self.warmup = warmup
+        self.clip = clip
         self.seen = 0
 
     def update(self, raw: float) -> float:
@@ -107,34 +115,44 @@ class AnomalyLikelihood:
         self.total += raw
         avg = self.total / len(self.recent)
         self.seen += 1
+        std = math.sqrt(max(self.stats.var, 1e-10)) + 1e-3 * abs(self.stats.mean) + 1e-6
         out = 0.0
         if self.seen > self.warmup:
-            std = math.sqrt(max(self.stats.var, 1e-10)) + 1e-3 * abs(self.stats.mean) + 1e-6
             z = (avg - self.stats.mean) / std
             tail = 0.5 * math.erfc(z / math.sqrt(2.0))
             likelihood = 1.0 - tail
             out = math.log(1.0000000001 - likelihood) / _LOG_FLOOR
+        if self.stats.n > _CLIP_AFTER:
+            avg = min(avg, self.stats.mean + self.clip * std)
         self.stats.update(avg)
         return out
 
 
 @part
 class AlarmGate:
-    """After an alarm (a score at least ``level``), stay quiet for ``hold`` points.
+    """One alarm per event: quiet for ``refractory`` points after an alarm, then a
+    raised bar (scores lowered by ``penalty``) until ``hold`` points have passed.
 
     NAB, like an on-call engineer, rewards the first alarm of an event and charges for
-    every repeat; one alarm per event is what the gate lets through.
+    every repeat. A short silence followed by a raised bar, rather than one long
+    silence, still lets a second, stronger event close behind the first through.
     """
 
-    def __init__(self, level: float, hold: int) -> None:
+    def __init__(
+        self, level: float, hold: int, refractory: int | None = None, penalty: float = 0.3
+    ) -> None:
         self.level = level
         self.hold = hold
+        self.refractory = hold if refractory is None else min(refractory, hold)
+        self.penalty = penalty
         self.since = hold  # points since the last alarm
 
     def update(self, score: float) -> float:
         self.since += 1
-        if self.since <= self.hold:
+        if self.since <= self.refractory:
             return 0.0
+        if self.since <= self.hold:
+            score = max(0.0, score - self.penalty)
         if score >= self.level:
             self.since = 0
         return score

@@ -22,12 +22,15 @@ class PipelineDetector(StreamingDetector):
         short: int = 8,
         long: int = 2000,
         warmup: int = 150,
+        clip: float = 5.0,
         alarm: float = 0.5,
-        hold: int = 200,
+        refractory: int = 50,
+        hold: int = 300,
+        penalty: float = 0.3,
     ) -> None:
         self.range = Range()
-        self.likelihood = AnomalyLikelihood(short=short, long=long, warmup=warmup)
-        self.gate = AlarmGate(level=alarm, hold=hold)
+        self.likelihood = AnomalyLikelihood(short=short, long=long, warmup=warmup, clip=clip)
+        self.gate = AlarmGate(level=alarm, hold=hold, refractory=refractory, penalty=penalty)
 
     def _update(self, timestamp: float, value: float) -> float:
         raw = self._raw(timestamp, value)
