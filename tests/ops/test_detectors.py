@@ -65,7 +65,7 @@ def test_no_look_ahead(name):
     assert all(0.0 <= s <= 1.0 for s in full)
 
 
-@pytest.mark.parametrize("name", ["seasonal_zscore", "holt_winters", "ensemble"])
+@pytest.mark.parametrize("name", ["seasonal_zscore", "holt_winters", "pattern_discord", "ensemble"])
 def test_spike_and_level_shift_score_high(name):
     t, x = _series(1600)
     quiet = score_series(t, x, name)
@@ -80,6 +80,59 @@ def test_spike_and_level_shift_score_high(name):
     assert max(s_spike[1000:1010]) >= threshold
     assert max(s_shift[1300:1310]) >= threshold
     assert max(quiet[1000:1010]) < threshold
+
+
+def test_pattern_discord_raw_is_the_nearest_earlier_window_distance():
+    d = get_detector("pattern_discord", length=3, memory=20)
+    cycle = [1.0, 5.0, 2.0, 7.0]
+    raws = [d._raw(0.0, v) for v in cycle * 6]
+    assert raws[:5] == [0.0] * 5  # no earlier non-overlapping window yet
+    assert max(raws[8:]) == 0.0  # a repeated pattern is close to its last repeat
+    assert d._raw(0.0, 9.0) > 0.0  # a value never seen makes a new pattern
+
+    # Against a brute-force search over every earlier window in memory.
+    length, memory = 4, 30
+    d = get_detector("pattern_discord", length=length, memory=memory)
+    x = np.random.default_rng(1).normal(size=120)
+    for i, v in enumerate(x):
+        got = d._raw(0.0, float(v))
+        newest = x[i - length + 1 : i + 1]
+        dists = [
+            np.linalg.norm(newest - x[i - lag - length + 1 : i - lag + 1])
+            for lag in range(length, memory + 1)
+            if i - lag - length + 1 >= 0
+        ]
+        assert got == pytest.approx(min(dists) if dists else 0.0)
+
+
+def test_alarm_gate_silences_then_raises_the_bar():
+    from triops.ops.detectors._parts import AlarmGate
+
+    gate = AlarmGate(level=0.5, hold=5, refractory=2, penalty=0.3)
+    out = [gate.update(s) for s in [0.9, 0.9, 0.9, 0.6, 0.85, 0.9, 0.9, 0.6]]
+    # alarm, two silent points, two points where 0.3 is taken off (0.85 - 0.3
+    # alarms again and restarts the cycle), then silence again.
+    assert out[0] == 0.9 and out[1:3] == [0.0, 0.0]
+    assert out[3] == pytest.approx(0.3) and out[4] == pytest.approx(0.55)
+    assert out[5:7] == [0.0, 0.0] and out[7] == pytest.approx(0.3)
+
+
+def test_likelihood_is_not_numbed_by_an_earlier_incident():
+    from triops.ops.detectors._parts import AnomalyLikelihood
+
+    rng = np.random.default_rng(5)
+    noise = rng.normal(1.0, 0.1, 1200).clip(0)
+
+    def peak_after_incident(clip: float) -> float:
+        lk = AnomalyLikelihood(short=4, long=500, warmup=50, clip=clip)
+        raws = noise.copy()
+        raws[300:340] += 40.0  # a first, long incident
+        raws[900:904] += 4.0  # a second, smaller one
+        scores = [lk.update(r) for r in raws]
+        return max(scores[900:910])
+
+    assert peak_after_incident(5.0) > 0.5
+    assert peak_after_incident(float("inf")) < peak_after_incident(5.0)
 
 
 def test_nan_and_non_numbers_are_skipped_with_score_zero():

@@ -25,8 +25,8 @@ class PipelineDetector(StreamingDetector):
         clip: float = 5.0,
         alarm: float = 0.5,
         refractory: int = 50,
-        hold: int = 300,
-        penalty: float = 0.3,
+        hold: int = 200,
+        penalty: float = 0.45,
     ) -> None:
         self.range = Range()
         self.likelihood = AnomalyLikelihood(short=short, long=long, warmup=warmup, clip=clip)
