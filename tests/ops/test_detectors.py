@@ -22,6 +22,7 @@ from triops.ops.detectors import (
     get_detector,
     score_series,
 )
+from triops.ops.detectors._parts import AlarmGate, AnomalyLikelihood
 
 NAMES = sorted(DETECTORS)
 
@@ -106,8 +107,6 @@ def test_pattern_discord_raw_is_the_nearest_earlier_window_distance():
 
 
 def test_alarm_gate_silences_then_raises_the_bar():
-    from triops.ops.detectors._parts import AlarmGate
-
     gate = AlarmGate(level=0.5, hold=5, refractory=2, penalty=0.3)
     out = [gate.update(s) for s in [0.9, 0.9, 0.9, 0.6, 0.85, 0.9, 0.9, 0.6]]
     # alarm, two silent points, two points where 0.3 is taken off (0.85 - 0.3
@@ -118,8 +117,6 @@ def test_alarm_gate_silences_then_raises_the_bar():
 
 
 def test_likelihood_is_not_numbed_by_an_earlier_incident():
-    from triops.ops.detectors._parts import AnomalyLikelihood
-
     rng = np.random.default_rng(5)
     noise = rng.normal(1.0, 0.1, 1200).clip(0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,9 +51,18 @@ class PatternDiscord(PipelineDetector):
         last_lag = min(self.memory, i - m + 1)
         if last_lag < m:
             return 0.0
-        lags = np.arange(m, last_lag + 1)
-        steps = np.arange(m)
+        steps, offsets = _window_offsets(m, last_lag)
         newest = self.buffer[(i - steps) % self.size]
-        earlier = self.buffer[(i - steps[:, None] - lags[None, :]) % self.size]
+        earlier = self.buffer[(i - offsets) % self.size]
         nearest = float(((earlier - newest[:, None]) ** 2).sum(axis=0).min())
         return math.sqrt(nearest)
+
+
+@lru_cache(maxsize=16)
+def _window_offsets(length: int, last_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets back from the newest point: of its window, and of every earlier window
+    (one column per lag from ``length`` to ``last_lag``). Once ``memory`` points have
+    been seen ``last_lag`` stops growing, so every later point reuses one entry."""
+    steps = np.arange(length)
+    lags = np.arange(length, last_lag + 1)
+    return steps, steps[:, None] + lags[None, :]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from triops.ops.detectors._base import DETECTORS, register
 from triops.ops.detectors._pipeline import PipelineDetector
 
+_LIKELIHOOD_SETTINGS = ("short", "long", "warmup", "clip")
+
 
 @register
 class Ensemble(PipelineDetector):
@@ -27,11 +29,12 @@ class Ensemble(PipelineDetector):
         members=("pattern_discord", "context_novelty"),
         **kw,
     ):
+        # Likelihood settings go to the members (each keeps its own default unless one
+        # is given); the alarm gate, the rest of ``kw``, is the ensemble's alone.
+        scoring = {k: kw.pop(k) for k in _LIKELIHOOD_SETTINGS if k in kw}
         super().__init__(**kw)
-        # Each member keeps its own likelihood settings; only the gate is shared.
-        self.members = [DETECTORS[m](alarm=2.0, refractory=0, hold=0) for m in members]
+        self.members = [DETECTORS[m](**scoring, alarm=2.0, refractory=0, hold=0) for m in members]
 
     def _update(self, timestamp: float, value: float) -> float:
         score = max(m._update(timestamp, value) for m in self.members)
-        self.range.update(value)
         return self.gate.update(score)

@@ -138,12 +138,10 @@ class AlarmGate:
     silence, still lets a second, stronger event close behind the first through.
     """
 
-    def __init__(
-        self, level: float, hold: int, refractory: int | None = None, penalty: float = 0.3
-    ) -> None:
+    def __init__(self, level: float, refractory: int, hold: int, penalty: float) -> None:
         self.level = level
+        self.refractory = min(refractory, hold)
         self.hold = hold
-        self.refractory = hold if refractory is None else min(refractory, hold)
         self.penalty = penalty
         self.since = hold  # points since the last alarm
 
