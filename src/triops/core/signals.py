@@ -1,8 +1,7 @@
 """The Signal: what every monitor in every pillar emits.
 
 A signal says "something about this subject looks wrong". The incident engine folds
-signals that share a fingerprint into one incident and, later, correlates incidents
-across subjects. Subjects are typed strings such as ``model:churn@champion``,
+signals that share a fingerprint into one incident. Subjects are typed strings such as ``model:churn@champion``,
 ``endpoint:churn``, ``service:checkout``, ``route:gpt-4o`` or ``prompt:support@production``.
 """
 

@@ -1,4 +1,4 @@
-"""AIOps pillar: telemetry intake, detectors, log mining, incidents, runbooks."""
+"""AIOps pillar: telemetry intake, detectors, log mining, incidents."""
 
 from triops.ops.incidents import DEFAULT_FOLD_WINDOW_MS, Folded, ingest
 

@@ -2,7 +2,6 @@
 
 A signal joins the open (or acknowledged) incident with the same fingerprint when that
 incident saw a signal within ``window_ms``; otherwise it opens a new incident.
-Correlation across fingerprints and root-cause ranking build on these same records.
 """
 
 from __future__ import annotations
