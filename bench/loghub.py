@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import itertools
 import json
 import re
@@ -136,8 +135,13 @@ def run_drain3(systems: dict[str, list[str]], repeat: int) -> dict[str, dict]:
     """Drain3 from PyPI in its own venv (it pins cachetools 4, which triops' stack outgrew)."""
     python = peer_venv.ensure("drain3", ["drain3==0.9.11"])
     job = json.dumps({"repeat": repeat, "masking": DRAIN3_MASKING, "systems": systems})
-    done = subprocess.run([str(python), str(PEERS / "drain3_parse.py")], input=job,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [str(python), str(PEERS / "drain3_parse.py")],
+        input=job,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -210,6 +214,7 @@ def score_grid(loaded: dict[str, tuple[list[str], list[str], list[str]]]) -> Sco
 
 def _choose(scores: Scores, systems: Sequence[str]) -> tuple[object, ...]:
     """The setting with the best mean GA over ``systems`` (ties: PA, then grid order)."""
+
     def mean(values: tuple[object, ...], k: int) -> float:
         return sum(scores[values][s][k] for s in systems) / len(systems)
 
@@ -242,15 +247,21 @@ def report_loso(loaded: dict[str, tuple[list[str], list[str], list[str]]]) -> No
     ga, pa, folds = loso(scores, systems)
     in_ga = sum(scores[final][s][0] for s in systems) / len(systems)
     in_pa = sum(scores[final][s][1] for s in systems) / len(systems)
-    print(f"Leave-one-system-out over {len(systems)} systems, {len(scores)} settings "
-          f"({time.perf_counter() - start:.0f} s)\n")
-    print("| held-out system | held-out GA | held-out PA | in-sample GA | in-sample PA "
-          "| setting chosen on the others |")
+    print(
+        f"Leave-one-system-out over {len(systems)} systems, {len(scores)} settings "
+        f"({time.perf_counter() - start:.0f} s)\n"
+    )
+    print(
+        "| held-out system | held-out GA | held-out PA | in-sample GA | in-sample PA "
+        "| setting chosen on the others |"
+    )
     print("|---|---|---|---|---|---|")
     for s in systems:
         chosen, fga, fpa = folds[s]
-        print(f"| {s} | {fga:.3f} | {fpa:.3f} | {scores[final][s][0]:.3f} "
-              f"| {scores[final][s][1]:.3f} | {_describe(chosen)} |")
+        print(
+            f"| {s} | {fga:.3f} | {fpa:.3f} | {scores[final][s][0]:.3f} "
+            f"| {scores[final][s][1]:.3f} | {_describe(chosen)} |"
+        )
     print(f"| **mean** | **{ga:.3f}** | **{pa:.3f}** | **{in_ga:.3f}** | **{in_pa:.3f}** | |")
     print(f"\nchosen on all systems: {_describe(final)}")
     print("\n| setting | value | held-out GA | held-out PA |\n|---|---|---|---|")
@@ -262,7 +273,8 @@ def report_loso(loaded: dict[str, tuple[list[str], list[str], list[str]]]) -> No
             print(f"| {name} | {value}{mark} | {sga:.3f} | {spa:.3f} |")
     default = tuple(
         "+".join(m for m in _MASKS if getattr(MinerConfig(), m)) or "none"
-        if name == "masking" else getattr(MinerConfig(), name)
+        if name == "masking"
+        else getattr(MinerConfig(), name)
         for name in GRID
     )
     if default != final:
@@ -276,8 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-drain3", action="store_true")
     ap.add_argument("--truth", choices=("original", "corrected"), default="original")
-    ap.add_argument("--loso", action="store_true",
-                    help="leave-one-system-out cross-validation of the miner's settings")
+    ap.add_argument(
+        "--loso",
+        action="store_true",
+        help="leave-one-system-out cross-validation of the miner's settings",
+    )
     args = ap.parse_args(argv)
 
     wanted = [s for s in args.systems.split(",") if s] or [
@@ -288,8 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.loso:
         report_loso(loaded)
         return 0
-    drain3 = {} if args.no_drain3 else run_drain3(
-        {system: loaded[system][0] for system in wanted}, args.repeat)
+    drain3 = (
+        {}
+        if args.no_drain3
+        else run_drain3({system: loaded[system][0] for system in wanted}, args.repeat)
+    )
     head = (
         ["system"]
         + [f"{n} {m}" for n in names for m in ("GA", "PA", "lines/s")]

@@ -46,9 +46,9 @@ class MinerConfig:
     """Different values at one position that prove it a variable."""
     prefix: int = 1
     """Leading tokens that name the event (Drain's depth minus two)."""
-    prefix_factor: int = 2
+    prefix_factor: int = 4
     """How many times the evidence a leading token needs."""
-    similarity: float = 0.8
+    similarity: float = 0.9
     """Fraction of shared constants for Drain's similarity rule."""
     min_diff: int = 2
     digit_words: bool = True
