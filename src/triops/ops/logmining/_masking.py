@@ -9,8 +9,9 @@ Each whitespace-separated token gets one of three kinds:
 * ``STRONG`` - certainly a variable: a number, a hex value, an IP address (with port),
   a time or date, a UUID, a path or URL holding digits, or a word whose digits follow
   a separator (``blk_-42`` -> ``blk_<*>``, ``uid=0`` -> ``uid=<*>``);
-* ``WEAK`` - a word glued to digits (``ssh2``, ``R02-M1-N0``): grouped as a variable,
-  written out as itself while it has not been seen to vary.
+* ``WEAK`` - a word glued to digits (``ssh2``, ``R02-M1-N0``): with the ``digit_words``
+  masking rule (the default) grouped as a variable and written out as itself while it
+  has not been seen to vary; without it, a constant like any word.
 
 The grouping key of a token is ``<*>`` for ``WEAK`` tokens and its masked text for the
 others; the masked text keeps the fixed prefix and brackets around a variable so that
@@ -43,19 +44,16 @@ _STRONG_VALUE = re.compile(
     )$""",
     re.VERBOSE,
 )
+# An IPv4 address, shown as Loghub writes it: a leading slash and the port kept apart.
+_IP_PORT = re.compile(r"^(/?)(?:\d{1,3}\.){3}\d{1,3}(:\d+)?$")
 # Hex written without digits (``ffffffff``), alone or as a setting's value.
 _HEX_WORD = re.compile(r"^[a-fA-F]{8,}$")
 _HEX_VALUE = re.compile(r"^([A-Za-z_][\w.-]*[=:])[a-fA-F]{8,}([,;]?)$")
-# An IPv4 address, shown as Loghub writes it: a leading slash and the port kept apart.
-_IP_PORT = re.compile(r"^(/?)(?:\d{1,3}\.){3}\d{1,3}(:\d+)?$")
 _NO_LETTER = re.compile(r"^[^A-Za-z]+$")
 # A word prefix that ends in a separator, followed by a value with digits.
 _PREFIXED = re.compile(
     r"^([A-Za-z][A-Za-z_.\-(]*?[_=:#.\-/@(])([-+]?[\w.:/\-#|,+]*\d[\w.:/\-#|,+]*)$"
 )
-# A word glued to the number it labels (``steps1514|37``): the word stays in the key.
-_LEAD_WORD = re.compile(r"^([A-Za-z]{4,})(?=[^A-Za-z]*$)")
-_HEXISH = re.compile(r"^[0-9a-fA-F]+$")
 
 
 _INNER_COMMA = re.compile(r"(?<=,)(?=[^\s,])")
@@ -86,21 +84,21 @@ def tokenize(content: str) -> tuple[list[str], list[str]]:
     return tokens, glue
 
 
-def mask_token(token: str) -> tuple[str, str]:
+def mask_token(token: str, digit_words: bool = True) -> tuple[str, str]:
     """``(grouping key, display text)`` of one token.
 
     >>> mask_token("blk_-1608999687919862906")
     ('blk_<*>', 'blk_<*>')
     >>> mask_token("[173.234.31.186]")
     ('[<*>]', '[<*>]')
-    >>> mask_token("ssh2")
-    ('<?>', 'ssh2')
+    >>> mask_token("ssh2"), mask_token("ssh2", digit_words=False)
+    (('<?>', 'ssh2'), ('ssh2', 'ssh2'))
     >>> mask_token("starting")
     ('starting', 'starting')
     """
     masked, kind = classify(token)
     if kind == WEAK:
-        return masked, token
+        return (masked, token) if digit_words else (token, token)
     return masked, masked
 
 
@@ -118,8 +116,6 @@ def classify(token: str) -> tuple[str, int]:
     m = _WRAP.match(token)
     assert m is not None
     head, core, tail = m.groups()
-    if not core:
-        return token, CONST if not _DIGIT.search(token) else WEAK
     ip = _IP_PORT.match(core)
     if ip is not None:
         return head + ip.group(1) + WILDCARD + (
@@ -130,9 +126,6 @@ def classify(token: str) -> tuple[str, int]:
     p = _PREFIXED.match(core)
     if p is not None:
         return head + p.group(1) + WILDCARD + tail, STRONG
-    lead = _LEAD_WORD.match(core)
-    if lead is not None and _HEXISH.match(core) is None:
-        return head + lead.group(1) + WEAK_MARK + tail, WEAK
     return head + WEAK_MARK + tail, WEAK
 
 

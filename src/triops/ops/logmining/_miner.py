@@ -13,15 +13,13 @@ How a line finds its template
    Brain and LogPPA's frequency analyses, made online): templates that differ from the
    line in exactly one constant position are siblings; once ``distinct`` different
    values have been seen at that one position, the siblings merge into the oldest,
-   whose id survives, and the position becomes ``<*>``. Two values alone are kept
-   apart (``Starting``/``Ending``, ``bytes``/``values``), a third one proves a
-   variable. A ``name=word`` setting, and the first token (Drain's prefix layer:
-   the first word usually names the event), need ``sticky_factor`` times the
-   evidence, and the first token only in a message that shares ``lead_context``
-   constants; a boolean never generalises.
-5. **Similarity** (Drain's rule, for long messages that differ in several places at
-   once): the template sharing the largest fraction of constants, when that fraction
-   reaches ``similarity``.
+   whose id survives, and the position becomes ``<*>``. With the default of three,
+   two values alone are kept apart (``Starting``/``Ending``), a third proves a
+   variable. The first ``prefix`` tokens (Drain's prefix layer: the first words
+   usually name the event) need ``prefix_factor`` times the evidence.
+5. **Similarity** (Drain's rule, for messages that differ in ``min_diff`` or more
+   places at once): the template sharing the largest fraction of constants, when that
+   fraction reaches ``similarity`` and the first ``prefix`` tokens agree.
 6. Otherwise the line starts a new template.
 
 Ids are never reused; a merged id keeps pointing at the template that absorbed it
@@ -30,33 +28,33 @@ Ids are never reused; a merged id keeps pointing at the template that absorbed i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from triops.core.errors import InvalidInput
 from triops.ops.logmining._masking import WILDCARD, mask_timestamps, mask_token, tokenize
 
 STATE_VERSION = 1
-_BOOLEANS = frozenset({"true", "false", "true,", "false,"})
-_SETTING = re.compile(r"^[A-Za-z_][\w.-]*[=:][A-Za-z]+[,;]?$")
-
-
-def _sticky(key: str) -> bool:
-    """A ``name=word`` setting: a different word usually means a different event."""
-    return _SETTING.match(key) is not None
 
 
 @dataclass(frozen=True)
 class MinerConfig:
-    """The miner's parameters: one set for every log source."""
+    """The miner's parameters: one set for every log source, chosen by leaving whole
+    Loghub systems out (``bench/loghub.py --loso``)."""
 
     distinct: int = 3
-    sticky_factor: int = 2
-    similarity: float = 0.8
-    min_diff: int = 2
+    """Different values at one position that prove it a variable."""
     prefix: int = 1
-    lead_context: int = 3
+    """Leading tokens that name the event (Drain's depth minus two)."""
+    prefix_factor: int = 4
+    """How many times the evidence a leading token needs."""
+    similarity: float = 0.9
+    """Fraction of shared constants for Drain's similarity rule."""
+    min_diff: int = 2
+    digit_words: bool = True
+    """Masking: a word glued to digits (``ssh2``) is a variable."""
+    timestamps: bool = True
+    """Masking: dates and times written over several tokens are one variable."""
     max_content_chars: int = 10_000
 
 
@@ -139,7 +137,9 @@ class TemplateMiner:
         """Mine one message; return its template."""
         if len(content) > self.config.max_content_chars:
             content = content[: self.config.max_content_chars]
-        tokens, glue = tokenize(mask_timestamps(content))
+        if self.config.timestamps:
+            content = mask_timestamps(content)
+        tokens, glue = tokenize(content)
         cache = self._cache
         pairs = [cache.get(t) or self._mask(t) for t in tokens]
         keys = tuple(k for k, _ in pairs)
@@ -190,7 +190,9 @@ class TemplateMiner:
                     f"The miner state has version {state.get('version')!r}; "
                     f"this triops reads version {STATE_VERSION}."
                 )
-            miner = cls(MinerConfig(**state.get("config", {})))
+            known_fields = {f.name for f in fields(MinerConfig)}
+            config = {k: v for k, v in state.get("config", {}).items() if k in known_fields}
+            miner = cls(MinerConfig(**config))
             for t in state["templates"]:
                 tpl = Template(
                     int(t["id"]),
@@ -221,7 +223,7 @@ class TemplateMiner:
     def _mask(self, token: str) -> tuple[str, str]:
         hit = self._cache.get(token)
         if hit is None:
-            hit = mask_token(token)
+            hit = mask_token(token, self.config.digit_words)
             if len(self._cache) < 200_000:
                 self._cache[token] = hit
         return hit
@@ -229,25 +231,20 @@ class TemplateMiner:
     def _diff(self, tpl: Template, keys: tuple[str, ...]) -> tuple[int, int, int]:
         """``(constants shared, constants differing, first differing position)``.
 
-        ``-1`` differing positions: a difference that may never be generalised.
+        ``-1`` differing positions: a difference in the prefix that similarity may
+        not bridge.
         """
         shared = diff = 0
         first = -1
-        lead = False
-        prefix = self.config.prefix
         for i, (a, b) in enumerate(zip(tpl.keys, keys)):
             if a == b:
                 if a != WILDCARD:
                     shared += 1
             elif a != WILDCARD:
-                if b != WILDCARD and (a.lower() in _BOOLEANS or b.lower() in _BOOLEANS):
-                    return shared, -1, i
                 diff += 1
                 if first < 0:
                     first = i
-                    if i < prefix:
-                        lead = True
-        if lead and (diff > 1 or shared < self.config.lead_context):
+        if diff > 1 and 0 <= first < self.config.prefix:
             return shared, -1, first
         return shared, diff, first
 
@@ -256,7 +253,6 @@ class TemplateMiner:
         best, best_shared = None, 0
         near, near_sim = None, -1.0
         siblings: dict[int, list[Template]] = {}
-        allow_near = not any(_sticky(k) for k in keys)
         for cid in self._by_length.get(len(keys), ()):
             c = self._templates[cid]
             shared, diff, pos = self._diff(c, keys)
@@ -268,15 +264,14 @@ class TemplateMiner:
                 continue
             if diff == 1:
                 siblings.setdefault(pos, []).append(c)
-            if diff >= cfg.min_diff and allow_near:
+            if diff >= cfg.min_diff:
                 sim = shared / (shared + diff)
                 if sim > near_sim:
                     near, near_sim = c, sim
         if best is not None:
             return best, ()
         for pos, group in siblings.items():
-            strict = pos < cfg.prefix or _sticky(keys[pos])
-            needed = cfg.distinct * (cfg.sticky_factor if strict else 1)
+            needed = cfg.distinct * (cfg.prefix_factor if pos < cfg.prefix else 1)
             if len(group) + 1 >= needed:
                 keep = min(group, key=lambda t: t.id)
                 merged = tuple(sorted(o.id for o in group if o is not keep))
