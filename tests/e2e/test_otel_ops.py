@@ -127,6 +127,56 @@ def test_alertmanager_webhook_lands_as_incident(server):
     assert incident["first_ms"] == int(datetime(2026, 3, 1, 8, tzinfo=UTC).timestamp() * 1000)
 
 
+def test_concurrent_clients_fold_one_fingerprint_into_one_incident(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients, each, t0 = 16, 10, 1_800_000_000_000
+
+    def post(worker: int) -> None:
+        with server.http() as http:
+            for k in range(each):
+                r = http.post("/api/v1/signals", json={
+                    "source": "ops", "kind": "latency", "subject": "service:race",
+                    "value": float(k), "time_ms": t0 + worker * each + k})
+                assert r.status_code == 201, r.text
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(post, range(clients)))
+    with server.http() as http:
+        found = [i for i in http.get("/api/v1/incidents").json()
+                 if i["subject"] == "service:race"]
+    assert [(i["status"], i["signal_count"]) for i in found] == [("open", clients * each)]
+
+
+def test_concurrent_alertmanager_repeats_are_counted_once(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def alert(name: str) -> dict:
+        return {"status": "firing", "labels": {"alertname": name, "instance": "race-1"},
+                "annotations": {}, "startsAt": "2026-03-02T08:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z", "fingerprint": name}
+
+    def post(i: int) -> dict:
+        # Half the notifications name the alerts in the other order.
+        alerts = [alert("RaceA"), alert("RaceB")][:: 1 if i % 2 else -1]
+        with server.http() as http:
+            r = http.post("/api/v1/alerts/alertmanager",
+                          json={"version": "4", "receiver": "triops", "alerts": alerts})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    sends = 12
+    with ThreadPoolExecutor(sends) as pool:
+        answers = list(pool.map(post, range(sends)))
+    assert sum(a["firing"] for a in answers) == 2
+    assert sum(a["repeated"] for a in answers) == 2 * (sends - 1)
+    with server.http() as http:
+        found = [i for i in http.get("/api/v1/incidents").json()
+                 if i["kind"] in ("alert:RaceA", "alert:RaceB")]
+    assert sorted((i["kind"], i["signal_count"], i["repeat_count"]) for i in found) == [
+        ("alert:RaceA", 1, sends - 1), ("alert:RaceB", 1, sends - 1)]
+
+
 def _ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 

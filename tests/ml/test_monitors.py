@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from tests.ml import retrain_pipelines
+from triops.core.ids import now_ms
+from triops.ml.monitoring.monitors import safe_run
 from triops.ml.monitoring.service import MonitoringService
 from triops.ml.monitoring.spec import RetrainPolicy
 from triops.ml.retraining import retrain
@@ -224,3 +226,56 @@ def test_time_window_and_update_and_background_loop(client, runtime):
         service.close()
     off = client.patch("/api/v1/monitors/recent", json={"clear_interval": True})
     assert off.json()["interval_s"] is None
+
+
+def test_a_monitor_failing_on_every_run_shows_it_and_keeps_one_incident(client, runtime):
+    _log(runtime.db, 3_000_000, 200, seed=12)
+    with runtime.db.write() as session:  # a champion without a training dataset in lineage
+        registry.create_model(session, "default", "churn")
+        registry.create_version(session, "default", "churn", source="models:/v1", run_id=None)
+        registry.set_alias(session, "default", "churn", "champion", 1)
+        repo.create_monitor(session, "default", "blind", ENDPOINT,
+                            _spec(model="churn", reference={"kind": "training"}),
+                            interval_s=7200)
+    before = client.get("/api/v1/monitors/blind").json()
+    assert (before["last_status"], before["last_error"]) == (None, "")
+    ran = client.post("/api/v1/monitors/blind/run").json()
+    assert ran["status"] == "error" and "no training dataset" in ran["error"]
+    # Scheduled runs two hours apart (beyond the default fold window) still fold.
+    for at in (now_ms() + 7_200_000, now_ms() + 14_400_000):
+        safe_run(runtime.db, runtime.artifacts, "default", "blind", at_ms=at)
+    shown = client.get("/api/v1/monitors/blind").json()
+    assert shown["last_status"] == "error" and "no training dataset" in shown["last_error"]
+    listed = {m["name"]: m for m in client.get("/api/v1/monitors").json()}
+    assert listed["blind"]["last_error"] == shown["last_error"]
+    failed = [i for i in client.get("/api/v1/incidents").json() if i["kind"] == "monitor_failed"]
+    assert [(i["subject"], i["status"], i["signal_count"]) for i in failed] == [
+        ("monitor:blind", "open", 3)]
+    assert ran["incidents"] == [failed[0]["id"]]
+
+
+def test_a_monitor_whose_query_raises_records_the_error_and_raises_a_signal(client, runtime,
+                                                                           store_url):
+    from typer.testing import CliRunner
+
+    from triops.cli.main import app
+    from triops.store.records import RecordRow
+
+    with runtime.db.write() as session:  # a logged prediction no reader can decode
+        records.append(session, "default", PREDICTION_KIND, [RecordRow(
+            stream=ENDPOINT, ts_ms=5_000_000, data={"request_id": "bad", "version": "one"})])
+        repo.create_monitor(session, "default", "broken", ENDPOINT, _spec(), interval_s=60)
+    service = MonitoringService(runtime.db, runtime.artifacts, tick_s=3600)
+    try:
+        assert service.run_due() == 1
+        assert service.run_due() == 0  # recorded as a run: not retried on every tick
+    finally:
+        service.close()
+    shown = client.get("/api/v1/monitors/broken").json()
+    assert shown["last_status"] == "error"
+    assert shown["last_error"].startswith("ValueError: invalid literal for int()")
+    failed = [i for i in client.get("/api/v1/incidents").json() if i["kind"] == "monitor_failed"]
+    assert [(i["subject"], i["signal_count"]) for i in failed] == [("monitor:broken", 1)]
+    listed = CliRunner().invoke(app, ["monitor", "list", "--store", store_url])
+    assert listed.exit_code == 0, listed.output
+    assert "error ValueError: invalid literal" in listed.output

@@ -20,6 +20,9 @@ def test_signals_with_same_fingerprint_fold_within_window(db):
     with db.read() as session:
         incident = repo.get(session, "p", first.incident_id)
         assert incident.signal_count == 2
+        # One active incident per fingerprint: the quiet one gave way to the late signal's.
+        assert incident.status == "resolved"
+        assert repo.get(session, "p", late.incident_id).status == "open"
         assert incident.severity == Severity.critical
         assert len(repo.signals_of(session, first.incident_id)) == 2
 

@@ -114,10 +114,14 @@ def test_alertmanager_firing_then_resolved(client):
     first = r.json()
     assert first["firing"] == 1 and len(first["incidents"]) == 1
     incident_id = first["incidents"][0]
-    # Alertmanager repeats a firing alert: it folds into the same incident.
-    again = client.post("/api/v1/alerts/alertmanager", json=notification(alert("firing")))
-    assert again.json()["incidents"] == [incident_id]
+    # Alertmanager re-sends a firing alert with its startsAt: a repeat, not a new signal.
+    for _ in range(3):
+        again = client.post("/api/v1/alerts/alertmanager", json=notification(alert("firing")))
+        assert again.json() == {"firing": 0, "repeated": 1, "resolved": 0, "unmatched": 0,
+                                "incidents": [incident_id]}
     incident = client.get(f"/api/v1/incidents/{incident_id}").json()
+    assert (incident["signal_count"], incident["repeat_count"]) == (1, 3)
+    assert len(incident["signals"]) == 1
     assert incident["kind"] == "alert:HighLatency"
     assert incident["subject"] == "service:checkout"
     assert incident["severity"] == "critical"
@@ -127,7 +131,8 @@ def test_alertmanager_firing_then_resolved(client):
     assert incident["status"] == "open"
 
     done = client.post("/api/v1/alerts/alertmanager", json=notification(alert("resolved")))
-    assert done.json() == {"firing": 0, "resolved": 1, "unmatched": 0, "incidents": [incident_id]}
+    assert done.json() == {"firing": 0, "repeated": 0, "resolved": 1, "unmatched": 0,
+                           "incidents": [incident_id]}
     assert client.get(f"/api/v1/incidents/{incident_id}").json()["status"] == "resolved"
     stray = client.post("/api/v1/alerts/alertmanager", json=notification(alert("resolved")))
     assert stray.json()["unmatched"] == 1

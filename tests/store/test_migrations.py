@@ -27,3 +27,73 @@ def test_sqlite_runs_in_wal_with_foreign_keys(db):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+@pytest.fixture
+def bare_url(backend, tmp_path, pg_databases) -> str:
+    """An empty database, not migrated."""
+    if backend == "postgresql":
+        return pg_databases.new(migrated=False)
+    return f"sqlite:///{tmp_path / 'bare.db'}"
+
+
+def _incident(id_: str, fingerprint: str, status: str, severity: int, count: int,
+              first: int, last: int) -> dict:
+    return {"id": id_, "project": "p", "fingerprint": fingerprint, "status": status,
+            "title": id_, "source": "ops", "kind": "latency", "subject": "service:a",
+            "severity": severity, "labels": {}, "signal_count": count, "first_ms": first,
+            "last_ms": last}
+
+
+def test_upgrade_merges_duplicate_active_incidents_before_indexing_them(bare_url):
+    from alembic import command
+    from sqlalchemy import JSON, column, insert, select, table
+
+    from triops.store import Database
+    from triops.store.migrate import _config, upgrade
+    from triops.store.schema import Incident, IncidentSignal
+
+    db = Database(bare_url)
+    try:
+        config = _config()
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005_ops")
+        # What concurrent writers left behind before the unique index existed: three
+        # active incidents of one fingerprint, a resolved one beside them, another
+        # fingerprint untouched.
+        incidents = [
+            _incident("dup1", "fp", "open", 2, 3, 1_000, 5_000),
+            _incident("dup2", "fp", "acknowledged", 4, 2, 500, 9_000),
+            _incident("dup3", "fp", "open", 1, 1, 2_000, 2_000),
+            _incident("old", "fp", "resolved", 1, 7, 0, 100),
+            _incident("other", "fp2", "open", 2, 1, 1_000, 1_000),
+        ]
+        signals = [{"incident_id": i["id"], "time_ms": i["first_ms"] + k, "severity": 2,
+                    "value": None, "summary": "", "labels": {}}
+                   for i in incidents for k in range(i["signal_count"])]
+        # The tables as revision 0005_ops left them, not as the models declare them now.
+        old_incidents = table("incidents", *(column(k, JSON if k == "labels" else None)
+                                             for k in incidents[0]))
+        old_signals = table("incident_signals", *(column(k, JSON if k == "labels" else None)
+                                                  for k in signals[0]))
+        with db.engine.begin() as connection:
+            connection.execute(insert(old_incidents).values(incidents))
+            connection.execute(insert(old_signals).values(signals))
+
+        upgrade(db.engine)
+
+        with db.read() as session:
+            rows = {r.id: r for r in session.scalars(select(Incident))}
+            by_incident = {}
+            for s in session.scalars(select(IncidentSignal)):
+                by_incident[s.incident_id] = by_incident.get(s.incident_id, 0) + 1
+        assert sorted(rows) == ["dup2", "old", "other"]  # the most recently active survives
+        kept = rows["dup2"]
+        assert (kept.status, kept.signal_count, kept.first_ms, kept.last_ms, kept.severity) == (
+            "acknowledged", 6, 500, 9_000, 4)
+        assert by_incident == {"dup2": 6, "old": 7, "other": 1}
+        assert (rows["old"].signal_count, rows["old"].repeat_count) == (7, 0)
+        assert pending(db.engine) == set()
+    finally:
+        db.dispose()

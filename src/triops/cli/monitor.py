@@ -75,7 +75,9 @@ def list_(project: ProjectOpt = DEFAULT_PROJECT, store: StoreOpt = None,
         with db.read() as session:
             for m in repo.list_monitors(session, project):
                 every = f"every {m.interval_s}s" if m.interval_s else "on demand"
-                console.print(f"{m.name:<24} {m.endpoint:<20} {every}")
+                status, error = repo.last_status(session, m)
+                console.print(f"{m.name:<24} {m.endpoint:<20} {every:<16} "
+                              f"{status or 'never run'} {error}".rstrip())
     finally:
         db.dispose()
 

@@ -8,11 +8,16 @@ Each alert of a notification (``version`` "4") is handled on its own status:
   ``summary`` annotation, else ``description``, else the alert name; time ``startsAt``).
   Its labels are the alert's labels minus ``alertname`` and ``severity``, so one
   Alertmanager alert (one label set) is one incident fingerprint, and an escalation
-  from warning to critical stays in the same incident. Alertmanager repeats firing
-  alerts; a repeat folds into the open incident.
+  from warning to critical stays in the same incident. Alertmanager re-sends a firing
+  alert with its original ``startsAt`` (every ``repeat_interval``, and with each
+  notification of its group): such a repeat is counted as ``repeated`` and raises the
+  incident's ``repeat_count``, not its ``signal_count``.
 * ``resolved``: the active incident with that fingerprint gets a closing info signal
   (time ``endsAt``) and is marked resolved, with an audit entry. A resolution with no
   active incident changes nothing and is counted as ``unmatched``.
+
+Alerts are applied in fingerprint order, so two notifications naming the same alerts
+lock their incidents in one order and never wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Alert:
 @dataclass
 class AlertReport:
     firing: int = 0
+    repeated: int = 0
     resolved: int = 0
     unmatched: int = 0
     incidents: list[str] = field(default_factory=list)
@@ -94,13 +100,18 @@ def receive(
             raise InvalidInput(f"alert status {alert.status!r} is not 'firing' or 'resolved'")
         prepared.append((alert, signal_for(alert, receiver), parse_time(alert.ends_at)))
     report = AlertReport()
-    for alert, signal, ends in prepared:
+    handled: dict[int, str] = {}
+    for index, (alert, signal, ends) in sorted(enumerate(prepared),
+                                               key=lambda p: p[1][1].fingerprint()):
         if alert.status == "firing":
-            folded = ingest(session, project, signal)
-            report.firing += 1
-            report.incidents.append(folded.incident_id)
+            folded = ingest(session, project, signal, repeats_keep_time=True)
+            if folded.repeat:
+                report.repeated += 1
+            else:
+                report.firing += 1
+            handled[index] = folded.incident_id
             continue
-        incident = incident_repo.find_active(session, project, signal.fingerprint())
+        incident = incident_repo.lock_active(session, project, signal.fingerprint())
         if incident is None:
             report.unmatched += 1
             continue
@@ -109,11 +120,12 @@ def receive(
             severity=Severity.info, time_ms=ends or now_ms(), labels=signal.labels,
             summary=f"resolved: {signal.summary}",
         )
-        incident_repo.attach(session, incident, closing)
+        incident_repo.count_signal(session, incident.id, closing)
         incident_repo.resolve(session, project, incident.id)
         audit.record(session, project=project, actor=actor, action="incident.resolve",
                      target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
         report.resolved += 1
-        report.incidents.append(incident.id)
+        handled[index] = incident.id
+    report.incidents = [handled[i] for i in sorted(handled)]
     session.flush()
     return report

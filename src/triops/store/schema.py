@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -42,6 +42,11 @@ class ApiKey(Base):
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+#: The statuses of an incident that new signals still fold into.
+ACTIVE_STATUSES = ("open", "acknowledged")
+ACTIVE_SQL = "status IN ('open', 'acknowledged')"
+
+
 class Incident(Base):
     __tablename__ = "incidents"
 
@@ -56,13 +61,21 @@ class Incident(Base):
     severity: Mapped[int] = mapped_column(Integer)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     signal_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Re-sent notifications of a signal already counted (Alertmanager repeats).
+    repeat_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_ms: Mapped[int] = mapped_column(BigInteger)
     last_ms: Mapped[int] = mapped_column(BigInteger)
     acked_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
     acked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     resolved_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
-    __table_args__ = (Index("ix_incidents_project_fp_status", "project", "fingerprint", "status"),)
+    __table_args__ = (
+        Index("ix_incidents_project_fp_status", "project", "fingerprint", "status"),
+        # At most one active incident per fingerprint: concurrent writers fold into it
+        # through INSERT ... ON CONFLICT against this index (see repos/incidents.py).
+        Index("uq_incidents_active_fingerprint", "project", "fingerprint", unique=True,
+              postgresql_where=text(ACTIVE_SQL), sqlite_where=text(ACTIVE_SQL)),
+    )
 
 
 class IncidentSignal(Base):

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/ui/ml", include_in_schema=False)
 def monitors_page(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
     with runtime_of(request).db.read() as session:
         monitors = repo.list_monitors(session, caller.project)
-        latest = {m.name: (repo.results(session, m, limit=1) or [None])[0] for m in monitors}
+        latest = {m.name: repo.last_result(session, m) for m in monitors}
         pipelines = repo.list_pipelines(session, caller.project)
         runs = repo.list_runs(session, caller.project, limit=20)
     return render(request, "monitoring_list.html", monitors=monitors, latest=latest,

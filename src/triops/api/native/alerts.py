@@ -45,6 +45,8 @@ class NotificationIn(BaseModel):
 
 class AlertsHandled(BaseModel):
     firing: int
+    repeated: int = Field(..., description="firing alerts re-sent by Alertmanager, already "
+                                          "counted in their incident")
     resolved: int
     unmatched: int
     incidents: list[str]
@@ -61,5 +63,6 @@ def alertmanager_webhook(
     ]
     with runtime_of(request).db.write() as session:
         report = receive(session, caller.project, body.receiver, alerts, caller.actor)
-    return AlertsHandled(firing=report.firing, resolved=report.resolved,
-                         unmatched=report.unmatched, incidents=report.incidents)
+    return AlertsHandled(firing=report.firing, repeated=report.repeated,
+                         resolved=report.resolved, unmatched=report.unmatched,
+                         incidents=report.incidents)

@@ -67,6 +67,7 @@ class IncidentOut(BaseModel):
     severity: str
     labels: dict[str, str]
     signal_count: int
+    repeat_count: int = Field(..., description="re-sent copies of counted signals")
     first_ms: int
     last_ms: int
     acked_by: str | None
@@ -78,7 +79,7 @@ class IncidentOut(BaseModel):
         return cls(
             id=row.id, status=row.status, title=row.title, source=row.source, kind=row.kind,
             subject=row.subject, severity=Severity(row.severity).name, labels=row.labels,
-            signal_count=row.signal_count, first_ms=row.first_ms, last_ms=row.last_ms,
+            signal_count=row.signal_count, repeat_count=row.repeat_count, first_ms=row.first_ms, last_ms=row.last_ms,
             acked_by=row.acked_by, resolved_ms=row.resolved_ms,
         )
 

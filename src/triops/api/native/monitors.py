@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -57,12 +58,16 @@ class MonitorOut(BaseModel):
     spec: dict[str, Any]
     created_ms: int
     last_run_ms: int | None
+    last_status: str | None = Field(..., description="ok, breach, no_data or error; "
+                                                     "null before the first run")
+    last_error: str = Field(..., description="why the last run failed; empty otherwise")
 
     @classmethod
-    def of(cls, row: Monitor) -> MonitorOut:
+    def of(cls, session: Session, row: Monitor) -> MonitorOut:
+        status, error = repo.last_status(session, row)
         return cls(name=row.name, endpoint=row.endpoint, interval_s=row.interval_s,
                    enabled=row.enabled, spec=row.spec, created_ms=row.created_ms,
-                   last_run_ms=row.last_run_ms)
+                   last_run_ms=row.last_run_ms, last_status=status, last_error=error)
 
 
 class ResultOut(BaseModel):
@@ -94,19 +99,19 @@ def create_monitor(body: MonitorIn, request: Request, caller: Caller = AsEditor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="monitor.create", target=f"monitor:{body.name}",
                      detail={"endpoint": body.endpoint, "interval_s": body.interval_s})
-        return MonitorOut.of(row)
+        return MonitorOut.of(session, row)
 
 
 @router.get("/monitors", response_model=list[MonitorOut])
 def list_monitors(request: Request, caller: Caller = AsViewer) -> list[MonitorOut]:
     with runtime_of(request).db.read() as session:
-        return [MonitorOut.of(m) for m in repo.list_monitors(session, caller.project)]
+        return [MonitorOut.of(session, m) for m in repo.list_monitors(session, caller.project)]
 
 
 @router.get("/monitors/{name}", response_model=MonitorOut)
 def get_monitor(name: str, request: Request, caller: Caller = AsViewer) -> MonitorOut:
     with runtime_of(request).db.read() as session:
-        return MonitorOut.of(repo.get_monitor(session, caller.project, name))
+        return MonitorOut.of(session, repo.get_monitor(session, caller.project, name))
 
 
 class MonitorPatch(BaseModel):
@@ -127,7 +132,7 @@ def update_monitor(name: str, body: MonitorPatch, request: Request,
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="monitor.update", target=f"monitor:{name}",
                      detail=body.model_dump(exclude={"spec"}) | {"spec": spec is not None})
-        return MonitorOut.of(row)
+        return MonitorOut.of(session, row)
 
 
 @router.delete("/monitors/{name}", status_code=204)

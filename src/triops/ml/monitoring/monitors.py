@@ -4,10 +4,16 @@ the result, and turn every breach into a signal for the incident engine.
 Subjects: drift and performance concern the model (``model:churn@champion``, or
 ``endpoint:churn`` for a monitor without a model); data quality concerns what the
 endpoint receives (``endpoint:churn``).
+
+A run that cannot compute its checks (no training dataset in lineage, a reference
+without the features, a failing query) is stored as an ``error`` result and raises a
+``monitor_failed`` signal about ``monitor:<name>``, so a monitor that fails on every
+run keeps one incident open instead of failing unseen.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triops.core.errors import Conflict, InvalidInput, TriopsError
+from triops.core.errors import Conflict, TriopsError
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ml.monitoring.performance import is_worse, metrics
@@ -24,7 +30,7 @@ from triops.ml.monitoring.quality import quality_report
 from triops.ml.monitoring.report import drift_report
 from triops.ml.monitoring.sources import LABEL, OUTPUT, served_frame, training_frame
 from triops.ml.monitoring.spec import MonitorSpec
-from triops.ops import ingest
+from triops.ops import DEFAULT_FOLD_WINDOW_MS, ingest
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 from triops.store.repos import audit
@@ -32,6 +38,10 @@ from triops.store.repos import monitoring as repo
 from triops.store.schema_monitoring import Monitor
 
 DRIFT, DATA_QUALITY, PERFORMANCE = "drift", "data_quality", "performance"
+#: The signal kind of a run that could not compute its checks.
+MONITOR_FAILED = "monitor_failed"
+
+log = logging.getLogger("triops.monitoring")
 
 #: Called with (project, monitor name, breached kinds) when a run breaches; the server
 #: uses it to start retraining off the request path.
@@ -191,18 +201,42 @@ def _signals(spec: MonitorSpec, monitor: Monitor, outcome: RunOutcome) -> list[S
     return out
 
 
+def _failure_signal(monitor: Monitor, outcome: RunOutcome) -> Signal:
+    # The error text stays out of the fingerprint (it is the summary), so every failing
+    # run of one monitor folds into one incident even when its message changes.
+    return Signal(source=Pillar.ml, kind=MONITOR_FAILED, subject=f"monitor:{monitor.name}",
+                  severity=Severity.error, time_ms=outcome.time_ms,
+                  labels={"monitor": monitor.name, "endpoint": monitor.endpoint},
+                  summary=f"monitor {monitor.name} failed: {outcome.error}"[:4096])
+
+
+def _fold_window_ms(monitor: Monitor) -> int:
+    """Signals of consecutive scheduled runs fold together even when runs are far apart."""
+    return max(DEFAULT_FOLD_WINDOW_MS, 2 * 1000 * (monitor.interval_s or 0))
+
+
+def _attempt(db: Database, artifacts: ArtifactStore, project: str, monitor: Monitor,
+             at_ms: int) -> RunOutcome:
+    """Evaluate; a failure becomes an ``error`` outcome that says what went wrong."""
+    try:
+        return evaluate(db, artifacts, project, monitor, at_ms)
+    except TriopsError as exc:
+        error = exc.message
+    except Exception as exc:  # a failing query or a bug must still show on the monitor
+        log.exception("monitor %s in project %s failed", monitor.name, project)
+        first_line = (str(exc).splitlines() or [""])[0]
+        error = f"{type(exc).__name__}: {first_line}"[:1000]
+    return RunOutcome(monitor=monitor.name, time_ms=at_ms, status="error", error=error)
+
+
 def run_monitor(db: Database, artifacts: ArtifactStore, project: str, name: str, *,
                 actor: str = "scheduler", at_ms: int | None = None,
                 on_breach: OnBreach | None = None) -> RunOutcome:
-    """Evaluate, store the result and raise signals for breaches, in one transaction."""
+    """Evaluate, store the result and raise signals for breaches or a failure, in one
+    transaction."""
     with db.read() as session:
         monitor = repo.get_monitor(session, project, name)
-    try:
-        outcome = evaluate(db, artifacts, project, monitor, at_ms)
-    except (Conflict, InvalidInput) as exc:
-        outcome = RunOutcome(monitor=name, time_ms=at_ms or now_ms(), status="error",
-                             error=exc.message)
-    spec = MonitorSpec.from_dict(monitor.spec)
+    outcome = _attempt(db, artifacts, project, monitor, at_ms if at_ms is not None else now_ms())
     with db.write() as session:
         row = repo.get_monitor(session, project, name)
         repo.add_result(session, row, time_ms=outcome.time_ms, status=outcome.status,
@@ -210,8 +244,11 @@ def run_monitor(db: Database, artifacts: ArtifactStore, project: str, name: str,
                         drift=outcome.drift, quality=outcome.quality,
                         performance=outcome.performance, breaches=outcome.breaches,
                         error=outcome.error)
-        for signal in _signals(spec, row, outcome):
-            outcome.incidents.append(ingest(session, project, signal).incident_id)
+        signals = ([_failure_signal(row, outcome)] if outcome.status == "error" else
+                   _signals(MonitorSpec.from_dict(row.spec), row, outcome))
+        for signal in signals:
+            folded = ingest(session, project, signal, window_ms=_fold_window_ms(row))
+            outcome.incidents.append(folded.incident_id)
         audit.record(session, project=project, actor=actor, action="monitor.run",
                      target=f"monitor:{name}",
                      detail={"status": outcome.status, "breaches": sorted(outcome.breaches)})

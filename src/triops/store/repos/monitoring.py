@@ -104,6 +104,19 @@ def results(session: Session, monitor: Monitor, *, start_ms: int | None = None,
     return rows[::-1]
 
 
+def last_result(session: Session, monitor: Monitor) -> MonitorResult | None:
+    found = results(session, monitor, limit=1)
+    return found[0] if found else None
+
+
+def last_status(session: Session, monitor: Monitor) -> tuple[str | None, str]:
+    """The newest run's status (None before the first run) and, when it failed, why."""
+    last = last_result(session, monitor)
+    if last is None:
+        return None, ""
+    return last.status, last.error if last.status == "error" else ""
+
+
 # -- pipelines ---------------------------------------------------------------------------
 
 
