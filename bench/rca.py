@@ -119,7 +119,8 @@ def run_triops(case: Case) -> list[tuple[str, float]]:
 
 def run_baseline(method: str, cases: list[Case]) -> list[list[tuple[str, float]]]:
     python = peer_venv.ensure("petshop", PEER_REQUIREMENTS)
-    if subprocess.run([str(python), "-c", "import dowhy"], capture_output=True).returncode:
+    if subprocess.run([str(python), "-c", "import dowhy"], check=False,
+                      capture_output=True).returncode:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps",
                         "--ignore-requires-python", DOWHY], check=True)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -192,7 +193,7 @@ def main() -> None:
                (f"triops (in-sample {in_sample:.3g})", "triops", lambda _s: in_sample),
                ("triops (held-out scenario)", "triops", None)]
     columns += [(m.replace("_", " "), m, lambda _s: None) for m in methods[1:]]
-    print(f"thresholds chosen leaving out: "
+    print("thresholds chosen leaving out: "
           + ", ".join(f"{s} → {t:.3g}" for s, t in held_out.items()))
     print("| scenario | metric | method | issues | top-1 | top-3 | specificity |")
     print("|---|---|---|---:|---:|---:|---:|")

@@ -46,7 +46,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     analyze = make(method)
     results = []
-    for case in json.load(open(cases_path)):
+    with open(cases_path) as handle:
+        cases = json.load(handle)
+    for case in cases:
         normal = metrics(case["normal"])
         if case.get("split") is None:
             abnormal = metrics(case["abnormal"])
@@ -57,7 +59,8 @@ def main() -> None:
                          normal, abnormal)
         ranked = sorted(causes, key=lambda c: c.score, reverse=True)
         results.append([[c.node, float(c.score)] for c in ranked])
-    json.dump(results, open(out_path, "w"))
+    with open(out_path, "w") as handle:
+        json.dump(results, handle)
 
 
 if __name__ == "__main__":
