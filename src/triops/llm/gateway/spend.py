@@ -132,6 +132,10 @@ class Totals(Protocol):
         """Drop ``hold`` and add ``cost`` to each of ``counters`` that is kept."""
         ...
 
+    def release(self, hold: Hold) -> None:
+        """Drop ``hold`` now, from code that cannot wait (a call's end, on any path)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -193,13 +197,16 @@ class MemoryTotals:
         held_by[hold.name] = (usd, now + ttl_s)
         return Reserved(True, spent, held, hold)
 
+    def release(self, hold: Hold) -> None:
+        held_by = self._held.get(hold.counter)
+        if held_by is not None:
+            held_by.pop(hold.name, None)
+            if not held_by:
+                del self._held[hold.counter]
+
     async def settle(self, counters: list[str], cost: float, hold: Hold | None) -> None:
         if hold is not None:
-            held_by = self._held.get(hold.counter)
-            if held_by is not None:
-                held_by.pop(hold.name, None)
-                if not held_by:
-                    del self._held[hold.counter]
+            self.release(hold)
         if not cost:
             return
         for counter in counters:
@@ -260,12 +267,15 @@ class RedisTotals:
         self._prefix = prefix
         self._reserve = self._redis.register_script(_RESERVE)
         self._settle = self._redis.register_script(_SETTLE)
+        self._releasing: set[asyncio.Task[None]] = set()
 
     def _keys(self, counter: str) -> tuple[str, str]:
         return f"{self._prefix}usd:{counter}", f"{self._prefix}held:{counter}"
 
     async def reserve(self, counter: str, limit: float, usd: float, ttl_s: float,
                       period_ttl_s: int | None, seed: Seed) -> Reserved:
+        if self._releasing:  # this process's released holds are gone before it checks
+            await asyncio.gather(*self._releasing, return_exceptions=True)
         spent_key, held_key = self._keys(counter)
         name = uuid.uuid4().hex
         for _ in range(2):
@@ -288,6 +298,11 @@ class RedisTotals:
         held_key = self._keys(hold.counter)[1] if hold is not None else self._prefix + "-"
         await self._settle(keys=[held_key, *(self._keys(c)[0] for c in counters)],
                            args=[hold.name if hold is not None else "", repr(cost)])
+
+    def release(self, hold: Hold) -> None:
+        task = asyncio.get_running_loop().create_task(self.settle([], 0.0, hold))
+        self._releasing.add(task)  # a task nothing refers to may be collected unfinished
+        task.add_done_callback(self._releasing.discard)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -352,7 +367,6 @@ class Spend:
         self.totals: Totals = (RedisTotals(redis_url, prefix) if redis_url
                                else MemoryTotals(settings.refresh_s))
         self.ledger = Ledger(db)
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def _seed(self, key_id: str, period: str) -> Seed:
         def read(cut_ms: int) -> float:
@@ -421,9 +435,7 @@ class Spend:
         if not isinstance(ticket, Ticket) or ticket.hold is None:
             return
         hold, ticket.hold = ticket.hold, None
-        task = asyncio.get_running_loop().create_task(self.totals.settle([], 0.0, hold))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.totals.release(hold)
 
     def close(self) -> None:
         self.ledger.close()
