@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 
 import pytest
@@ -22,7 +23,13 @@ from triops.llm.gateway.anthropic import from_anthropic, to_anthropic, translate
 from triops.llm.gateway.cache import ExactCache, SemanticCache, cache_key
 from triops.llm.gateway.calltrace import CallTrace
 from triops.llm.gateway.cost import PriceTable, Usage, count_messages, count_text
-from triops.llm.gateway.limits import KeyPolicy, Limiter, MemoryCounters, RedisCounters
+from triops.llm.gateway.limits import (
+    KeyPolicy,
+    Limiter,
+    MemoryCounters,
+    RedisCounters,
+    duration,
+)
 from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.providers import UpstreamFailure
 from triops.llm.gateway.recorder import Recorder
@@ -183,27 +190,26 @@ def test_anthropic_stream_with_tool_use_and_early_end():
 # -- limits ----------------------------------------------------------------------------
 
 
-def test_memory_limits_rpm_tpm_budget_and_models():
+def test_memory_limits_rpm_tpm_and_models():
     limiter = Limiter(MemoryCounters())
 
     async def scenario():
         rpm = KeyPolicy(key_id="k1", rpm=2)
+        first = await limiter.admit(rpm, "m")
+        assert first is not None and first.requests_left == 1
+        assert first.headers()["x-ratelimit-limit-requests"] == "2"
         await limiter.admit(rpm, "m")
-        await limiter.admit(rpm, "m")
-        with pytest.raises(RateLimited):
+        with pytest.raises(RateLimited) as over:
             await limiter.admit(rpm, "m")
+        assert over.value.headers["x-ratelimit-remaining-requests"] == "0"
+        assert 1 <= int(over.value.headers["retry-after"]) <= 60
         tpm = KeyPolicy(key_id="k2", tpm=100)
         await limiter.admit(tpm, "m")
-        await limiter.settle(tpm, 100, 0.0)
-        with pytest.raises(RateLimited, match="token limit"):
+        await limiter.settle(tpm, 100)
+        with pytest.raises(RateLimited, match="token limit") as tokens:
             await limiter.admit(tpm, "m")
-        budget = KeyPolicy(key_id="k3", budget_usd=1.0, budget_period="day")
-        await limiter.settle(budget, 10, 0.6)
-        await limiter.admit(budget, "m")
-        await limiter.settle(budget, 10, 0.6)
-        with pytest.raises(RateLimited) as over:
-            await limiter.admit(budget, "m")
-        assert over.value.code == "insufficient_quota"
+        assert tokens.value.headers["x-ratelimit-remaining-tokens"] == "0"
+        assert await limiter.admit(KeyPolicy(key_id="k3", budget_usd=1.0), "m") is None
         with pytest.raises(PermissionDenied):
             await limiter.admit(KeyPolicy(key_id="k4", allowed_models=("a",)), "b")
 
@@ -216,7 +222,7 @@ def test_redis_counters_are_shared_between_limiters():
     async def scenario():
         one, two = RedisCounters("redis://127.0.0.1:6379/0", prefix), RedisCounters(
             "redis://127.0.0.1:6379/0", prefix)
-        policy = KeyPolicy(key_id="shared", rpm=3, budget_usd=1.0)
+        policy = KeyPolicy(key_id="shared", rpm=3, tpm=50)
         try:
             a, b = Limiter(one), Limiter(two)
             await a.admit(policy, "m")
@@ -224,15 +230,19 @@ def test_redis_counters_are_shared_between_limiters():
             await a.admit(policy, "m")
             with pytest.raises(RateLimited):
                 await b.admit(policy, "m")
-            await a.settle(policy, 5, 2.0)
-            _, _, spent = await two.admit(None, None, Limiter._keys(
-                policy, __import__("time").time())[2])
-            assert spent == pytest.approx(2.0)
+            await a.settle(policy, 20)
+            _, tokens = await two.admit(None, Limiter._keys(policy, time.time())[1])
+            assert tokens == 20
         finally:
             await one.close()
             await two.close()
 
     asyncio.run(scenario())
+
+
+def test_rate_reset_durations_read_like_openai():
+    assert [duration(s) for s in (0.45, 12, 360, 11_100)] == ["450ms", "12s", "6m0s",
+                                                               "3h5m0s"]
 
 
 # -- cost ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from triops.api.oip import router as oip_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
 from triops.api.openai.shortcut import GatewayShortcut
+from triops.api.openai.spend import router as gateway_spend_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.runtime import Runtime
@@ -55,6 +56,7 @@ ROUTERS = [
     otlp_traces_router, traces_router, llm_ui_router,  # LLM tracing
     otlp_ops_router, alerts_router, ops_ui_router,  # AIOps intake and pages
     gateway_router,  # LLM gateway configuration
+    gateway_spend_router,  # LLM gateway spend per key and project
     prompts_router, evals_router, prompt_ui_router,  # prompt registry, eval datasets and runs
     guardrails_router, guardrails_ui_router,  # LLM guardrails and their page
     mlflow_router,  # MLflow tracking, registry and artifact proxy

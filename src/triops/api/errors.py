@@ -52,8 +52,10 @@ def error_body(code: str, message: str) -> dict[str, str]:
     return {"error_code": code, "message": message}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="triops"'} if status == 401 else None
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="triops"'}
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
@@ -68,11 +70,11 @@ def describe_validation(exc: RequestValidationError) -> str:
 
 
 def _respond(request: Request, status: int, code: str, message: str,
-             param: str | None = None) -> JSONResponse:
+             param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     # The OpenAI routes answer in OpenAI's error shape; every other route in triops'.
     if openai_errors.is_openai_path(request.url.path):
-        return openai_errors.render(status, code, message, param)
-    return error_response(status, code, message)
+        return openai_errors.render(status, code, message, param, headers)
+    return error_response(status, code, message, headers)
 
 
 def install(app: FastAPI) -> None:
@@ -82,7 +84,7 @@ def install(app: FastAPI) -> None:
             # A person in a browser gets the login page, not a JSON error.
             return RedirectResponse("/ui/login", status_code=303)
         return _respond(request, status_for(exc), exc.code, exc.message,
-                        getattr(exc, "param", None))
+                        getattr(exc, "param", None), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -84,6 +84,13 @@ class GatewaySettings(BaseModel):
     breaker_cooldown_s: float = Field(30.0, gt=0)
     refresh_s: float = Field(5.0, gt=0, description="how often stored config is re-read")
     budget_period: Literal["day", "month", "total"] = "month"
+    reserve_max_tokens: int = Field(
+        1024, ge=0, description="output tokens a budget reservation assumes when a request "
+        "sets no max_tokens")
+    reserve_ttl_s: float = Field(
+        600.0, gt=0, description="a reservation no call settled is dropped after this long")
+    redis_prefix: str = Field("triops:gw:", description="names of the gateway's Redis keys "
+                              "start with it (one Redis may serve several installations)")
     cache: CacheConfig = Field(default_factory=CacheConfig)
     signals: SignalConfig = Field(default_factory=SignalConfig)
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)

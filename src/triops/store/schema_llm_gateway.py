@@ -1,13 +1,14 @@
-"""Gateway tables: upstreams and routes stored through the API, and per-key policies."""
+"""Gateway tables: upstreams and routes stored through the API, per-key policies and
+the spend ledger."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from triops.store.schema import Base
+from triops.store.schema import Base, BigId
 
 
 class GatewayUpstream(Base):
@@ -44,3 +45,26 @@ class GatewayKeyPolicy(Base):
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cache: Mapped[bool] = mapped_column(Boolean)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class GatewaySpend(Base):
+    """One row per settled gateway call: the ledger budgets are enforced against.
+
+    Per call rather than per key and window: a window of any length can be summed, and
+    each row says which route and model the money went to."""
+
+    __tablename__ = "llm_gateway_spend"
+    __table_args__ = (
+        Index("ix_llm_gateway_spend_key_time", "key_id", "created_ms"),
+        Index("ix_llm_gateway_spend_project_time", "project", "created_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str] = mapped_column(String(128))
+    route: Mapped[str] = mapped_column(String(256))
+    model: Mapped[str] = mapped_column(String(256))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    cost_usd: Mapped[float] = mapped_column(Float)
+    created_ms: Mapped[int] = mapped_column(BigInteger)

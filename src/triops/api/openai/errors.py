@@ -20,11 +20,14 @@ def is_openai_path(path: str) -> bool:
     return path.startswith(OPENAI_PREFIXES)
 
 
-def render(status: int, code: str, message: str, param: str | None = None) -> JSONResponse:
+def render(status: int, code: str, message: str, param: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    """``headers``: what the error adds, such as a 429's ``Retry-After``."""
     kind = _TYPE_BY_STATUS.get(status, "api_error" if status >= 500 else "invalid_request_error")
     if code == "insufficient_quota":
         kind = "insufficient_quota"
-    headers = {"WWW-Authenticate": 'Bearer realm="triops"'} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="triops"'}
     return JSONResponse(
         {"error": {"message": message, "type": kind, "param": param, "code": code.lower()}},
         status_code=status, headers=headers,

@@ -23,6 +23,7 @@ from triops.api.runtime import Runtime, runtime_of
 from triops.llm.gateway import Caller as GatewayCaller
 from triops.llm.gateway import Gateway
 from triops.llm.gateway.service import invalid
+from triops.llm.gateway.spend import headers_of
 from triops.llm.prompts.resolver import SERVICE as PROMPTS_SERVICE
 from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
 
@@ -92,7 +93,8 @@ async def serve_chat(request: Request, caller: Caller) -> Response:
     body, attributes = await _from_prompt(request, caller, await _json_body(request))
     gateway = gateway_of(runtime_of(request))
     trace, result = await gateway.chat(_caller(request, caller), body, attributes)
-    headers = {TRACE_HEADER: trace.trace_id, "x-triops-cache-status": trace.cache}
+    headers = {TRACE_HEADER: trace.trace_id, "x-triops-cache-status": trace.cache,
+               **headers_of(trace)}
     if isinstance(result, dict):
         headers[COST_HEADER] = f"{trace.cost:.10f}"  # eval runs record what each case cost
         return Response(orjson.dumps(result), media_type="application/json", headers=headers)
@@ -105,7 +107,7 @@ async def serve_embeddings(request: Request, caller: Caller) -> Response:
     gateway = gateway_of(runtime_of(request))
     trace, result = await gateway.embeddings(_caller(request, caller), body)
     return Response(orjson.dumps(result), media_type="application/json",
-                    headers={TRACE_HEADER: trace.trace_id})
+                    headers={TRACE_HEADER: trace.trace_id, **headers_of(trace)})
 
 
 # The two hot routes are served by ``triops.api.openai.shortcut`` before the router is

@@ -58,5 +58,6 @@ class GatewayShortcut:
             response = await hot.handler(request, await authorize(request, hot.role))
         except TriopsError as exc:
             response = openai_errors.render(status_for(exc), exc.code, exc.message,
-                                            getattr(exc, "param", None))
+                                            getattr(exc, "param", None),
+                                            getattr(exc, "headers", None))
         await response(scope, receive, send)

@@ -47,6 +47,8 @@ class CallTrace:
     error: str = ""
     #: Span attributes the caller adds, such as the prompt a request was rendered from.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: What admission decided (``spend.Ticket``): limits left, the budget reservation.
+    ticket: Any = None
 
     def mark_first_token(self) -> None:
         if self.first_token_ms is None:

@@ -6,6 +6,7 @@ behaviour, which is how tests provoke upstream failures:
 
 - ``fail-<status>``: answers with that HTTP status and an OpenAI error body
 - ``hang``: never answers within any sane timeout
+- ``slow-<ms>``: answers normally after that many milliseconds
 - ``cut``: streams two chunks, then drops the connection
 - ``no-usage``: leaves out the usage block
 - any request with ``tools``: calls the first tool
@@ -73,6 +74,8 @@ def create_app(name: str = "local") -> Starlette:
                          status)
         if model == "hang":
             await asyncio.sleep(120)
+        elif model.startswith("slow-") and model[5:].isdigit():
+            await asyncio.sleep(int(model[5:]) / 1000)
         return None
 
     def _reply_text(body: dict[str, Any]) -> str:

@@ -32,11 +32,12 @@ from triops.llm.gateway.cost import (
     usage_from,
     warm,
 )
-from triops.llm.gateway.limits import KeyPolicy, Limiter, MemoryCounters, RedisCounters
+from triops.llm.gateway.limits import KeyPolicy
 from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.providers import Provider, Target, UpstreamFailure, provider
 from triops.llm.gateway.recorder import Recorder
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
+from triops.llm.gateway.spend import Spend
 from triops.llm.guardrails.engine import GuardrailEngine
 from triops.store.engine import Database
 
@@ -100,8 +101,7 @@ class Gateway:
         self.cache = ExactCache(cache.ttl_s, cache.max_entries) if cache.enabled else None
         self.semantic = (SemanticCache(cache.semantic_threshold, cache.ttl_s, cache.max_entries)
                          if cache.enabled and cache.semantic and cache.embedding_model else None)
-        counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
-        self.limiter = Limiter(counters)
+        self.spend = Spend(self.settings, db, self.prices, settings.redis_url)
         self.monitor = GatewayMonitor(self.settings.signals)
         self.recorder = Recorder(db, observe=self.monitor.observe)
         self.guardrails = GuardrailEngine.for_gateway(self, db)
@@ -205,6 +205,7 @@ class Gateway:
     def _finish(self, trace: CallTrace, error: BaseException | None = None) -> None:
         if error is not None and not trace.error:
             trace.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        self.spend.release(trace)  # a call ended unsettled (failed, cached) holds nothing
         self.recorder.record(trace.project, trace.span())
 
     async def _settle(self, policy: KeyPolicy, trace: CallTrace, usage: Usage) -> None:
@@ -212,7 +213,7 @@ class Gateway:
         trace.cost = self.prices.cost(trace.model or trace.route, usage)
         if trace.cost == 0.0 and trace.model != trace.route:
             trace.cost = self.prices.cost(trace.route, usage)
-        await self.limiter.settle(policy, usage.total_tokens, trace.cost)
+        await self.spend.settle(trace)
 
     async def chat(self, caller: Caller, body: dict[str, Any],
                    attributes: dict[str, Any] | None = None,
@@ -231,7 +232,7 @@ class Gateway:
 
         async def serve(trace: CallTrace, body: dict[str, Any]) -> Any:
             try:
-                await self.limiter.admit(policy, route)
+                await self.spend.admit(policy, trace, self.snapshot.table)
                 targets = self.snapshot.table.candidates(route)
                 if body.get("stream"):
                     return await self._open_stream(trace, policy, targets, body)
@@ -337,14 +338,14 @@ class Gateway:
             trace.usage = usage
             trace.cost = self.prices.cost(trace.model or trace.route, usage) or \
                 self.prices.cost(trace.route, usage)
-            self._finish(trace, error)
             # Metering after the last byte: a cancelled relay must still be charged, and
             # the upstream response closed.
             with anyio.CancelScope(shield=True):
                 try:
-                    await self.limiter.settle(policy, usage.total_tokens, trace.cost)
+                    await self.spend.settle(trace)
                 except Exception:
                     log.exception("could not meter a streamed call")
+                self._finish(trace, error)
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:
                     try:
@@ -361,7 +362,7 @@ class Gateway:
                           operation="embeddings", body=body, session_id=caller.session_id)
         policy = self.policy(caller.key_id)
         try:
-            await self.limiter.admit(policy, route)
+            await self.spend.admit(policy, trace, self.snapshot.table)
             targets = self.snapshot.table.candidates(route)
             result = await self._attempt(trace, targets,
                                          lambda p, t: p.embed(self.client, t, body))
@@ -383,6 +384,7 @@ class Gateway:
     def close(self) -> None:
         """Flush spans, and let the HTTP client close its connections."""
         self.recorder.close()
+        self.spend.close()
         self.guardrails.close()
         client, self._client = self._client, None
         if client is not None and not client.closed:

@@ -1,0 +1,64 @@
+"""The gateway's spend ledger: one row per settled call, summed per key and project."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from triops.store.schema_llm_gateway import GatewaySpend
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    key_id: str
+    project: str
+    route: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class SpendTotal:
+    key_id: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+def append(session: Session, rows: Iterable[SpendRow]) -> None:
+    values = [row.__dict__ for row in rows]
+    if values:
+        session.execute(insert(GatewaySpend), values)
+
+
+def key_total(session: Session, key_id: str, since_ms: int, until_ms: int) -> float:
+    """USD a key spent in ``[since_ms, until_ms)``, in every project, on every replica."""
+    total = session.scalar(select(func.coalesce(func.sum(GatewaySpend.cost_usd), 0.0))
+                           .where(GatewaySpend.key_id == key_id,
+                                  GatewaySpend.created_ms >= since_ms,
+                                  GatewaySpend.created_ms < until_ms))
+    return float(total or 0.0)
+
+
+def by_key(session: Session, project: str, since_ms: int, until_ms: int,
+           key_id: str | None = None) -> list[SpendTotal]:
+    """Calls, tokens and USD per key of ``project`` in ``[since_ms, until_ms)``."""
+    query = (select(GatewaySpend.key_id, func.count(),
+                    func.coalesce(func.sum(GatewaySpend.prompt_tokens), 0),
+                    func.coalesce(func.sum(GatewaySpend.completion_tokens), 0),
+                    func.coalesce(func.sum(GatewaySpend.cost_usd), 0.0))
+             .where(GatewaySpend.project == project, GatewaySpend.created_ms >= since_ms,
+                    GatewaySpend.created_ms < until_ms)
+             .group_by(GatewaySpend.key_id).order_by(GatewaySpend.key_id))
+    if key_id is not None:
+        query = query.where(GatewaySpend.key_id == key_id)
+    return [SpendTotal(key_id=k, calls=int(n), prompt_tokens=int(p),
+                       completion_tokens=int(c), cost_usd=float(usd))
+            for k, n, p, c, usd in session.execute(query)]
