@@ -11,9 +11,9 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.conftest import ADMIN_SECRET, free_port
 from triops.api.app import create_app
 from triops.api.runtime import Runtime
-from tests.conftest import ADMIN_SECRET, free_port
 
 pytestmark = pytest.mark.e2e
 
