@@ -14,6 +14,7 @@ import triops
 from triops.api import errors
 from triops.api.auth import KeyCache
 from triops.api.health import router as health_router
+from triops.api.input_guard import InputGuard
 from triops.api.middleware import Metrics, RequestMiddleware
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.alerts import router as alerts_router
@@ -95,6 +96,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return RedirectResponse("/ui", status_code=307)
 
     app.add_middleware(GatewayShortcut)  # the gateway's hot routes skip the router
+    app.add_middleware(InputGuard)  # hostile values get a 400 before any route sees them
     app.add_middleware(
         RequestMiddleware, metrics=app.state.metrics,
         max_body_bytes=runtime.settings.max_body_bytes,

@@ -69,12 +69,22 @@ def describe_validation(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(problems)
 
 
-def _respond(request: Request, status: int, code: str, message: str,
-             param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def render(path: str, status: int, code: str, message: str,
+           param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     # The OpenAI routes answer in OpenAI's error shape; every other route in triops'.
-    if openai_errors.is_openai_path(request.url.path):
+    if openai_errors.is_openai_path(path):
         return openai_errors.render(status, code, message, param, headers)
     return error_response(status, code, message, headers)
+
+
+def _respond(request: Request, status: int, code: str, message: str,
+             param: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return render(request.url.path, status, code, message, param, headers)
+
+
+def internal_error(path: str) -> JSONResponse:
+    """The answer to an error nobody planned for; the traceback goes to the log only."""
+    return render(path, 500, "INTERNAL_ERROR", "internal error; see the server log")
 
 
 def install(app: FastAPI) -> None:
@@ -102,8 +112,3 @@ def install(app: FastAPI) -> None:
         log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
         return _respond(request, 409, errors.AlreadyExists.code,
                         "a concurrent request created the same object first; retry to see it")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _respond(request, 500, "INTERNAL_ERROR", "internal error; see the server log")

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, access log, Prometheus metrics, body size limit.
+"""ASGI middleware: request ids, access log, Prometheus metrics, body size limit and
+the answer to unexpected errors.
 
 Written as plain ASGI rather than ``BaseHTTPMiddleware`` so that streaming responses
 pass through untouched and the hot path pays as little as possible.
@@ -16,9 +17,10 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from triops.api.errors import error_body
+from triops.api.errors import error_body, internal_error
 
 access_log = logging.getLogger("triops.access")
+log = logging.getLogger("triops.api")
 
 
 class Metrics:
@@ -110,6 +112,13 @@ class RequestMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             pass
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if response_started:
+                raise  # half a response is out: only closing the connection tells the client
+            # Answered here rather than by Starlette's outermost handler, which re-raises
+            # after answering, and the server then drops the keep-alive connection.
+            await internal_error(scope["path"])(scope, limited_receive, tracking_send)
         finally:
             self._observe(scope, status, started, request_id)
 

@@ -8,8 +8,6 @@ mirrors the request's encoding, as the specification asks.
 from __future__ import annotations
 
 import base64
-import gzip
-import json
 import re
 import zlib
 from typing import TypeVar
@@ -19,7 +17,9 @@ from google.protobuf.message import DecodeError, Message
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.core.errors import InvalidInput
+from triops.api.input_guard import load_json
+from triops.api.runtime import runtime_of
+from triops.core.errors import InvalidInput, PayloadTooLarge
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -41,10 +41,7 @@ async def decode(request: Request, message_type: type[M]) -> tuple[M, str]:
     body = await request.body()
     encoding = request.headers.get("content-encoding", "").lower()
     if encoding == "gzip":
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InvalidInput(f"OTLP body is not valid gzip: {exc}") from None
+        body = gunzip(body, runtime_of(request).settings.max_body_bytes)
     elif encoding not in ("", "identity"):
         raise InvalidInput(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
     message = message_type()
@@ -55,13 +52,37 @@ async def decode(request: Request, message_type: type[M]) -> tuple[M, str]:
             raise InvalidInput(f"OTLP body is not a valid protobuf {message_type.__name__}: {exc}") from None
     else:
         try:
-            document = json.loads(body.decode("utf-8"))
+            document = load_json(body.decode("utf-8"))
             if not isinstance(document, dict):
                 raise ValueError("the top level must be a JSON object")
             ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
         except (ParseError, UnicodeDecodeError, ValueError) as exc:
             raise InvalidInput(f"OTLP body is not valid OTLP JSON: {exc}") from None
     return message, media
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Inflate a gzip body, refusing it once it grows past ``limit`` bytes.
+
+    A small body can inflate a thousandfold (1 MiB of gzip holds 1 GiB of zeros), so
+    the inflated size is limited like the raw one, and memory stays near ``limit``.
+    """
+    inflated = bytearray()
+    try:
+        while body:
+            # One decompressor per gzip member: concatenated members are valid gzip.
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            inflated += inflater.decompress(body, limit + 1 - len(inflated))
+            if len(inflated) > limit:
+                raise PayloadTooLarge(
+                    f"gzip body inflates to more than the limit of {limit} bytes "
+                    "(raise it with TRIOPS_MAX_BODY_BYTES)")
+            if not inflater.eof:
+                raise InvalidInput("OTLP body is not valid gzip: it ends before its last block")
+            body = inflater.unused_data
+    except zlib.error as exc:
+        raise InvalidInput(f"OTLP body is not valid gzip: {exc}") from None
+    return bytes(inflated)
 
 
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id",

@@ -13,6 +13,7 @@ are numbers; everything else is a quoted string.
 
 from __future__ import annotations
 
+import math
 import re
 
 from triops.core.errors import InvalidInput
@@ -129,6 +130,9 @@ class _Parser:
             self.take("rp")
             return tuple(items)
         kind, raw = self.take()
+        if kind == "num" and not math.isfinite(float(raw)):
+            # 1e400 reads as infinity, which no stored number or timestamp compares with.
+            raise InvalidInput(f"Invalid filter '{self.text}': {raw} is not a finite number")
         if entity == METRIC:
             if kind != "num":
                 raise InvalidInput(

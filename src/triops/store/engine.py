@@ -14,7 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
+
+from triops.core.errors import InvalidInput
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -51,6 +54,26 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _unstorable_values_are_invalid_input() -> Iterator[None]:
+    """A value the database cannot hold is the caller's mistake, not the server's.
+
+    PostgreSQL refuses NUL in text and numbers beyond a column's range (``DataError``);
+    the SQLite driver refuses integers beyond 64 bits (``OverflowError``); both drivers
+    refuse strings with lone surrogates (``UnicodeEncodeError``).
+    """
+    try:
+        yield
+    except DataError as exc:
+        raise InvalidInput(f"a value cannot be stored: {_first_line(exc.orig)}") from exc
+    except (OverflowError, UnicodeEncodeError) as exc:
+        raise InvalidInput(f"a value cannot be stored: {exc}") from exc
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).split("\n", 1)[0]
+
+
 class Database:
     """Owns the engine and hands out read and write sessions."""
 
@@ -65,13 +88,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._reader() as session:
+        with _unstorable_values_are_invalid_input(), self._reader() as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with self._writer() as session, session.begin():
+        with _unstorable_values_are_invalid_input(), self._writer() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

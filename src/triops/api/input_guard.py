@@ -1,0 +1,177 @@
+"""Refuses hostile values at the edge, before any handler or database sees them.
+
+Python reads JSON more generously than triops can keep it: integers of any size,
+``NaN`` and ``1e400`` (infinity), NUL characters, lone UTF-16 surrogates (``"\\ud800"``)
+and nesting as deep as the interpreter's stack. Each of those either cannot be stored
+(PostgreSQL text has no NUL, a 64-bit column no larger integer, UTF-8 no surrogate) or
+breaks code downstream (``int(inf)``, recursion). One check here, on every JSON body and
+every path and query string, answers them all with a 400 that names the field, instead
+of a 500 from wherever the value first hurts.
+
+Values that pass still meet their endpoint's own validation; this only draws the outer
+line of what any endpoint can take.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from triops.api import errors
+from triops.core.errors import InvalidInput
+
+#: Deeper than any document triops reads (OTLP's deepest is about a dozen levels).
+MAX_DEPTH = 64
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def load_json(raw: bytes | str) -> Any:
+    """``json.loads`` that refuses what triops cannot hold.
+
+    Raises :class:`InvalidInput` naming the field of a hostile value and ``ValueError``
+    for text that is not JSON at all.
+
+    >>> load_json(b'{"a": [1, 2.5, "x"]}')
+    {'a': [1, 2.5, 'x']}
+    >>> load_json(b'{"a": {"b": 1e400}}')
+    Traceback (most recent call last):
+    ...
+    triops.core.errors.InvalidInput: body.a.b: number is not finite (NaN or infinity)
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise InvalidInput(f"body: JSON is nested deeper than {MAX_DEPTH} levels") from None
+    check_value(value, "body")
+    return value
+
+
+def check_value(value: Any, where: str) -> None:
+    """Raise :class:`InvalidInput` if ``value`` (parsed JSON) holds a hostile value."""
+    problem = _find(value, 0)
+    if problem is not None:
+        path, reason = problem
+        raise InvalidInput(f"{where}{''.join(reversed(path))}: {reason}")
+
+
+def check_text(text: str, where: str) -> None:
+    reason = _text_problem(text)
+    if reason is not None:
+        raise InvalidInput(f"{where}: {reason}")
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "text must not contain NUL characters (\\u0000)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text must not contain lone UTF-16 surrogates (such as \\ud800)"
+    return None
+
+
+def _find(value: Any, depth: int) -> tuple[list[str], str] | None:
+    """The first hostile value under ``value``: its path (innermost first) and why.
+
+    The path is built only on the way out of a failure, so clean documents pay for the
+    walk alone.
+    """
+    kind = type(value)
+    if kind is str:
+        reason = _text_problem(value)
+        return ([], reason) if reason else None
+    if kind is int:
+        if not INT_MIN <= value <= INT_MAX:
+            return [], "integer is outside the 64-bit range"
+        return None
+    if kind is float:
+        return None if math.isfinite(value) else ([], "number is not finite (NaN or infinity)")
+    if kind is dict or kind is list:
+        if depth >= MAX_DEPTH:
+            return [], f"JSON is nested deeper than {MAX_DEPTH} levels"
+        items = value.items() if kind is dict else enumerate(value)
+        for key, item in items:
+            if kind is dict:
+                reason = _text_problem(key)
+                if reason:
+                    return [f".{key!r}"], f"key {reason}"
+            problem = _find(item, depth + 1)
+            if problem is not None:
+                problem[0].append(f".{key}" if kind is dict else f"[{key}]")
+                return problem
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
+
+
+class InputGuard:
+    """ASGI middleware: checks the path, the query string and JSON bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self._check_url(scope)
+            if _is_json(scope) and not _has_header(scope, b"content-encoding"):
+                body = await _read_body(receive)
+                receive = _replay(body, receive)
+                if body:
+                    try:
+                        load_json(body)
+                    except ValueError:
+                        pass  # not JSON at all: the route's own parser says so in its words
+        except InvalidInput as exc:
+            response = errors.render(scope["path"], 400, exc.code, exc.message)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _check_url(scope: Scope) -> None:
+        check_text(scope["path"], "path")
+        query: bytes = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            raise InvalidInput("query: text must not contain NUL characters (%00)")
+
+
+def _has_header(scope: Scope, wanted: bytes) -> bool:
+    return any(name == wanted for name, _ in scope["headers"])
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
