@@ -237,7 +237,8 @@ def _onnx_handle(data: bytes) -> ModelHandle:
     try:
         # Loaded from bytes, an ONNX file's external-data locations would be resolved
         # against the server's working directory; pointed at an empty folder instead,
-        # any such reference fails and no file outside the model can be read.
+        # any such reference fails and no file outside the model can be read (the
+        # option exists since onnxruntime 1.21, the version the onnx extra requires).
         with tempfile.TemporaryDirectory(prefix="triops-onnx-") as empty:
             options.add_session_config_entry(
                 "session.model_external_initializers_file_folder_path", empty)
