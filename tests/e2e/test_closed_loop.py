@@ -41,7 +41,8 @@ def loop_server(backend, tmp_path, pg_databases, monkeypatch):
     proc = new_server(backend, tmp_path / "server", pg_databases)
     proc.extra_env = {"PYTHONPATH": str(REPO), "CLOSED_LOOP_URL": proc.url,
                       "MLFLOW_TRACKING_TOKEN": proc.admin_key,
-                      "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+                      "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                      "TRIOPS_PIPELINE_MODULES": "tests.e2e.closed_loop_pipeline"}
     proc.start()
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", proc.admin_key)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

@@ -161,7 +161,8 @@ def test_retraining_promotes_only_a_better_candidate(runtime, quality, promoted)
                                "tests.ml.retrain_pipelines:retrain")
     policy = RetrainPolicy(pipeline="retrain-churn", metric="accuracy", min_improvement=0.05)
     outcome = retrain(runtime.db, runtime.artifacts, "default", model="churn",
-                      alias="champion", policy=policy, trigger="test")
+                      alias="champion", policy=policy, trigger="test",
+                      pipeline_modules={"tests.ml.retrain_pipelines"})
     assert outcome.status == "succeeded" and outcome.candidate_version == 2
     assert outcome.champion_score == 0.5
     assert outcome.promoted is promoted

@@ -10,7 +10,8 @@ import pytest
 
 from tests.ml import retrain_pipelines as fixtures
 from triops.core.errors import InvalidInput
-from triops.ml.pipelines import Pipeline, load, make_executor, run_pipeline
+from triops.core.settings import Settings
+from triops.ml.pipelines import Pipeline, load, make_executor, registered_modules, run_pipeline
 from triops.store.repos import audit
 from triops.store.repos import monitoring as repo
 
@@ -37,9 +38,32 @@ def test_graph_is_ordered_and_checked():
     with pytest.raises(InvalidInput, match="cycle"):
         cycle.order()
     with pytest.raises(InvalidInput, match="MODULE:PIPELINE"):
-        load("no-colon")
+        load("no-colon", {"tests"})
     with pytest.raises(InvalidInput, match="not a triops Pipeline"):
-        load("tests.ml.retrain_pipelines:CALLS")
+        load("tests.ml.retrain_pipelines:CALLS", {"tests.ml.retrain_pipelines"})
+
+
+@pytest.fixture
+def settings(store_url, tmp_path):
+    """The server's settings, with this suite's pipeline module registered."""
+    return Settings(store=store_url, artifacts=str(tmp_path / "artifacts"), home=tmp_path,
+                    pipeline_modules=["tests.ml.retrain_pipelines"])
+
+
+def test_only_registered_modules_are_imported(monkeypatch):
+    import sys
+
+    with pytest.raises(InvalidInput) as refused:
+        load("tests.ml.unregistered_pipeline:p", {"tests.ml.retrain_pipelines"})
+    assert refused.value.code == "PIPELINE_NOT_REGISTERED"
+    assert "tests.ml.unregistered_pipeline" not in sys.modules  # refused before importing
+    # A package registers its submodules; a name that merely starts alike does not.
+    assert load("tests.ml.retrain_pipelines:numbers", {"tests.ml"}) is fixtures.numbers
+    with pytest.raises(InvalidInput, match="not registered"):
+        load("tests.ml.retrain_pipelines:numbers", {"tests.ml.retrain"})
+    monkeypatch.setenv("TRIOPS_PIPELINE_MODULES", "a.b, c")
+    assert set(Settings().pipeline_modules) == {"a.b", "c"}
+    assert {"a.b", "c"} <= registered_modules(Settings().pipeline_modules)
 
 
 def test_steps_are_cached_by_input_content_and_every_run_is_recorded(runtime):
@@ -84,6 +108,11 @@ def test_pipelines_api_register_run_and_status(client):
     assert viewer_refused.status_code == 400
     assert client.post("/api/v1/pipelines", json={
         "name": "x", "ref": "tests.ml.missing_module:p"}).status_code == 400
+    # Any installed module would import (and run its code) if it could be named.
+    for ref in ("os:system", "subprocess:run", "tests.ml.serving_models:classifier"):
+        refused = client.post("/api/v1/pipelines", json={"name": "x", "ref": ref})
+        assert refused.status_code == 400, ref
+        assert refused.json()["error_code"] == "PIPELINE_NOT_REGISTERED"
     made = client.post("/api/v1/pipelines", json={"name": "nums",
                                                   "ref": "tests.ml.retrain_pipelines:numbers"})
     assert made.status_code == 201, made.text

@@ -40,3 +40,26 @@ def test_deploy_list_refuse_delete(runtime, settings, tmp_path):
         assert deployments.list_all(session, "default") == []
         actions = [e.action for e in audit.recent(session, "default")]
     assert actions[:2] == ["endpoint.delete", "endpoint.deploy"]
+
+
+def test_deploy_trusts_extra_skops_types_only_when_named(runtime, settings):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = KNeighborsClassifier(3, algorithm="kd_tree").fit(sm.FEATURES, sm.LABELS)
+    sm.register(runtime, "knn", sm.skops_files(model), alias="champion")
+    where = ["--store", settings.store_url, "--artifacts", settings.artifacts_location]
+
+    refused = triops("deploy", "knn", "--model", "knn@champion", *where)
+    assert refused.returncode == 1
+    assert "KDTree" in refused.stderr and "--trust-type" in refused.stderr
+    types = ["sklearn.neighbors._kd_tree.KDTree",
+             "sklearn.metrics._dist_metrics.EuclideanDistance64"]
+    done = triops("deploy", "knn", "--model", "knn@champion", *where,
+                  *[arg for t in types for arg in ("--trust-type", t)])
+    assert done.returncode == 0, done.stderr
+    with runtime.db.read() as session:
+        row = deployments.get(session, "default", "knn")
+        actions = [e.action for e in audit.recent(session, "default")]
+    assert sorted(row.trusted_types) == sorted(types) and len(row.trusted_files) == 1
+    assert "endpoint.trust_types" in actions
+    assert "KDTree" in triops("deploy", *where, "--project", "default").stdout

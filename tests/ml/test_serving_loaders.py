@@ -74,7 +74,7 @@ def test_skops_file_with_unsafe_types_is_refused(runtime):
     files = sm.skops_files(model)
     sm.register(runtime, "sneaky", files)
     root = artifact_root(_location(runtime, "sneaky"), "default")
-    with pytest.raises(InvalidInput, match=r"system.*trust_pickle"):
+    with pytest.raises(InvalidInput, match=r"system.*trusted_types"):
         load_model(ModelFiles(runtime.artifacts, root))
 
 
@@ -126,7 +126,7 @@ def test_a_registered_loader_is_tried_first(runtime):
         def accepts(self, files):  # type: ignore[no-untyped-def]
             return "constant.txt" in files.names
 
-        def load(self, files, *, trust_pickle):  # type: ignore[no-untyped-def]
+        def load(self, files, *, trust):  # type: ignore[no-untyped-def]
             value = float(files.read("constant.txt"))
             return ModelHandle(predict=lambda frame: [value] * len(frame), columns=None,
                                format=self.format)

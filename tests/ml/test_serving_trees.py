@@ -76,8 +76,8 @@ def test_tampered_tree_is_refused():
     with pytest.raises(InvalidInput, match="out of range"):
         check_trees(model)
     # The same model through skops: refused at load, before anything predicts.
-    from triops.ml.serving.loaders import _sklearn_handle, _skops_model
+    from triops.ml.serving.loaders import NO_TRUST, _sklearn_handle, _skops_model
 
-    loaded = _skops_model(sio.dumps(model), False, "model.skops")
+    loaded = _skops_model(sio.dumps(model), NO_TRUST, "model.skops")
     with pytest.raises(InvalidInput, match="out of range"):
         _sklearn_handle(loaded, None, "skops")

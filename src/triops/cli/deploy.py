@@ -62,7 +62,11 @@ def deploy(
     log_sample_rate: Annotated[float, typer.Option(
         help="Share of requests written to the prediction log (0..1)")] = 1.0,
     trust_pickle: Annotated[bool, typer.Option(
-        "--trust-pickle", help="Load pickle-serialized models (runs their code; audited)")] = False,
+        "--trust-pickle", help="Load pickle-serialized models (runs their code); trust is "
+                               "bound to the files' SHA-256 and audited")] = False,
+    trust_type: Annotated[list[str], typer.Option(
+        "--trust-type", help="Also load this skops type (repeatable); bound to the files' "
+                             "SHA-256 and audited")] = [],  # noqa: B006
     replace: Annotated[bool, typer.Option("--replace", help="Change an existing endpoint")] = False,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the endpoint")] = False,
     project: ProjectOpt = DEFAULT_PROJECT,
@@ -93,13 +97,19 @@ def deploy(
                 policy["shadow"] = {"ref": shadow}
             spec = EndpointSpec(name=name, model_name=model_name, model_ref=ref, policy=policy,
                                 max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
-                                log_sample_rate=log_sample_rate, trust_pickle=trust_pickle)
+                                log_sample_rate=log_sample_rate, trust_pickle=trust_pickle,
+                                trusted_types=tuple(trust_type))
             done = deploy_endpoint(db, ArtifactStore(settings.artifacts_location), project, spec,
                                    actor="cli", replace=replace)
             serving = ", ".join(f"{role} v{v}" for role, v in done.versions.items())
             console.print(f"deployed endpoint {name}: {model_name} {ref} ({serving})")
     finally:
         db.dispose()
+
+
+def _trusted(row: Any) -> str:
+    granted = (["pickle"] if row.trust_pickle else []) + list(row.trusted_types or [])
+    return ", ".join(granted) or "no"
 
 
 def _list(db: Any, project: str) -> None:
@@ -114,5 +124,5 @@ def _list(db: Any, project: str) -> None:
                 parts.append(f"shadow {policy.shadow_ref}")
             table.add_row(row.name, row.model_name, row.model_ref, ", ".join(parts) or "-",
                           str(row.max_batch_size), f"{row.max_wait_ms:g}",
-                          f"{row.log_sample_rate:g}", "yes" if row.trust_pickle else "no")
+                          f"{row.log_sample_rate:g}", _trusted(row))
     console.print(table)

@@ -59,7 +59,9 @@ def run(
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     settings = settings_from(store=store, artifacts=artifacts, home=home)
-    pipeline = load(ref)
+    # Whoever types the command runs this code on their own machine: the module they
+    # name is registered for this run. The server only imports registered modules.
+    pipeline = load(ref, {ref.partition(":")[0]})
     db = open_database(settings)
     try:
         result = run_pipeline(db, ArtifactStore(settings.artifacts_location), project, pipeline,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -40,6 +41,16 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     log_level: str = "info"
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    pipeline_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Modules (or packages) whose pipelines the server "
+        "may import; comma-separated in TRIOPS_PIPELINE_MODULES")
+
+    @field_validator("pipeline_modules", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("store")
     @classmethod

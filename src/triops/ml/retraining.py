@@ -16,6 +16,7 @@ depend on how the pipeline computes its own numbers. Every step lands in the aud
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +61,8 @@ def _score(policy: RetrainPolicy, evaluation: dict[str, Any], who: str) -> float
 
 def retrain(db: Database, artifacts: ArtifactStore, project: str, *, model: str, alias: str,
             policy: RetrainPolicy, trigger: str, actor: str = "retraining",
-            executor: Executor | None = None) -> RetrainOutcome:
+            executor: Executor | None = None,
+            pipeline_modules: Collection[str] = ()) -> RetrainOutcome:
     with db.read() as session:
         registered = repo.get_pipeline(session, project, policy.pipeline)
         try:
@@ -68,7 +70,7 @@ def retrain(db: Database, artifacts: ArtifactStore, project: str, *, model: str,
                 session, project, model, alias)[1].version
         except NotFound:
             champion_version = None
-    pipeline = load(registered.ref)
+    pipeline = load(registered.ref, pipeline_modules)
     offered = {"model": model, "alias": alias, "champion_version": champion_version,
                "project": project}
     unknown = [p for p in pipeline.params if p not in offered]

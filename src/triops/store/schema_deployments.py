@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from triops.store.schema import Base
+from triops.store.schema import Base, JSONType
 
 
 class ServingEndpoint(Base):
@@ -25,6 +25,10 @@ class ServingEndpoint(Base):
     max_wait_ms: Mapped[float] = mapped_column(Float)
     log_sample_rate: Mapped[float] = mapped_column(Float)
     trust_pickle: Mapped[bool] = mapped_column(Boolean)
+    #: Extra skops type names an admin trusted, and the SHA-256 of the files that trust
+    #: (and ``trust_pickle``) was granted for.
+    trusted_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    trusted_files: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_by: Mapped[str] = mapped_column(String(256))
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)

@@ -7,7 +7,7 @@ scoring-server ``{"dataframe_split": {"columns": [...], "data": [[...]]}}`` and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query
@@ -18,8 +18,9 @@ from starlette.responses import Response
 
 from triops.api.auth import AsEditor, AsViewer, Caller
 from triops.api.runtime import runtime_of
-from triops.core.errors import InvalidInput
+from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import now_ms
+from triops.core.principals import Role
 from triops.ml.serving import append_labels, predictions_window, traffic
 from triops.ml.serving.deploy import deploy, undeploy
 from triops.ml.serving.inputs import Table, from_records, from_split
@@ -49,7 +50,13 @@ class EndpointIn(BaseModel):
     max_batch_size: int = Field(32, ge=1, le=4096)
     max_wait_ms: float = Field(2.0, ge=0, le=1000)
     log_sample_rate: float = Field(1.0, ge=0, le=1)
-    trust_pickle: bool = Field(False, description="load pickle-serialized models (audited)")
+    trust_pickle: bool = Field(
+        False, description="load pickle-serialized models, which run their author's code; "
+                           "admin only, bound to the files' SHA-256 (audited)")
+    trusted_types: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=64,
+        description="skops types to load beyond the reviewed ones; admin only, bound to the "
+                    "files' SHA-256 (audited)")
     replace: bool = False
 
     def to_spec(self) -> EndpointSpec:
@@ -62,7 +69,8 @@ class EndpointIn(BaseModel):
         return EndpointSpec(
             name=self.name, model_name=model_name, model_ref=ref, policy=policy,
             max_batch_size=self.max_batch_size, max_wait_ms=self.max_wait_ms,
-            log_sample_rate=self.log_sample_rate, trust_pickle=self.trust_pickle)
+            log_sample_rate=self.log_sample_rate, trust_pickle=self.trust_pickle,
+            trusted_types=tuple(self.trusted_types))
 
 
 class EndpointOut(BaseModel):
@@ -74,6 +82,9 @@ class EndpointOut(BaseModel):
     max_wait_ms: float
     log_sample_rate: float
     trust_pickle: bool
+    trusted_types: list[str] = Field(default_factory=list)
+    trusted_files: list[str] = Field(default_factory=list,
+                                     description="SHA-256 of the files the trust is for")
     created_by: str
     created_ms: int
     updated_ms: int
@@ -88,7 +99,8 @@ class EndpointOut(BaseModel):
         return cls(name=row.name, model=row.model_name, model_ref=row.model_ref,
                    policy=row.policy or {}, max_batch_size=row.max_batch_size,
                    max_wait_ms=row.max_wait_ms, log_sample_rate=row.log_sample_rate,
-                   trust_pickle=row.trust_pickle, created_by=row.created_by,
+                   trust_pickle=row.trust_pickle, trusted_types=list(row.trusted_types or []),
+                   trusted_files=list(row.trusted_files or []), created_by=row.created_by,
                    created_ms=row.created_ms, updated_ms=row.updated_ms,
                    versions=versions or {})
 
@@ -105,14 +117,17 @@ def _service(request: Request) -> ServingService:
 @router.post("/endpoints", response_model=EndpointOut, status_code=201)
 async def create_endpoint(body: EndpointIn, request: Request,
                           caller: Caller = AsEditor) -> EndpointOut:
+    if (body.trust_pickle or body.trusted_types) and not caller.principal.allows(Role.admin):
+        # Trust lets a model file run code in the server: an editor may not grant it.
+        raise PermissionDenied("trust_pickle and trusted_types need the admin role; the key "
+                               f"has {caller.principal.role.name}")
     runtime = runtime_of(request)
-    spec = body.to_spec()
-    done = await run_in_threadpool(deploy, runtime.db, runtime.artifacts, caller.project, spec,
-                                   actor=caller.actor, replace=body.replace)
+    done = await run_in_threadpool(deploy, runtime.db, runtime.artifacts, caller.project,
+                                   body.to_spec(), actor=caller.actor, replace=body.replace)
     service = _service(request)
-    service.forget(caller.project, spec.name)
+    service.forget(caller.project, done.spec.name)
     for version, handle in done.handles.items():
-        service.adopt(caller.project, spec.model_name, version, handle, spec)
+        service.adopt(caller.project, done.spec.model_name, version, handle, done.spec)
     return EndpointOut.of(done.row, done.versions)
 
 

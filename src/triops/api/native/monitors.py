@@ -23,7 +23,13 @@ from triops.core.errors import InvalidInput
 from triops.ml.monitoring.monitors import RunOutcome, run_monitor
 from triops.ml.monitoring.service import SERVICE, MonitoringService
 from triops.ml.monitoring.spec import MonitorSpec
-from triops.ml.pipelines import EXECUTORS, load, make_executor, run_pipeline
+from triops.ml.pipelines import (
+    EXECUTORS,
+    load,
+    make_executor,
+    registered_modules,
+    run_pipeline,
+)
 from triops.store.repos import audit
 from triops.store.repos import monitoring as repo
 from triops.store.schema_monitoring import Monitor, MonitorResult, PipelineRun
@@ -36,7 +42,9 @@ def start_monitoring(runtime: Runtime) -> MonitoringService:
     """Start (once) the scheduler that runs due monitors and queued retraining."""
     service = runtime.services.get(SERVICE)
     if service is None:
-        service = runtime.services[SERVICE] = MonitoringService(runtime.db, runtime.artifacts)
+        service = runtime.services[SERVICE] = MonitoringService(
+            runtime.db, runtime.artifacts,
+            pipeline_modules=registered_modules(runtime.settings.pipeline_modules))
         service.start()
     return service
 
@@ -170,7 +178,8 @@ def results(name: str, request: Request, start_ms: int | None = Query(None, ge=0
 class PipelineIn(BaseModel):
     name: str = Field(..., pattern=_NAME)
     ref: str = Field(..., pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
-                     description="MODULE:PIPELINE importable by the server")
+                     description="MODULE:PIPELINE in a module registered with the server "
+                                 "(pipeline_modules or 'triops.pipelines' entry points)")
     description: str = Field("", max_length=4096)
 
 
@@ -223,7 +232,7 @@ class RunOut(BaseModel):
 @router.post("/pipelines", response_model=PipelineOut, status_code=201)
 def register_pipeline(body: PipelineIn, request: Request, caller: Caller = AsAdmin
                       ) -> PipelineOut:
-    pipeline = load(body.ref)
+    pipeline = load(body.ref, registered_modules(runtime_of(request).settings.pipeline_modules))
     steps = [s.name for s in pipeline.order()]
     with runtime_of(request).db.write() as session:
         repo.register_pipeline(session, caller.project, body.name, body.ref, body.description)
@@ -246,7 +255,7 @@ def start_run(name: str, body: RunIn, request: Request, caller: Caller = AsEdito
     runtime = runtime_of(request)
     with runtime.db.read() as session:
         registered = repo.get_pipeline(session, caller.project, name)
-    pipeline = load(registered.ref)
+    pipeline = load(registered.ref, registered_modules(runtime.settings.pipeline_modules))
     if set(body.params) != set(pipeline.params):
         raise InvalidInput(f"pipeline {name!r} takes parameters {list(pipeline.params)}, "
                            f"got {sorted(body.params)}")

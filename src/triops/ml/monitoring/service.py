@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -24,8 +25,10 @@ SERVICE = "monitoring"
 
 
 class MonitoringService:
-    def __init__(self, db: Database, artifacts: ArtifactStore, tick_s: float = 5.0) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactStore, tick_s: float = 5.0, *,
+                 pipeline_modules: Collection[str] = ()) -> None:
         self.db, self.artifacts, self.tick_s = db, artifacts, tick_s
+        self.pipeline_modules = pipeline_modules
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triops-retrain")
@@ -78,7 +81,8 @@ class MonitoringService:
 
         try:
             retrain(self.db, self.artifacts, key[0], model=key[1], alias=spec.alias,
-                    policy=policy, trigger=trigger, executor=make_executor(policy.executor))
+                    policy=policy, trigger=trigger, executor=make_executor(policy.executor),
+                    pipeline_modules=self.pipeline_modules)
         except TriopsError as exc:
             log.warning("retraining %s failed: %s", key, exc.message)
         except Exception:

@@ -11,10 +11,10 @@ from triops.ml.pipelines._executors import (
     RayExecutor,
     make_executor,
 )
-from triops.ml.pipelines._graph import Pipeline, Step, load
+from triops.ml.pipelines._graph import Pipeline, Step, load, registered_modules
 from triops.ml.pipelines._run import RunResult, StepOutcome, run_pipeline
 
 __all__ = [
     "EXECUTORS", "Executor", "LocalExecutor", "Pipeline", "RayExecutor", "RunResult", "Step",
-    "StepOutcome", "load", "make_executor", "run_pipeline",
+    "StepOutcome", "load", "make_executor", "registered_modules", "run_pipeline",
 ]

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from triops.core.errors import InvalidInput
@@ -104,11 +105,28 @@ class Pipeline:
         return ordered
 
 
-def load(ref: str) -> Pipeline:
-    """Import ``module:attribute`` and return the pipeline it names."""
+def registered_modules(configured: Iterable[str]) -> frozenset[str]:
+    """Modules whose pipelines may be loaded: the ``pipeline_modules`` setting plus every
+    module named in the ``triops.pipelines`` entry-point group of installed packages."""
+    found = {m.strip() for m in configured if m.strip()}
+    found.update(ep.module for ep in metadata.entry_points(group="triops.pipelines"))
+    return frozenset(found)
+
+
+def load(ref: str, modules: Collection[str]) -> Pipeline:
+    """Import ``module:attribute`` and return the pipeline it names.
+
+    Only a module in ``modules`` (or inside a package there) is imported: importing runs
+    the module's code, so a reference may not name just any installed module.
+    """
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise InvalidInput(f"pipeline reference {ref!r} must look like MODULE:PIPELINE")
+    if not any(module_name == m or module_name.startswith(m + ".") for m in modules):
+        raise InvalidInput(
+            f"module {module_name!r} is not registered pipeline code; add it to the "
+            "pipeline_modules setting (TRIOPS_PIPELINE_MODULES) or to the "
+            "'triops.pipelines' entry points of its package", code="PIPELINE_NOT_REGISTERED")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -1,18 +1,30 @@
 """Deploying, changing and removing endpoints: checked, loaded once, audited.
 
 A deployment is validated before anything is written: every reference it names must
-resolve to an existing version and every such version must load (a pickle refused for
-an untrusted deployment is refused here, at deploy time, with nothing stored).
+resolve to an existing version and every such version must load (a pickle or an
+unreviewed skops type refused for an untrusted deployment is refused here, at deploy
+time, with nothing stored). A deployment that trusts more (``trust_pickle``,
+``trusted_types``; the API lets only admins ask) is bound to the SHA-256 of every file
+of the versions it names, read now: those digests are stored with it, and trust is
+given at load time only to files that still match them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from triops.core.errors import AlreadyExists, InvalidInput
 from triops.ml.serving import traffic
-from triops.ml.serving.loaders import ModelFiles, ModelHandle, artifact_root, load_model
+from triops.ml.serving.loaders import (
+    NO_TRUST,
+    ModelFiles,
+    ModelHandle,
+    Trust,
+    artifact_root,
+    load_model,
+)
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 from triops.store.repos import audit, deployments, registry
@@ -25,6 +37,8 @@ class Deployed:
     row: ServingEndpoint
     versions: dict[str, int]
     handles: dict[int, ModelHandle]
+    #: The spec as stored, with the digests its trust is bound to.
+    spec: EndpointSpec
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -45,6 +59,14 @@ def check_spec(spec: EndpointSpec) -> EndpointSpec:
     if not 0 <= spec.log_sample_rate <= 1:
         raise InvalidInput("log_sample_rate must be between 0 and 1")
     return spec
+
+
+def trust_of(spec: EndpointSpec) -> Trust:
+    """What the stored deployment trusts, and for which files."""
+    if not spec.trust_pickle and not spec.trusted_types:
+        return NO_TRUST
+    return Trust(types=frozenset(spec.trusted_types), pickle=spec.trust_pickle,
+                 files=frozenset(spec.trusted_files))
 
 
 def referenced(spec: EndpointSpec) -> list[tuple[str, str]]:
@@ -79,25 +101,36 @@ def deploy(db: Database, artifacts: ArtifactStore, project: str, spec: EndpointS
                 _m, row = registry.get_version(session, project, spec.model_name, ref)
             versions[role] = row.version
             locations[row.version] = row.storage_location
-    handles = {
-        # Loading proves the files are there and in a format this deployment may load.
-        version: load_model(ModelFiles(artifacts, artifact_root(location, project)),
-                            trust_pickle=spec.trust_pickle)
-        for version, location in locations.items()}
+    files = {version: ModelFiles(artifacts, artifact_root(location, project))
+             for version, location in locations.items()}
+    if spec.trust_pickle or spec.trusted_types:
+        digests = set().union(*(f.digests() for f in files.values()))
+        spec = dataclasses.replace(spec, trusted_types=tuple(sorted(set(spec.trusted_types))),
+                                   trusted_files=tuple(sorted(digests)))
+    else:
+        spec = dataclasses.replace(spec, trusted_files=())
+    trust = trust_of(spec)
+    # Loading proves the files are there and in a format this deployment may load.
+    handles = {version: load_model(f, trust=trust) for version, f in files.items()}
     with db.write() as session:
         row = deployments.create(session, project, spec, actor, replace=replace)
         detail = {"model": spec.model_name, "ref": spec.model_ref, "policy": spec.policy,
                   "versions": versions, "max_batch_size": spec.max_batch_size,
                   "max_wait_ms": spec.max_wait_ms, "log_sample_rate": spec.log_sample_rate,
-                  "trust_pickle": spec.trust_pickle}
+                  "trust_pickle": spec.trust_pickle, "trusted_types": list(spec.trusted_types)}
         audit.record(session, project=project, actor=actor, action="endpoint.deploy",
                      target=spec.name, detail=detail)
+        # Trust lets the model's author run code in the server: each grant its own entry.
+        trusted = {"model": spec.model_name, "versions": versions,
+                   "files": list(spec.trusted_files)}
         if spec.trust_pickle:
-            # Trusting pickles lets the model's author run code in the server: its own entry.
             audit.record(session, project=project, actor=actor, action="endpoint.trust_pickle",
-                         target=spec.name, detail={"model": spec.model_name,
-                                                   "versions": versions})
-    return Deployed(row, versions, handles)
+                         target=spec.name, detail=trusted)
+        if spec.trusted_types:
+            audit.record(session, project=project, actor=actor, action="endpoint.trust_types",
+                         target=spec.name,
+                         detail={**trusted, "types": list(spec.trusted_types)})
+    return Deployed(row, versions, handles, spec)
 
 
 def undeploy(db: Database, project: str, name: str, *, actor: str) -> None:

@@ -6,20 +6,26 @@ Users add their own with ``register_loader`` or through the ``triops.model_loade
 entry-point group.
 
 Safe by default: skops, ONNX and the native XGBoost/LightGBM formats never run code
-from the file. A pickle (MLflow's default ``cloudpickle`` serialization) runs whatever
-its author put in it, so it is loaded only for a deployment explicitly marked trusted;
-otherwise the load is refused before a single byte is unpickled. The MLmodel file is
-parsed here as plain YAML: ``mlflow.pyfunc.load_model`` is never called, because it
+from the file. A skops file is audited before it is loaded: every type it names must be
+trusted by skops itself or be on ``SKOPS_REVIEWED_TYPES``; any other type (a callable
+such as ``builtins.exec`` among them) is refused by name. A pickle (MLflow's default
+``cloudpickle`` serialization) runs whatever its author put in it, so it is refused
+before a single byte is unpickled. Both limits can be lifted only by an admin's
+``Trust``, which names the extra types (or pickle) and is bound to the SHA-256 of the
+files it was granted for: a file swapped afterwards is refused again. The MLmodel file
+is parsed here as plain YAML: ``mlflow.pyfunc.load_model`` is never called, because it
 would unpickle without asking.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import posixpath
+import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,11 +37,19 @@ from triops.core.errors import InvalidInput, NotFound
 from triops.ml.serving.trees import check_trees, compile_trees
 from triops.store.artifacts import ArtifactStore, safe_relpath
 
-#: Types a skops file may hold without the deployment being trusted: estimators and the
-#: array/containers they are built of. Anything else is named in the refusal. Decision
-#: trees (``sklearn.tree._tree.Tree``, unsafe to predict with if their node indices were
-#: tampered with) are accepted because every tree is bounds-checked at load (``trees``).
-_SKOPS_SAFE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+#: Types a skops file may hold beyond those skops trusts by default (its estimators,
+#: arrays and containers), each reviewed by name: constructing one runs no code chosen by
+#: the file. Decision trees (``sklearn.tree._tree.Tree``, which skops leaves untrusted
+#: because scikit-learn follows their node indices without bounds checks) are here
+#: because every tree is bounds-checked at load (``trees``). The numpy scalar and dtype
+#: types are data; older skops releases report them. Never add a callable, a module
+#: function or a type whose construction imports or evaluates something by name.
+SKOPS_REVIEWED_TYPES: frozenset[str] = frozenset({
+    "sklearn.tree._tree.Tree",
+    "numpy.dtype", "numpy.bool_", "numpy.float16", "numpy.float32", "numpy.float64",
+    "numpy.int8", "numpy.int16", "numpy.int32", "numpy.int64",
+    "numpy.uint8", "numpy.uint16", "numpy.uint32", "numpy.uint64",
+})
 _PROXY_SCHEME = "mlflow-artifacts:"
 
 
@@ -85,6 +99,10 @@ class ModelFiles:
     def with_suffix(self, *suffixes: str) -> str | None:
         return next((n for n in self.names if n.endswith(suffixes)), None)
 
+    def digests(self) -> set[str]:
+        """SHA-256 of every file: what an admin's trust is bound to."""
+        return {digest(self.read(name)) for name in self.names}
+
 
 def artifact_root(storage_location: str, project: str) -> str:
     """Where a version's files live in the artifact store, from its storage location."""
@@ -100,6 +118,32 @@ class UntrustedModel(InvalidInput):
     code = "UNTRUSTED_MODEL_FORMAT"
 
 
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What an admin trusted beyond the reviewed defaults, for the files in ``files``.
+
+    ``types`` are extra skops type names; ``pickle`` allows pickle-serialized models;
+    ``files`` holds the SHA-256 (hex) of every file the trust was granted for. A file
+    whose digest is not there gets no trust at all, so replacing a model's bytes after
+    an admin trusted them voids the trust.
+    """
+
+    types: frozenset[str] = frozenset()
+    pickle: bool = False
+    files: frozenset[str] = field(default_factory=frozenset)
+
+    def for_file(self, data: bytes) -> Trust:
+        """This trust if it was granted for exactly these bytes, else none."""
+        return self if digest(data) in self.files else NO_TRUST
+
+
+NO_TRUST = Trust()
+
+
 @runtime_checkable
 class ModelLoader(Protocol):
     """One family of model files. ``accepts`` must be cheap and must not deserialize."""
@@ -108,7 +152,7 @@ class ModelLoader(Protocol):
 
     def accepts(self, files: ModelFiles) -> bool: ...
 
-    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle: ...
+    def load(self, files: ModelFiles, *, trust: Trust) -> ModelHandle: ...
 
 
 def _as_list(values: Any) -> list[Any]:
@@ -123,16 +167,27 @@ def _feature_columns(model: Any) -> list[Column] | None:
     return None if names is None else [Column(str(n)) for n in names]
 
 
-def _skops_model(data: bytes, trust: bool, what: str) -> Any:
+def _skops_model(data: bytes, trust: Trust, what: str) -> Any:
     import skops.io as sio
 
-    untrusted = sio.get_untrusted_types(data=data)
-    unsafe = [t for t in untrusted if not t.startswith(_SKOPS_SAFE_PREFIXES)]
-    if unsafe and not trust:
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse is a bad file, not ours
+        raise InvalidInput(f"{what} is not a readable skops file: {exc}"[:500]) from None
+    granted = trust.for_file(data).types
+    refused = sorted(set(untrusted) - SKOPS_REVIEWED_TYPES - granted)
+    if refused:
+        voided = " (the trust given before was for other bytes)" if trust.types and not granted \
+            else ""
         raise UntrustedModel(
-            f"{what} holds types that are not known to be safe: {', '.join(unsafe)}; "
-            "deploy with trust_pickle (CLI: --trust-pickle) if you trust its source")
-    return sio.loads(data, trusted=list(untrusted))
+            f"{what} holds types that are not reviewed as safe to load: {', '.join(refused)}"
+            f"{voided}. Loading them may run code chosen by the file's author; an admin who "
+            "trusts this exact file may allow them with trusted_types (CLI: --trust-type)")
+    try:
+        return sio.loads(data, trusted=list(untrusted))
+    except Exception as exc:  # noqa: BLE001 - a file that passed the audit but will not load
+        raise InvalidInput(f"{what} could not be loaded: {type(exc).__name__}: {exc}"[:500]
+                           ) from None
 
 
 def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> ModelHandle:
@@ -157,9 +212,9 @@ class SkopsLoader:
     def accepts(self, files: ModelFiles) -> bool:
         return "MLmodel" not in files.names and files.with_suffix(".skops") is not None
 
-    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+    def load(self, files: ModelFiles, *, trust: Trust) -> ModelHandle:
         name = files.with_suffix(".skops") or ""
-        model = _skops_model(files.read(name), trust_pickle, name)
+        model = _skops_model(files.read(name), trust, name)
         return _sklearn_handle(model, None, self.format)
 
 
@@ -169,7 +224,7 @@ class OnnxLoader:
     def accepts(self, files: ModelFiles) -> bool:
         return "MLmodel" not in files.names and files.with_suffix(".onnx") is not None
 
-    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+    def load(self, files: ModelFiles, *, trust: Trust) -> ModelHandle:
         return _onnx_handle(files.read(files.with_suffix(".onnx") or ""))
 
 
@@ -178,8 +233,20 @@ def _onnx_handle(data: bytes) -> ModelHandle:
         import onnxruntime as ort
     except ImportError:
         raise InvalidInput("this is an ONNX model; install triops[onnx] to serve it") from None
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    first = session.get_inputs()[0].name
+    options = ort.SessionOptions()
+    try:
+        # Loaded from bytes, an ONNX file's external-data locations would be resolved
+        # against the server's working directory; pointed at an empty folder instead,
+        # any such reference fails and no file outside the model can be read (the
+        # option exists since onnxruntime 1.21, the version the onnx extra requires).
+        with tempfile.TemporaryDirectory(prefix="triops-onnx-") as empty:
+            options.add_session_config_entry(
+                "session.model_external_initializers_file_folder_path", empty)
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        first = session.get_inputs()[0].name
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for bad files
+        raise InvalidInput(f"the ONNX file could not be loaded: {type(exc).__name__}: "
+                           f"{exc}"[:500]) from None
 
     def predict(frame: pd.DataFrame) -> list[Any]:
         return _as_list(session.run(None, {first: frame.to_numpy(dtype=np.float32)})[0])
@@ -194,7 +261,7 @@ class XGBoostLoader:
     def accepts(self, files: ModelFiles) -> bool:
         return "MLmodel" not in files.names and files.with_suffix(*self._SUFFIXES) is not None
 
-    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+    def load(self, files: ModelFiles, *, trust: Trust) -> ModelHandle:
         return _xgboost_handle(files.read(files.with_suffix(*self._SUFFIXES) or ""))
 
 
@@ -216,7 +283,7 @@ class LightGBMLoader:
     def accepts(self, files: ModelFiles) -> bool:
         return "MLmodel" not in files.names and files.with_suffix(".lgb") is not None
 
-    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+    def load(self, files: ModelFiles, *, trust: Trust) -> ModelHandle:
         return _lightgbm_handle(files.read(files.with_suffix(".lgb") or ""))
 
 
@@ -250,7 +317,7 @@ class MlflowModelLoader:
     def accepts(self, files: ModelFiles) -> bool:
         return "MLmodel" in files.names
 
-    def load(self, files: ModelFiles, *, trust_pickle: bool) -> ModelHandle:
+    def load(self, files: ModelFiles, *, trust: Trust) -> ModelHandle:
         try:
             mlmodel = yaml.safe_load(files.read("MLmodel")) or {}
         except yaml.YAMLError as exc:
@@ -258,7 +325,7 @@ class MlflowModelLoader:
         flavors = mlmodel.get("flavors") or {}
         columns = signature_columns(mlmodel)
         if "sklearn" in flavors:
-            return self._sklearn(files, flavors["sklearn"], columns, trust_pickle)
+            return self._sklearn(files, flavors["sklearn"], columns, trust)
         if "onnx" in flavors:
             handle = _onnx_handle(files.read(str(flavors["onnx"].get("data", "model.onnx"))))
         elif "xgboost" in flavors:
@@ -273,20 +340,23 @@ class MlflowModelLoader:
         return handle
 
     def _sklearn(self, files: ModelFiles, flavor: dict[str, Any], columns: list[Column] | None,
-                 trust_pickle: bool) -> ModelHandle:
+                 trust: Trust) -> ModelHandle:
         fmt = str(flavor.get("serialization_format") or "cloudpickle")
         path = str(flavor.get("pickled_model") or "model.pkl")
         if fmt == "skops":
-            model = _skops_model(files.read(path), trust_pickle, path)
+            model = _skops_model(files.read(path), trust, path)
             return _sklearn_handle(model, columns, "mlflow-sklearn-skops")
         if fmt not in ("pickle", "cloudpickle"):
             raise InvalidInput(f"unknown sklearn serialization format '{fmt}'")
-        if not trust_pickle:
+        data = files.read(path)
+        if not trust.for_file(data).pickle:
+            voided = " (the trust given before was for other bytes)" if trust.pickle else ""
             raise UntrustedModel(
                 f"the model is serialized with {fmt}, which runs arbitrary code when loaded; "
-                "refusing to load it. Log it with serialization_format=\"skops\", or deploy "
-                "with trust_pickle (CLI: --trust-pickle) if you trust its source")
-        model = pickle.loads(files.read(path))
+                f"refusing to load it{voided}. Log it with serialization_format=\"skops\", "
+                "or have an admin who trusts this exact file deploy it with trust_pickle "
+                "(CLI: --trust-pickle)")
+        model = pickle.loads(data)
         return _sklearn_handle(model, columns, f"mlflow-sklearn-{fmt}")
 
 
@@ -313,12 +383,12 @@ def _load_entry_points() -> None:
         register_loader(ep.load()())
 
 
-def load_model(files: ModelFiles, *, trust_pickle: bool = False,
+def load_model(files: ModelFiles, *, trust: Trust = NO_TRUST,
                loaders: Sequence[ModelLoader] | None = None) -> ModelHandle:
     _load_entry_points()
     for loader in loaders if loaders is not None else LOADERS:
         if loader.accepts(files):
-            return loader.load(files, trust_pickle=trust_pickle)
+            return loader.load(files, trust=trust)
     raise InvalidInput(
         f"no loader accepts the model files {files.names}; triops serves MLflow models "
         "(MLmodel), .skops, .onnx, XGBoost (.ubj/.xgb) and LightGBM (.lgb) files")

@@ -24,7 +24,15 @@ from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ml.serving import inputs, traffic
 from triops.ml.serving.batching import Batcher
-from triops.ml.serving.loaders import Column, ModelFiles, ModelHandle, artifact_root, load_model
+from triops.ml.serving.deploy import trust_of
+from triops.ml.serving.loaders import (
+    Column,
+    ModelFiles,
+    ModelHandle,
+    Trust,
+    artifact_root,
+    load_model,
+)
 from triops.ml.serving.logwriter import LogWriter
 from triops.ml.serving.predictions import PREDICTION_KIND, ShadowResult, prediction_row
 from triops.store.artifacts import ArtifactStore
@@ -66,8 +74,8 @@ class ServingService:
         self.log = LogWriter(db)
         self._endpoints: dict[tuple[str, str], tuple[float, EndpointSpec]] = {}
         self._refs: dict[tuple[str, str, str], tuple[float, int]] = {}
-        self._loaded: dict[tuple[str, str, int, bool], LoadedVersion] = {}
-        self._load_locks: dict[tuple[str, str, int, bool], asyncio.Lock] = {}
+        self._loaded: dict[tuple[str, str, int, Trust], LoadedVersion] = {}
+        self._load_locks: dict[tuple[str, str, int, Trust], asyncio.Lock] = {}
         self._random = random.Random()
 
     # -- what an endpoint points at ---------------------------------------------------
@@ -112,25 +120,24 @@ class ServingService:
 
     # -- loaded versions --------------------------------------------------------------
 
-    def load_now(self, project: str, model: str, version: int, trust_pickle: bool
-                 ) -> ModelHandle:
+    def load_now(self, project: str, model: str, version: int, trust: Trust) -> ModelHandle:
         with self.db.read() as session:
             _m, row = registry.get_version(session, project, model, version)
             location = row.storage_location
         files = ModelFiles(self.artifacts, artifact_root(location, project))
-        return load_model(files, trust_pickle=trust_pickle)
+        return load_model(files, trust=trust)
 
     def adopt(self, project: str, model: str, version: int, handle: ModelHandle,
               spec: EndpointSpec) -> None:
         """Keep a model loaded elsewhere (at deploy time) so it is not loaded twice."""
-        key = (project, model, version, spec.trust_pickle)
+        key = (project, model, version, trust_of(spec))
         if key not in self._loaded:
             self._loaded[key] = LoadedVersion(model, version, handle, Batcher(
                 handle, max_batch_size=spec.max_batch_size, max_wait_ms=spec.max_wait_ms))
 
     async def loaded(self, project: str, model: str, version: int, spec: EndpointSpec
                      ) -> LoadedVersion:
-        key = (project, model, version, spec.trust_pickle)
+        key = (project, model, version, trust_of(spec))
         hit = self._loaded.get(key)
         if hit is None:
             lock = self._load_locks.setdefault(key, asyncio.Lock())
@@ -138,7 +145,7 @@ class ServingService:
                 hit = self._loaded.get(key)
                 if hit is None:
                     handle = await run_in_threadpool(self.load_now, project, model, version,
-                                                     spec.trust_pickle)
+                                                     key[3])
                     hit = LoadedVersion(model, version, handle, Batcher(
                         handle, max_batch_size=spec.max_batch_size,
                         max_wait_ms=spec.max_wait_ms))

@@ -25,6 +25,10 @@ class EndpointSpec:
     max_wait_ms: float = 2.0
     log_sample_rate: float = 1.0
     trust_pickle: bool = False
+    #: Extra skops types an admin trusted; with ``trust_pickle``, granted only for the
+    #: files whose SHA-256 is in ``trusted_files`` (filled in at deploy).
+    trusted_types: tuple[str, ...] = ()
+    trusted_files: tuple[str, ...] = ()
 
 
 def _apply(row: ServingEndpoint, spec: EndpointSpec) -> None:
@@ -35,6 +39,8 @@ def _apply(row: ServingEndpoint, spec: EndpointSpec) -> None:
     row.max_wait_ms = spec.max_wait_ms
     row.log_sample_rate = spec.log_sample_rate
     row.trust_pickle = spec.trust_pickle
+    row.trusted_types = list(spec.trusted_types)
+    row.trusted_files = list(spec.trusted_files)
 
 
 def create(session: Session, project: str, spec: EndpointSpec, actor: str,
@@ -79,4 +85,5 @@ def spec_of(row: ServingEndpoint) -> EndpointSpec:
         name=row.name, model_name=row.model_name, model_ref=row.model_ref,
         policy=dict(row.policy or {}), max_batch_size=row.max_batch_size,
         max_wait_ms=row.max_wait_ms, log_sample_rate=row.log_sample_rate,
-        trust_pickle=row.trust_pickle)
+        trust_pickle=row.trust_pickle, trusted_types=tuple(row.trusted_types or ()),
+        trusted_files=tuple(row.trusted_files or ()))
