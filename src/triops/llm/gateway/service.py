@@ -23,7 +23,7 @@ from triops.core.errors import InvalidInput, TriopsError, UpstreamError, Upstrea
 from triops.core.settings import Settings
 from triops.llm.gateway import config as gateway_config
 from triops.llm.gateway.cache import ExactCache, SemanticCache, cache_key, prompt_text
-from triops.llm.gateway.calltrace import CallTrace, StreamedMessage
+from triops.llm.gateway.calltrace import CallTrace, StreamedMessage, fault_of
 from triops.llm.gateway.cost import (
     PriceTable,
     Usage,
@@ -44,6 +44,8 @@ log = logging.getLogger("triops.llm.gateway")
 
 #: Upstream statuses that mean the request itself is wrong: no other deployment helps.
 _CLIENT_FAULT = frozenset({400, 413, 422})
+#: The message roles OpenAI accepts; any other is refused, as OpenAI does.
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,30 @@ def check_chat(body: Any) -> None:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise invalid(f"messages[{index}] must be an object with a 'role'",
                           f"messages[{index}]")
+        check_message(index, message)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid("'stream' must be true or false", "stream")
+
+
+def check_message(index: int, message: dict[str, Any]) -> None:
+    """A known role, and text only where guardrails look for it: a message whose text
+    hides in an unexpected shape would reach a lenient upstream unchecked."""
+    if message["role"] not in ROLES:
+        raise invalid(f"invalid value for messages[{index}].role: {message['role']!r}; "
+                      f"supported values are {', '.join(ROLES)}", f"messages[{index}].role")
+    content = message.get("content")
+    if not (content is None or isinstance(content, str) or (
+            isinstance(content, list) and all(isinstance(p, dict) for p in content))):
+        raise invalid(f"messages[{index}].content must be a string or an array of "
+                      "content parts", f"messages[{index}].content")
+    calls = message.get("tool_calls")
+    if calls is None:
+        return
+    if not isinstance(calls, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("function", {}), dict)
+            and isinstance(c.get("function", {}).get("arguments", ""), str) for c in calls):
+        raise invalid(f"messages[{index}].tool_calls must be an array of calls whose "
+                      "function arguments are strings", f"messages[{index}].tool_calls")
 
 
 def check_embeddings(body: Any) -> None:
@@ -203,8 +227,13 @@ class Gateway:
         raise UpstreamError(f"{last.message} (tried: {tried})", code="upstream_error")
 
     def _finish(self, trace: CallTrace, error: BaseException | None = None) -> None:
-        if error is not None and not trace.error:
-            trace.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        if trace.recorded:
+            return  # one span per call, however many paths see it end
+        trace.recorded = True
+        if error is not None:
+            trace.error = trace.error or getattr(error, "message", None) or \
+                f"{type(error).__name__}: {error}"
+            trace.fault = trace.fault or fault_of(error)
         self.recorder.record(trace.project, trace.span())
 
     async def _settle(self, policy: KeyPolicy, trace: CallTrace, usage: Usage) -> None:
@@ -229,20 +258,32 @@ class Gateway:
                           extra=attributes or {})
         policy = self.policy(caller.key_id)
 
-        async def serve(trace: CallTrace, body: dict[str, Any]) -> Any:
+        async def serve(served: CallTrace, body: dict[str, Any]) -> Any:
             try:
                 await self.limiter.admit(policy, route)
                 targets = self.snapshot.table.candidates(route)
                 if body.get("stream"):
-                    return await self._open_stream(trace, policy, targets, body)
-                return await self._complete(trace, caller, policy, targets, body)
+                    return await self._open_stream(served, policy, targets, body)
+                result = await self._complete(served, caller, policy, targets, body)
             except BaseException as exc:
-                self._finish(trace, exc)
+                self._finish(served, exc)
                 raise
+            if served is not trace:
+                self._finish(served)  # a re-ask: a span of its own under the call's
+            return result
 
         # Input guardrails run before serving (and may refuse or redact), output ones
-        # after it (and may re-ask); a refused request never reaches an upstream.
-        return trace, await self.guardrails.around(trace, body, serve)
+        # after it (and may re-ask); a refused request never reaches an upstream. The
+        # call's span is written once the answer has passed them, so that a refused call
+        # is an error span; a relayed stream writes its span when it ends.
+        try:
+            result = await self.guardrails.around(trace, body, serve)
+        except BaseException as exc:
+            self._finish(trace, exc)
+            raise
+        if not trace.body.get("stream"):
+            self._finish(trace)
+        return trace, result
 
     async def _complete(self, trace: CallTrace, caller: Caller, policy: KeyPolicy,
                         targets: list[Target], body: dict[str, Any]) -> dict[str, Any]:
@@ -273,7 +314,6 @@ class Gateway:
             self.cache.put(key, result)
         if vector is not None and self.semantic is not None:
             self.semantic.put(trace.route, vector, result)
-        self._finish(trace)
         return result
 
     def _from_cache(self, trace: CallTrace, hit: dict[str, Any], how: str) -> dict[str, Any]:
@@ -283,7 +323,6 @@ class Gateway:
         usage = usage_from(hit)
         if usage is not None:
             trace.usage = usage  # tokens the answer holds; no upstream spend, so no cost
-        self._finish(trace)
         return hit
 
     async def _embed_prompt(self, caller: Caller, body: dict[str, Any]) -> list[float] | None:
