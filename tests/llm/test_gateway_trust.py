@@ -212,6 +212,10 @@ def test_every_role_and_shape_is_blocked(client, upstreams, message):
     ({"role": "bogus", "content": "hi"}, "messages[0].role"),
     ({"role": "user", "content": {"text": EMAIL}}, "messages[0].content"),
     ({"role": "user", "content": ["plain string part"]}, "messages[0].content"),
+    ({"role": "user", "content": [{"type": "text", "text": {"nested": EMAIL}}]},
+     "messages[0].content"),
+    ({"role": "assistant", "function_call": {"name": "f", "arguments": {"to": EMAIL}}},
+     "messages[0]"),
     ({"role": "assistant", "tool_calls": [{"function": {"arguments": {"to": EMAIL}}}]},
      "messages[0].tool_calls"),
 ])

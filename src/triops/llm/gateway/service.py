@@ -89,17 +89,25 @@ def check_message(index: int, message: dict[str, Any]) -> None:
                       f"supported values are {', '.join(ROLES)}", f"messages[{index}].role")
     content = message.get("content")
     if not (content is None or isinstance(content, str) or (
-            isinstance(content, list) and all(isinstance(p, dict) for p in content))):
-        raise invalid(f"messages[{index}].content must be a string or an array of "
-                      "content parts", f"messages[{index}].content")
+            isinstance(content, list) and all(_textual(p, "text", "refusal") for p in content))):
+        raise invalid(f"messages[{index}].content must be a string or an array of content "
+                      "parts whose text is a string", f"messages[{index}].content")
+    if not _textual(message, "refusal") or not _textual(message.get("function_call") or {},
+                                                          "arguments"):
+        raise invalid(f"messages[{index}]: refusal and function_call.arguments must be "
+                      "strings", f"messages[{index}]")
     calls = message.get("tool_calls")
-    if calls is None:
-        return
-    if not isinstance(calls, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("function", {}), dict)
-            and isinstance(c.get("function", {}).get("arguments", ""), str) for c in calls):
+    if calls is not None and not (isinstance(calls, list) and all(
+            isinstance(c, dict) and _textual(c.get("function") or {}, "arguments")
+            for c in calls)):
         raise invalid(f"messages[{index}].tool_calls must be an array of calls whose "
                       "function arguments are strings", f"messages[{index}].tool_calls")
+
+
+def _textual(part: Any, *fields: str) -> bool:
+    """An object whose ``fields``, where present, are strings."""
+    return isinstance(part, dict) and all(
+        isinstance(part[f], str) for f in fields if part.get(f) is not None)
 
 
 def check_embeddings(body: Any) -> None:
