@@ -19,7 +19,7 @@ import aiohttp
 import anyio
 import orjson
 
-from triops.core.errors import InvalidInput, TriopsError, UpstreamError, UpstreamTimeout
+from triops.core.errors import TriopsError, UpstreamError, UpstreamTimeout
 from triops.core.settings import Settings
 from triops.llm.gateway import config as gateway_config
 from triops.llm.gateway.cache import ExactCache, SemanticCache, cache_key, prompt_text
@@ -33,6 +33,7 @@ from triops.llm.gateway.cost import (
     warm,
 )
 from triops.llm.gateway.limits import KeyPolicy, Limiter, MemoryCounters, RedisCounters
+from triops.llm.gateway.messages import check_message, invalid
 from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.providers import Provider, Target, UpstreamFailure, provider
 from triops.llm.gateway.recorder import Recorder
@@ -44,8 +45,6 @@ log = logging.getLogger("triops.llm.gateway")
 
 #: Upstream statuses that mean the request itself is wrong: no other deployment helps.
 _CLIENT_FAULT = frozenset({400, 413, 422})
-#: The message roles OpenAI accepts; any other is refused, as OpenAI does.
-ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,6 @@ class Caller:
     key_id: str
     session_id: str | None = None
     cache: bool = True  # False when the request said ``x-triops-cache: no``
-
-
-def invalid(message: str, param: str | None = None) -> InvalidInput:
-    error = InvalidInput(message, code="invalid_request_error")
-    error.param = param  # type: ignore[attr-defined]  # OpenAI's error shape names it
-    return error
 
 
 def check_chat(body: Any) -> None:
@@ -79,35 +72,6 @@ def check_chat(body: Any) -> None:
         check_message(index, message)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid("'stream' must be true or false", "stream")
-
-
-def check_message(index: int, message: dict[str, Any]) -> None:
-    """A known role, and text only where guardrails look for it: a message whose text
-    hides in an unexpected shape would reach a lenient upstream unchecked."""
-    if message["role"] not in ROLES:
-        raise invalid(f"invalid value for messages[{index}].role: {message['role']!r}; "
-                      f"supported values are {', '.join(ROLES)}", f"messages[{index}].role")
-    content = message.get("content")
-    if not (content is None or isinstance(content, str) or (
-            isinstance(content, list) and all(_textual(p, "text", "refusal") for p in content))):
-        raise invalid(f"messages[{index}].content must be a string or an array of content "
-                      "parts whose text is a string", f"messages[{index}].content")
-    if not _textual(message, "refusal") or not _textual(message.get("function_call") or {},
-                                                          "arguments"):
-        raise invalid(f"messages[{index}]: refusal and function_call.arguments must be "
-                      "strings", f"messages[{index}]")
-    calls = message.get("tool_calls")
-    if calls is not None and not (isinstance(calls, list) and all(
-            isinstance(c, dict) and _textual(c.get("function") or {}, "arguments")
-            for c in calls)):
-        raise invalid(f"messages[{index}].tool_calls must be an array of calls whose "
-                      "function arguments are strings", f"messages[{index}].tool_calls")
-
-
-def _textual(part: Any, *fields: str) -> bool:
-    """An object whose ``fields``, where present, are strings."""
-    return isinstance(part, dict) and all(
-        isinstance(part[f], str) for f in fields if part.get(f) is not None)
 
 
 def check_embeddings(body: Any) -> None:
