@@ -226,6 +226,15 @@ def test_json_schema_reask_then_pass(client, runtime, upstreams):
                 for s in guardrail_spans(runtime, response.headers["x-triops-trace-id"])
                 if s["attributes"]["triops.guardrail.rule"] == "json-answer"]
     assert sorted(outcomes) == ["blocked", "passed"]
+    # One tree: the re-asked call and every check hang under the call's span.
+    with runtime.db.read() as session:
+        tree = [r.data for r in records.scan(session, "default", "span",
+                                             streams=[response.headers["x-triops-trace-id"]])]
+    (root,) = [s for s in tree if s["parent_span_id"] is None]
+    reasked = [s for s in tree if s["kind"] == "LLM" and s is not root]
+    assert root["kind"] == "LLM" and [s["parent_span_id"] for s in reasked] == [root["span_id"]]
+    assert all(s["parent_span_id"] in (root["span_id"], reasked[0]["span_id"])
+               for s in tree if s["kind"] == "GUARDRAIL")
 
 
 def test_json_schema_gives_up_after_max_reasks(client, upstreams):

@@ -3,8 +3,8 @@
 Keys are accepted as ``Authorization: Bearer <key>`` (what ``MLFLOW_TRACKING_TOKEN``
 and the ``openai`` client send), as the password of HTTP Basic, and from the
 ``triops_key`` cookie the web UI sets at login. Every non-public route declares one of
-``viewer``, ``editor`` or ``admin`` as a dependency; a test walks the route table to
-prove it.
+``viewer``, ``editor``, ``admin`` or ``server_admin`` as a dependency; a test walks the
+route table to prove it.
 """
 
 from __future__ import annotations
@@ -205,8 +205,30 @@ viewer = _require(Role.viewer)
 editor = _require(Role.editor)
 admin = _require(Role.admin)
 
+
+def is_server_admin(principal: Principal) -> bool:
+    """An admin of every project (the bootstrap ``*`` key, or no auth on loopback)."""
+    return principal.allows(Role.admin) and principal.is_global
+
+
+async def server_admin(request: Request) -> Caller:
+    """An admin whose key covers every project: what changes server-wide configuration
+    (gateway upstreams, routes, guardrail rules) needs, since it affects every project."""
+    caller = await authorize(request, Role.admin)
+    if not is_server_admin(caller.principal):
+        raise PermissionDenied(
+            "this configuration is shared by every project: changing it needs a server "
+            f"admin key (an admin key for all projects); this key is scoped to "
+            f"project {caller.principal.project!r}"
+        )
+    return caller
+
+
+server_admin.required_role = Role.admin  # type: ignore[attr-defined]
+
 #: Annotated shorthands for endpoint signatures.
 AsViewer = Depends(viewer)
 AsEditor = Depends(editor)
 AsAdmin = Depends(admin)
-AUTH_DEPENDENCIES = (viewer, editor, admin)
+AsServerAdmin = Depends(server_admin)
+AUTH_DEPENDENCIES = (viewer, editor, admin, server_admin)

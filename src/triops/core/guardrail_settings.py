@@ -12,8 +12,10 @@ Example::
     keys = []                  # API key ids it applies to; empty: every key
     options = { entities = ["email", "phone", "credit_card"] }
 
-Rules stored through ``/api/v1/guardrails/rules`` are merged in; a stored rule wins
-over a file rule of the same name.
+Input rules check the text of every message, whatever its role; there is no per-role
+filter, since one would let text in the unchecked roles through (a ``roles`` key left in
+an older configuration is ignored). Rules stored through ``/api/v1/guardrails/rules``
+are merged in; a stored rule wins over a file rule of the same name.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ class GuardrailRule(BaseModel):
     mode: Mode = "block"
     routes: list[str] = Field(default_factory=list, description="empty: every route")
     keys: list[str] = Field(default_factory=list, description="empty: every key")
-    roles: list[str] = Field(default_factory=lambda: ["system", "user", "tool"],
-                             description="input message roles checked")
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
 

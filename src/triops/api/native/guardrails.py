@@ -1,8 +1,8 @@
 """``/api/v1/guardrails``: the registered checks, the rules in force, stored rules,
 a dry run of a check on a text, and block rates per rule over time.
 
-Rules are gateway configuration: storing or deleting one needs an admin, as gateway
-upstreams and key policies do. A rule is compiled (its check built with its options)
+Rules are gateway configuration shared by every project: storing or deleting one needs
+a server admin (an admin key for all projects), as gateway upstreams and routes do. A rule is compiled (its check built with its options)
 before it is stored, so a stored rule can always run.
 """
 
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 
-from triops.api.auth import AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsServerAdmin, AsViewer, Caller
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, NotFound
@@ -36,7 +36,6 @@ class RuleIn(BaseModel):
     mode: Literal["block", "redact", "flag"] = "block"
     routes: list[str] = Field(default_factory=list)
     keys: list[str] = Field(default_factory=list)
-    roles: list[str] = Field(default_factory=lambda: ["system", "user", "tool"])
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -93,7 +92,8 @@ def _stored(request: Request) -> list[Any]:
 
 
 @router.put("/rules/{name}", summary="Store a rule (replacing a stored one of that name)")
-def put_rule(name: str, body: RuleIn, request: Request, caller: Caller = AsAdmin) -> RuleOut:
+def put_rule(name: str, body: RuleIn, request: Request, caller: Caller = AsServerAdmin
+             ) -> RuleOut:
     try:
         config = GuardrailRule(name=name, **body.model_dump())
     except ValidationError as exc:
@@ -109,7 +109,7 @@ def put_rule(name: str, body: RuleIn, request: Request, caller: Caller = AsAdmin
 
 
 @router.delete("/rules/{name}", status_code=204, summary="Delete a stored rule")
-def delete_rule(name: str, request: Request, caller: Caller = AsAdmin) -> None:
+def delete_rule(name: str, request: Request, caller: Caller = AsServerAdmin) -> None:
     with runtime_of(request).db.write() as session:
         repo.delete_rule(session, name)
         audit.record(session, project=caller.project, actor=caller.actor,

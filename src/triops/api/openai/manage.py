@@ -1,9 +1,13 @@
 """``/api/v1/gateway/...``: the gateway's upstreams, routes and per-key policies.
 
+Upstreams and routes serve every project, so changing them needs a server admin (an
+admin key for all projects); a project admin may not redirect other projects' traffic.
+Key policies are per key: a project's admin sets those of the project's keys.
 Upstream secrets are write-only: they are stored for calling the upstream and never
-returned (``has_secret`` says whether one is set). Upstreams and key policies need an
-admin; routes an editor. Every change is checked against the whole configuration
-before it is stored, so a stored state can always be served.
+returned (``has_secret`` says whether one is set). Where an upstream points (its URL,
+whether it has a secret, its timeout) is shown to server admins only; other keys see
+its name and provider, enough to read the routes. Every change is checked against the
+whole configuration before it is stored, so a stored state can always be served.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from starlette.requests import Request
 
-from triops.api.auth import AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, is_server_admin
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import Runtime, runtime_of
 from triops.core.errors import Conflict, InvalidInput, NotFound
@@ -40,12 +44,18 @@ class UpstreamIn(BaseModel):
 
 
 class UpstreamOut(BaseModel):
+    """An upstream as listed; the fields after ``provider`` are null unless a server
+    admin asks."""
+
     name: str
     provider: str
-    base_url: str
-    has_secret: bool
-    timeout_s: float | None
     source: Literal["api", "config"]
+    base_url: str | None = None
+    has_secret: bool | None = None
+    timeout_s: float | None = None
+
+    def named_only(self) -> UpstreamOut:
+        return UpstreamOut(name=self.name, provider=self.provider, source=self.source)
 
 
 class RouteIn(BaseModel):
@@ -106,12 +116,14 @@ def list_upstreams(request: Request, caller: Caller = AsViewer) -> list[Upstream
             out[row.name] = UpstreamOut(name=row.name, provider=row.provider,
                                         base_url=row.base_url, has_secret=bool(row.secret),
                                         timeout_s=row.timeout_s, source="api")
-    return [out[name] for name in sorted(out)]
+    listed = [out[name] for name in sorted(out)]
+    # An internal URL or the fact that a secret is set is reconnaissance for an attacker.
+    return listed if is_server_admin(caller.principal) else [u.named_only() for u in listed]
 
 
 @router.put("/upstreams/{name}", response_model=UpstreamOut)
-def put_upstream(name: str, body: UpstreamIn, request: Request, caller: Caller = AsAdmin
-                 ) -> UpstreamOut:
+def put_upstream(name: str, body: UpstreamIn, request: Request,
+                 caller: Caller = AsServerAdmin) -> UpstreamOut:
     runtime = runtime_of(request)
     candidate = _valid(UpstreamConfig, name=name, provider=body.provider,
                        base_url=body.base_url, timeout_s=body.timeout_s, headers=body.headers)
@@ -133,7 +145,7 @@ def put_upstream(name: str, body: UpstreamIn, request: Request, caller: Caller =
 
 
 @router.delete("/upstreams/{name}", status_code=204)
-def delete_upstream(name: str, request: Request, caller: Caller = AsAdmin) -> None:
+def delete_upstream(name: str, request: Request, caller: Caller = AsServerAdmin) -> None:
     runtime = runtime_of(request)
     with runtime.db.write() as session:
         _, routes = _stored(session)
@@ -160,7 +172,7 @@ def list_routes(request: Request, caller: Caller = AsViewer) -> list[RouteOut]:
 
 
 @router.put("/routes/{alias:path}", response_model=RouteOut)
-def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsEditor
+def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsServerAdmin
               ) -> RouteOut:
     runtime = runtime_of(request)
     route = _valid(RouteConfig, alias=alias, deployments=body.deployments,
@@ -177,7 +189,7 @@ def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsEd
 
 
 @router.delete("/routes/{alias:path}", status_code=204)
-def delete_route(alias: str, request: Request, caller: Caller = AsEditor) -> None:
+def delete_route(alias: str, request: Request, caller: Caller = AsServerAdmin) -> None:
     with runtime_of(request).db.write() as session:
         repo.delete_route(session, alias)
         audit.record(session, project=caller.project, actor=caller.actor,

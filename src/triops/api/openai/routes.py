@@ -22,7 +22,7 @@ from triops.api.auth import AsEditor, AsViewer, Caller
 from triops.api.runtime import Runtime, runtime_of
 from triops.llm.gateway import Caller as GatewayCaller
 from triops.llm.gateway import Gateway
-from triops.llm.gateway.service import invalid
+from triops.llm.gateway.messages import invalid
 from triops.llm.gateway.spend import headers_of
 from triops.llm.prompts.resolver import SERVICE as PROMPTS_SERVICE
 from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request

@@ -1,12 +1,29 @@
-"""One gateway call as one LLM span, and the accumulation of a streamed completion."""
+"""One gateway call as one LLM span, and the accumulation of a streamed completion.
+
+A failed call's span says whose fault it was in ``triops.gateway.fault``: ``client``
+when the gateway refused the request (invalid, blocked by a guardrail, a model the key
+may not use, a budget or rate limit) or the caller went away, ``server`` when an
+upstream or the gateway itself failed. Only server faults count against a route.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from triops.core.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+)
 from triops.llm.gateway.cost import Usage
 from triops.llm.spans import Span, SpanKind, SpanStatus
 
@@ -23,6 +40,20 @@ def new_span_id() -> str:
     return f"{random.getrandbits(64) or 1:016x}"
 
 
+#: Errors that refuse a request for what it is or who sent it (4xx): the route is fine.
+_CLIENT_ERRORS = (InvalidInput, Unauthenticated, PermissionDenied, NotFound, AlreadyExists,
+                  Conflict, PayloadTooLarge, RateLimited)
+
+
+def fault_of(error: BaseException) -> str:
+    """``client`` or ``server``: who a failed call's error is down to."""
+    if isinstance(error, _CLIENT_ERRORS):
+        return "client"
+    if isinstance(error, (GeneratorExit, asyncio.CancelledError)):
+        return "client"  # the caller went away before the answer was complete
+    return "server"
+
+
 @dataclass
 class CallTrace:
     """What the gateway learns about one call while serving it."""
@@ -34,6 +65,9 @@ class CallTrace:
     body: dict[str, Any]
     session_id: str | None = None
     trace_id: str = field(default_factory=new_trace_id)
+    span_id: str = field(default_factory=new_span_id)
+    #: Set on a re-asked call: the span of the call it re-asks for.
+    parent_span_id: str | None = None
     start_ns: int = field(default_factory=time.time_ns)
     started: float = field(default_factory=time.perf_counter)
     upstream: str = ""
@@ -45,6 +79,8 @@ class CallTrace:
     usage: Usage | None = None
     cost: float = 0.0
     error: str = ""
+    fault: str = ""  # "client" or "server" once the call failed
+    recorded: bool = False
     #: Span attributes the caller adds, such as the prompt a request was rendered from.
     extra: dict[str, Any] = field(default_factory=dict)
     #: What admission decided (``spend.Ticket``): limits left, the budget reservation.
@@ -92,10 +128,11 @@ class CallTrace:
             attributes["session.id"] = self.session_id
         if self.error:
             attributes["error.message"] = self.error
+            attributes["triops.gateway.fault"] = self.fault or "server"
         if self.extra:
             attributes.update(self.extra)
         return Span(
-            trace_id=self.trace_id, span_id=new_span_id(),
+            trace_id=self.trace_id, span_id=self.span_id, parent_span_id=self.parent_span_id,
             name=f"gateway.{self.operation} {self.route}"[:512],
             start_ns=self.start_ns, end_ns=end_ns, kind=(
                 SpanKind.llm if self.operation == "chat" else SpanKind.embedding),

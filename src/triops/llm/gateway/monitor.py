@@ -1,5 +1,10 @@
 """Gateway anomalies as Signals: error rate, p95 latency and cost per route.
 
+The error rate counts server faults only (``triops.gateway.fault`` = ``server``: an
+upstream failed, timed out or every deployment was down). Requests the gateway refused
+(invalid, blocked by a guardrail, over a budget or rate limit, a model the key may not
+use) say nothing about the route's health and are counted as calls, not failures.
+
 Calls are grouped per (project, route) into tumbling windows of their end time. When
 the next call after a window's end arrives, the window
 is judged: an error rate over the threshold, a p95 latency several times its running
@@ -64,7 +69,8 @@ class GatewayMonitor:
                 signals = self._judge(route, key, window)
             window = self._windows[key] = _Window(start_s=now)
         window.latencies_ms.append(span.duration_ms)
-        window.errors += span.status is SpanStatus.error
+        window.errors += (span.status is SpanStatus.error
+                          and span.attributes.get("triops.gateway.fault") != "client")
         window.cost += float(span.attributes.get("triops.cost_usd") or 0.0)
         return signals
 

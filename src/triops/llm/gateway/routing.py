@@ -29,9 +29,40 @@ class RouteTable:
                 if deployment.upstream not in self.upstreams:
                     raise InvalidInput(f"route {route.alias!r} names upstream "
                                        f"{deployment.upstream!r}, which is not configured")
+        owners: dict[str, set[str]] = {}
+        for route in self.routes.values():
+            for deployment in route.deployments:
+                owners.setdefault(f"{deployment.upstream}/{deployment.model}", set()).add(
+                    route.alias)
+        self._owners = {name: frozenset(aliases) for name, aliases in owners.items()}
+        self._governing = {alias: self._reach(alias) for alias in self.routes}
 
     def aliases(self) -> list[str]:
         return sorted(self.routes)
+
+    def routes_for(self, model: str) -> frozenset[str]:
+        """The names whose guardrail rules govern a request for ``model``: the name, every
+        route it may fall back into, and for a deployment named directly
+        (``<upstream>/<model>``) every route that serves that deployment, so that naming
+        what a route serves does not step around the route's rules."""
+        known = self._governing.get(model)
+        return known if known is not None else self._reach(model)
+
+    def _reach(self, model: str) -> frozenset[str]:
+        seen: set[str] = set()
+        owners: set[str] = set()
+        pending = [model]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            route = self.routes.get(name)
+            if route is not None:
+                pending.extend(route.fallbacks)
+            else:
+                owners |= self._owners.get(name, frozenset())
+        return frozenset(seen | owners)
 
     def _target(self, upstream: UpstreamConfig, model: str) -> Target:
         return Target(upstream=upstream, model=model,

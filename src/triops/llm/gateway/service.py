@@ -19,11 +19,11 @@ import aiohttp
 import anyio
 import orjson
 
-from triops.core.errors import InvalidInput, TriopsError, UpstreamError, UpstreamTimeout
+from triops.core.errors import TriopsError, UpstreamError, UpstreamTimeout
 from triops.core.settings import Settings
 from triops.llm.gateway import config as gateway_config
 from triops.llm.gateway.cache import ExactCache, SemanticCache, cache_key, prompt_text
-from triops.llm.gateway.calltrace import CallTrace, StreamedMessage
+from triops.llm.gateway.calltrace import CallTrace, StreamedMessage, fault_of
 from triops.llm.gateway.cost import (
     PriceTable,
     Usage,
@@ -33,6 +33,7 @@ from triops.llm.gateway.cost import (
     warm,
 )
 from triops.llm.gateway.limits import KeyPolicy
+from triops.llm.gateway.messages import check_message, invalid
 from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.providers import Provider, Target, UpstreamFailure, provider
 from triops.llm.gateway.recorder import Recorder
@@ -57,12 +58,6 @@ class Caller:
     cache: bool = True  # False when the request said ``x-triops-cache: no``
 
 
-def invalid(message: str, param: str | None = None) -> InvalidInput:
-    error = InvalidInput(message, code="invalid_request_error")
-    error.param = param  # type: ignore[attr-defined]  # OpenAI's error shape names it
-    return error
-
-
 def check_chat(body: Any) -> None:
     if not isinstance(body, dict):
         raise invalid("the request body must be a JSON object")
@@ -75,6 +70,7 @@ def check_chat(body: Any) -> None:
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise invalid(f"messages[{index}] must be an object with a 'role'",
                           f"messages[{index}]")
+        check_message(index, message)
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid("'stream' must be true or false", "stream")
 
@@ -203,8 +199,13 @@ class Gateway:
         raise UpstreamError(f"{last.message} (tried: {tried})", code="upstream_error")
 
     def _finish(self, trace: CallTrace, error: BaseException | None = None) -> None:
-        if error is not None and not trace.error:
-            trace.error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        if trace.recorded:
+            return  # one span per call, however many paths see it end
+        trace.recorded = True
+        if error is not None:
+            trace.error = trace.error or getattr(error, "message", None) or \
+                f"{type(error).__name__}: {error}"
+            trace.fault = trace.fault or fault_of(error)
         self.spend.release(trace)  # a call ended unsettled (failed, cached) holds nothing
         self.recorder.record(trace.project, trace.span())
 
@@ -230,20 +231,32 @@ class Gateway:
                           extra=attributes or {})
         policy = self.policy(caller.key_id)
 
-        async def serve(trace: CallTrace, body: dict[str, Any]) -> Any:
+        async def serve(served: CallTrace, body: dict[str, Any]) -> Any:
             try:
-                await self.spend.admit(policy, trace, self.snapshot.table)
+                await self.spend.admit(policy, served, self.snapshot.table)
                 targets = self.snapshot.table.candidates(route)
                 if body.get("stream"):
-                    return await self._open_stream(trace, policy, targets, body)
-                return await self._complete(trace, caller, policy, targets, body)
+                    return await self._open_stream(served, policy, targets, body)
+                result = await self._complete(served, caller, policy, targets, body)
             except BaseException as exc:
-                self._finish(trace, exc)
+                self._finish(served, exc)
                 raise
+            if served is not trace:
+                self._finish(served)  # a re-ask: a span of its own under the call's
+            return result
 
         # Input guardrails run before serving (and may refuse or redact), output ones
-        # after it (and may re-ask); a refused request never reaches an upstream.
-        return trace, await self.guardrails.around(trace, body, serve)
+        # after it (and may re-ask); a refused request never reaches an upstream. The
+        # call's span is written once the answer has passed them, so that a refused call
+        # is an error span; a relayed stream writes its span when it ends.
+        try:
+            result = await self.guardrails.around(trace, body, serve)
+        except BaseException as exc:
+            self._finish(trace, exc)
+            raise
+        if not trace.body.get("stream"):
+            self._finish(trace)
+        return trace, result
 
     async def _complete(self, trace: CallTrace, caller: Caller, policy: KeyPolicy,
                         targets: list[Target], body: dict[str, Any]) -> dict[str, Any]:
@@ -274,7 +287,6 @@ class Gateway:
             self.cache.put(key, result)
         if vector is not None and self.semantic is not None:
             self.semantic.put(trace.route, vector, result)
-        self._finish(trace)
         return result
 
     def _from_cache(self, trace: CallTrace, hit: dict[str, Any], how: str) -> dict[str, Any]:
@@ -284,7 +296,6 @@ class Gateway:
         usage = usage_from(hit)
         if usage is not None:
             trace.usage = usage  # tokens the answer holds; no upstream spend, so no cost
-        self._finish(trace)
         return hit
 
     async def _embed_prompt(self, caller: Caller, body: dict[str, Any]) -> list[float] | None:

@@ -1,14 +1,17 @@
 """Applies guardrail rules to a gateway call: input before it, output after it.
 
 The gateway hands ``around`` its call trace, the request body and a function that
-serves a body; everything guardrails do happens here. Input rules run over the text of
-the request's messages (redaction replaces it, so the upstream never sees the original);
-output rules run over the answer's choices, and a rule that can re-ask (a JSON schema)
+serves a body; everything guardrails do happens here. Input rules run over every text
+the request's messages carry, whatever their role: content strings and text parts,
+refusals, and tool and function call arguments (redaction replaces it, so the upstream
+never sees the original). A rule scoped to routes applies to every request that may be
+served through one of them: the route it names and the routes it falls back into.
+Output rules run over the answer's choices, and a rule that can re-ask (a JSON schema)
 re-sends the conversation with its complaint appended, a bounded number of times.
 Streamed requests under output rules follow ``_stream``: served whole and replayed when a
 rule may change or refuse the answer, checked after the stream when rules only flag.
-Every rule that runs becomes one GUARDRAIL span in the request's trace and one check
-record that the dashboard and the block-rate monitor count.
+Every rule that runs becomes one GUARDRAIL span, a child of the call's gateway span, and
+one check record that the dashboard and the block-rate monitor count.
 
 A check that fails to run (its embedding upstream is down…) fails closed in block mode
 (the request is refused with a 502 naming the rule) and open in the other modes.
@@ -66,10 +69,15 @@ class Rule:
     def name(self) -> str:
         return self.config.name
 
-    def applies(self, stage: str, route: str, key_id: str) -> bool:
+    def applies(self, stage: str, routes: frozenset[str], key_id: str) -> bool:
         c = self.config
-        return (c.enabled and c.stage in (stage, "both") and (not c.routes or route in c.routes)
+        return (c.enabled and c.stage in (stage, "both")
+                and (not c.routes or not routes.isdisjoint(c.routes))
                 and (not c.keys or key_id in c.keys))
+
+
+def _span_id() -> str:
+    return f"{random.getrandbits(64) or 1:016x}"
 
 
 def compile_rule(config: GuardrailRule) -> Rule:
@@ -81,23 +89,47 @@ def compile_rule(config: GuardrailRule) -> Rule:
     return Rule(config, guard)
 
 
-def _texts(message: dict[str, Any]) -> list[tuple[str, str]]:
-    """(where, text) of a message's text content: a string or a list of text parts."""
+Path = tuple[str | int, ...]
+
+
+def _text_paths(message: dict[str, Any]) -> list[tuple[Path, str]]:
+    """Every text a message carries, whatever its role: the content (a string or parts
+    with text or a refusal), a refusal, and the arguments of the calls it makes."""
+    found: list[tuple[Path, str]] = []
     content = message.get("content")
     if isinstance(content, str):
-        return [("content", content)]
-    if isinstance(content, list):
-        return [(f"content[{i}].text", p["text"]) for i, p in enumerate(content)
-                if isinstance(p, dict) and isinstance(p.get("text"), str)]
-    return []
+        found.append((("content",), content))
+    elif isinstance(content, list):
+        for i, part in enumerate(content):
+            for field_name in ("text", "refusal"):
+                if isinstance(part, dict) and isinstance(part.get(field_name), str):
+                    found.append((("content", i, field_name), part[field_name]))
+    if isinstance(message.get("refusal"), str):
+        found.append((("refusal",), message["refusal"]))
+    for i, call in enumerate(message.get("tool_calls") or ()):
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            found.append((("tool_calls", i, "function", "arguments"), function["arguments"]))
+    function_call = message.get("function_call")
+    if isinstance(function_call, dict) and isinstance(function_call.get("arguments"), str):
+        found.append((("function_call", "arguments"), function_call["arguments"]))
+    return found
 
 
-def _put_text(message: dict[str, Any], where: str, text: str) -> None:
-    if where == "content":
-        message["content"] = text
-    else:
-        index = int(where[len("content["):where.index("]")])
-        message["content"][index] = {**message["content"][index], "text": text}
+def _where(path: Path) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _replace(container: Any, path: Path, text: str) -> None:
+    """Set the text at ``path``, copying each list or object on the way: redaction
+    never edits the caller's body."""
+    head, *rest = path
+    if not rest:
+        container[head] = text
+        return
+    child = container[head]
+    container[head] = child = list(child) if isinstance(child, list) else dict(child)
+    _replace(child, tuple(rest), text)
 
 
 def _summary(findings: list[Finding]) -> str:
@@ -122,6 +154,9 @@ class GuardrailEngine:
         self._refresh_s = refresh_s
         self._file_rules = [compile_rule(r) for r in settings.rules]
         self.rules: list[Rule] = []
+        #: The routes whose rules govern a request for a model name; the gateway's
+        #: routing table answers (the name and what it falls back into).
+        self.routes_for: Callable[[str], frozenset[str]] = lambda model: frozenset((model,))
         self.version: tuple[int, int] = (-1, -1)
         self.reload()
         self._next_refresh = time.monotonic() + refresh_s
@@ -169,7 +204,8 @@ class GuardrailEngine:
     def applicable(self, stage: str, route: str, key_id: str) -> list[Rule]:
         if not self.settings.enabled:
             return []
-        return [r for r in self.rules if r.applies(stage, route, key_id)]
+        routes = self.routes_for(route)
+        return [r for r in self.rules if r.applies(stage, routes, key_id)]
 
     # -- running -------------------------------------------------------------------
 
@@ -205,8 +241,9 @@ class GuardrailEngine:
         }
         if error:
             attributes["error.message"] = error
-        span = Span(trace_id=trace.trace_id, span_id=f"{random.getrandbits(64) or 1:016x}",
-                    name=f"guardrail {c.name}"[:512], start_ns=start_ns,
+        span = Span(trace_id=trace.trace_id, span_id=_span_id(),
+                    parent_span_id=trace.span_id, name=f"guardrail {c.name}"[:512],
+                    start_ns=start_ns,
                     end_ns=start_ns + int(elapsed_ms * 1e6), kind=SpanKind.guardrail,
                     status=SpanStatus.error if error else SpanStatus.ok,
                     status_message=error[:2000], attributes=attributes,
@@ -253,12 +290,11 @@ class GuardrailEngine:
         for rule in rules:
             items = []
             for index, message in enumerate(messages):
-                if message.get("role") not in rule.config.roles:
-                    continue
-                for where, text in _texts(message):
-                    def put(new: str, m: dict[str, Any] = message, w: str = where) -> None:
-                        _put_text(m, w, new)
-                    items.append((f"messages[{index}].{where}", message["role"], text, put))
+                for path, text in _text_paths(message):
+                    def put(new: str, m: dict[str, Any] = message, p: Path = path) -> None:
+                        _replace(m, p, new)
+                    items.append((f"messages[{index}].{_where(path)}", message["role"], text,
+                                  put))
             await self._apply(trace, rule, "input", items)
         return body
 
@@ -281,8 +317,10 @@ class GuardrailEngine:
                     again = {**body, "messages": [*body["messages"],
                                                   {"role": "assistant", "content": answer},
                                                   rule.guard.reask_message(findings)]}
+                    # The re-asked call is a span of its own under the call's span.
                     retry = dataclasses.replace(
-                        trace, body=again, start_ns=time.time_ns(), started=time.perf_counter(),
+                        trace, body=again, span_id=_span_id(), parent_span_id=trace.span_id,
+                        recorded=False, start_ns=time.time_ns(), started=time.perf_counter(),
                         attempts=[], first_token_ms=None, output=None, usage=None, cost=0.0,
                         error="", cache="off", extra={
                             **{k: v for k, v in trace.extra.items() if k != "triops.guardrails"},
@@ -290,6 +328,7 @@ class GuardrailEngine:
                     answer_again = await serve(retry, again)
                     return await self.check_output(retry, again, answer_again, serve,
                                                    reasked + 1)
+                trace.output = None  # the span must not keep the answer the rule refused
                 raise GuardrailBlocked(rule.name, f"blocked by guardrail rule {rule.name!r} "
                                        f"({rule.config.check}, output, after {reasked} "
                                        f"re-asks): {_summary(findings)}",
@@ -299,7 +338,12 @@ class GuardrailEngine:
     async def around(self, trace: Any, body: dict[str, Any], serve: Serve) -> Any:
         """Serve ``body`` through ``serve(trace, body)`` with the rules that apply."""
         self._maybe_refresh()
-        body = await self.check_input(trace, body)
+        try:
+            body = await self.check_input(trace, body)
+        except GuardrailBlocked:
+            # The call's span must not keep what the rule refused (a secret, an attack).
+            trace.body = {k: v for k, v in body.items() if k != "messages"}
+            raise
         trace.body = body  # the trace keeps what was sent, not what was redacted away
         output_rules = self.applicable("output", trace.route, trace.key_id)
         if body.get("stream") and output_rules:
@@ -343,4 +387,6 @@ class GuardrailEngine:
                                                 {"model": model, "input": texts})
             return [item["embedding"] for item in reply["data"]]
 
-        return cls(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s)
+        engine = cls(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s)
+        engine.routes_for = lambda model: gateway.snapshot.table.routes_for(model)
+        return engine
