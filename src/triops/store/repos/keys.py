@@ -65,10 +65,15 @@ def create(
 
 
 def authenticate(session: Session, secret: str) -> Principal | None:
-    row = session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
+    row = find(session, secret)
     if row is None or row.revoked_ms is not None:
         return None
     return _principal(row)
+
+
+def find(session: Session, secret: str) -> ApiKey | None:
+    """The key with this secret, revoked or not."""
+    return session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
 
 
 def list_keys(session: Session, project: str | None = None) -> list[ApiKey]:
