@@ -3,8 +3,9 @@
 Keys are accepted as ``Authorization: Bearer <key>`` (what ``MLFLOW_TRACKING_TOKEN``
 and the ``openai`` client send), as the password of HTTP Basic, and from the
 ``triops_key`` cookie the web UI sets at login. Every non-public route declares one of
-``viewer``, ``editor`` or ``admin`` as a dependency; a test walks the route table to
-prove it.
+``viewer``, ``editor``, ``admin`` or ``server_admin`` as a dependency, and is a
+``RoleFirstRoute`` that checks it before anything else; a test walks the route table to
+prove both.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import binascii
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from fastapi import Depends
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.requests import Request
+from starlette.responses import Response
 
 from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied, Unauthenticated
@@ -179,34 +185,86 @@ async def _resolve_principal_async(request: Request) -> Principal:
     return principal
 
 
-async def authorize(request: Request, role: Role) -> Caller:
-    """Who calls, checked for ``role``: what the ``AsViewer``/``AsEditor``/``AsAdmin``
-    dependencies run, callable by a hot path that skips the dependency machinery."""
+async def authorize(request: Request, role: Role, *, server_wide: bool = False) -> Caller:
+    """Who calls, checked for ``role`` (and, with ``server_wide``, for a key of every
+    project): what the ``As*`` dependencies run, callable by a hot path that skips the
+    dependency machinery."""
     principal = await _resolve_principal_async(request)
     if not principal.allows(role):
         raise PermissionDenied(
             f"this operation needs the {role.name} role; the key has {principal.role.name}"
+        )
+    if server_wide and not principal.is_global:
+        raise PermissionDenied(
+            "this operation needs a server-wide admin key (project '*'); "
+            f"the key belongs to project {principal.project!r}"
         )
     caller = Caller(principal=principal, project=_project_for(request, principal))
     request.state.caller = caller
     return caller
 
 
-def _require(role: Role):  # type: ignore[no-untyped-def]
-    async def dependency(request: Request) -> Caller:
-        return await authorize(request, role)
+#: Where a request keeps the caller its route's requirement admitted, so the check that
+#: ``RoleFirstRoute`` ran is not repeated by the endpoint's own dependency.
+_ADMITTED = "triops.admitted"
 
-    dependency.__name__ = f"require_{role.name}"
+
+def _require(role: Role, *, server_wide: bool = False):  # type: ignore[no-untyped-def]
+    async def dependency(request: Request) -> Caller:
+        admitted = request.scope.get(_ADMITTED)
+        if admitted is not None and admitted[0] is dependency:
+            return admitted[1]
+        caller = await authorize(request, role, server_wide=server_wide)
+        request.scope[_ADMITTED] = (dependency, caller)
+        return caller
+
+    dependency.__name__ = f"require_{'server_' if server_wide else ''}{role.name}"
     dependency.required_role = role  # type: ignore[attr-defined]
+    dependency.server_wide = server_wide  # type: ignore[attr-defined]
     return dependency
 
 
 viewer = _require(Role.viewer)
 editor = _require(Role.editor)
 admin = _require(Role.admin)
+server_admin = _require(Role.admin, server_wide=True)
 
 #: Annotated shorthands for endpoint signatures.
 AsViewer = Depends(viewer)
 AsEditor = Depends(editor)
 AsAdmin = Depends(admin)
-AUTH_DEPENDENCIES = (viewer, editor, admin)
+AsServerAdmin = Depends(server_admin)
+AUTH_DEPENDENCIES = (viewer, editor, admin, server_admin)
+
+
+def requirement_of(dependant: Dependant) -> Callable[[Request], Awaitable[Caller]] | None:
+    """The auth dependency an endpoint declares, searched through its sub-dependencies."""
+    stack = list(dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if dep.call in AUTH_DEPENDENCIES:
+            return dep.call  # type: ignore[return-value]
+        stack.extend(dep.dependencies)
+    return None
+
+
+class RoleFirstRoute(APIRoute):
+    """A route that checks the caller's key against the route's declared requirement
+    before FastAPI reads, parses or validates anything of the request.
+
+    A caller without the role gets 401/403 whatever it sends: never a 400 that tells it
+    what the body should look like, nor a 404 that tells it which ids exist. Every
+    router of triops is built with this class; a test walks the route table to prove it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        requirement = requirement_of(self.dependant)
+        if requirement is None:
+            return handler
+
+        async def role_first(request: Request) -> Response:
+            await requirement(request)
+            return await handler(request)
+
+        return role_first

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.api.auth import COOKIE, AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.auth import COOKIE, AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.ops.telemetry import list_series
 from triops.store.repos import audit, keys
 from triops.store.repos import incidents as incident_repo
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui", include_in_schema=False)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from starlette.requests import Request
 
-from triops.api.auth import AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.auth import AsAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import Runtime, runtime_of
 from triops.core.errors import Conflict, InvalidInput, NotFound
@@ -25,7 +25,7 @@ from triops.store.repos import audit
 from triops.store.repos import llm_gateway as repo
 from triops.store.schema import ApiKey
 
-router = APIRouter(prefix="/api/v1/gateway", tags=["gateway"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/gateway", tags=["gateway"])
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -160,7 +160,7 @@ def list_routes(request: Request, caller: Caller = AsViewer) -> list[RouteOut]:
 
 
 @router.put("/routes/{alias:path}", response_model=RouteOut)
-def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsEditor
+def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsAdmin
               ) -> RouteOut:
     runtime = runtime_of(request)
     route = _valid(RouteConfig, alias=alias, deployments=body.deployments,
@@ -177,7 +177,7 @@ def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsEd
 
 
 @router.delete("/routes/{alias:path}", status_code=204)
-def delete_route(alias: str, request: Request, caller: Caller = AsEditor) -> None:
+def delete_route(alias: str, request: Request, caller: Caller = AsAdmin) -> None:
     with runtime_of(request).db.write() as session:
         repo.delete_route(session, alias)
         audit.record(session, project=caller.project, actor=caller.actor,
