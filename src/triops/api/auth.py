@@ -1,8 +1,9 @@
-"""Who is calling, and may they? API keys from the Authorization header or the UI cookie.
+"""Who is calling, and may they? API keys from the Authorization header, or a UI session.
 
 Keys are accepted as ``Authorization: Bearer <key>`` (what ``MLFLOW_TRACKING_TOKEN``
-and the ``openai`` client send), as the password of HTTP Basic, and from the
-``triops_key`` cookie the web UI sets at login. Every non-public route declares one of
+and the ``openai`` client send) and as the password of HTTP Basic. The web UI trades a
+key for a server-side session at login and holds only the session's token, in the
+``triops_session`` cookie. Every non-public route declares one of
 ``viewer``, ``editor``, ``admin`` or ``server_admin`` as a dependency, and is a
 ``RoleFirstRoute`` that checks it before anything else; a test walks the route table to
 prove both.
@@ -32,11 +33,13 @@ from triops.core.errors import PermissionDenied, Unauthenticated
 from triops.core.principals import ANONYMOUS_ADMIN, Principal, Role
 from triops.store.engine import Database
 from triops.store.repos import keys as key_repo
+from triops.store.repos import ui_sessions
 from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
 
 log = logging.getLogger("triops.api")
 
-COOKIE = "triops_key"
+#: The web UI's cookie: a server-side session token (``store.repos.ui_sessions``), never a key.
+SESSION_COOKIE = "triops_session"
 PROJECT_HEADER = "x-triops-project"
 #: A revoked key keeps working for at most this long on a server that saw it recently.
 _CACHE_SECONDS = 5.0
@@ -129,25 +132,13 @@ def secret_from(request: Request) -> str | None:
                 raise Unauthenticated("the Basic authorization header is not valid base64") from None
             return decoded.partition(":")[2] or None
         raise Unauthenticated("use 'Authorization: Bearer <key>' or HTTP Basic with the key as password")
-    return request.cookies.get(COOKIE)
+    return None
 
 
-def resolve_principal(request: Request) -> Principal:
-    runtime = runtime_of(request)
-    if not runtime.settings.auth:
-        return ANONYMOUS_ADMIN
-    secret = secret_from(request)
-    if not secret:
-        raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
-    cache: KeyCache = request.app.state.key_cache
-    known, principal = cache.get(secret)
-    if not known:
-        with runtime.db.read() as session:
-            principal = key_repo.authenticate(session, secret)
-        cache.put(secret, principal)
-    if principal is None:
-        raise Unauthenticated("the API key is unknown or revoked")
-    return principal
+def _session_principal(db: Database, token: str) -> Principal | None:
+    with db.read() as session:
+        key_id = ui_sessions.key_of(session, token)
+        return None if key_id is None else key_repo.active(session, key_id)
 
 
 def _project_for(request: Request, principal: Principal) -> str:
@@ -172,7 +163,15 @@ async def _resolve_principal_async(request: Request) -> Principal:
         return ANONYMOUS_ADMIN
     secret = secret_from(request)
     if not secret:
-        raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
+        # Not cached: a logout or a revocation ends the session on every server at once,
+        # and the web UI's pages cost a store round trip each anyway.
+        principal = await anyio.to_thread.run_sync(_session_principal, runtime.db, token)
+        if principal is None:
+            raise Unauthenticated("the session has ended or expired; log in again")
+        return principal
     cache: KeyCache = request.app.state.key_cache
     known, principal = cache.get(secret)
     if known:
