@@ -71,6 +71,9 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
         self._inflight: dict[str, asyncio.Future[Principal | None]] = {}
+        # Bumped by every forget: a lookup that read the store before a revocation landed
+        # must not put the key back afterwards.
+        self._generation = 0
 
     def get(self, secret: str) -> tuple[bool, Principal | None]:
         with self._lock:
@@ -79,15 +82,27 @@ class KeyCache:
             return False, None
         return True, hit[1]
 
-    def put(self, secret: str, principal: Principal | None) -> None:
+    def put(self, secret: str, principal: Principal | None, generation: int) -> None:
         with self._lock:
+            if generation != self._generation:
+                return
             if len(self._entries) > 10_000:
                 self._entries.clear()
             self._entries[secret] = (time.monotonic() + _CACHE_SECONDS, principal)
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._entries.clear()
+
+    def forget_key(self, key_id: str) -> None:
+        """Drop every entry of the key with this id (it was revoked)."""
+        with self._lock:
+            self._generation += 1
+            stale = [secret for secret, (_expires, principal) in self._entries.items()
+                     if principal is not None and principal.key_id == key_id]
+            for secret in stale:
+                del self._entries[secret]
 
     def refresh_due(self, secret: str) -> bool:
         hit = self._entries.get(secret)
@@ -106,9 +121,10 @@ class KeyCache:
         return pending
 
     def _load(self, secret: str, db: Database) -> Principal | None:
+        generation = self._generation
         with db.read() as session:
             principal = key_repo.authenticate(session, secret)
-        self.put(secret, principal)
+        self.put(secret, principal, generation)
         return principal
 
     def _settled(self, secret: str, done: asyncio.Future[Principal | None]) -> None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from triops.api import revocations
 from triops.api.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied
@@ -87,7 +88,8 @@ def revoke_key(key_id: str, request: Request, caller: Caller = AsAdmin) -> KeyOu
         audit.record(session, project=row.project, actor=caller.actor, action="key.revoke",
                      target=key_id)
         out = KeyOut.of(row)
-    request.app.state.key_cache.clear()
+    request.app.state.key_cache.forget_key(key_id)
+    revocations.publish(runtime_of(request).settings.redis_url, key_id)
     return out
 
 
