@@ -41,7 +41,8 @@ log = logging.getLogger("triops.api")
 #: The web UI's cookie: a server-side session token (``store.repos.ui_sessions``), never a key.
 SESSION_COOKIE = "triops_session"
 PROJECT_HEADER = "x-triops-project"
-#: A revoked key keeps working for at most this long on a server that saw it recently.
+#: A revoked key keeps working for at most this long on a server that saw it recently,
+#: unless Redis announces the revocation (``triops.api.revocations``).
 _CACHE_SECONDS = 5.0
 #: A key in use is looked up again this long before its entry would expire.
 _REFRESH_AHEAD = 1.0
