@@ -1,5 +1,6 @@
 """Walk every route of the app: with auth on, each refuses a request without a key
-(except the public ones), and every write refuses a viewer key."""
+(except the public ones), every write refuses a viewer key, and the role is checked
+before the request's body or ids are looked at."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from triops.api.auth import AUTH_DEPENDENCIES
+from triops.api.auth import RoleFirstRoute, requirement_of
 from triops.core.principals import Role
 from triops.store.repos import keys
 
@@ -22,13 +23,8 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _required_role(route) -> Role | None:
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        if dep.call in AUTH_DEPENDENCIES:
-            return dep.call.required_role  # type: ignore[union-attr]
-        stack.extend(dep.dependencies)
-    return None
+    requirement = requirement_of(route.dependant)
+    return None if requirement is None else requirement.required_role  # type: ignore[attr-defined]
 
 
 def _routes(app) -> list[tuple[str, str, object]]:
@@ -129,3 +125,34 @@ def test_project_key_cannot_reach_another_project(client, runtime):
     assert client.get("/api/v1/incidents", headers=headers).status_code == 200
     other = client.get("/api/v1/incidents", headers={**headers, "X-Triops-Project": "team-b"})
     assert other.status_code == 403
+
+
+def test_every_route_checks_its_role_before_reading_the_request(client):
+    plain = [f"{method} {path}" for method, path, route in _routes(client.app)
+             if (method, path) not in PUBLIC
+             and not isinstance(route.original_route, RoleFirstRoute)]
+    assert plain == []
+
+
+def test_role_comes_before_body_validation_and_lookup(client, role_keys):
+    # A malformed body and ids that do not exist: a weaker key must still learn only 403,
+    # and a request without a key only 401.
+    checked = 0
+    for method, path, route in _routes(client.app):
+        role = _required_role(route)
+        if role is None or role == Role.viewer:
+            continue
+        url = _concrete(path)
+        body = b'{"not json' if method in WRITE_METHODS else None
+        json_headers = {"Content-Type": "application/json"}
+        anonymous = client.request(method, url, content=body, follow_redirects=False,
+                                   headers={**json_headers, "Authorization": ""})
+        assert anonymous.status_code == (303 if path.startswith("/ui") else 401), (method, path)
+        for weaker in [r for r in (Role.viewer, Role.editor) if r < role]:
+            response = client.request(
+                method, url, content=body, follow_redirects=False,
+                headers={**json_headers, "Authorization": f"Bearer {role_keys[weaker]}"},
+            )
+            assert response.status_code == 403, (method, path, weaker, response.status_code)
+            checked += 1
+    assert checked > 20

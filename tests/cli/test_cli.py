@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -72,3 +73,24 @@ def test_no_auth_refused_off_loopback(tmp_path):
     result = triops("up", "--no-auth", "--host", "0.0.0.0", "--home", str(tmp_path))
     assert result.returncode == 1
     assert "--no-auth is refused" in result.stderr
+
+
+def test_up_with_a_revoked_admin_key_says_how_to_recover(store_url, tmp_path):
+    from triops.core.principals import ALL_PROJECTS, Role
+
+    secret = "tri_revoked_admin_key_0123456789"
+    db = Database(store_url)
+    with db.write() as session:
+        made = keys.create(session, project=ALL_PROJECTS, role=Role.admin, secret=secret)
+        keys.revoke(session, made.id)
+    db.dispose()
+    result = subprocess.run(
+        [sys.executable, "-m", "triops", "up", "--store", store_url, "--home", str(tmp_path),
+         "--port", "0"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "TRIOPS_ADMIN_KEY": secret},
+    )
+    assert result.returncode == 1
+    assert "IntegrityError" not in result.stderr and "Traceback" not in result.stderr
+    assert f"TRIOPS_ADMIN_KEY is the key {made.id}" in result.stderr
+    assert "was revoked" in result.stderr and "triops keys create" in result.stderr

@@ -56,7 +56,9 @@ def test_first_start_prints_url_and_key_once(tmp_path):
         ok = httpx.get(f"{url}/api/v1/keys", headers={"Authorization": f"Bearer {key}"})
         assert ok.status_code == 200 and ok.json()[0]["role"] == "admin"
         assert key not in ok.text  # secrets are never returned
-        ui = httpx.get(f"{url}/ui", cookies={"triops_key": key})
+        login = httpx.post(f"{url}/ui/login", data={"api_key": key})
+        assert login.status_code == 303 and key not in login.headers["set-cookie"]
+        ui = httpx.get(f"{url}/ui", cookies={"triops_session": login.cookies["triops_session"]})
         assert ui.status_code == 200 and "Overview" in ui.text
     finally:
         proc.terminate()

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 import triops
-from triops.api import errors
+from triops.api import errors, revocations
 from triops.api.auth import KeyCache
 from triops.api.health import router as health_router
 from triops.api.input_guard import InputGuard
@@ -71,7 +71,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         start_monitoring(runtime)  # scheduled monitors and retraining
         start_online_evals(runtime)  # scores a sample of live traces
-        yield
+        async with revocations.listening(runtime.settings.redis_url, app.state.key_cache) as rl:
+            app.state.revocations = rl  # revoked keys leave this server's cache at once
+            yield
         runtime.close()
 
     app = FastAPI(

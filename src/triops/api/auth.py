@@ -1,10 +1,12 @@
-"""Who is calling, and may they? API keys from the Authorization header or the UI cookie.
+"""Who is calling, and may they? API keys from the Authorization header, or a UI session.
 
 Keys are accepted as ``Authorization: Bearer <key>`` (what ``MLFLOW_TRACKING_TOKEN``
-and the ``openai`` client send), as the password of HTTP Basic, and from the
-``triops_key`` cookie the web UI sets at login. Every non-public route declares one of
-``viewer``, ``editor``, ``admin`` or ``server_admin`` as a dependency; a test walks the
-route table to prove it.
+and the ``openai`` client send) and as the password of HTTP Basic. The web UI trades a
+key for a server-side session at login and holds only the session's token, in the
+``triops_session`` cookie. Every non-public route declares one of
+``viewer``, ``editor``, ``admin`` or ``server_admin`` as a dependency, and is a
+``RoleFirstRoute`` that checks it before anything else; a test walks the route table to
+prove both.
 """
 
 from __future__ import annotations
@@ -15,24 +17,32 @@ import binascii
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from fastapi import Depends
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.requests import Request
+from starlette.responses import Response
 
 from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied, Unauthenticated
 from triops.core.principals import ANONYMOUS_ADMIN, Principal, Role
 from triops.store.engine import Database
 from triops.store.repos import keys as key_repo
+from triops.store.repos import ui_sessions
 from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
 
 log = logging.getLogger("triops.api")
 
-COOKIE = "triops_key"
+#: The web UI's cookie: a server-side session token (``store.repos.ui_sessions``), never a key.
+SESSION_COOKIE = "triops_session"
 PROJECT_HEADER = "x-triops-project"
-#: A revoked key keeps working for at most this long on a server that saw it recently.
+#: A revoked key keeps working for at most this long on a server that saw it recently,
+#: unless Redis announces the revocation (``triops.api.revocations``).
 _CACHE_SECONDS = 5.0
 #: A key in use is looked up again this long before its entry would expire.
 _REFRESH_AHEAD = 1.0
@@ -62,6 +72,9 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
         self._inflight: dict[str, asyncio.Future[Principal | None]] = {}
+        # Bumped by every forget: a lookup that read the store before a revocation landed
+        # must not put the key back afterwards.
+        self._generation = 0
 
     def get(self, secret: str) -> tuple[bool, Principal | None]:
         with self._lock:
@@ -70,15 +83,27 @@ class KeyCache:
             return False, None
         return True, hit[1]
 
-    def put(self, secret: str, principal: Principal | None) -> None:
+    def put(self, secret: str, principal: Principal | None, generation: int) -> None:
         with self._lock:
+            if generation != self._generation:
+                return
             if len(self._entries) > 10_000:
                 self._entries.clear()
             self._entries[secret] = (time.monotonic() + _CACHE_SECONDS, principal)
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._entries.clear()
+
+    def forget_key(self, key_id: str) -> None:
+        """Drop every entry of the key with this id (it was revoked)."""
+        with self._lock:
+            self._generation += 1
+            stale = [secret for secret, (_expires, principal) in self._entries.items()
+                     if principal is not None and principal.key_id == key_id]
+            for secret in stale:
+                del self._entries[secret]
 
     def refresh_due(self, secret: str) -> bool:
         hit = self._entries.get(secret)
@@ -97,9 +122,10 @@ class KeyCache:
         return pending
 
     def _load(self, secret: str, db: Database) -> Principal | None:
+        generation = self._generation
         with db.read() as session:
             principal = key_repo.authenticate(session, secret)
-        self.put(secret, principal)
+        self.put(secret, principal, generation)
         return principal
 
     def _settled(self, secret: str, done: asyncio.Future[Principal | None]) -> None:
@@ -123,25 +149,13 @@ def secret_from(request: Request) -> str | None:
                 raise Unauthenticated("the Basic authorization header is not valid base64") from None
             return decoded.partition(":")[2] or None
         raise Unauthenticated("use 'Authorization: Bearer <key>' or HTTP Basic with the key as password")
-    return request.cookies.get(COOKIE)
+    return None
 
 
-def resolve_principal(request: Request) -> Principal:
-    runtime = runtime_of(request)
-    if not runtime.settings.auth:
-        return ANONYMOUS_ADMIN
-    secret = secret_from(request)
-    if not secret:
-        raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
-    cache: KeyCache = request.app.state.key_cache
-    known, principal = cache.get(secret)
-    if not known:
-        with runtime.db.read() as session:
-            principal = key_repo.authenticate(session, secret)
-        cache.put(secret, principal)
-    if principal is None:
-        raise Unauthenticated("the API key is unknown or revoked")
-    return principal
+def _session_principal(db: Database, token: str) -> Principal | None:
+    with db.read() as session:
+        key_id = ui_sessions.key_of(session, token)
+        return None if key_id is None else key_repo.active(session, key_id)
 
 
 def _project_for(request: Request, principal: Principal) -> str:
@@ -166,7 +180,15 @@ async def _resolve_principal_async(request: Request) -> Principal:
         return ANONYMOUS_ADMIN
     secret = secret_from(request)
     if not secret:
-        raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
+        # Not cached: a logout or a revocation ends the session on every server at once,
+        # and the web UI's pages cost a store round trip each anyway.
+        principal = await anyio.to_thread.run_sync(_session_principal, runtime.db, token)
+        if principal is None:
+            raise Unauthenticated("the session has ended or expired; log in again")
+        return principal
     cache: KeyCache = request.app.state.key_cache
     known, principal = cache.get(secret)
     if known:
@@ -179,31 +201,49 @@ async def _resolve_principal_async(request: Request) -> Principal:
     return principal
 
 
-async def authorize(request: Request, role: Role) -> Caller:
-    """Who calls, checked for ``role``: what the ``AsViewer``/``AsEditor``/``AsAdmin``
-    dependencies run, callable by a hot path that skips the dependency machinery."""
+async def authorize(request: Request, role: Role, *, server_wide: bool = False) -> Caller:
+    """Who calls, checked for ``role`` (and, with ``server_wide``, for a key of every
+    project): what the ``As*`` dependencies run, callable by a hot path that skips the
+    dependency machinery."""
     principal = await _resolve_principal_async(request)
     if not principal.allows(role):
         raise PermissionDenied(
             f"this operation needs the {role.name} role; the key has {principal.role.name}"
+        )
+    if server_wide and not principal.is_global:
+        raise PermissionDenied(
+            "this operation needs a server-wide admin key (project '*'); "
+            f"the key belongs to project {principal.project!r}"
         )
     caller = Caller(principal=principal, project=_project_for(request, principal))
     request.state.caller = caller
     return caller
 
 
-def _require(role: Role):  # type: ignore[no-untyped-def]
-    async def dependency(request: Request) -> Caller:
-        return await authorize(request, role)
+#: Where a request keeps the caller its route's requirement admitted, so the check that
+#: ``RoleFirstRoute`` ran is not repeated by the endpoint's own dependency.
+_ADMITTED = "triops.admitted"
 
-    dependency.__name__ = f"require_{role.name}"
+
+def _require(role: Role, *, server_wide: bool = False):  # type: ignore[no-untyped-def]
+    async def dependency(request: Request) -> Caller:
+        admitted = request.scope.get(_ADMITTED)
+        if admitted is not None and admitted[0] is dependency:
+            return admitted[1]
+        caller = await authorize(request, role, server_wide=server_wide)
+        request.scope[_ADMITTED] = (dependency, caller)
+        return caller
+
+    dependency.__name__ = f"require_{'server_' if server_wide else ''}{role.name}"
     dependency.required_role = role  # type: ignore[attr-defined]
+    dependency.server_wide = server_wide  # type: ignore[attr-defined]
     return dependency
 
 
 viewer = _require(Role.viewer)
 editor = _require(Role.editor)
 admin = _require(Role.admin)
+server_admin = _require(Role.admin, server_wide=True)
 
 
 def is_server_admin(principal: Principal) -> bool:
@@ -211,24 +251,42 @@ def is_server_admin(principal: Principal) -> bool:
     return principal.allows(Role.admin) and principal.is_global
 
 
-async def server_admin(request: Request) -> Caller:
-    """An admin whose key covers every project: what changes server-wide configuration
-    (gateway upstreams, routes, guardrail rules) needs, since it affects every project."""
-    caller = await authorize(request, Role.admin)
-    if not is_server_admin(caller.principal):
-        raise PermissionDenied(
-            "this configuration is shared by every project: changing it needs a server "
-            f"admin key (an admin key for all projects); this key is scoped to "
-            f"project {caller.principal.project!r}"
-        )
-    return caller
-
-
-server_admin.required_role = Role.admin  # type: ignore[attr-defined]
-
 #: Annotated shorthands for endpoint signatures.
 AsViewer = Depends(viewer)
 AsEditor = Depends(editor)
 AsAdmin = Depends(admin)
 AsServerAdmin = Depends(server_admin)
 AUTH_DEPENDENCIES = (viewer, editor, admin, server_admin)
+
+
+def requirement_of(dependant: Dependant) -> Callable[[Request], Awaitable[Caller]] | None:
+    """The auth dependency an endpoint declares, searched through its sub-dependencies."""
+    stack = list(dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if dep.call in AUTH_DEPENDENCIES:
+            return dep.call  # type: ignore[return-value]
+        stack.extend(dep.dependencies)
+    return None
+
+
+class RoleFirstRoute(APIRoute):
+    """A route that checks the caller's key against the route's declared requirement
+    before FastAPI reads, parses or validates anything of the request.
+
+    A caller without the role gets 401/403 whatever it sends: never a 400 that tells it
+    what the body should look like, nor a 404 that tells it which ids exist. Every
+    router of triops is built with this class; a test walks the route table to prove it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        requirement = requirement_of(self.dependant)
+        if requirement is None:
+            return handler
+
+        async def role_first(request: Request) -> Response:
+            await requirement(request)
+            return await handler(request)
+
+        return role_first

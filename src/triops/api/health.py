@@ -8,10 +8,11 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from triops.api.auth import RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.store.migrate import pending
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["health"])
 
 
 @router.get("/healthz")

@@ -15,14 +15,14 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.ml.serving.inputs import from_tensors
 from triops.ml.serving.loaders import Column
 from triops.ml.serving.service import ServingService, serving_of
 
-router = APIRouter(prefix="/v2", tags=["open-inference-protocol"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/v2", tags=["open-inference-protocol"])
 
 _DATATYPE_OF = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32",
                 "boolean": "BOOL", "string": "BYTES", "binary": "BYTES"}

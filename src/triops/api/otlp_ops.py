@@ -25,12 +25,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.api import otlp_codec
-from triops.api.auth import AsEditor, Caller
+from triops.api.auth import AsEditor, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.ops import logs, monitoring, otlp_logs, otlp_metrics
 
-router = APIRouter(tags=["otlp"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["otlp"])
 
 _ID_BYTES = {"trace_id": 16, "span_id": 8}
 

@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.api import otlp_codec
-from triops.api.auth import AsEditor, Caller
+from triops.api.auth import AsEditor, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.llm.tracing import record_spans, spans_from_otlp
 
-router = APIRouter(tags=["otlp"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["otlp"])
 
 
 @router.post("/v1/traces", summary="OTLP/HTTP trace export")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from triops.api import revocations
 from triops.cli.common import ProjectOpt, StoreOpt, console, open_database, settings_from
 from triops.core.principals import ALL_PROJECTS
 from triops.core.signals import Severity
@@ -73,10 +74,12 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, store: StoreOpt = None) -> None:
     """Revoke a key by id."""
-    db = open_database(settings_from(store=store))
+    settings = settings_from(store=store)
+    db = open_database(settings)
     with db.write() as session:
         row = keys.revoke(session, key_id)
         audit.record(session, project=row.project, actor="cli", action="key.revoke", target=key_id)
+    revocations.publish(settings.redis_url, key_id)
     console.print(f"revoked {key_id}")
 
 

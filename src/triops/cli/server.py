@@ -10,6 +10,7 @@ import typer
 
 from triops.api.runtime import Runtime
 from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings_from
+from triops.core.errors import ConfigError
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
 from triops.store import upgrade_schema
@@ -23,9 +24,18 @@ def bootstrap_admin(runtime: Runtime) -> str | None:
     with runtime.db.write() as session:
         projects.ensure(session, DEFAULT_PROJECT)
         if given is not None:
-            if keys.authenticate(session, given) is None:
+            existing = keys.find(session, given)
+            if existing is None:
                 keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="admin",
                             secret=given)
+            elif existing.revoked_ms is not None:
+                raise ConfigError(
+                    f"TRIOPS_ADMIN_KEY is the key {existing.id} ({existing.name!r}), which was "
+                    "revoked; a revoked key never works again. Unset TRIOPS_ADMIN_KEY (the "
+                    "server then prints a new admin key if no other one is active), set it to "
+                    "a new secret, or create an admin key with "
+                    "`triops keys create --project '*' --role admin`."
+                )
             return None
         if keys.any_admin(session):
             return None

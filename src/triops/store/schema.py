@@ -117,3 +117,14 @@ class Record(Base):
     data: Mapped[dict[str, Any]] = mapped_column()
 
     __table_args__ = (Index("ix_records_scan", "project", "kind", "stream", "ts_ms"),)
+
+
+class UiSession(Base):
+    """A web UI login: the browser holds a random token, the store only its hash."""
+
+    __tablename__ = "ui_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from triops.api.auth import AsViewer, Caller
+from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import runtime_of
 from triops.core.ids import now_ms
@@ -14,7 +14,7 @@ from triops.llm.guardrails.stats import block_rates
 from triops.ui import charts
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui/llm", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/llm", include_in_schema=False)
 
 WINDOWS = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000}
 _BUCKETS = 48

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
@@ -25,7 +25,7 @@ from triops.store.repos import llm_traces as trace_repo
 from triops.ui import charts
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui/llm", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/llm", include_in_schema=False)
 
 #: Time windows offered by the pages, by their label.
 WINDOWS = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from triops.api.auth import AsViewer, Caller
+from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, NotFound
 from triops.ml import lineage as ml_lineage
@@ -18,7 +18,7 @@ from triops.store.repos.runs import decode_value
 from triops.ui.ml_charts import Series, color_of, overlay_chart
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui/ml", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/ml", include_in_schema=False)
 
 #: Runs shown on an experiment page, columns per kind, runs and curves on a compare page.
 PAGE_RUNS = 200

@@ -7,13 +7,13 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from triops.api.auth import AsViewer, Caller
+from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.store.repos import monitoring as repo
 from triops.ui.charts import Marker, line_chart
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui/ml", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/ml", include_in_schema=False)
 
 
 @router.get("/monitors", response_class=HTMLResponse)

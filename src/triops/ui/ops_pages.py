@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from triops.api.auth import AsViewer, Caller
+from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.ops import logs as ops_logs
 from triops.ops.monitoring import ANOMALY, subject_of
@@ -15,7 +15,7 @@ from triops.store.repos import ops as ops_repo
 from triops.ui.charts import Marker, bar_chart, line_chart
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui/ops", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/ops", include_in_schema=False)
 
 #: Points drawn at most; the chart reduces them to two per pixel column anyway.
 MAX_POINTS = 200_000

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.api.auth import COOKIE, AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.auth import SESSION_COOKIE, AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.ops.telemetry import list_series
-from triops.store.repos import audit, keys
+from triops.store.repos import audit, keys, ui_sessions
 from triops.store.repos import incidents as incident_repo
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui", include_in_schema=False)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -23,21 +23,27 @@ def login_form(request: Request, error: str = "") -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, api_key: str = Form(..., max_length=512)) -> Response:
-    runtime = runtime_of(request)
-    with runtime.db.read() as session:
+    with runtime_of(request).db.write() as session:
         principal = keys.authenticate(session, api_key.strip())
-    if principal is None:
-        return render(request, "login.html", error="That key is unknown or revoked.")
+        if principal is None:
+            return render(request, "login.html", error="That key is unknown or revoked.")
+        started = ui_sessions.start(session, principal.key_id)
     response = RedirectResponse("/ui", status_code=303)
-    response.set_cookie(COOKIE, api_key.strip(), httponly=True, samesite="strict",
-                        max_age=7 * 24 * 3600)
+    # Lax, not Strict: a link to a page from elsewhere (a chat, an alert mail) opens
+    # logged in, while a cross-site form POST still arrives without the cookie.
+    response.set_cookie(SESSION_COOKIE, started.token, max_age=ui_sessions.SESSION_SECONDS,
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        with runtime_of(request).db.write() as session:
+            ui_sessions.end(session, token)
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 

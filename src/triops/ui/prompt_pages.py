@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.native.evals import comparison, result_dict, scorer_names
 from triops.api.openai.routes import prompt_resolver
 from triops.api.runtime import runtime_of
@@ -18,7 +18,7 @@ from triops.store.repos import evals as eval_repo
 from triops.store.repos import prompts as repo
 from triops.ui.rendering import render
 
-router = APIRouter(prefix="/ui/llm", include_in_schema=False)
+router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/llm", include_in_schema=False)
 
 
 @router.get("/prompts", response_class=HTMLResponse)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from triops.api.auth import RoleFirstRoute
 from triops.api.mlflow import (
     artifacts, experiments, logged_models, metrics, model_versions, registered_models, runs,
     server_info,
@@ -16,7 +17,7 @@ from triops.api.mlflow import (
 _TRACKING = (experiments.router, runs.router, metrics.router, logged_models.router,
              artifacts.tracking_router, registered_models.router, model_versions.router)
 
-router = APIRouter()
+router = APIRouter(route_class=RoleFirstRoute)
 for _prefix, _listed in (("/api/2.0/mlflow", True), ("/ajax-api/2.0/mlflow", False)):
     for _sub in _TRACKING:
         router.include_router(_sub, prefix=_prefix, include_in_schema=_listed)

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import db_of, required
 from triops.api.runtime import runtime_of
@@ -24,8 +24,8 @@ from triops.core.errors import InvalidInput
 from triops.store.artifacts import ArtifactStore, safe_relpath
 from triops.store.repos import logged_models, runs
 
-router = APIRouter(tags=["mlflow-artifacts"])
-tracking_router = APIRouter(tags=["mlflow"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow-artifacts"])
+tracking_router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 _SPOOL_BYTES = 8 * 1024 * 1024
 _PROXY_SCHEME = "mlflow-artifacts:"
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
     KeyValue, Message, db_of, max_results, pairs, required, view_type,
@@ -14,7 +14,7 @@ from triops.api.mlflow._common import (
 from triops.ml import check_tags, ensure_default_experiment, parse_filter, parse_order_by
 from triops.store.repos import experiments as repo
 
-router = APIRouter(tags=["mlflow"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 
 
 class CreateExperiment(Message):

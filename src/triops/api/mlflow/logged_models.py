@@ -7,7 +7,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import KeyValue, Message, db_of, max_results, pairs, required
 from triops.core.errors import InvalidInput
@@ -17,7 +17,7 @@ from triops.store.repos import runs
 from triops.store.repos.ml_search import ATTRIBUTE, SortKey
 from triops.ml import parse_filter
 
-router = APIRouter(tags=["mlflow"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 _STATUS_BY_NUMBER = {1: "LOGGED_MODEL_PENDING", 2: "LOGGED_MODEL_READY",
                      3: "LOGGED_MODEL_UPLOAD_FAILED"}
 

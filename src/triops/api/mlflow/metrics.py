@@ -6,14 +6,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsViewer, Caller
+from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import db_of, int_query, max_results, required
 from triops.core.errors import InvalidInput
 from triops.store.repos import runs
 from triops.store.repos.ml_search import decode_page_token, encode_page_token
 
-router = APIRouter(tags=["mlflow"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 
 #: MLflow's cap on runs per bulk-interval request.
 MAX_BULK_RUNS = 100

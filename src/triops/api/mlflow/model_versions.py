@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
     KeyValue, Message, db_of, int_query, max_results, pairs, required,
@@ -15,7 +15,7 @@ from triops.core.ids import now_ms
 from triops import ml
 from triops.store.repos import registry as repo
 
-router = APIRouter(tags=["mlflow"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 
 
 class CreateVersion(Message):

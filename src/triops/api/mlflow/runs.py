@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
     KeyValue, Message, db_of, max_results, pairs, required, view_type,
@@ -19,7 +19,7 @@ from triops import ml
 from triops.store.repos import runs as run_repo
 from triops.store.repos import runs_search
 
-router = APIRouter(tags=["mlflow"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 
 
 class RunRef(Message):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse, Response
 
-from triops.api.auth import AsViewer, Caller
+from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 
-router = APIRouter(tags=["mlflow"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 
 #: The MLflow release whose protocol this server speaks.
 MLFLOW_PROTOCOL_VERSION = "3.17.2"

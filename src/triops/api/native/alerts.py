@@ -11,11 +11,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, Caller
+from triops.api.auth import AsEditor, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.ops.alertmanager import Alert, receive
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/alerts", tags=["alerts"])
 
 
 class AlertIn(BaseModel):

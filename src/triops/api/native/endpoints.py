@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import now_ms
@@ -29,7 +29,7 @@ from triops.store.repos import deployments
 from triops.store.repos.deployments import EndpointSpec
 from triops.store.schema_deployments import ServingEndpoint
 
-router = APIRouter(prefix="/api/v1", tags=["serving"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["serving"])
 MAX_LABELS = 10_000
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import new_id, now_ms
@@ -21,7 +21,7 @@ from triops.store.repos import evals as repo
 from triops.store.repos import llm_traces as repo_traces
 from triops.store.schema_prompts import EvalCase, EvalResult, EvalRun
 
-router = APIRouter(prefix="/api/v1/evals", tags=["evals"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/evals", tags=["evals"])
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 

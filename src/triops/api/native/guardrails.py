@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsServerAdmin, AsViewer, Caller
+from triops.api.auth import AsEditor, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, NotFound
@@ -27,7 +27,7 @@ from triops.llm.guardrails.stats import block_rates
 from triops.store.repos import audit
 from triops.store.repos import guardrails as repo
 
-router = APIRouter(prefix="/api/v1/guardrails", tags=["guardrails"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/guardrails", tags=["guardrails"])
 
 
 class RuleIn(BaseModel):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
@@ -17,7 +17,7 @@ from triops.store.repos import audit
 from triops.store.repos import incidents as repo
 from triops.store.schema import Incident, IncidentSignal
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["incidents"])
 
 
 class SignalIn(BaseModel):

@@ -1,4 +1,5 @@
-"""API keys and projects. Creating or revoking keys needs the admin role."""
+"""API keys and projects. Creating or revoking keys needs the admin role; creating a
+project, a server-wide admin key."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsAdmin, AsViewer, Caller
+from triops.api import revocations
+from triops.api.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied
 from triops.core.principals import ALL_PROJECTS
 from triops.store.repos import audit, keys, projects
 from triops.store.schema import ApiKey
 
-router = APIRouter(prefix="/api/v1", tags=["keys"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["keys"])
 
 
 class KeyIn(BaseModel):
@@ -86,7 +88,8 @@ def revoke_key(key_id: str, request: Request, caller: Caller = AsAdmin) -> KeyOu
         audit.record(session, project=row.project, actor=caller.actor, action="key.revoke",
                      target=key_id)
         out = KeyOut.of(row)
-    request.app.state.key_cache.clear()
+    request.app.state.key_cache.forget_key(key_id)
+    revocations.publish(runtime_of(request).settings.redis_url, key_id)
     return out
 
 
@@ -100,9 +103,8 @@ def list_projects(request: Request, caller: Caller = AsViewer) -> list[ProjectOu
 
 
 @router.post("/projects", response_model=ProjectOut, status_code=201)
-def create_project(body: ProjectIn, request: Request, caller: Caller = AsAdmin) -> ProjectOut:
-    if not caller.principal.is_global:
-        raise PermissionDenied("only a global admin key can create projects")
+def create_project(body: ProjectIn, request: Request, caller: Caller = AsServerAdmin
+                   ) -> ProjectOut:
     with runtime_of(request).db.write() as session:
         row = projects.create(session, body.name, body.description)
         audit.record(session, project=row.name, actor=caller.actor, action="project.create",

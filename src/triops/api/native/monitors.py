@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsAdmin, AsEditor, AsViewer, Caller
+from triops.api.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import Runtime, runtime_of
 from triops.core.errors import InvalidInput
 from triops.ml.monitoring.monitors import RunOutcome, run_monitor
@@ -34,7 +34,7 @@ from triops.store.repos import audit
 from triops.store.repos import monitoring as repo
 from triops.store.schema_monitoring import Monitor, MonitorResult, PipelineRun
 
-router = APIRouter(prefix="/api/v1", tags=["monitoring"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["monitoring"])
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 

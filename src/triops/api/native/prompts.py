@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.openai.routes import prompt_resolver
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
@@ -16,7 +16,7 @@ from triops.llm import prompts
 from triops.store.repos import prompts as repo
 from triops.store.schema_prompts import PromptLabelMove, PromptVersion
 
-router = APIRouter(prefix="/api/v1/prompts", tags=["prompts"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/prompts", tags=["prompts"])
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 _LABEL = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 

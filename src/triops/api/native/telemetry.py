@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
@@ -18,7 +18,7 @@ from triops.ops import logs as ops_logs
 from triops.ops.monitoring import ingest_samples, shared_cache
 from triops.ops.telemetry import Sample, list_series, read_series
 
-router = APIRouter(prefix="/api/v1/ops", tags=["telemetry"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/ops", tags=["telemetry"])
 
 MAX_BATCH = 100_000
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.llm.tracing import (
@@ -23,7 +23,7 @@ from triops.llm.tracing import (
     record_spans,
 )
 
-router = APIRouter(prefix="/api/v1/traces", tags=["traces"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/traces", tags=["traces"])
 
 MAX_SPANS = 50_000
 

@@ -18,7 +18,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from starlette.requests import Request
 
-from triops.api.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, is_server_admin
+from triops.api.auth import (
+    AsAdmin,
+    AsServerAdmin,
+    AsViewer,
+    Caller,
+    RoleFirstRoute,
+    is_server_admin,
+)
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import Runtime, runtime_of
 from triops.core.errors import Conflict, InvalidInput, NotFound
@@ -29,7 +36,7 @@ from triops.store.repos import audit
 from triops.store.repos import llm_gateway as repo
 from triops.store.schema import ApiKey
 
-router = APIRouter(prefix="/api/v1/gateway", tags=["gateway"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/gateway", tags=["gateway"])
 
 M = TypeVar("M", bound=BaseModel)
 

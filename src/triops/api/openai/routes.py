@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from triops.api.auth import AsEditor, AsViewer, Caller
+from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import Runtime, runtime_of
 from triops.llm.gateway import Caller as GatewayCaller
 from triops.llm.gateway import Gateway
@@ -27,7 +27,7 @@ from triops.llm.gateway.spend import headers_of
 from triops.llm.prompts.resolver import SERVICE as PROMPTS_SERVICE
 from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(route_class=RoleFirstRoute, tags=["openai"])
 
 SERVICE = "llm_gateway"
 SESSION_HEADER = "x-triops-session-id"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.ids import new_id, now_ms
 from triops.core.principals import ALL_PROJECTS, Principal, Role
-from triops.store.repos import projects
+from triops.store.repos import projects, ui_sessions
 from triops.store.schema import ApiKey
 
 KEY_PREFIX = "tri_"
@@ -65,10 +65,15 @@ def create(
 
 
 def authenticate(session: Session, secret: str) -> Principal | None:
-    row = session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
+    row = find(session, secret)
     if row is None or row.revoked_ms is not None:
         return None
     return _principal(row)
+
+
+def find(session: Session, secret: str) -> ApiKey | None:
+    """The key with this secret, revoked or not."""
+    return session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret)))
 
 
 def list_keys(session: Session, project: str | None = None) -> list[ApiKey]:
@@ -84,7 +89,16 @@ def revoke(session: Session, key_id: str, project: str | None = None) -> ApiKey:
         raise NotFound(f"API key {key_id!r} does not exist")
     if row.revoked_ms is None:
         row.revoked_ms = now_ms()
+    ui_sessions.end_for_key(session, key_id)
     return row
+
+
+def active(session: Session, key_id: str) -> Principal | None:
+    """The principal of the key with this id, unless it is revoked or unknown."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_ms is not None:
+        return None
+    return _principal(row)
 
 
 def any_admin(session: Session) -> bool:
