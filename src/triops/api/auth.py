@@ -212,7 +212,8 @@ async def authorize(request: Request, role: Role, *, server_wide: bool = False) 
         )
     if server_wide and not principal.is_global:
         raise PermissionDenied(
-            "this operation needs a server-wide admin key (project '*'); "
+            "this operation changes what every project shares: it needs a server admin "
+            "key (an admin key for all projects, '*'); "
             f"the key belongs to project {principal.project!r}"
         )
     caller = Caller(principal=principal, project=_project_for(request, principal))

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsViewer, Caller
+from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.openai.routes import gateway_of
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PermissionDenied
@@ -22,7 +22,7 @@ from triops.core.principals import Role
 from triops.llm.gateway.spend import period_start_s
 from triops.store.repos import llm_spend as repo
 
-router = APIRouter(prefix="/api/v1/gateway", tags=["gateway"])
+router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/gateway", tags=["gateway"])
 
 _UNIT_S = {"m": 60, "h": 3600, "d": 86_400}
 _WINDOW = re.compile(r"^(\d{1,6})([mhd])$")
