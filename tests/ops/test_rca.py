@@ -8,7 +8,9 @@ import doctest
 import json
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -158,3 +160,42 @@ def test_petshop_issue_cause_is_first(tmp_path: Path):
                  metric=target["target"]["metric"])
     assert result.exit_code == 0, result.output
     assert read_causes(paths["out"])[0]["node"] == target["root_cause"]["node"]
+
+
+def _tables(
+    series: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def frame(part: int) -> pd.DataFrame:
+        return pd.DataFrame({(n, m, "Sum" if m == "requests" else "Average"): v[part]
+                             for (n, m), v in series.items()})
+    return frame(0), frame(1)
+
+
+def test_a_low_traffic_leaf_that_fails_harder_yields_to_the_service_carrying_the_errors() -> None:
+    """front calls a load balancer (a leaf, 50 requests) and the service behind it (800
+    requests, no edge between them). The service fails 3 % of its requests, the balancer
+    15 % of its few: the balancer's z-score is larger, but it accounts for a fraction of
+    the front's failed requests, the service for all of them."""
+    rng = np.random.default_rng(3)
+    graph = nx.DiGraph([("front", "lb"), ("front", "svc"), ("svc", "db")])
+    drop = np.array([0.0, 0.0, 1.0, 1.0, 0.0])
+
+    def avail(noise: float, fall: float) -> tuple[np.ndarray, np.ndarray]:
+        return (100 - np.abs(noise * rng.standard_normal(200)), 100 - fall * drop)
+
+    series = {
+        ("front", "availability"): avail(0.8, 4.0),
+        ("lb", "availability"): avail(0.3, 15.0),
+        ("svc", "availability"): avail(0.4, 3.0),
+        ("db", "availability"): (np.full(200, 100.0), np.full(5, 100.0)),
+        ("front", "requests"): (np.full(200, 500.0), np.full(5, 500.0)),
+        ("lb", "requests"): (np.full(200, 50.0), np.full(5, 50.0)),
+        ("svc", "requests"): (np.full(200, 800.0), np.full(5, 800.0)),
+        ("db", "requests"): (np.full(200, 800.0), np.full(5, 800.0)),
+    }
+    normal, abnormal = _tables(series)
+    plain = _ranking.rank_causes(graph, normal, abnormal, "front", "availability", "Average",
+                                 _ranking.RcaConfig(min_score=0.0, coverage_power=0.0))
+    assert plain[0].node == "lb"  # by z-score alone the leaf wins
+    causes = _ranking.rank_causes(graph, normal, abnormal, "front", "availability", "Average")
+    assert causes[0].node == "svc"

@@ -14,12 +14,18 @@ The method, in four steps (docs/root-cause.md has the reasoning):
    all the time (a drifting dependency unrelated to the alarm) gets little evidence; one
    that goes bad exactly when the target does gets much. The evidence is scaled by how
    well the node's series follows the target's (correlation, clipped at zero).
-3. **Graph position.** Candidates are the components the target calls, directly or not
+3. **Traffic-weighted share.** A node's excess is its deviation from its normal median
+   times its traffic (failed requests, added waiting time): amounts that add up along a
+   call path, unlike z-scores. Its share of the target's excess, clipped to [0, 1] and
+   raised to ``coverage_power``, scales its score, so a low-traffic leaf that fails
+   harder does not outrank the busy service that carries the symptom.
+4. **Graph position.** Candidates are the components the target calls, directly or not
    (a fault propagates from callee to caller); the target's own anomaly is the symptom,
    never reported as its cause. A node whose anomaly is matched by an
    anomalous callee is explained by it: its score is its evidence minus its strongest
-   anomalous callee's, so the most downstream anomalous node on the path wins.
-4. **A threshold.** Nodes scoring below ``min_score`` are not reported; a window without
+   anomalous callee's, times the part of its excess no anomalous callee accounts for
+   (raised to ``residual_power``), so the most downstream anomalous node on the path wins.
+5. **A threshold.** Nodes scoring below ``min_score`` are not reported; a window without
    a matching anomaly yields no cause.
 """
 
@@ -47,6 +53,14 @@ class RcaConfig:
     min_history: int = 10
     #: Relative floor of the scale of a series that was constant in the normal period.
     relative_floor: float = 1e-3
+    #: Metric and statistic counting a node's traffic, used to weigh how much of the
+    #: target's excess a node accounts for; nodes without it are not weighed.
+    volume_metric: str = "requests"
+    volume_stat: str = "Sum"
+    #: Exponent of that share (clipped to [0, 1]) in the score; 0 ignores traffic.
+    coverage_power: float = 3.0
+    #: Exponent of the share of a node's excess not accounted for by its callees.
+    residual_power: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,40 @@ def _evidence(z: np.ndarray, weights: np.ndarray) -> float:
     return (during - before) * max(following, 0.0)
 
 
+def _excess(
+    normal: pd.DataFrame,
+    abnormal: pd.DataFrame,
+    node: str,
+    metric: str,
+    stat: str,
+    weights: np.ndarray,
+    config: RcaConfig,
+) -> float | None:
+    """The node's deviation from its normal median times its traffic, averaged by ``weights``.
+
+    For availability this counts failed requests, for latency added waiting time: amounts
+    that add up along a call path, unlike z-scores, whose scale is each series' own noise.
+    """
+    history = _column(normal, (node, metric, stat))
+    window = _column(abnormal, (node, metric, stat))
+    volume = _column(abnormal, (node, config.volume_metric, config.volume_stat))
+    if history is None or window is None or volume is None:
+        return None
+    history = history[np.isfinite(history)]
+    if history.size == 0:
+        return None
+    sign = -1.0 if metric.lower() in LOWER_IS_WORSE else 1.0
+    excess = np.nan_to_num(sign * (window - np.median(history)) * volume)
+    return float(weights @ excess / weights.sum())
+
+
+def _coverage(excess: float | None, target_excess: float | None) -> float:
+    """Share of the target's excess a node accounts for, in [0, 1]; 1 when unknown."""
+    if excess is None or target_excess is None or target_excess <= 0.0:
+        return 1.0
+    return min(max(excess / target_excess, 0.0), 1.0)
+
+
 def rank_causes(
     graph: nx.DiGraph,
     normal: pd.DataFrame,
@@ -149,11 +197,19 @@ def rank_causes(
     weights = worst / worst.max()
     evidence = {node: _evidence(series, weights) for node, series in z.items()}
     anomalous = {node for node, e in evidence.items() if e >= config.min_score}
+    target_excess = _excess(normal, abnormal, target_node, target_metric, target_stat,
+                            weights, config)
+    excess = {node: _excess(normal, abnormal, node, target_metric, target_stat, weights, config)
+              for node in anomalous}
     causes = []
     for node in anomalous - {target_node}:
-        explained = max((evidence[c] for c in graph.successors(node) if c in anomalous),
-                        default=0.0)
-        score = evidence[node] - explained
+        callees = [c for c in graph.successors(node) if c in anomalous]
+        explained = max((evidence[c] for c in callees), default=0.0)
+        covered = max((_coverage(excess[c], excess[node]) for c in callees
+                       if excess[c] is not None and excess[node] is not None), default=0.0)
+        share = _coverage(excess[node], target_excess)
+        score = ((evidence[node] - explained) * share**config.coverage_power
+                 * (1.0 - covered) ** config.residual_power)
         if score >= config.min_score:
             causes.append(Cause(node, target_metric, round(score, 6)))
     return sorted(causes, key=lambda c: (-c.score, c.node))
