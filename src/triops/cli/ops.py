@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from triops.cli import ops_detect, ops_logs
+from triops.cli import ops_detect, ops_forecast, ops_logs
 from triops.cli.common import HomeOpt, StoreOpt, console, err_console, open_database, settings_from
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
@@ -26,6 +26,7 @@ ops_app = typer.Typer(help="AIOps: telemetry import, anomaly detection, log temp
                       no_args_is_help=True)
 # The detection commands (``detect``) sit directly under ``triops ops``.
 ops_app.registered_commands.extend(ops_detect.app.registered_commands)
+ops_app.registered_commands.extend(ops_forecast.app.registered_commands)
 ops_app.add_typer(ops_logs.app, name="logs")
 
 #: Rows per transaction: each batch is stored, scored and committed on its own, so an
