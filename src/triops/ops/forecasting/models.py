@@ -155,10 +155,10 @@ def candidates() -> dict[str, Model]:
         "snaive": SeasonalNaive(1),
         "snaive_short": SeasonalNaive(1, which=0),
         "snaive_mean2": SeasonalNaive(2),
-        "snaive_mean4": SeasonalNaive(4),
+        "snaive_short_mean3": SeasonalNaive(3, which=0),
     }
     for rem in ("ses", "theta", "drift"):
-        for label, cycles in (("recent", 2), ("long", 1_000)):
+        for label, cycles in (("recent", 2), ("month", 4), ("long", 1_000)):
             base[f"mstl_{rem}_{label}"] = Decomposed(rem, cycles)
     for name in list(base):
         if name.startswith("mstl") or name.startswith("snaive_mean"):

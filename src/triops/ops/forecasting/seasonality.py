@@ -36,21 +36,29 @@ def detect_periods(x: np.ndarray, candidates: tuple[int, ...] = DEFAULT_CANDIDAT
 
     A period counts when the series holds at least two cycles of it, its autocorrelation
     is a local peak and exceeds the 90 % bound of Bartlett's test (the test M4 used to
-    decide seasonality). The series is differenced first when it trends, so that slow
-    drift does not pass for a cycle.
+    decide seasonality), in the levels or in the first differences. When no candidate
+    passes, the lag with the strongest such peak stands in.
     """
     x = np.asarray(x, dtype=float)
     fitting = [p for p in candidates if 2 * p <= len(x) and p >= 2]
     if not fitting:
         return ()
-    acf = autocorrelation(x, max(fitting) + 1)
-    if acf[1] > 0.9:  # near-unit-root: look for cycles in the changes instead
-        acf = autocorrelation(np.diff(x), max(fitting) + 1)
     n = len(x)
-    found = []
-    for p in fitting:
-        bound = 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:p] ** 2)) / n)
-        peak = acf[p] >= acf[p - 1] and acf[p] >= acf[p + 1]
-        if peak and acf[p] > bound:
-            found.append(p)
-    return tuple(found)
+    found: set[int] = set()
+    strongest: tuple[float, int] = (0.0, 0)
+    # A trend can hide a cycle in the levels and noise can hide it in the changes, so
+    # a period found in either counts.
+    for series in (x, np.diff(x)):
+        acf = autocorrelation(series, max(fitting) + 1)
+        for p in range(2, max(fitting) + 1):
+            bound = 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:p] ** 2)) / n)
+            if acf[p] >= acf[p - 1] and acf[p] >= acf[p + 1] and acf[p] > bound:
+                if p in fitting:
+                    found.add(p)
+                elif 2 * p <= n and acf[p] > strongest[0]:
+                    strongest = (float(acf[p]), p)
+    # No candidate fits but a clear cycle of another length exists (e.g. 23 steps):
+    # take the strongest one rather than none.
+    if not found and strongest[1]:
+        found.add(strongest[1])
+    return tuple(sorted(found))
