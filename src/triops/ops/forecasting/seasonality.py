@@ -7,6 +7,9 @@ import numpy as np
 #: Candidates for a series whose step is unknown (integer ``t``): the cycles of hourly
 #: (day, week), daily (week), monthly and weekly data.
 DEFAULT_CANDIDATES: tuple[int, ...] = (7, 12, 24, 52, 168)
+#: Smallest autocorrelation that counts as a cycle, for a candidate and for a stand-in
+#: lag found by scanning: on long series Bartlett's bound alone passes noise peaks.
+MIN_ACF, MIN_ACF_SCANNED = 0.1, 0.3
 
 
 def candidates_for_step(step_seconds: float | None) -> tuple[int, ...]:
@@ -52,10 +55,10 @@ def detect_periods(x: np.ndarray, candidates: tuple[int, ...] = DEFAULT_CANDIDAT
         acf = autocorrelation(series, max(fitting) + 1)
         for p in range(2, max(fitting) + 1):
             bound = 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:p] ** 2)) / n)
-            if acf[p] >= acf[p - 1] and acf[p] >= acf[p + 1] and acf[p] > bound:
+            if acf[p] >= acf[p - 1] and acf[p] >= acf[p + 1] and acf[p] > max(bound, MIN_ACF):
                 if p in fitting:
                     found.add(p)
-                elif 2 * p <= n and acf[p] > strongest[0]:
+                elif 2 * p <= n and acf[p] > max(strongest[0], MIN_ACF_SCANNED):
                     strongest = (float(acf[p]), p)
     # No candidate fits but a clear cycle of another length exists (e.g. 23 steps):
     # take the strongest one rather than none.
