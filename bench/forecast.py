@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from peer_venv import ensure
+
 from triops.ops.forecasting import Settings, forecast
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -70,7 +70,7 @@ def test_cli_writes_horizon_rows_per_series_continuing_integer_steps(tmp_path: P
 
 
 def test_cli_continues_timestamps_at_the_median_step(tmp_path: Path):
-    rows = [("cpu", f"2024-03-01T{h:02d}:00:00", 50 + h) for h in range(0, 20)]
+    rows = [("cpu", f"2024-03-01T{h:02d}:00:00", 50 + h) for h in range(20)]
     rows.append(("cpu", "2024-03-01T21:00:00", 71))  # one gap; the median step stays 1 h
     out = tmp_path / "f.csv"
     result = runner.invoke(app, ["ops", "forecast", "--input", str(_write(tmp_path / "h.csv", rows)),

@@ -16,9 +16,9 @@ class Settings:
     over whole M4 hourly series (``python bench/forecast.py --cv``)."""
 
     #: Held-out tails (rolling origins, one horizon apart) each candidate is scored on.
-    windows: int = 2
+    windows: int = 3
     #: The forecast is the mean of the ``top`` candidates with the lowest validation error.
-    top: int = 3
+    top: int = 1
     #: Central coverage of the prediction interval.
     level: float = 0.9
     #: Candidate model names (all of ``models.candidates()`` when empty).

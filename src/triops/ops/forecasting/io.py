@@ -48,7 +48,7 @@ class History:
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return datetime.fromisoformat(text.strip())
 
 
 def _series(name: str, rows: list[tuple[str, float, int]]) -> History:

@@ -161,6 +161,6 @@ def candidates() -> dict[str, Model]:
         for label, cycles in (("recent", 2), ("month", 4), ("long", 1_000)):
             base[f"mstl_{rem}_{label}"] = Decomposed(rem, cycles)
     for name in list(base):
-        if name.startswith("mstl") or name.startswith("snaive_mean"):
+        if name.startswith(("mstl", "snaive_mean")):
             base[f"log_{name}"] = OnLog(base[name])
     return base
