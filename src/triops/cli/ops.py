@@ -1,5 +1,5 @@
 """``triops ops``: import series and logs into a store, detect anomalies, mine log templates,
-rank root causes."""
+rank root causes, forecast series."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from triops.cli import ops_detect, ops_logs, ops_rca
+from triops.cli import ops_detect, ops_forecast, ops_logs, ops_rca
 from triops.cli.common import HomeOpt, StoreOpt, console, err_console, open_database, settings_from
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
@@ -28,6 +28,7 @@ ops_app = typer.Typer(help="AIOps: telemetry import, anomaly detection, log temp
 # The detection commands (``detect``) sit directly under ``triops ops``.
 ops_app.registered_commands.extend(ops_detect.app.registered_commands)
 ops_app.registered_commands.extend(ops_rca.app.registered_commands)
+ops_app.registered_commands.extend(ops_forecast.app.registered_commands)
 ops_app.add_typer(ops_logs.app, name="logs")
 
 #: Rows per transaction: each batch is stored, scored and committed on its own, so an
