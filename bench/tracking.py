@@ -129,10 +129,10 @@ def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
     import orjson
     from fastapi.testclient import TestClient
 
-    from triops.api.app import create_app
-    from triops.api.runtime import Runtime
     from triops.core.principals import ALL_PROJECTS, Role
     from triops.core.settings import Settings
+    from triops.server.app import create_app
+    from triops.server.runtime import Runtime
     from triops.store import Database, upgrade_schema
     from triops.store.repos import keys as api_keys
 

@@ -20,10 +20,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from triops.api.app import create_app
-from triops.api.runtime import Runtime
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
+from triops.server.app import create_app
+from triops.server.runtime import Runtime
 from triops.store import Database, upgrade_schema
 from triops.store.repos import keys
 

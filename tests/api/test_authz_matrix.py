@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import ADMIN_SECRET
-from triops.api.auth import PROJECT_HEADER
 from triops.core.principals import Role
+from triops.server.auth import PROJECT_HEADER
 from triops.store.repos import keys
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from triops.api.app import create_app
-from triops.api.runtime import Runtime
 from triops.core.settings import Settings
+from triops.server.app import create_app
+from triops.server.runtime import Runtime
 from triops.store.repos import incidents as repo
 from tests.conftest import ADMIN_SECRET
 

@@ -8,9 +8,9 @@ import time
 
 import httpx
 
-from triops.api import auth
-from triops.api.app import create_app
 from triops.core.principals import Role
+from triops.server import auth
+from triops.server.app import create_app
 from triops.store.repos import keys
 
 

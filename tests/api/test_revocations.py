@@ -10,11 +10,11 @@ import redis
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADMIN_SECRET, admin_runtime
-from triops.api import revocations
-from triops.api.app import create_app
-from triops.api.auth import _CACHE_SECONDS
-from triops.api.runtime import Runtime
 from triops.core.principals import Role
+from triops.server import revocations
+from triops.server.app import create_app
+from triops.server.auth import _CACHE_SECONDS
+from triops.server.runtime import Runtime
 from triops.store.repos import keys
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -9,8 +9,8 @@ import re
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from triops.api.auth import RoleFirstRoute, requirement_of
 from triops.core.principals import Role
+from triops.server.auth import RoleFirstRoute, requirement_of
 from triops.store.repos import keys
 
 PUBLIC = {

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from tests.conftest import ADMIN_SECRET
-from triops.api.auth import SESSION_COOKIE
 from triops.core.ids import now_ms
 from triops.core.principals import Role
+from triops.server.auth import SESSION_COOKIE
 from triops.store.repos import keys
 from triops.store.schema import UiSession
 

@@ -12,8 +12,8 @@ import pytest
 import uvicorn
 
 from tests.conftest import ADMIN_SECRET, free_port
-from triops.api.app import create_app
-from triops.api.runtime import Runtime
+from triops.server.app import create_app
+from triops.server.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 

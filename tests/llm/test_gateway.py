@@ -16,9 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import admin_client, admin_runtime, free_port, fresh_store_url
 
-from triops.api.app import create_app
-from triops.api.openai.routes import gateway_of
-from triops.api.runtime import Runtime
 from triops.core.gateway_settings import (
     CacheConfig,
     DeploymentConfig,
@@ -30,6 +27,8 @@ from triops.core.principals import Role
 from triops.core.settings import Settings
 from triops.llm.gateway.cache import ExactCache
 from triops.llm.gateway.resilience import CircuitBreaker
+from triops.server.app import create_app
+from triops.server.runtime import Runtime
 from triops.store import records
 from triops.store.repos import keys
 
@@ -116,7 +115,7 @@ def isolated(request):
         return
     rt = request.getfixturevalue("runtime")
     request.getfixturevalue("client")
-    gateway = gateway_of(rt)
+    gateway = rt.gateway
     gateway.recorder.flush()
     with rt.db.read() as session:
         newest = list(records.scan(session, "default", "span", newest_first=True, limit=1))
@@ -128,7 +127,7 @@ def isolated(request):
 
 
 def spans(runtime: Runtime, project: str = "default") -> list[dict]:
-    gateway_of(runtime).recorder.flush()
+    runtime.gateway.recorder.flush()
     with runtime.db.read() as session:
         return [r.data for r in records.scan(session, project, "span")
                 if r.id > _seen["record_id"]]
@@ -269,7 +268,7 @@ def test_hanging_upstream_times_out_to_504_or_falls_back(client, runtime):
 
 
 def test_circuit_breaker_takes_a_failing_deployment_out(client, upstreams):
-    gateway = gateway_of(client.app.state.runtime)
+    gateway = client.app.state.runtime.gateway
     gateway.breaker.threshold = 2
     httpx.delete(upstreams["primary"] + "/_received")
     for _ in range(3):

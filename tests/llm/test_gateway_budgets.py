@@ -16,9 +16,6 @@ import httpx
 import pytest
 from tests.conftest import ADMIN_SECRET, admin_runtime, free_port
 
-from triops.api.app import create_app
-from triops.api.openai.routes import gateway_of
-from triops.api.runtime import Runtime
 from triops.core.gateway_settings import (
     DeploymentConfig,
     GatewaySettings,
@@ -29,6 +26,8 @@ from triops.core.gateway_settings import (
 from triops.core.principals import Role
 from triops.core.settings import Settings
 from triops.llm.gateway.spend import Hold, MemoryTotals, RedisTotals
+from triops.server.app import create_app
+from triops.server.runtime import Runtime
 from triops.store.repos import keys
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -100,7 +99,7 @@ async def spent(client: httpx.AsyncClient, key_id: str, window: str = "day") -> 
 
 
 async def close(rt: Runtime) -> None:
-    await gateway_of(rt).client.close()
+    await rt.gateway.client.close()
     rt.close()
 
 

@@ -10,12 +10,11 @@ from fastapi.testclient import TestClient
 from tests.conftest import ADMIN_SECRET
 from tests.llm.test_gateway import gateway_settings
 
-from triops.api.app import create_app
-from triops.api.openai.routes import gateway_of
 from triops.api.openai.shortcut import GatewayShortcut
-from triops.api.runtime import Runtime
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
+from triops.server.app import create_app
+from triops.server.runtime import Runtime
 from triops.store import records
 from triops.store.repos import keys
 
@@ -98,9 +97,9 @@ def test_shortcut_answers_as_the_declared_routes_do(runtime):
     for shortcut in (True, False):
         with _client(runtime, shortcut=shortcut) as client:
             seen[shortcut] = _exchange(client, editor, viewer, team_a)
-            gateway_of(runtime).recorder.flush()
-        # Each client runs its own event loop: the next one gets a gateway of its own.
-        runtime.services.pop("llm_gateway").close()
+            runtime.gateway.recorder.flush()
+        # Each client runs its own event loop; the app closes the runtime's services as
+        # it stops, so the next client gets a gateway of its own.
     fast_seen, routed_seen = seen[True], seen[False]
     assert fast_seen == routed_seen
     statuses = [status for _, status, _, _ in fast_seen]
@@ -129,7 +128,7 @@ def test_unexpected_failure_is_500_in_openai_shape(runtime, monkeypatch):
         async def broken(*_args, **_kwargs):
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(gateway_of(runtime), "chat", broken)
+        monkeypatch.setattr(runtime.gateway, "chat", broken)
         response = client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"

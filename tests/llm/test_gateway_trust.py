@@ -15,8 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import admin_client, admin_runtime, free_port, fresh_store_url
 
-from triops.api.openai.routes import gateway_of
-from triops.api.runtime import Runtime
 from triops.core.gateway_settings import (
     DeploymentConfig,
     GatewaySettings,
@@ -28,6 +26,7 @@ from triops.core.gateway_settings import (
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.core.principals import Role
 from triops.core.settings import Settings
+from triops.server.runtime import Runtime
 from triops.store import records
 from triops.store.repos import keys
 
@@ -105,7 +104,7 @@ def chat(client: TestClient, model: str, messages: list[dict], **headers: str
 
 
 def flushed_spans(runtime: Runtime, project: str = "default") -> list[dict]:
-    gateway = gateway_of(runtime)
+    gateway = runtime.gateway
     gateway.recorder.flush()
     gateway.guardrails.log.flush()
     with runtime.db.read() as session:
@@ -259,7 +258,7 @@ def close_windows(client: TestClient, runtime: Runtime, routes: list[str]) -> No
     time.sleep(WINDOW_S * 1.2)
     for route in routes:
         chat(client, route, [{"role": "user", "content": "hi"}])
-    gateway_of(runtime).recorder.flush()
+    runtime.gateway.recorder.flush()
 
 
 def test_client_refusals_raise_no_failure_signal_but_upstream_errors_do(client, runtime):

@@ -8,8 +8,8 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 
-from triops.api.auth import AUTH_DEPENDENCIES
 from triops.core.principals import Role
+from triops.server.auth import AUTH_DEPENDENCIES
 from triops.store import records
 from triops.store.repos import keys
 

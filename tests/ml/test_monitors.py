@@ -52,7 +52,7 @@ def test_monitor_run_finds_drift_and_performance_and_opens_incidents(client, run
     created = client.post("/api/v1/monitors", json={"name": "churn-drift", "endpoint": ENDPOINT,
                                                       "spec": _spec(model="churn")})
     assert created.status_code == 201, created.text
-    assert "monitoring" in runtime.services  # the scheduler starts with the app
+    assert "monitoring" in runtime.built()  # the scheduler starts with the app
     ran = client.post("/api/v1/monitors/churn-drift/run")
     assert ran.status_code == 200, ran.text
     body = ran.json()

@@ -19,9 +19,9 @@ from sklearn.tree import DecisionTreeClassifier
 
 from tests.conftest import admin_client
 from tests.ml import serving_models as sm
-from triops.api.runtime import Runtime
 from triops.core.principals import Role
 from triops.ml.serving.loaders import SKOPS_REVIEWED_TYPES, artifact_root
+from triops.server.runtime import Runtime
 from triops.store.repos import audit, keys, registry
 
 BACKENDS_UNDER_TEST = ("sqlite", "postgresql")

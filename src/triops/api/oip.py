@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
+from triops.ml import ServingService
 from triops.ml.serving.inputs import from_tensors
 from triops.ml.serving.loaders import Column
-from triops.ml.serving.service import ServingService, serving_of
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/v2", tags=["open-inference-protocol"])
 
@@ -46,7 +46,7 @@ class InferRequest(BaseModel):
 
 
 def _service(request: Request) -> ServingService:
-    return serving_of(runtime_of(request))
+    return runtime_of(request).serving
 
 
 def _output_datatype(values: list[Any]) -> str:

@@ -17,9 +17,9 @@ from google.protobuf.message import DecodeError, Message
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.input_guard import load_json
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PayloadTooLarge
+from triops.server.input_guard import load_json
+from triops.server.runtime import runtime_of
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.api import otlp_codec
-from triops.api.auth import AsEditor, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.ops import logs, monitoring, otlp_logs, otlp_metrics
+from triops.server.auth import AsEditor, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["otlp"])
 
@@ -73,7 +73,7 @@ async def export_metrics(request: Request, caller: Caller = AsEditor) -> Respons
             with runtime.db.write() as session:
                 monitoring.ingest_samples(
                     session, caller.project, batch.samples, unmonitored=batch.unmonitored,
-                    cache=monitoring.shared_cache(runtime.services))
+                    cache=runtime.detector_cache)
         return batch
 
     batch = await run_in_threadpool(store)

@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.api import otlp_codec
-from triops.api.auth import AsEditor, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.llm.tracing import record_spans, spans_from_otlp
+from triops.server.auth import AsEditor, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["otlp"])
 

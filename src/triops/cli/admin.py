@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from triops.api import revocations
 from triops.cli.common import ProjectOpt, StoreOpt, console, open_database, settings_from
 from triops.core.principals import ALL_PROJECTS
 from triops.core.signals import Severity
+from triops.server import revocations
 from triops.store.repos import audit, keys
 from triops.store.repos import incidents as incident_repo
 from triops.store.repos.projects import DEFAULT_PROJECT

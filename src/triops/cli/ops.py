@@ -19,8 +19,7 @@ from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ops import logs as ops_logs_store
 from triops.ops.logmining import CONTENT_FIELD, LogFormat, read_lines
-from triops.ops.monitoring import ingest_samples
-from triops.ops.telemetry import Sample
+from triops.ops import Sample, ingest_samples
 from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
 
 ops_app = typer.Typer(help="AIOps: telemetry import, anomaly detection, log templates.",

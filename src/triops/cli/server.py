@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from triops.api.runtime import Runtime
 from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings_from
 from triops.core.errors import ConfigError
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
+from triops.server.runtime import Runtime
 from triops.store import upgrade_schema
 from triops.store.repos import keys, projects
 from triops.store.repos.projects import DEFAULT_PROJECT
@@ -61,7 +61,7 @@ def up(
     # The server stack loads here, not at import, so every other verb starts quickly.
     import uvicorn
 
-    from triops.api.app import create_app
+    from triops.server.app import create_app
 
     settings: Settings = settings_from(
         host=host, port=port, store=store, artifacts=artifacts, home=home,

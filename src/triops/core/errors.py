@@ -2,7 +2,7 @@
 
 Every error carries a stable ``code`` and a message written for the user: what was
 wrong and what to do. The HTTP status of each class is mapped in one place,
-``triops.api.errors``; the CLI prints ``message`` and exits non-zero.
+``triops.server.errors``; the CLI prints ``message`` and exits non-zero.
 """
 
 from __future__ import annotations

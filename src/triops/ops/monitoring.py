@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, MutableMapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -97,11 +97,6 @@ class DetectorCache:
             self._entries[(row.project, row.series)] = (self.token(row), model)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
-
-
-def shared_cache(services: MutableMapping[str, object]) -> DetectorCache:
-    """The server's one detector cache, kept among its long-lived services."""
-    return services.setdefault("ops.detector_cache", DetectorCache())  # type: ignore[return-value]
 
 
 def ingest_samples(

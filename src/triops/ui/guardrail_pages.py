@@ -6,11 +6,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from triops.api.auth import AsViewer, Caller, RoleFirstRoute
-from triops.api.openai.routes import gateway_of
-from triops.api.runtime import runtime_of
 from triops.core.ids import now_ms
-from triops.llm.guardrails.stats import block_rates
+from triops.llm import block_rates
+from triops.server.auth import AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.ui import charts
 from triops.ui.rendering import render
 
@@ -33,6 +32,6 @@ def guardrails_page(request: Request, window: str = "24h", caller: Caller = AsVi
     panels = [(f"{r['rule']}: block rate", charts.line_chart(
         [(p["start_ms"], p["rate"]) for p in r["points"]], width=640, height=200,
         title=f"block rate of {r['rule']}")) for r in rates]
-    rules = gateway_of(runtime).guardrails.rules
+    rules = runtime.gateway.guardrails.rules
     return render(request, "llm_guardrails.html", rates=rates, panels=panels, rules=rules,
                   window=window, windows=list(WINDOWS))

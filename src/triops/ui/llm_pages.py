@@ -9,8 +9,6 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.llm.tracing import (
@@ -21,6 +19,8 @@ from triops.llm.tracing import (
     get_trace,
     list_traces,
 )
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import llm_traces as trace_repo
 from triops.ui import charts
 from triops.ui.rendering import render

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from triops.api.auth import AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, NotFound
 from triops.ml import lineage as ml_lineage
 from triops.ml import parse_filter, parse_order_by
+from triops.server.auth import AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import datasets as dataset_repo
 from triops.store.repos import experiments, ml_overview, registry, runs, runs_search
 from triops.store.repos.runs import decode_value

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.api.auth import SESSION_COOKIE, AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
-from triops.ops.telemetry import list_series
-from triops.store.repos import audit, keys, ui_sessions
+from triops.ops import list_series
+from triops.server import sessions
+from triops.server.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
+from triops.store.repos import audit, keys
 from triops.store.repos import incidents as incident_repo
 from triops.ui.rendering import render
 
@@ -23,27 +24,18 @@ def login_form(request: Request, error: str = "") -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, api_key: str = Form(..., max_length=512)) -> Response:
-    with runtime_of(request).db.write() as session:
-        principal = keys.authenticate(session, api_key.strip())
-        if principal is None:
-            return render(request, "login.html", error="That key is unknown or revoked.")
-        started = ui_sessions.start(session, principal.key_id)
+    token = sessions.log_in(runtime_of(request).db, api_key)
+    if token is None:
+        return render(request, "login.html", error="That key is unknown or revoked.")
     response = RedirectResponse("/ui", status_code=303)
-    # Lax, not Strict: a link to a page from elsewhere (a chat, an alert mail) opens
-    # logged in, while a cross-site form POST still arrives without the cookie.
-    response.set_cookie(SESSION_COOKIE, started.token, max_age=ui_sessions.SESSION_SECONDS,
-                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    sessions.set_cookie(request, response, token)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        with runtime_of(request).db.write() as session:
-            ui_sessions.end(session, token)
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    sessions.log_out(runtime_of(request).db, request, response)
     return response
 
 

@@ -7,13 +7,11 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.native.evals import comparison, result_dict, scorer_names
-from triops.api.openai.routes import prompt_resolver
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.core.principals import Role
-from triops.llm import prompts
+from triops.llm import comparison, prompts, run_results, scorer_names
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import evals as eval_repo
 from triops.store.repos import prompts as repo
 from triops.ui.rendering import render
@@ -78,7 +76,7 @@ def undo_from_page(name: str, label: str, request: Request, caller: Caller = AsE
     with runtime.db.write() as session:
         repo.get_prompt(session, caller.project, name)
         prompts.undo_label(session, caller.project, name, label, caller.actor)
-    prompt_resolver(runtime).invalidate(caller.project, name)
+    runtime.prompt_resolver.invalidate(caller.project, name)
     return RedirectResponse(f"/ui/llm/prompts/{name}#labels", status_code=303)
 
 
@@ -93,8 +91,7 @@ def eval_runs(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
 @router.get("/evals/runs/{run_id}", response_class=HTMLResponse)
 def eval_run(run_id: str, request: Request, caller: Caller = AsViewer) -> HTMLResponse:
     with runtime_of(request).db.read() as session:
-        run = eval_repo.get_run(session, caller.project, run_id)
-        results = [result_dict(r) for r in eval_repo.results_of(session, run.id)]
+        run, results = run_results(session, caller.project, run_id)
     return render(request, "eval_run.html", run=run, results=results, scorers=scorer_names(run))
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from triops.api.auth import RoleFirstRoute
 from triops.api.mlflow import (
     artifacts, experiments, logged_models, metrics, model_versions, registered_models, runs,
     server_info,
 )
+from triops.server.auth import RoleFirstRoute
 
 _TRACKING = (experiments.router, runs.router, metrics.router, logged_models.router,
              artifacts.tracking_router, registered_models.router, model_versions.router)

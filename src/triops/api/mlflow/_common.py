@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
+from triops.server.runtime import runtime_of
 from triops.store.engine import Database
 
 VIEW_TYPES = {"ACTIVE_ONLY", "DELETED_ONLY", "ALL"}

@@ -7,11 +7,11 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import KeyValue, Message, db_of, max_results, pairs, required
 from triops.core.errors import InvalidInput
 from triops.ml import check_params, check_tags, ensure_default_experiment
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.store.repos import logged_models as repo
 from triops.store.repos import runs
 from triops.store.repos.ml_search import ATTRIBUTE, SortKey

@@ -6,10 +6,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import db_of, int_query, max_results, required
 from triops.core.errors import InvalidInput
+from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.store.repos import runs
 from triops.store.repos.ml_search import decode_page_token, encode_page_token
 

@@ -6,13 +6,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
     KeyValue, Message, db_of, int_query, max_results, pairs, required,
 )
 from triops.core.ids import now_ms
 from triops import ml
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.store.repos import registry as repo
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])

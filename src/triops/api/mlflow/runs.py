@@ -8,7 +8,6 @@ from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
     KeyValue, Message, db_of, max_results, pairs, required, view_type,
@@ -16,6 +15,7 @@ from triops.api.mlflow._common import (
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops import ml
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.store.repos import runs as run_repo
 from triops.store.repos import runs_search
 

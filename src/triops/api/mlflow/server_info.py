@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse, Response
 
-from triops.api.auth import AsViewer, Caller, RoleFirstRoute
 from triops.api.mlflow import _messages as msg
+from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.ops.alertmanager import Alert, receive
+from triops.server.auth import AsEditor, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/alerts", tags=["alerts"])
 

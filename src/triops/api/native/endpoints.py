@@ -16,15 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import now_ms
 from triops.core.principals import Role
+from triops.ml import ServingService
 from triops.ml.serving import append_labels, predictions_window, traffic
 from triops.ml.serving.deploy import deploy, undeploy
 from triops.ml.serving.inputs import Table, from_records, from_split
-from triops.ml.serving.service import ServingService, serving_of
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import deployments
 from triops.store.repos.deployments import EndpointSpec
 from triops.store.schema_deployments import ServingEndpoint
@@ -111,7 +111,7 @@ class LabelIn(BaseModel):
 
 
 def _service(request: Request) -> ServingService:
-    return serving_of(runtime_of(request))
+    return runtime_of(request).serving
 
 
 @router.post("/endpoints", response_model=EndpointOut, status_code=201)

@@ -8,18 +8,19 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import new_id, now_ms
 from triops.core.principals import Role
 from triops.llm.evals import online
-from triops.llm.evals.compare import compare, summarize
+from triops.llm.evals.compare import summarize
 from triops.llm.evals.datasets import case_from, cases_from_traces, parse_file
+from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results, scorer_names
 from triops.llm.tracing import add_score
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import evals as repo
 from triops.store.repos import llm_traces as repo_traces
-from triops.store.schema_prompts import EvalCase, EvalResult, EvalRun
+from triops.store.schema_prompts import EvalCase, EvalRun
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/evals", tags=["evals"])
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -151,24 +152,8 @@ def case_out(row: EvalCase) -> CaseOut:
                    metadata=row.meta, source=row.source)
 
 
-def result_dict(row: EvalResult) -> dict[str, Any]:
-    return {"case_index": row.case_index, "inputs": row.inputs, "expected": row.expected,
-            "output": row.output, "error": row.error, "latency_ms": row.latency_ms,
-            "prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
-            "cost": row.cost, "trace_id": row.trace_id, "scores": row.scores}
-
-
 def run_out(row: EvalRun) -> RunOut:
-    return RunOut(id=row.id, name=row.name, prompt_name=row.prompt_name,
-                  prompt_version=row.prompt_version, prompt_label=row.prompt_label,
-                  model=row.model, dataset=row.dataset, status=row.status,
-                  case_count=row.case_count, summary=row.summary, config=row.config,
-                  created_by=row.created_by, created_ms=row.created_ms,
-                  finished_ms=row.finished_ms)
-
-
-def scorer_names(run: EvalRun) -> list[str]:
-    return [str(n) for n in run.config.get("scorer_names", [])]
+    return RunOut(**run_dict(row))
 
 
 # -- datasets ---------------------------------------------------------------------------
@@ -303,18 +288,8 @@ def list_runs(request: Request, limit: int = Query(100, ge=1, le=1000),
 @router.get("/runs/{run_id}", response_model=RunDetail)
 def get_run(run_id: str, request: Request, caller: Caller = AsViewer) -> RunDetail:
     with runtime_of(request).db.read() as session:
-        run = repo.get_run(session, caller.project, run_id)
-        results = [result_dict(r) for r in repo.results_of(session, run.id)]
-        return RunDetail(**run_out(run).model_dump(), results=results)
-
-
-def comparison(session: Any, project: str, a_id: str, b_id: str) -> dict[str, Any]:
-    a, b = repo.get_run(session, project, a_id), repo.get_run(session, project, b_id)
-    names = [n for n in scorer_names(a) if n in scorer_names(b)]
-    deltas, rows = compare([result_dict(r) for r in repo.results_of(session, a.id)],
-                           [result_dict(r) for r in repo.results_of(session, b.id)], names)
-    return {"a": run_out(a).model_dump(), "b": run_out(b).model_dump(),
-            "deltas": [d.__dict__ for d in deltas], "cases": rows}
+        run, results = run_results(session, caller.project, run_id)
+        return RunDetail(**run_dict(run), results=results)
 
 
 @router.get("/compare")

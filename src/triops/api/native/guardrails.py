@@ -17,13 +17,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
-from triops.api.openai.routes import gateway_of
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.guardrail_settings import GuardrailRule
+from triops.llm import block_rates
 from triops.llm.guardrails import compile_rule, names
-from triops.llm.guardrails.stats import block_rates
+from triops.server.auth import AsEditor, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import audit
 from triops.store.repos import guardrails as repo
 
@@ -74,7 +73,7 @@ class CheckOut(BaseModel):
 
 
 def _engine(request: Request) -> Any:
-    return gateway_of(runtime_of(request)).guardrails
+    return runtime_of(request).gateway.guardrails
 
 
 @router.get("", summary="Registered checks and the rules in force")

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import ingest
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import audit
 from triops.store.repos import incidents as repo
 from triops.store.schema import Incident, IncidentSignal

@@ -7,11 +7,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api import revocations
-from triops.api.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied
 from triops.core.principals import ALL_PROJECTS
+from triops.server import revocations
+from triops.server.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import audit, keys, projects
 from triops.store.schema import ApiKey
 

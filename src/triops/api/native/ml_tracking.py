@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.ml import get_run
 from triops.ml import native_tracking as nt
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos.runs import MetricPoint, encode_value
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/runs", tags=["tracking"])

@@ -17,11 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import Runtime, runtime_of
 from triops.core.errors import InvalidInput
 from triops.ml.monitoring.monitors import RunOutcome, run_monitor
-from triops.ml.monitoring.service import SERVICE, MonitoringService
 from triops.ml.monitoring.spec import MonitorSpec
 from triops.ml.pipelines import (
     EXECUTORS,
@@ -30,23 +27,14 @@ from triops.ml.pipelines import (
     registered_modules,
     run_pipeline,
 )
+from triops.server.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import audit
 from triops.store.repos import monitoring as repo
 from triops.store.schema_monitoring import Monitor, MonitorResult, PipelineRun
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["monitoring"])
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-
-
-def start_monitoring(runtime: Runtime) -> MonitoringService:
-    """Start (once) the scheduler that runs due monitors and queued retraining."""
-    service = runtime.services.get(SERVICE)
-    if service is None:
-        service = runtime.services[SERVICE] = MonitoringService(
-            runtime.db, runtime.artifacts,
-            pipeline_modules=registered_modules(runtime.settings.pipeline_modules))
-        service.start()
-    return service
 
 
 class MonitorIn(BaseModel):
@@ -155,7 +143,7 @@ def delete_monitor(name: str, request: Request, caller: Caller = AsEditor) -> Re
 @router.post("/monitors/{name}/run", response_model=ResultOut)
 async def run_now(name: str, request: Request, caller: Caller = AsEditor) -> ResultOut:
     runtime = runtime_of(request)
-    service = start_monitoring(runtime)
+    service = runtime.monitoring
     outcome = await run_in_threadpool(run_monitor, runtime.db, runtime.artifacts,
                                       caller.project, name, actor=caller.actor,
                                       on_breach=service.on_breach)
@@ -262,7 +250,7 @@ def start_run(name: str, body: RunIn, request: Request, caller: Caller = AsEdito
     if body.executor not in EXECUTORS:
         raise InvalidInput(f"executor must be one of {EXECUTORS}")
     executor = make_executor(body.executor)
-    service = start_monitoring(runtime)
+    service = runtime.monitoring
     started: queue.Queue[str] = queue.Queue()
     future = service.submit(run_pipeline, runtime.db, runtime.artifacts, caller.project,
                             pipeline, body.params, ref=registered.ref, executor=executor,

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.openai.routes import prompt_resolver
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.llm import prompts
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import prompts as repo
 from triops.store.schema_prompts import PromptLabelMove, PromptVersion
 
@@ -167,7 +166,7 @@ def create_version(name: str, body: VersionIn, request: Request,
             message=body.message, actor=caller.actor, labels=body.labels,
             description=body.description)
         out = version_out(row, body.kind)
-    prompt_resolver(runtime).invalidate(caller.project, name)
+    runtime.prompt_resolver.invalidate(caller.project, name)
     return out
 
 
@@ -222,7 +221,7 @@ def set_label(name: str, label: str, body: LabelIn, request: Request,
         repo.get_prompt(session, caller.project, name)
         out = move_out(prompts.move_label(session, caller.project, name, label, body.version,
                                           caller.actor))
-    prompt_resolver(runtime).invalidate(caller.project, name)
+    runtime.prompt_resolver.invalidate(caller.project, name)
     return out
 
 
@@ -231,7 +230,7 @@ def delete_label(name: str, label: str, request: Request, caller: Caller = AsEdi
     runtime = runtime_of(request)
     with runtime.db.write() as session:
         out = move_out(prompts.delete_label(session, caller.project, name, label, caller.actor))
-    prompt_resolver(runtime).invalidate(caller.project, name)
+    runtime.prompt_resolver.invalidate(caller.project, name)
     return out
 
 
@@ -241,7 +240,7 @@ def undo_label(name: str, label: str, request: Request, caller: Caller = AsEdito
     with runtime.db.write() as session:
         repo.get_prompt(session, caller.project, name)
         out = move_out(prompts.undo_label(session, caller.project, name, label, caller.actor))
-    prompt_resolver(runtime).invalidate(caller.project, name)
+    runtime.prompt_resolver.invalidate(caller.project, name)
     return out
 
 

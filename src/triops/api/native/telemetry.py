@@ -10,13 +10,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
+from triops.ops import Sample, ingest_samples, list_series, read_series
 from triops.ops import logs as ops_logs
-from triops.ops.monitoring import ingest_samples, shared_cache
-from triops.ops.telemetry import Sample, list_series, read_series
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/ops", tags=["telemetry"])
 
@@ -59,7 +58,7 @@ def post_samples(body: SamplesIn, request: Request, caller: Caller = AsEditor) -
     runtime = runtime_of(request)
     with runtime.db.write() as session:
         report = ingest_samples(session, caller.project, samples,
-                                cache=shared_cache(runtime.services))
+                                cache=runtime.detector_cache)
     return Accepted(accepted=report.accepted, scored=report.scored, late=report.late,
                     anomalies=len(report.anomalies))
 

@@ -9,9 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import runtime_of
-from triops.llm.spans import Span, SpanKind, SpanStatus
+from triops.llm import Span, SpanKind, SpanStatus
 from triops.llm.tracing import (
     Score,
     Trace,
@@ -22,6 +20,8 @@ from triops.llm.tracing import (
     list_traces,
     record_spans,
 )
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/traces", tags=["traces"])
 

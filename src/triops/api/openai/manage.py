@@ -18,7 +18,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from starlette.requests import Request
 
-from triops.api.auth import (
+from triops.core.errors import Conflict, InvalidInput, NotFound
+from triops.core.gateway_settings import DeploymentConfig, RouteConfig, UpstreamConfig
+from triops.llm.gateway import build_table
+from triops.llm.gateway.config import route_of, upstream_of
+from triops.server.auth import (
     AsAdmin,
     AsServerAdmin,
     AsViewer,
@@ -26,12 +30,7 @@ from triops.api.auth import (
     RoleFirstRoute,
     is_server_admin,
 )
-from triops.api.openai.routes import gateway_of
-from triops.api.runtime import Runtime, runtime_of
-from triops.core.errors import Conflict, InvalidInput, NotFound
-from triops.core.gateway_settings import DeploymentConfig, RouteConfig, UpstreamConfig
-from triops.llm.gateway import build_table
-from triops.llm.gateway.config import route_of, upstream_of
+from triops.server.runtime import Runtime, runtime_of
 from triops.store.repos import audit
 from triops.store.repos import llm_gateway as repo
 from triops.store.schema import ApiKey
@@ -109,7 +108,7 @@ def _stored(session) -> tuple[list[UpstreamConfig], list[RouteConfig]]:  # type:
 
 
 def _changed(request: Request) -> None:
-    gateway_of(runtime_of(request)).reload()
+    runtime_of(request).gateway.reload()
 
 
 @router.get("/upstreams", response_model=list[UpstreamOut])

@@ -9,7 +9,6 @@ listing models needs a viewer.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import anyio
@@ -18,34 +17,18 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.api.runtime import Runtime, runtime_of
-from triops.llm.gateway import Caller as GatewayCaller
-from triops.llm.gateway import Gateway
+from triops.llm import GatewayCaller, prompt_request, render_request
 from triops.llm.gateway.messages import invalid
 from triops.llm.gateway.spend import headers_of
-from triops.llm.prompts.resolver import SERVICE as PROMPTS_SERVICE
-from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["openai"])
 
-SERVICE = "llm_gateway"
 SESSION_HEADER = "x-triops-session-id"
 CACHE_HEADER = "x-triops-cache"
 TRACE_HEADER = "x-triops-trace-id"
 COST_HEADER = "x-triops-cost-usd"
-_lock = threading.Lock()
-
-
-def gateway_of(runtime: Runtime) -> Gateway:
-    """The server's one gateway, built on first use."""
-    gateway = runtime.services.get(SERVICE)
-    if gateway is None:
-        with _lock:
-            gateway = runtime.services.get(SERVICE)
-            if gateway is None:
-                gateway = runtime.services[SERVICE] = Gateway(runtime.settings, runtime.db)
-    return gateway
 
 
 async def _json_body(request: Request) -> Any:
@@ -54,17 +37,6 @@ async def _json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise invalid(f"request body is not valid JSON: {exc}") from None
-
-
-def prompt_resolver(runtime: Runtime) -> PromptResolver:
-    """The server's one prompt cache, built on first use."""
-    resolver = runtime.services.get(PROMPTS_SERVICE)
-    if resolver is None:
-        with _lock:
-            resolver = runtime.services.get(PROMPTS_SERVICE)
-            if resolver is None:
-                resolver = runtime.services[PROMPTS_SERVICE] = PromptResolver(runtime.db)
-    return resolver
 
 
 def _caller(request: Request, caller: Caller) -> GatewayCaller:
@@ -82,7 +54,7 @@ async def _from_prompt(request: Request, caller: Caller, body: Any
     ref = prompt_request(body)
     if ref is None:
         return body, None
-    resolver = prompt_resolver(runtime_of(request))
+    resolver = runtime_of(request).prompt_resolver
     found = resolver.cached(caller.project, ref) or await anyio.to_thread.run_sync(
         resolver.resolve, caller.project, ref)
     return render_request(body, found)
@@ -91,7 +63,7 @@ async def _from_prompt(request: Request, caller: Caller, body: Any
 async def serve_chat(request: Request, caller: Caller) -> Response:
     """The chat completion itself, once the caller is known (the shortcut calls it too)."""
     body, attributes = await _from_prompt(request, caller, await _json_body(request))
-    gateway = gateway_of(runtime_of(request))
+    gateway = runtime_of(request).gateway
     trace, result = await gateway.chat(_caller(request, caller), body, attributes)
     headers = {TRACE_HEADER: trace.trace_id, "x-triops-cache-status": trace.cache,
                **headers_of(trace)}
@@ -104,7 +76,7 @@ async def serve_chat(request: Request, caller: Caller) -> Response:
 
 async def serve_embeddings(request: Request, caller: Caller) -> Response:
     body = await _json_body(request)
-    gateway = gateway_of(runtime_of(request))
+    gateway = runtime_of(request).gateway
     trace, result = await gateway.embeddings(_caller(request, caller), body)
     return Response(orjson.dumps(result), media_type="application/json",
                     headers={TRACE_HEADER: trace.trace_id, **headers_of(trace)})
@@ -129,7 +101,7 @@ def _model(alias: str) -> dict[str, Any]:
 
 @router.get("/v1/models", summary="List the model aliases this gateway serves")
 async def list_models(request: Request, caller: Caller = AsViewer) -> Response:
-    gateway = gateway_of(runtime_of(request))
+    gateway = runtime_of(request).gateway
     data = [_model(alias) for alias in gateway.models()]
     return Response(orjson.dumps({"object": "list", "data": data}),
                      media_type="application/json")
@@ -137,7 +109,7 @@ async def list_models(request: Request, caller: Caller = AsViewer) -> Response:
 
 @router.get("/v1/models/{model:path}", summary="Describe one model alias")
 async def get_model(model: str, request: Request, caller: Caller = AsViewer) -> Response:
-    gateway = gateway_of(runtime_of(request))
+    gateway = runtime_of(request).gateway
     gateway.snapshot.table.candidates(model)  # NotFound when nothing serves it
     return Response(orjson.dumps(_model(model)), media_type="application/json")
 

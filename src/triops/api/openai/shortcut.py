@@ -5,8 +5,8 @@ dependency graph, wrapping the endpoint) cost about as much CPU as the gateway's
 work on ``/v1/chat/completions``. This ASGI layer sits just inside the request
 middleware (request id, metrics, body limit) and serves ``POST /v1/chat/completions``
 and ``POST /v1/embeddings`` directly: the same role check as the routes' ``AsEditor``
-dependency (``triops.api.auth.authorize``), the same handlers, and triops errors
-rendered in OpenAI's shape exactly as ``triops.api.errors`` renders them. Anything
+dependency (``triops.server.auth.authorize``), the same handlers, and triops errors
+rendered in OpenAI's shape exactly as ``triops.server.errors`` renders them. Anything
 else it raises goes on to the server's error middleware, which answers 500.
 """
 
@@ -19,12 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from triops.api.auth import Caller, authorize
-from triops.api.errors import status_for
-from triops.api.openai import errors as openai_errors
 from triops.api.openai.routes import serve_chat, serve_embeddings
 from triops.core.errors import TriopsError
 from triops.core.principals import Role
+from triops.server import openai_errors
+from triops.server.auth import Caller, authorize
+from triops.server.errors import status_for
 
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 

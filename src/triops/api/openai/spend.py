@@ -14,12 +14,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.api.auth import AsViewer, Caller, RoleFirstRoute
-from triops.api.openai.routes import gateway_of
-from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.principals import Role
 from triops.llm.gateway.spend import period_start_s
+from triops.server.auth import AsViewer, Caller, RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.repos import llm_spend as repo
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/gateway", tags=["gateway"])
@@ -74,7 +73,7 @@ def get_spend(request: Request, caller: Caller = AsViewer,
     if not caller.principal.allows(Role.admin) and key_id not in (None, own):
         raise PermissionDenied("only an admin of the project may read another key's spend")
     runtime = runtime_of(request)
-    gateway = gateway_of(runtime)
+    gateway = runtime.gateway
     gateway.spend.ledger.flush()  # this replica's latest calls are in the store
     with runtime.db.read() as session:
         rows = repo.by_key(session, caller.project, since_ms, until_ms)

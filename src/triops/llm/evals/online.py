@@ -36,7 +36,6 @@ from triops.store.repos import evals as repo
 from triops.store.schema_prompts import OnlineEvaluator
 
 log = logging.getLogger("triops.llm.evals")
-SERVICE = "llm_online_evals"
 LAG_MS = 2_000
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
@@ -151,7 +150,7 @@ def evaluate(session: Session, row: OnlineEvaluator, until_ms: int) -> list[Sign
 
 
 class OnlineEvaluation:
-    """The background loop; one per server (``runtime.services``)."""
+    """The background loop; one per server (the runtime starts it)."""
 
     def __init__(self, db: Database, interval_s: float = 5.0) -> None:
         self._db = db
@@ -160,8 +159,9 @@ class OnlineEvaluation:
         self._thread = threading.Thread(target=self._run, name="triops-online-evals",
                                         daemon=True)
 
-    def start(self) -> None:
+    def start(self) -> OnlineEvaluation:
         self._thread.start()
+        return self
 
     def tick(self, until_ms: int | None = None) -> int:
         """One pass over every enabled evaluator up to ``until_ms`` (default: now less the
@@ -187,10 +187,3 @@ class OnlineEvaluation:
         if self._thread.is_alive():
             self._thread.join(10)
 
-
-def start_online_evals(runtime: Any) -> OnlineEvaluation:
-    service = runtime.services.get(SERVICE)
-    if service is None:
-        service = runtime.services[SERVICE] = OnlineEvaluation(runtime.db)
-        service.start()
-    return service

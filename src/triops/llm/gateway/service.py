@@ -1,6 +1,6 @@
 """The gateway: admit, route, call with retries and fallbacks, meter, cache, trace.
 
-One ``Gateway`` lives per server (in ``runtime.services``). The request path touches
+One ``Gateway`` lives per server (the runtime holds it). The request path touches
 no database: routes and key policies are an in-memory snapshot refreshed in the
 background, counters are in memory or Redis, and spans go to a batching recorder.
 """

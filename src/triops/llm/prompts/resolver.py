@@ -18,7 +18,6 @@ from triops.core.errors import InvalidInput
 from triops.llm.prompts.registry import PromptRef, ResolvedPrompt, resolve
 from triops.store.engine import Database
 
-SERVICE = "llm_prompt_resolver"
 #: Span attributes naming the prompt (OpenInference's prompt-template keys and triops').
 ATTR_NAME, ATTR_VERSION, ATTR_LABEL = "triops.prompt.name", "triops.prompt.version", \
     "triops.prompt.label"

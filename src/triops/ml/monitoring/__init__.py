@@ -17,7 +17,7 @@ from triops.ml.monitoring.report import ColumnDrift, DriftReport, drift_report
 _LAZY = {
     "DATA_QUALITY": "monitors", "DRIFT": "monitors", "PERFORMANCE": "monitors",
     "RunOutcome": "monitors", "evaluate": "monitors", "run_monitor": "monitors",
-    "SERVICE": "service", "MonitoringService": "service",
+    "MonitoringService": "service",
     "MonitorSpec": "spec", "RetrainPolicy": "spec",
 }
 
@@ -36,7 +36,6 @@ __all__ = [
     "DRIFT",
     "PERFORMANCE",
     "REGISTRY",
-    "SERVICE",
     "ColumnDrift",
     "DriftReport",
     "DriftTest",

@@ -1,7 +1,7 @@
 """The server's monitoring service: a background thread that runs due monitors, one
 worker that runs retraining off the request path, two for pipeline runs.
 
-Started with the server (``runtime.services["monitoring"]``); ``close`` stops both.
+Started with the server (the runtime builds and starts it); ``close`` stops both.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from triops.store.engine import Database
 from triops.store.repos import monitoring as repo
 
 log = logging.getLogger("triops.monitoring")
-SERVICE = "monitoring"
 
 
 class MonitoringService:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,8 +38,6 @@ from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 from triops.store.repos import deployments, registry
 from triops.store.repos.deployments import EndpointSpec
-
-SERVICE_NAME = "serving"
 
 
 @dataclass
@@ -225,17 +222,3 @@ class ServingService:
         for lv in self._loaded.values():
             lv.batcher.close()
 
-
-_create_lock = threading.Lock()
-
-
-def serving_of(runtime: Any) -> ServingService:
-    """The server's one ServingService, created on first use and closed with the runtime."""
-    service = runtime.services.get(SERVICE_NAME)
-    if service is None:
-        with _create_lock:
-            service = runtime.services.get(SERVICE_NAME)
-            if service is None:
-                service = ServingService(runtime.db, runtime.artifacts)
-                runtime.services[SERVICE_NAME] = service
-    return service

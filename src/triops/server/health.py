@@ -8,8 +8,8 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from triops.api.auth import RoleFirstRoute
-from triops.api.runtime import runtime_of
+from triops.server.auth import RoleFirstRoute
+from triops.server.runtime import runtime_of
 from triops.store.migrate import pending
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["health"])

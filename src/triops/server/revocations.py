@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from triops.api.auth import KeyCache
+    from triops.server.auth import KeyCache
 
 log = logging.getLogger("triops.api")
 

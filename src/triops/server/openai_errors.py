@@ -1,5 +1,5 @@
 """Errors on the OpenAI routes leave in OpenAI's shape, which its clients parse:
-``{"error": {"message", "type", "param", "code"}}``. ``triops.api.errors`` calls
+``{"error": {"message", "type", "param", "code"}}``. ``triops.server.errors`` calls
 ``render`` for every path ``is_openai_path`` claims; the status comes from its table."""
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from triops.api import errors
 from triops.core.errors import InvalidInput
+from triops.server import errors
 
 #: Deeper than any document triops reads (OTLP's deepest is about a dozen levels).
 MAX_DEPTH = 64

@@ -28,9 +28,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from triops.api.runtime import runtime_of
 from triops.core.errors import PermissionDenied, Unauthenticated
 from triops.core.principals import ANONYMOUS_ADMIN, Principal, Role
+from triops.server.runtime import runtime_of
 from triops.store.engine import Database
 from triops.store.repos import keys as key_repo
 from triops.store.repos import ui_sessions
@@ -42,7 +42,7 @@ log = logging.getLogger("triops.api")
 SESSION_COOKIE = "triops_session"
 PROJECT_HEADER = "x-triops-project"
 #: A revoked key keeps working for at most this long on a server that saw it recently,
-#: unless Redis announces the revocation (``triops.api.revocations``).
+#: unless Redis announces the revocation (``triops.server.revocations``).
 _CACHE_SECONDS = 5.0
 #: A key in use is looked up again this long before its entry would expire.
 _REFRESH_AHEAD = 1.0

@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from triops.api.openai import errors as openai_errors
 from triops.core import errors
+from triops.server import openai_errors
 
 log = logging.getLogger("triops.api")
 

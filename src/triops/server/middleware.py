@@ -17,7 +17,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from triops.api.errors import error_body, internal_error
+from triops.server.errors import error_body, internal_error
 
 access_log = logging.getLogger("triops.access")
 log = logging.getLogger("triops.api")

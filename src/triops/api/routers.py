@@ -1,0 +1,51 @@
+"""Every HTTP API router, in one list that ``triops.server.app`` includes in order.
+
+Routes match in this order, so the hot paths (model serving, the OpenAI gateway) come
+first and match the fewest routes. A new router is one import and one line here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from triops.api.mlflow import router as mlflow_router
+from triops.api.native.alerts import router as alerts_router
+from triops.api.native.datasets import router as datasets_router
+from triops.api.native.endpoints import router as endpoints_router
+from triops.api.native.evals import router as evals_router
+from triops.api.native.guardrails import router as guardrails_router
+from triops.api.native.incidents import router as incidents_router
+from triops.api.native.keys import router as keys_router
+from triops.api.native.ml_tracking import router as ml_tracking_router
+from triops.api.native.monitors import router as monitors_router
+from triops.api.native.prompts import router as prompts_router
+from triops.api.native.telemetry import router as telemetry_router
+from triops.api.native.traces import router as traces_router
+from triops.api.oip import router as oip_router
+from triops.api.openai.manage import router as gateway_router
+from triops.api.openai.routes import router as openai_router
+from triops.api.openai.spend import router as gateway_spend_router
+from triops.api.otlp_ops import router as otlp_ops_router
+from triops.api.otlp_traces import router as otlp_traces_router
+
+ROUTERS: list[APIRouter] = [
+    endpoints_router,  # model serving, native predict
+    oip_router,  # model serving, Open Inference v2
+    openai_router,  # OpenAI-compatible gateway (/v1/chat/completions, /v1/embeddings, /v1/models)
+    keys_router,
+    incidents_router,
+    telemetry_router,
+    otlp_traces_router,  # LLM tracing intake
+    traces_router,
+    otlp_ops_router,  # AIOps intake
+    alerts_router,
+    gateway_router,  # LLM gateway configuration
+    gateway_spend_router,  # LLM gateway spend per key and project
+    prompts_router,
+    evals_router,
+    guardrails_router,
+    mlflow_router,  # MLflow tracking, registry and artifact proxy
+    monitors_router,  # ML monitoring and pipelines
+    ml_tracking_router,
+    datasets_router,
+]

@@ -1,0 +1,66 @@
+"""The FastAPI application: the api and ui routers behind one server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.staticfiles import StaticFiles
+
+import triops
+from triops.api.openai.shortcut import GatewayShortcut
+from triops.api.routers import ROUTERS as API_ROUTERS
+from triops.server import errors, revocations
+from triops.server.auth import KeyCache
+from triops.server.health import router as health_router
+from triops.server.input_guard import InputGuard
+from triops.server.middleware import Metrics, RequestMiddleware
+from triops.server.runtime import Runtime
+from triops.ui.rendering import STATIC_DIR
+from triops.ui.routers import ROUTERS as UI_ROUTERS
+
+#: Every router of the server: the API's own list first (its hot paths match soonest),
+#: then health and the UI's pages.
+ROUTERS = [*API_ROUTERS, health_router, *UI_ROUTERS]
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()  # scheduled monitors and retraining, online evals
+        async with revocations.listening(runtime.settings.redis_url, app.state.key_cache) as rl:
+            app.state.revocations = rl  # revoked keys leave this server's cache at once
+            yield
+        runtime.close()
+
+    app = FastAPI(
+        title="triops",
+        version=triops.__version__,
+        description="MLOps, LLMOps and AIOps on one store behind one server.",
+        lifespan=lifespan,
+        # triops traces and meters itself; FastAPI's own OpenTelemetry hook would check
+        # the global providers on every request (a measurable share of a gateway call).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.runtime = runtime
+    app.state.key_cache = KeyCache()
+    app.state.metrics = Metrics()
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root(_request: Request) -> RedirectResponse:
+        return RedirectResponse("/ui", status_code=307)
+
+    app.add_middleware(GatewayShortcut)  # the gateway's hot routes skip the router
+    app.add_middleware(InputGuard)  # hostile values get a 400 before any route sees them
+    app.add_middleware(
+        RequestMiddleware, metrics=app.state.metrics,
+        max_body_bytes=runtime.settings.max_body_bytes,
+    )
+    return app

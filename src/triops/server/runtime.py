@@ -1,0 +1,138 @@
+"""What a running server holds: settings, database, artifact store and the long-lived
+services each pillar runs inside the server (gateway, prompt cache, serving, monitoring,
+online evals, detector cache).
+
+Built once at start-up and handed to routers and pages through
+``request.app.state.runtime``. Each service is built on first use, once, and closed with
+the runtime; a closed runtime builds fresh ones if it is used again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from starlette.requests import Request
+
+from triops.core.settings import Settings
+from triops.llm import Gateway, OnlineEvaluation, PromptResolver
+from triops.ml import MonitoringService, ServingService, registered_modules
+from triops.ops import DetectorCache
+from triops.store.artifacts import ArtifactStore
+from triops.store.engine import Database
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """One service, built by ``build`` on first use (once, even under concurrent first
+    requests) and closed by ``close`` if it has a ``close`` method."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+                value = self._value
+        return value
+
+    @property
+    def built(self) -> bool:
+        return self._value is not None
+
+    def close(self) -> None:
+        with self._lock:
+            value, self._value = self._value, None
+        close = getattr(value, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    artifacts: ArtifactStore
+    _monitoring: Lazy[MonitoringService] = field(init=False, repr=False)
+    _online_evals: Lazy[OnlineEvaluation] = field(init=False, repr=False)
+    _gateway: Lazy[Gateway] = field(init=False, repr=False)
+    _prompt_resolver: Lazy[PromptResolver] = field(init=False, repr=False)
+    _serving: Lazy[ServingService] = field(init=False, repr=False)
+    _detector_cache: Lazy[DetectorCache] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._monitoring = Lazy(lambda: MonitoringService(
+            self.db, self.artifacts,
+            pipeline_modules=registered_modules(self.settings.pipeline_modules)).start())
+        self._online_evals = Lazy(lambda: OnlineEvaluation(self.db).start())
+        self._gateway = Lazy(lambda: Gateway(self.settings, self.db))
+        self._prompt_resolver = Lazy(lambda: PromptResolver(self.db))
+        self._serving = Lazy(lambda: ServingService(self.db, self.artifacts))
+        self._detector_cache = Lazy(DetectorCache)
+
+    def _lazies(self) -> dict[str, Lazy[Any]]:
+        # Closed in this order: the schedulers first, so that nothing they start meets a
+        # closed gateway or serving log.
+        return {"monitoring": self._monitoring, "online_evals": self._online_evals,
+                "gateway": self._gateway, "prompt_resolver": self._prompt_resolver,
+                "serving": self._serving, "detector_cache": self._detector_cache}
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        return cls(
+            settings=settings,
+            db=Database(settings.store_url),
+            artifacts=ArtifactStore(settings.artifacts_location),
+        )
+
+    @property
+    def monitoring(self) -> MonitoringService:
+        """The scheduler that runs due monitors and queued retraining (started on build)."""
+        return self._monitoring.get()
+
+    @property
+    def online_evals(self) -> OnlineEvaluation:
+        """The loop that scores a sample of live traces (started on build)."""
+        return self._online_evals.get()
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._gateway.get()
+
+    @property
+    def prompt_resolver(self) -> PromptResolver:
+        return self._prompt_resolver.get()
+
+    @property
+    def serving(self) -> ServingService:
+        return self._serving.get()
+
+    @property
+    def detector_cache(self) -> DetectorCache:
+        return self._detector_cache.get()
+
+    def start(self) -> None:
+        """Start the background services: scheduled monitors and online evals."""
+        self._monitoring.get()
+        self._online_evals.get()
+
+    def built(self) -> list[str]:
+        """The names of the services built so far."""
+        return [name for name, lazy in self._lazies().items() if lazy.built]
+
+    def close(self) -> None:
+        for lazy in self._lazies().values():
+            lazy.close()
+        self.db.dispose()
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime

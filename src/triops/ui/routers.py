@@ -1,0 +1,23 @@
+"""Every page router of the web UI, in one list that ``triops.server.app`` includes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from triops.ui.guardrail_pages import router as guardrail_pages_router
+from triops.ui.llm_pages import router as llm_pages_router
+from triops.ui.ml_pages import router as ml_pages_router
+from triops.ui.monitoring_pages import router as monitoring_pages_router
+from triops.ui.ops_pages import router as ops_pages_router
+from triops.ui.pages import router as pages_router
+from triops.ui.prompt_pages import router as prompt_pages_router
+
+ROUTERS: list[APIRouter] = [
+    pages_router,  # login, overview, incidents, keys
+    llm_pages_router,
+    ops_pages_router,
+    prompt_pages_router,
+    guardrail_pages_router,
+    monitoring_pages_router,
+    ml_pages_router,
+]
