@@ -28,7 +28,7 @@ from triops.api import otlp_codec
 from triops.api.auth import AsEditor, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.errors import InvalidInput
-from triops.ops import logs, monitoring, otlp_logs, otlp_metrics
+from triops.ops import logs, monitoring, otlp_logs, otlp_metrics, topology
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["otlp"])
 
@@ -74,6 +74,7 @@ async def export_metrics(request: Request, caller: Caller = AsEditor) -> Respons
                 monitoring.ingest_samples(
                     session, caller.project, batch.samples, unmonitored=batch.unmonitored,
                     cache=monitoring.shared_cache(runtime.services))
+                topology.observe_samples(session, caller.project, batch.samples)
         return batch
 
     batch = await run_in_threadpool(store)
