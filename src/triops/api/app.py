@@ -18,6 +18,7 @@ from triops.api.input_guard import InputGuard
 from triops.api.middleware import Metrics, RequestMiddleware
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.alerts import router as alerts_router
+from triops.api.native.changes import router as changes_router
 from triops.api.native.datasets import router as datasets_router
 from triops.api.native.endpoints import router as endpoints_router
 from triops.api.native.evals import router as evals_router
@@ -29,6 +30,7 @@ from triops.api.native.monitors import router as monitors_router
 from triops.api.native.monitors import start_monitoring
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.telemetry import router as telemetry_router
+from triops.api.native.topology import router as topology_router
 from triops.api.native.traces import router as traces_router
 from triops.api.oip import router as oip_router
 from triops.api.openai.manage import router as gateway_router
@@ -63,6 +65,7 @@ ROUTERS = [
     mlflow_router,  # MLflow tracking, registry and artifact proxy
     monitors_router, monitoring_ui_router,  # ML monitoring and pipelines
     ml_tracking_router, datasets_router, ml_ui_router,  # native tracking, datasets, lineage
+    topology_router, changes_router,  # topology of what triops sees, and change events
 ]
 
 

@@ -37,8 +37,8 @@ class Observed:
     nodes: list[repo.NodeRow] = field(default_factory=list)
     edges: list[repo.EdgeRow] = field(default_factory=list)
 
-    def node(self, node_type: str, name: str, **attributes: Any) -> str:
-        node_key = k.key(node_type, name)
+    def node(self, node_type: str, ident: str, **attributes: Any) -> str:
+        node_key = k.key(node_type, ident)
         self.nodes.append(repo.NodeRow(node_key, node_type,
                                        {a: v for a, v in attributes.items() if v}))
         return node_key
