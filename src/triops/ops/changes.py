@@ -34,7 +34,7 @@ class Change:
     attributes: dict[str, Any]
 
     @classmethod
-    def of(cls, row: ChangeEvent) -> "Change":
+    def of(cls, row: ChangeEvent) -> Change:
         return cls(row.id, row.entity, row.kind, row.summary, row.version, row.commit,
                    row.actor, row.time_ms, row.source, dict(row.attributes or {}))
 

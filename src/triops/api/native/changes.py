@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -70,7 +71,7 @@ class ChangeOut(BaseModel):
     attributes: dict[str, object]
 
     @classmethod
-    def of(cls, change: changes.Change) -> "ChangeOut":
+    def of(cls, change: changes.Change) -> ChangeOut:
         return cls(id=change.id, entity=change.entity, kind=change.kind,
                    summary=change.summary, version=change.version, commit=change.commit,
                    actor=change.actor, time_ms=change.time_ms, source=change.source,
@@ -93,7 +94,8 @@ def post_change(body: ChangeIn, request: Request, caller: Caller = AsEditor) -> 
 @router.get("/changes", response_model=list[ChangeOut])
 def list_changes(
     request: Request,
-    entity: list[str] | None = Query(None, description="entity keys, e.g. service:checkout"),
+    entity: Annotated[list[str] | None, Query(
+        description="entity keys, e.g. service:checkout")] = None,
     since: str | None = Query(None, description="epoch ms or RFC 3339"),
     until: str | None = Query(None, description="epoch ms or RFC 3339"),
     limit: int = Query(500, ge=1, le=5000),

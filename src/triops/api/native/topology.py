@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -54,7 +56,7 @@ def _out(graph: topology.Graph, counts: dict[str, int],
 @router.get("/topology", response_model=GraphOut)
 def get_topology(
     request: Request,
-    type: list[str] | None = Query(None, description="keep only nodes of these types"),
+    type: Annotated[list[str] | None, Query(description="keep only nodes of these types")] = None,
     caller: Caller = AsViewer,
 ) -> GraphOut:
     unknown = set(type or ()) - set(topology.NODE_TYPES)

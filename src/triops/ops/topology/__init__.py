@@ -20,7 +20,11 @@ from triops.ops.topology._config import CONFIGURED, add_configured
 from triops.ops.topology._graph import Edge, Graph, Node, TopologyView
 from triops.ops.topology._keys import EDGE_TYPES, NODE_TYPES
 from triops.ops.topology._observe import (
-    Observed, from_alerts, from_samples, from_traces, record,
+    Observed,
+    from_alerts,
+    from_samples,
+    from_traces,
+    record,
 )
 from triops.store.repos import topology as repo
 

@@ -97,7 +97,7 @@ class Graph:
                     frontier.append(there)
         return seen
 
-    def subgraph(self, keys: Iterable[str]) -> "Graph":
+    def subgraph(self, keys: Iterable[str]) -> Graph:
         wanted = set(keys)
         return Graph(
             (n for k, n in self.nodes.items() if k in wanted),

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from triops.core.otlp_values import attributes as attribute_dict
 from triops.llm.tracing import SPAN
-from triops.ops.topology import _keys as k
 from triops.ops.telemetry import Sample, series_key
+from triops.ops.topology import _keys as k
 from triops.store import records
 from triops.store.repos import changes as change_repo
 from triops.store.repos import topology as repo
@@ -67,7 +68,7 @@ def add_resource(seen: Observed, resource: Mapping[str, Any]) -> str | None:
                                 namespace=_text(resource.get("k8s.namespace.name"))))
     if host:
         places.append(seen.node(k.HOST, host))
-    for inner, outer in zip(places, places[1:]):
+    for inner, outer in pairwise(places):
         seen.edge(inner, outer, k.RUNS_ON)
     if not service or service.startswith("unknown_service"):
         return None
@@ -205,7 +206,7 @@ def _add_alert(seen: Observed, labels: Mapping[str, str], subject: str) -> None:
     # Without a service or job label the subject is the instance itself: no host node.
     if labels.get("instance") and (labels.get("service") or labels.get("job")):
         places.append(seen.node(k.HOST, _host_of(_text(labels["instance"]))))
-    for inner, outer in zip(places, places[1:]):
+    for inner, outer in pairwise(places):
         seen.edge(inner, outer, k.RUNS_ON)
     if places:
         seen.edge(service_key, places[0], k.RUNS_ON)
