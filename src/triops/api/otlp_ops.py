@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from triops.api import otlp_codec
 from triops.core.errors import InvalidInput
-from triops.ops import logs, monitoring, otlp_logs, otlp_metrics
+from triops.ops import logs, monitoring, otlp_logs, otlp_metrics, topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
@@ -74,6 +74,7 @@ async def export_metrics(request: Request, caller: Caller = AsEditor) -> Respons
                 monitoring.ingest_samples(
                     session, caller.project, batch.samples, unmonitored=batch.unmonitored,
                     cache=runtime.detector_cache)
+                topology.observe_samples(session, caller.project, batch.samples)
         return batch
 
     batch = await run_in_threadpool(store)

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from triops.api import otlp_codec
 from triops.llm.tracing import record_spans, spans_from_otlp
+from triops.ops import topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
@@ -33,6 +34,7 @@ async def export_traces(request: Request, caller: Caller = AsEditor) -> Response
         if spans:
             with runtime.db.write() as session:
                 record_spans(session, caller.project, spans, api_key=caller.principal.name)
+                topology.observe_traces(session, caller.project, message)
 
     # Conversion and the database write block; keep them off the event loop.
     await run_in_threadpool(store)

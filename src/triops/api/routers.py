@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.alerts import router as alerts_router
+from triops.api.native.changes import router as changes_router
 from triops.api.native.datasets import router as datasets_router
 from triops.api.native.endpoints import router as endpoints_router
 from triops.api.native.evals import router as evals_router
@@ -20,6 +21,7 @@ from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.monitors import router as monitors_router
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.telemetry import router as telemetry_router
+from triops.api.native.topology import router as topology_router
 from triops.api.native.traces import router as traces_router
 from triops.api.oip import router as oip_router
 from triops.api.openai.manage import router as gateway_router
@@ -39,6 +41,8 @@ ROUTERS: list[APIRouter] = [
     traces_router,
     otlp_ops_router,  # AIOps intake
     alerts_router,
+    topology_router,  # the graph of services, hosts, models, prompts and routes
+    changes_router,  # change events on that graph
     gateway_router,  # LLM gateway configuration
     gateway_spend_router,  # LLM gateway spend per key and project
     prompts_router,

@@ -8,6 +8,7 @@ import typer
 
 import triops
 from triops.cli.admin import db_app, incidents_app, keys_app
+from triops.cli.changes import changes_app
 from triops.cli.common import err_console
 from triops.cli.lineage import lineage_app
 from triops.cli.deploy import deploy
@@ -36,6 +37,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(eval_app, name="eval")
+app.add_typer(changes_app, name="changes")
 
 
 @app.command()

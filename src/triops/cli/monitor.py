@@ -58,7 +58,8 @@ def create(
     db = open_database(settings_from(store=store, home=home))
     try:
         with db.write() as session:
-            repo.create_monitor(session, project, name, endpoint, checked.as_dict(), every)
+            repo.create_monitor(session, project, name, endpoint, checked.as_dict(), every,
+                                actor="cli")
             audit.record(session, project=project, actor="cli", action="monitor.create",
                          target=f"monitor:{name}", detail={"endpoint": endpoint})
     finally:

@@ -116,12 +116,12 @@ def model_version(db: Database, project: str, name: str, version: int | str) -> 
                          dict(row.tags), row.creation_timestamp)
         run_node, datasets = None, []
         if row.run_id:
-            run_node, datasets = _run_side(session, project, row.run_id)
+            run_node, datasets = run_side(session, project, row.run_id)
         return Lineage(node, run_node, datasets,
                        deployments_of(session, project, model.name, row.version))
 
 
-def _run_side(session: Session, project: str, run_id: str
+def run_side(session: Session, project: str, run_id: str
               ) -> tuple[RunNode | None, list[DatasetNode]]:
     try:
         run = runs.get(session, project, run_id)

@@ -120,7 +120,7 @@ def retrain(db: Database, artifacts: ArtifactStore, project: str, *, model: str,
                              "candidate": candidate_score, "promote": promote,
                              "reason": reason})
         if promote:
-            registry.set_alias(session, project, model, alias, candidate)
+            registry.set_alias(session, project, model, alias, candidate, actor=actor)
             audit.record(session, project=project, actor=actor, action="model.alias.move",
                          target=f"model:{model}@{alias}",
                          detail={"from": champion_version, "to": candidate,

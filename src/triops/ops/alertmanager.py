@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
+from triops.ops import topology
 from triops.ops.incidents import ingest
 from triops.store.repos import audit
 from triops.store.repos import incidents as incident_repo
@@ -127,5 +128,6 @@ def receive(
         report.resolved += 1
         handled[index] = incident.id
     report.incidents = [handled[i] for i in sorted(handled)]
+    topology.observe_alerts(session, project, ((a.labels, s.subject) for a, s, _ in prepared))
     session.flush()
     return report

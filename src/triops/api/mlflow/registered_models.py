@@ -156,7 +156,8 @@ def delete_tag(body: ModelTag, request: Request, caller: Caller = AsEditor) -> R
 def set_alias(body: Alias, request: Request, caller: Caller = AsEditor) -> Response:
     with db_of(request).write() as session:
         repo.set_alias(session, caller.project, required(body.name, "name"),
-                       required(body.alias, "alias"), required(body.version, "version"))
+                       required(body.alias, "alias"), required(body.version, "version"),
+                       actor=caller.actor)
     return msg.reply()
 
 
@@ -164,7 +165,7 @@ def set_alias(body: Alias, request: Request, caller: Caller = AsEditor) -> Respo
 def delete_alias(body: Alias, request: Request, caller: Caller = AsEditor) -> Response:
     with db_of(request).write() as session:
         repo.delete_alias(session, caller.project, required(body.name, "name"),
-                          required(body.alias, "alias"))
+                          required(body.alias, "alias"), actor=caller.actor)
     return msg.reply()
 
 

@@ -100,7 +100,7 @@ def put_rule(name: str, body: RuleIn, request: Request, caller: Caller = AsServe
                            f"({exc.error_count()} problem(s))") from None
     compile_rule(config)  # InvalidInput before anything is stored
     with runtime_of(request).db.write() as session:
-        repo.put_rule(session, name, body.model_dump())
+        repo.put_rule(session, name, body.model_dump(), actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="guardrail.rule.put", target=name, detail=body.model_dump())
     _engine(request).reload()
@@ -110,7 +110,7 @@ def put_rule(name: str, body: RuleIn, request: Request, caller: Caller = AsServe
 @router.delete("/rules/{name}", status_code=204, summary="Delete a stored rule")
 def delete_rule(name: str, request: Request, caller: Caller = AsServerAdmin) -> None:
     with runtime_of(request).db.write() as session:
-        repo.delete_rule(session, name)
+        repo.delete_rule(session, name, actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="guardrail.rule.delete", target=name)
     _engine(request).reload()

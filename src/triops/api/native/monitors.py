@@ -91,7 +91,8 @@ def create_monitor(body: MonitorIn, request: Request, caller: Caller = AsEditor)
     spec = MonitorSpec.from_dict(body.spec)
     with runtime_of(request).db.write() as session:
         row = repo.create_monitor(session, caller.project, body.name, body.endpoint,
-                                  spec.as_dict(), body.interval_s, body.enabled)
+                                  spec.as_dict(), body.interval_s, body.enabled,
+                                  actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="monitor.create", target=f"monitor:{body.name}",
                      detail={"endpoint": body.endpoint, "interval_s": body.interval_s})
@@ -124,7 +125,7 @@ def update_monitor(name: str, body: MonitorPatch, request: Request,
     with runtime_of(request).db.write() as session:
         row = repo.update_monitor(session, caller.project, name, spec=spec,
                                   interval_s=body.interval_s, clear_interval=body.clear_interval,
-                                  enabled=body.enabled)
+                                  enabled=body.enabled, actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="monitor.update", target=f"monitor:{name}",
                      detail=body.model_dump(exclude={"spec"}) | {"spec": spec is not None})
@@ -134,7 +135,7 @@ def update_monitor(name: str, body: MonitorPatch, request: Request,
 @router.delete("/monitors/{name}", status_code=204)
 def delete_monitor(name: str, request: Request, caller: Caller = AsEditor) -> Response:
     with runtime_of(request).db.write() as session:
-        repo.delete_monitor(session, caller.project, name)
+        repo.delete_monitor(session, caller.project, name, actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="monitor.delete", target=f"monitor:{name}")
     return Response(status_code=204)

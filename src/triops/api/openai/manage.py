@@ -140,7 +140,8 @@ def put_upstream(name: str, body: UpstreamIn, request: Request,
             session, name=name, provider=body.provider, base_url=body.base_url,
             secret=None if body.clear_api_key or body.api_key is None
             else body.api_key.get_secret_value(),
-            keep_secret=not body.clear_api_key, timeout_s=body.timeout_s, headers=body.headers)
+            keep_secret=not body.clear_api_key, timeout_s=body.timeout_s, headers=body.headers,
+            actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="gateway.upstream.put", target=name,
                      detail={"provider": body.provider, "base_url": body.base_url})
@@ -159,7 +160,7 @@ def delete_upstream(name: str, request: Request, caller: Caller = AsServerAdmin)
         if users:
             raise Conflict(f"upstream {name!r} is used by routes {', '.join(users)}; "
                            "change or delete them first")
-        repo.delete_upstream(session, name)
+        repo.delete_upstream(session, name, actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="gateway.upstream.delete", target=name)
     _changed(request)
@@ -186,7 +187,7 @@ def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsSe
     with runtime.db.write() as session:
         upstreams, routes = _stored(session)
         _check(runtime, upstreams, [*[r for r in routes if r.alias != alias], route])
-        repo.put_route(session, alias, body.model_dump())
+        repo.put_route(session, alias, body.model_dump(), actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="gateway.route.put", target=alias, detail=body.model_dump())
     _changed(request)
@@ -197,7 +198,7 @@ def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsSe
 @router.delete("/routes/{alias:path}", status_code=204)
 def delete_route(alias: str, request: Request, caller: Caller = AsServerAdmin) -> None:
     with runtime_of(request).db.write() as session:
-        repo.delete_route(session, alias)
+        repo.delete_route(session, alias, actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="gateway.route.delete", target=alias)
     _changed(request)

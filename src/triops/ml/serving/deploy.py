@@ -137,6 +137,6 @@ def undeploy(db: Database, project: str, name: str, *, actor: str) -> None:
     with db.write() as session:
         row = deployments.get(session, project, name)
         detail = {"model": row.model_name, "ref": row.model_ref}
-        deployments.delete(session, project, name)
+        deployments.delete(session, project, name, actor=actor)
         audit.record(session, project=project, actor=actor, action="endpoint.delete",
                      target=name, detail=detail)

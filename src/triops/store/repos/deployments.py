@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, NotFound
 from triops.core.ids import now_ms
+from triops.store.repos import changes
 from triops.store.schema_deployments import ServingEndpoint
 
 
@@ -50,6 +51,7 @@ def create(session: Session, project: str, spec: EndpointSpec, actor: str,
     if row is not None and not replace:
         raise AlreadyExists(f"endpoint '{spec.name}' exists already; delete it first or "
                             "deploy with replace")
+    before = _traffic(row) if row is not None else None
     if row is None:
         row = ServingEndpoint(project=project, name=spec.name, created_by=actor,
                               created_ms=now, updated_ms=now)
@@ -57,7 +59,34 @@ def create(session: Session, project: str, spec: EndpointSpec, actor: str,
     _apply(row, spec)
     row.updated_ms = now
     session.flush()
+    _record_traffic(session, project, spec.name, before, _traffic(row), actor, now)
     return row
+
+
+def _traffic(row: ServingEndpoint) -> dict[str, Any]:
+    """What decides where an endpoint's requests go."""
+    return {"model": row.model_name, "ref": row.model_ref, "policy": dict(row.policy or {})}
+
+
+def _record_traffic(session: Session, project: str, name: str, before: dict[str, Any] | None,
+                    after: dict[str, Any], actor: str, now: int) -> None:
+    """One change per deployment whose traffic moved: deployed, shifted, or rolled back
+    (back to what it served before its latest change)."""
+    if before == after:
+        return
+    entity = f"endpoint:{name}"
+    target = f"{after['model']}@{after['ref'].lstrip('@')}"
+    if before is None:
+        kind, summary = "endpoint.deployed", f"endpoint {name} deployed serving {target}"
+    else:
+        last = changes.latest(session, project, entity)
+        rollback = last is not None and (last.attributes or {}).get("from") == after
+        kind = "endpoint.rolled_back" if rollback else "endpoint.traffic_shifted"
+        summary = (f"endpoint {name} {'rolled back' if rollback else 'traffic shifted'} "
+                   f"to {target}")
+    changes.add(session, project, changes.NewChange(
+        entity=entity, kind=kind, summary=summary, version=after["ref"], actor=actor,
+        time_ms=now, attributes={"from": before, "to": after}))
 
 
 def get(session: Session, project: str, name: str) -> ServingEndpoint:
@@ -76,8 +105,11 @@ def list_all(session: Session, project: str) -> list[ServingEndpoint]:
     return list(session.scalars(query.order_by(ServingEndpoint.name)))
 
 
-def delete(session: Session, project: str, name: str) -> None:
+def delete(session: Session, project: str, name: str, actor: str = "") -> None:
     session.delete(get(session, project, name))
+    changes.add(session, project, changes.NewChange(
+        entity=f"endpoint:{name}", kind="endpoint.deleted", summary=f"endpoint {name} deleted",
+        actor=actor))
 
 
 def spec_of(row: ServingEndpoint) -> EndpointSpec:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from triops.core.errors import NotFound
 from triops.core.ids import now_ms
 from triops.store import records
+from triops.store.repos import changes
 from triops.store.schema_guardrails import GuardrailRuleRow
 
 #: Record kind of one guardrail check (stream = rule name).
@@ -21,7 +22,8 @@ def list_rules(session: Session) -> list[GuardrailRuleRow]:
     return list(session.scalars(select(GuardrailRuleRow).order_by(GuardrailRuleRow.name)))
 
 
-def put_rule(session: Session, name: str, spec: dict[str, Any]) -> GuardrailRuleRow:
+def put_rule(session: Session, name: str, spec: dict[str, Any], actor: str = ""
+             ) -> GuardrailRuleRow:
     row = session.get(GuardrailRuleRow, name)
     if row is None:
         row = GuardrailRuleRow(name=name, spec=spec, updated_ms=now_ms())
@@ -29,14 +31,16 @@ def put_rule(session: Session, name: str, spec: dict[str, Any]) -> GuardrailRule
     else:
         row.spec, row.updated_ms = spec, now_ms()
     session.flush()
+    changes.add_server_wide(session, f"guardrail:{name}", "guardrail.rule.put", actor, spec)
     return row
 
 
-def delete_rule(session: Session, name: str) -> None:
+def delete_rule(session: Session, name: str, actor: str = "") -> None:
     row = session.get(GuardrailRuleRow, name)
     if row is None:
         raise NotFound(f"no stored guardrail rule {name!r}")
     session.delete(row)
+    changes.add_server_wide(session, f"guardrail:{name}", "guardrail.rule.delete", actor)
 
 
 def version(session: Session) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import case, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -132,3 +132,11 @@ def resolve(session: Session, project: str, incident_id: str) -> Incident:
         incident.status = Status.resolved.value
         incident.resolved_ms = now_ms()
     return incident
+
+
+def active_counts(session: Session, project: str) -> dict[str, int]:
+    """Open or acknowledged incidents per subject."""
+    query = (select(Incident.subject, func.count()).where(
+        Incident.project == project, Incident.status.in_(ACTIVE_STATUSES))
+        .group_by(Incident.subject))
+    return {subject: count for subject, count in session.execute(query)}

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import NotFound
 from triops.core.ids import now_ms
+from triops.store.repos import changes
 from triops.store.schema_llm_gateway import GatewayKeyPolicy, GatewayRoute, GatewayUpstream
 
 
@@ -18,7 +19,7 @@ def list_upstreams(session: Session) -> list[GatewayUpstream]:
 
 def put_upstream(session: Session, *, name: str, provider: str, base_url: str,
                  secret: str | None, keep_secret: bool, timeout_s: float | None,
-                 headers: dict[str, str]) -> GatewayUpstream:
+                 headers: dict[str, str], actor: str = "") -> GatewayUpstream:
     """Create or replace; with ``keep_secret`` a stored secret survives an update."""
     row = session.get(GatewayUpstream, name)
     if row is None:
@@ -29,35 +30,41 @@ def put_upstream(session: Session, *, name: str, provider: str, base_url: str,
     row.provider, row.base_url, row.secret = provider, base_url, secret
     row.timeout_s, row.headers, row.updated_ms = timeout_s, headers, now_ms()
     session.flush()
+    changes.add_server_wide(session, f"upstream:{name}", "gateway.upstream.put", actor,
+             {"provider": provider, "base_url": base_url})
     return row
 
 
-def delete_upstream(session: Session, name: str) -> None:
+def delete_upstream(session: Session, name: str, actor: str = "") -> None:
     row = session.get(GatewayUpstream, name)
     if row is None:
         raise NotFound(f"gateway upstream {name!r} is not stored")
     session.delete(row)
+    changes.add_server_wide(session, f"upstream:{name}", "gateway.upstream.delete", actor)
 
 
 def list_routes(session: Session) -> list[GatewayRoute]:
     return list(session.scalars(select(GatewayRoute).order_by(GatewayRoute.alias)))
 
 
-def put_route(session: Session, alias: str, spec: dict[str, Any]) -> GatewayRoute:
+def put_route(session: Session, alias: str, spec: dict[str, Any], actor: str = ""
+              ) -> GatewayRoute:
     row = session.get(GatewayRoute, alias)
     if row is None:
         row = GatewayRoute(alias=alias)
         session.add(row)
     row.spec, row.updated_ms = spec, now_ms()
     session.flush()
+    changes.add_server_wide(session, f"route:{alias}", "gateway.route.put", actor, spec)
     return row
 
 
-def delete_route(session: Session, alias: str) -> None:
+def delete_route(session: Session, alias: str, actor: str = "") -> None:
     row = session.get(GatewayRoute, alias)
     if row is None:
         raise NotFound(f"gateway route {alias!r} is not stored")
     session.delete(row)
+    changes.add_server_wide(session, f"route:{alias}", "gateway.route.delete", actor)
 
 
 def list_policies(session: Session) -> list[GatewayKeyPolicy]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, NotFound
 from triops.core.ids import new_id, now_ms
+from triops.store.repos import changes
 from triops.store.schema_monitoring import (
     Monitor,
     MonitorResult,
@@ -21,7 +22,8 @@ from triops.store.schema_monitoring import (
 
 
 def create_monitor(session: Session, project: str, name: str, endpoint: str,
-                   spec: dict[str, Any], interval_s: int | None, enabled: bool = True) -> Monitor:
+                   spec: dict[str, Any], interval_s: int | None, enabled: bool = True,
+                   actor: str = "") -> Monitor:
     if session.scalar(select(Monitor.id).where(Monitor.project == project,
                                                Monitor.name == name)) is not None:
         raise AlreadyExists(f"monitor {name!r} already exists in project {project!r}")
@@ -30,7 +32,15 @@ def create_monitor(session: Session, project: str, name: str, endpoint: str,
                   interval_s=interval_s, enabled=enabled, created_ms=now, updated_ms=now)
     session.add(row)
     session.flush()
+    _changed(session, project, name, "created", actor, {"endpoint": endpoint, "spec": spec})
     return row
+
+
+def _changed(session: Session, project: str, name: str, what: str, actor: str,
+             attributes: dict[str, Any] | None = None) -> None:
+    changes.add(session, project, changes.NewChange(
+        entity=f"monitor:{name}", kind=f"monitor.{what}", summary=f"monitor {name} {what}",
+        actor=actor, attributes=attributes or {}))
 
 
 def get_monitor(session: Session, project: str, name: str) -> Monitor:
@@ -49,7 +59,8 @@ def list_monitors(session: Session, project: str | None = None) -> list[Monitor]
 
 def update_monitor(session: Session, project: str, name: str, *,
                    spec: dict[str, Any] | None = None, interval_s: int | None = None,
-                   clear_interval: bool = False, enabled: bool | None = None) -> Monitor:
+                   clear_interval: bool = False, enabled: bool | None = None,
+                   actor: str = "") -> Monitor:
     row = get_monitor(session, project, name)
     if spec is not None:
         row.spec = spec
@@ -61,11 +72,14 @@ def update_monitor(session: Session, project: str, name: str, *,
         row.enabled = enabled
     row.updated_ms = now_ms()
     session.flush()
+    _changed(session, project, name, "changed", actor,
+             {"spec": row.spec, "interval_s": row.interval_s, "enabled": row.enabled})
     return row
 
 
-def delete_monitor(session: Session, project: str, name: str) -> None:
+def delete_monitor(session: Session, project: str, name: str, actor: str = "") -> None:
     row = get_monitor(session, project, name)
+    _changed(session, project, name, "deleted", actor)
     session.execute(delete(MonitorResult).where(MonitorResult.monitor_id == row.id))
     session.delete(row)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, Conflict, NotFound
 from triops.core.ids import now_ms
+from triops.store.repos import changes
 from triops.store.schema_prompts import Prompt, PromptLabel, PromptLabelMove, PromptVersion
 
 
@@ -108,6 +109,13 @@ def _move(session: Session, project: str, name: str, label: str, to: int | None,
                            to_version=to, kind=kind, undone=False, actor=actor, time_ms=now)
     session.add(move)
     session.flush()
+    where = f"moved to version {to}" if to is not None else "deleted"
+    changes.add(session, project, changes.NewChange(
+        entity=f"prompt:{name}@{label}", kind=f"prompt.label.{kind}",
+        version="" if to is None else str(to), actor=actor, time_ms=now,
+        summary=f"label {label} of prompt {name} {where}"
+                + (f" (was version {before})" if before is not None else ""),
+        attributes={"from": before, "to": to}))
     return move
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, InvalidInput, NotFound
 from triops.core.ids import now_ms
+from triops.store.repos import changes
 from triops.store.repos.ml_search import (
     ATTRIBUTE, TAG, Clause, SortKey, compare, compare_optional, decode_page_token,
     encode_page_token,
@@ -135,6 +136,10 @@ def create_version(session: Session, project: str, name: str, *, source: str,
     )
     session.add(row)
     session.flush()
+    changes.add(session, project, changes.NewChange(
+        entity=f"model:{name}", kind="model.version.registered", version=str(row.version),
+        summary=f"model {name} version {row.version} registered", actor=user_id,
+        time_ms=now, attributes={"run_id": row.run_id, "source": source}))
     return row
 
 
@@ -244,23 +249,36 @@ def versions_of_run(session: Session, project: str, run_id: str
 
 # -- aliases ----------------------------------------------------------------------------
 
-def set_alias(session: Session, project: str, name: str, alias: str, version: str | int) -> None:
+def set_alias(session: Session, project: str, name: str, alias: str, version: str | int,
+              actor: str = "") -> None:
     if not alias or alias.lower() == "latest" or alias.lower().startswith("v") and \
             alias[1:].isdigit():
         raise InvalidInput(f"'{alias}' is reserved and cannot be used as an alias")
     model, row = get_version(session, project, name, version)
     existing = session.get(ModelAlias, (model.id, alias))
+    before = existing.version if existing is not None else None
     if existing is None:
         session.add(ModelAlias(registered_model_id=model.id, alias=alias, version=row.version))
     else:
         existing.version = row.version
     model.last_updated_timestamp = now_ms()
+    if before != row.version:
+        changes.add(session, project, changes.NewChange(
+            entity=f"model:{name}@{alias}", kind="model.alias.moved", version=str(row.version),
+            summary=f"alias {alias} of model {name} moved to version {row.version}"
+                    + (f" from {before}" if before is not None else ""),
+            actor=actor, attributes={"from": before, "to": row.version}))
 
 
-def delete_alias(session: Session, project: str, name: str, alias: str) -> None:
+def delete_alias(session: Session, project: str, name: str, alias: str,
+                 actor: str = "") -> None:
     model = get_model(session, project, name)
-    session.execute(delete(ModelAlias).where(ModelAlias.registered_model_id == model.id,
-                                             ModelAlias.alias == alias))
+    gone = session.execute(delete(ModelAlias).where(ModelAlias.registered_model_id == model.id,
+                                                    ModelAlias.alias == alias))
+    if gone.rowcount:
+        changes.add(session, project, changes.NewChange(
+            entity=f"model:{name}@{alias}", kind="model.alias.deleted",
+            summary=f"alias {alias} of model {name} deleted", actor=actor))
 
 
 def get_by_alias(session: Session, project: str, name: str, alias: str
