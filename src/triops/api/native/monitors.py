@@ -260,7 +260,7 @@ def start_run(name: str, body: RunIn, request: Request, caller: Caller = AsEdito
         raise InvalidInput(f"pipeline {name!r} takes parameters {list(pipeline.params)}, "
                            f"got {sorted(body.params)}")
     if body.executor not in EXECUTORS:
-        raise InvalidInput(f"executor must be one of {EXECUTORS}")
+        raise InvalidInput(f"executor must be one of {tuple(EXECUTORS)}")
     executor = make_executor(body.executor)
     service = start_monitoring(runtime)
     started: queue.Queue[str] = queue.Queue()
