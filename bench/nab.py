@@ -22,7 +22,7 @@ DEFAULT_DATA = Path("/work/shared/datasets/nab")
 
 
 def run_detector(name: str, corpus) -> tuple[dict[str, np.ndarray], float]:
-    cls = DETECTORS[name]
+    cls = DETECTORS.get(name)
     scores, points, elapsed = {}, 0, 0.0
     for series in corpus:
         stamps = series.timestamps.astype("datetime64[ns]").astype(np.int64) / 1e9
@@ -45,13 +45,13 @@ def row(label: str, results, speed: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--detector", action="append", choices=sorted(DETECTORS))
+    parser.add_argument("--detector", action="append", choices=DETECTORS.names())
     args = parser.parse_args()
     corpus = load_corpus(args.data)
     print(f"NAB corpus: {len(corpus)} series, {sum(len(s.values) for s in corpus)} rows\n")
     print("| detector | standard | reward_low_FP_rate | reward_low_FN_rate | threshold | points/s |")
     print("|---|---|---|---|---|---|")
-    for name in args.detector or sorted(DETECTORS):
+    for name in args.detector or DETECTORS.names():
         scores, speed = run_detector(name, corpus)
         label = f"triops {name}" + (" (default)" if name == DEFAULT_DETECTOR else "")
         print(row(label, score_corpus(scores, corpus), f"{speed:,.0f}"), flush=True)

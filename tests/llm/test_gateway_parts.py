@@ -31,10 +31,10 @@ from triops.llm.gateway.limits import (
     duration,
 )
 from triops.llm.gateway.monitor import GatewayMonitor
-from triops.llm.gateway.providers import UpstreamFailure
 from triops.llm.gateway.recorder import Recorder
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
 from triops.llm.gateway.routing import RouteTable
+from triops.llm.gateway.transport import UpstreamFailure
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.store.repos import incidents
 

@@ -138,7 +138,7 @@ def test_a_registered_loader_is_tried_first(runtime):
                                        artifact_root(_location(runtime, "const"), "default")))
         assert handle.predict(sm.FEATURES.head(3)) == [4.5, 4.5, 4.5]
     finally:
-        LOADERS.pop(0)
+        LOADERS.unregister("constant")
 
 
 def _location(runtime, name: str) -> str:

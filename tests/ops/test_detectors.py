@@ -24,7 +24,7 @@ from triops.ops.detectors import (
 )
 from triops.ops.detectors._parts import AlarmGate, AnomalyLikelihood
 
-NAMES = sorted(DETECTORS)
+NAMES = DETECTORS.names()
 
 
 def _series(n: int = 1200, seed: int = 3) -> tuple[list[float], list[float]]:
@@ -38,7 +38,7 @@ def _series(n: int = 1200, seed: int = 3) -> tuple[list[float], list[float]]:
 def test_every_detector_implements_the_protocol(name):
     d = get_detector(name)
     assert isinstance(d, Detector)
-    assert 0.0 <= DETECTORS[name].threshold <= 1.0
+    assert 0.0 <= DETECTORS.get(name).threshold <= 1.0
     assert DEFAULT_DETECTOR in DETECTORS
 
 
@@ -77,7 +77,7 @@ def test_spike_and_level_shift_score_high(name):
         shifted[i] += 8.0
     s_spike = score_series(t, spiked, name)
     s_shift = score_series(t, shifted, name)
-    threshold = DETECTORS[name].threshold
+    threshold = DETECTORS.get(name).threshold
     assert max(s_spike[1000:1010]) >= threshold
     assert max(s_shift[1300:1310]) >= threshold
     assert max(quiet[1000:1010]) < threshold

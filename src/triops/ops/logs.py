@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from triops.core.baselines import EwmaBaseline
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
@@ -191,14 +192,6 @@ def _observe(tracker: RateTracker, template_id: int, seconds: float) -> list:
     return tracker.observe(template_id, seconds)
 
 
-@dataclass
-class _History:
-    """Same fields as the rate tracker's own per-template history, which it duck-types."""
-
-    mean: float = 0.0
-    windows: int = 0
-
-
 def _tracker_from(state: Mapping[str, object]) -> RateTracker:
     tracker = RateTracker(window=RATE_WINDOW_S)
     if not state:
@@ -206,8 +199,8 @@ def _tracker_from(state: Mapping[str, object]) -> RateTracker:
     start = state.get("start")
     tracker._start = float(start) if isinstance(start, (int, float)) else None
     tracker._counts = {int(k): int(v) for k, v in dict(state.get("counts", {})).items()}
-    tracker._history = {  # type: ignore[assignment]
-        int(k): _History(float(mean), int(windows))
+    tracker._history = {
+        int(k): EwmaBaseline(float(mean), int(windows))
         for k, (mean, windows) in dict(state.get("history", {})).items()
     }
     return tracker

@@ -113,8 +113,7 @@ def ingest_samples(
     Raises :class:`InvalidInput` (nothing written) for an unknown detector, a bad series
     name or label, or a value that is not a finite number.
     """
-    if detector not in DETECTORS:
-        get_detector(detector)  # raises InvalidInput naming the registered ones
+    DETECTORS.get(detector)  # raises InvalidInput naming the registered ones
     report = MonitorReport(accepted=append_samples(session, project, samples))
     by_series: dict[str, list[tuple[int, float]]] = {}
     for s in samples:
@@ -132,7 +131,7 @@ def _restore(row: OpsSeriesState, detector: str) -> StreamingDetector:
     name = row.detector if row.detector in DETECTORS else detector
     if row.state:
         try:
-            return DETECTORS[name].from_state(row.state)
+            return DETECTORS.get(name).from_state(row.state)
         except (InvalidInput, KeyError, TypeError, ValueError, AttributeError) as exc:
             # Monitoring must not refuse data because an old state is unreadable (e.g.
             # written by a detector version that changed); it starts that series afresh.

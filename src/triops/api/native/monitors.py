@@ -249,7 +249,7 @@ def start_run(name: str, body: RunIn, request: Request, caller: Caller = AsEdito
         raise InvalidInput(f"pipeline {name!r} takes parameters {list(pipeline.params)}, "
                            f"got {sorted(body.params)}")
     if body.executor not in EXECUTORS:
-        raise InvalidInput(f"executor must be one of {EXECUTORS}")
+        raise InvalidInput(f"executor must be one of {tuple(EXECUTORS)}")
     executor = make_executor(body.executor)
     service = runtime.monitoring
     started: queue.Queue[str] = queue.Queue()

@@ -20,7 +20,6 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +27,7 @@ import jsonschema
 import numpy as np
 
 from triops.core.errors import InvalidInput
+from triops.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -68,31 +68,16 @@ class Scorer(Protocol):
 
 
 Factory = Callable[[dict[str, Any]], Scorer]
-_REGISTRY: dict[str, Factory] = {}
+#: Every scorer factory by type: the one place scorers are declared.
+SCORERS: Registry[Factory] = Registry("scorer type", group="triops.scorers")
 
 
 def scorer(kind: str) -> Callable[[Factory], Factory]:
-    def add(factory: Factory) -> Factory:
-        _REGISTRY[kind] = factory
-        return factory
-    return add
+    """Decorator: register a scorer factory under ``kind``."""
+    return SCORERS.register(name=kind)
 
 
-def kinds() -> list[str]:
-    _load_entry_points()
-    return sorted(_REGISTRY)
-
-
-_entry_points_loaded = False
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group="triops.scorers"):
-        _REGISTRY.setdefault(ep.name, ep.load())
+kinds = SCORERS.names
 
 
 def build(spec: str | dict[str, Any]) -> Scorer:
@@ -101,10 +86,7 @@ def build(spec: str | dict[str, Any]) -> Scorer:
         spec = {"type": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
         raise InvalidInput(f"a scorer is a name or an object with 'type', got {spec!r}")
-    _load_entry_points()
-    factory = _REGISTRY.get(spec["type"])
-    if factory is None:
-        raise InvalidInput(f"unknown scorer type {spec['type']!r}; known: {', '.join(kinds())}")
+    factory = SCORERS.get(spec["type"])
     options = {k: v for k, v in spec.items() if k not in ("type", "name")}
     built = factory(options)
     if spec.get("name"):

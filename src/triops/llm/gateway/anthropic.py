@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 
 from triops.core.errors import InvalidInput
-from triops.llm.gateway.providers import (
+from triops.llm.gateway.transport import (
     Target,
     UpstreamFailure,
     open_stream,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from triops.core.baselines import EwmaBaseline, TumblingWindows
 from triops.core.gateway_settings import SignalConfig
 from triops.core.signals import Pillar, Severity, Signal
 from triops.llm.spans import Span, SpanStatus
@@ -37,23 +38,15 @@ class _Window:
 
 @dataclass
 class _Baseline:
-    windows: int = 0
-    p95_ms: float = 0.0
-    cost: float = 0.0
-
-    def learn(self, p95_ms: float, cost: float) -> None:
-        if self.windows == 0:
-            self.p95_ms, self.cost = p95_ms, cost
-        else:
-            self.p95_ms += _ALPHA * (p95_ms - self.p95_ms)
-            self.cost += _ALPHA * (cost - self.cost)
-        self.windows += 1
+    p95_ms: EwmaBaseline = field(default_factory=EwmaBaseline)
+    cost: EwmaBaseline = field(default_factory=EwmaBaseline)
 
 
 class GatewayMonitor:
     def __init__(self, config: SignalConfig) -> None:
         self.config = config
-        self._windows: dict[tuple[str, str], _Window] = {}
+        self._windows: TumblingWindows[tuple[str, str], _Window] = TumblingWindows(
+            config.window_s, _Window)
         self._baselines: dict[tuple[str, str], _Baseline] = {}
 
     def observe(self, project: str, span: Span) -> list[Signal]:
@@ -61,13 +54,8 @@ class GatewayMonitor:
         route = str(span.attributes.get("triops.gateway.route") or span.name)
         key = (project, route)
         # Event time, not the time the writer gets to the span: batches arrive late.
-        now = span.end_ns / 1e9
-        signals: list[Signal] = []
-        window = self._windows.get(key)
-        if window is None or now - window.start_s >= self.config.window_s:
-            if window is not None:
-                signals = self._judge(route, key, window)
-            window = self._windows[key] = _Window(start_s=now)
+        window, closed = self._windows.advance(key, span.end_ns / 1e9)
+        signals = self._judge(route, key, closed) if closed is not None else []
         window.latencies_ms.append(span.duration_ms)
         window.errors += (span.status is SpanStatus.error
                           and span.attributes.get("triops.gateway.fault") != "client")
@@ -90,20 +78,23 @@ class GatewayMonitor:
             ))
         p95 = float(np.percentile(window.latencies_ms, 95))
         base = self._baselines.setdefault(key, _Baseline())
-        if base.windows >= _WARMUP_WINDOWS:
-            if p95 > self.config.latency_factor * base.p95_ms and p95 - base.p95_ms > 50:
+        # Both baselines learn every judged window, so one tells when they are ready.
+        if base.p95_ms.ready(_WARMUP_WINDOWS):
+            p95_base, cost_base = base.p95_ms.mean, base.cost.mean
+            if p95 > self.config.latency_factor * p95_base and p95 - p95_base > 50:
                 signals.append(Signal(
                     source=Pillar.llm, kind="gateway.latency", subject=subject,
                     severity=Severity.warning, value=p95, time_ms=at_ms,
                     summary=f"gateway route {route}: p95 latency {p95:.0f} ms against a "
-                            f"baseline of {base.p95_ms:.0f} ms",
+                            f"baseline of {p95_base:.0f} ms",
                 ))
-            if base.cost > 0 and window.cost > self.config.cost_factor * base.cost:
+            if cost_base > 0 and window.cost > self.config.cost_factor * cost_base:
                 signals.append(Signal(
                     source=Pillar.llm, kind="gateway.cost", subject=subject,
                     severity=Severity.warning, value=window.cost, time_ms=at_ms,
                     summary=f"gateway route {route}: ${window.cost:.4f} in one window against "
-                            f"a baseline of ${base.cost:.4f}",
+                            f"a baseline of ${cost_base:.4f}",
                 ))
-        base.learn(p95, window.cost)
+        base.p95_ms.learn(p95, _ALPHA)
+        base.cost.learn(window.cost, _ALPHA)
         return signals

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.gateway_settings import RouteConfig, UpstreamConfig
-from triops.llm.gateway.providers import Target, provider_names
+from triops.llm.gateway.providers import provider_names
+from triops.llm.gateway.transport import Target
 
 
 class RouteTable:

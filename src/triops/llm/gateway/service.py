@@ -35,10 +35,11 @@ from triops.llm.gateway.cost import (
 from triops.llm.gateway.limits import KeyPolicy
 from triops.llm.gateway.messages import check_message, invalid
 from triops.llm.gateway.monitor import GatewayMonitor
-from triops.llm.gateway.providers import Provider, Target, UpstreamFailure, provider
+from triops.llm.gateway.providers import Provider, provider
 from triops.llm.gateway.recorder import Recorder
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
 from triops.llm.gateway.spend import Spend
+from triops.llm.gateway.transport import Target, UpstreamFailure
 from triops.llm.guardrails.engine import GuardrailEngine
 from triops.store.engine import Database
 
@@ -100,7 +101,7 @@ class Gateway:
         self.spend = Spend(self.settings, db, self.prices, settings.redis_url)
         self.monitor = GatewayMonitor(self.settings.signals)
         self.recorder = Recorder(db, observe=self.monitor.observe)
-        self.guardrails = GuardrailEngine.for_gateway(self, db)
+        self.guardrails = _guardrails_of(self, db)
         self.snapshot = gateway_config.load(db, self.settings)
         threading.Thread(target=warm, name="triops-tokenizer-warm", daemon=True).start()
         self._next_refresh = time.monotonic() + self.settings.refresh_s
@@ -403,3 +404,20 @@ class Gateway:
                 asyncio.get_running_loop().create_task(client.close())
             except RuntimeError:
                 pass  # no loop any more: its sockets went with it
+
+
+def _guardrails_of(gateway: Gateway, db: Database) -> GuardrailEngine:
+    """The engine of one gateway: its settings, and embeddings through its routes.
+
+    Built here, not in the guardrails package, so that guardrails never import the
+    gateway that runs them."""
+
+    async def embed(project: str, model: str, texts: list[str]) -> list[list[float]]:
+        # Metered and traced like any call, under the key "guardrails".
+        _, reply = await gateway.embeddings(Caller(project=project, key_id="guardrails"),
+                                            {"model": model, "input": texts})
+        return [item["embedding"] for item in reply["data"]]
+
+    engine = GuardrailEngine(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s)
+    engine.routes_for = lambda model: gateway.snapshot.table.routes_for(model)
+    return engine

@@ -1,65 +1,29 @@
 """The one place guardrails are declared.
 
-Built-in guardrails register themselves with ``@register`` in their modules, which are
-imported here; guardrails from other packages are found through the ``triops.guardrails``
-entry-point group (``name = "package.module:Class"``). Adding a guardrail is adding a
+Built-in guardrails register themselves with ``@register`` in their modules, which the
+registry imports before its first use; guardrails from other packages are found through
+the ``triops.guardrails`` entry-point group (``name = "package.module:Class"``), and a
+built-in keeps its name against a plug-in that claims it too. Adding a guardrail is adding a
 class: nothing dispatches on names elsewhere.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any
 
 from triops.core.errors import InvalidInput
-
-log = logging.getLogger("triops.llm.guardrails")
+from triops.core.registry import Registry
 
 ENTRY_POINT_GROUP = "triops.guardrails"
 _BUILTIN_MODULES = ("pii", "credentials", "injection", "toxicity", "topics", "structured")
 
-_REGISTRY: dict[str, type] = {}
-_loaded = False
-T = TypeVar("T", bound=type)
+GUARDRAILS: Registry[type] = Registry(
+    "guardrail check", group=ENTRY_POINT_GROUP, code="invalid_request_error",
+    builtins=tuple(f"triops.llm.guardrails.{module}" for module in _BUILTIN_MODULES))
 
-
-def register(cls: T) -> T:
-    """Class decorator: make a guardrail available under its ``name``."""
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"{cls.__name__} needs a class attribute 'name'")
-    _REGISTRY[name] = cls
-    return cls
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(f"triops.llm.guardrails.{module}")
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register(entry.load())
-        except Exception:  # one broken plug-in must not take the gateway down
-            log.exception("could not load guardrail entry point %s", entry.name)
-
-
-def names() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
-
-
-def guardrail_class(name: str) -> type:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise InvalidInput(f"unknown guardrail check {name!r}; known: {', '.join(names())}",
-                           code="invalid_request_error") from None
+#: Class decorator: make a guardrail available under its ``name``.
+register = GUARDRAILS.register
+names = GUARDRAILS.names
 
 
 def build(name: str, options: dict[str, Any] | None = None) -> Any:
@@ -70,7 +34,7 @@ def build(name: str, options: dict[str, Any] | None = None) -> Any:
     >>> build("credentials").check("key AKIAI44QH8DHBF3KP2XY", None)[0].kind
     'aws_access_key'
     """
-    cls = guardrail_class(name)
+    cls = GUARDRAILS.get(name)
     try:
         return cls(**(options or {}))
     except InvalidInput:

@@ -375,18 +375,3 @@ class GuardrailEngine:
 
     def close(self) -> None:
         self.log.close()
-
-    @classmethod
-    def for_gateway(cls, gateway: Any, db: Database) -> GuardrailEngine:
-        """The engine of one gateway: its settings, and embeddings through its routes."""
-        from triops.llm.gateway.service import Caller
-
-        async def embed(project: str, model: str, texts: list[str]) -> list[list[float]]:
-            # Metered and traced like any call, under the key "guardrails".
-            _, reply = await gateway.embeddings(Caller(project=project, key_id="guardrails"),
-                                                {"model": model, "input": texts})
-            return [item["embedding"] for item in reply["data"]]
-
-        engine = cls(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s)
-        engine.routes_for = lambda model: gateway.snapshot.table.routes_for(model)
-        return engine

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from triops.core.baselines import EwmaBaseline, TumblingWindows
 from triops.core.guardrail_settings import GuardrailSettings
 from triops.core.signals import Pillar, Severity, Signal
 
@@ -26,31 +27,18 @@ class _Window:
     blocks: int = 0
 
 
-@dataclass
-class _Baseline:
-    windows: int = 0
-    rate: float = 0.0
-
-    def learn(self, rate: float) -> None:
-        self.rate = rate if self.windows == 0 else self.rate + _ALPHA * (rate - self.rate)
-        self.windows += 1
-
-
 class BlockRateMonitor:
     def __init__(self, config: GuardrailSettings) -> None:
         self.config = config
-        self._windows: dict[tuple[str, str], _Window] = {}
-        self._baselines: dict[tuple[str, str], _Baseline] = {}
+        self._windows: TumblingWindows[tuple[str, str], _Window] = TumblingWindows(
+            config.window_s, _Window)
+        self._baselines: dict[tuple[str, str], EwmaBaseline] = {}
 
     def observe(self, project: str, rule: str, at_s: float, blocked: bool) -> list[Signal]:
         """Count one check; returns the signal of the window it closed, if any."""
         key = (project, rule)
-        signals: list[Signal] = []
-        window = self._windows.get(key)
-        if window is None or at_s - window.start_s >= self.config.window_s:
-            if window is not None:
-                signals = self._judge(rule, key, window)
-            window = self._windows[key] = _Window(start_s=at_s)
+        window, closed = self._windows.advance(key, at_s)
+        signals = self._judge(rule, key, closed) if closed is not None else []
         window.checks += 1
         window.blocks += blocked
         return signals
@@ -59,16 +47,16 @@ class BlockRateMonitor:
         if window.checks < self.config.min_checks:
             return []
         rate = window.blocks / window.checks
-        base = self._baselines.setdefault(key, _Baseline())
+        base = self._baselines.setdefault(key, EwmaBaseline())
         signals = []
-        if (base.windows >= _WARMUP_WINDOWS and rate >= self.config.min_block_rate
-                and rate >= self.config.spike_factor * max(base.rate, 0.01)):
+        if (base.ready(_WARMUP_WINDOWS) and rate >= self.config.min_block_rate
+                and rate >= self.config.spike_factor * max(base.mean, 0.01)):
             signals.append(Signal(
                 source=Pillar.llm, kind="guardrail.block_rate", subject=f"guardrail:{rule}",
                 severity=Severity.warning, value=rate,
                 time_ms=int((window.start_s + self.config.window_s) * 1000),
                 summary=f"guardrail {rule} blocked {rate:.0%} of {window.checks} checks "
-                        f"against a baseline of {base.rate:.1%}",
+                        f"against a baseline of {base.mean:.1%}",
             ))
-        base.learn(rate)
+        base.learn(rate, _ALPHA)
         return signals

@@ -5,7 +5,8 @@ score; ``drifted`` turns the score into a verdict against a threshold. Distance 
 (PSI, Jensen–Shannon, Wasserstein) flag drift when the score reaches the threshold;
 hypothesis tests (Kolmogorov–Smirnov, chi-square) return a p-value and flag drift when
 it falls below it. Users add their own test by registering an object with the same
-four attributes and two methods (``register(MyTest())``), from their own package.
+four attributes and one method (``register(MyTest())``), from their own package or
+through the ``triops.drift_tests`` entry-point group.
 
 The definitions follow the ones most drift tools share, so that verdicts compare:
 Wasserstein is normalised by the reference standard deviation, Jensen–Shannon is the
@@ -15,13 +16,12 @@ over shared Sturges-rule histogram bins, PSI uses reference-quantile bins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from triops.core.errors import InvalidInput
+from triops.core.registry import Registry
 
 ColumnKind = Literal["numeric", "categorical"]
 
@@ -200,29 +200,16 @@ def wasserstein_1d(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.sum(np.abs(u_cdf - v_cdf) * np.diff(values)))
 
 
-#: Every drift test by name: the one place tests are declared.
-REGISTRY: dict[str, DriftTest] = {}
-
-
-def register(test: DriftTest) -> DriftTest:
+def _checked(test: DriftTest) -> str:
     if not isinstance(test, DriftTest):
         raise TypeError(f"{test!r} does not implement the DriftTest protocol")
-    REGISTRY[test.name] = test
-    return test
+    return test.name
 
 
-def get(name: str) -> DriftTest:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise InvalidInput(
-            f"unknown drift test {name!r}; known: {', '.join(sorted(REGISTRY))}"
-        ) from None
-
-
-def names() -> Iterable[str]:
-    return sorted(REGISTRY)
-
+#: Every drift test by name: the one place tests are declared.
+REGISTRY: Registry[DriftTest] = Registry("drift test", group="triops.drift_tests",
+                                         name_of=_checked)
+register = REGISTRY.register
 
 for _test in (PSI(), KolmogorovSmirnov(), ChiSquare(), JensenShannon(), Wasserstein()):
     register(_test)

@@ -112,7 +112,7 @@ def drift_report(
     results = []
     for name in names:
         kind = column_kind(ref[name])
-        test = drift.get(tests.get(name) or method or default_test(kind, len(ref)))
+        test = drift.REGISTRY.get(tests.get(name) or method or default_test(kind, len(ref)))
         if kind not in test.kinds:
             raise InvalidInput(f"drift test {test.name!r} does not apply to {kind} column {name!r}")
         if kind == "numeric":

@@ -116,7 +116,7 @@ class MonitorSpec:
         if self.drift is not None:
             for name in [self.drift.method, *self.drift.tests.values()]:
                 if name is not None:
-                    drift.get(name)
+                    drift.REGISTRY.get(name)
             if self.drift.min_columns < 1:
                 raise InvalidInput("drift.min_columns must be at least 1")
         if self.performance is not None:

@@ -2,13 +2,18 @@
 
 Every executor has one method, ``call(step, kwargs) -> result``; caching and recording
 stay in the runner, so both executors behave the same apart from where code runs.
+Executors are classes made with the address of where to run, registered in
+:data:`EXECUTORS`; other packages add theirs through the ``triops.pipeline_executors``
+entry-point group.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from triops.core.errors import ConfigError, InvalidInput
+from triops.core.errors import ConfigError
+from triops.core.registry import Registry
 from triops.ml.pipelines._graph import Step
 
 
@@ -20,6 +25,9 @@ class Executor(Protocol):
 
 class LocalExecutor:
     name = "local"
+
+    def __init__(self, address: str | None = None) -> None:
+        del address  # this process is the only place a local executor runs
 
     def call(self, step: Step, kwargs: dict[str, Any]) -> Any:
         return step.fn(**kwargs)
@@ -53,12 +61,12 @@ class RayExecutor:
         return self._ray.get(self._remote.remote(step.fn, kwargs))
 
 
-EXECUTORS = ("local", "ray")
+#: Every executor by name: a factory taking the address of where to run.
+EXECUTORS: Registry[Callable[[str | None], Executor]] = Registry(
+    "executor", group="triops.pipeline_executors")
+EXECUTORS.register(LocalExecutor)
+EXECUTORS.register(RayExecutor)
 
 
 def make_executor(name: str, address: str | None = None) -> Executor:
-    if name == "local":
-        return LocalExecutor()
-    if name == "ray":
-        return RayExecutor(address)
-    raise InvalidInput(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+    return EXECUTORS.get(name)(address)

@@ -3,7 +3,7 @@
 One protocol, ``ModelLoader``, and one registry, ``LOADERS``, declared here. A loader
 says whether it ``accepts`` a model's files and ``load``s them into a ``ModelHandle``.
 Users add their own with ``register_loader`` or through the ``triops.model_loaders``
-entry-point group.
+entry-point group; added loaders are tried before the built-in ones.
 
 Safe by default: skops, ONNX and the native XGBoost/LightGBM formats never run code
 from the file. A skops file is audited before it is loaded: every type it names must be
@@ -26,7 +26,6 @@ import posixpath
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -34,6 +33,7 @@ import pandas as pd
 import yaml
 
 from triops.core.errors import InvalidInput, NotFound
+from triops.core.registry import Registry
 from triops.ml.serving.trees import check_trees, compile_trees
 from triops.store.artifacts import ArtifactStore, safe_relpath
 
@@ -360,33 +360,30 @@ class MlflowModelLoader:
         return _sklearn_handle(model, columns, f"mlflow-sklearn-{fmt}")
 
 
-#: Every loader, tried in order; the first that accepts a model's files loads it.
-LOADERS: list[ModelLoader] = [MlflowModelLoader(), SkopsLoader(), OnnxLoader(),
-                              XGBoostLoader(), LightGBMLoader()]
-_entry_points_loaded = False
+_BUILTIN_LOADERS: tuple[ModelLoader, ...] = (
+    MlflowModelLoader(), SkopsLoader(), OnnxLoader(), XGBoostLoader(), LightGBMLoader())
+
+#: Every loader by format; plug-ins name a loader class, made once when loaded.
+LOADERS: Registry[ModelLoader] = Registry(
+    "model loader", group="triops.model_loaders", name_of=lambda loader: loader.format,
+    plugin=lambda cls: cls())
+for _loader in _BUILTIN_LOADERS:
+    LOADERS.register(_loader)
+
+#: Add a loader; it is tried before the built-in ones.
+register_loader = LOADERS.register
 
 
-def register_loader(loader: ModelLoader, *, first: bool = True) -> None:
-    """Add a loader; ``first`` puts it ahead of the built-in ones."""
-    if first:
-        LOADERS.insert(0, loader)
-    else:
-        LOADERS.append(loader)
-
-
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in metadata.entry_points(group="triops.model_loaders"):
-        register_loader(ep.load()())
+def _in_order() -> list[ModelLoader]:
+    """Added loaders first, the newest first, so that a package can take over files a
+    built-in would also accept; then the built-ins in their fixed order."""
+    added = [loader for _, loader in LOADERS.items() if loader not in _BUILTIN_LOADERS]
+    return added[::-1] + list(_BUILTIN_LOADERS)
 
 
 def load_model(files: ModelFiles, *, trust: Trust = NO_TRUST,
                loaders: Sequence[ModelLoader] | None = None) -> ModelHandle:
-    _load_entry_points()
-    for loader in loaders if loaders is not None else LOADERS:
+    for loader in loaders if loaders is not None else _in_order():
         if loader.accepts(files):
             return loader.load(files, trust=trust)
     raise InvalidInput(

@@ -2,7 +2,8 @@
 
 Every detector implements :class:`Detector` (``update``, ``state``, ``from_state``)
 and is declared in :data:`DETECTORS` with :func:`register`; see
-docs/anomaly-detection.md for the methods and their NAB scores.
+docs/anomaly-detection.md for the methods and their NAB scores. The detector used
+when none is named is :data:`DEFAULT_DETECTOR`.
 """
 
 from triops.ops.detectors._base import (
@@ -14,10 +15,11 @@ from triops.ops.detectors._base import (
 )
 from triops.ops.detectors._changepoint import BayesianChangePoint
 from triops.ops.detectors._context import ContextNovelty
+from triops.ops.detectors._default import DEFAULT_DETECTOR
 from triops.ops.detectors._discord import PatternDiscord
 from triops.ops.detectors._ensemble import Ensemble
 from triops.ops.detectors._forecast import HoltWinters, SeasonalZScore
-from triops.ops.detectors._io import DEFAULT_DETECTOR, DetectReport, detect_csv, score_series
+from triops.ops.detectors._io import DetectReport, detect_csv, score_series
 from triops.ops.detectors._pipeline import PipelineDetector
 from triops.ops.detectors._spectral import SpectralResidual
 

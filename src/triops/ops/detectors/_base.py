@@ -5,7 +5,8 @@ returns an anomaly score in ``[0, 1]`` that depends only on that point and the o
 before it; ``state()`` returns a JSON-serialisable dict and ``from_state(state)``
 rebuilds a detector that continues exactly where the first one stopped.
 
-Adding a detector is adding one class decorated with :func:`register`.
+Adding a detector is adding one class decorated with :func:`register`, here or in
+another package that names it in the ``triops.detectors`` entry-point group.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import deque
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from triops.core.errors import InvalidInput
+from triops.core.registry import Registry
 
 
 @runtime_checkable
@@ -30,18 +32,14 @@ class Detector(Protocol):
     def from_state(cls, state: dict) -> Detector: ...
 
 
-DETECTORS: dict[str, type[StreamingDetector]] = {}
-"""Every registered detector class by name: the one place detectors are declared."""
+DETECTORS: Registry[type[StreamingDetector]] = Registry(
+    "detector", group="triops.detectors", builtins=("triops.ops.detectors",))
+"""Every detector class by name: the one place detectors are declared."""
+
+#: Class decorator: make a detector available by its ``name``.
+register = DETECTORS.register
 
 _PARTS: dict[str, type] = {}
-
-
-def register(cls):
-    """Class decorator: make a detector available by its ``name``."""
-    if cls.name in DETECTORS:
-        raise ValueError(f"a detector named {cls.name!r} is registered already")
-    DETECTORS[cls.name] = cls
-    return cls
 
 
 def part(cls):
@@ -52,12 +50,7 @@ def part(cls):
 
 def get_detector(name: str, **params: Any) -> StreamingDetector:
     """A fresh detector by registered name."""
-    try:
-        cls = DETECTORS[name]
-    except KeyError:
-        known = ", ".join(sorted(DETECTORS))
-        raise InvalidInput(f"unknown detector {name!r}; choose one of: {known}") from None
-    return cls(**params)
+    return DETECTORS.get(name)(**params)
 
 
 def _encode(value: Any) -> Any:
@@ -100,7 +93,7 @@ def _decode(value: Any) -> Any:
     if "__dict__" in value:
         return {_tuple(_decode(k)): _decode(v) for k, v in value["__dict__"]}
     if "__detector__" in value:
-        cls = DETECTORS[value["__detector__"]]
+        cls = DETECTORS.get(value["__detector__"])
         obj = cls.__new__(cls)
         _restore_vars(obj, value["vars"])
         return obj
@@ -159,8 +152,9 @@ class StreamingDetector:
         if not isinstance(state, dict) or "vars" not in state:
             raise InvalidInput("detector state must be a dict made by state()")
         target = cls
-        if cls is StreamingDetector or state.get("detector") != cls.name:
-            target = DETECTORS.get(state.get("detector", ""), cls)
+        stored = state.get("detector", "")
+        if (cls is StreamingDetector or stored != cls.name) and stored in DETECTORS:
+            target = DETECTORS.get(stored)
         obj = target.__new__(target)
         _restore_vars(obj, state["vars"])
         return obj

@@ -33,7 +33,7 @@ class Ensemble(PipelineDetector):
         # is given); the alarm gate, the rest of ``kw``, is the ensemble's alone.
         scoring = {k: kw.pop(k) for k in _LIKELIHOOD_SETTINGS if k in kw}
         super().__init__(**kw)
-        self.members = [DETECTORS[m](**scoring, alarm=2.0, refractory=0, hold=0) for m in members]
+        self.members = [DETECTORS.get(m)(**scoring, alarm=2.0, refractory=0, hold=0) for m in members]
 
     def _update(self, timestamp: float, value: float) -> float:
         score = max(m._update(timestamp, value) for m in self.members)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from triops.core.errors import InvalidInput
 from triops.ops.detectors._base import DETECTORS, get_detector
-
-DEFAULT_DETECTOR = "ensemble"
+from triops.ops.detectors._default import DEFAULT_DETECTOR
 
 
 @dataclass
@@ -67,9 +66,7 @@ def detect_csv(
     ``is_anomaly`` is ``anomaly_score >= threshold`` with the detector's threshold.
     Raises :class:`InvalidInput` for a missing or empty file or missing columns.
     """
-    if detector not in DETECTORS:
-        get_detector(detector)  # raises InvalidInput naming the choices
-    cls = DETECTORS[detector]
+    cls = DETECTORS.get(detector)
     path = Path(input_path)
     if not path.is_file():
         raise InvalidInput(f"input file {str(path)!r} does not exist")

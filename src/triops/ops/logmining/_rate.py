@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from triops.core.baselines import EwmaBaseline
+
 
 @dataclass(frozen=True)
 class RateJump:
@@ -14,12 +16,6 @@ class RateJump:
     window_start: float
     count: int
     baseline: float
-
-
-@dataclass
-class _History:
-    mean: float = 0.0
-    windows: int = 0
 
 
 class RateTracker:
@@ -62,7 +58,7 @@ class RateTracker:
         self.alpha = alpha
         self._start: float | None = None
         self._counts: dict[int, int] = {}
-        self._history: dict[int, _History] = {}
+        self._history: dict[int, EwmaBaseline] = {}
 
     def observe(self, template_id: int, timestamp: float) -> list[RateJump]:
         """Count one line; return the jumps of every window this timestamp closes."""
@@ -84,20 +80,16 @@ class RateTracker:
         counts = self._counts
         for tid in set(counts) | set(self._history):
             count = counts.get(tid, 0)
-            hist = self._history.setdefault(tid, _History())
+            hist = self._history.setdefault(tid, EwmaBaseline())
             mean = hist.mean
             if (
-                hist.windows >= self.warmup
+                hist.ready(self.warmup)
                 and count >= self.min_count
                 and count > self.factor * mean
                 and count > mean + self.z * math.sqrt(max(mean, 1.0))
             ):
                 jumps.append(RateJump(tid, self._start, count, mean))
-            if hist.windows == 0:
-                hist.mean = float(count)
-            else:
-                hist.mean = (1 - self.alpha) * mean + self.alpha * count
-            hist.windows += 1
+            hist.learn(float(count), self.alpha)
         jumps.sort(key=lambda j: j.template_id)
         self._counts = {}
         self._start += self.window
