@@ -215,7 +215,7 @@ def log_dataset(data: Any, name: str, *, description: str = "", run: Run | None 
     recorded as using this version. Returns the version (``name``, ``version``,
     ``digest``…), or None when the server was unreachable and the request was spooled.
     """
-    from triops.ml.profile import describe
+    from triops.client.profile import describe
 
     run = run or active_run()
     d = describe(data)
