@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -152,7 +152,7 @@ class Run:
                         "next start_run or flush", len(self.delivery.spool),
                         self.run_id, self.delivery.spool.folder)
 
-    def __enter__(self) -> Run:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
