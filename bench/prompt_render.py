@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import timeit
 
+from triops.client.template import PromptTemplate
 from triops.llm.prompts.registry import ResolvedPrompt
 from triops.llm.prompts.resolver import render_request
-from triops.llm.prompts.template import PromptTemplate
 
 
 def main(runs: int = 20_000) -> None:

@@ -147,7 +147,7 @@ def test_docstring_examples_run():
     import doctest
 
     from triops.client import prompts as sdk_prompts
-    from triops.llm.prompts import template
+    from triops.client import template
 
     for module in (template, sdk_prompts):
         result = doctest.testmod(module, verbose=False)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from triops import ml
 from triops.cli.main import app as cli
-from triops.ml.profile import describe
+from triops.client.profile import describe
 from triops.store.repos import deployments, registry, runs
 from triops.store.repos.projects import DEFAULT_PROJECT
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -28,6 +29,14 @@ class ClientConfig:
 
 
 _config: ClientConfig | None = None
+#: Called after every ``configure``; parts that hold state built from the old
+#: configuration (the span exporter) register here, so this module depends on none of them.
+_listeners: list[Callable[[], None]] = []
+
+
+def on_configure(listener: Callable[[], None]) -> None:
+    """Call ``listener`` after each later ``configure``."""
+    _listeners.append(listener)
 
 
 def configure(url: str, api_key: str | None = None, *, project: str | None = None,
@@ -39,11 +48,10 @@ def configure(url: str, api_key: str | None = None, *, project: str | None = Non
     'http://127.0.0.1:7600'
     """
     global _config
-    from triops.client import tracing
-
     _config = ClientConfig(url=url.rstrip("/"), api_key=api_key, project=project,
                            service=service, batch_size=max(1, batch_size), flush_interval_s=flush_interval_s)
-    tracing.reset_exporter()
+    for listener in _listeners:
+        listener()
     return _config
 
 

@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 
 from triops.client._config import ClientConfig, current
-from triops.core.errors import InvalidInput, NotFound, UpstreamError
-from triops.llm.prompts.template import PromptTemplate
+from triops.client.errors import InvalidInput, NotFound, UpstreamError
+from triops.client.template import PromptTemplate
 
 DEFAULT_TTL_S = 60.0
 

@@ -288,4 +288,5 @@ def stats() -> dict[str, int]:
     return {"sent": e.sent, "dropped": e.dropped}
 
 
+_config.on_configure(reset_exporter)
 atexit.register(flush)

@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -152,7 +152,7 @@ class Run:
                         "next start_run or flush", len(self.delivery.spool),
                         self.run_id, self.delivery.spool.folder)
 
-    def __enter__(self) -> Run:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -215,7 +215,7 @@ def log_dataset(data: Any, name: str, *, description: str = "", run: Run | None 
     recorded as using this version. Returns the version (``name``, ``version``,
     ``digest``…), or None when the server was unreachable and the request was spooled.
     """
-    from triops.ml.profile import describe
+    from triops.client.profile import describe
 
     run = run or active_run()
     d = describe(data)

@@ -7,32 +7,9 @@ wrong and what to do. The HTTP status of each class is mapped in one place,
 
 from __future__ import annotations
 
-
-class TriopsError(Exception):
-    """Base of every error triops raises on purpose."""
-
-    code = "INTERNAL_ERROR"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class InvalidInput(TriopsError):
-    """The request or command was malformed: wrong type, missing field, bad value."""
-
-    code = "INVALID_PARAMETER_VALUE"
-
-
-class NotFound(TriopsError):
-    """The named object does not exist (or is not visible to the caller's project)."""
-
-    code = "RESOURCE_DOES_NOT_EXIST"
+# The base and the errors the SDK raises are defined with the SDK, which the server
+# builds on; they are re-exported here so server code has one place to import from.
+from triops.client.errors import InvalidInput, NotFound, TriopsError, UpstreamError  # noqa: F401
 
 
 class AlreadyExists(TriopsError):
@@ -69,12 +46,6 @@ class RateLimited(TriopsError):
     """A rate limit or budget was exhausted."""
 
     code = "RATE_LIMIT_EXCEEDED"
-
-
-class UpstreamError(TriopsError):
-    """A service triops calls on the user's behalf failed."""
-
-    code = "UPSTREAM_ERROR"
 
 
 class UpstreamTimeout(UpstreamError):

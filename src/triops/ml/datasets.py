@@ -12,8 +12,8 @@ import math
 import re
 from typing import Any
 
+from triops.client.profile import DatasetDescription
 from triops.core.errors import InvalidInput
-from triops.ml.profile import DatasetDescription
 from triops.store.engine import Database
 from triops.store.repos import datasets as repo
 from triops.store.repos import runs

@@ -1,7 +1,7 @@
 """Native dataset and lineage API.
 
 The profile of a dataset version is computed by the client (triops' SDK does it with
-``triops.ml.profile.describe``) and sent as JSON: the data itself never has to travel
+``triops.client.profile.describe``) and sent as JSON: the data itself never has to travel
 to register a version. The server checks the profile's shape and refuses what is not.
 """
 
@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from triops.client.profile import DatasetDescription
 from triops.ml import datasets as ds
 from triops.ml import lineage
-from triops.ml.profile import DatasetDescription
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.repos import datasets as repo

@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 
+from triops.client.template import PromptTemplate
 from triops.core.errors import InvalidInput, NotFound, TriopsError, UpstreamError
 from triops.llm.evals.compare import failed_gates
 from triops.llm.evals.config import EvalConfig
 from triops.llm.evals.scorers import Context, Sample
 from triops.llm.prompts.registry import PromptRef, ResolvedPrompt
-from triops.llm.prompts.template import PromptTemplate
 from triops.store.repos.evals import CaseData
 
 _BATCH = 25

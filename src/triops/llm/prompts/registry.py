@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from triops.client.template import PromptTemplate
 from triops.core.errors import InvalidInput
-from triops.llm.prompts.template import PromptTemplate
 from triops.store.repos import audit
 from triops.store.repos import prompts as repo
 from triops.store.schema_prompts import PromptLabelMove, PromptVersion

@@ -23,7 +23,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedErro
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from triops.core.errors import InvalidInput
+from triops.client.errors import InvalidInput
 
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
                                      keep_trailing_newline=True)
