@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.waiting import wait_until
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
 from triops.server.app import create_app
@@ -213,17 +213,17 @@ class ServerProcess:
              "--store", self.store_url, "--home", str(self.home), "--log-level", "warning"],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.home,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log_text()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not become ready:\n{self.log_text()}")
+        wait_until(self._ready, timeout=timeout,
+                   message=lambda: f"the server to become ready:\n{self.log_text()}")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{self.log_text()}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def log_text(self) -> str:
         return (self.home / "server.log").read_text(errors="replace")[-5000:]

@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from tests.waiting import wait_until_async
 from triops.core.principals import Role
 from triops.server import auth
 from triops.server.app import create_app
@@ -67,10 +68,8 @@ def test_key_in_use_is_refreshed_before_it_expires_and_revocation_lands(runtime,
                 keys.revoke(session, made.id)
             # Still inside its lifetime: served from the entry, refreshed behind it.
             statuses.append((await client.get("/v1/models")).status_code)
-            for _ in range(100):
-                if not cache._inflight:
-                    break
-                await asyncio.sleep(0.01)
+            await wait_until_async(lambda: not cache._inflight, timeout=1,
+                                   message="the refresh behind the entry to finish")
             statuses.append((await client.get("/v1/models")).status_code)
         return statuses
 

@@ -10,6 +10,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from tests.conftest import ADMIN_SECRET, admin_runtime
+from tests.waiting import wait_until
 from triops.core.principals import Role
 from triops.server import revocations
 from triops.server.app import create_app
@@ -30,10 +31,8 @@ def redis_settings(settings):
 
 
 def _wait_subscribed(app) -> None:
-    deadline = time.monotonic() + 5
-    while not app.state.revocations.subscribed:
-        assert time.monotonic() < deadline, "the revocation listener never subscribed"
-        time.sleep(0.01)
+    wait_until(lambda: app.state.revocations.subscribed, timeout=5, interval=0.01,
+               message="the revocation listener to subscribe")
 
 
 def test_revocation_reaches_the_other_replica_at_once(redis_settings):
@@ -51,8 +50,9 @@ def test_revocation_reaches_the_other_replica_at_once(redis_settings):
             revoked = one.delete(f"/api/v1/keys/{made.id}",
                                  headers={"Authorization": f"Bearer {ADMIN_SECRET}"})
             assert revoked.status_code == 200
-            while two.get("/v1/models", headers=key).status_code == 200:
-                time.sleep(0.01)
+            wait_until(lambda: two.get("/v1/models", headers=key).status_code != 200,
+                       timeout=_CACHE_SECONDS, interval=0.01,
+                       message="the other replica to refuse the revoked key")
             took = time.monotonic() - revoked_at
             assert two.get("/v1/models", headers=key).status_code == 401
             # Well inside the cache's lifetime: the announcement, not expiry, removed it.

@@ -10,7 +10,6 @@ endpoint serves the new version.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import new_server
+from tests.waiting import wait_until
 from triops.store import Database
 from triops.store.repos import audit
 
@@ -50,16 +50,6 @@ def loop_server(backend, tmp_path, pg_databases, monkeypatch):
     mlflow.set_registry_uri(proc.url)
     yield proc
     proc.stop()
-
-
-def _wait(fn, what, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_drift_and_accuracy_drop_retrain_and_promote(loop_server, tmp_path):
@@ -125,12 +115,13 @@ def test_drift_and_accuracy_drop_retrain_and_promote(loop_server, tmp_path):
         assert ("performance", "model:churn@champion") in incidents
 
         # 5. Retraining ran in the server; the challenger won; the alias moved.
-        runs = _wait(lambda: [r for r in http.get("/api/v1/pipelines/retrain-churn/runs").json()
-                              if r["status"] != "running"], "the retraining run")
+        runs = wait_until(lambda: [r for r in http.get("/api/v1/pipelines/retrain-churn/runs")
+                                   .json() if r["status"] != "running"],
+                          timeout=120, interval=0.5, message="the retraining run")
         assert runs[0]["status"] == "succeeded", runs[0]
         assert runs[0]["trigger"] == "monitor:churn"
-        _wait(lambda: client.get_model_version_by_alias("churn", "champion").version == "2",
-              "the champion alias to move")
+        wait_until(lambda: client.get_model_version_by_alias("churn", "champion").version == "2",
+                   timeout=120, interval=0.5, message="the champion alias to move")
 
         # Every step of the loop is in the audit log, in order.
         db = Database(server.store_url)
@@ -149,7 +140,6 @@ def test_drift_and_accuracy_drop_retrain_and_promote(loop_server, tmp_path):
 
         # 6. The endpoint serves the new version.
         probe, _ = _frame(rng, 5, 56, 56)
-        served = _wait(lambda: http.post("/api/v1/endpoints/churn/predict", json={
-            "records": probe.to_dict("records")}).json()["version"] == 2, "version 2 served",
-            timeout=30)
-        assert served
+        wait_until(lambda: http.post("/api/v1/endpoints/churn/predict", json={
+            "records": probe.to_dict("records")}).json()["version"] == 2, timeout=30,
+            interval=0.5, message="version 2 served")

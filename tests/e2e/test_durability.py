@@ -4,12 +4,12 @@ restart every acknowledged record must be there."""
 from __future__ import annotations
 
 import threading
-import time
 
 import httpx
 import pytest
 
 from tests.conftest import new_server
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,14 +40,12 @@ def test_acknowledged_batches_survive_sigkill(backend, tmp_path, pg_databases):
                for n in range(3)]
     for w in writers:
         w.start()
-    deadline = time.monotonic() + 30
-    while len(acked) < 20 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(acked) >= 20, timeout=30, interval=0.05,
+               message="writers to get going before the kill")
     server.kill()  # SIGKILL while writers are still sending
     stop.set()
     for w in writers:
         w.join(15)
-    assert len(acked) >= 20, "writers did not get going before the kill"
 
     server.start()
     try:

@@ -7,7 +7,6 @@ is the proof of what left the gateway.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,6 +14,7 @@ import openai
 import pytest
 
 from tests.conftest import ServerProcess, free_port, new_server
+from tests.waiting import wait_until
 from triops.llm.gateway.local_upstream import Served, create_app
 
 pytestmark = pytest.mark.e2e
@@ -67,13 +67,12 @@ def client_for(server: ServerProcess) -> openai.OpenAI:
 
 
 def trace_of(server: ServerProcess, trace_id: str, kinds: int) -> dict:
-    with server.http() as http:
-        for _ in range(100):  # spans are written in the background, within a moment
-            found = http.get(f"/api/v1/traces/{trace_id}")
-            if found.status_code == 200 and len(found.json()["spans"]) >= kinds:
-                return found.json()
-            time.sleep(0.1)
-    raise AssertionError(f"trace {trace_id} did not show {kinds} spans: {found.text}")
+    def complete() -> dict | None:
+        found = http.get(f"/api/v1/traces/{trace_id}")
+        return found.json() if found.is_success and len(found.json()["spans"]) >= kinds else None
+
+    with server.http() as http:  # spans are written in the background, within a moment
+        return wait_until(complete, message=f"trace {trace_id} with {kinds} spans")
 
 
 def test_pii_is_redacted_before_the_upstream(server, upstream):
@@ -112,12 +111,10 @@ def test_injection_is_blocked_with_openais_error(server, upstream):
     assert "stop-injection" in error.message and error.param == "messages[1].content"
     assert len(httpx.get(upstream + "/_received").json()) == before
     with server.http() as http:
-        for _ in range(100):
-            stats = {r["rule"]: r for r in http.get("/api/v1/guardrails/stats?hours=1").json()}
-            if stats.get("stop-injection", {}).get("blocked"):
-                break
-            time.sleep(0.1)
-    assert stats["stop-injection"]["blocked"] == 1
+        blocked = wait_until(lambda: {r["rule"]: r for r in http.get(
+            "/api/v1/guardrails/stats?hours=1").json()}.get("stop-injection", {}).get("blocked"),
+            message="the block in the guardrail stats")
+    assert blocked == 1
 
 
 def test_developer_and_assistant_messages_are_checked_too(server, upstream):

@@ -4,7 +4,6 @@ the next request on the same connection is served, by a real uvicorn server."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 import uvicorn
 
 from tests.conftest import ADMIN_SECRET, free_port
+from tests.waiting import wait_until
 from triops.server.app import create_app
 from triops.server.runtime import Runtime
 
@@ -35,10 +35,7 @@ def server_url(runtime: Runtime) -> Iterator[str]:
                                            log_level="critical", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    wait_until(lambda: server.started, timeout=30, interval=0.05, message="the server to start")
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

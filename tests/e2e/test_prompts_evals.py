@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typer.testing import CliRunner
 import triops
 from tests.conftest import ServerProcess, free_port, new_server
 from tests.e2e.test_openai_client import client_for, received, upstreams, write_config
+from tests.waiting import wait_until
 from triops.cli import main
 from triops.client import configure
 from triops.core.errors import TriopsError
@@ -96,13 +96,10 @@ def srv(backend, tmp_path_factory, pg_databases, upstreams, flaky) -> Iterator[S
 
 
 def _wait_trace(server: ServerProcess, trace_id: str) -> dict:
-    with server.http() as http:
-        for _ in range(100):  # spans are written in the background
-            found = http.get(f"/api/v1/traces/{trace_id}")
-            if found.status_code == 200:
-                return found.json()
-            time.sleep(0.1)
-    raise AssertionError(f"trace {trace_id} never arrived: {found.text}")
+    with server.http() as http:  # spans are written in the background
+        found = wait_until(lambda: (r := http.get(f"/api/v1/traces/{trace_id}")).is_success and r,
+                           message=f"trace {trace_id}")
+    return found.json()
 
 
 def _ask(server: ServerProcess, question: str):
@@ -285,23 +282,20 @@ def test_online_evaluation_turns_a_falling_score_into_an_incident(srv):
         assert r.status_code == 200, r.text
     for question in ("OK one", "OK two"):
         _ask(srv, question)
-    deadline = time.monotonic() + 40
     with srv.http() as http:
-        while time.monotonic() < deadline:  # the loop visits every 5 s, 2 s behind the clock
+        def regex_state() -> dict | None:
             state = http.get("/api/v1/evals/online").json()[0]["state"]
-            if state.get("regex", {}).get("baseline") is not None:
-                break
-            time.sleep(0.5)
+            return state if state.get("regex", {}).get("baseline") is not None else None
+
+        # The loop visits every 5 s, 2 s behind the clock.
+        state = wait_until(regex_state, timeout=40, interval=0.5, message="a score baseline")
         assert state["regex"]["baseline"] == 1.0, state
         for question in ("broken one", "broken two"):
             _ask(srv, question)
-        while time.monotonic() < deadline:
-            found = [i for i in http.get("/api/v1/incidents").json()
-                     if i["kind"] == "eval_score_drop"]
-            if found:
-                break
-            time.sleep(0.5)
-    assert found and found[0]["subject"] == "prompt:support", found
+        found = wait_until(lambda: [i for i in http.get("/api/v1/incidents").json()
+                                    if i["kind"] == "eval_score_drop"],
+                           timeout=40, interval=0.5, message="an eval_score_drop incident")
+    assert found[0]["subject"] == "prompt:support", found
 
 
 def test_sdk_prompt_cache_survives_a_server_outage(srv, tmp_path):

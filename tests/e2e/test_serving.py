@@ -6,7 +6,6 @@ acknowledged prediction."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import httpx
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import new_server
+from tests.waiting import wait_until
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow import MlflowClient
@@ -96,13 +96,9 @@ def test_stock_clients_end_to_end(server, monkeypatch):
         http.post("/api/v1/endpoints", json={"name": "churn", "model": "churn@champion",
                                              "replace": True})
         registry.set_registered_model_alias("churn", "champion", "2")
-        deadline = time.monotonic() + 5
-        version = 1
-        while version != 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            version = http.post("/api/v1/endpoints/churn/predict",
-                                json={"records": [ROW]}).json()["version"]
-        assert version == 2
+        wait_until(lambda: http.post("/api/v1/endpoints/churn/predict",
+                                     json={"records": [ROW]}).json()["version"] == 2,
+                   timeout=5, interval=0.2, message="the endpoint to serve version 2")
 
 
 def _client(url: str, key: str, n: int, acked: list[str], stop: threading.Event) -> None:
@@ -133,9 +129,9 @@ def test_acknowledged_predictions_survive_sigkill(backend, tmp_path, pg_database
                    for n in range(8)]
         for w in workers:
             w.start()
-        deadline = time.monotonic() + 60  # generous: the test machine may be busy
-        while len(acked) < 60 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        # Generous: the test machine may be busy.
+        wait_until(lambda: len(acked) >= 60, timeout=60, interval=0.02,
+                   message="60 acknowledged predictions")
         server.kill()  # SIGKILL while requests are in flight
         stop.set()
         for w in workers:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 import uuid
 
 import pytest
+from tests.fake_clock import FakeClock
 
 from triops.core.errors import NotFound, PermissionDenied, RateLimited
 from triops.core.gateway_settings import (
@@ -191,7 +191,7 @@ def test_anthropic_stream_with_tool_use_and_early_end():
 
 
 def test_memory_limits_rpm_tpm_and_models():
-    limiter = Limiter(MemoryCounters())
+    limiter = Limiter(MemoryCounters(), clock=FakeClock())
 
     async def scenario():
         rpm = KeyPolicy(key_id="k1", rpm=2)
@@ -202,7 +202,7 @@ def test_memory_limits_rpm_tpm_and_models():
         with pytest.raises(RateLimited) as over:
             await limiter.admit(rpm, "m")
         assert over.value.headers["x-ratelimit-remaining-requests"] == "0"
-        assert 1 <= int(over.value.headers["retry-after"]) <= 60
+        assert int(over.value.headers["retry-after"]) == 40  # 20 s into the minute
         tpm = KeyPolicy(key_id="k2", tpm=100)
         await limiter.admit(tpm, "m")
         await limiter.settle(tpm, 100)
@@ -216,6 +216,30 @@ def test_memory_limits_rpm_tpm_and_models():
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("counters", ["memory", "redis"])
+def test_a_new_calendar_minute_opens_a_new_window(counters):
+    clock = FakeClock()
+    store = (MemoryCounters() if counters == "memory" else
+             RedisCounters("redis://127.0.0.1:6379/0", f"triops:test:{uuid.uuid4().hex}:"))
+    limiter = Limiter(store, clock=clock)
+    policy = KeyPolicy(key_id="k", rpm=1, tpm=10)
+
+    async def scenario():
+        try:
+            await limiter.admit(policy, "m")
+            await limiter.settle(policy, 10)
+            clock.advance(39.9)  # 59.9 s into the minute: still the same window
+            with pytest.raises(RateLimited):
+                await limiter.admit(policy, "m")
+            clock.advance(0.1)
+            fresh = await limiter.admit(policy, "m")
+            assert (fresh.requests_left, fresh.tokens_left, fresh.reset_s) == (0, 10, 60)
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
 def test_redis_counters_are_shared_between_limiters():
     prefix = f"triops:test:{uuid.uuid4().hex}:"
 
@@ -224,14 +248,15 @@ def test_redis_counters_are_shared_between_limiters():
             "redis://127.0.0.1:6379/0", prefix)
         policy = KeyPolicy(key_id="shared", rpm=3, tpm=50)
         try:
-            a, b = Limiter(one), Limiter(two)
+            clock = FakeClock()
+            a, b = Limiter(one, clock=clock), Limiter(two, clock=clock)
             await a.admit(policy, "m")
             await b.admit(policy, "m")
             await a.admit(policy, "m")
             with pytest.raises(RateLimited):
                 await b.admit(policy, "m")
             await a.settle(policy, 20)
-            _, tokens = await two.admit(None, Limiter._keys(policy, time.time())[1])
+            _, tokens = await two.admit(None, Limiter._keys(policy, clock())[1])
             assert tokens == 20
         finally:
             await one.close()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import numpy as np
 import pytest
 
 from tests.ml import retrain_pipelines as fixtures
+from tests.waiting import wait_until
 from triops.core.errors import InvalidInput
 from triops.core.settings import Settings
 from triops.ml.pipelines import Pipeline, load, make_executor, registered_modules, run_pipeline
@@ -123,12 +123,8 @@ def test_pipelines_api_register_run_and_status(client):
     started = client.post("/api/v1/pipelines/nums/runs", json={"params": {"n": 4, "scale": 1}})
     assert started.status_code == 202, started.text
     run_id = started.json()["id"]
-    deadline = time.monotonic() + 30
-    while True:
-        run = client.get(f"/api/v1/pipeline-runs/{run_id}").json()
-        if run["status"] != "running" or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    run = wait_until(lambda: (r := client.get(f"/api/v1/pipeline-runs/{run_id}").json())[
+        "status"] != "running" and r, timeout=30, message=f"pipeline run {run_id} to finish")
     assert run["status"] == "succeeded" and run["outputs"]["total"] == 6.0
     assert [s["step"] for s in run["steps"]] == ["make", "scale_it"]
     assert client.get("/api/v1/pipelines/nums/runs").json()[0]["id"] == run_id

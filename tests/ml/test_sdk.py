@@ -4,13 +4,13 @@ the server is down, exactly-once re-sending."""
 from __future__ import annotations
 
 import math
-import time
 
 import pandas as pd
 import pytest
 
 import triops
 from tests.conftest import new_server
+from tests.waiting import wait_until
 from triops.client.spool import Spool, folder_for
 from triops.store import Database
 from triops.store.repos import runs
@@ -103,10 +103,8 @@ def test_nothing_lost_nothing_duplicated_across_a_server_outage(backend, tmp_pat
             run.log_metric("loss", float(step), step=step)
         run.end()
         assert run.status == "FINISHED" and run.errors == []
-        deadline = time.monotonic() + 30
-        while Spool(folder_for(spool, srv.url, None)).pending() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert Spool(folder_for(spool, srv.url, None)).pending() == []
+        wait_until(lambda: Spool(folder_for(spool, srv.url, None)).pending() == [], timeout=30,
+                   interval=0.2, message="the spooled batches to be sent")
         history = _history(srv.store_url, run.run_id, "loss")
         assert sorted(p.step for p in history) == list(range(4000))  # each exactly once
         got = srv.http().get(f"/api/v1/runs/{run.run_id}").json()

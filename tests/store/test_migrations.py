@@ -1,5 +1,9 @@
 """The hand-written migrations must create exactly the tables the models declare."""
 
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -94,6 +98,87 @@ def test_upgrade_merges_duplicate_active_incidents_before_indexing_them(bare_url
             "acknowledged", 6, 500, 9_000, 4)
         assert by_incident == {"dup2": 6, "old": 7, "other": 1}
         assert (rows["old"].signal_count, rows["old"].repeat_count) == (7, 0)
+        assert pending(db.engine) == set()
+    finally:
+        db.dispose()
+
+
+def test_revisions_form_one_line_numbered_in_order():
+    from alembic.script import ScriptDirectory
+
+    from triops.store.migrate import _SCRIPTS, _config
+
+    scripts = ScriptDirectory.from_config(_config())
+    assert len(scripts.get_heads()) == 1
+    chain = [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert [int(r[:4]) for r in chain] == list(range(1, len(chain) + 1))
+    files = sorted(p.name for p in (_SCRIPTS / "versions").glob("*.py"))
+    assert files == [f"{r}.py" for r in chain]
+
+
+
+# The order in which the branched revisions landed on main: every prefix of it from three
+# revisions on is a schema that a release of triops left behind, with one
+# ``alembic_version`` row per branch head. (Two revisions, 0001 and 0004, left one row,
+# which reads the same as a linear stamp; upgrades never leave a single row in the middle
+# of the linear chain.)
+_LANDED = ["0001_foundation", "0004_llm_traces", "0002_ml", "0006_ml_datasets", "0005_ops",
+           "0003_llm_gateway", "0007_monitoring", "0006_deployments", "0008_prompts",
+           "0009_guardrails", "0010_incident_dedup", "0012_spend_ledger", "0013_model_trust",
+           "0011_ui_sessions"]
+
+
+def _branched_scripts(root: Path) -> Path:
+    """Today's revisions wired as the branched graph that made older databases."""
+    from triops.store import branched_history
+    from triops.store.migrate import _SCRIPTS
+
+    target = root / "branched"
+    shutil.copytree(_SCRIPTS, target, ignore=shutil.ignore_patterns("__pycache__"))
+    renamed = {new: old for old, new in branched_history._RENAMED.items()}
+    for path in (target / "versions").glob("*.py"):
+        source = path.read_text()
+        revision = re.search(r'^revision = "(.+)"$', source, re.MULTILINE).group(1)
+        old = renamed.get(revision, revision)
+        parent = branched_history._PARENTS[old]
+        source = re.sub(r"^revision = .*$", f"revision = {old!r}", source, flags=re.MULTILINE)
+        source = re.sub(r"^down_revision = .*$", f"down_revision = {parent!r}", source,
+                        flags=re.MULTILINE)
+        path.write_text(source)
+    return target
+
+
+@pytest.mark.parametrize("landed", [3, 7, 10, 13, len(_LANDED)])
+def test_database_made_by_the_branched_graph_upgrades_to_the_single_head(
+        bare_url, tmp_path, landed):
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from triops.store import Database
+    from triops.store.migrate import _config, upgrade
+
+    db = Database(bare_url)
+    try:
+        branched = Config()
+        branched.set_main_option("script_location", str(_branched_scripts(tmp_path)))
+        with db.engine.begin() as connection:
+            branched.attributes["connection"] = connection
+            for revision in _LANDED[:landed]:
+                command.upgrade(branched, revision)
+        with db.engine.connect() as connection:
+            rows = MigrationContext.configure(connection).get_current_heads()
+        assert len(rows) > 1
+
+        upgrade(db.engine)
+
+        head = ScriptDirectory.from_config(_config()).get_current_head()
+        with db.engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_heads() == (head,)
+            diff = compare_metadata(
+                MigrationContext.configure(connection, opts={"compare_type": False}),
+                Base.metadata)
+        assert diff == []
         assert pending(db.engine) == set()
     finally:
         db.dispose()

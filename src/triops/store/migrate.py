@@ -8,7 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+
+from triops.store import branched_history
 
 _SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -20,11 +22,32 @@ def _config() -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision of every branch."""
+    """Bring the schema to the newest revision."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        _restamp_branched(config, connection)
         command.upgrade(config, "heads")
+
+
+def _restamp_branched(config: Config, connection: Connection) -> None:
+    """Move a database stamped by the branched graph onto the linear chain.
+
+    Walks the chain from the base: a revision that already ran is stamped, one that did
+    not (its branch was not merged yet when the database was last upgraded) runs now.
+    """
+    stamped = MigrationContext.configure(connection).get_current_heads()
+    if not branched_history.is_branched(stamped):
+        return
+    done = branched_history.applied(stamped)
+    chain = [script.revision for script in
+             reversed(list(ScriptDirectory.from_config(config).walk_revisions()))]
+    last = max(chain.index(revision) for revision in done)
+    for revision in chain[: last + 1]:
+        if revision in done:
+            command.stamp(config, revision, purge=True)
+        else:
+            command.upgrade(config, revision)
 
 
 def pending(engine: Engine) -> set[str]:

@@ -47,8 +47,8 @@ class AppliedBatch(Base):
 
     __tablename__ = "ml_applied_batches"
 
-    # No foreign key to ml_runs: this migration branch may run before the one that
-    # creates it. A batch id row is a tombstone; keeping it after its run is harmless.
+    # No foreign key to ml_runs: a batch id row is a tombstone; keeping it after its run
+    # is harmless.
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     applied_ms: Mapped[int] = mapped_column(BigInteger)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -157,8 +158,9 @@ class RedisCounters:
 
 
 class Limiter:
-    def __init__(self, counters: Counters) -> None:
+    def __init__(self, counters: Counters, clock: Callable[[], float] = time.time) -> None:
         self.counters = counters
+        self.clock = clock  # epoch seconds: the windows are calendar minutes
 
     @staticmethod
     def _keys(policy: KeyPolicy, now_s: float) -> tuple[str | None, str | None]:
@@ -175,7 +177,7 @@ class Limiter:
                                    code="model_not_allowed")
         if policy.rpm is None and policy.tpm is None:
             return None
-        now = time.time()
+        now = self.clock()
         rpm_key, tpm_key = self._keys(policy, now)
         count, tokens = await self.counters.admit(rpm_key, tpm_key)
         reset_s = 60 - now % 60
@@ -195,4 +197,4 @@ class Limiter:
     async def settle(self, policy: KeyPolicy, tokens: int) -> None:
         if policy.tpm is None:
             return
-        await self.counters.settle(self._keys(policy, time.time())[1], tokens)
+        await self.counters.settle(self._keys(policy, self.clock())[1], tokens)

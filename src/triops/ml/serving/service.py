@@ -64,10 +64,12 @@ TableBuilder = Callable[[list[Column] | None], inputs.Table]
 
 
 class ServingService:
-    def __init__(self, db: Database, artifacts: ArtifactStore, *, ref_ttl_s: float = 1.0) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactStore, *, ref_ttl_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self.artifacts = artifacts
         self.ref_ttl_s = ref_ttl_s
+        self.clock = clock  # seconds, for the ref_ttl_s expiry only
         self.log = LogWriter(db)
         self._endpoints: dict[tuple[str, str], tuple[float, EndpointSpec]] = {}
         self._refs: dict[tuple[str, str, str], tuple[float, int]] = {}
@@ -85,10 +87,10 @@ class ServingService:
     async def endpoint(self, project: str, name: str) -> EndpointSpec:
         key = (project, name)
         hit = self._endpoints.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and hit[0] > self.clock():
             return hit[1]
         spec = await run_in_threadpool(self._read_endpoint, project, name)
-        self._endpoints[key] = (time.monotonic() + self.ref_ttl_s, spec)
+        self._endpoints[key] = (self.clock() + self.ref_ttl_s, spec)
         return spec
 
     def _read_endpoint(self, project: str, name: str) -> EndpointSpec:
@@ -109,10 +111,10 @@ class ServingService:
             return int(ref)
         key = (project, model, ref)
         hit = self._refs.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and hit[0] > self.clock():
             return hit[1]
         version = await run_in_threadpool(self.resolve_now, project, model, ref)
-        self._refs[key] = (time.monotonic() + self.ref_ttl_s, version)
+        self._refs[key] = (self.clock() + self.ref_ttl_s, version)
         return version
 
     # -- loaded versions --------------------------------------------------------------

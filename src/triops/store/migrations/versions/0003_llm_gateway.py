@@ -1,7 +1,7 @@
 """LLM gateway: stored upstreams, routes and per-key policies.
 
 Revision ID: 0003_llm_gateway
-Revises: 0001_foundation
+Revises: 0002_ml
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003_llm_gateway"
-down_revision = "0001_foundation"
+down_revision = "0002_ml"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """LLM tracing: per-trace summary rows and trace scores.
 
 Revision ID: 0004_llm_traces
-Revises: 0001_foundation
+Revises: 0003_llm_gateway
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_llm_traces"
-down_revision = "0001_foundation"
+down_revision = "0003_llm_gateway"
 branch_labels = None
 depends_on = None
 

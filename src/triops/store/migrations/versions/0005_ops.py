@@ -1,7 +1,7 @@
 """AIOps: detector state per series, log-mining state per stream.
 
 Revision ID: 0005_ops
-Revises: 0001_foundation
+Revises: 0004_llm_traces
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0005_ops"
-down_revision = "0001_foundation"
+down_revision = "0004_llm_traces"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Serving endpoints.
 
 Revision ID: 0006_deployments
-Revises: 0001_foundation
+Revises: 0005_ops
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0006_deployments"
-down_revision = "0001_foundation"
+down_revision = "0005_ops"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """ML monitoring and pipelines: monitors, monitor results, pipelines, runs, steps.
 
 Revision ID: 0007_monitoring
-Revises: 0001_foundation
+Revises: 0006_deployments
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0007_monitoring"
-down_revision = "0001_foundation"
+down_revision = "0006_deployments"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Prompt registry, eval datasets, eval runs and their results, online evaluators.
 
 Revision ID: 0008_prompts
-Revises: 0001_foundation
+Revises: 0007_monitoring
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0008_prompts"
-down_revision = "0001_foundation"
+down_revision = "0007_monitoring"
 branch_labels = None
 depends_on = None
 

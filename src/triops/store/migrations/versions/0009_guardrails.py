@@ -1,7 +1,7 @@
 """Guardrail rules stored through the API.
 
 Revision ID: 0009_guardrails
-Revises: 0001_foundation
+Revises: 0008_prompts
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0009_guardrails"
-down_revision = "0001_foundation"
+down_revision = "0008_prompts"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ active member: the others' signals move to it, their counts add up, its first an
 times and severity widen to cover them, and the merged rows are deleted.
 
 Revision ID: 0010_incident_dedup
-Revises: 0005_ops
+Revises: 0009_guardrails
 """
 
 from collections import defaultdict
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_incident_dedup"
-down_revision = "0005_ops"
+down_revision = "0009_guardrails"
 branch_labels = None
 depends_on = None
 

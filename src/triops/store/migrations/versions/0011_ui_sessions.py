@@ -1,14 +1,14 @@
 """Server-side web UI sessions: the browser's cookie holds a session token, not a key.
 
 Revision ID: 0011_ui_sessions
-Revises: 0001_foundation
+Revises: 0010_incident_dedup
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_ui_sessions"
-down_revision = "0001_foundation"
+down_revision = "0010_incident_dedup"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """LLM gateway: the spend ledger, one row per settled call.
 
 Revision ID: 0012_spend_ledger
-Revises: 0003_llm_gateway
+Revises: 0011_ui_sessions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_spend_ledger"
-down_revision = "0003_llm_gateway"
+down_revision = "0011_ui_sessions"
 branch_labels = None
 depends_on = None
 

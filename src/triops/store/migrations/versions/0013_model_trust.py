@@ -1,7 +1,7 @@
 """Serving endpoints: the skops types an admin trusted and the files that trust is for.
 
 Revision ID: 0013_model_trust
-Revises: 0006_deployments
+Revises: 0012_spend_ledger
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0013_model_trust"
-down_revision = "0006_deployments"
+down_revision = "0012_spend_ledger"
 branch_labels = None
 depends_on = None
 

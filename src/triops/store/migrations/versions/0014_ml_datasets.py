@@ -1,15 +1,15 @@
 """MLOps datasets and native tracking: dataset versions, applied SDK batches.
 
-Revision ID: 0006_ml_datasets
-Revises: 0001_foundation
+Revision ID: 0014_ml_datasets
+Revises: 0013_model_trust
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0006_ml_datasets"
-down_revision = "0001_foundation"
+revision = "0014_ml_datasets"
+down_revision = "0013_model_trust"
 branch_labels = None
 depends_on = None
 
