@@ -1,15 +1,15 @@
 """Topology nodes and edges, and change events.
 
-Revision ID: 0020_topology
-Revises: 0010_incident_dedup
+Revision ID: 0015_topology
+Revises: 0014_ml_datasets
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0020_topology"
-down_revision = "0010_incident_dedup"
+revision = "0015_topology"
+down_revision = "0014_ml_datasets"
 branch_labels = None
 depends_on = None
 
