@@ -124,8 +124,7 @@ def test_revisions_form_one_line_numbered_in_order():
 # of the linear chain.)
 _LANDED = ["0001_foundation", "0004_llm_traces", "0002_ml", "0006_ml_datasets", "0005_ops",
            "0003_llm_gateway", "0007_monitoring", "0006_deployments", "0008_prompts",
-           "0009_guardrails", "0010_incident_dedup", "0012_spend_ledger", "0013_model_trust",
-           "0011_ui_sessions"]
+           "0009_guardrails"]
 
 
 def _branched_scripts(root: Path) -> Path:
@@ -140,6 +139,9 @@ def _branched_scripts(root: Path) -> Path:
         source = path.read_text()
         revision = re.search(r'^revision = "(.+)"$', source, re.MULTILINE).group(1)
         old = renamed.get(revision, revision)
+        if old not in branched_history._PARENTS:  # added after the line was made linear
+            path.unlink()
+            continue
         parent = branched_history._PARENTS[old]
         source = re.sub(r"^revision = .*$", f"revision = {old!r}", source, flags=re.MULTILINE)
         source = re.sub(r"^down_revision = .*$", f"down_revision = {parent!r}", source,
@@ -148,7 +150,7 @@ def _branched_scripts(root: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("landed", [3, 7, 10, 13, len(_LANDED)])
+@pytest.mark.parametrize("landed", [3, 7, len(_LANDED)])
 def test_database_made_by_the_branched_graph_upgrades_to_the_single_head(
         bare_url, tmp_path, landed):
     from alembic import command

@@ -1,6 +1,6 @@
 """The revision graph before the migrations became one line, for databases stamped by it.
 
-Until revision 0014 every pillar branched its migrations off ``0001_foundation`` and
+Releases up to revision 0009 branched each pillar's migrations off ``0001_foundation``, and
 ``alembic_version`` held one row per branch head. The revisions kept their ids in the
 linear chain except ``0006_ml_datasets``, now ``0014_ml_datasets``. A database stamped by
 the branched graph is recognised by several rows or by that old id; ``applied`` tells which
@@ -24,10 +24,6 @@ _PARENTS: dict[str, str | None] = {
     "0007_monitoring": "0001_foundation",
     "0008_prompts": "0001_foundation",
     "0009_guardrails": "0001_foundation",
-    "0010_incident_dedup": "0005_ops",
-    "0011_ui_sessions": "0001_foundation",
-    "0012_spend_ledger": "0003_llm_gateway",
-    "0013_model_trust": "0006_deployments",
 }
 _RENAMED = {"0006_ml_datasets": "0014_ml_datasets"}
 
