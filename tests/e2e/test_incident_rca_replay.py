@@ -46,11 +46,12 @@ def _call_graph_traces(edges: list[tuple[str, str]]) -> ExportTraceServiceReques
     """One client span in the caller and one server span under it in the callee, per call."""
     spans: dict[str, list] = {}
     for n, (caller, callee) in enumerate(edges):
-        trace_id = n.to_bytes(16, "big")
+        trace_id = (n + 1).to_bytes(16, "big")
         client, server = (2 * n + 1).to_bytes(8, "big"), (2 * n + 2).to_bytes(8, "big")
-        spans.setdefault(caller, []).append(dict(trace_id=trace_id, span_id=client, kind=3))
-        spans.setdefault(callee, []).append(dict(trace_id=trace_id, span_id=server, kind=2,
-                                                 parent_span_id=client))
+        spans.setdefault(caller, []).append({"trace_id": trace_id, "span_id": client,
+                                             "kind": 3})
+        spans.setdefault(callee, []).append({"trace_id": trace_id, "span_id": server,
+                                             "kind": 2, "parent_span_id": client})
     request = ExportTraceServiceRequest()
     for service, items in spans.items():
         rs = request.resource_spans.add()
