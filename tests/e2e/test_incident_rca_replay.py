@@ -149,7 +149,8 @@ def test_alias_moved_before_a_drift_signal_ranks_first(server):
             "source": "ml", "kind": "drift", "subject": "endpoint:churn",
             "time_ms": moved["time_ms"] + 10 * 60_000, "summary": "drift on churn: age"})
         assert r.status_code == 201, r.text
-        causes = http.get(f"/api/v1/incidents/{r.json()['incident_id']}/causes").json()
+        incident_id = r.json()["incident_id"]
+        causes = http.get(f"/api/v1/incidents/{incident_id}/causes").json()
 
     first = causes[0]
     assert (first["entity"], first["kind"], first["change_id"]) == (
@@ -161,3 +162,13 @@ def test_alias_moved_before_a_drift_signal_ranks_first(server):
         "near it")
     kinds = [c["kind"] for c in causes]
     assert {"endpoint.deployed", "model.version.registered"} <= set(kinds)
+
+    from typer.testing import CliRunner
+
+    from triops.cli import main
+
+    shown = CliRunner().invoke(main.app, ["incidents", "causes", incident_id,
+                                          "--store", server.store_url], env={"COLUMNS": "400"})
+    assert shown.exit_code == 0, shown.output
+    lines = [line for line in shown.stdout.splitlines() if "model." in line]
+    assert "model:churn@champion" in lines[0] and "model.alias.moved" in lines[0]
