@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.alerts import router as alerts_router
+from triops.api.native.causes import router as causes_router
 from triops.api.native.changes import router as changes_router
 from triops.api.native.datasets import router as datasets_router
 from triops.api.native.endpoints import router as endpoints_router
@@ -36,6 +37,7 @@ ROUTERS: list[APIRouter] = [
     openai_router,  # OpenAI-compatible gateway (/v1/chat/completions, /v1/embeddings, /v1/models)
     keys_router,
     incidents_router,
+    causes_router,  # probable causes of an incident
     telemetry_router,
     otlp_traces_router,  # LLM tracing intake
     traces_router,

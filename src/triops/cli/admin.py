@@ -10,6 +10,7 @@ from rich.table import Table
 from triops.cli.common import ProjectOpt, StoreOpt, console, open_database, settings_from
 from triops.core.principals import ALL_PROJECTS
 from triops.core.signals import Severity
+from triops.ops.causes import rank_incident
 from triops.server import revocations
 from triops.store.repos import audit, keys
 from triops.store.repos import incidents as incident_repo
@@ -19,7 +20,8 @@ import datetime as dt
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
-incidents_app = typer.Typer(help="Incidents: list, acknowledge, resolve.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Incidents: list, acknowledge, resolve, probable causes.",
+                            no_args_is_help=True)
 
 
 def _when(ms: int | None) -> str:
@@ -122,3 +124,20 @@ def incidents_resolve(incident_id: str, project: ProjectOpt = DEFAULT_PROJECT,
         audit.record(session, project=project, actor="cli", action="incident.resolve",
                      target=incident_id)
     console.print(f"resolved {incident_id} at {_when(now_ms())} UTC")
+
+
+@incidents_app.command("causes")
+def incidents_causes(incident_id: str, project: ProjectOpt = DEFAULT_PROJECT,
+                     store: StoreOpt = None) -> None:
+    """Probable causes of an incident, best first, with the evidence for each."""
+    db = open_database(settings_from(store=store))
+    with db.read() as session:
+        ranked = rank_incident(session, project, incident_id)
+    if not ranked:
+        console.print(f"no probable cause found for {incident_id}")
+        return
+    table = Table("#", "score", "entity", "kind", "evidence", "change")
+    for rank, cause in enumerate(ranked, 1):
+        table.add_row(str(rank), f"{cause.score:.3f}", cause.entity, cause.kind,
+                      cause.evidence, cause.change_id or "")
+    console.print(table)

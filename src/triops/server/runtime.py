@@ -1,6 +1,6 @@
 """What a running server holds: settings, database, artifact store and the long-lived
 services each pillar runs inside the server (gateway, prompt cache, serving, monitoring,
-online evals, detector cache).
+online evals, detector cache, incident causes).
 
 Built once at start-up and handed to routers and pages through
 ``request.app.state.runtime``. Each service is built on first use, once, and closed with
@@ -20,6 +20,7 @@ from triops.core.settings import Settings
 from triops.llm import Gateway, OnlineEvaluation, PromptResolver
 from triops.ml import MonitoringService, ServingService, registered_modules
 from triops.ops import DetectorCache
+from triops.ops.causes import CauseCache
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 
@@ -67,6 +68,7 @@ class Runtime:
     _prompt_resolver: Lazy[PromptResolver] = field(init=False, repr=False)
     _serving: Lazy[ServingService] = field(init=False, repr=False)
     _detector_cache: Lazy[DetectorCache] = field(init=False, repr=False)
+    _causes: Lazy[CauseCache] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._monitoring = Lazy(lambda: MonitoringService(
@@ -77,13 +79,15 @@ class Runtime:
         self._prompt_resolver = Lazy(lambda: PromptResolver(self.db))
         self._serving = Lazy(lambda: ServingService(self.db, self.artifacts))
         self._detector_cache = Lazy(DetectorCache)
+        self._causes = Lazy(CauseCache)
 
     def _lazies(self) -> dict[str, Lazy[Any]]:
         # Closed in this order: the schedulers first, so that nothing they start meets a
         # closed gateway or serving log.
         return {"monitoring": self._monitoring, "online_evals": self._online_evals,
                 "gateway": self._gateway, "prompt_resolver": self._prompt_resolver,
-                "serving": self._serving, "detector_cache": self._detector_cache}
+                "serving": self._serving, "detector_cache": self._detector_cache,
+                "causes": self._causes}
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -118,6 +122,11 @@ class Runtime:
     @property
     def detector_cache(self) -> DetectorCache:
         return self._detector_cache.get()
+
+    @property
+    def causes(self) -> CauseCache:
+        """The ranked probable causes of recently asked-about incidents."""
+        return self._causes.get()
 
     def start(self) -> None:
         """Start the background services: scheduled monitors and online evals."""

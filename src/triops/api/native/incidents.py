@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from triops.api.native.causes import CauseOut, causes_of
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import ingest
@@ -73,6 +74,7 @@ class IncidentOut(BaseModel):
     acked_by: str | None
     resolved_ms: int | None
     signals: list[SignalOut] | None = None
+    causes: list[CauseOut] | None = Field(None, description="probable causes, best first")
 
     @classmethod
     def of(cls, row: Incident) -> "IncidentOut":
@@ -109,7 +111,8 @@ def get_incident(incident_id: str, request: Request, caller: Caller = AsViewer) 
         row = repo.get(session, caller.project, incident_id)
         out = IncidentOut.of(row)
         out.signals = [SignalOut.of(s) for s in repo.signals_of(session, incident_id)]
-        return out
+    out.causes = causes_of(runtime_of(request), caller.project, incident_id)
+    return out
 
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentOut)

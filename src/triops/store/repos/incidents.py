@@ -140,3 +140,11 @@ def active_counts(session: Session, project: str) -> dict[str, int]:
         Incident.project == project, Incident.status.in_(ACTIVE_STATUSES))
         .group_by(Incident.subject))
     return {subject: count for subject, count in session.execute(query)}
+
+
+def opened_between(session: Session, project: str, start_ms: int, end_ms: int,
+                   limit: int = 1000) -> list[Incident]:
+    """Incidents whose first signal is in ``[start_ms, end_ms]``, oldest first."""
+    query = select(Incident).where(Incident.project == project,
+                                   Incident.first_ms.between(start_ms, end_ms))
+    return list(session.scalars(query.order_by(Incident.first_ms).limit(limit)))
