@@ -29,13 +29,14 @@ class SignalIn(BaseModel):
     time_ms: int | None = Field(None, ge=0)
     labels: dict[str, str] = Field(default_factory=dict, max_length=64)
     summary: str = Field("", max_length=4096)
+    annotations: dict[str, str] = Field(default_factory=dict, max_length=64)
 
     def to_signal(self) -> Signal:
         return Signal(
             source=self.source, kind=self.kind, subject=self.subject,
             severity=Severity[self.severity], value=self.value,
             time_ms=self.time_ms if self.time_ms is not None else now_ms(),
-            labels=self.labels, summary=self.summary,
+            labels=self.labels, summary=self.summary, annotations=self.annotations,
         )
 
 
@@ -66,6 +67,8 @@ class IncidentOut(BaseModel):
     subject: str
     severity: str
     labels: dict[str, str]
+    annotations: dict[str, str] = Field(..., description="runbook_url, generatorURL, "
+                                        "description... of its newest annotated signal")
     signal_count: int
     repeat_count: int = Field(..., description="re-sent copies of counted signals")
     first_ms: int
@@ -79,6 +82,7 @@ class IncidentOut(BaseModel):
         return cls(
             id=row.id, status=row.status, title=row.title, source=row.source, kind=row.kind,
             subject=row.subject, severity=Severity(row.severity).name, labels=row.labels,
+            annotations=row.annotations,
             signal_count=row.signal_count, repeat_count=row.repeat_count, first_ms=row.first_ms, last_ms=row.last_ms,
             acked_by=row.acked_by, resolved_ms=row.resolved_ms,
         )
