@@ -27,6 +27,8 @@ from triops.api.native.keys import router as keys_router
 from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.monitors import router as monitors_router
 from triops.api.native.monitors import start_monitoring
+from triops.api.native.notifications import router as notifications_router
+from triops.api.native.notifications import start_notifications
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
@@ -63,6 +65,7 @@ ROUTERS = [
     mlflow_router,  # MLflow tracking, registry and artifact proxy
     monitors_router, monitoring_ui_router,  # ML monitoring and pipelines
     ml_tracking_router, datasets_router, ml_ui_router,  # native tracking, datasets, lineage
+    notifications_router,  # channels, routes, silences, deliveries
 ]
 
 
@@ -71,6 +74,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         start_monitoring(runtime)  # scheduled monitors and retraining
         start_online_evals(runtime)  # scores a sample of live traces
+        start_notifications(runtime)  # delivers the notification outbox
         async with revocations.listening(runtime.settings.redis_url, app.state.key_cache) as rl:
             app.state.revocations = rl  # revoked keys leave this server's cache at once
             yield

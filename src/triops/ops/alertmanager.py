@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
-from triops.ops.incidents import ingest
+from triops.ops.incidents import ingest, resolve
 from triops.store.repos import audit
 from triops.store.repos import incidents as incident_repo
 
@@ -132,7 +132,7 @@ def receive(
             summary=f"resolved: {signal.summary}",
         )
         incident_repo.count_signal(session, incident.id, closing)
-        incident_repo.resolve(session, project, incident.id)
+        resolve(session, project, incident.id)
         audit.record(session, project=project, actor=actor, action="incident.resolve",
                      target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
         report.resolved += 1

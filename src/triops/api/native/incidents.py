@@ -12,7 +12,7 @@ from triops.api.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.api.runtime import runtime_of
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
-from triops.ops import ingest
+from triops.ops import ingest, resolve
 from triops.store.repos import audit
 from triops.store.repos import incidents as repo
 from triops.store.schema import Incident, IncidentSignal
@@ -130,7 +130,7 @@ def resolve_incident(
     incident_id: str, request: Request, caller: Caller = AsEditor
 ) -> IncidentOut:
     with runtime_of(request).db.write() as session:
-        row = repo.resolve(session, caller.project, incident_id)
+        row = resolve(session, caller.project, incident_id)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="incident.resolve", target=incident_id)
         return IncidentOut.of(row)
