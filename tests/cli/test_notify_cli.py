@@ -9,7 +9,7 @@ from triops.store import Database
 
 
 def test_channel_route_silence_and_deliveries(store_url):
-    run = lambda *args: triops("notify", *args, "--store", store_url)  # noqa: E731
+    run = lambda *args: triops("notify", *args, "--store", store_url)
     made = run("channel-set", "hook", "--kind", "webhook",
                "--config", '{"url": "http://127.0.0.1:9/in"}', "--secret", "s3cret-key")
     assert made.returncode == 0, made.stderr

@@ -41,7 +41,7 @@ receivers:
 """
 
 
-def wait_for(check, within_s: float = 30, what: str = "condition"):  # noqa: ANN001
+def wait_for(check, within_s: float = 30, what: str = "condition"):
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         found = check()
@@ -56,11 +56,11 @@ def alertmanager(server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     home: Path = tmp_path_factory.mktemp("alertmanager")
     (home / "alertmanager.yml").write_text(CONFIG.format(url=server.url, key=server.admin_key))
     port = free_port()
-    log = open(home / "alertmanager.log", "wb")
-    process = subprocess.Popen(
-        [BINARY, f"--config.file={home / 'alertmanager.yml'}", f"--storage.path={home}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT)
+    with open(home / "alertmanager.log", "wb") as log:  # the child keeps its own handle
+        process = subprocess.Popen(
+            [BINARY, f"--config.file={home / 'alertmanager.yml'}", f"--storage.path={home}",
+             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         def ready() -> bool:

@@ -34,7 +34,7 @@ def http_receiver() -> Iterator[HttpReceiver]:
     state = HttpReceiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if state.fail_next > 0:
                 state.fail_next -= 1
@@ -65,13 +65,12 @@ def http_receiver() -> Iterator[HttpReceiver]:
 def smtp_receiver() -> Iterator[tuple[int, list]]:
     """An aiosmtpd server on a free port; yields (port, received envelopes)."""
     from aiosmtpd.controller import Controller
-
     from tests.conftest import free_port
 
     received: list = []
 
     class Handler:
-        async def handle_DATA(self, _server, _session, envelope):  # noqa: N802 (aiosmtpd's name)
+        async def handle_DATA(self, _server, _session, envelope):
             received.append(envelope)
             return "250 OK"
 

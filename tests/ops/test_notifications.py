@@ -7,9 +7,9 @@ import time
 
 import pytest
 from sqlalchemy import select
-
 from tests.conftest import admin_client
 from tests.ops.notify_receivers import http_receiver, smtp_receiver
+
 from triops.api.native.notifications import SERVICE
 from triops.ops.notifications import NotificationWorker, WorkerSettings, verify
 from triops.store.schema_notifications import NotifyDelivery
