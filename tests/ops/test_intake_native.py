@@ -94,7 +94,9 @@ def alert(status: str, **labels: str) -> dict:
     return {
         "status": status, "labels": {"alertname": "HighLatency", "severity": "critical",
                                      "service": "checkout", **labels},
-        "annotations": {"summary": "p99 latency above 2 s"},
+        "annotations": {"summary": "p99 latency above 2 s",
+                        "runbook_url": "https://runbooks.example/latency",
+                        "description": "checkout p99 has been above 2 s for 5 minutes"},
         "startsAt": "2026-01-05T10:00:00.123456789Z",  # Go writes RFC 3339 with nanoseconds
         "endsAt": "2026-01-05T10:20:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
         "generatorURL": "http://prometheus/graph", "fingerprint": "c9b1e9f2e6a1d2b3",
@@ -128,6 +130,10 @@ def test_alertmanager_firing_then_resolved(client):
     assert incident["title"] == "p99 latency above 2 s"
     assert incident["first_ms"] == 1767607200123
     assert incident["labels"] == {"service": "checkout"}
+    assert incident["annotations"] == {
+        "summary": "p99 latency above 2 s", "runbook_url": "https://runbooks.example/latency",
+        "description": "checkout p99 has been above 2 s for 5 minutes",
+        "generatorURL": "http://prometheus/graph"}
     assert incident["status"] == "open"
 
     done = client.post("/api/v1/alerts/alertmanager", json=notification(alert("resolved")))

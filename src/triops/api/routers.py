@@ -20,6 +20,7 @@ from triops.api.native.incidents import router as incidents_router
 from triops.api.native.keys import router as keys_router
 from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.monitors import router as monitors_router
+from triops.api.native.notifications import router as notifications_router
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.topology import router as topology_router
@@ -47,6 +48,7 @@ ROUTERS: list[APIRouter] = [
     changes_router,  # change events on that graph
     gateway_router,  # LLM gateway configuration
     gateway_spend_router,  # LLM gateway spend per key and project
+    notifications_router,  # channels, routes, silences, deliveries
     prompts_router,
     evals_router,
     guardrails_router,

@@ -16,6 +16,7 @@ from triops.store.repos import audit, keys
 from triops.store.repos import incidents as incident_repo
 from triops.store.repos.projects import DEFAULT_PROJECT
 from triops.core.ids import now_ms
+from triops.ops import resolve
 import datetime as dt
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -120,7 +121,7 @@ def incidents_resolve(incident_id: str, project: ProjectOpt = DEFAULT_PROJECT,
     """Resolve an incident."""
     db = open_database(settings_from(store=store))
     with db.write() as session:
-        incident_repo.resolve(session, project, incident_id)
+        resolve(session, project, incident_id)
         audit.record(session, project=project, actor="cli", action="incident.resolve",
                      target=incident_id)
     console.print(f"resolved {incident_id} at {_when(now_ms())} UTC")

@@ -10,13 +10,14 @@ import triops
 from triops.cli.admin import db_app, incidents_app, keys_app
 from triops.cli.changes import changes_app
 from triops.cli.common import err_console
-from triops.cli.lineage import lineage_app
 from triops.cli.deploy import deploy
 from triops.cli.evals import eval_app
-from triops.cli.prompts import prompts_app
+from triops.cli.lineage import lineage_app
 from triops.cli.monitor import monitor_app
+from triops.cli.notify import notify_app
 from triops.cli.ops import ops_app
 from triops.cli.pipeline import pipeline_app
+from triops.cli.prompts import prompts_app
 from triops.cli.server import up
 from triops.core.errors import TriopsError
 
@@ -38,6 +39,7 @@ app.add_typer(lineage_app, name="lineage")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(eval_app, name="eval")
 app.add_typer(changes_app, name="changes")
+app.add_typer(notify_app, name="notify")
 
 
 @app.command()

@@ -46,11 +46,13 @@ class Signal:
     time_ms: int = field(default_factory=now_ms)
     labels: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    #: Links and prose for people (runbook_url, generatorURL, description); not identity.
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """Signals of the same kind about the same subject and labels fold together.
 
-        Value, time, severity and summary are left out on purpose: they change from one
+        Value, time, severity, summary and annotations are left out on purpose: they change from one
         occurrence to the next while the problem stays the same.
         """
         parts = [self.source.value, self.kind, self.subject]

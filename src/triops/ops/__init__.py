@@ -8,7 +8,7 @@ load on first use (``triops.core.faces``).
 from typing import TYPE_CHECKING
 
 from triops.core.faces import lazy_names
-from triops.ops.incidents import DEFAULT_FOLD_WINDOW_MS, Folded, ingest
+from triops.ops.incidents import DEFAULT_FOLD_WINDOW_MS, Folded, ingest, resolve
 from triops.ops.telemetry import Sample, list_series, read_series
 
 if TYPE_CHECKING:
@@ -20,5 +20,5 @@ __getattr__ = lazy_names(__name__, {
 
 __all__ = [
     "DEFAULT_FOLD_WINDOW_MS", "DetectorCache", "Folded", "Sample", "ingest",
-    "ingest_samples", "list_series", "read_series",
+    "ingest_samples", "list_series", "read_series", "resolve",
 ]

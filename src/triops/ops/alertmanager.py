@@ -5,7 +5,8 @@ Each alert of a notification (``version`` "4") is handled on its own status:
 * ``firing``: a Signal (source ops, kind ``alert:<alertname>``, subject
   ``service:<service|job|instance>`` from the first of those labels present, else
   ``alertmanager:<receiver>``; severity from the ``severity`` label; summary from the
-  ``summary`` annotation, else ``description``, else the alert name; time ``startsAt``).
+  ``summary`` annotation, else ``description``, else the alert name; time ``startsAt``; its annotations and
+  ``generatorURL`` are kept on the incident).
   Its labels are the alert's labels minus ``alertname`` and ``severity``, so one
   Alertmanager alert (one label set) is one incident fingerprint, and an escalation
   from warning to critical stays in the same incident. Alertmanager re-sends a firing
@@ -32,7 +33,7 @@ from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import topology
-from triops.ops.incidents import ingest
+from triops.ops.incidents import ingest, resolve
 from triops.store.repos import audit
 from triops.store.repos import incidents as incident_repo
 
@@ -48,6 +49,7 @@ class Alert:
     starts_at: str = ""
     ends_at: str = ""
     fingerprint: str = ""
+    generator_url: str = ""
 
 
 @dataclass
@@ -72,6 +74,15 @@ def parse_time(text: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
+def annotations_of(alert: Alert) -> dict[str, str]:
+    """Every annotation (runbook_url, description, summary...) and the alert's
+    ``generatorURL``, which Alertmanager sends beside them."""
+    kept = dict(alert.annotations)
+    if alert.generator_url:
+        kept["generatorURL"] = alert.generator_url
+    return kept
+
+
 def signal_for(alert: Alert, receiver: str) -> Signal:
     name = alert.labels.get("alertname", "").strip()
     if not name:
@@ -87,7 +98,7 @@ def signal_for(alert: Alert, receiver: str) -> Signal:
         severity=Severity.parse(alert.labels.get("severity", "warning")),
         time_ms=parse_time(alert.starts_at) or now_ms(),
         labels={k: v for k, v in alert.labels.items() if k not in _IDENTITY_EXCLUDED},
-        summary=summary[:2000],
+        summary=summary[:2000], annotations=annotations_of(alert),
     )
 
 
@@ -122,7 +133,7 @@ def receive(
             summary=f"resolved: {signal.summary}",
         )
         incident_repo.count_signal(session, incident.id, closing)
-        incident_repo.resolve(session, project, incident.id)
+        resolve(session, project, incident.id)
         audit.record(session, project=project, actor=actor, action="incident.resolve",
                      target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
         report.resolved += 1

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from triops.core.signals import Signal
+from triops.ops.notifications import FIRING, RESOLVED, notify_incident
 from triops.store.repos import incidents as repo
+from triops.store.schema import Incident
 
 #: Signals of one fingerprint more than this far apart open separate incidents.
 DEFAULT_FOLD_WINDOW_MS = 60 * 60 * 1000
@@ -50,6 +52,7 @@ def ingest(
         opened = repo.open_active(session, project, signal, title_for(signal))
         if opened is not None:
             repo.count_signal(session, opened, signal)
+            notify_incident(session, project, opened, FIRING)
             return Folded(incident_id=opened, opened=True)
         incident = repo.lock_active(session, project, fingerprint)
         if incident is None:
@@ -58,8 +61,22 @@ def ingest(
             repo.count_repeat(session, incident.id)
             return Folded(incident_id=incident.id, opened=False, repeat=True)
         if signal.time_ms - incident.last_ms > window_ms:
-            repo.resolve(session, project, incident.id)
+            resolve(session, project, incident.id)
             session.flush()  # the index must see it resolved before the next insert
             continue
+        escalates = int(signal.severity) > incident.severity
         repo.count_signal(session, incident.id, signal)
+        if escalates:
+            notify_incident(session, project, incident.id, FIRING)
         return Folded(incident_id=incident.id, opened=False)
+
+
+def resolve(session: Session, project: str, incident_id: str) -> Incident:
+    """Resolve the incident (if it is not already) and queue its resolve notifications in
+    the same transaction."""
+    incident = repo.get(session, project, incident_id)
+    if incident.status != repo.Status.resolved.value:
+        repo.resolve(session, project, incident_id)
+        session.flush()
+        notify_incident(session, project, incident_id, RESOLVED)
+    return incident

@@ -21,6 +21,7 @@ from triops.llm import Gateway, OnlineEvaluation, PromptResolver
 from triops.ml import MonitoringService, ServingService, registered_modules
 from triops.ops import DetectorCache
 from triops.ops.causes import CauseCache
+from triops.ops.notifications import NotificationWorker
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 
@@ -69,6 +70,7 @@ class Runtime:
     _serving: Lazy[ServingService] = field(init=False, repr=False)
     _detector_cache: Lazy[DetectorCache] = field(init=False, repr=False)
     _causes: Lazy[CauseCache] = field(init=False, repr=False)
+    _notifications: Lazy[NotificationWorker] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._monitoring = Lazy(lambda: MonitoringService(
@@ -80,11 +82,13 @@ class Runtime:
         self._serving = Lazy(lambda: ServingService(self.db, self.artifacts))
         self._detector_cache = Lazy(DetectorCache)
         self._causes = Lazy(CauseCache)
+        self._notifications = Lazy(lambda: NotificationWorker(self.db).start())
 
     def _lazies(self) -> dict[str, Lazy[Any]]:
         # Closed in this order: the schedulers first, so that nothing they start meets a
         # closed gateway or serving log.
         return {"monitoring": self._monitoring, "online_evals": self._online_evals,
+                "notifications": self._notifications,
                 "gateway": self._gateway, "prompt_resolver": self._prompt_resolver,
                 "serving": self._serving, "detector_cache": self._detector_cache,
                 "causes": self._causes}
@@ -128,10 +132,17 @@ class Runtime:
         """The ranked probable causes of recently asked-about incidents."""
         return self._causes.get()
 
+    @property
+    def notifications(self) -> NotificationWorker:
+        """The worker that delivers the notification outbox (started on build)."""
+        return self._notifications.get()
+
     def start(self) -> None:
-        """Start the background services: scheduled monitors and online evals."""
+        """Start the background services: scheduled monitors, online evals and the
+        notification outbox."""
         self._monitoring.get()
         self._online_evals.get()
+        self._notifications.get()
 
     def built(self) -> list[str]:
         """The names of the services built so far."""

@@ -60,6 +60,8 @@ class Incident(Base):
     subject: Mapped[str] = mapped_column(String(512))
     severity: Mapped[int] = mapped_column(Integer)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The newest non-empty annotations of its signals (runbook_url, generatorURL, ...).
+    annotations: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     signal_count: Mapped[int] = mapped_column(Integer, default=0)
     #: Re-sent notifications of a signal already counted (Alertmanager repeats).
     repeat_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

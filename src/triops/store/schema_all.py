@@ -3,14 +3,17 @@
 Each domain's tables live in ``schema_<domain>.py``; add its import here.
 """
 
-from triops.store import schema  # noqa: F401
-from triops.store import schema_llm_traces  # noqa: F401
-from triops.store import schema_llm_gateway  # noqa: F401
-from triops.store import schema_ml  # noqa: F401
-from triops.store import schema_ml_datasets  # noqa: F401
-from triops.store import schema_ops  # noqa: F401
-from triops.store import schema_monitoring  # noqa: F401
-from triops.store import schema_deployments  # noqa: F401
-from triops.store import schema_prompts  # noqa: F401
-from triops.store import schema_guardrails  # noqa: F401
-from triops.store import schema_topology  # noqa: F401
+from triops.store import (
+    schema,  # noqa: F401
+    schema_deployments,  # noqa: F401
+    schema_guardrails,  # noqa: F401
+    schema_llm_gateway,  # noqa: F401
+    schema_llm_traces,  # noqa: F401
+    schema_ml,  # noqa: F401
+    schema_ml_datasets,  # noqa: F401
+    schema_monitoring,  # noqa: F401
+    schema_notifications,  # noqa: F401
+    schema_ops,  # noqa: F401
+    schema_prompts,  # noqa: F401
+    schema_topology,  # noqa: F401
+)

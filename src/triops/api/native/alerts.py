@@ -58,7 +58,8 @@ def alertmanager_webhook(
 ) -> AlertsHandled:
     alerts = [
         Alert(status=a.status, labels=a.labels, annotations=a.annotations,
-              starts_at=a.startsAt, ends_at=a.endsAt, fingerprint=a.fingerprint)
+              starts_at=a.startsAt, ends_at=a.endsAt, fingerprint=a.fingerprint,
+              generator_url=a.generatorURL)
         for a in body.alerts
     ]
     with runtime_of(request).db.write() as session:

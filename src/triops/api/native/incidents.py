@@ -11,7 +11,7 @@ from starlette.requests import Request
 from triops.api.native.causes import CauseOut, causes_of
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
-from triops.ops import ingest
+from triops.ops import ingest, resolve
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.repos import audit
@@ -30,13 +30,14 @@ class SignalIn(BaseModel):
     time_ms: int | None = Field(None, ge=0)
     labels: dict[str, str] = Field(default_factory=dict, max_length=64)
     summary: str = Field("", max_length=4096)
+    annotations: dict[str, str] = Field(default_factory=dict, max_length=64)
 
     def to_signal(self) -> Signal:
         return Signal(
             source=self.source, kind=self.kind, subject=self.subject,
             severity=Severity[self.severity], value=self.value,
             time_ms=self.time_ms if self.time_ms is not None else now_ms(),
-            labels=self.labels, summary=self.summary,
+            labels=self.labels, summary=self.summary, annotations=self.annotations,
         )
 
 
@@ -53,7 +54,7 @@ class SignalOut(BaseModel):
     labels: dict[str, str]
 
     @classmethod
-    def of(cls, row: IncidentSignal) -> "SignalOut":
+    def of(cls, row: IncidentSignal) -> SignalOut:
         return cls(time_ms=row.time_ms, severity=Severity(row.severity).name, value=row.value,
                    summary=row.summary, labels=row.labels)
 
@@ -67,6 +68,8 @@ class IncidentOut(BaseModel):
     subject: str
     severity: str
     labels: dict[str, str]
+    annotations: dict[str, str] = Field(..., description="runbook_url, generatorURL, "
+                                        "description... of its newest annotated signal")
     signal_count: int
     repeat_count: int = Field(..., description="re-sent copies of counted signals")
     first_ms: int
@@ -77,10 +80,11 @@ class IncidentOut(BaseModel):
     causes: list[CauseOut] | None = Field(None, description="probable causes, best first")
 
     @classmethod
-    def of(cls, row: Incident) -> "IncidentOut":
+    def of(cls, row: Incident) -> IncidentOut:
         return cls(
             id=row.id, status=row.status, title=row.title, source=row.source, kind=row.kind,
             subject=row.subject, severity=Severity(row.severity).name, labels=row.labels,
+            annotations=row.annotations,
             signal_count=row.signal_count, repeat_count=row.repeat_count, first_ms=row.first_ms, last_ms=row.last_ms,
             acked_by=row.acked_by, resolved_ms=row.resolved_ms,
         )
@@ -129,7 +133,7 @@ def resolve_incident(
     incident_id: str, request: Request, caller: Caller = AsEditor
 ) -> IncidentOut:
     with runtime_of(request).db.write() as session:
-        row = repo.resolve(session, caller.project, incident_id)
+        row = resolve(session, caller.project, incident_id)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="incident.resolve", target=incident_id)
         return IncidentOut.of(row)

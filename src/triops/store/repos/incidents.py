@@ -37,7 +37,8 @@ def open_active(session: Session, project: str, signal: Signal, title: str) -> s
     statement = _insert(session)(table).values(
         id=new_id(), project=project, fingerprint=signal.fingerprint(), status=Status.open.value,
         title=title, source=signal.source.value, kind=signal.kind, subject=signal.subject,
-        severity=int(signal.severity), labels=dict(signal.labels), signal_count=0,
+        severity=int(signal.severity), labels=dict(signal.labels),
+        annotations=dict(signal.annotations), signal_count=0,
         repeat_count=0, first_ms=signal.time_ms, last_ms=signal.time_ms,
     ).on_conflict_do_nothing(index_elements=["project", "fingerprint"],
                              index_where=text(ACTIVE_SQL))
@@ -60,11 +61,13 @@ def count_signal(session: Session, incident_id: str, signal: Signal) -> None:
     """Add the signal to the incident; the count, last time and severity change in SQL,
     so concurrent writers never lose each other's increments."""
     time_ms, severity = signal.time_ms, int(signal.severity)
+    newest = {"annotations": dict(signal.annotations)} if signal.annotations else {}
     session.execute(
         update(Incident).where(Incident.id == incident_id).values(
             signal_count=Incident.signal_count + 1,
             last_ms=case((Incident.last_ms < time_ms, time_ms), else_=Incident.last_ms),
             severity=case((Incident.severity < severity, severity), else_=Incident.severity),
+            **newest,
         ).execution_options(synchronize_session="fetch")
     )
     session.add(
