@@ -10,7 +10,6 @@ from sqlalchemy import select
 from tests.conftest import admin_client
 from tests.ops.notify_receivers import http_receiver, smtp_receiver
 
-from triops.api.native.notifications import SERVICE
 from triops.ops.notifications import NotificationWorker, WorkerSettings, verify
 from triops.store.schema_notifications import NotifyDelivery
 
@@ -22,7 +21,7 @@ def api(runtime):
     """The app, with its own background worker stopped: each test drives a worker itself,
     so no delivery is sent behind its back."""
     with admin_client(runtime) as client:
-        runtime.services[SERVICE].close()
+        runtime.notifications.close()
         yield client
 
 
