@@ -19,6 +19,7 @@ from triops.api.native.keys import router as keys_router
 from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.monitors import router as monitors_router
 from triops.api.native.prompts import router as prompts_router
+from triops.api.native.runbooks import router as runbooks_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.traces import router as traces_router
 from triops.api.oip import router as oip_router
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     openai_router,  # OpenAI-compatible gateway (/v1/chat/completions, /v1/embeddings, /v1/models)
     keys_router,
     incidents_router,
+    runbooks_router,
     telemetry_router,
     otlp_traces_router,  # LLM tracing intake
     traces_router,

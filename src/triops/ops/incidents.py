@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.signals import Signal
 from triops.store.repos import incidents as repo
+from triops.store.repos import runbooks as runbook_queue
 
 #: Signals of one fingerprint more than this far apart open separate incidents.
 DEFAULT_FOLD_WINDOW_MS = 60 * 60 * 1000
@@ -50,6 +51,8 @@ def ingest(
         opened = repo.open_active(session, project, signal, title_for(signal))
         if opened is not None:
             repo.count_signal(session, opened, signal)
+            # Same transaction: an incident that opens is always offered to runbooks.
+            runbook_queue.enqueue(session, project, opened, "open", signal.time_ms)
             return Folded(incident_id=opened, opened=True)
         incident = repo.lock_active(session, project, fingerprint)
         if incident is None:
@@ -61,5 +64,7 @@ def ingest(
             repo.resolve(session, project, incident.id)
             session.flush()  # the index must see it resolved before the next insert
             continue
+        if int(signal.severity) > incident.severity:
+            runbook_queue.enqueue(session, project, incident.id, "escalate", signal.time_ms)
         repo.count_signal(session, incident.id, signal)
         return Folded(incident_id=incident.id, opened=False)

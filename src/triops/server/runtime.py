@@ -20,6 +20,7 @@ from triops.core.settings import Settings
 from triops.llm import Gateway, OnlineEvaluation, PromptResolver
 from triops.ml import MonitoringService, ServingService, registered_modules
 from triops.ops import DetectorCache
+from triops.ops.runbooks import Engine, RunbookWorker
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 
@@ -67,6 +68,7 @@ class Runtime:
     _prompt_resolver: Lazy[PromptResolver] = field(init=False, repr=False)
     _serving: Lazy[ServingService] = field(init=False, repr=False)
     _detector_cache: Lazy[DetectorCache] = field(init=False, repr=False)
+    _runbooks: Lazy[RunbookWorker] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._monitoring = Lazy(lambda: MonitoringService(
@@ -77,11 +79,16 @@ class Runtime:
         self._prompt_resolver = Lazy(lambda: PromptResolver(self.db))
         self._serving = Lazy(lambda: ServingService(self.db, self.artifacts))
         self._detector_cache = Lazy(DetectorCache)
+        self._runbooks = Lazy(lambda: RunbookWorker(Engine(
+            self.db, self.artifacts,
+            secrets={k: v.get_secret_value() for k, v in self.settings.runbook_secrets.items()},
+            pipeline_modules=tuple(self.settings.pipeline_modules))).start())
 
     def _lazies(self) -> dict[str, Lazy[Any]]:
         # Closed in this order: the schedulers first, so that nothing they start meets a
         # closed gateway or serving log.
-        return {"monitoring": self._monitoring, "online_evals": self._online_evals,
+        return {"runbooks": self._runbooks,
+                "monitoring": self._monitoring, "online_evals": self._online_evals,
                 "gateway": self._gateway, "prompt_resolver": self._prompt_resolver,
                 "serving": self._serving, "detector_cache": self._detector_cache}
 
@@ -119,10 +126,16 @@ class Runtime:
     def detector_cache(self) -> DetectorCache:
         return self._detector_cache.get()
 
+    @property
+    def runbooks(self) -> Engine:
+        """The runbook engine, driven by its worker thread (started on build)."""
+        return self._runbooks.get().engine
+
     def start(self) -> None:
-        """Start the background services: scheduled monitors and online evals."""
+        """Start the background services: scheduled monitors, online evals, runbooks."""
         self._monitoring.get()
         self._online_evals.get()
+        self._runbooks.get()
 
     def built(self) -> list[str]:
         """The names of the services built so far."""

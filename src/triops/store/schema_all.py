@@ -13,3 +13,4 @@ from triops.store import schema_monitoring  # noqa: F401
 from triops.store import schema_deployments  # noqa: F401
 from triops.store import schema_prompts  # noqa: F401
 from triops.store import schema_guardrails  # noqa: F401
+from triops.store import schema_runbooks  # noqa: F401
