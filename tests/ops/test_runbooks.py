@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -271,9 +272,9 @@ def test_drain_upstream_dry_run_run_undo_and_shared_route_refusal(db, clock):
     from triops.ops.runbooks import actions
     action = actions.get("gateway.drain_upstream")
     ctx = engine._context("p", "drain", {"id": "i"}, [ProbableCause("upstream:bad", "x", 1)])
-    params = action.params({"route": "{{ x }}"} if False else
-                           render_params({"route": "chat", "upstream": "{{ causes[0].entity[9:] }}"},
-                                         {"causes": [{"entity": "upstream:bad"}]}))
+    params = action.params(render_params(
+        {"route": "chat", "upstream": "{{ causes[0].entity[9:] }}"},
+        {"causes": [{"entity": "upstream:bad"}]}))
     [change] = action.dry_run(ctx, params)
     assert [d["upstream"] for d in change.after] == ["good"]
     assert len(_route_spec(db, "chat")["deployments"]) == 2  # dry-run changed nothing
@@ -340,9 +341,9 @@ def test_rollback_alias_walks_back_and_undo(db, clock):
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append((body, self.headers.get("X-Triops-Signature")))
         self.send_response(204)
@@ -353,6 +354,7 @@ class _Hook(BaseHTTPRequestHandler):
 
 
 def test_webhook_is_signed_and_notify_is_recorded(db, clock):
+    _Hook.received.clear()
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     notified = []
@@ -398,9 +400,8 @@ def test_templates_read_causes():
 
 def test_cause_trigger_matches_only_ranked_cause(db, clock):
     model_with_alias(db)
-    put(db, "p", "on-promotion", rollback_book(extra=(
-        "conditions: ['{{ causes[0].score > 0.5 }}']\n").replace("approval: auto", "approval: auto")
-        ).replace("trigger: {kind: drift, entity_prefix: \"model:\", min_severity: warning}",
+    put(db, "p", "on-promotion", rollback_book(
+        extra="conditions: ['{{ causes[0].score > 0.5 }}']\n").replace("trigger: {kind: drift, entity_prefix: \"model:\", min_severity: warning}",
                   "trigger: {kind: drift, cause: {kind: model_version_promoted}}"))
     promoted = ProbableCause("model:churn", "model_version_promoted", 0.9, "10 min before")
     engine = engine_of(db, clock, causes_of=lambda s, i: [promoted])

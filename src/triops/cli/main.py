@@ -13,6 +13,7 @@ from triops.cli.lineage import lineage_app
 from triops.cli.deploy import deploy
 from triops.cli.evals import eval_app
 from triops.cli.prompts import prompts_app
+from triops.cli.runbooks import runbooks_app
 from triops.cli.monitor import monitor_app
 from triops.cli.ops import ops_app
 from triops.cli.pipeline import pipeline_app
@@ -36,6 +37,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(eval_app, name="eval")
+app.add_typer(runbooks_app, name="runbooks")
 
 
 @app.command()

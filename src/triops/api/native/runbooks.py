@@ -33,7 +33,7 @@ class RunbookOut(BaseModel):
     created_ms: int
 
     @classmethod
-    def of(cls, row: RunbookVersion) -> "RunbookOut":
+    def of(cls, row: RunbookVersion) -> RunbookOut:
         return cls(name=row.name, version=row.version, spec=row.spec, source=row.source,
                    created_by=row.created_by, created_ms=row.created_ms)
 
@@ -56,7 +56,7 @@ class RunOut(BaseModel):
     finished_ms: int | None
 
     @classmethod
-    def of(cls, row: RunbookRun) -> "RunOut":
+    def of(cls, row: RunbookRun) -> RunOut:
         return cls(id=row.id, runbook=row.runbook, runbook_version=row.runbook_version,
                    incident_id=row.incident_id, status=row.status, reason=row.reason,
                    causes=row.causes.get("ranked", []), plan=row.plan.get("steps", []),
@@ -121,7 +121,7 @@ def delete_runbook(name: str, request: Request, caller: Caller = AsEditor) -> No
                      action="runbook.delete", target=f"runbook:{name}")
 
 
-@router.post("/runbooks/{name}/dry-run")
+@router.get("/runbooks/{name}/dry-run")
 def dry_run(name: str, request: Request, incident_id: str = Query(...),
             caller: Caller = AsViewer) -> list[dict[str, Any]]:
     """What the runbook would change for this incident; changes nothing."""

@@ -30,9 +30,7 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_duration(value: Any) -> int:
     """``90``, ``"90s"``, ``"10m"``, ``"2h"`` or ``"1d"`` → seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or text such as 10m")
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     match = _DURATION.match(str(value))
     if match is None:

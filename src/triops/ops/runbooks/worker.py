@@ -26,7 +26,7 @@ class RunbookWorker:
         while not self._stop.is_set():
             try:
                 busy = self.engine.tick()
-            except Exception:  # noqa: BLE001 - one bad tick must not stop remediation
+            except Exception:
                 log.exception("runbook tick failed")
                 busy = 0
             if not busy:
