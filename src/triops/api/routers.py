@@ -22,6 +22,7 @@ from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.monitors import router as monitors_router
 from triops.api.native.notifications import router as notifications_router
 from triops.api.native.prompts import router as prompts_router
+from triops.api.native.runbooks import router as runbooks_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.topology import router as topology_router
 from triops.api.native.traces import router as traces_router
@@ -39,6 +40,7 @@ ROUTERS: list[APIRouter] = [
     keys_router,
     incidents_router,
     causes_router,  # probable causes of an incident
+    runbooks_router,
     telemetry_router,
     otlp_traces_router,  # LLM tracing intake
     traces_router,

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     pipeline_modules: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Modules (or packages) whose pipelines the server "
         "may import; comma-separated in TRIOPS_PIPELINE_MODULES")
+    runbook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Named secrets that runbook webhooks sign with "
+        "(HMAC-SHA256); JSON in TRIOPS_RUNBOOK_SECRETS")
 
     @field_validator("pipeline_modules", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from triops.core.signals import Signal
 from triops.ops.notifications import FIRING, RESOLVED, notify_incident
 from triops.store.repos import incidents as repo
+from triops.store.repos import runbooks as runbook_queue
 from triops.store.schema import Incident
 
 #: Signals of one fingerprint more than this far apart open separate incidents.
@@ -52,7 +53,10 @@ def ingest(
         opened = repo.open_active(session, project, signal, title_for(signal))
         if opened is not None:
             repo.count_signal(session, opened, signal)
+            # Same transaction: an incident that opens is always announced and offered to
+            # runbooks, or neither happens.
             notify_incident(session, project, opened, FIRING)
+            runbook_queue.enqueue(session, project, opened, "open", signal.time_ms)
             return Folded(incident_id=opened, opened=True)
         incident = repo.lock_active(session, project, fingerprint)
         if incident is None:
@@ -68,6 +72,7 @@ def ingest(
         repo.count_signal(session, incident.id, signal)
         if escalates:
             notify_incident(session, project, incident.id, FIRING)
+            runbook_queue.enqueue(session, project, incident.id, "escalate", signal.time_ms)
         return Folded(incident_id=incident.id, opened=False)
 
 

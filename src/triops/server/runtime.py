@@ -22,6 +22,7 @@ from triops.ml import MonitoringService, ServingService, registered_modules
 from triops.ops import DetectorCache
 from triops.ops.causes import CauseCache
 from triops.ops.notifications import NotificationWorker
+from triops.ops.runbooks import Engine, RunbookWorker
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 
@@ -71,6 +72,7 @@ class Runtime:
     _detector_cache: Lazy[DetectorCache] = field(init=False, repr=False)
     _causes: Lazy[CauseCache] = field(init=False, repr=False)
     _notifications: Lazy[NotificationWorker] = field(init=False, repr=False)
+    _runbooks: Lazy[RunbookWorker] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._monitoring = Lazy(lambda: MonitoringService(
@@ -83,12 +85,16 @@ class Runtime:
         self._detector_cache = Lazy(DetectorCache)
         self._causes = Lazy(CauseCache)
         self._notifications = Lazy(lambda: NotificationWorker(self.db).start())
+        self._runbooks = Lazy(lambda: RunbookWorker(Engine(
+            self.db, self.artifacts,
+            secrets={k: v.get_secret_value() for k, v in self.settings.runbook_secrets.items()},
+            pipeline_modules=tuple(self.settings.pipeline_modules))).start())
 
     def _lazies(self) -> dict[str, Lazy[Any]]:
         # Closed in this order: the schedulers first, so that nothing they start meets a
         # closed gateway or serving log.
-        return {"monitoring": self._monitoring, "online_evals": self._online_evals,
-                "notifications": self._notifications,
+        return {"runbooks": self._runbooks, "notifications": self._notifications,
+                "monitoring": self._monitoring, "online_evals": self._online_evals,
                 "gateway": self._gateway, "prompt_resolver": self._prompt_resolver,
                 "serving": self._serving, "detector_cache": self._detector_cache,
                 "causes": self._causes}
@@ -137,12 +143,18 @@ class Runtime:
         """The worker that delivers the notification outbox (started on build)."""
         return self._notifications.get()
 
+    @property
+    def runbooks(self) -> Engine:
+        """The runbook engine, driven by its worker thread (started on build)."""
+        return self._runbooks.get().engine
+
     def start(self) -> None:
-        """Start the background services: scheduled monitors, online evals and the
-        notification outbox."""
+        """Start the background services: scheduled monitors, online evals, the
+        notification outbox and runbooks."""
         self._monitoring.get()
         self._online_evals.get()
         self._notifications.get()
+        self._runbooks.get()
 
     def built(self) -> list[str]:
         """The names of the services built so far."""

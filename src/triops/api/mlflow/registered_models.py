@@ -8,10 +8,17 @@ from starlette.responses import Response
 
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
-    KeyValue, Message, db_of, int_query, max_results, pairs, required,
+    KeyValue,
+    Message,
+    db_of,
+    int_query,
+    max_results,
+    pairs,
+    required,
 )
 from triops.ml import check_tags, parse_filter, parse_order_by
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.store.repos import audit
 from triops.store.repos import registry as repo
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
@@ -154,10 +161,17 @@ def delete_tag(body: ModelTag, request: Request, caller: Caller = AsEditor) -> R
 
 @router.post("/registered-models/alias")
 def set_alias(body: Alias, request: Request, caller: Caller = AsEditor) -> Response:
+    name, alias = required(body.name, "name"), required(body.alias, "alias")
     with db_of(request).write() as session:
-        repo.set_alias(session, caller.project, required(body.name, "name"),
-                       required(body.alias, "alias"), required(body.version, "version"),
+        model = repo.get_model(session, caller.project, name)
+        before = dict(repo.aliases_of(session, [model.id]).get(model.id, [])).get(alias)
+        repo.set_alias(session, caller.project, name, alias, required(body.version, "version"),
                        actor=caller.actor)
+        after = repo.get_by_alias(session, caller.project, name, alias)[1].version
+        # The alias history runbooks roll back along (``model.rollback_alias``).
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action="model.alias.move", target=f"model:{name}@{alias}",
+                     detail={"from": before, "to": after})
     return msg.reply()
 
 

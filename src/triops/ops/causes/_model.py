@@ -21,7 +21,7 @@ class ProbableCause:
     entity: str
     kind: str
     score: float
-    evidence: str
+    evidence: str = ""
     change_id: str | None = None
 
 

@@ -27,3 +27,14 @@ def recent(session: Session, project: str, limit: int = 100) -> list[AuditEntry]
         .order_by(AuditEntry.id.desc()).limit(limit)
     )
     return list(session.scalars(query))
+
+
+def of_target(session: Session, project: str, action: str, target: str,
+              limit: int = 200) -> list[AuditEntry]:
+    """The entries of one action on one target, newest first."""
+    query = (
+        select(AuditEntry).where(AuditEntry.project == project, AuditEntry.action == action,
+                                 AuditEntry.target == target)
+        .order_by(AuditEntry.id.desc()).limit(limit)
+    )
+    return list(session.scalars(query))

@@ -62,3 +62,10 @@ def by_key(session: Session, project: str, since_ms: int, until_ms: int,
     return [SpendTotal(key_id=k, calls=int(n), prompt_tokens=int(p),
                        completion_tokens=int(c), cost_usd=float(usd))
             for k, n, p, c, usd in session.execute(query)]
+
+
+def projects_of_route(session: Session, route: str, since_ms: int) -> set[str]:
+    """The projects that called gateway route ``route`` since ``since_ms``."""
+    query = select(GatewaySpend.project).where(
+        GatewaySpend.route == route, GatewaySpend.created_ms >= since_ms).distinct()
+    return set(session.scalars(query))
