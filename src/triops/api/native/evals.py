@@ -11,6 +11,8 @@ from starlette.requests import Request
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import new_id, now_ms
 from triops.core.principals import Role
+from triops.llm import eval_store as repo
+from triops.llm import trace_store as repo_traces
 from triops.llm.evals import online
 from triops.llm.evals.compare import summarize
 from triops.llm.evals.datasets import case_from, cases_from_traces, parse_file
@@ -18,8 +20,6 @@ from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results
 from triops.llm.tracing import add_score
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import evals as repo
-from triops.store.repos import llm_traces as repo_traces
 from triops.store.schema_prompts import EvalCase, EvalRun
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/evals", tags=["evals"])

@@ -20,11 +20,11 @@ from starlette.requests import Request
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.guardrail_settings import GuardrailRule
 from triops.llm import block_rates
+from triops.llm import guardrail_store as repo
 from triops.llm.guardrails import compile_rule, names
+from triops.server import audit_log as audit
 from triops.server.auth import AsEditor, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import guardrails as repo
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/guardrails", tags=["guardrails"])
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.core.errors import InvalidInput
+from triops.ml import monitor_store as repo
 from triops.ml.monitoring.monitors import RunOutcome, run_monitor
 from triops.ml.monitoring.spec import MonitorSpec
 from triops.ml.pipelines import (
@@ -27,10 +28,9 @@ from triops.ml.pipelines import (
     registered_modules,
     run_pipeline,
 )
+from triops.server import audit_log as audit
 from triops.server.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import monitoring as repo
 from triops.store.schema_monitoring import Monitor, MonitorResult, PipelineRun
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["monitoring"])
