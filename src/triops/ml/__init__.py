@@ -39,24 +39,47 @@ from triops.store.repos.ml_search import ATTRIBUTE, SortKey, decode_page_token, 
 from triops.store.repos.runs import DatasetUse, MetricPoint, RunDetails, decode_value, encode_value
 
 if TYPE_CHECKING:
+    from triops.ml.monitoring.monitors import RunOutcome, run_monitor
     from triops.ml.monitoring.scheduler import MonitoringService
-    from triops.ml.pipelines import registered_modules
+    from triops.ml.monitoring.spec import MonitorSpec
+    from triops.ml.pipelines import EXECUTORS, make_executor, registered_modules, run_pipeline
+    from triops.ml.pipelines import load as load_pipeline
+    from triops.ml.profile import DatasetDescription
+    from triops.ml.serving import append_labels, predictions_window, traffic
+    from triops.ml.serving.deploy import deploy, undeploy
+    from triops.ml.serving.inputs import Table, from_records, from_split, from_tensors
+    from triops.ml.serving.loaders import Column
     from triops.ml.serving.service import ServingService
 
 __getattr__ = lazy_names(__name__, {
     "MonitoringService": "monitoring.scheduler", "ServingService": "serving.service",
     "registered_modules": "pipelines",
+    "RunOutcome": "monitoring.monitors", "run_monitor": "monitoring.monitors",
+    "MonitorSpec": "monitoring.spec", "EXECUTORS": "pipelines", "make_executor": "pipelines",
+    "run_pipeline": "pipelines", "load_pipeline": "pipelines:load",
+    "DatasetDescription": "profile", "append_labels": "serving",
+    "predictions_window": "serving", "traffic": "serving:traffic",
+    "deploy": "serving.deploy", "undeploy": "serving.deploy",
+    **{name: "serving.inputs" for name in ("Table", "from_records", "from_split", "from_tensors")},
+    "Column": "serving.loaders",
 })
 
 __all__ = [
     "ATTRIBUTE",
+    "EXECUTORS",
+    "Column",
+    "DatasetDescription",
     "DatasetUse",
     "EndpointSpec",
     "MetricPoint",
+    "MonitorSpec",
     "MonitoringService",
     "RunDetails",
+    "RunOutcome",
     "ServingService",
     "SortKey",
+    "Table",
+    "append_labels",
     "check_key",
     "check_params",
     "check_tags",
@@ -66,25 +89,36 @@ __all__ = [
     "decode_page_token",
     "decode_value",
     "delete_run_tag",
+    "deploy",
     "deployment_store",
     "download_uri",
     "encode_page_token",
     "encode_value",
     "ensure_default_experiment",
     "experiment_store",
+    "from_records",
+    "from_split",
+    "from_tensors",
     "get_run",
+    "load_pipeline",
     "log_batch",
     "log_inputs",
     "log_outputs",
     "logged_model_store",
+    "make_executor",
     "monitor_store",
     "overview_store",
     "parse_filter",
     "parse_order_by",
+    "predictions_window",
     "registered_modules",
     "registry_store",
+    "run_monitor",
+    "run_pipeline",
     "run_search_store",
     "run_store",
     "set_run_stage",
+    "traffic",
+    "undeploy",
     "update_run",
 ]

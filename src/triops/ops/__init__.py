@@ -16,17 +16,28 @@ from triops.store.repos import incidents as incident_store
 from triops.store.repos import ops as state_store
 
 if TYPE_CHECKING:
-    from triops.ops.detection import DetectorCache, ingest_samples
+    from triops.ops.detection import ANOMALY, DetectorCache, ingest_samples, subject_of
 
 #: The name ``triops ops import`` still imports; ``MetricSample`` is the one to use.
 Sample = MetricSample
 
 __getattr__ = lazy_names(__name__, {
-    "DetectorCache": "detection", "ingest_samples": "detection",
+    "DetectorCache": "detection", "ingest_samples": "detection", "ANOMALY": "detection",
+    "subject_of": "detection",
 })
 
 __all__ = [
-    "DEFAULT_FOLD_WINDOW_MS", "DetectorCache", "Folded", "MetricSample", "Sample",
+    "ANOMALY",
+    "DEFAULT_FOLD_WINDOW_MS",
+    "DetectorCache",
+    "Folded",
+    "MetricSample",
+    "Sample",
     "incident_store",
-    "ingest", "ingest_samples", "list_series", "read_series", "state_store",
+    "ingest",
+    "ingest_samples",
+    "list_series",
+    "read_series",
+    "state_store",
+    "subject_of",
 ]

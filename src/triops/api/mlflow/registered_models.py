@@ -8,13 +8,7 @@ from starlette.responses import Response
 
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
-    KeyValue,
-    Message,
-    db_of,
-    int_query,
-    max_results,
-    pairs,
-    required,
+    KeyValue, Message, db_of, int_query, max_results, pairs, required,
 )
 from triops.ml import check_tags, parse_filter, parse_order_by
 from triops.ml import registry_store as repo

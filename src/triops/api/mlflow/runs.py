@@ -10,13 +10,7 @@ from starlette.responses import Response
 from triops import ml
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
-    KeyValue,
-    Message,
-    db_of,
-    max_results,
-    pairs,
-    required,
-    view_type,
+    KeyValue, Message, db_of, max_results, pairs, required, view_type,
 )
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from triops.ml import DatasetDescription, lineage
 from triops.ml import dataset_store as repo
 from triops.ml import datasets as ds
-from triops.ml import lineage
-from triops.ml.profile import DatasetDescription
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 

@@ -20,9 +20,8 @@ from starlette.requests import Request
 
 from triops.core.errors import Conflict, InvalidInput, NotFound
 from triops.core.gateway_settings import DeploymentConfig, RouteConfig, UpstreamConfig
+from triops.llm import build_table, route_of, upstream_of
 from triops.llm import gateway_store as repo
-from triops.llm.gateway import build_table
-from triops.llm.gateway.config import route_of, upstream_of
 from triops.server import audit_log as audit
 from triops.server.auth import (
     AsAdmin,

@@ -16,8 +16,8 @@ from starlette.requests import Request
 
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.principals import Role
+from triops.llm import period_start_s
 from triops.llm import spend_store as repo
-from triops.llm.gateway.spend import period_start_s
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
