@@ -11,7 +11,7 @@ from triops.core.errors import InvalidInput
 from triops.core.principals import Role
 from triops.llm.evals import (
     Context,
-    Sample,
+    EvalSample,
     bootstrap_ci,
     build,
     compare,
@@ -32,7 +32,7 @@ EDITOR_SECRET = "tri_test_editor_key_0123456789abcdef"
 
 
 def s(output, expected=None, **kw):
-    return Sample(inputs={}, expected=expected, output=output, **kw)
+    return EvalSample(inputs={}, expected=expected, output=output, **kw)
 
 
 CTX = Context()

@@ -30,9 +30,9 @@ from triops.llm.gateway.limits import (
     RedisCounters,
     duration,
 )
-from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.recorder import Recorder
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
+from triops.llm.gateway.route_health import RouteHealth
 from triops.llm.gateway.routing import RouteTable
 from triops.llm.gateway.transport import UpstreamFailure
 from triops.llm.spans import Span, SpanKind, SpanStatus
@@ -329,12 +329,12 @@ def gateway_span(route: str, ms: float, error: bool = False, cost: float = 0.0,
 
 
 def test_error_rate_latency_and_cost_signals():
-    monitor = GatewayMonitor(SignalConfig(window_s=60, min_calls=10))
+    health = RouteHealth(SignalConfig(window_s=60, min_calls=10))
     fired = []
     for window in range(6):
         slow = window == 4
         for i in range(20):
-            fired += monitor.observe("p", gateway_span(
+            fired += health.observe("p", gateway_span(
                 "chat", 400 if slow else 100 + i, error=(window == 2 and i < 10),
                 cost=0.5 if window == 4 else 0.01, at_s=window * 60.0 + i))
     kinds = sorted(s.kind for s in fired)
@@ -346,8 +346,8 @@ def test_error_rate_latency_and_cost_signals():
 def test_recorder_writes_spans_and_signals_into_incidents(db):
     import time
 
-    monitor = GatewayMonitor(SignalConfig(window_s=60, min_calls=5))
-    recorder = Recorder(db, interval_s=0.05, observe=monitor.observe)
+    health = RouteHealth(SignalConfig(window_s=60, min_calls=5))
+    recorder = Recorder(db, interval_s=0.05, observe=health.observe)
     try:
         for i in range(6):
             trace = CallTrace(project="default", key_id="k", route="chat", operation="chat",

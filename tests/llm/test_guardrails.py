@@ -1,4 +1,4 @@
-"""Each guardrail on true cases and hard negatives, the registry, the block-rate monitor."""
+"""Each guardrail on true cases and hard negatives, the registry, the block-rate spike check."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from triops.core.errors import InvalidInput
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.llm.guardrails import Context, build, compile_rule, names, register
 from triops.llm.guardrails._checksums import iban_ok, luhn_ok, nino_ok, ssn_ok
-from triops.llm.guardrails.monitor import BlockRateMonitor
+from triops.llm.guardrails.spikes import BlockRateSpikes
 
 
 def kinds(check: str, text: str, **options: object) -> list[str]:
@@ -253,14 +253,14 @@ def test_adding_a_guardrail_is_adding_a_class():
 
 
 def test_block_rate_spike_becomes_a_signal():
-    monitor = BlockRateMonitor(GuardrailSettings(window_s=60, min_checks=10))
+    spikes = BlockRateSpikes(GuardrailSettings(window_s=60, min_checks=10))
     signals = []
     for window in range(6):
         rate = 0.05 if window < 4 else 0.6
         for i in range(40):
             t = window * 60 + i
-            signals += monitor.observe("default", "no-injection", t, i < rate * 40)
-    signals += monitor.observe("default", "no-injection", 6 * 60 + 1, False)
+            signals += spikes.observe("default", "no-injection", t, i < rate * 40)
+    signals += spikes.observe("default", "no-injection", 6 * 60 + 1, False)
     assert len(signals) == 1
     (signal,) = signals
     assert signal.kind == "guardrail.block_rate" and signal.subject == "guardrail:no-injection"

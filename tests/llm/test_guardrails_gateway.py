@@ -299,11 +299,11 @@ def test_stats_and_page(client):
 
 def test_block_rate_spike_opens_an_incident(client, runtime):
     from triops.llm.guardrails._log import CheckLog
-    from triops.llm.guardrails.monitor import BlockRateMonitor
+    from triops.llm.guardrails.spikes import BlockRateSpikes
     from triops.llm.spans import Span, SpanKind
     from triops.store.records import RecordRow
 
-    log = CheckLog(runtime.db, BlockRateMonitor(GuardrailSettings(window_s=60, min_checks=5)))
+    log = CheckLog(runtime.db, BlockRateSpikes(GuardrailSettings(window_s=60, min_checks=5)))
     start_s = 1_700_000_000
     for window in range(6):
         blocked_share = 0.0 if window < 4 else 0.8

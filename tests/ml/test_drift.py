@@ -11,14 +11,14 @@ from sklearn import metrics as skm
 
 from triops.core.errors import InvalidInput
 from triops.ml.monitoring import drift, drift_report, performance, quality_report, report
-from triops.ml.monitoring.drift import Sample
+from triops.ml.monitoring.drift import ColumnSample
 from triops.ml.monitoring.quality import QualityLimits
 
 rng = np.random.default_rng(7)
 
 
 def _num(a):
-    return Sample(np.asarray(a, dtype=float), "numeric")
+    return ColumnSample(np.asarray(a, dtype=float), "numeric")
 
 
 def test_every_test_is_registered_and_follows_the_protocol():
@@ -52,8 +52,8 @@ def test_wasserstein_matches_scipy_normalised_by_reference_std():
 
 
 def test_jensen_shannon_matches_scipy_on_categories():
-    ref = Sample(np.array([0] * 50 + [1] * 30 + [2] * 20), "categorical", 3)
-    cur = Sample(np.array([0] * 20 + [1] * 30 + [2] * 50), "categorical", 3)
+    ref = ColumnSample(np.array([0] * 50 + [1] * 30 + [2] * 20), "categorical", 3)
+    cur = ColumnSample(np.array([0] * 20 + [1] * 30 + [2] * 50), "categorical", 3)
     expected = jensenshannon([0.5, 0.3, 0.2], [0.2, 0.3, 0.5])
     assert drift.REGISTRY.get("jensenshannon").score(ref, cur) == pytest.approx(expected)
 
@@ -70,9 +70,9 @@ def test_numeric_tests_flag_a_shift_and_pass_the_same_distribution(name):
 @pytest.mark.parametrize("name", ["psi", "chisquare", "jensenshannon"])
 def test_categorical_tests_flag_a_new_mix(name):
     test = drift.REGISTRY.get(name)
-    ref = Sample(rng.choice(3, 5000, p=[0.6, 0.3, 0.1]), "categorical", 3)
-    same = Sample(rng.choice(3, 5000, p=[0.6, 0.3, 0.1]), "categorical", 3)
-    moved = Sample(rng.choice(3, 5000, p=[0.2, 0.3, 0.5]), "categorical", 3)
+    ref = ColumnSample(rng.choice(3, 5000, p=[0.6, 0.3, 0.1]), "categorical", 3)
+    same = ColumnSample(rng.choice(3, 5000, p=[0.6, 0.3, 0.1]), "categorical", 3)
+    moved = ColumnSample(rng.choice(3, 5000, p=[0.2, 0.3, 0.5]), "categorical", 3)
     assert not drift.drifted(test, test.score(ref, same), test.default_threshold)
     assert drift.drifted(test, test.score(ref, moved), test.default_threshold)
 

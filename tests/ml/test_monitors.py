@@ -9,7 +9,7 @@ from tests.ml import retrain_pipelines
 from tests.waiting import wait_until
 from triops.core.ids import now_ms
 from triops.ml.monitoring.monitors import safe_run
-from triops.ml.monitoring.service import MonitoringService
+from triops.ml.monitoring.scheduler import MonitoringService
 from triops.ml.monitoring.spec import RetrainPolicy
 from triops.ml.retraining import retrain
 from triops.ml.serving import PREDICTION_KIND, append_labels

@@ -110,9 +110,9 @@ def test_an_alertmanager_alert_places_its_incident_on_its_service_pod_and_host(c
 def test_metric_series_attach_to_their_service(client):
     body = {"samples": [{"name": "checkout_latency_ms", "ts_ms": 1_700_000_000_000,
                          "value": 12.5, "labels": {"service": "checkout"}}]}
-    from triops.ops.telemetry import Sample
+    from triops.ops.telemetry import MetricSample
     with client.app.state.runtime.db.write() as session:
-        topology.observe_samples(session, "default", [Sample(**body["samples"][0])])
+        topology.observe_samples(session, "default", [MetricSample(**body["samples"][0])])
     _, edges = graph(client)
     assert ('series:checkout_latency_ms{service="checkout"}', "service:checkout",
             "measures") in edges

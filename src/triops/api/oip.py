@@ -16,9 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.core.errors import InvalidInput
-from triops.ml import ServingService
-from triops.ml.serving.inputs import from_tensors
-from triops.ml.serving.loaders import Column
+from triops.ml import Column, ServingService, from_tensors
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 

@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from triops.api import otlp_codec
 from triops.core.errors import InvalidInput
-from triops.ops import logs, monitoring, otlp_logs, otlp_metrics, topology
+from triops.ops import detection, logs, otlp_logs, otlp_metrics, topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
@@ -71,8 +71,8 @@ async def export_metrics(request: Request, caller: Caller = AsEditor) -> Respons
         batch = otlp_metrics.translate(message)
         if batch.samples:
             with runtime.db.write() as session:
-                monitoring.ingest_samples(
-                    session, caller.project, batch.samples, unmonitored=batch.unmonitored,
+                detection.ingest_samples(
+                    session, caller.project, batch.samples, unscored=batch.unscored,
                     cache=runtime.detector_cache)
                 topology.observe_samples(session, caller.project, batch.samples)
         return batch

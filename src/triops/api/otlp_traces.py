@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.api import otlp_codec
-from triops.llm.tracing import record_spans, spans_from_otlp
+from triops.llm import record_spans, spans_from_otlp
 from triops.ops import topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from triops.cli.common import ProjectOpt, StoreOpt, console, open_database, settings_from
+from triops.core.ids import now_ms
 from triops.core.principals import ALL_PROJECTS
 from triops.core.signals import Severity
-from triops.ops.causes import rank_incident
-from triops.server import revocations
-from triops.store.repos import audit, keys
-from triops.store.repos import incidents as incident_repo
-from triops.store.repos.projects import DEFAULT_PROJECT
-from triops.core.ids import now_ms
+from triops.ops import incident_store as incident_repo
 from triops.ops import resolve
-import datetime as dt
+from triops.ops.causes import rank_incident
+from triops.server import DEFAULT_PROJECT, revocations
+from triops.server import audit_log as audit
+from triops.server import key_store as keys
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -28,7 +28,7 @@ incidents_app = typer.Typer(help="Incidents: list, acknowledge, resolve, probabl
 def _when(ms: int | None) -> str:
     if ms is None:
         return ""
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @db_app.command("upgrade")

@@ -28,13 +28,13 @@ from triops.cli.common import (
     settings_from,
 )
 from triops.core.errors import InvalidInput
+from triops.ml import EndpointSpec
+from triops.ml import deployment_store as deployments
 from triops.ml.serving import traffic
 from triops.ml.serving.deploy import deploy as deploy_endpoint
 from triops.ml.serving.deploy import undeploy
+from triops.server import DEFAULT_PROJECT
 from triops.store.artifacts import ArtifactStore
-from triops.store.repos import deployments
-from triops.store.repos.deployments import EndpointSpec
-from triops.store.repos.projects import DEFAULT_PROJECT
 
 
 def _canary(text: str) -> dict[str, Any]:

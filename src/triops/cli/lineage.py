@@ -9,7 +9,7 @@ import typer
 
 from triops.cli.common import ProjectOpt, StoreOpt, console, open_database, settings_from
 from triops.ml import lineage as ml_lineage
-from triops.store.repos.projects import DEFAULT_PROJECT
+from triops.server import DEFAULT_PROJECT
 
 lineage_app = typer.Typer(help="Lineage: dataset versions → run → model version → deployments.",
                           no_args_is_help=True)

@@ -18,12 +18,12 @@ from triops.cli.common import (
     settings_from,
 )
 from triops.core.errors import InvalidInput
+from triops.ml import monitor_store as repo
 from triops.ml.monitoring.monitors import run_monitor
 from triops.ml.monitoring.spec import MonitorSpec
+from triops.server import DEFAULT_PROJECT
+from triops.server import audit_log as audit
 from triops.store.artifacts import ArtifactStore
-from triops.store.repos import audit
-from triops.store.repos import monitoring as repo
-from triops.store.repos.projects import DEFAULT_PROJECT
 
 monitor_app = typer.Typer(help="ML monitors: drift, data quality and performance.",
                           no_args_is_help=True)

@@ -19,10 +19,10 @@ from triops.cli.common import (
     settings_from,
 )
 from triops.core.errors import InvalidInput
+from triops.ml import monitor_store as repo
 from triops.ml.pipelines import EXECUTORS, load, make_executor, run_pipeline
+from triops.server import DEFAULT_PROJECT
 from triops.store.artifacts import ArtifactStore
-from triops.store.repos import monitoring as repo
-from triops.store.repos.projects import DEFAULT_PROJECT
 
 pipeline_app = typer.Typer(help="ML pipelines: cached Python step graphs, local or on Ray.",
                            no_args_is_help=True)

@@ -12,10 +12,11 @@ from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings
 from triops.core.errors import ConfigError
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
+from triops.server import DEFAULT_PROJECT
+from triops.server import key_store as keys
+from triops.server import project_store as projects
 from triops.server.runtime import Runtime
 from triops.store import upgrade_schema
-from triops.store.repos import keys, projects
-from triops.store.repos.projects import DEFAULT_PROJECT
 
 
 def bootstrap_admin(runtime: Runtime) -> str | None:

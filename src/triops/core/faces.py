@@ -16,13 +16,18 @@ from typing import Any
 def lazy_names(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``package`` that imports each name in ``homes`` from
     its home module (relative to ``package``) on first use. A home written
-    ``"module:other"`` exports that module's ``other`` under the face's name."""
+    ``"module:other"`` exports that module's ``other`` under the face's name; an absolute
+    home written ``"triops.store.repos.module:"`` exports the module itself (a pillar's
+    stored domain as one namespace)."""
 
     def __getattr__(name: str) -> Any:
         home = homes.get(name)
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module, _, attr = home.partition(":")
+        if module.startswith("triops."):
+            found = importlib.import_module(module)
+            return getattr(found, attr) if attr else found
         return getattr(importlib.import_module(f"{package}.{module}"), attr or name)
 
     return __getattr__

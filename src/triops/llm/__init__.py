@@ -1,8 +1,10 @@
 """LLMOps pillar: gateway, tracing, prompts, evaluations, guardrails.
 
 The public face: the gateway and the prompt resolver a server holds, online evaluation,
-eval runs as data, guardrail block rates, the span type. The api, ui and cli import these
-names from here; each loads on first use (``triops.core.faces``), so the SDK's prompt
+eval runs as data, guardrail block rates, the span type, and the pillar's stored domains
+(``prompt_store``, ``eval_store``, ``trace_store``, ``gateway_store``, ``spend_store``,
+``guardrail_store``: functions that take the caller's session). The api, ui and cli
+import these names from here; each loads on first use (``triops.core.faces``), so the SDK's prompt
 template does not pull the gateway in.
 """
 
@@ -13,29 +15,113 @@ from typing import TYPE_CHECKING
 from triops.core.faces import lazy_names
 
 if TYPE_CHECKING:
+    from triops.llm.evals import online as online_evals
+    from triops.llm.evals.compare import summarize
+    from triops.llm.evals.datasets import case_from, cases_from_traces
+    from triops.llm.evals.datasets import parse_file as parse_case_file
     from triops.llm.evals.online import OnlineEvaluation
     from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results, scorer_names
-    from triops.llm.gateway.service import Caller as GatewayCaller
-    from triops.llm.gateway.service import Gateway
+    from triops.llm.gateway.config import build_table, route_of, upstream_of
+    from triops.llm.gateway.gateway import Caller as GatewayCaller
+    from triops.llm.gateway.gateway import Gateway
+    from triops.llm.gateway.messages import invalid as invalid_request
+    from triops.llm.gateway.spend import headers_of, period_start_s
+    from triops.llm.guardrails import compile_rule
+    from triops.llm.guardrails import names as guardrail_names
     from triops.llm.guardrails.stats import block_rates
     from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
     from triops.llm.spans import Span, SpanKind, SpanStatus
+    from triops.llm.tracing import (
+        SCORE_SOURCES,
+        Score,
+        Trace,
+        TraceFilter,
+        add_score,
+        dashboard,
+        derive_kind,
+        get_trace,
+        list_traces,
+        record_spans,
+        spans_from_otlp,
+    )
+    from triops.store.repos import evals as eval_store
+    from triops.store.repos import guardrails as guardrail_store
+    from triops.store.repos import llm_gateway as gateway_store
+    from triops.store.repos import llm_spend as spend_store
+    from triops.store.repos import llm_traces as trace_store
+    from triops.store.repos import prompts as prompt_store
 
 _HOMES = {
-    "Gateway": "gateway.service", "GatewayCaller": "gateway.service:Caller",
+    "Gateway": "gateway.gateway", "GatewayCaller": "gateway.gateway:Caller",
     "PromptResolver": "prompts.resolver", "prompt_request": "prompts.resolver",
     "render_request": "prompts.resolver",
     "OnlineEvaluation": "evals.online",
     **{name: "evals.runs" for name in (
         "comparison", "result_dict", "run_dict", "run_results", "scorer_names")},
     "block_rates": "guardrails.stats",
+    "online_evals": "evals:online", "summarize": "evals.compare",
+    "case_from": "evals.datasets", "cases_from_traces": "evals.datasets",
+    "parse_case_file": "evals.datasets:parse_file",
+    "build_table": "gateway.config", "route_of": "gateway.config",
+    "upstream_of": "gateway.config", "invalid_request": "gateway.messages:invalid",
+    "headers_of": "gateway.spend", "period_start_s": "gateway.spend",
+    "compile_rule": "guardrails", "guardrail_names": "guardrails:names",
+    **{name: "tracing" for name in (
+        "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "dashboard",
+        "derive_kind", "get_trace", "list_traces", "record_spans", "spans_from_otlp")},
     "Span": "spans", "SpanKind": "spans", "SpanStatus": "spans",
+    **{name: f"triops.store.repos.{module}:" for name, module in (
+        ("eval_store", "evals"), ("guardrail_store", "guardrails"),
+        ("gateway_store", "llm_gateway"), ("spend_store", "llm_spend"),
+        ("trace_store", "llm_traces"), ("prompt_store", "prompts"))},
 }
 __getattr__ = lazy_names(__name__, _HOMES)
 
 
 __all__ = [
-    "Gateway", "GatewayCaller", "OnlineEvaluation", "PromptResolver", "Span", "SpanKind",
-    "SpanStatus", "block_rates", "comparison", "prompt_request", "render_request",
-    "result_dict", "run_dict", "run_results", "scorer_names",
+    "SCORE_SOURCES",
+    "Gateway",
+    "GatewayCaller",
+    "OnlineEvaluation",
+    "PromptResolver",
+    "Score",
+    "Span",
+    "SpanKind",
+    "SpanStatus",
+    "Trace",
+    "TraceFilter",
+    "add_score",
+    "block_rates",
+    "build_table",
+    "case_from",
+    "cases_from_traces",
+    "comparison",
+    "compile_rule",
+    "dashboard",
+    "derive_kind",
+    "eval_store",
+    "gateway_store",
+    "get_trace",
+    "guardrail_names",
+    "guardrail_store",
+    "headers_of",
+    "invalid_request",
+    "list_traces",
+    "online_evals",
+    "parse_case_file",
+    "period_start_s",
+    "prompt_request",
+    "prompt_store",
+    "record_spans",
+    "render_request",
+    "result_dict",
+    "route_of",
+    "run_dict",
+    "run_results",
+    "scorer_names",
+    "spans_from_otlp",
+    "spend_store",
+    "summarize",
+    "trace_store",
+    "upstream_of",
 ]

@@ -1,7 +1,9 @@
 """AIOps pillar: telemetry intake, detectors, log mining, incidents.
 
-The public face: signals folded into incidents, telemetry samples and series, and the
-server's detector cache with the scoring of samples as they arrive. The monitoring names
+The public face: signals folded into incidents, telemetry samples and series, the
+server's detector cache with the scoring of samples as they arrive, and the pillar's
+stored domains (``incident_store``; ``state_store``: detector and miner state, anomaly
+marks), whose functions take the caller's session. The detection names
 load on first use (``triops.core.faces``).
 """
 
@@ -9,16 +11,34 @@ from typing import TYPE_CHECKING
 
 from triops.core.faces import lazy_names
 from triops.ops.incidents import DEFAULT_FOLD_WINDOW_MS, Folded, ingest, resolve
-from triops.ops.telemetry import Sample, list_series, read_series
+from triops.ops.telemetry import MetricSample, list_series, read_series
+from triops.store.repos import incidents as incident_store
+from triops.store.repos import ops as state_store
 
 if TYPE_CHECKING:
-    from triops.ops.monitoring import DetectorCache, ingest_samples
+    from triops.ops.detection import ANOMALY, DetectorCache, ingest_samples, subject_of
+
+#: The name ``triops ops import`` still imports; ``MetricSample`` is the one to use.
+Sample = MetricSample
 
 __getattr__ = lazy_names(__name__, {
-    "DetectorCache": "monitoring", "ingest_samples": "monitoring",
+    "DetectorCache": "detection", "ingest_samples": "detection", "ANOMALY": "detection",
+    "subject_of": "detection",
 })
 
 __all__ = [
-    "DEFAULT_FOLD_WINDOW_MS", "DetectorCache", "Folded", "Sample", "ingest",
-    "ingest_samples", "list_series", "read_series", "resolve",
+    "ANOMALY",
+    "DEFAULT_FOLD_WINDOW_MS",
+    "DetectorCache",
+    "Folded",
+    "MetricSample",
+    "Sample",
+    "incident_store",
+    "ingest",
+    "ingest_samples",
+    "list_series",
+    "read_series",
+    "resolve",
+    "state_store",
+    "subject_of",
 ]

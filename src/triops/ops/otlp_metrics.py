@@ -7,7 +7,7 @@
   (``service.name`` → ``service_name``). Other resource attributes (process ids, SDK
   versions...) are left out: they would split a series at every restart.
 * Gauge and Sum points → one sample each. Monotonic cumulative sums are counters: they
-  are stored but not scored by monitoring (their level only ever grows).
+  are stored but not scored by detection (their level only ever grows).
 * Histogram points → ``<name>_count`` and ``<name>_sum`` (counters, not scored) and
   ``<name>_p50`` / ``<name>_p95`` estimated from the buckets by linear interpolation,
   as Prometheus' ``histogram_quantile`` does; these are scored. Per-bucket series are
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.otlp_values import attributes
-from triops.ops.telemetry import Sample, series_key
+from triops.ops.telemetry import MetricSample, series_key
 
 #: Resource attributes that become labels of every series of that resource.
 RESOURCE_LABELS = (
@@ -44,9 +44,9 @@ _BAD_LABEL = re.compile(r"[^a-zA-Z0-9_]")
 
 @dataclass
 class MetricBatch:
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[MetricSample] = field(default_factory=list)
     #: Series keys stored but not scored (counters).
-    unmonitored: set[str] = field(default_factory=set)
+    unscored: set[str] = field(default_factory=set)
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -140,9 +140,9 @@ def _add(batch: MetricBatch, name: str, labels: dict[str, str], ts: int, value: 
     if value is None or not math.isfinite(value):
         batch.reject(f"{name}: a point has no finite value")
         return
-    batch.samples.append(Sample(name, ts, value, labels))
+    batch.samples.append(MetricSample(name, ts, value, labels))
     if counter:
-        batch.unmonitored.add(series_key(name, labels))
+        batch.unscored.add(series_key(name, labels))
 
 
 def _metric(batch: MetricBatch, metric, resource: dict[str, object]) -> None:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.\-]{0,99}$")
 
 
 @dataclass(frozen=True)
-class Sample:
+class MetricSample:
     name: str
     ts_ms: int
     value: float
@@ -44,7 +44,7 @@ def series_key(name: str, labels: Mapping[str, str]) -> str:
     return f"{name}{{{','.join(parts)}}}"
 
 
-def append_samples(session: Session, project: str, samples: Iterable[Sample]) -> int:
+def append_samples(session: Session, project: str, samples: Iterable[MetricSample]) -> int:
     rows = []
     for s in samples:
         if not math.isfinite(s.value):

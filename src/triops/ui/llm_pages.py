@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
-from triops.llm.tracing import (
+from triops.llm import (
     SCORE_SOURCES,
     TraceFilter,
     add_score,
@@ -19,9 +19,9 @@ from triops.llm.tracing import (
     get_trace,
     list_traces,
 )
+from triops.llm import trace_store as trace_repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import llm_traces as trace_repo
 from triops.ui import charts
 from triops.ui.rendering import render
 

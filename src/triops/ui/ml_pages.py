@@ -8,13 +8,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from triops.core.errors import InvalidInput, NotFound
+from triops.ml import dataset_store as dataset_repo
+from triops.ml import decode_value, parse_filter, parse_order_by
+from triops.ml import experiment_store as experiments
 from triops.ml import lineage as ml_lineage
-from triops.ml import parse_filter, parse_order_by
+from triops.ml import overview_store as ml_overview
+from triops.ml import registry_store as registry
+from triops.ml import run_search_store as runs_search
+from triops.ml import run_store as runs
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import datasets as dataset_repo
-from triops.store.repos import experiments, ml_overview, registry, runs, runs_search
-from triops.store.repos.runs import decode_value
 from triops.ui.ml_charts import Series, color_of, overlay_chart
 from triops.ui.rendering import render
 

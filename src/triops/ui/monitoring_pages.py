@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from triops.ml import monitor_store as repo
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import monitoring as repo
 from triops.ui.charts import Marker, line_chart
 from triops.ui.rendering import render
 

@@ -6,12 +6,11 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from triops.ops import ANOMALY, read_series, subject_of
 from triops.ops import logs as ops_logs
-from triops.ops.monitoring import ANOMALY, subject_of
-from triops.ops.telemetry import read_series
+from triops.ops import state_store as ops_repo
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import ops as ops_repo
 from triops.ui.charts import Marker, bar_chart, line_chart
 from triops.ui.rendering import render
 

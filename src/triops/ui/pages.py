@@ -6,12 +6,13 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from triops.ops import incident_store as incident_repo
 from triops.ops import list_series
+from triops.server import audit_log as audit
+from triops.server import key_store as keys
 from triops.server import sessions
 from triops.server.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit, keys
-from triops.store.repos import incidents as incident_repo
 from triops.ui.rendering import render
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/ui", include_in_schema=False)

@@ -10,10 +10,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from triops.core.errors import InvalidInput
 from triops.core.principals import Role
 from triops.llm import comparison, prompts, run_results, scorer_names
+from triops.llm import eval_store as eval_repo
+from triops.llm import prompt_store as repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import evals as eval_repo
-from triops.store.repos import prompts as repo
 from triops.ui.rendering import render
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/llm", include_in_schema=False)

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from triops.store.repos.runs import MetricPoint, RunDetails, encode_value
+from triops.ml import MetricPoint, RunDetails, encode_value
 from triops.store.schema_ml import (
     Experiment, LoggedModel, ModelVersion, RegisteredModel, Run,
 )

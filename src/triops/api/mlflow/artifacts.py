@@ -19,10 +19,11 @@ from starlette.responses import Response, StreamingResponse
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import db_of, required
 from triops.core.errors import InvalidInput
+from triops.ml import logged_model_store as logged_models
+from triops.ml import run_store as runs
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.artifacts import ArtifactStore, safe_relpath
-from triops.store.repos import logged_models, runs
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow-artifacts"])
 tracking_router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])

@@ -11,8 +11,8 @@ from triops.api.mlflow._common import (
     KeyValue, Message, db_of, max_results, pairs, required, view_type,
 )
 from triops.ml import check_tags, ensure_default_experiment, parse_filter, parse_order_by
+from triops.ml import experiment_store as repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.store.repos import experiments as repo
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 

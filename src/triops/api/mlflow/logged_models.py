@@ -10,12 +10,17 @@ from starlette.responses import Response
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import KeyValue, Message, db_of, max_results, pairs, required
 from triops.core.errors import InvalidInput
-from triops.ml import check_params, check_tags, ensure_default_experiment
+from triops.ml import (
+    ATTRIBUTE,
+    SortKey,
+    check_params,
+    check_tags,
+    ensure_default_experiment,
+    parse_filter,
+)
+from triops.ml import logged_model_store as repo
+from triops.ml import run_store as runs
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.store.repos import logged_models as repo
-from triops.store.repos import runs
-from triops.store.repos.ml_search import ATTRIBUTE, SortKey
-from triops.ml import parse_filter
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 _STATUS_BY_NUMBER = {1: "LOGGED_MODEL_PENDING", 2: "LOGGED_MODEL_READY",

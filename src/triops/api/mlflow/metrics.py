@@ -9,9 +9,9 @@ from starlette.responses import Response
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import db_of, int_query, max_results, required
 from triops.core.errors import InvalidInput
+from triops.ml import decode_page_token, encode_page_token
+from triops.ml import run_store as runs
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
-from triops.store.repos import runs
-from triops.store.repos.ml_search import decode_page_token, encode_page_token
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 

@@ -6,14 +6,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from triops import ml
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
     KeyValue, Message, db_of, int_query, max_results, pairs, required,
 )
 from triops.core.ids import now_ms
-from triops import ml
+from triops.ml import registry_store as repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.store.repos import registry as repo
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 

@@ -17,9 +17,9 @@ from triops.api.mlflow._common import (
     required,
 )
 from triops.ml import check_tags, parse_filter, parse_order_by
+from triops.ml import registry_store as repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.store.repos import audit
-from triops.store.repos import registry as repo
+from triops.server import audit_log as audit
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter
 from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from triops import ml
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
     KeyValue, Message, db_of, max_results, pairs, required, view_type,
 )
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
-from triops import ml
+from triops.ml import run_search_store as runs_search
+from triops.ml import run_store as run_repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
-from triops.store.repos import runs as run_repo
-from triops.store.repos import runs_search
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 

@@ -13,12 +13,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.client.profile import DatasetDescription
+from triops.ml import DatasetDescription, lineage
+from triops.ml import dataset_store as repo
 from triops.ml import datasets as ds
-from triops.ml import lineage
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import datasets as repo
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["datasets"])
 

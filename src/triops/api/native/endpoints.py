@@ -19,14 +19,21 @@ from starlette.responses import Response
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import now_ms
 from triops.core.principals import Role
-from triops.ml import ServingService
-from triops.ml.serving import append_labels, predictions_window, traffic
-from triops.ml.serving.deploy import deploy, undeploy
-from triops.ml.serving.inputs import Table, from_records, from_split
+from triops.ml import (
+    EndpointSpec,
+    ServingService,
+    Table,
+    append_labels,
+    deploy,
+    from_records,
+    from_split,
+    predictions_window,
+    traffic,
+    undeploy,
+)
+from triops.ml import deployment_store as deployments
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import deployments
-from triops.store.repos.deployments import EndpointSpec
 from triops.store.schema_deployments import ServingEndpoint
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["serving"])

@@ -11,15 +11,23 @@ from starlette.requests import Request
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.ids import new_id, now_ms
 from triops.core.principals import Role
-from triops.llm.evals import online
-from triops.llm.evals.compare import summarize
-from triops.llm.evals.datasets import case_from, cases_from_traces, parse_file
-from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results, scorer_names
-from triops.llm.tracing import add_score
+from triops.llm import (
+    add_score,
+    case_from,
+    cases_from_traces,
+    comparison,
+    online_evals,
+    parse_case_file,
+    result_dict,
+    run_dict,
+    run_results,
+    scorer_names,
+    summarize,
+)
+from triops.llm import eval_store as repo
+from triops.llm import trace_store as repo_traces
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import evals as repo
-from triops.store.repos import llm_traces as repo_traces
 from triops.store.schema_prompts import EvalCase, EvalRun
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/evals", tags=["evals"])
@@ -212,7 +220,7 @@ async def import_file(name: str, request: Request,
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"the file is not UTF-8 (byte {exc.start})") from None
-    report = parse_file(text, format, source=f"file:{name}")
+    report = parse_case_file(text, format, source=f"file:{name}")
     with runtime_of(request).db.write() as session:
         dataset = _dataset_for_write(session, caller.project, name, caller.actor)
         added = repo.add_cases(session, dataset, report.cases)
@@ -317,7 +325,7 @@ def put_online(name: str, body: OnlineIn, request: Request, caller: Caller = AsE
             isinstance(spec, dict) and spec.get("type") == "python" for spec in body.scorers):
         raise PermissionDenied("a python scorer runs code inside the server: it needs an "
                                "admin key")
-    online.check_config(name, config)
+    online_evals.check_config(name, config)
     with runtime_of(request).db.write() as session:
         return online_out(repo.put_online(session, caller.project, name, config, body.enabled))
 

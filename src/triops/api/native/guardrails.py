@@ -19,12 +19,11 @@ from starlette.requests import Request
 
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.guardrail_settings import GuardrailRule
-from triops.llm import block_rates
-from triops.llm.guardrails import compile_rule, names
+from triops.llm import block_rates, compile_rule, guardrail_names
+from triops.llm import guardrail_store as repo
+from triops.server import audit_log as audit
 from triops.server.auth import AsEditor, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import guardrails as repo
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/guardrails", tags=["guardrails"])
 
@@ -82,7 +81,7 @@ def overview(request: Request, caller: Caller = AsViewer) -> Overview:
     stored = {r.name for r in _stored(request)}
     rules = [RuleOut(name=r.name, source="api" if r.name in stored else "config",
                      **r.config.model_dump(exclude={"name"})) for r in engine.rules]
-    return Overview(enabled=engine.settings.enabled, checks=names(), rules=rules)
+    return Overview(enabled=engine.settings.enabled, checks=guardrail_names(), rules=rules)
 
 
 def _stored(request: Request) -> list[Any]:

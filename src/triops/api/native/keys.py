@@ -9,10 +9,12 @@ from starlette.requests import Request
 
 from triops.core.errors import PermissionDenied
 from triops.core.principals import ALL_PROJECTS
+from triops.server import audit_log as audit
+from triops.server import key_store as keys
+from triops.server import project_store as projects
 from triops.server import revocations
 from triops.server.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit, keys, projects
 from triops.store.schema import ApiKey
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["keys"])
@@ -34,7 +36,7 @@ class KeyOut(BaseModel):
     revoked_ms: int | None = None
 
     @classmethod
-    def of(cls, row: ApiKey) -> "KeyOut":
+    def of(cls, row: ApiKey) -> KeyOut:
         return cls(id=row.id, name=row.name, project=row.project, role=row.role,
                    prefix=row.prefix, created_ms=row.created_ms, revoked_ms=row.revoked_ms)
 

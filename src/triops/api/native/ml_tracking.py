@@ -17,11 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from triops.core.errors import InvalidInput
-from triops.ml import get_run
+from triops.ml import MetricPoint, encode_value, get_run
 from triops.ml import native_tracking as nt
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos.runs import MetricPoint, encode_value
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/runs", tags=["tracking"])
 

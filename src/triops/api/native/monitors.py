@@ -18,19 +18,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.core.errors import InvalidInput
-from triops.ml.monitoring.monitors import RunOutcome, run_monitor
-from triops.ml.monitoring.spec import MonitorSpec
-from triops.ml.pipelines import (
+from triops.ml import (
     EXECUTORS,
-    load,
+    MonitorSpec,
+    RunOutcome,
+    load_pipeline,
     make_executor,
     registered_modules,
+    run_monitor,
     run_pipeline,
 )
+from triops.ml import monitor_store as repo
+from triops.server import audit_log as audit
 from triops.server.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import monitoring as repo
 from triops.store.schema_monitoring import Monitor, MonitorResult, PipelineRun
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["monitoring"])
@@ -221,7 +222,7 @@ class RunOut(BaseModel):
 @router.post("/pipelines", response_model=PipelineOut, status_code=201)
 def register_pipeline(body: PipelineIn, request: Request, caller: Caller = AsAdmin
                       ) -> PipelineOut:
-    pipeline = load(body.ref, registered_modules(runtime_of(request).settings.pipeline_modules))
+    pipeline = load_pipeline(body.ref, registered_modules(runtime_of(request).settings.pipeline_modules))
     steps = [s.name for s in pipeline.order()]
     with runtime_of(request).db.write() as session:
         repo.register_pipeline(session, caller.project, body.name, body.ref, body.description)
@@ -244,7 +245,7 @@ def start_run(name: str, body: RunIn, request: Request, caller: Caller = AsEdito
     runtime = runtime_of(request)
     with runtime.db.read() as session:
         registered = repo.get_pipeline(session, caller.project, name)
-    pipeline = load(registered.ref, registered_modules(runtime.settings.pipeline_modules))
+    pipeline = load_pipeline(registered.ref, registered_modules(runtime.settings.pipeline_modules))
     if set(body.params) != set(pipeline.params):
         raise InvalidInput(f"pipeline {name!r} takes parameters {list(pipeline.params)}, "
                            f"got {sorted(body.params)}")

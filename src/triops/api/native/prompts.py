@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from triops.core.errors import InvalidInput
+from triops.llm import prompt_store as repo
 from triops.llm import prompts
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import prompts as repo
 from triops.store.schema_prompts import PromptLabelMove, PromptVersion
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/prompts", tags=["prompts"])

@@ -1,6 +1,6 @@
 """Native telemetry intake and query: JSON batches of samples and of log lines.
 
-Samples are scored by their series' detector on the way in (:mod:`triops.ops.monitoring`);
+Samples are scored by their series' detector on the way in (:mod:`triops.ops.detection`);
 log lines are mined into templates per stream (:mod:`triops.ops.logs`).
 """
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
-from triops.ops import Sample, ingest_samples, list_series, read_series
+from triops.ops import MetricSample, ingest_samples, list_series, read_series
 from triops.ops import logs as ops_logs
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
@@ -54,7 +54,7 @@ class SeriesOut(BaseModel):
 
 @router.post("/samples", response_model=Accepted, status_code=201)
 def post_samples(body: SamplesIn, request: Request, caller: Caller = AsEditor) -> Accepted:
-    samples = [Sample(s.name, s.ts_ms, s.value, s.labels) for s in body.samples]
+    samples = [MetricSample(s.name, s.ts_ms, s.value, s.labels) for s in body.samples]
     runtime = runtime_of(request)
     with runtime.db.write() as session:
         report = ingest_samples(session, caller.project, samples,

@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from triops.core.errors import InvalidInput, NotFound
+from triops.ops import incident_store as incidents
 from triops.ops import topology
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import incidents
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["topology"])
 

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.llm import Span, SpanKind, SpanStatus
-from triops.llm.tracing import (
+from triops.llm import (
     Score,
+    Span,
+    SpanKind,
+    SpanStatus,
     Trace,
     TraceFilter,
     add_score,

@@ -20,8 +20,9 @@ from starlette.requests import Request
 
 from triops.core.errors import Conflict, InvalidInput, NotFound
 from triops.core.gateway_settings import DeploymentConfig, RouteConfig, UpstreamConfig
-from triops.llm.gateway import build_table
-from triops.llm.gateway.config import route_of, upstream_of
+from triops.llm import build_table, route_of, upstream_of
+from triops.llm import gateway_store as repo
+from triops.server import audit_log as audit
 from triops.server.auth import (
     AsAdmin,
     AsServerAdmin,
@@ -31,8 +32,6 @@ from triops.server.auth import (
     is_server_admin,
 )
 from triops.server.runtime import Runtime, runtime_of
-from triops.store.repos import audit
-from triops.store.repos import llm_gateway as repo
 from triops.store.schema import ApiKey
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/gateway", tags=["gateway"])

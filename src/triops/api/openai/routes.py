@@ -17,9 +17,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from triops.llm import GatewayCaller, prompt_request, render_request
-from triops.llm.gateway.messages import invalid
-from triops.llm.gateway.spend import headers_of
+from triops.llm import GatewayCaller, headers_of, invalid_request, prompt_request, render_request
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
@@ -36,7 +34,7 @@ async def _json_body(request: Request) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise invalid(f"request body is not valid JSON: {exc}") from None
+        raise invalid_request(f"request body is not valid JSON: {exc}") from None
 
 
 def _caller(request: Request, caller: Caller) -> GatewayCaller:

@@ -16,10 +16,10 @@ from starlette.requests import Request
 
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.principals import Role
-from triops.llm.gateway.spend import period_start_s
+from triops.llm import period_start_s
+from triops.llm import spend_store as repo
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import llm_spend as repo
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/gateway", tags=["gateway"])
 

@@ -4,10 +4,27 @@ evaluation of live traces."""
 from triops.llm.evals.compare import Delta, bootstrap_ci, compare, failed_gates, summarize
 from triops.llm.evals.config import EvalConfig, load_config, parse_config, parse_gate
 from triops.llm.evals.datasets import ImportReport, case_from, cases_from_traces, parse_file
-from triops.llm.evals.scorers import Context, Sample, Scorer, ScoreValue, build, kinds, scorer
+from triops.llm.evals.scorers import Context, EvalSample, Scorer, ScoreValue, build, kinds, scorer
 
 __all__ = [
-    "Context", "Delta", "EvalConfig", "ImportReport", "Sample", "ScoreValue", "Scorer",
-    "bootstrap_ci", "build", "case_from", "cases_from_traces", "compare", "failed_gates",
-    "kinds", "load_config", "parse_config", "parse_file", "parse_gate", "scorer", "summarize",
+    "Context",
+    "Delta",
+    "EvalConfig",
+    "EvalSample",
+    "ImportReport",
+    "ScoreValue",
+    "Scorer",
+    "bootstrap_ci",
+    "build",
+    "case_from",
+    "cases_from_traces",
+    "compare",
+    "failed_gates",
+    "kinds",
+    "load_config",
+    "parse_config",
+    "parse_file",
+    "parse_gate",
+    "scorer",
+    "summarize",
 ]

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
-from triops.llm.evals.scorers import Context, Sample, Scorer, build
+from triops.llm.evals.scorers import Context, EvalSample, Scorer, build
 from triops.llm.spans import SpanKind
 from triops.llm.tracing import TraceFilter, add_score, get_trace, list_traces
 from triops.store.engine import Database
@@ -62,7 +62,7 @@ def _text(message: Any) -> str:
 
 
 def _sample(session: Session, project: str, trace_id: str, prompt: str | None
-            ) -> Sample | None:
+            ) -> EvalSample | None:
     try:
         detail = get_trace(session, project, trace_id)
     except NotFound:
@@ -76,7 +76,7 @@ def _sample(session: Session, project: str, trace_id: str, prompt: str | None
         return None
     outputs = attrs.get("llm.output_messages") or []
     variables = attrs.get("llm.prompt_template.variables")
-    return Sample(inputs=variables if isinstance(variables, dict) else {}, expected=None,
+    return EvalSample(inputs=variables if isinstance(variables, dict) else {}, expected=None,
                   output=_text(outputs[0]) if outputs else None,
                   latency_ms=span.duration_ms, cost=float(attrs.get("triops.cost_usd") or 0.0),
                   tokens=int(attrs.get("llm.token_count.total") or 0))

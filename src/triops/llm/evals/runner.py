@@ -26,7 +26,7 @@ from triops.client.template import PromptTemplate
 from triops.core.errors import InvalidInput, NotFound, TriopsError, UpstreamError
 from triops.llm.evals.compare import failed_gates
 from triops.llm.evals.config import EvalConfig
-from triops.llm.evals.scorers import Context, Sample
+from triops.llm.evals.scorers import Context, EvalSample
 from triops.llm.prompts.registry import PromptRef, ResolvedPrompt
 from triops.store.repos.evals import CaseData
 
@@ -184,7 +184,7 @@ class Runner:
         result["prompt_tokens"] = int(usage.get("prompt_tokens") or 0)
         result["completion_tokens"] = int(usage.get("completion_tokens") or 0)
         result["cost"] = float(response.headers.get("x-triops-cost-usd") or 0.0)
-        sample = Sample(inputs=case.inputs, expected=case.expected, output=result["output"],
+        sample = EvalSample(inputs=case.inputs, expected=case.expected, output=result["output"],
                         latency_ms=result["latency_ms"], cost=result["cost"],
                         tokens=result["prompt_tokens"] + result["completion_tokens"])
         for scorer in self.config.scorers:

@@ -1,13 +1,13 @@
 """Scorers: one protocol, one registry.
 
-A scorer turns one ``Sample`` (a case's inputs, expected output, the model's output and
+A scorer turns one ``EvalSample`` (a case's inputs, expected output, the model's output and
 what the call cost) into a value in [0, 1] — 1 is good. Adding one is writing a class
 with ``score`` and registering its factory with ``@scorer("kind")``; users register
 theirs from their own package through the ``triops.scorers`` entry point group, or name
 a plain function with ``{type: python, function: "pkg.module:fn"}``.
 
 >>> build({"type": "contains", "value": "Paris"}).score(
-...     Sample(inputs={}, expected=None, output="It is Paris."), Context()).value
+...     EvalSample(inputs={}, expected=None, output="It is Paris."), Context()).value
 1.0
 """
 
@@ -31,7 +31,7 @@ from triops.core.registry import Registry
 
 
 @dataclass(frozen=True)
-class Sample:
+class EvalSample:
     inputs: dict[str, Any]
     expected: str | None
     output: str | None
@@ -64,7 +64,7 @@ class Context:
 class Scorer(Protocol):
     name: str
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue: ...
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue: ...
 
 
 Factory = Callable[[dict[str, Any]], Scorer]
@@ -116,7 +116,7 @@ class _Base:
 class Exact(_Base):
     name = "exact"
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         if sample.expected is None:
             raise ValueError("the case has no expected output to compare with")
         strip = self.options.get("strip", True)
@@ -132,7 +132,7 @@ class Exact(_Base):
 class Contains(_Base):
     name = "contains"
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         needle = self.options.get("value", sample.expected)
         if needle is None:
             raise ValueError("give 'value' or an expected output to look for")
@@ -153,7 +153,7 @@ class Regex(_Base):
         except re.error as exc:
             raise InvalidInput(f"scorer 'regex': bad pattern: {exc}") from None
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         return ScoreValue(float(self.pattern.search(_text(sample.output)) is not None))
 
 
@@ -171,7 +171,7 @@ class JsonSchema(_Base):
                                ) from None
         self.validator = jsonschema.Draft202012Validator(self.schema)
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         try:
             value = json.loads(_text(sample.output))
         except json.JSONDecodeError as exc:
@@ -190,7 +190,7 @@ class Numeric(_Base):
 
     name = "numeric"
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         if sample.expected is None:
             raise ValueError("the case has no expected number")
         expected = float(sample.expected)
@@ -230,7 +230,7 @@ def rouge_l(candidate: str, reference: str) -> float:
 class RougeL(_Base):
     name = "rouge_l"
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         if sample.expected is None:
             raise ValueError("the case has no expected output to compare with")
         return ScoreValue(rouge_l(_text(sample.output), sample.expected))
@@ -240,7 +240,7 @@ class RougeL(_Base):
 class Latency(_Base):
     name = "latency"
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         ceiling = float(_need(self.options, "max_ms", (int, float), "latency"))
         return ScoreValue(float(sample.latency_ms <= ceiling), f"{sample.latency_ms:.0f} ms")
 
@@ -249,7 +249,7 @@ class Latency(_Base):
 class Cost(_Base):
     name = "cost"
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         ceiling = float(_need(self.options, "max_usd", (int, float), "cost"))
         return ScoreValue(float(sample.cost <= ceiling), f"${sample.cost:.6f}")
 
@@ -272,7 +272,7 @@ class Embedding(_Base):
         super().__init__(options)
         self.model = _need(options, "model", str, "embedding")
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         if sample.expected is None:
             raise ValueError("the case has no expected output to compare with")
         a, b = (np.asarray(v, dtype=float) for v in _llm(ctx, "embedding").embed(
@@ -301,7 +301,7 @@ class Judge(_Base):
         self.prompt_ref = _need(options, "prompt", str, "judge")
         self.rubric = str(options.get("rubric", ""))
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         llm = _llm(ctx, "judge")
         judge = llm.prompt(self.prompt_ref)
         given = {"input": json.dumps(sample.inputs, ensure_ascii=False),
@@ -345,7 +345,7 @@ class Python(_Base):
             raise InvalidInput(f"scorer 'python': cannot load {target!r}: {exc}") from None
         self.name = attr
 
-    def score(self, sample: Sample, ctx: Context) -> ScoreValue:
+    def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         got = self.fn(sample.output, sample.expected, sample.inputs)
         if isinstance(got, dict):
             return ScoreValue(float(got["value"]), str(got.get("detail", "")))

@@ -4,9 +4,9 @@ cache and tracing behind ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/
 
 from triops.llm.gateway.config import build_table
 from triops.llm.gateway.cost import PriceTable, Usage, count_messages, count_text
+from triops.llm.gateway.gateway import Caller, Gateway
 from triops.llm.gateway.limits import KeyPolicy
 from triops.llm.gateway.providers import Provider, provider, provider_names
-from triops.llm.gateway.service import Caller, Gateway
 from triops.llm.gateway.transport import Target, UpstreamFailure
 
 __all__ = [

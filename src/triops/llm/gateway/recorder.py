@@ -2,7 +2,7 @@
 
 Requests only put a finished span on a queue (no I/O). A background thread writes
 what has queued every ``interval_s`` in one transaction per project, feeds each call
-to the anomaly monitor, and ingests the signals it raises. ``close()`` drains the
+to the route-health check, and ingests the signals it raises. ``close()`` drains the
 queue, so spans acknowledged to clients are written before the server exits.
 """
 
@@ -21,7 +21,7 @@ from triops.store.engine import Database
 
 
 class Recorder(BatchWriter[Span]):
-    """Gateway spans, each also fed to the route monitor as one call."""
+    """Gateway spans, each also fed to the route-health check as one call."""
 
     def __init__(self, db: Database, *, interval_s: float = 0.25,
                  observe: Callable[[str, Span], list[Signal]] | None = None) -> None:

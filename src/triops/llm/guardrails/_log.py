@@ -1,8 +1,8 @@
 """Writes guardrail spans and check records off the request path, in batches.
 
-The gateway's own span recorder feeds every span it writes to the route monitor as a
+The gateway's own span recorder feeds every span it writes to the route-health check as a
 call; guardrail spans are not calls, so they take this writer, which feeds the
-block-rate monitor instead and ingests the signals it raises. ``close()`` drains.
+block-rate spike check instead and ingests the signals it raises. ``close()`` drains.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from triops.core.signals import Signal
-from triops.llm.guardrails.monitor import BlockRateMonitor
+from triops.llm.guardrails.spikes import BlockRateSpikes
 from triops.llm.spans import Span
 from triops.llm.tracing import record_spans
 from triops.ops import ingest
@@ -21,11 +21,11 @@ from triops.store.repos import guardrails as repo
 
 
 class CheckLog(BatchWriter[tuple[Span, RecordRow]]):
-    """Guardrail spans and check records, each check fed to the block-rate monitor."""
+    """Guardrail spans and check records, each check fed to the block-rate spike check."""
 
-    def __init__(self, db: Database, monitor: BlockRateMonitor, interval_s: float = 0.25
+    def __init__(self, db: Database, spikes: BlockRateSpikes, interval_s: float = 0.25
                  ) -> None:
-        self._monitor = monitor
+        self._spikes = spikes
         super().__init__(db, name="triops-guardrail-log", interval_s=interval_s)
 
     def record(self, project: str, span: Span, row: RecordRow) -> None:
@@ -34,7 +34,7 @@ class CheckLog(BatchWriter[tuple[Span, RecordRow]]):
     def prepare(self, project: str, items: list[tuple[Span, RecordRow]]) -> list[Signal]:
         signals: list[Signal] = []
         for _, row in items:
-            signals += self._monitor.observe(project, row.stream, row.ts_ms / 1000,
+            signals += self._spikes.observe(project, row.stream, row.ts_ms / 1000,
                                              row.data.get("outcome") == "blocked")
         return signals
 

@@ -11,7 +11,7 @@ re-sends the conversation with its complaint appended, a bounded number of times
 Streamed requests under output rules follow ``_stream``: served whole and replayed when a
 rule may change or refuse the answer, checked after the stream when rules only flag.
 Every rule that runs becomes one GUARDRAIL span, a child of the call's gateway span, and
-one check record that the dashboard and the block-rate monitor count.
+one check record that the dashboard and the block-rate spike check count.
 
 A check that fails to run (its embedding upstream is down…) fails closed in block mode
 (the request is refused with a 502 naming the rule) and open in the other modes.
@@ -37,7 +37,7 @@ from triops.llm.guardrails._base import Context, Finding
 from triops.llm.guardrails._log import CheckLog
 from triops.llm.guardrails._registry import build
 from triops.llm.guardrails._stream import replay, then
-from triops.llm.guardrails.monitor import BlockRateMonitor
+from triops.llm.guardrails.spikes import BlockRateSpikes
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.store.engine import Database
 from triops.store.records import RecordRow
@@ -150,7 +150,7 @@ class GuardrailEngine:
         self.settings = settings
         self._db = db
         self._embed = embed
-        self.log = CheckLog(db, BlockRateMonitor(settings))
+        self.log = CheckLog(db, BlockRateSpikes(settings))
         self._refresh_s = refresh_s
         self._file_rules = [compile_rule(r) for r in settings.rules]
         self.rules: list[Rule] = []

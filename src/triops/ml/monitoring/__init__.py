@@ -9,7 +9,7 @@ and pandas.
 
 from typing import Any
 
-from triops.ml.monitoring.drift import REGISTRY, DriftTest, Sample, drifted, register
+from triops.ml.monitoring.drift import REGISTRY, ColumnSample, DriftTest, drifted, register
 from triops.ml.monitoring.performance import metrics
 from triops.ml.monitoring.quality import QualityLimits, QualityReport, quality_report
 from triops.ml.monitoring.report import ColumnDrift, DriftReport, drift_report
@@ -37,6 +37,7 @@ __all__ = [
     "PERFORMANCE",
     "REGISTRY",
     "ColumnDrift",
+    "ColumnSample",
     "DriftReport",
     "DriftTest",
     "MonitorSpec",
@@ -45,7 +46,6 @@ __all__ = [
     "QualityReport",
     "RetrainPolicy",
     "RunOutcome",
-    "Sample",
     "drift_report",
     "drifted",
     "evaluate",

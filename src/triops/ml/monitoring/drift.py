@@ -31,7 +31,7 @@ _FLOOR = 1e-4
 
 
 @dataclass(frozen=True)
-class Sample:
+class ColumnSample:
     """One column of one frame, ready for the tests.
 
     Numeric columns are float64 without missing values; categorical columns are integer
@@ -52,7 +52,7 @@ class DriftTest(Protocol):
     #: True when a high score means drift (distances); False for p-values.
     higher_is_drift: bool
 
-    def score(self, reference: Sample, current: Sample) -> float: ...
+    def score(self, reference: ColumnSample, current: ColumnSample) -> float: ...
 
 
 def drifted(test: DriftTest, score: float, threshold: float) -> bool:
@@ -86,7 +86,7 @@ class PSI:
     higher_is_drift = True
     bins = 10
 
-    def score(self, reference: Sample, current: Sample) -> float:
+    def score(self, reference: ColumnSample, current: ColumnSample) -> float:
         if reference.kind == "categorical":
             r = _shares(reference.values, reference.n_categories)
             c = _shares(current.values, reference.n_categories)
@@ -111,7 +111,7 @@ class KolmogorovSmirnov:
     default_threshold = 0.05
     higher_is_drift = False
 
-    def score(self, reference: Sample, current: Sample) -> float:
+    def score(self, reference: ColumnSample, current: ColumnSample) -> float:
         from scipy import stats  # imported on use: scipy.stats costs seconds to load
 
         return float(stats.ks_2samp(reference.values, current.values).pvalue)
@@ -125,7 +125,7 @@ class ChiSquare:
     default_threshold = 0.05
     higher_is_drift = False
 
-    def score(self, reference: Sample, current: Sample) -> float:
+    def score(self, reference: ColumnSample, current: ColumnSample) -> float:
         n = reference.n_categories
         observed = np.bincount(current.values, minlength=n).astype(np.float64)
         expected = _floored(_shares(reference.values, n)) * observed.sum()
@@ -151,7 +151,7 @@ class JensenShannon:
     higher_is_drift = True
     bins = "sturges"
 
-    def score(self, reference: Sample, current: Sample) -> float:
+    def score(self, reference: ColumnSample, current: ColumnSample) -> float:
         if reference.kind == "categorical":
             r = _shares(reference.values, reference.n_categories)
             c = _shares(current.values, reference.n_categories)
@@ -178,7 +178,7 @@ class Wasserstein:
     default_threshold = 0.1
     higher_is_drift = True
 
-    def score(self, reference: Sample, current: Sample) -> float:
+    def score(self, reference: ColumnSample, current: ColumnSample) -> float:
         distance = wasserstein_1d(reference.values, current.values)
         return float(distance / max(float(np.std(reference.values)), 0.001))
 

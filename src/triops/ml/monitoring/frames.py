@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from triops.core.errors import InvalidInput
-from triops.ml.monitoring.drift import ColumnKind, Sample
+from triops.ml.monitoring.drift import ColumnKind, ColumnSample
 
 Frame = pd.DataFrame | Mapping[str, Sequence[Any] | np.ndarray]
 
@@ -47,14 +47,14 @@ def column_kind(series: pd.Series) -> ColumnKind:
     return "categorical"
 
 
-def numeric_pair(reference: pd.Series, current: pd.Series) -> tuple[Sample, Sample]:
+def numeric_pair(reference: pd.Series, current: pd.Series) -> tuple[ColumnSample, ColumnSample]:
     r = pd.to_numeric(reference, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     c = pd.to_numeric(current, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     r, c = r[np.isfinite(r)], c[np.isfinite(c)]
-    return Sample(r, "numeric"), Sample(c, "numeric")
+    return ColumnSample(r, "numeric"), ColumnSample(c, "numeric")
 
 
-def categorical_pair(reference: pd.Series, current: pd.Series) -> tuple[Sample, Sample, list[Any]]:
+def categorical_pair(reference: pd.Series, current: pd.Series) -> tuple[ColumnSample, ColumnSample, list[Any]]:
     """Integer codes into the union of both sides' categories (missing values dropped)."""
     if isinstance(reference.dtype, pd.CategoricalDtype) and isinstance(
             current.dtype, pd.CategoricalDtype):
@@ -73,5 +73,5 @@ def categorical_pair(reference: pd.Series, current: pd.Series) -> tuple[Sample, 
         r, c = r[r >= 0], c[c >= 0]
         labels = list(uniques)
     n = len(labels)
-    return (Sample(r.astype(np.int64), "categorical", n),
-            Sample(c.astype(np.int64), "categorical", n), labels)
+    return (ColumnSample(r.astype(np.int64), "categorical", n),
+            ColumnSample(c.astype(np.int64), "categorical", n), labels)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from triops.core.ids import now_ms
-from triops.ops.telemetry import Sample
+from triops.ops.telemetry import MetricSample
 from triops.ops.topology import _keys as keys
 from triops.ops.topology._config import CONFIGURED, add_configured
 from triops.ops.topology._graph import Edge, Graph, Node, TopologyView
@@ -54,7 +54,7 @@ def observe_traces(session: Session, project: str, request: Any) -> None:
     record(session, project, from_traces(session, project, request), now_ms())
 
 
-def observe_samples(session: Session, project: str, samples: Iterable[Sample]) -> None:
+def observe_samples(session: Session, project: str, samples: Iterable[MetricSample]) -> None:
     """Each series of a batch attached to its service and host."""
     record(session, project, from_samples(samples), now_ms())
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.otlp_values import attributes as attribute_dict
 from triops.llm.tracing import SPAN
-from triops.ops.telemetry import Sample, series_key
+from triops.ops.telemetry import MetricSample, series_key
 from triops.ops.topology import _keys as k
 from triops.store import records
 from triops.store.repos import changes as change_repo
@@ -163,7 +163,7 @@ def _host_of(instance: str) -> str:
     return host if host and port.isdigit() else instance
 
 
-def from_samples(samples: Iterable[Sample]) -> Observed:
+def from_samples(samples: Iterable[MetricSample]) -> Observed:
     """Each distinct series, attached to the service and host its labels name."""
     seen = Observed()
     done: set[tuple[str, tuple[tuple[str, str], ...]]] = set()

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from triops.core.errors import InvalidInput
-from triops.ops.monitoring import ingest_samples
-from triops.ops.telemetry import Sample, read_series
+from triops.ops.detection import ingest_samples
+from triops.ops.telemetry import MetricSample, read_series
 from triops.store import Database
 from triops.store.repos import incidents as incident_repo
 from triops.store.repos import ops as ops_repo
@@ -21,18 +21,18 @@ T0 = 1_600_000_000_000
 SPIKE = range(1000, 1005)
 
 
-def wave(n: int = 1200) -> list[Sample]:
+def wave(n: int = 1200) -> list[MetricSample]:
     rng = random.Random(7)
     values = [10 + math.sin(i / 20) + rng.gauss(0, 0.2) for i in range(n)]
     for i in SPIKE:
         values[i] += 15
-    return [Sample("temp", T0 + i * STEP, v, {"host": "a"}) for i, v in enumerate(values)]
+    return [MetricSample("temp", T0 + i * STEP, v, {"host": "a"}) for i, v in enumerate(values)]
 
 
 KEY = 'temp{host="a"}'
 
 
-def feed(db: Database, samples: list[Sample], batch: int) -> list[int]:
+def feed(db: Database, samples: list[MetricSample], batch: int) -> list[int]:
     found = []
     for start in range(0, len(samples), batch):
         with db.write() as session:
@@ -80,14 +80,14 @@ def test_restart_resumes_exactly_where_it_stopped(db, store_url):
 
 
 def test_unsorted_duplicate_and_late_points(db):
-    batch = [Sample("q", T0 + ms, v) for ms, v in [(3000, 3.0), (1000, 1.0), (2000, 2.0),
+    batch = [MetricSample("q", T0 + ms, v) for ms, v in [(3000, 3.0), (1000, 1.0), (2000, 2.0),
                                                    (2000, 2.5)]]
     with db.write() as session:
         report = ingest_samples(session, "default", batch)
     assert (report.accepted, report.scored, report.late) == (4, 3, 1)
     with db.write() as session:
-        late = ingest_samples(session, "default", [Sample("q", T0 + 500, 0.5),
-                                                   Sample("q", T0 + 60_000_000, 4.0)])
+        late = ingest_samples(session, "default", [MetricSample("q", T0 + 500, 0.5),
+                                                   MetricSample("q", T0 + 60_000_000, 4.0)])
     assert (late.accepted, late.scored, late.late) == (2, 1, 1)
     with db.read() as session:
         assert len(read_series(session, "default", "q")) == 6  # every point is kept
@@ -97,7 +97,7 @@ def test_unsorted_duplicate_and_late_points(db):
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_values_write_nothing(db, value):
     with pytest.raises(InvalidInput, match="finite"), db.write() as session:
-        ingest_samples(session, "default", [Sample("x", T0, 1.0), Sample("x", T0 + 1, value)])
+        ingest_samples(session, "default", [MetricSample("x", T0, 1.0), MetricSample("x", T0 + 1, value)])
     with db.read() as session:
         assert read_series(session, "default", "x") == []
         assert session.scalar(select(func.count()).select_from(OpsSeriesState)) == 0
@@ -105,17 +105,17 @@ def test_non_finite_values_write_nothing(db, value):
 
 def test_unknown_detector_is_refused(db):
     with pytest.raises(InvalidInput, match="unknown detector"), db.write() as session:
-        ingest_samples(session, "default", [Sample("x", T0, 1.0)], detector="nope")
+        ingest_samples(session, "default", [MetricSample("x", T0, 1.0)], detector="nope")
 
 
 def test_unreadable_state_starts_afresh(db):
     with db.write() as session:
-        ingest_samples(session, "default", [Sample("x", T0, 1.0)])
+        ingest_samples(session, "default", [MetricSample("x", T0, 1.0)])
     with db.write() as session:
         row = ops_repo.lock_series(session, "default", "x", "ensemble")
         row.state = {"detector": "ensemble", "vars": {"broken": {"__part__": "Nope"}}}
     with db.write() as session:
-        report = ingest_samples(session, "default", [Sample("x", T0 + 1000, 2.0)])
+        report = ingest_samples(session, "default", [MetricSample("x", T0 + 1000, 2.0)])
     assert report.scored == 1
 
 
@@ -138,7 +138,7 @@ def test_native_api_scores_and_reports(client):
 
 
 def test_detector_cache_matches_the_store_and_notices_other_writers(db):
-    from triops.ops.monitoring import DetectorCache
+    from triops.ops.detection import DetectorCache
 
     full = wave()
     samples = full[:900]
@@ -180,7 +180,7 @@ def test_concurrent_batches_on_one_new_series_lose_nothing(db):
 
     def writer(n: int) -> None:
         try:
-            batch = [Sample("hot", T0 + (n * 100 + i) * STEP, float(i % 4)) for i in range(100)]
+            batch = [MetricSample("hot", T0 + (n * 100 + i) * STEP, float(i % 4)) for i in range(100)]
             lines = [ops_logs.LogLine("svc", T0 + n * 1000 + i, f"job {n} step {i} done")
                      for i in range(50)]
             with db.write() as session:

@@ -27,7 +27,7 @@ class _Window:
     blocks: int = 0
 
 
-class BlockRateMonitor:
+class BlockRateSpikes:
     def __init__(self, config: GuardrailSettings) -> None:
         self.config = config
         self._windows: TumblingWindows[tuple[str, str], _Window] = TumblingWindows(

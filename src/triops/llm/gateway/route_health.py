@@ -42,7 +42,7 @@ class _Baseline:
     cost: EwmaBaseline = field(default_factory=EwmaBaseline)
 
 
-class GatewayMonitor:
+class RouteHealth:
     def __init__(self, config: SignalConfig) -> None:
         self.config = config
         self._windows: TumblingWindows[tuple[str, str], _Window] = TumblingWindows(

@@ -34,10 +34,10 @@ from triops.llm.gateway.cost import (
 )
 from triops.llm.gateway.limits import KeyPolicy
 from triops.llm.gateway.messages import check_message, invalid
-from triops.llm.gateway.monitor import GatewayMonitor
 from triops.llm.gateway.providers import Provider, provider
 from triops.llm.gateway.recorder import Recorder
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
+from triops.llm.gateway.route_health import RouteHealth
 from triops.llm.gateway.spend import Spend
 from triops.llm.gateway.transport import Target, UpstreamFailure
 from triops.llm.guardrails.engine import GuardrailEngine
@@ -99,8 +99,8 @@ class Gateway:
         self.semantic = (SemanticCache(cache.semantic_threshold, cache.ttl_s, cache.max_entries)
                          if cache.enabled and cache.semantic and cache.embedding_model else None)
         self.spend = Spend(self.settings, db, self.prices, settings.redis_url)
-        self.monitor = GatewayMonitor(self.settings.signals)
-        self.recorder = Recorder(db, observe=self.monitor.observe)
+        self.route_health = RouteHealth(self.settings.signals)
+        self.recorder = Recorder(db, observe=self.route_health.observe)
         self.guardrails = _guardrails_of(self, db)
         self.snapshot = gateway_config.load(db, self.settings)
         threading.Thread(target=warm, name="triops-tokenizer-warm", daemon=True).start()

@@ -1,4 +1,4 @@
-"""Monitoring: every incoming sample is scored by its series' streaming detector.
+"""Detection: every incoming sample is scored by its series' streaming detector.
 
 For each series in a batch the detector state is loaded from the store (row locked),
 fed the batch's new points in timestamp order, and saved back, all in the caller's
@@ -31,11 +31,11 @@ from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops.detectors import DEFAULT_DETECTOR, DETECTORS, StreamingDetector, get_detector
 from triops.ops.incidents import ingest
-from triops.ops.telemetry import Sample, append_samples, series_key
+from triops.ops.telemetry import MetricSample, append_samples, series_key
 from triops.store.repos import ops as repo
 from triops.store.schema_ops import OpsSeriesState
 
-log = logging.getLogger("triops.ops.monitoring")
+log = logging.getLogger("triops.ops.detection")
 
 #: The signal kind of a detector alarm; its subject is ``series:<key>``.
 ANOMALY = "anomaly"
@@ -102,13 +102,13 @@ class DetectorCache:
 def ingest_samples(
     session: Session,
     project: str,
-    samples: Sequence[Sample],
+    samples: Sequence[MetricSample],
     *,
     detector: str = DEFAULT_DETECTOR,
-    unmonitored: Collection[str] = (),
+    unscored: Collection[str] = (),
     cache: DetectorCache | None = None,
 ) -> MonitorReport:
-    """Store ``samples`` and score them; ``unmonitored`` series keys are stored only.
+    """Store ``samples`` and score them; ``unscored`` series keys are stored only.
 
     Raises :class:`InvalidInput` (nothing written) for an unknown detector, a bad series
     name or label, or a value that is not a finite number.
@@ -118,7 +118,7 @@ def ingest_samples(
     by_series: dict[str, list[tuple[int, float]]] = {}
     for s in samples:
         key = series_key(s.name, s.labels)
-        if key not in unmonitored:
+        if key not in unscored:
             by_series.setdefault(key, []).append((s.ts_ms, s.value))
     # One lock order for every writer, so two batches never wait on each other in a cycle.
     for key in sorted(by_series):
