@@ -87,7 +87,7 @@ def test_pattern_discord_raw_is_the_nearest_earlier_window_distance():
     d = get_detector("pattern_discord", length=3, memory=20)
     cycle = [1.0, 5.0, 2.0, 7.0]
     raws = [d._raw(0.0, v) for v in cycle * 6]
-    assert raws[:5] == [0.0] * 5  # no earlier non-overlapping window yet
+    assert raws[:5] == [None] * 5  # no earlier non-overlapping window yet
     assert max(raws[8:]) == 0.0  # a repeated pattern is close to its last repeat
     assert d._raw(0.0, 9.0) > 0.0  # a value never seen makes a new pattern
 
@@ -103,7 +103,7 @@ def test_pattern_discord_raw_is_the_nearest_earlier_window_distance():
             for lag in range(length, memory + 1)
             if i - lag - length + 1 >= 0
         ]
-        assert got == pytest.approx(min(dists) if dists else 0.0)
+        assert got == (pytest.approx(min(dists)) if dists else None)
 
 
 def test_alarm_gate_silences_then_raises_the_bar():
@@ -237,3 +237,69 @@ def test_cli_detect_writes_scores_and_reports_errors(tmp_path):
         app, ["detect", "--input", str(src), "--output", str(out), "--detector", "nope"]
     )
     assert wrong.exit_code != 0 and "unknown detector" in wrong.output
+
+
+def _sine(noise: float, n: int = 1500, period: float = 100.0, seed: int = 11):
+    t = (1.7e9 + np.arange(n) * 300.0).tolist()
+    rng = np.random.default_rng(seed)
+    x = np.sin(2 * np.pi * np.arange(n) / period) + noise * rng.normal(size=n)
+    return t, x.tolist()
+
+
+def _alarms(t, x, **known) -> list[int]:
+    d = get_detector(DEFAULT_DETECTOR, **known)
+    return [i for i, (ti, xi) in enumerate(zip(t, x, strict=True)) if d.update(ti, xi) >= d.threshold]
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+@pytest.mark.parametrize("period", [24.0, 100.0, 288.0])
+def test_clean_sine_raises_no_alarm(noise, period):
+    # Members that cannot score yet used to teach the likelihood zeros, so their
+    # first real surprise alarmed on any signal, and again each time the gate reopened.
+    t, x = _sine(noise, period=period)
+    assert _alarms(t, x) == []
+    known = {"value_min": min(x), "value_max": max(x), "probation": 225}
+    assert _alarms(t, x, **known) == []
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_spike_on_a_sine_is_still_caught(noise):
+    t, x = _sine(noise)
+    x[1000] += 3.0
+    hits = _alarms(t, x)
+    assert hits and all(1000 <= i <= 1010 for i in hits)
+    known = {"value_min": min(x), "value_max": max(x), "probation": 225}
+    hits = _alarms(t, x, **known)
+    assert hits and all(1000 <= i <= 1010 for i in hits)
+
+
+def test_probation_rows_raise_no_alarm_and_start_no_silence():
+    t, x = _series(900)
+    x[200] += 30.0  # inside probation: only learned from
+    x[400] -= 30.0  # a pattern not seen in probation
+    d = get_detector(DEFAULT_DETECTOR, probation=300)
+    scores = [d.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
+    assert max(scores[:300]) == 0.0
+    assert max(scores[400:410]) >= d.threshold
+
+
+def test_cli_passes_the_known_range_and_probation(tmp_path):
+    runner = CliRunner()
+    t, x = _series(600)
+    x[450] += 20.0
+    body = "\n".join(f"{ti:.0f},{xi}" for ti, xi in zip(t, x, strict=True))
+    src = _write(tmp_path / "in.csv", "timestamp,value\n" + body + "\n")
+    out = tmp_path / "out.csv"
+    args = ["detect", "--input", str(src), "--output", str(out)]
+    known = ["--input-min", str(min(x)), "--input-max", str(max(x)), "--probation", "90"]
+    result = runner.invoke(app, args + known)
+    assert result.exit_code == 0, result.output
+    rows = _read(out)
+    assert all(r["is_anomaly"] == "false" for r in rows[:90])
+    assert any(r["is_anomaly"] == "true" for r in rows[450:460])
+    expected = score_series(t, x, DEFAULT_DETECTOR, value_min=min(x), value_max=max(x), probation=90)
+    assert [float(r["anomaly_score"]) for r in rows] == pytest.approx(expected, abs=1e-6)
+    half = runner.invoke(app, args + ["--input-min", "0"])
+    assert half.exit_code == 2 and "both the input minimum and the input maximum" in half.output
+    upside_down = runner.invoke(app, args + ["--input-min", "5", "--input-max", "1"])
+    assert upside_down.exit_code == 2 and "not above the maximum" in upside_down.output

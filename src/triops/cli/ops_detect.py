@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from triops.core.errors import TriopsError
-from triops.ops.detectors import DEFAULT_DETECTOR, detect_csv
+from triops.ops.detectors import DEFAULT_DETECTOR, KnownInAdvance, detect_csv
 
 app = typer.Typer(help="Anomaly detection on time series.", no_args_is_help=True)
 
@@ -28,10 +28,27 @@ def detect(
     detector: Annotated[
         str, typer.Option("--detector", help="Registered detector name.")
     ] = DEFAULT_DETECTOR,
+    input_min: Annotated[
+        float | None,
+        typer.Option("--input-min", help="The series' minimum, known in advance (with --input-max)."),
+    ] = None,
+    input_max: Annotated[
+        float | None,
+        typer.Option("--input-max", help="The series' maximum, known in advance (with --input-min)."),
+    ] = None,
+    probation: Annotated[
+        int,
+        typer.Option("--probation", min=0, help="Leading rows that only teach the detector: no alarm."),
+    ] = 0,
 ) -> None:
-    """Score every row of INPUT and write one output row per input row, in order."""
+    """Score every row of INPUT and write one output row per input row, in order.
+
+    Without --input-min/--input-max/--probation the detector is strictly streaming,
+    as for live telemetry; benchmark harnesses such as NAB's give all three.
+    """
     try:
-        report = detect_csv(input, output, detector)
+        known = KnownInAdvance(input_min, input_max, probation)
+        report = detect_csv(input, output, detector, known)
     except TriopsError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(code=2) from None

@@ -19,7 +19,7 @@ from triops.ops.detectors._default import DEFAULT_DETECTOR
 from triops.ops.detectors._discord import PatternDiscord
 from triops.ops.detectors._ensemble import Ensemble
 from triops.ops.detectors._forecast import HoltWinters, SeasonalZScore
-from triops.ops.detectors._io import DetectReport, detect_csv, score_series
+from triops.ops.detectors._io import DetectReport, KnownInAdvance, detect_csv, score_series
 from triops.ops.detectors._pipeline import PipelineDetector
 from triops.ops.detectors._spectral import SpectralResidual
 
@@ -32,6 +32,7 @@ __all__ = [
     "Detector",
     "Ensemble",
     "HoltWinters",
+    "KnownInAdvance",
     "PatternDiscord",
     "PipelineDetector",
     "SeasonalZScore",

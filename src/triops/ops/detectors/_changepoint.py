@@ -47,7 +47,7 @@ class BayesianChangePoint(PipelineDetector):
         self.kappa = np.ones(1)
         self.beta = np.ones(1)
 
-    def _raw(self, t: float, x: float) -> float:
+    def _raw(self, t: float, x: float) -> float | None:
         if len(self.first) < self.scale_points:
             self.first.append(x)
             if len(self.first) == self.scale_points:
@@ -55,7 +55,7 @@ class BayesianChangePoint(PipelineDetector):
                 self.center = float(np.median(arr))
                 mad = float(np.median(np.abs(arr - self.center)))
                 self.spread = max(1.4826 * mad, float(arr.std()), self.range.floor(1e-2), 1e-9)
-            return 0.0
+            return None
         z = (x - self.center) / self.spread
         k = len(self.prob)
         alpha = 1.0 + 0.5 * np.arange(k)

@@ -12,8 +12,8 @@ class ContextNovelty(PipelineDetector):
     """Quantised value contexts (value, its predecessors, time of day) and their counts.
 
     Values are quantised into ``bins`` steps of the range seen during the first
-    ``scale_points`` points (frozen then; values outside it fall in new bins, which
-    are novel by construction). The raw surprise is the mean of ``1 / (1 + count)``
+    ``scale_points`` points, or on the range given up front (frozen then; values
+    outside it fall in new bins, which are novel by construction). The raw surprise is the mean of ``1 / (1 + count)``
     over four contexts, in the spirit of Numenta's sequence memory and of CAD-OSE.
     """
 
@@ -29,16 +29,18 @@ class ContextNovelty(PipelineDetector):
         self.seen = 0
         self.lo = 0.0
         self.width = 1.0
+        if self.range.lo is not None:  # the range was given: bins are known now
+            self.scale_points = 0
+            self._fix_bins()
         self.prev = (None, None)
         self.counts: dict = {}
 
-    def _raw(self, t: float, x: float) -> float:
+    def _raw(self, t: float, x: float) -> float | None:
         self.seen += 1
         if self.seen <= self.scale_points:
             if self.seen == self.scale_points:
-                self.lo = self.range.lo
-                self.width = max((self.range.hi - self.range.lo) / self.bins, self.range.floor())
-            return 0.0
+                self._fix_bins()
+            return None
         b = int((x - self.lo) // self.width)
         p1, p2 = self.prev
         hour = int((t % DAY) // 3600)
@@ -51,3 +53,7 @@ class ContextNovelty(PipelineDetector):
             counts[key] = c + 1
         self.prev = (b, p1)
         return surprise / len(keys)
+
+    def _fix_bins(self) -> None:
+        self.lo = self.range.lo
+        self.width = max((self.range.hi - self.range.lo) / self.bins, self.range.floor())

@@ -41,7 +41,7 @@ class PatternDiscord(PipelineDetector):
         self.buffer = np.zeros(self.size)
         self.count = 0
 
-    def _raw(self, t: float, x: float) -> float:
+    def _raw(self, t: float, x: float) -> float | None:
         i = self.count
         self.buffer[i % self.size] = x
         self.count = i + 1
@@ -50,7 +50,7 @@ class PatternDiscord(PipelineDetector):
         # oldest usable lag is bounded by memory and by how much has been seen.
         last_lag = min(self.memory, i - m + 1)
         if last_lag < m:
-            return 0.0
+            return None
         steps, offsets = _window_offsets(m, last_lag)
         newest = self.buffer[(i - steps) % self.size]
         earlier = self.buffer[(i - offsets) % self.size]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from triops.ops.detectors._base import DETECTORS, register
 from triops.ops.detectors._pipeline import PipelineDetector
 
-_LIKELIHOOD_SETTINGS = ("short", "long", "warmup", "clip")
+_MEMBER_SETTINGS = ("short", "long", "warmup", "clip", "value_min", "value_max")
+_LIKELIHOOD_ONLY = ("short", "long", "warmup", "clip")
 
 
 @register
@@ -29,12 +30,13 @@ class Ensemble(PipelineDetector):
         members=("pattern_discord", "context_novelty"),
         **kw,
     ):
-        # Likelihood settings go to the members (each keeps its own default unless one
-        # is given); the alarm gate, the rest of ``kw``, is the ensemble's alone.
-        scoring = {k: kw.pop(k) for k in _LIKELIHOOD_SETTINGS if k in kw}
+        # Likelihood settings and the known range go to the members (each keeps its
+        # own default unless one is given); the alarm gate and the probation, the rest
+        # of ``kw``, are the ensemble's alone.
+        scoring = {k: kw[k] for k in _MEMBER_SETTINGS if k in kw}
+        kw = {k: v for k, v in kw.items() if k not in _LIKELIHOOD_ONLY}
         super().__init__(**kw)
         self.members = [DETECTORS.get(m)(**scoring, alarm=2.0, refractory=0, hold=0) for m in members]
 
     def _update(self, timestamp: float, value: float) -> float:
-        score = max(m._update(timestamp, value) for m in self.members)
-        return self.gate.update(score)
+        return self._alarm(max(m._update(timestamp, value) for m in self.members))

@@ -34,7 +34,7 @@ class SeasonalZScore(PipelineDetector):
         self.err_alpha = err_alpha
         self.cap = cap
 
-    def _raw(self, t: float, x: float) -> float:
+    def _raw(self, t: float, x: float) -> float | None:
         bd = self.daily.bin(t)
         bw = self.weekly.bin(t)
         preds = (
@@ -61,7 +61,7 @@ class SeasonalZScore(PipelineDetector):
         self.daily.learn(bd, x)
         self.weekly.learn(bw, x)
         if best_err is None:
-            return 0.0
+            return None
         z = best_res / (best_err + floor)
         return min(self.cap, z)
 
@@ -93,19 +93,19 @@ class HoltWinters(PipelineDetector):
         self.err = EwStats(err_alpha)
         self.cap = cap
 
-    def _raw(self, t: float, x: float) -> float:
+    def _raw(self, t: float, x: float) -> float | None:
         if self.level is None:
             self.level = x
-            return 0.0
+            return None
         b = self.season.bin(t)
         s = self.season.level[b] if self.season.count[b] else 0.0
         forecast = self.level + self.slope + s
         res = abs(x - forecast)
         scale = self.err.mean + self.range.floor()
-        z = res / scale if self.err.n >= 10 else 0.0
+        z = res / scale if self.err.n >= 10 else None
         self.err.update(res)
         new_level = self.a * (x - s) + (1.0 - self.a) * (self.level + self.slope)
         self.slope = self.b * (new_level - self.level) + (1.0 - self.b) * self.slope
         self.level = new_level
         self.season.learn(b, x - new_level)
-        return min(self.cap, z)
+        return None if z is None else min(self.cap, z)

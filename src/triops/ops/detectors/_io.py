@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from triops.core.errors import InvalidInput
 from triops.ops.detectors._base import DETECTORS, get_detector
@@ -26,15 +27,19 @@ class DetectReport:
 
 
 def score_series(
-    timestamps: Iterable[float], values: Iterable[float], detector: str = DEFAULT_DETECTOR
+    timestamps: Iterable[float],
+    values: Iterable[float],
+    detector: str = DEFAULT_DETECTOR,
+    **params: Any,
 ) -> list[float]:
-    """Anomaly scores in ``[0, 1]`` for a series, one per point, in order.
+    """Anomaly scores in ``[0, 1]`` for a series, one per point, in order (``params``
+    go to the detector, e.g. a range and probation known in advance).
 
     >>> scores = score_series(range(0, 3000, 60), [1.0] * 49 + [50.0], "seasonal_zscore")
     >>> len(scores), all(0.0 <= s <= 1.0 for s in scores)
     (50, True)
     """
-    d = get_detector(detector)
+    d = get_detector(detector, **params)
     return [d.update(t, v) for t, v in zip(timestamps, values)]
 
 
@@ -53,8 +58,38 @@ def parse_timestamp(text: str) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class KnownInAdvance:
+    """What a benchmark harness such as NAB's tells a detector before the first row:
+    the series' minimum and maximum and how many leading rows go unscored. Live
+    telemetry has none of it and is scored strictly streaming."""
+
+    value_min: float | None = None
+    value_max: float | None = None
+    probation: int = 0
+
+    def params(self) -> dict:
+        if (self.value_min is None) != (self.value_max is None):
+            raise InvalidInput("give both the input minimum and the input maximum, or neither")
+        if self.value_min is not None and not (
+            math.isfinite(self.value_min)
+            and math.isfinite(self.value_max)
+            and self.value_min <= self.value_max
+        ):
+            raise InvalidInput("the input minimum must be finite and not above the maximum")
+        if self.probation < 0:
+            raise InvalidInput("the probation must be a number of rows, 0 or more")
+        out: dict = {"probation": self.probation} if self.probation else {}
+        if self.value_min is not None:
+            out.update(value_min=self.value_min, value_max=self.value_max)
+        return out
+
+
 def detect_csv(
-    input_path: str | Path, output_path: str | Path, detector: str = DEFAULT_DETECTOR
+    input_path: str | Path,
+    output_path: str | Path,
+    detector: str = DEFAULT_DETECTOR,
+    known: KnownInAdvance | None = None,
 ) -> DetectReport:
     """Read ``timestamp,value`` rows, write ``timestamp,value,anomaly_score,is_anomaly``.
 
@@ -64,9 +99,17 @@ def detect_csv(
     cannot be parsed. Rows are never reordered: a timestamp earlier than or equal to
     the previous one is processed where it stands (and counted in ``out_of_order``).
     ``is_anomaly`` is ``anomaly_score >= threshold`` with the detector's threshold.
+    ``known`` passes a benchmark's range and probation to the detector.
     Raises :class:`InvalidInput` for a missing or empty file or missing columns.
     """
     cls = DETECTORS.get(detector)
+    params = (known or KnownInAdvance()).params()
+    try:
+        d = cls(**params)
+    except TypeError:
+        raise InvalidInput(
+            f"detector {detector!r} does not take the input range or probation"
+        ) from None
     path = Path(input_path)
     if not path.is_file():
         raise InvalidInput(f"input file {str(path)!r} does not exist")
@@ -76,12 +119,12 @@ def detect_csv(
         raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}") from None
     try:
         with handle:
-            return _detect_rows(csv.reader(handle), path, output_path, cls)
+            return _detect_rows(csv.reader(handle), path, output_path, d)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InvalidInput(f"{str(path)!r} is not a readable UTF-8 CSV file: {exc}") from None
 
 
-def _detect_rows(reader, path: Path, output_path, cls) -> DetectReport:
+def _detect_rows(reader, path: Path, output_path, d) -> DetectReport:
     """Write one output row per input row; see :func:`detect_csv`."""
     header = next(reader, None)
     if header is None:
@@ -94,8 +137,7 @@ def _detect_rows(reader, path: Path, output_path, cls) -> DetectReport:
             f"expected a header 'timestamp,value', found {','.join(header)!r}"
         )
     ti, vi = names.index("timestamp"), names.index("value")
-    d = cls()
-    report = DetectReport(0, 0, 0, 0, cls.threshold)
+    report = DetectReport(0, 0, 0, 0, d.threshold)
     previous = None
     out = Path(output_path)
     try:
@@ -130,6 +172,6 @@ def _detect_rows(reader, path: Path, output_path, cls) -> DetectReport:
                 previous = t
                 score = d.update(t, v)
             writer.writerow(
-                [raw_t, raw_v, f"{score:.6f}", "true" if score >= cls.threshold else "false"]
+                [raw_t, raw_v, f"{score:.6f}", "true" if score >= d.threshold else "false"]
             )
     return report

@@ -9,12 +9,27 @@ from triops.ops.detectors._parts import AlarmGate, AnomalyLikelihood, Range
 class PipelineDetector(StreamingDetector):
     """A detector made of a raw surprise score and shared post-processing.
 
-    Subclasses implement ``_raw(timestamp, value) -> float`` (any non-negative
-    surprise, larger is stranger; it must learn from the point only after scoring
-    it). The raw surprise goes through :class:`AnomalyLikelihood` and
+    Subclasses implement ``_raw(timestamp, value) -> float | None`` (any
+    non-negative surprise, larger is stranger; it must learn from the point only
+    after scoring it). ``None`` means the raw detector cannot score yet (it is still
+    learning its own scale or filling its window): the likelihood learns nothing
+    from such a point and its warm-up does not count it. Were those placeholder
+    points taught as zeros, the first real surprises would look infinitely unusual
+    against a zero-variance history and alarm on any signal, a clean sine included.
+    The raw surprise goes through :class:`AnomalyLikelihood` and
     :class:`AlarmGate`; the defaults are the global hyper-parameters chosen on NAB
     (see docs/anomaly-detection.md).
+
+    Live telemetry is scored strictly streaming. A caller that knows more up front,
+    as NAB's harness does, may pass ``value_min``/``value_max`` (the series' range:
+    scales are known from the first point) and ``probation`` (rows whose scores are
+    not used: the detector only learns there and raises no alarm).
     """
+
+    # Class-level defaults keep detector states stored before these settings existed
+    # loadable.
+    probation: int = 0
+    rows: int = 0
 
     def __init__(
         self,
@@ -27,15 +42,30 @@ class PipelineDetector(StreamingDetector):
         refractory: int = 50,
         hold: int = 200,
         penalty: float = 0.45,
+        value_min: float | None = None,
+        value_max: float | None = None,
+        probation: int = 0,
     ) -> None:
         self.range = Range()
+        if value_min is not None and value_max is not None:
+            self.range.update(float(value_min))
+            self.range.update(float(value_max))
         self.likelihood = AnomalyLikelihood(short=short, long=long, warmup=warmup, clip=clip)
         self.gate = AlarmGate(level=alarm, hold=hold, refractory=refractory, penalty=penalty)
+        self.probation = probation
+        self.rows = 0
 
     def _update(self, timestamp: float, value: float) -> float:
         raw = self._raw(timestamp, value)
         self.range.update(value)
-        return self.gate.update(self.likelihood.update(raw))
+        return self._alarm(0.0 if raw is None else self.likelihood.update(raw))
 
-    def _raw(self, timestamp: float, value: float) -> float:
+    def _alarm(self, score: float) -> float:
+        """The gated score; nothing alarms (or starts a silence) during probation."""
+        self.rows += 1
+        if self.rows <= self.probation:
+            return 0.0
+        return self.gate.update(score)
+
+    def _raw(self, timestamp: float, value: float) -> float | None:
         raise NotImplementedError

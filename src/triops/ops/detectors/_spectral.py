@@ -29,11 +29,11 @@ class SpectralResidual(PipelineDetector):
         self.extend = extend
         self.cap = cap
 
-    def _raw(self, t: float, x: float) -> float:
+    def _raw(self, t: float, x: float) -> float | None:
         self.values.append(x)
         n = len(self.values)
         if n < self.values.maxlen:
-            return 0.0
+            return None
         v = np.fromiter(self.values, dtype=float, count=n)
         slope = (v[-1] - v[-6]) / 5.0
         v = np.concatenate([v, v[-1] + slope * np.arange(1, self.extend + 1)])

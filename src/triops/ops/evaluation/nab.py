@@ -214,8 +214,13 @@ def score_corpus(
     scores_by_series: Mapping[str, np.ndarray],
     corpus: Sequence[NabSeries],
     profiles: Sequence[str] = tuple(PROFILES),
+    threshold: float | None = None,
 ) -> dict[str, NabResult]:
-    """Score a detector's per-row anomaly scores on a corpus, one result per profile."""
+    """Score a detector's per-row anomaly scores on a corpus, one result per profile.
+
+    Each profile's threshold is NAB's optimum on this corpus unless ``threshold`` is
+    given (one chosen elsewhere, as on training series when scoring held-out ones).
+    """
     results = {}
     for name in profiles:
         profile = PROFILES[name]
@@ -229,10 +234,13 @@ def score_corpus(
                 )
             parts.append(np.nan_to_num(values, nan=0.0)[mask])
         thresholds, totals = threshold_sweep(np.concatenate(parts), prepared, profile)
-        best = int(np.argmax(totals))
+        if threshold is None:
+            best = int(np.argmax(totals))
+        else:  # the lowest candidate at or above it detects exactly the same rows
+            best = max(int(np.count_nonzero(thresholds >= threshold)) - 1, 0)
         results[name] = NabResult(
             profile=name,
-            threshold=float(thresholds[best]),
+            threshold=float(thresholds[best] if threshold is None else threshold),
             raw=float(totals[best]),
             null=-profile.fn_weight * prepared.windows,
             perfect=profile.tp_weight * prepared.windows,
