@@ -1,0 +1,168 @@
+"""Cross-validate the default detector's settings on NAB, leaving whole folders out.
+
+Usage: python bench/nab_cv.py [--data /work/shared/datasets/nab] [--mode streaming|protocol]
+
+Every tunable setting of the default detector (``ensemble``: its members, the
+raw-surprise settings of ``pattern_discord`` and ``context_novelty``, the anomaly
+likelihood's window, horizon, warm-up and cap, the alarm gate's level, silence, hold
+and penalty) is varied one at a time around the shipped value. The folds are NAB's
+folders (``realKnownCause``, ``realTweets``, ...): each is scored with the setting and
+threshold that are best on the other folders, so no series helps choose how it is
+scored. Printed per mode:
+
+* per setting: the in-sample score (its own NAB-optimal threshold on all 47 series)
+  and the held-out score (each folder at the threshold chosen without it), pooled over
+  folders and as the mean of the folders that have anomaly windows;
+* the nested figure: each folder scored with the setting *and* threshold chosen
+  without it, which is what a held-back series can expect.
+
+Raw surprises are computed once per raw setting and replayed through the real
+``Ensemble`` (likelihoods and gate), so the grid costs seconds per setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from nab import DEFAULT_DATA, MODES, epoch_seconds, known_in_advance
+
+from triops.ops.detectors import DETECTORS, Ensemble
+from triops.ops.evaluation.nab import NabSeries, load_corpus, score_corpus
+
+SHIPPED = {"members": ("pattern_discord", "context_novelty")}
+# Each entry: the setting, the values tried besides the shipped one.
+GRID: dict[str, tuple] = {
+    "members": (("pattern_discord",), ("pattern_discord", "context_novelty", "seasonal_zscore")),
+    "pattern_discord.length": (4, 16),
+    "pattern_discord.memory": (500, 2000),
+    "context_novelty.bins": (12, 48),
+    "context_novelty.scale_points": (50, 300),
+    "short": (4, 16),
+    "long": (1000, 4000),
+    "warmup": (75, 300),
+    "clip": (3.0, float("inf")),
+    "alarm": (0.45, 0.55),
+    "refractory": (20, 100),
+    "hold": (100, 400),
+    "penalty": (0.3, 0.6),
+}
+
+
+def candidates() -> list[dict]:
+    out = [{}]
+    for key, values in GRID.items():
+        out += [{key: v} for v in values]
+    return out
+
+
+def label(setting: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in setting.items()) or "shipped"
+
+
+class RawCache:
+    """Raw surprises of one member on every series, per member setting and mode."""
+
+    def __init__(self, corpus: list[NabSeries]) -> None:
+        self.corpus = corpus
+        self.cache: dict = {}
+
+    def get(self, member: str, params: tuple, mode: str) -> dict[str, list]:
+        key = (member, params, mode)
+        if key not in self.cache:
+            out = {}
+            for series in self.corpus:
+                known = known_in_advance(series, mode).params()
+                known.pop("probation", None)
+                d = DETECTORS.get(member)(**dict(params), **known)
+                raws = []
+                for t, x in zip(epoch_seconds(series), series.values.tolist(), strict=True):
+                    raws.append(d._raw(t, x))
+                    d.range.update(x)
+                out[series.name] = raws
+            self.cache[key] = out
+        return self.cache[key]
+
+
+def run(setting: dict, raws: RawCache, mode: str) -> dict[str, np.ndarray]:
+    """Scores of the ensemble with ``setting`` on every series (raw surprises replayed)."""
+    members = setting.get("members", SHIPPED["members"])
+    own = {k: v for k, v in setting.items() if "." not in k and k != "members"}
+    per_member = defaultdict(dict)
+    for k, v in setting.items():
+        if "." in k:
+            m, p = k.split(".")
+            per_member[m][p] = v
+    replays = [raws.get(m, tuple(sorted(per_member[m].items())), mode) for m in members]
+    scores = {}
+    for series in raws.corpus:
+        d = Ensemble(members=members, **own, **known_in_advance(series, mode).params())
+        for member, replay in zip(d.members, replays, strict=True):
+            member._raw = _replayer(replay[series.name])
+        scores[series.name] = np.array(
+            [d.update(t, x) for t, x in zip(epoch_seconds(series), series.values.tolist(), strict=True)]
+        )
+    return scores
+
+
+def _replayer(values: list):
+    it = iter(values)
+    return lambda t, x: next(it)
+
+
+def folder(name: str) -> str:
+    return name.split("/")[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--mode", action="append", choices=MODES)
+    args = parser.parse_args()
+    corpus = load_corpus(args.data)
+    folds = sorted({folder(s.name) for s in corpus})
+    raws = RawCache(corpus)
+    for mode in args.mode or MODES:
+        print(f"\n### {mode}: {len(corpus)} series, {len(folds)} folders as folds\n")
+        print("| setting | in-sample | held-out (pooled) | held-out (folder mean) |")
+        print("|---|---|---|---|")
+        table = {}
+        for setting in candidates():
+            scores = run(setting, raws, mode)
+            table[label(setting)] = scores
+            inside = score_corpus(scores, corpus, ("standard",))["standard"].normalized
+            pooled, mean = held_out(corpus, folds, {f: scores for f in folds})
+            print(f"| {label(setting)} | {inside:.1f} | {pooled:.1f} | {mean:.1f} |", flush=True)
+        chosen = {}
+        for f in folds:
+            train = [s for s in corpus if folder(s.name) != f]
+            chosen[f] = max(
+                table, key=lambda k: score_corpus(table[k], train, ("standard",))["standard"].raw
+            )
+        pooled, mean = held_out(corpus, folds, {f: table[chosen[f]] for f in folds})
+        print(f"\nnested (setting and threshold chosen without the folder): pooled {pooled:.1f}, "
+              f"folder mean {mean:.1f}")
+        for f in folds:
+            print(f"- {f}: {chosen[f]}")
+
+
+def held_out(corpus, folds, scores_for) -> tuple[float, float]:
+    """Each folder scored at the threshold that is best without it: pooled and mean."""
+    raw, null, perfect, normalised = 0.0, 0.0, 0.0, []
+    for f in folds:
+        train = [s for s in corpus if folder(s.name) != f]
+        test = [s for s in corpus if folder(s.name) == f]
+        scores = scores_for[f]
+        threshold = score_corpus(scores, train, ("standard",))["standard"].threshold
+        result = score_corpus(scores, test, ("standard",), threshold=threshold)["standard"]
+        raw, null, perfect = raw + result.raw, null + result.null, perfect + result.perfect
+        if result.perfect > result.null:  # a folder without windows has no normalised score
+            normalised.append(result.normalized)
+    return 100 * (raw - null) / (perfect - null), float(np.mean(normalised))
+
+
+
+if __name__ == "__main__":
+    main()
