@@ -1,6 +1,7 @@
 """Cross-validate the default detector's settings on NAB, leaving whole folders out.
 
 Usage: python bench/nab_cv.py [--data /work/shared/datasets/nab] [--mode streaming|protocol]
+                              [--only SETTING ...]
 
 Every tunable setting of the default detector (``ensemble``: its members, the
 raw-surprise settings of ``pattern_discord`` and ``context_novelty``, the anomaly
@@ -51,10 +52,11 @@ GRID: dict[str, tuple] = {
 }
 
 
-def candidates() -> list[dict]:
+def candidates(only: list[str] | None) -> list[dict]:
     out = [{}]
     for key, values in GRID.items():
-        out += [{key: v} for v in values]
+        if not only or key in only:
+            out += [{key: v} for v in values]
     return out
 
 
@@ -120,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--mode", action="append", choices=MODES)
+    parser.add_argument("--only", action="append", choices=list(GRID), help="vary only these")
     args = parser.parse_args()
     corpus = load_corpus(args.data)
     folds = sorted({folder(s.name) for s in corpus})
@@ -129,7 +132,7 @@ def main() -> None:
         print("| setting | in-sample | held-out (pooled) | held-out (folder mean) |")
         print("|---|---|---|---|")
         table = {}
-        for setting in candidates():
+        for setting in candidates(args.only):
             scores = run(setting, raws, mode)
             table[label(setting)] = scores
             inside = score_corpus(scores, corpus, ("standard",))["standard"].normalized
