@@ -44,6 +44,8 @@ RULES: list[tuple[frozenset[str], str, Need | None]] = [
     (WRITES, r"/api/v1/gateway/(upstreams|routes)/.*", SERVER_ADMIN),
     (WRITES, r"/api/v1/guardrails/rules/.*", SERVER_ADMIN),
     (EVERY, r"/api/v1/gateway/keys/.*", ADMIN),
+    # Channels hold delivery secrets; routes decide where incidents are sent.
+    (WRITES, r"/api/v1/notifications/(channels|routes)/.*", ADMIN),
     # Registering a pipeline names code the server will run.
     (WRITES, r"/api/v1/pipelines", ADMIN),
     # Searches are reads that MLflow's clients send as POST.
