@@ -71,7 +71,7 @@ def relative(ms: int, origin: int) -> str:
     >>> relative(1_000, 0), relative(0, 125_000), relative(7_500_000, 0), relative(0, 0)
     ('+1s', '−2m 5s', '+2h 5m', '±0s')
     """
-    delta = (ms - origin) // 1000
+    delta = int((ms - origin) / 1000)  # toward zero: half a second before is not "−1s"
     if delta == 0:
         return "±0s"
     sign, delta = ("+" if delta > 0 else "−"), abs(delta)

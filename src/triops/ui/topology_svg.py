@@ -106,6 +106,8 @@ def draw(graph: Graph, *, highlight: str = "", open_incidents: Mapping[str, int]
         'fill="#98a2b3"/></marker></defs>'
     )]
     for src, dst, kind in sorted(graph.edges):
+        if src not in place or dst not in place:  # an edge to a node the graph lacks
+            continue
         (x1, y1), (x2, y2) = place[src], place[dst]
         if x2 > x1:
             ax, bx = x1 + _NODE_W, x2
