@@ -167,6 +167,11 @@ def test_incident_page_topology_and_change_markers(server, webhook):
         assert "pending approval" not in runs and "key:editor" in runs
         run = http.get(f"/api/v1/runbook-runs/{run_id}").json()
         assert run["decided_by"] == "key:editor"
+        wait_until(lambda: http.get(f"/api/v1/runbook-runs/{run_id}").json()["status"]
+                   == "succeeded", timeout=30)
+        page.reload()
+        assert "notify ok" in page.inner_text(f"tr[data-run='{run_id}']")
+        shot(page, "incident-approved")
 
         page.click("#neighbourhood a.node[data-key='service:web']")
         page.wait_for_url("**/ui/topology/service%3Aweb")
@@ -184,6 +189,7 @@ def test_incident_page_topology_and_change_markers(server, webhook):
         shot(page, "topology")
         page.check("input[value=host]")
         page.click("form.typefilter button")
+        page.wait_for_url("**/ui/topology?type=host")
         drawn = page.locator("svg.topology a.node")
         assert {drawn.nth(i).get_attribute("data-key") for i in range(drawn.count())} == {
             "host:web-1", "host:checkout-1"}
