@@ -96,8 +96,10 @@ def line_chart(
     width: int = 960,
     height: int = 300,
     title: str = "",
+    changes: Sequence[Marker] = (),
 ) -> Markup:
-    """An SVG line chart of ``(time_ms, value)`` points sorted by time, with markers."""
+    """An SVG line chart of ``(time_ms, value)`` points sorted by time, with markers,
+    and ``changes`` (deploys, promotions...) as dashed vertical lines with a flag."""
     label = escape(title or "line chart")
     if not points:
         return Markup(
@@ -138,6 +140,15 @@ def line_chart(
     path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in shown)
     parts.append(f'<polyline class="series" fill="none" stroke="#0f6b5c" stroke-width="1.2" '
                  f'points="{path}"/>')
+    for c in changes:
+        if not x0 <= c.x <= x1:
+            continue
+        x = sx(c.x)
+        flag = (f'<g class="change"><title>{escape(c.label)}</title>'
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_TOP}" y2="{_PAD_TOP + plot_h}" '
+                f'stroke="#6938ef" stroke-width="1.5" stroke-dasharray="4 3"/>'
+                f'<path d="M{x:.1f},{_PAD_TOP} l9,4 l-9,4 z" fill="#6938ef"/></g>')
+        parts.append(f'<a href="{escape(c.href)}">{flag}</a>' if c.href else flag)
     for m in markers:
         if not x0 <= m.x <= x1:
             continue

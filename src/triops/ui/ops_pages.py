@@ -1,23 +1,30 @@
-"""Ops pages: one series with its anomaly markers, log templates, a template's lines."""
+"""Ops pages: one series with its anomaly markers and the changes of its service, log
+templates, a template's lines."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from triops.ops import ANOMALY, read_series, subject_of
+from triops.ops import changes as ops_changes
 from triops.ops import logs as ops_logs
 from triops.ops import state_store as ops_repo
+from triops.ops.topology import keys as node_types
+from triops.ops.topology import load_graph
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.charts import Marker, bar_chart, line_chart
 from triops.ui.rendering import render
+from triops.ui.topology_svg import node_href
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/ops", include_in_schema=False)
 
 #: Points drawn at most; the chart reduces them to two per pixel column anyway.
 MAX_POINTS = 200_000
+MAX_CHANGES = 200
 
 
 @router.get("/series", response_class=HTMLResponse)
@@ -33,17 +40,38 @@ def series_page(
         marks = ops_repo.signal_marks(session, caller.project, ANOMALY, subject_of(key),
                                       start_ms, end_ms)
         state = ops_repo.get_series_state(session, caller.project, key)
+        changes = _service_changes(session, caller.project, key, points)
     markers = [
         Marker(x=float(t), label=f"anomaly score {v:.3f}" if v is not None else "anomaly",
                href=f"/ui/incidents/{incident}")
         for t, v, incident in marks
     ]
-    chart = line_chart([(float(t), v) for t, v in points], markers, title=f"series {key}")
+    flags = [Marker(x=float(c.time_ms), href=node_href(c.entity),
+                    label=f"{c.entity}: {c.summary or c.kind}"
+                    + (f" (version {c.version})" if c.version else ""))
+             for c in changes]
+    chart = line_chart([(float(t), v) for t, v in points], markers, title=f"series {key}",
+                       changes=flags)
     incidents = sorted({incident for _, _, incident in marks})
     return render(request, "ops_series.html", key=key, chart=chart, points=len(points),
                   truncated=len(points) >= MAX_POINTS, marks=marks[-50:], state=state,
-                  incidents=incidents, first=points[0][0] if points else None,
+                  incidents=incidents, changes=changes,
+                  first=points[0][0] if points else None,
                   last=points[-1][0] if points else None)
+
+
+def _service_changes(session: Session, project: str, key: str,
+                     points: list[tuple[int, float]]) -> list[ops_changes.Change]:
+    """Changes, within the drawn time range, of the services the series measures."""
+    if not points:
+        return []
+    graph = load_graph(session, project)
+    services = sorted(n for n in graph.neighbours(subject_of(key))
+                      if graph.nodes[n].type == node_types.SERVICE)
+    if not services:
+        return []
+    return ops_changes.search(session, project, entities=services, since_ms=points[0][0],
+                              until_ms=points[-1][0], limit=MAX_CHANGES)
 
 
 @router.get("/logs", response_class=HTMLResponse)

@@ -1,4 +1,4 @@
-"""Shell pages: login, overview, incidents, keys, and each pillar's landing page."""
+"""Shell pages: login, overview, the incident list, keys, and each pillar's landing page."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from triops.ops import list_series
 from triops.server import audit_log as audit
 from triops.server import key_store as keys
 from triops.server import sessions
-from triops.server.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.auth import AsAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.rendering import render
 
@@ -55,30 +55,6 @@ def incidents_page(
     with runtime_of(request).db.read() as session:
         rows = incident_repo.list_incidents(session, caller.project, status or None, 200)
     return render(request, "incidents.html", incidents=rows, status=status or "")
-
-
-@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(incident_id: str, request: Request, caller: Caller = AsViewer) -> HTMLResponse:
-    with runtime_of(request).db.read() as session:
-        row = incident_repo.get(session, caller.project, incident_id)
-        signals = incident_repo.signals_of(session, incident_id, 200)
-    return render(request, "incident.html", incident=row, signals=signals)
-
-
-@router.post("/incidents/{incident_id}/{action}")
-def incident_action(
-    incident_id: str, action: str, request: Request, caller: Caller = AsEditor
-) -> Response:
-    with runtime_of(request).db.write() as session:
-        if action == "ack":
-            incident_repo.acknowledge(session, caller.project, incident_id, caller.actor)
-        elif action == "resolve":
-            incident_repo.resolve(session, caller.project, incident_id)
-        else:
-            return RedirectResponse(f"/ui/incidents/{incident_id}", status_code=303)
-        audit.record(session, project=caller.project, actor=caller.actor,
-                     action=f"incident.{action}", target=incident_id)
-    return RedirectResponse(f"/ui/incidents/{incident_id}", status_code=303)
 
 
 @router.get("/keys", response_class=HTMLResponse)

@@ -5,15 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from triops.ui.guardrail_pages import router as guardrail_pages_router
+from triops.ui.incident_pages import router as incident_pages_router
 from triops.ui.llm_pages import router as llm_pages_router
 from triops.ui.ml_pages import router as ml_pages_router
 from triops.ui.monitoring_pages import router as monitoring_pages_router
 from triops.ui.ops_pages import router as ops_pages_router
 from triops.ui.pages import router as pages_router
 from triops.ui.prompt_pages import router as prompt_pages_router
+from triops.ui.topology_pages import router as topology_pages_router
 
 ROUTERS: list[APIRouter] = [
-    pages_router,  # login, overview, incidents, keys
+    pages_router,  # login, overview, incident list, keys
+    incident_pages_router,
+    topology_pages_router,
     llm_pages_router,
     ops_pages_router,
     prompt_pages_router,
