@@ -92,3 +92,25 @@ def test_filling_disk_over_otlp_raises_full_in_n_hours_and_clears(server):
         [incident] = capacity_incidents(http)
         assert incident["status"] == "resolved"
         assert incident["signal_count"] >= 3
+
+
+def test_cli_manages_rules_and_shows_the_projection(server):
+    from typer.testing import CliRunner
+
+    from triops.cli.main import app
+
+    cli = ["--server", server.url, "--api-key", server.admin_key]
+    run = CliRunner().invoke
+    out = run(app, ["capacity", "set", "disk-90", "--metric", "system.filesystem.usage",
+                    "--label", "state=used", "--value", "450", "--horizon", "3d", *cli])
+    assert out.exit_code == 0, out.output
+    out = run(app, ["capacity", "rules", *cli])
+    assert "disk-90" in out.output and "above 450" in out.output
+    with server.http() as http:
+        # The same disk (this module's server keeps it) fills again from 250 GB.
+        send_hours(http, 100, 130, lambda ts: 250 + 5 * (ts - T0 - 100 * H) / H)
+    out = run(app, ["capacity", "forecasts", USED, *cli])
+    assert out.exit_code == 0, out.output
+    assert re.search(r"disk-90: crosses 450 in ~\d+\.\d h", out.output), out.output
+    out = run(app, ["capacity", "delete", "disk-90", *cli])
+    assert out.exit_code == 0, out.output

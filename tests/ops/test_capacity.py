@@ -34,18 +34,18 @@ def truth(fill, threshold: float) -> float:
 
 
 def test_linear_fill_crosses_when_the_line_does():
-    fill = lambda t: 40 + 0.5 * t  # noqa: E731
+    fill = lambda t: 40 + 0.5 * t
     assert eta(fill(hours()), 100) == pytest.approx(truth(fill, 100), abs=0.5)
 
 
 def test_daily_cycle_does_not_tilt_the_trend():
-    fill = lambda t: 40 + 0.5 * t + 5 * np.sin(2 * np.pi * t / 24)  # noqa: E731
+    fill = lambda t: 40 + 0.5 * t + 5 * np.sin(2 * np.pi * t / 24)
     assert eta(fill(hours()), 100) == pytest.approx(truth(fill, 100), abs=2)
 
 
 def test_noisy_fill_is_close():
     rng = np.random.default_rng(7)
-    fill = lambda t: 40 + 0.5 * t  # noqa: E731
+    fill = lambda t: 40 + 0.5 * t
     got = eta(fill(hours()) + rng.normal(0, 2, len(hours())), 100)
     assert got == pytest.approx(truth(fill, 100), rel=0.1)
 
@@ -107,7 +107,7 @@ def test_filling_disk_raises_full_in_n_hours_then_clears(db):
                       "tests", 0)
         append_samples(session, "default", [MetricSample("disk_limit", 0, 500.0,
                                                          {"host_name": "host-3", "mountpoint": "/var"})])
-    fill = lambda t: 200 + 5 * t  # noqa: E731  full (500) at hour 60
+    fill = lambda t: 200 + 5 * t
     send(db, 0, 24, fill)
     [incident] = capacity_incidents(db)
     assert incident.status == "open"

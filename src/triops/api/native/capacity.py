@@ -86,12 +86,13 @@ def list_rules(request: Request, caller: Caller = AsViewer) -> list[RuleOut]:
                         updated_ms=r.updated_ms) for r in repo.list_rules(session, caller.project)]
 
 
-@router.delete("/rules/{name}", status_code=204)
-def delete_rule(name: str, request: Request, caller: Caller = AsEditor) -> None:
+@router.delete("/rules/{name}")
+def delete_rule(name: str, request: Request, caller: Caller = AsEditor) -> dict[str, str]:
     with runtime_of(request).db.write() as session:
         repo.delete_rule(session, caller.project, name)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="capacity.rule.delete", target=f"capacity_rule:{name}", detail={})
+    return {"deleted": name}
 
 
 @router.get("/forecasts", response_model=ForecastOut)

@@ -75,9 +75,9 @@ def _limit(session: Session, project: str, rule: CapacityRule, labels: dict[str,
     best: tuple[int, str] | None = None
     for key in list_series(session, project, prefix=rule.limit_series):
         name, limit_labels = parse_key(key)
-        if name == rule.limit_series and all(labels.get(k) == v for k, v in limit_labels.items()):
-            if best is None or len(limit_labels) > best[0]:
-                best = (len(limit_labels), key)
+        shared = all(labels.get(k) == v for k, v in limit_labels.items())
+        if name == rule.limit_series and shared and (best is None or len(limit_labels) > best[0]):
+            best = (len(limit_labels), key)
     if best is None:
         return None
     newest = read_series(session, project, best[1], limit=1, newest_first=True)
