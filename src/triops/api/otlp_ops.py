@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from triops.api import otlp_codec
 from triops.core.errors import InvalidInput
-from triops.ops import detection, logs, otlp_logs, otlp_metrics, topology
+from triops.ops import capacity, detection, logs, otlp_logs, otlp_metrics, topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
@@ -75,6 +75,8 @@ async def export_metrics(request: Request, caller: Caller = AsEditor) -> Respons
                     session, caller.project, batch.samples, unscored=batch.unscored,
                     cache=runtime.detector_cache)
                 topology.observe_samples(session, caller.project, batch.samples)
+                capacity.evaluate_samples(session, caller.project, batch.samples,
+                                          runtime.settings.capacity_interval_s * 1000)
         return batch
 
     batch = await run_in_threadpool(store)

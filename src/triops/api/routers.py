@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.alerts import router as alerts_router
+from triops.api.native.capacity import router as capacity_router
 from triops.api.native.causes import router as causes_router
 from triops.api.native.changes import router as changes_router
 from triops.api.native.datasets import router as datasets_router
@@ -58,4 +59,5 @@ ROUTERS: list[APIRouter] = [
     monitors_router,  # ML monitoring and pipelines
     ml_tracking_router,
     datasets_router,
+    capacity_router,  # capacity rules and projections
 ]

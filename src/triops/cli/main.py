@@ -8,6 +8,7 @@ import typer
 
 import triops
 from triops.cli.admin import db_app, incidents_app, keys_app
+from triops.cli.capacity import capacity_app
 from triops.cli.changes import changes_app
 from triops.cli.common import err_console
 from triops.cli.deploy import deploy
@@ -42,6 +43,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(changes_app, name="changes")
 app.add_typer(notify_app, name="notify")
 app.add_typer(runbooks_app, name="runbooks")
+app.add_typer(capacity_app, name="capacity")
 
 
 @app.command()

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     runbook_secrets: dict[str, SecretStr] = Field(
         default_factory=dict, description="Named secrets that runbook webhooks sign with "
         "(HMAC-SHA256); JSON in TRIOPS_RUNBOOK_SECRETS")
+    capacity_interval_s: int = Field(
+        300, ge=0, description="Each series is projected for capacity rules at most once per "
+        "this many seconds of its own time")
 
     @field_validator("pipeline_modules", mode="before")
     @classmethod

@@ -55,12 +55,12 @@ def append_samples(session: Session, project: str, samples: Iterable[MetricSampl
 
 def read_series(
     session: Session, project: str, key: str, start_ms: int | None = None,
-    end_ms: int | None = None, limit: int | None = None,
+    end_ms: int | None = None, limit: int | None = None, newest_first: bool = False,
 ) -> list[tuple[int, float]]:
     return [
         (r.ts_ms, r.data["v"])
         for r in records.scan(session, project, SAMPLE, streams=[key], start_ms=start_ms,
-                              end_ms=end_ms, limit=limit)
+                              end_ms=end_ms, limit=limit, newest_first=newest_first)
     ]
 
 

@@ -14,6 +14,7 @@ from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ops import MetricSample, ingest_samples, list_series, read_series
 from triops.ops import logs as ops_logs
+from triops.ops.capacity import evaluate_samples
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
@@ -59,6 +60,8 @@ def post_samples(body: SamplesIn, request: Request, caller: Caller = AsEditor) -
     with runtime.db.write() as session:
         report = ingest_samples(session, caller.project, samples,
                                 cache=runtime.detector_cache)
+        evaluate_samples(session, caller.project, samples,
+                         runtime.settings.capacity_interval_s * 1000)
     return Accepted(accepted=report.accepted, scored=report.scored, late=report.late,
                     anomalies=len(report.anomalies))
 

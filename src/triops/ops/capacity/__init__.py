@@ -1,0 +1,17 @@
+"""Capacity and predictive-maintenance signals: series projected to a threshold."""
+
+from triops.ops.capacity.evaluator import (
+    CAPACITY,
+    DEFAULT_INTERVAL_MS,
+    Assessment,
+    assess,
+    evaluate,
+    evaluate_samples,
+    rules_of,
+)
+from triops.ops.capacity.projection import Projection, first_crossing, project
+from triops.ops.capacity.rules import CapacityRule, parse_duration, parse_key
+
+__all__ = ["CAPACITY", "DEFAULT_INTERVAL_MS", "Assessment", "CapacityRule", "Projection",
+           "assess", "evaluate", "evaluate_samples", "first_crossing", "parse_duration",
+           "parse_key", "project", "rules_of"]
