@@ -1,4 +1,6 @@
-"""Small server-rendered SVG charts: a time-series line chart with markers, a bar chart.
+"""Small server-rendered SVG charts: a time-series line chart with markers and an
+optional forecast (line, interval band, thresholds and their expected crossings), a bar
+chart.
 
 No JavaScript and no third-party front-end code: the server draws the SVG, the page
 embeds it. Long series are reduced to the minimum and maximum of each pixel column,
@@ -10,7 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -25,6 +27,27 @@ class Marker:
     x: float
     label: str = ""
     href: str = ""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A horizontal line at ``value`` that the forecast reaches from below (``rising``) or
+    from above; ``crossing_x`` is where it is expected to, drawn as a ring captioned
+    ``caption``."""
+
+    value: float
+    label: str = ""
+    crossing_x: float | None = None
+    caption: str = ""
+    rising: bool = True
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The path after the series' last point: ``(x, mean, lo, hi)`` sorted by x."""
+
+    points: Sequence[tuple[float, float, float, float]]
+    thresholds: Sequence[Threshold] = ()
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -78,7 +101,8 @@ def _extremes(bucket: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def _time_label(ms: float, span_ms: float) -> str:
     moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    if span_ms > 3 * 86_400_000:
+    # Six labels a week or more apart each fall on a different day.
+    if span_ms > 7 * 86_400_000:
         return moment.strftime("%m-%d")
     if span_ms > 86_400_000:
         return moment.strftime("%m-%d %H:%M")
@@ -97,9 +121,11 @@ def line_chart(
     height: int = 300,
     title: str = "",
     changes: Sequence[Marker] = (),
+    forecast: Forecast | None = None,
 ) -> Markup:
     """An SVG line chart of ``(time_ms, value)`` points sorted by time, with markers,
-    and ``changes`` (deploys, promotions...) as dashed vertical lines with a flag."""
+    ``changes`` (deploys, promotions...) as dashed vertical lines with a flag, and a
+    ``forecast`` drawn on past the last point (the time axis extends over it)."""
     label = escape(title or "line chart")
     if not points:
         return Markup(
@@ -110,10 +136,13 @@ def line_chart(
     plot_h = height - _PAD_TOP - _PAD_BOTTOM
     shown = reduce_points(points, plot_w)
     xs = [p[0] for p in points]
-    x0, x1 = xs[0], xs[-1]
+    ahead = _thin(forecast.points, plot_w) if forecast and forecast.points else []
+    thresholds = forecast.thresholds if forecast else ()
+    x0, x1 = xs[0], max(xs[-1], ahead[-1][0] if ahead else xs[-1])
     if x1 <= x0:
         x1 = x0 + 1.0
-    ys = [p[1] for p in shown]
+    ys = [p[1] for p in shown] + [y for p in ahead for y in p[1:]]
+    ys += [t.value for t in thresholds]
     ticks = nice_ticks(min(ys), max(ys))
     y0, y1 = ticks[0], ticks[-1]
 
@@ -135,11 +164,17 @@ def line_chart(
                      f'font-size="11" fill="#667085">{_fmt(t)}</text>')
     for i in range(6):
         xv = x0 + (x1 - x0) * i / 5
-        parts.append(f'<text x="{sx(xv):.1f}" y="{height - 10}" text-anchor="middle" '
+        # The last label ends at the plot's edge rather than running off the image.
+        anchor = "end" if i == 5 else "middle"
+        parts.append(f'<text x="{sx(xv):.1f}" y="{height - 10}" text-anchor="{anchor}" '
                      f'font-size="11" fill="#667085">{_time_label(xv, x1 - x0)}</text>')
+    if ahead:
+        parts.append(_forecast_svg(points[-1], ahead, sx, sy, _PAD_TOP + plot_h))
     path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in shown)
     parts.append(f'<polyline class="series" fill="none" stroke="#0f6b5c" stroke-width="1.2" '
                  f'points="{path}"/>')
+    for t in thresholds:
+        parts.append(_threshold_svg(t, sx, sy, _PAD_LEFT, width - _PAD_RIGHT))
     for c in changes:
         if not x0 <= c.x <= x1:
             continue
@@ -161,6 +196,66 @@ def line_chart(
         parts.append(f'<a href="{escape(m.href)}">{dot}</a>' if m.href else dot)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _thin(points: Sequence[tuple[float, ...]], columns: int) -> list[tuple[float, ...]]:
+    """Every k-th point, about ``columns`` in all, keeping the last (a forecast is smooth,
+    so this loses nothing visible)."""
+    k = max(1, len(points) // max(columns, 1))
+    kept = list(points[::k])
+    if kept[-1] != points[-1]:
+        kept.append(points[-1])
+    return kept
+
+
+def _forecast_svg(last: tuple[float, float], ahead: Sequence[tuple[float, ...]],
+                  sx: Callable[[float], float], sy: Callable[[float], float],
+                  bottom: float) -> str:
+    """The interval band and the dashed forecast line, both starting at the last point so
+    that the path continues the series."""
+    start = (last[0], last[1], last[1], last[1])
+    path = [start, *ahead]
+    mean = " ".join(f"{sx(p[0]):.1f},{sy(p[1]):.1f}" for p in path)
+    band = " ".join([f"{sx(p[0]):.1f},{sy(p[3]):.1f}" for p in path]
+                    + [f"{sx(p[0]):.1f},{sy(p[2]):.1f}" for p in reversed(path)])
+    origin = sx(last[0])
+    return (f'<g class="forecast"><title>forecast with its 90 % interval</title>'
+            f'<line class="forecast-origin" x1="{origin:.1f}" x2="{origin:.1f}" '
+            f'y1="{_PAD_TOP}" y2="{bottom:.1f}" stroke="#98a2b3" stroke-dasharray="2 3"/>'
+            f'<text x="{origin + 5:.1f}" y="{_PAD_TOP + 10}" font-size="11" '
+            f'fill="#667085">forecast →</text>'
+            f'<polygon class="interval" points="{band}" fill="#0f6b5c" fill-opacity="0.15" '
+            f'stroke="none"/>'
+            f'<polyline class="forecast-line" fill="none" stroke="#0f6b5c" stroke-width="1.5" '
+            f'stroke-dasharray="6 4" points="{mean}"/></g>')
+
+
+def _threshold_svg(t: Threshold, sx: Callable[[float], float], sy: Callable[[float], float],
+                   left: float, right: float) -> str:
+    """The threshold line with its label, and the expected crossing with its caption.
+
+    Texts go where the path is not: before the crossing the path is on the near side of
+    the line (below it when rising), after it on the far side.
+    """
+    y = sy(t.value)
+    far, near = (y - 5, y + 15) if t.rising else (y + 15, y - 5)
+    name = escape(t.label or _fmt(t.value))
+    out = [(f'<g class="threshold"><title>{name}</title>'
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dc6803" '
+            f'stroke-width="1.2"/>'
+            f'<text x="{left + 6}" y="{far:.1f}" font-size="11" fill="#b54708">{name}</text>'
+            f'</g>')]
+    if t.crossing_x is not None:
+        x = sx(t.crossing_x)
+        # Left of the ring (on the far side) when there is room, else right (near side).
+        anchor, dx, ty = ("end", -9, far) if x > (left + right) / 2 else ("start", 9, near)
+        out.append(f'<g class="crossing"><title>{escape(t.caption)}</title>'
+                   f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#fff" stroke="#dc6803" '
+                   f'stroke-width="2"/>'
+                   f'<text x="{x + dx:.1f}" y="{ty:.1f}" text-anchor="{anchor}" '
+                   f'font-size="12" font-weight="600" fill="#b54708">{escape(t.caption)}</text>'
+                   f'</g>')
+    return "".join(out)
 
 
 def bar_chart(

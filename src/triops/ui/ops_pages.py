@@ -1,5 +1,5 @@
-"""Ops pages: one series with its anomaly markers and the changes of its service, log
-templates, a template's lines."""
+"""Ops pages: one series with its anomaly markers, the changes of its service and its
+capacity forecast, log templates, a template's lines."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from triops.ops import ANOMALY, read_series, subject_of
 from triops.ops import changes as ops_changes
 from triops.ops import logs as ops_logs
 from triops.ops import state_store as ops_repo
+from triops.ops.capacity import Assessment, forecast_of, parse_key
 from triops.ops.topology import keys as node_types
 from triops.ops.topology import load_graph
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.ui.charts import Marker, bar_chart, line_chart
+from triops.ui.charts import Forecast, Marker, Threshold, bar_chart, line_chart
 from triops.ui.rendering import render
 from triops.ui.topology_svg import node_href
 
@@ -41,6 +42,7 @@ def series_page(
                                       start_ms, end_ms)
         state = ops_repo.get_series_state(session, caller.project, key)
         changes = _service_changes(session, caller.project, key, points)
+        capacity = forecast_of(session, caller.project, key, end_ms) if points else []
     markers = [
         Marker(x=float(t), label=f"anomaly score {v:.3f}" if v is not None else "anomaly",
                href=f"/ui/incidents/{incident}")
@@ -51,13 +53,30 @@ def series_page(
                     + (f" (version {c.version})" if c.version else ""))
              for c in changes]
     chart = line_chart([(float(t), v) for t, v in points], markers, title=f"series {key}",
-                       changes=flags)
+                       changes=flags, forecast=_forecast(key, capacity))
     incidents = sorted({incident for _, _, incident in marks})
     return render(request, "ops_series.html", key=key, chart=chart, points=len(points),
                   truncated=len(points) >= MAX_POINTS, marks=marks[-50:], state=state,
-                  incidents=incidents, changes=changes,
+                  incidents=incidents, changes=changes, capacity=capacity,
                   first=points[0][0] if points else None,
                   last=points[-1][0] if points else None)
+
+
+def _forecast(key: str, found: list[Assessment]) -> Forecast | None:
+    """The longest-horizon projection, with each rule's threshold and the crossing
+    captioned as its signal would be titled ("disk /var on host-3 full in ~36 h")."""
+    if not found:
+        return None
+    _, labels = parse_key(key)
+    p = found[0].projection
+    return Forecast(
+        points=[(float(t), float(m), float(lo), float(hi))
+                for t, m, lo, hi in zip(p.times_ms, p.mean, p.lo, p.hi, strict=True)],
+        thresholds=[Threshold(value=a.threshold, label=f"{a.rule.name}: {a.threshold:g}",
+                              crossing_x=None if a.crossing_ms is None else float(a.crossing_ms),
+                              caption="" if a.crossing_ms is None else a.title(labels),
+                              rising=a.rule.direction == "above")
+                    for a in found])
 
 
 def _service_changes(session: Session, project: str, key: str,

@@ -8,12 +8,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from triops.core.errors import NotFound
 from triops.core.ids import now_ms
-from triops.ops.capacity import Assessment, CapacityRule, assess, parse_key, rules_of
+from triops.ops.capacity import CapacityRule, forecast_of
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.repos import audit
@@ -105,7 +104,7 @@ def get_forecast(request: Request, series: str = Query(..., max_length=1000),
     if not found:
         raise NotFound(f"no capacity rule projects series {series!r} yet (no rule matches, "
                        "or its history is shorter than the rule's min_history)")
-    longest = max(found, key=lambda a: a.rule.horizon_s).projection
+    longest = found[0].projection
     return ForecastOut(
         series=series, origin_ms=longest.origin_ms, slope_per_hour=longest.slope_per_hour,
         rules=[CrossingOut(rule=a.rule.name, threshold=a.threshold, crossing_ms=a.crossing_ms,
@@ -113,9 +112,3 @@ def get_forecast(request: Request, series: str = Query(..., max_length=1000),
         points=[ForecastPoint(ts_ms=int(t), forecast=float(m), lo=float(lo), hi=float(hi))
                 for t, m, lo, hi in zip(longest.times_ms, longest.mean, longest.lo, longest.hi,
                                         strict=True)])
-
-
-def forecast_of(session: Session, project: str, series: str) -> list[Assessment]:
-    name, labels = parse_key(series)
-    return [a for rule in rules_of(session, project) if rule.matches(name, labels)
-            if (a := assess(session, project, rule, series)) is not None]

@@ -7,11 +7,12 @@ from triops.ops.capacity.evaluator import (
     assess,
     evaluate,
     evaluate_samples,
+    forecast_of,
     rules_of,
 )
 from triops.ops.capacity.projection import Projection, first_crossing, project
 from triops.ops.capacity.rules import CapacityRule, parse_duration, parse_key
 
 __all__ = ["CAPACITY", "DEFAULT_INTERVAL_MS", "Assessment", "CapacityRule", "Projection",
-           "assess", "evaluate", "evaluate_samples", "first_crossing", "parse_duration",
-           "parse_key", "project", "rules_of"]
+           "assess", "evaluate", "evaluate_samples", "first_crossing", "forecast_of",
+           "parse_duration", "parse_key", "project", "rules_of"]

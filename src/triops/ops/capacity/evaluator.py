@@ -118,6 +118,16 @@ def assess(session: Session, project: str, rule: CapacityRule, key: str,
     return Assessment(rule, key, threshold, proj, crossing, from_interval)
 
 
+def forecast_of(session: Session, project: str, series: str,
+                end_ms: int | None = None) -> list[Assessment]:
+    """Each matching rule's projection of the series up to ``end_ms``, the longest
+    horizon first; empty when no rule matches or the history is still too short."""
+    name, labels = parse_key(series)
+    found = [a for rule in rules_of(session, project) if rule.matches(name, labels)
+             if (a := assess(session, project, rule, series, end_ms)) is not None]
+    return sorted(found, key=lambda a: -a.rule.horizon_s)
+
+
 def _signal(found: Assessment, labels: dict[str, str]) -> Signal:
     assert found.crossing_ms is not None
     eta = found.eta_hours or 0.0
