@@ -12,6 +12,7 @@ PetShop labels as the symptom is posted as an SLO alert would post it.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -59,7 +60,10 @@ def _read(name: str) -> str:
 
 
 def _metrics_table(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(io.StringIO(_read(name)), header=[0, 1, 2], index_col=0)
+    raw = resources.files("triops.demo").joinpath(f"data/{name}").read_bytes()
+    if name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    frame = pd.read_csv(io.BytesIO(raw), header=[0, 1, 2], index_col=0)
     return frame.astype(float)
 
 
@@ -107,7 +111,7 @@ def _metrics(table: pd.DataFrame) -> ExportMetricsServiceRequest:
 def play(ctx: DemoContext) -> LoopResult:
     target = json.loads(_read("petshop_target.json"))
     edges = [tuple(row) for row in list(csv.reader(_read("petshop_edges.csv").splitlines()))[1:]]
-    issue, normal = _metrics_table("petshop_issue.csv"), _metrics_table("petshop_normal.csv")
+    issue, normal = _metrics_table("petshop_issue.csv"), _metrics_table("petshop_normal.csv.gz")
     # The normal rows are from another day: they become the hours just before the issue,
     # and the whole replay moves so that the labelled symptom happens now.
     normal.index = issue.index[0] - STEP_S * (len(normal) - pd.RangeIndex(len(normal)))

@@ -85,8 +85,11 @@ class _Monitor:
         version = int(found["version"])
         if version not in self.models:
             path = found["source"].removeprefix("mlflow-artifacts:/")
-            raw = self.ctx.call("GET", f"/api/2.0/mlflow-artifacts/artifacts/{path}/model.json")
-            self.models[version] = raw
+            reply = self.ctx.http.get(f"/api/2.0/mlflow-artifacts/artifacts/{path}/model.json")
+            if not reply.is_success:
+                raise LoopFailed(f"model {MODEL} version {version}: its artifact answered "
+                                 f"{reply.status_code}")
+            self.models[version] = json.loads(reply.content)
         return version, self.models[version]
 
     def tick(self) -> None:
