@@ -425,8 +425,8 @@ def test_local_upstream_fault_switch_fails_and_slows_every_model():
     import time
 
     import httpx
-
     from tests.conftest import free_port
+
     from triops.llm.gateway.local_upstream import Served, create_app
 
     served = Served(create_app("a"), free_port()).start()

@@ -104,12 +104,12 @@ class _Monitor:
         self.last = {"version": version, "psi": psi, "accuracy": accuracy}
         breaches = []
         if psi > PSI_THRESHOLD:
-            breaches.append(("drift", psi, f"prediction drift on {MODEL}: PSI {psi:.2f} over "
-                                           f"{PSI_THRESHOLD} (version {version})"))
+            breaches.append(("drift", psi, (f"prediction drift on {MODEL}: PSI {psi:.2f} "
+                                            f"over {PSI_THRESHOLD} (version {version})")))
         if accuracy < self.reference_accuracy - ACCURACY_DROP:
             breaches.append(("performance", accuracy,
-                             f"accuracy of {MODEL} fell to {accuracy:.0%} from "
-                             f"{self.reference_accuracy:.0%} (version {version})"))
+                             (f"accuracy of {MODEL} fell to {accuracy:.0%} from "
+                              f"{self.reference_accuracy:.0%} (version {version})")))
         for kind, value, summary in breaches:
             # Stamped when the batch was served: that is when the predictions were made.
             folded = self.ctx.call("POST", "/api/v1/signals", json={
