@@ -33,9 +33,9 @@ ACCURACY_DROP = 0.1
 BATCH = 120
 
 RUNBOOK = f"""\
-description: roll the churn champion back when drift or an accuracy drop follows a promotion
+description: roll the churn champion back when drift follows a promotion
 trigger:
-  kind: [drift, performance]
+  kind: drift
   source: ml
   entity: "{SUBJECT}"
   min_severity: warning
@@ -76,7 +76,7 @@ class _Monitor:
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(7))
     models: dict[int, dict[str, Any]] = field(default_factory=dict)
     first_signal_ms: int | None = None
-    incident_id: str | None = None
+    incidents: dict[str, str] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
 
     def _champion(self) -> tuple[int, dict[str, Any]]:
@@ -116,9 +116,15 @@ class _Monitor:
                 "source": "ml", "kind": kind, "subject": SUBJECT, "severity": "warning",
                 "value": value, "time_ms": served_ms, "summary": summary,
                 "labels": {"model": MODEL}})
+            if kind not in self.incidents:
+                self.incidents[kind] = folded["incident_id"]
+                self.ctx.say(NAME, f"[red]signal[/] {summary} → incident {folded['incident_id']}")
             if self.first_signal_ms is None:
-                self.first_signal_ms, self.incident_id = served_ms, folded["incident_id"]
-                self.ctx.say(NAME, f"[red]signal[/] {summary} → incident {self.incident_id}")
+                self.first_signal_ms = served_ms
+
+    @property
+    def drift_incident(self) -> str | None:
+        return self.incidents.get("drift")
 
 
 def _register(ctx: DemoContext) -> None:
@@ -155,8 +161,8 @@ def play(ctx: DemoContext) -> LoopResult:
                   f"{monitor.last['accuracy']:.0%}: healthy")
     _move_alias(ctx, 2)
     ctx.say(NAME, f"[bold]challenger promoted[/]: {ALIAS} → version 2 (a change event)")
-    incident_id = ctx.wait_for("a drift or accuracy signal",
-                               lambda: monitor.incident_id, tick=monitor.tick)
+    incident_id = ctx.wait_for("a drift signal", lambda: monitor.drift_incident,
+                               tick=monitor.tick)
     causes = ctx.wait_for("probable causes", lambda: ctx.call(
         "GET", f"/api/v1/incidents/{incident_id}/causes") or None)
     ctx.say(NAME, f"first cause: {causes[0]['entity']} ({causes[0]['kind']}, score "
@@ -166,9 +172,13 @@ def play(ctx: DemoContext) -> LoopResult:
     version = monitor.last["version"]
     ctx.say(NAME, f"monitor on version {version:.0f}: PSI {monitor.last['psi']:.2f}, "
                   f"accuracy {monitor.last['accuracy']:.0%}")
+    # The accuracy drop is an incident of its own; the rollback has to end it too.
+    quiet = all(row["last_ms"] <= run["acted_ms"] for row in ctx.call(
+        "GET", "/api/v1/incidents") if row["subject"] == SUBJECT)
     promoted_first = (causes[0]["entity"], causes[0]["kind"]) == (SUBJECT, "model.alias.moved")
-    closed = promoted_first and run["status"] == "succeeded" and version == 1
+    closed = promoted_first and run["status"] == "succeeded" and version == 1 and quiet
     summary = (f"causes[0] {causes[0]['entity']} {causes[0]['kind']}; run {run['status']} "
-               f"({run['reason']}); {ALIAS} at version {version:.0f}")
+               f"({run['reason']}); {ALIAS} at version {version:.0f}; "
+               f"{'no' if quiet else 'still a'} drift or accuracy signal after the rollback")
     return LoopResult(NAME, closed, summary, monitor.first_signal_ms, run["acted_ms"],
                       facts={"incident_id": incident_id, "run_id": run["id"], **monitor.last})
