@@ -343,6 +343,24 @@ def test_error_rate_latency_and_cost_signals():
     assert error.subject == "route:chat" and 0.4 <= error.value <= 0.55
 
 
+def test_an_upstream_failing_behind_failover_is_named():
+    # Failover answers every call from the healthy upstream, so the route's error rate
+    # stays 0; the attempts show which upstream fails.
+    health = RouteHealth(SignalConfig(window_s=60, min_calls=10, error_rate=0.2))
+    fired = []
+    for window in range(3):
+        for i in range(20):
+            span = gateway_span("chat", 100, at_s=window * 60.0 + i)
+            failing = window == 1 and i % 2 == 0
+            span.attributes["triops.gateway.attempts"] = (
+                ["a/echo: 500", "b/echo: ok"] if failing else
+                ["b/echo: ok"] if i % 2 else ["a/echo: ok"])
+            fired += health.observe("p", span)
+    assert [(s.kind, s.labels) for s in fired] == [
+        ("gateway.upstream_errors", {"route": "chat", "upstream": "a"})]
+    assert fired[0].value > 0.9 and "upstream a failed 10 of" in fired[0].summary
+
+
 def test_recorder_writes_spans_and_signals_into_incidents(db):
     import time
 
@@ -401,3 +419,27 @@ embedding_model = "embed"
 
     with pytest.raises(ConfigError, match="retries"):
         Settings.load()
+
+
+def test_local_upstream_fault_switch_fails_and_slows_every_model():
+    import time
+
+    import httpx
+    from tests.conftest import free_port
+
+    from triops.llm.gateway.local_upstream import Served, create_app
+
+    served = Served(create_app("a"), free_port()).start()
+    body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        with httpx.Client(base_url=served.url, timeout=10) as http:
+            assert http.put("/_fault", json={"error_rate": 0.5, "delay_ms": 50}).is_success
+            started = time.perf_counter()
+            codes = [http.post("/v1/chat/completions", json=body).status_code
+                     for _ in range(6)]
+            assert time.perf_counter() - started >= 0.3
+            assert codes == [200, 500, 200, 500, 200, 500]  # evenly spread
+            assert http.put("/_fault", json={}).is_success
+            assert http.post("/v1/chat/completions", json=body).status_code == 200
+    finally:
+        served.stop()

@@ -142,6 +142,24 @@ def test_verification_failure_escalates_and_undoes(db, clock):
     assert any("rollback-churn" in s and "did not clear" in s for s in summaries)
 
 
+@pytest.mark.parametrize(("late_s", "status"), [(4, "succeeded"), (6, "undone")])
+def test_verification_settle_ignores_signals_stamped_just_after_acting(db, clock, late_s,
+                                                                       status):
+    # A windowed signal about calls made before the change is stamped at its window's end,
+    # a moment after the run acted: within `settle` it does not count against the run.
+    model_with_alias(db)
+    put(db, "p", "rollback-churn", rollback_book().replace(
+        "{clear_within: 10m, on_fail: undo}", "{clear_within: 1m, settle: 5s, on_fail: undo}"))
+    engine = engine_of(db, clock)
+    drift(db, clock, severity=Severity.warning)
+    engine.tick()
+    clock.advance(late_s)
+    drift(db, clock, severity=Severity.warning)
+    clock.advance(60)
+    engine.tick()
+    assert runs(db)[0].status == status
+
+
 def test_approval_required_waits_and_rejection_is_recorded(db, clock):
     model_with_alias(db)
     put(db, "p", "rollback-churn", rollback_book("required"))

@@ -11,6 +11,7 @@ from triops.cli.admin import db_app, incidents_app, keys_app
 from triops.cli.capacity import capacity_app
 from triops.cli.changes import changes_app
 from triops.cli.common import err_console
+from triops.cli.demo import demo
 from triops.cli.deploy import deploy
 from triops.cli.evals import eval_app
 from triops.cli.lineage import lineage_app
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.command()(up)
 app.command()(deploy)
+app.command()(demo)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(incidents_app, name="incidents")

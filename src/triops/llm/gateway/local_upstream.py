@@ -11,6 +11,10 @@ behaviour, which is how tests provoke upstream failures:
 - ``no-usage``: leaves out the usage block
 - any request with ``tools``: calls the first tool
 
+``PUT /_fault {"error_rate": 0.5, "delay_ms": 300}`` makes every chat call, whatever its
+model, wait ``delay_ms`` and then fail (500) at that rate, evenly spread; ``{}`` heals it.
+This is how the demo makes a healthy upstream start failing and slowing.
+
 Every received body is kept (the newest 1000) and listed at ``GET /_received``; the
 credentials chat calls came with at ``GET /_credentials``.
 
@@ -65,6 +69,25 @@ def embed_text(text: str) -> list[float]:
 def create_app(name: str = "local") -> Starlette:
     received: deque[dict[str, Any]] = deque(maxlen=1000)
     credentials: deque[str] = deque(maxlen=1000)
+    fault = {"error_rate": 0.0, "delay_ms": 0, "calls": 0}
+
+    async def _injected() -> Response | None:
+        if not fault["error_rate"] and not fault["delay_ms"]:
+            return None
+        await asyncio.sleep(fault["delay_ms"] / 1000)
+        n, rate = fault["calls"], fault["error_rate"]
+        fault["calls"] = n + 1
+        # The n-th call fails when the running count of failures due steps up.
+        if int((n + 1) * rate) > int(n * rate):
+            return _json({"error": {"message": f"{name} is failing (injected fault)",
+                                    "type": "server_error", "param": None, "code": None}}, 500)
+        return None
+
+    async def set_fault(request: Request) -> Response:
+        body = orjson.loads(await request.body() or b"{}")
+        fault.update(error_rate=min(max(float(body.get("error_rate", 0.0)), 0.0), 1.0),
+                     delay_ms=max(int(body.get("delay_ms", 0)), 0), calls=0)
+        return _json({k: fault[k] for k in ("error_rate", "delay_ms")})
 
     async def _failure(model: str) -> Response | None:
         if model.startswith("fail-"):
@@ -86,7 +109,7 @@ def create_app(name: str = "local") -> Starlette:
         received.append(body)
         credentials.append(request.headers.get("authorization", ""))
         model = str(body.get("model", ""))
-        failed = await _failure(model)
+        failed = await _injected() or await _failure(model)
         if failed is not None:
             return failed
         text = _reply_text(body)
@@ -226,6 +249,7 @@ def create_app(name: str = "local") -> Starlette:
         Route("/_received", list_received, methods=["GET"]),
         Route("/_received", clear_received, methods=["DELETE"]),
         Route("/_credentials", list_credentials, methods=["GET"]),
+        Route("/_fault", set_fault, methods=["PUT"]),
     ])
 
 

@@ -11,10 +11,16 @@ is judged: an error rate over the threshold, a p95 latency several times its run
 baseline, or a cost several times its running baseline becomes a Signal for the
 incident engine. Baselines are exponentially weighted over past windows and only
 judge once a few windows have been seen, so a fresh server does not cry wolf.
+
+Failover hides a failing upstream from the route's error rate (the next deployment
+answers), so each window also counts every upstream's attempts (``triops.gateway.attempts``):
+an upstream that failed more than the error-rate threshold of its attempts becomes a
+``gateway.upstream_errors`` signal labelled with the upstream, which a runbook can drain.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +40,16 @@ class _Window:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     cost: float = 0.0
+    tried: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+
+    def count_attempts(self, attempts: object) -> None:
+        """Entries are ``<upstream>/<model>: ok|<status>|circuit open``."""
+        for entry in attempts if isinstance(attempts, list) else ():
+            target, _, outcome = str(entry).rpartition(": ")
+            upstream = target.partition("/")[0]
+            self.tried[upstream] += 1
+            self.failed[upstream] += outcome != "ok"
 
 
 @dataclass
@@ -60,6 +76,7 @@ class RouteHealth:
         window.errors += (span.status is SpanStatus.error
                           and span.attributes.get("triops.gateway.fault") != "client")
         window.cost += float(span.attributes.get("triops.cost_usd") or 0.0)
+        window.count_attempts(span.attributes.get("triops.gateway.attempts"))
         return signals
 
     def _judge(self, route: str, key: tuple[str, str], window: _Window) -> list[Signal]:
@@ -76,6 +93,7 @@ class RouteHealth:
                 severity=Severity.error, value=rate, time_ms=at_ms,
                 summary=f"gateway route {route}: {rate:.0%} of {calls} calls failed",
             ))
+        signals += self._failing_upstreams(route, subject, at_ms, window)
         p95 = float(np.percentile(window.latencies_ms, 95))
         base = self._baselines.setdefault(key, _Baseline())
         # Both baselines learn every judged window, so one tells when they are ready.
@@ -97,4 +115,19 @@ class RouteHealth:
                 ))
         base.p95_ms.learn(p95, _ALPHA)
         base.cost.learn(window.cost, _ALPHA)
+        return signals
+
+    def _failing_upstreams(self, route: str, subject: str, at_ms: int, window: _Window
+                           ) -> list[Signal]:
+        signals = []
+        for upstream, tried in sorted(window.tried.items()):
+            rate = window.failed[upstream] / tried
+            if tried >= self.config.min_calls and rate > self.config.error_rate:
+                signals.append(Signal(
+                    source=Pillar.llm, kind="gateway.upstream_errors", subject=subject,
+                    severity=Severity.error, value=rate, time_ms=at_ms,
+                    labels={"route": route, "upstream": upstream},
+                    summary=f"gateway route {route}: upstream {upstream} failed "
+                            f"{window.failed[upstream]} of {tried} attempts",
+                ))
         return signals

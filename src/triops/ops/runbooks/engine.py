@@ -306,7 +306,9 @@ class Engine:
         with self.db.read() as session:
             run, spec, ctx = self._load(session, run_id)
             incident = incident_repo.get(session, run.project, run.incident_id)
-            cleared = incident.status == "resolved" or incident.last_ms <= (run.acted_ms or 0)
+            settle_ms = spec.verification.settle_s * 1000 if spec.verification else 0
+            cleared = (incident.status == "resolved"
+                       or incident.last_ms <= (run.acted_ms or 0) + settle_ms)
             window = spec.verification.clear_within_s if spec.verification else 0
         if cleared:
             self._finish(run_id, "succeeded", f"the incident cleared within {window}s")

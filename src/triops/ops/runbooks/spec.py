@@ -95,10 +95,14 @@ class Limits(_Strict):
 class Verification(_Strict):
     clear_within_s: int = Field(..., alias="clear_within", ge=1)
     on_fail: Literal["escalate", "undo"] = "escalate"
+    #: Signals stamped within this long after the run acted do not count against it: a
+    #: change takes a moment to reach what it changed (a gateway re-reads its routes every
+    #: ``refresh_s``) and a windowed signal is stamped at its window's end.
+    settle_s: int = Field(0, alias="settle", ge=0)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    @field_validator("clear_within_s", mode="before")
+    @field_validator("clear_within_s", "settle_s", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int:
         return parse_duration(value)
