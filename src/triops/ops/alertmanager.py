@@ -12,8 +12,9 @@ Each alert of a notification (``version`` "4") is handled on its own status:
   alert with its original ``startsAt`` (every ``repeat_interval``, and with each
   notification of its group): such a repeat is counted as ``repeated`` and raises the
   incident's ``repeat_count``, not its ``signal_count``.
-* ``resolved``: the active incident with that fingerprint gets a closing info signal
-  (time ``endsAt``) and is marked resolved, with an audit entry. A resolution with no
+* ``resolved``: the alert's fingerprint, in its active incident, gets a closing info
+  signal (time ``endsAt``) and stops firing; the incident is resolved (with an audit
+  entry) once none of its members fires, unless it is flapping. A resolution with no
   active incident changes nothing and is counted as ``unmatched``.
 
 Alerts are applied in fingerprint order, so two notifications naming the same alerts
@@ -31,9 +32,8 @@ from sqlalchemy.orm import Session
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
-from triops.ops.incidents import ingest
+from triops.ops.incidents import ingest, resolve_fingerprint
 from triops.store.repos import audit
-from triops.store.repos import incidents as incident_repo
 
 _SUBJECT_LABELS = ("service", "job", "instance")
 _IDENTITY_EXCLUDED = ("alertname", "severity")
@@ -111,19 +111,18 @@ def receive(
                 report.firing += 1
             handled[index] = folded.incident_id
             continue
-        incident = incident_repo.lock_active(session, project, signal.fingerprint())
-        if incident is None:
-            report.unmatched += 1
-            continue
         closing = Signal(
             source=signal.source, kind=signal.kind, subject=signal.subject,
             severity=Severity.info, time_ms=ends or now_ms(), labels=signal.labels,
             summary=f"resolved: {signal.summary}",
         )
-        incident_repo.count_signal(session, incident.id, closing)
-        incident_repo.resolve(session, project, incident.id)
-        audit.record(session, project=project, actor=actor, action="incident.resolve",
-                     target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
+        incident = resolve_fingerprint(session, project, closing, closing.time_ms)
+        if incident is None:
+            report.unmatched += 1
+            continue
+        if incident.status == "resolved":
+            audit.record(session, project=project, actor=actor, action="incident.resolve",
+                         target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
         report.resolved += 1
         handled[index] = incident.id
     report.incidents = [handled[i] for i in sorted(handled)]
