@@ -11,6 +11,7 @@ from triops.api import revocations
 from triops.cli.common import ProjectOpt, StoreOpt, console, open_database, settings_from
 from triops.core.principals import ALL_PROJECTS
 from triops.core.signals import Severity
+from triops.ops import incidents as engine
 from triops.store.repos import audit, keys
 from triops.store.repos import incidents as incident_repo
 from triops.store.repos.projects import DEFAULT_PROJECT
@@ -19,7 +20,8 @@ import datetime as dt
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
-incidents_app = typer.Typer(help="Incidents: list, acknowledge, resolve.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Incidents: list, acknowledge, resolve, merge, split.",
+                            no_args_is_help=True)
 
 
 def _when(ms: int | None) -> str:
@@ -122,3 +124,30 @@ def incidents_resolve(incident_id: str, project: ProjectOpt = DEFAULT_PROJECT,
         audit.record(session, project=project, actor="cli", action="incident.resolve",
                      target=incident_id)
     console.print(f"resolved {incident_id} at {_when(now_ms())} UTC")
+
+
+@incidents_app.command("merge")
+def incidents_merge(
+    incident_id: str,
+    into: Annotated[str, typer.Option("--into", help="The incident to merge into")],
+    project: ProjectOpt = DEFAULT_PROJECT, store: StoreOpt = None,
+) -> None:
+    """Merge an incident into another: its members and signals move there."""
+    db = open_database(settings_from(store=store))
+    with db.write() as session:
+        engine.merge(session, project, incident_id, into, "cli")
+    console.print(f"merged {incident_id} into {into}")
+
+
+@incidents_app.command("split")
+def incidents_split(
+    incident_id: str,
+    fingerprints: Annotated[list[str], typer.Argument(help="Member fingerprints to move")],
+    project: ProjectOpt = DEFAULT_PROJECT, store: StoreOpt = None,
+) -> None:
+    """Move member fingerprints of an incident to a new incident."""
+    db = open_database(settings_from(store=store))
+    with db.write() as session:
+        new = engine.split(session, project, incident_id, fingerprints, "cli")
+        new_id = new.id
+    console.print(f"split {len(set(fingerprints))} member(s) of {incident_id} into {new_id}")
