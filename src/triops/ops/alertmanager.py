@@ -17,8 +17,9 @@ Each alert of a notification (``version`` "4") is handled on its own status:
   entry) once none of its members fires, unless it is flapping. A resolution with no
   active incident changes nothing and is counted as ``unmatched``.
 
-Alerts are applied in fingerprint order, so two notifications naming the same alerts
-lock their incidents in one order and never wait on each other in a cycle.
+The incidents already holding a notification's alerts are locked first, in id order,
+and the alerts then applied in fingerprint order, so two notifications naming the same
+alerts lock their incidents in one order and never wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from sqlalchemy.orm import Session
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
+from triops.ops.correlation import DEFAULT_RULES, Rules, TopologyView
 from triops.ops.incidents import ingest, resolve_fingerprint
 from triops.store.repos import audit
+from triops.store.repos import incidents as incident_repo
 
 _SUBJECT_LABELS = ("service", "job", "instance")
 _IDENTITY_EXCLUDED = ("alertname", "severity")
@@ -91,9 +94,11 @@ def signal_for(alert: Alert, receiver: str) -> Signal:
 
 
 def receive(
-    session: Session, project: str, receiver: str, alerts: list[Alert], actor: str
+    session: Session, project: str, receiver: str, alerts: list[Alert], actor: str,
+    *, rules: Rules = DEFAULT_RULES, topology: TopologyView | None = None,
 ) -> AlertReport:
-    """Handle every alert of one notification in the caller's transaction."""
+    """Handle every alert of one notification in the caller's transaction; firing alerts
+    correlate under ``rules`` (and ``topology``) like any signal."""
     prepared = []
     for alert in alerts:  # validate everything before writing anything
         if alert.status not in ("firing", "resolved"):
@@ -101,10 +106,17 @@ def receive(
         prepared.append((alert, signal_for(alert, receiver), parse_time(alert.ends_at)))
     report = AlertReport()
     handled: dict[int, str] = {}
+    # Correlated fingerprints share incidents, so fingerprint order alone does not fix
+    # the order of row locks: take the locks of the incidents already holding these
+    # alerts first, in id order, so two notifications never wait on each other in a cycle.
+    homes = {incident_repo.home_of(session, project, s.fingerprint()) for _, s, _ in prepared}
+    for incident_id in sorted(h for h in homes if h is not None):
+        incident_repo.lock(session, incident_id)
     for index, (alert, signal, ends) in sorted(enumerate(prepared),
                                                key=lambda p: p[1][1].fingerprint()):
         if alert.status == "firing":
-            folded = ingest(session, project, signal, repeats_keep_time=True)
+            folded = ingest(session, project, signal, repeats_keep_time=True, rules=rules,
+                            topology=topology)
             if folded.repeat:
                 report.repeated += 1
             else:

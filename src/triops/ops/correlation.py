@@ -2,9 +2,12 @@
 
 A signal relates to a member of an active incident when the two are close in time
 (``Rules.window_ms``) and either name the same entity — the same subject, or the same
-value of an identifying label (service, host/instance, pod, endpoint, model, route), where
+value of an identifying label (service, pod, container, endpoint, model, route,
+host/instance), where
 a subject ``service:checkout`` counts as ``service=checkout`` — or sit within
-``Rules.max_hops`` of each other in the topology. Of all related members the strongest
+``Rules.max_hops`` of each other in the topology. A shared subject or label does not
+count when the signal names a value of an identifying label listed before it that the
+incident's members do not (two services on one host share the host, not the problem). Of all related members the strongest
 relation wins (same entity before topology, fewer hops first), then the nearest in time.
 The reason is kept as text on the member: "joined: same service `checkout`, 40 s apart".
 """
@@ -12,10 +15,13 @@ The reason is kept as text on the member: "joined: same service `checkout`, 40 s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-IDENTITY_LABELS = ("service", "host", "instance", "pod", "endpoint", "model", "route")
+#: Labels that name what a signal is about, application entities first and the
+#: infrastructure they share last (the weaker evidence).
+IDENTITY_LABELS = ("service", "pod", "container", "endpoint", "model", "route", "host",
+                   "instance")
 
 
 class TopologyView(Protocol):
@@ -53,6 +59,20 @@ class Member:
     labels: Mapping[str, str]
     first_ms: int
     last_ms: int
+    #: Values of identifying labels named by any live member of the same incident.
+    incident_labels: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def incident_labels(members: Iterable[tuple[str, Mapping[str, str]]],
+                    keys: Iterable[str] = IDENTITY_LABELS) -> dict[str, dict[str, frozenset[str]]]:
+    """Per incident id, the values each identifying label takes among its members."""
+    keys = tuple(keys)
+    found: dict[str, dict[str, set[str]]] = {}
+    for incident_id, labels in members:
+        for key in keys:
+            if labels.get(key):
+                found.setdefault(incident_id, {}).setdefault(key, set()).add(str(labels[key]))
+    return {i: {k: frozenset(v) for k, v in d.items()} for i, d in found.items()}
 
 
 @dataclass(frozen=True)
@@ -84,8 +104,23 @@ def identities(subject: str, labels: Mapping[str, str],
         if value:
             found.setdefault((key, value), order)
             if key == "instance" and "host" in keys:  # instance "web-1:9100" runs on host web-1
-                found.setdefault(("host", value.rsplit(":", 1)[0]), order)
+                found.setdefault(("host", value.rsplit(":", 1)[0]), order + len(keys))
     return found
+
+
+def _contradicted(key: str | None, mine: Mapping[str, str], member: Member, rules: Rules
+                  ) -> bool:
+    """Whether the signal's labels name a value of an identifying label listed before
+    ``key`` (any, for None) that neither the member nor its incident names: two services
+    on one host share the host, not the problem."""
+    keys = rules.identity_labels
+    for stronger in keys[:keys.index(key)] if key in keys else keys:
+        theirs = set(member.incident_labels.get(stronger, ()))
+        if member.labels.get(stronger):
+            theirs.add(str(member.labels[stronger]))
+        if mine.get(stronger) and theirs and str(mine[stronger]) not in theirs:
+            return True
+    return False
 
 
 def apart_text(ms: int) -> str:
@@ -104,12 +139,13 @@ def relate(subject: str, labels: Mapping[str, str], time_ms: int, member: Member
     if gap > rules.window_ms:
         return None
     apart = apart_text(gap)
-    if subject == member.subject:
+    if subject == member.subject and not _contradicted(None, labels, member, rules):
         kind, name = _entity(subject)
         return Join(member.incident_id, f"joined: same {kind} `{name}`, {apart}", (0, gap))
     mine = identities(subject, labels, rules.identity_labels)
     theirs = identities(member.subject, member.labels, rules.identity_labels)
-    shared = sorted(set(mine) & set(theirs), key=lambda pair: mine[pair] + theirs[pair])
+    shared = sorted(set(mine) & set(theirs), key=lambda pair: (mine[pair] + theirs[pair], pair))
+    shared = [pair for pair in shared if not _contradicted(pair[0], labels, member, rules)]
     if shared:
         key, value = shared[0]
         return Join(member.incident_id, f"joined: same {key} `{value}`, {apart}", (1, gap))

@@ -32,7 +32,14 @@ from sqlalchemy.orm import Session
 from triops.core.errors import Conflict, InvalidInput
 from triops.core.ids import new_id, now_ms
 from triops.core.signals import Signal
-from triops.ops.correlation import DEFAULT_RULES, Member, Rules, TopologyView, best_join
+from triops.ops.correlation import (
+    DEFAULT_RULES,
+    Member,
+    Rules,
+    TopologyView,
+    best_join,
+    incident_labels,
+)
 from triops.store.repos import audit
 from triops.store.repos import incidents as repo
 from triops.store.schema import Incident, IncidentMember
@@ -109,9 +116,12 @@ def _place(session: Session, project: str, signal: Signal, rules: Rules,
     reopened = _reopen_flapping(session, project, signal, rules)
     if reopened is not None:
         return reopened
+    recent = repo.recent_members(session, project, signal.time_ms, rules.window_ms)
+    named = incident_labels(((m.incident_id, m.labels) for m in recent), rules.identity_labels)
     candidates = [
-        Member(m.incident_id, m.subject, m.labels, m.first_ms, m.last_ms)
-        for m in repo.recent_members(session, project, signal.time_ms, rules.window_ms)
+        Member(m.incident_id, m.subject, m.labels, m.first_ms, m.last_ms,
+               named.get(m.incident_id, {}))
+        for m in recent
     ]
     join = best_join(signal.subject, signal.labels, signal.time_ms, candidates, rules, topology)
     if join is not None:

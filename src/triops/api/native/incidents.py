@@ -56,7 +56,7 @@ class SignalOut(BaseModel):
     fingerprint: str | None
 
     @classmethod
-    def of(cls, row: IncidentSignal) -> "SignalOut":
+    def of(cls, row: IncidentSignal) -> SignalOut:
         return cls(time_ms=row.time_ms, severity=Severity(row.severity).name, value=row.value,
                    summary=row.summary, labels=row.labels, fingerprint=row.fingerprint)
 
@@ -77,7 +77,7 @@ class MemberOut(BaseModel):
     reason: str = Field(..., description="why it joined; empty for the opening fingerprint")
 
     @classmethod
-    def of(cls, row: IncidentMember) -> "MemberOut":
+    def of(cls, row: IncidentMember) -> MemberOut:
         return cls(fingerprint=row.fingerprint, source=row.source, kind=row.kind,
                    subject=row.subject, labels=row.labels,
                    severity=Severity(row.severity).name, signal_count=row.signal_count,
@@ -93,7 +93,7 @@ class EventOut(BaseModel):
     detail: dict[str, Any]
 
     @classmethod
-    def of(cls, row: IncidentEvent) -> "EventOut":
+    def of(cls, row: IncidentEvent) -> EventOut:
         return cls(time_ms=row.time_ms, kind=row.kind, actor=row.actor, summary=row.summary,
                    detail=row.detail)
 
@@ -120,7 +120,7 @@ class IncidentOut(BaseModel):
     timeline: list[EventOut] | None = None
 
     @classmethod
-    def of(cls, row: Incident) -> "IncidentOut":
+    def of(cls, row: Incident) -> IncidentOut:
         return cls(
             id=row.id, status=row.status, title=row.title, source=row.source, kind=row.kind,
             subject=row.subject, severity=Severity(row.severity).name, labels=row.labels,
@@ -130,7 +130,7 @@ class IncidentOut(BaseModel):
         )
 
     @classmethod
-    def full(cls, session: Session, row: Incident) -> "IncidentOut":
+    def full(cls, session: Session, row: Incident) -> IncidentOut:
         out = cls.of(row)
         out.signals = [SignalOut.of(s) for s in repo.signals_of(session, row.id)]
         out.members = [MemberOut.of(m) for m in repo.members_of(session, row.id)]
