@@ -17,6 +17,7 @@ from triops.ops import ingest
 from triops.ops.correlation import Rules
 from triops.store.repos import audit
 from triops.store.repos import incidents as repo
+from triops.store.repos import ops as ops_repo
 from triops.store.schema import IncidentMember, IncidentSignal
 
 T0 = 1_767_600_000_000
@@ -75,6 +76,16 @@ def test_shared_service_label_joins_with_the_reason_stored(db):
         [event] = repo.events_of(session, alert.incident_id)
         assert event.kind == "joined" and "same service `checkout`" in event.summary
         assert repo.get(session, "p", alert.incident_id).signal_count == 2
+
+
+def test_a_joined_series_signal_still_marks_its_series(db):
+    with db.write() as session:
+        alert = ingest(session, "p", sig("alert:HighLatency", "service:checkout", 0))
+        ingest(session, "p", sig("anomaly", "series:latency", 5_000, value=7.0,
+                                 labels={"service": "checkout"}))
+    with db.read() as session:
+        marks = ops_repo.signal_marks(session, "p", "anomaly", "series:latency")
+    assert marks == [(T0 + 5_000, 7.0, alert.incident_id)]
 
 
 def test_unrelated_or_distant_signals_stay_apart(db):
