@@ -11,8 +11,8 @@ Each stream interleaves, at random start times over ``--span-h`` hours (fixed se
   from the SLO target down to the root cause, and the root cause's direct callers) that
   the issue window shows anomalous — any of latency Average/p99, availability Average,
   requests Sum more than 5 robust σ (median/MAD) from the scenario's normal data — each
-  raise an anomaly signal (``service:<node>``) at the first anomalous 5-minute stamp
-  plus up to a minute of detection delay, and the SLO target raises an
+  raise an anomaly signal (``service:<node>``) at the first anomalous 5-minute stamp,
+  and the SLO target raises an
   Alertmanager-style alert (``SLOViolation``, ``service=<target>``) that is re-sent twice
   with its ``startsAt``. One issue is one true group.
 * **NAB anomalies** (``/work/shared/datasets/nab``): a labelled anomaly window of a
