@@ -63,10 +63,11 @@ def test_monitor_run_finds_drift_and_performance_and_opens_incidents(client, run
     assert body["drift"]["x"]["test"] == "wasserstein" and body["drift"]["x"]["drifted"]
     assert body["performance"]["metrics"]["accuracy"] == pytest.approx(0.6, abs=0.05)
     assert body["n_reference"] == 1500 and body["n_current"] == 1500
-    incidents = client.get("/api/v1/incidents").json()
-    found = {(i["kind"], i["subject"]) for i in incidents}
-    assert ("drift", "model:churn@champion") in found
-    assert ("performance", "model:churn@champion") in found
+    # Drift and performance of one model in one run are one incident with two members.
+    [incident] = client.get("/api/v1/incidents").json()
+    members = client.get(f"/api/v1/incidents/{incident['id']}").json()["members"]
+    found = {(m["kind"], m["subject"]) for m in members}
+    assert found == {("drift", "model:churn@champion"), ("performance", "model:churn@champion")}
     # A second run folds into the same incidents and adds a point to the history.
     again = client.post("/api/v1/monitors/churn-drift/run").json()
     assert sorted(again["incidents"]) == sorted(body["incidents"])

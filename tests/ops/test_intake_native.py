@@ -52,11 +52,15 @@ def test_new_template_after_warmup_and_rate_jump_raise_signals(client, monkeypat
     r = client.post("/api/v1/ops/logs", json={"stream": "nodes", "lines": lines})
     assert r.status_code == 201, r.text
     assert r.json()["signals"] == 2
-    incidents = client.get("/api/v1/incidents").json()
-    kinds = sorted((i["kind"], i["subject"]) for i in incidents)
+    # Both signals are about service nodes within minutes: one incident, two members.
+    [incident] = client.get("/api/v1/incidents").json()
+    members = client.get(f"/api/v1/incidents/{incident['id']}").json()["members"]
+    kinds = sorted((m["kind"], m["subject"]) for m in members)
     assert kinds == [("log_rate_jump", "service:nodes"), ("log_template_new", "service:nodes")]
-    jump = next(i for i in incidents if i["kind"] == "log_rate_jump")
+    jump = next(m for m in members if m["kind"] == "log_rate_jump")
     assert jump["labels"] == {"template": "E1"}
+    joined = next(m for m in members if m["reason"])
+    assert joined["reason"].startswith("joined: same service `nodes`, ")
 
 
 def test_bad_log_batches_are_400_and_write_nothing(client):

@@ -13,6 +13,7 @@ from triops.core.ids import now_ms
 from triops.core.principals import ALL_PROJECTS
 from triops.core.signals import Severity
 from triops.ops import incident_store as incident_repo
+from triops.ops import incidents as engine
 from triops.ops import resolve
 from triops.ops.causes import rank_incident
 from triops.server import DEFAULT_PROJECT, revocations
@@ -21,7 +22,7 @@ from triops.server import key_store as keys
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
-incidents_app = typer.Typer(help="Incidents: list, acknowledge, resolve, probable causes.",
+incidents_app = typer.Typer(help="Incidents: list, acknowledge, resolve, merge, split, probable causes.",
                             no_args_is_help=True)
 
 
@@ -142,3 +143,30 @@ def incidents_causes(incident_id: str, project: ProjectOpt = DEFAULT_PROJECT,
         table.add_row(str(rank), f"{cause.score:.3f}", cause.entity, cause.kind,
                       cause.evidence, cause.change_id or "")
     console.print(table)
+
+
+@incidents_app.command("merge")
+def incidents_merge(
+    incident_id: str,
+    into: Annotated[str, typer.Option("--into", help="The incident to merge into")],
+    project: ProjectOpt = DEFAULT_PROJECT, store: StoreOpt = None,
+) -> None:
+    """Merge an incident into another: its members and signals move there."""
+    db = open_database(settings_from(store=store))
+    with db.write() as session:
+        engine.merge(session, project, incident_id, into, "cli")
+    console.print(f"merged {incident_id} into {into}")
+
+
+@incidents_app.command("split")
+def incidents_split(
+    incident_id: str,
+    fingerprints: Annotated[list[str], typer.Argument(help="Member fingerprints to move")],
+    project: ProjectOpt = DEFAULT_PROJECT, store: StoreOpt = None,
+) -> None:
+    """Move member fingerprints of an incident to a new incident."""
+    db = open_database(settings_from(store=store))
+    with db.write() as session:
+        new = engine.split(session, project, incident_id, fingerprints, "cli")
+        new_id = new.id
+    console.print(f"split {len(set(fingerprints))} member(s) of {incident_id} into {new_id}")

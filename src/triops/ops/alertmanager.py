@@ -13,12 +13,14 @@ Each alert of a notification (``version`` "4") is handled on its own status:
   alert with its original ``startsAt`` (every ``repeat_interval``, and with each
   notification of its group): such a repeat is counted as ``repeated`` and raises the
   incident's ``repeat_count``, not its ``signal_count``.
-* ``resolved``: the active incident with that fingerprint gets a closing info signal
-  (time ``endsAt``) and is marked resolved, with an audit entry. A resolution with no
+* ``resolved``: the alert's fingerprint, in its active incident, gets a closing info
+  signal (time ``endsAt``) and stops firing; the incident is resolved (with an audit
+  entry) once none of its members fires, unless it is flapping. A resolution with no
   active incident changes nothing and is counted as ``unmatched``.
 
-Alerts are applied in fingerprint order, so two notifications naming the same alerts
-lock their incidents in one order and never wait on each other in a cycle.
+The incidents already holding a notification's alerts are locked first, in id order,
+and the alerts then applied in fingerprint order, so two notifications naming the same
+alerts lock their incidents in one order and never wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from sqlalchemy.orm import Session
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
-from triops.ops import topology
-from triops.ops.incidents import ingest, resolve
+from triops.ops.correlation import DEFAULT_RULES, Rules, TopologyView
+from triops.ops.incidents import ingest, resolve_fingerprint
 from triops.store.repos import audit
 from triops.store.repos import incidents as incident_repo
 
@@ -103,9 +105,11 @@ def signal_for(alert: Alert, receiver: str) -> Signal:
 
 
 def receive(
-    session: Session, project: str, receiver: str, alerts: list[Alert], actor: str
+    session: Session, project: str, receiver: str, alerts: list[Alert], actor: str,
+    *, rules: Rules = DEFAULT_RULES, topology: TopologyView | None = None,
 ) -> AlertReport:
-    """Handle every alert of one notification in the caller's transaction."""
+    """Handle every alert of one notification in the caller's transaction; firing alerts
+    correlate under ``rules`` (and ``topology``) like any signal."""
     prepared = []
     for alert in alerts:  # validate everything before writing anything
         if alert.status not in ("firing", "resolved"):
@@ -113,29 +117,35 @@ def receive(
         prepared.append((alert, signal_for(alert, receiver), parse_time(alert.ends_at)))
     report = AlertReport()
     handled: dict[int, str] = {}
+    # Correlated fingerprints share incidents, so fingerprint order alone does not fix
+    # the order of row locks: take the locks of the incidents already holding these
+    # alerts first, in id order, so two notifications never wait on each other in a cycle.
+    homes = {incident_repo.home_of(session, project, s.fingerprint()) for _, s, _ in prepared}
+    for incident_id in sorted(h for h in homes if h is not None):
+        incident_repo.lock(session, incident_id)
     for index, (alert, signal, ends) in sorted(enumerate(prepared),
                                                key=lambda p: p[1][1].fingerprint()):
         if alert.status == "firing":
-            folded = ingest(session, project, signal, repeats_keep_time=True)
+            folded = ingest(session, project, signal, repeats_keep_time=True, rules=rules,
+                            topology=topology)
             if folded.repeat:
                 report.repeated += 1
             else:
                 report.firing += 1
             handled[index] = folded.incident_id
             continue
-        incident = incident_repo.lock_active(session, project, signal.fingerprint())
-        if incident is None:
-            report.unmatched += 1
-            continue
         closing = Signal(
             source=signal.source, kind=signal.kind, subject=signal.subject,
             severity=Severity.info, time_ms=ends or now_ms(), labels=signal.labels,
             summary=f"resolved: {signal.summary}",
         )
-        incident_repo.count_signal(session, incident.id, closing)
-        resolve(session, project, incident.id)
-        audit.record(session, project=project, actor=actor, action="incident.resolve",
-                     target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
+        incident = resolve_fingerprint(session, project, closing, closing.time_ms)
+        if incident is None:
+            report.unmatched += 1
+            continue
+        if incident.status == "resolved":
+            audit.record(session, project=project, actor=actor, action="incident.resolve",
+                         target=incident.id, detail={"by": "alertmanager", "alert": signal.kind})
         report.resolved += 1
         handled[index] = incident.id
     report.incidents = [handled[i] for i in sorted(handled)]

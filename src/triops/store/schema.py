@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -70,6 +80,10 @@ class Incident(Base):
     acked_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
     acked_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     resolved_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: A member fingerprint resolved and fired again often enough to be called flapping.
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: Set when the incident was merged by hand into another one (and resolved).
+    merged_into: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         Index("ix_incidents_project_fp_status", "project", "fingerprint", "status"),
@@ -92,6 +106,65 @@ class IncidentSignal(Base):
     value: Mapped[float | None] = mapped_column(nullable=True)
     summary: Mapped[str] = mapped_column(Text, default="")
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The fingerprint of the signal: an incident holds signals of all its members.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+#: A member's row is the live home of its fingerprint while this holds.
+ACTIVE_MEMBER_SQL = "active"
+
+
+class IncidentMember(Base):
+    """One fingerprint folded into an incident, and why it joined."""
+
+    __tablename__ = "incident_members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(128))
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    #: New signals of the fingerprint fold here (its incident is active).
+    active: Mapped[bool] = mapped_column(Boolean)
+    #: The source has not said the problem ended (an Alertmanager resolution clears it).
+    firing: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(512))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    severity: Mapped[int] = mapped_column(Integer)
+    signal_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_ms: Mapped[int] = mapped_column(BigInteger)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    resolved_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    flap_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Why it joined ("" for the fingerprint that opened the incident).
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        # One live home per fingerprint: concurrent writers that would give a fingerprint
+        # two homes meet here through INSERT ... ON CONFLICT (see repos/incidents.py).
+        Index("uq_incident_members_active", "project", "fingerprint", unique=True,
+              postgresql_where=text(ACTIVE_MEMBER_SQL), sqlite_where=text(ACTIVE_MEMBER_SQL)),
+        Index("ix_incident_members_recent", "project", "active", "last_ms"),
+    )
+
+
+class IncidentEvent(Base):
+    """The incident's timeline beyond its signals: joins, flapping, merges, splits."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(256))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class AuditEntry(Base):

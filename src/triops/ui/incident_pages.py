@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from triops.ops import incident_store
+from triops.ops import resolve as resolve_incident
 from triops.server import audit_log as audit
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
@@ -54,7 +55,7 @@ def acknowledge(incident_id: str, request: Request, caller: Caller = AsEditor) -
 @router.post("/{incident_id}/resolve")
 def resolve(incident_id: str, request: Request, caller: Caller = AsEditor) -> Response:
     with runtime_of(request).db.write() as session:
-        incident_store.resolve(session, caller.project, incident_id)
+        resolve_incident(session, caller.project, incident_id)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="incident.resolve", target=incident_id)
     return _back(incident_id)

@@ -58,11 +58,11 @@ class IncidentPage:
     deliveries: list[Any]
 
 
-def grouping(incident: Any) -> list[GroupMember]:
+def grouping(session: Session, incident: Any) -> list[GroupMember]:
     """The fingerprints this incident folds, each with the reason it joined."""
-    return [GroupMember(incident.fingerprint, incident.subject, incident.kind,
-                        incident.signal_count, incident.first_ms, incident.last_ms,
-                        "opened the incident")]
+    return [GroupMember(m.fingerprint, m.subject, m.kind, m.signal_count, m.first_ms,
+                        m.last_ms, m.reason or "opened the incident")
+            for m in incident_store.members_of(session, incident.id) if m.active]
 
 
 def relative(ms: int, origin: int) -> str:
@@ -109,7 +109,7 @@ def load(session: Session, project: str, incident_id: str) -> IncidentPage:
     entities = sorted(near) or [incident.subject]
     return IncidentPage(
         incident=incident,
-        grouping=grouping(incident),
+        grouping=grouping(session, incident),
         timeline=timeline(session, project, incident, entities),
         neighbourhood=graph.subgraph(near),
         open_incidents=incident_store.active_counts(session, project),

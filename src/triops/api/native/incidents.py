@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from triops.api.native.causes import CauseOut, causes_of
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
-from triops.ops import ingest, resolve
+from triops.ops import incidents, ingest, resolve
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.repos import audit
 from triops.store.repos import incidents as repo
-from triops.store.schema import Incident, IncidentSignal
+from triops.store.schema import Incident, IncidentEvent, IncidentMember, IncidentSignal
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["incidents"])
 
@@ -44,6 +45,8 @@ class SignalIn(BaseModel):
 class FoldedOut(BaseModel):
     incident_id: str
     opened: bool
+    repeat: bool = Field(False, description="a re-sent copy of a signal the incident holds")
+    reason: str = Field("", description="why a new fingerprint joined this incident")
 
 
 class SignalOut(BaseModel):
@@ -52,11 +55,49 @@ class SignalOut(BaseModel):
     value: float | None
     summary: str
     labels: dict[str, str]
+    fingerprint: str | None
 
     @classmethod
     def of(cls, row: IncidentSignal) -> SignalOut:
         return cls(time_ms=row.time_ms, severity=Severity(row.severity).name, value=row.value,
-                   summary=row.summary, labels=row.labels)
+                   summary=row.summary, labels=row.labels, fingerprint=row.fingerprint)
+
+
+class MemberOut(BaseModel):
+    fingerprint: str
+    source: str
+    kind: str
+    subject: str
+    labels: dict[str, str]
+    severity: str
+    signal_count: int
+    first_ms: int
+    last_ms: int
+    active: bool = Field(..., description="new signals of the fingerprint fold here")
+    firing: bool = Field(..., description="its source has not resolved it")
+    flap_count: int
+    reason: str = Field(..., description="why it joined; empty for the opening fingerprint")
+
+    @classmethod
+    def of(cls, row: IncidentMember) -> MemberOut:
+        return cls(fingerprint=row.fingerprint, source=row.source, kind=row.kind,
+                   subject=row.subject, labels=row.labels,
+                   severity=Severity(row.severity).name, signal_count=row.signal_count,
+                   first_ms=row.first_ms, last_ms=row.last_ms, active=row.active,
+                   firing=row.firing, flap_count=row.flap_count, reason=row.reason)
+
+
+class EventOut(BaseModel):
+    time_ms: int
+    kind: str = Field(..., description="joined, reopened, flapping, merged or split")
+    actor: str
+    summary: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: IncidentEvent) -> EventOut:
+        return cls(time_ms=row.time_ms, kind=row.kind, actor=row.actor, summary=row.summary,
+                   detail=row.detail)
 
 
 class IncidentOut(BaseModel):
@@ -76,8 +117,12 @@ class IncidentOut(BaseModel):
     last_ms: int
     acked_by: str | None
     resolved_ms: int | None
+    flapping: bool
+    merged_into: str | None
     signals: list[SignalOut] | None = None
     causes: list[CauseOut] | None = Field(None, description="probable causes, best first")
+    members: list[MemberOut] | None = None
+    timeline: list[EventOut] | None = None
 
     @classmethod
     def of(cls, row: Incident) -> IncidentOut:
@@ -86,15 +131,34 @@ class IncidentOut(BaseModel):
             subject=row.subject, severity=Severity(row.severity).name, labels=row.labels,
             annotations=row.annotations,
             signal_count=row.signal_count, repeat_count=row.repeat_count, first_ms=row.first_ms, last_ms=row.last_ms,
-            acked_by=row.acked_by, resolved_ms=row.resolved_ms,
+            acked_by=row.acked_by, resolved_ms=row.resolved_ms, flapping=row.flapping,
+            merged_into=row.merged_into,
         )
+
+    @classmethod
+    def full(cls, session: Session, row: Incident) -> IncidentOut:
+        out = cls.of(row)
+        out.signals = [SignalOut.of(s) for s in repo.signals_of(session, row.id)]
+        out.members = [MemberOut.of(m) for m in repo.members_of(session, row.id)]
+        out.timeline = [EventOut.of(e) for e in repo.events_of(session, row.id)]
+        return out
+
+
+class MergeIn(BaseModel):
+    into: str = Field(..., min_length=1, max_length=32, description="the incident to merge into")
+
+
+class SplitIn(BaseModel):
+    fingerprints: list[str] = Field(..., min_length=1, max_length=1000,
+                                    description="member fingerprints to move to a new incident")
 
 
 @router.post("/signals", response_model=FoldedOut, status_code=201)
 def post_signal(body: SignalIn, request: Request, caller: Caller = AsEditor) -> FoldedOut:
     with runtime_of(request).db.write() as session:
         folded = ingest(session, caller.project, body.to_signal())
-    return FoldedOut(incident_id=folded.incident_id, opened=folded.opened)
+    return FoldedOut(incident_id=folded.incident_id, opened=folded.opened,
+                     repeat=folded.repeat, reason=folded.reason)
 
 
 @router.get("/incidents", response_model=list[IncidentOut])
@@ -112,9 +176,7 @@ def list_incidents(
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
 def get_incident(incident_id: str, request: Request, caller: Caller = AsViewer) -> IncidentOut:
     with runtime_of(request).db.read() as session:
-        row = repo.get(session, caller.project, incident_id)
-        out = IncidentOut.of(row)
-        out.signals = [SignalOut.of(s) for s in repo.signals_of(session, incident_id)]
+        out = IncidentOut.full(session, repo.get(session, caller.project, incident_id))
     out.causes = causes_of(runtime_of(request), caller.project, incident_id)
     return out
 
@@ -137,3 +199,24 @@ def resolve_incident(
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="incident.resolve", target=incident_id)
         return IncidentOut.of(row)
+
+
+@router.post("/incidents/{incident_id}/merge", response_model=IncidentOut)
+def merge_incident(
+    incident_id: str, body: MergeIn, request: Request, caller: Caller = AsEditor
+) -> IncidentOut:
+    """Fold this incident into ``into``; answers the incident merged into."""
+    with runtime_of(request).db.write() as session:
+        row = incidents.merge(session, caller.project, incident_id, body.into, caller.actor)
+        return IncidentOut.full(session, row)
+
+
+@router.post("/incidents/{incident_id}/split", response_model=IncidentOut, status_code=201)
+def split_incident(
+    incident_id: str, body: SplitIn, request: Request, caller: Caller = AsEditor
+) -> IncidentOut:
+    """Move member fingerprints to a new incident; answers the new incident."""
+    with runtime_of(request).db.write() as session:
+        row = incidents.split(session, caller.project, incident_id, body.fingerprints,
+                              caller.actor)
+        return IncidentOut.full(session, row)

@@ -170,9 +170,9 @@ def evaluate(session: Session, project: str, key: str, rules: Sequence[CapacityR
         elif state.crossing_ms is not None:
             fingerprint = Signal(source=Pillar.ops, kind=CAPACITY, subject=f"series:{key}",
                                  labels={"rule": rule.name}).fingerprint()
-            active = incident_repo.lock_active(session, project, fingerprint)
-            if active is not None:
-                incidents.resolve(session, project, active.id)
+            home = incident_repo.home_of(session, project, fingerprint)
+            if home is not None:
+                incidents.resolve(session, project, home)
         state.crossing_ms = found.crossing_ms
         done.append(found)
     session.flush()

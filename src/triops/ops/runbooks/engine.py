@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from triops.core.errors import Conflict, TriopsError
 from triops.core.ids import new_id, now_ms
 from triops.core.signals import Pillar, Severity, Signal
+from triops.ops import incidents
 from triops.ops.causes import ProbableCause, rank_incident
 from triops.ops.runbooks import actions
 from triops.ops.runbooks.actions import ActionContext
@@ -332,7 +333,7 @@ class Engine:
                             time_ms=max(self.clock(), incident.last_ms),
                             labels=dict(incident.labels or {}),
                             summary=f"runbook {run.runbook}: {reason}")
-            incident_repo.count_signal(session, incident.id, signal)
+            incidents.add_signal(session, run.project, incident.id, signal)
             audit.record(session, project=run.project, actor=f"runbook:{run.runbook}",
                          action="incident.escalate", target=f"incident:{incident.id}",
                          detail={"run_id": run_id, "severity": severity.name,

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from triops.core.ids import now_ms
-from triops.store.schema import Incident, IncidentSignal
+from triops.store.schema import IncidentMember, IncidentSignal
 from triops.store.schema_ops import OpsLogStream, OpsSeriesState
 
 
@@ -67,14 +67,18 @@ def signal_marks(
     start_ms: int | None = None, end_ms: int | None = None, limit: int = 10_000,
 ) -> list[tuple[int, float | None, str]]:
     """(time, value, incident id) of every signal of ``kind`` about ``subject``."""
+    # Through the member: a signal of the series may sit in an incident another
+    # fingerprint opened, when it joined by correlation.
     query = (
-        select(IncidentSignal.time_ms, IncidentSignal.value, Incident.id)
-        .join(Incident, Incident.id == IncidentSignal.incident_id)
-        .where(Incident.project == project, Incident.kind == kind, Incident.subject == subject)
+        select(IncidentSignal.time_ms, IncidentSignal.value, IncidentSignal.incident_id)
+        .join(IncidentMember, (IncidentMember.incident_id == IncidentSignal.incident_id)
+              & (IncidentMember.fingerprint == IncidentSignal.fingerprint))
+        .where(IncidentMember.project == project, IncidentMember.kind == kind,
+               IncidentMember.subject == subject)
     )
     if start_ms is not None:
         query = query.where(IncidentSignal.time_ms >= start_ms)
     if end_ms is not None:
         query = query.where(IncidentSignal.time_ms < end_ms)
-    query = query.order_by(IncidentSignal.time_ms).limit(limit)
-    return [(r.time_ms, r.value, r.id) for r in session.execute(query)]
+    query = query.distinct().order_by(IncidentSignal.time_ms).limit(limit)
+    return [(r.time_ms, r.value, r.incident_id) for r in session.execute(query)]
