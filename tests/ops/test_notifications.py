@@ -173,17 +173,19 @@ def test_escalation_notifies_again(api, worker):
 def test_grouping_folds_incidents_with_the_same_group_labels(api, worker):
     with http_receiver() as hook:
         channel(api, "hook", "webhook", {"url": hook.url})
-        route(api, "by-service", "hook", group_by=["service"], group_wait_s=30)
-        a = signal(api, kind="latency", service="checkout")
-        b = signal(api, kind="errors", service="checkout")
-        c = signal(api, kind="latency", service="billing")
+        route(api, "by-team", "hook", group_by=["team"], group_wait_s=30)
+        # Two services of one team: two incidents (correlation keeps services apart).
+        a = signal(api, kind="latency", service="checkout", team="shop")
+        b = signal(api, kind="errors", service="cart", team="shop")
+        c = signal(api, kind="latency", service="billing", team="finance")
+        assert len({a, b, c}) == 3
         worker.run_once()
         assert hook.requests == []  # still inside group_wait
         worker.run_once(now=int(time.time() * 1000) + 31_000)
-        groups = {m.json()["group_labels"]["service"]: sorted(i["id"] for i in
-                                                              m.json()["incidents"])
+        groups = {m.json()["group_labels"]["team"]: sorted(i["id"] for i in
+                                                           m.json()["incidents"])
                   for m in hook.requests}
-        assert groups == {"checkout": sorted([a, b]), "billing": [c]}
+        assert groups == {"shop": sorted([a, b]), "finance": [c]}
         assert hook.requests[0].json()["incidents"]  # two messages, not three
 
 
@@ -206,7 +208,9 @@ def test_silence_suppresses_until_it_is_expired(api, worker):
         expired = api.delete(f"/api/v1/notifications/silences/{silence['id']}").json()
         assert expired["active"] is False
         assert api.get("/api/v1/notifications/silences", params={"active": True}).json() == []
-        signal(api, kind="errors", service="checkout")
+        # Worse news on the silenced service's incident is announced once the silence
+        # has expired.
+        signal(api, kind="errors", service="checkout", severity="critical")
         drain(worker)
         assert len(hook.requests) == 2
 

@@ -13,6 +13,7 @@ import pytest
 from triops.core.errors import InvalidInput
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import ingest
+from triops.ops.correlation import Rules
 from triops.ops.runbooks import Engine, ProbableCause, parse_runbook
 from triops.ops.runbooks.actions_out import sign
 from triops.ops.runbooks.templates import render_params
@@ -184,11 +185,16 @@ def test_default_approval_is_required_for_production_changes():
     assert not notify_only.approval_required()
 
 
+#: Correlation would fold every drift signal on one model into one incident; these tests
+#: need separate incidents to reach the runbook limits.
+_APART = Rules(window_ms=0)
+
+
 def _drift_on(db, clock, subject: str) -> None:
     with db.write() as session:  # another incident on the same model
         ingest(session, "p", Signal(source=Pillar.ml, kind="drift", subject=subject,
                                     severity=Severity.error, time_ms=clock(),
-                                    labels={"model": "churn"}))
+                                    labels={"model": "churn"}), rules=_APART)
 
 
 def test_blast_radius_and_cooldown_refuse_with_reasons(db, clock):

@@ -36,6 +36,7 @@ from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops.correlation import DEFAULT_RULES, Rules, TopologyView
 from triops.ops.incidents import ingest, resolve_fingerprint
+from triops.ops.topology import observe_alerts
 from triops.store.repos import audit
 from triops.store.repos import incidents as incident_repo
 
@@ -149,6 +150,6 @@ def receive(
         report.resolved += 1
         handled[index] = incident.id
     report.incidents = [handled[i] for i in sorted(handled)]
-    topology.observe_alerts(session, project, ((a.labels, s.subject) for a, s, _ in prepared))
+    observe_alerts(session, project, ((a.labels, s.subject) for a, s, _ in prepared))
     session.flush()
     return report
