@@ -23,7 +23,7 @@ entry point's name.
 >>> colours.get("blue")
 Traceback (most recent call last):
 ...
-triops.core.errors.InvalidInput: unknown colour 'blue'; known: red
+triops.client.errors.InvalidInput: unknown colour 'blue'; known: red
 """
 
 from __future__ import annotations
