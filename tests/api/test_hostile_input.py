@@ -24,6 +24,12 @@ def _refused(response, *words: str, status: int = 400) -> str:
     return message
 
 
+def _post_sample(client, ts_ms: str = "1", value: str = "1"):
+    """One sample to /ops/samples, its numbers written as the given JSON literals."""
+    return _post_raw(client, "/api/v1/ops/samples",
+                     f'{{"samples": [{{"name": "cpu", "ts_ms": {ts_ms}, "value": {value}}}]}}')
+
+
 def _post_raw(client, path: str, text: str):
     """Sends ``text`` as JSON exactly as written (json= would re-encode lone surrogates)."""
     return client.post(path, content=text.encode("utf-8", "surrogatepass"),
@@ -96,8 +102,7 @@ def test_integers_beyond_64_bits_are_refused(client, run_id, literal):
                          f'{{"run_id": "{run_id}", "key": "m", "value": 1, '
                          f'"timestamp": {literal}, "step": 0}}')
     _refused(response, "body.timestamp", "64-bit")
-    response = _post_raw(client, "/api/v1/ops/samples",
-                         f'{{"samples": [{{"name": "cpu", "ts_ms": {literal}, "value": 1}}]}}')
+    response = _post_sample(client, ts_ms=literal)
     _refused(response, "body.samples[0].ts_ms", "64-bit")
 
 
@@ -111,8 +116,7 @@ def test_non_finite_numbers_are_refused(client, literal):
     response = _post_raw(client, "/api/v1/signals",
                          f'{{"source": "ops", "kind": "k", "subject": "s", "value": {literal}}}')
     _refused(response, "body.value", "finite")
-    response = _post_raw(client, "/api/v1/ops/samples",
-                         f'{{"samples": [{{"name": "cpu", "ts_ms": 1, "value": {literal}}}]}}')
+    response = _post_sample(client, value=literal)
     _refused(response, "body.samples[0].value", "finite")
 
 

@@ -14,7 +14,8 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import admin_client, admin_runtime, free_port, fresh_store_url
+from tests.conftest import admin_client
+from tests.llm.conftest import serving
 
 from triops.core.gateway_settings import (
     CacheConfig,
@@ -37,14 +38,10 @@ UPSTREAM_SECRET = "sk-upstream-secret-value"
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[dict[str, str]]:
-    from triops.llm.gateway.local_upstream import Served
     from triops.llm.gateway.local_upstream import create_app as upstream_app
 
-    served = {name: Served(upstream_app(name), free_port()).start()
-              for name in ("primary", "backup")}
-    yield {name: s.url for name, s in served.items()}
-    for s in served.values():
-        s.stop()
+    with serving({name: upstream_app(name) for name in ("primary", "backup")}) as urls:
+        yield urls
 
 
 def gateway_settings(urls: dict[str, str], **extra: object) -> GatewaySettings:
@@ -85,17 +82,11 @@ def settings(store_url: str, tmp_path: Path, upstreams: dict[str, str]) -> Setti
 
 
 @pytest.fixture(scope="module")
-def runtime(backend, tmp_path_factory, pg_databases, sqlite_template, upstreams
-            ) -> Iterator[Runtime]:
+def runtime(upstreams, gateway_runtime) -> Runtime:
     """One store and server runtime for the module: a fresh PostgreSQL database per test
     would spend most of the module's time creating databases. Tests stay independent
     through ``isolated`` below."""
-    home = tmp_path_factory.mktemp(f"gateway-{backend}")
-    url = fresh_store_url(backend, home, pg_databases, sqlite_template)
-    rt = admin_runtime(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
-                                gateway=gateway_settings(upstreams)))
-    yield rt
-    rt.close()
+    return gateway_runtime("gateway", gateway_settings(upstreams))
 
 
 @pytest.fixture(scope="module")

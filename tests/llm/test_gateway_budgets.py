@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -79,9 +79,17 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}", "x-triops-cache": "no"}
 
 
-async def gateway_client(rt: Runtime) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt)),
-                             base_url="http://triops", timeout=30)
+def run_against(rt: Runtime, scenario: Callable[[httpx.AsyncClient], Awaitable[None]]
+                ) -> None:
+    """Runs ``scenario`` with a client of ``rt``'s app, then closes the client and ``rt``."""
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(rt)),
+                                     base_url="http://triops", timeout=30) as client:
+            await scenario(client)
+        await rt.gateway.client.close()
+        rt.close()
+
+    asyncio.run(main())
 
 
 async def set_policy(client: httpx.AsyncClient, key_id: str, **policy: object) -> None:
@@ -98,19 +106,13 @@ async def spent(client: httpx.AsyncClient, key_id: str, window: str = "day") -> 
     return sum(k["cost_usd"] for k in got.json()["keys"])
 
 
-async def close(rt: Runtime) -> None:
-    await rt.gateway.client.close()
-    rt.close()
-
-
 def test_concurrent_calls_do_not_overshoot_the_budget(store_url, tmp_path, upstream,
                                                       redis_url):
     rt = admin_runtime(make_settings(store_url, tmp_path, upstream, redis_url))
     key_id, secret = new_key(rt)
     budget = 5 * CALL_USD
 
-    async def scenario() -> None:
-        client = await gateway_client(rt)
+    async def scenario(client: httpx.AsyncClient) -> None:
         await set_policy(client, key_id, budget_usd=budget, budget_period="day")
         statuses: list[int] = []
         for _wave in range(4):  # later waves find the budget spent, not just held
@@ -125,10 +127,8 @@ def test_concurrent_calls_do_not_overshoot_the_budget(store_url, tmp_path, upstr
         assert statuses.count(200) >= 2
         assert total == pytest.approx(statuses.count(200) * CALL_USD)
         assert total <= budget + CALL_USD + 1e-12
-        await client.aclose()
-        await close(rt)
 
-    asyncio.run(scenario())
+    run_against(rt, scenario)
 
 
 def test_spend_before_the_budget_counts_and_survives_a_restart(store_url, tmp_path,
@@ -136,8 +136,7 @@ def test_spend_before_the_budget_counts_and_survives_a_restart(store_url, tmp_pa
     first = admin_runtime(make_settings(store_url, tmp_path, upstream, redis_url))
     key_id, secret = new_key(first)
 
-    async def before_restart() -> None:
-        client = await gateway_client(first)
+    async def before_restart(client: httpx.AsyncClient) -> None:
         for _ in range(3):  # no budget yet: every call is still on the ledger
             ok = await client.post("/v1/chat/completions", json=BODY, headers=bearer(secret))
             assert ok.status_code == 200, ok.text
@@ -149,16 +148,13 @@ def test_spend_before_the_budget_counts_and_survives_a_restart(store_url, tmp_pa
         over = await client.post("/v1/chat/completions", json=BODY, headers=bearer(secret))
         assert over.status_code == 429, over.text
         assert over.json()["error"]["type"] == "insufficient_quota"
-        await client.aclose()
-        await close(first)
 
-    asyncio.run(before_restart())
+    run_against(first, before_restart)
     # A new process on the same store; with Redis, one that holds no totals yet, so the
     # ledger is what the budget is checked against.
     second = Runtime.build(make_settings(store_url, tmp_path, upstream, redis_url))
 
-    async def after_restart() -> None:
-        client = await gateway_client(second)
+    async def after_restart(client: httpx.AsyncClient) -> None:
         assert await spent(client, key_id, "month") == pytest.approx(4 * CALL_USD)
         again = await client.post("/v1/chat/completions", json=BODY, headers=bearer(secret))
         assert again.status_code == 429, again.text
@@ -171,18 +167,15 @@ def test_spend_before_the_budget_counts_and_survives_a_restart(store_url, tmp_pa
             10 * CALL_USD)
         assert float(raised.headers["x-triops-budget-remaining-usd"]) == pytest.approx(
             6 * CALL_USD)
-        await client.aclose()
-        await close(second)
 
-    asyncio.run(after_restart())
+    run_against(second, after_restart)
 
 
 def test_a_failed_call_gives_its_reservation_back(store_url, tmp_path, upstream, redis_url):
     rt = admin_runtime(make_settings(store_url, tmp_path, upstream, redis_url))
     key_id, secret = new_key(rt)
 
-    async def scenario() -> None:
-        client = await gateway_client(rt)
+    async def scenario(client: httpx.AsyncClient) -> None:
         # One call's reservation alone fills this budget: a leaked one would refuse the next.
         await set_policy(client, key_id, budget_usd=CALL_USD / 2, budget_period="day")
         for _ in range(3):
@@ -192,10 +185,8 @@ def test_a_failed_call_gives_its_reservation_back(store_url, tmp_path, upstream,
         ok = await client.post("/v1/chat/completions", json=BODY, headers=bearer(secret))
         assert ok.status_code == 200, ok.text
         assert await spent(client, key_id) == pytest.approx(CALL_USD)
-        await client.aclose()
-        await close(rt)
 
-    asyncio.run(scenario())
+    run_against(rt, scenario)
 
 
 def test_rate_limit_headers_on_success_and_on_429(store_url, tmp_path, upstream, redis_url):
@@ -203,8 +194,7 @@ def test_rate_limit_headers_on_success_and_on_429(store_url, tmp_path, upstream,
     key_id, secret = new_key(rt)
     body = {**BODY, "model": "free"}
 
-    async def scenario() -> None:
-        client = await gateway_client(rt)
+    async def scenario(client: httpx.AsyncClient) -> None:
         await set_policy(client, key_id, rpm=2, tpm=100_000)
         first = await client.post("/v1/chat/completions", json=body, headers=bearer(secret))
         assert first.status_code == 200
@@ -222,10 +212,8 @@ def test_rate_limit_headers_on_success_and_on_429(store_url, tmp_path, upstream,
         embedded = await client.post("/v1/embeddings", headers=bearer(secret),
                                      json={"model": "free", "input": "x"})
         assert embedded.status_code == 429 and "retry-after" in embedded.headers
-        await client.aclose()
-        await close(rt)
 
-    asyncio.run(scenario())
+    run_against(rt, scenario)
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
@@ -268,8 +256,7 @@ def test_spend_api_is_scoped_to_the_project_and_the_key(store_url, tmp_path, ups
     _, admin_secret = new_key(rt, role=Role.admin)
     _, other_admin = new_key(rt, project="other", role=Role.admin)
 
-    async def scenario() -> None:
-        client = await gateway_client(rt)
+    async def scenario(client: httpx.AsyncClient) -> None:
         for secret, calls in ((a_secret, 2), (b_secret, 1)):
             for _ in range(calls):
                 ok = await client.post("/v1/chat/completions", json=BODY,
@@ -295,7 +282,5 @@ def test_spend_api_is_scoped_to_the_project_and_the_key(store_url, tmp_path, ups
         bad = await read(admin_secret, window="fortnight")
         assert bad.status_code == 400 and "window" in bad.json()["message"]
         assert (await read(admin_secret, window="0m")).json()["total"]["calls"] == 0
-        await client.aclose()
-        await close(rt)
 
-    asyncio.run(scenario())
+    run_against(rt, scenario)

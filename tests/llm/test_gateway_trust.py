@@ -13,7 +13,8 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import admin_client, admin_runtime, free_port, fresh_store_url
+from tests.conftest import admin_client
+from tests.llm.conftest import serving
 
 from triops.core.gateway_settings import (
     DeploymentConfig,
@@ -25,7 +26,6 @@ from triops.core.gateway_settings import (
 )
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.core.principals import Role
-from triops.core.settings import Settings
 from triops.server.runtime import Runtime
 from triops.store import records
 from triops.store.repos import keys
@@ -37,14 +37,10 @@ WINDOW_S = 3.0
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[dict[str, str]]:
-    from triops.llm.gateway.local_upstream import Served
     from triops.llm.gateway.local_upstream import create_app as upstream_app
 
-    served = {name: Served(upstream_app(name), free_port()).start()
-              for name in ("home", "attacker")}
-    yield {name: s.url for name, s in served.items()}
-    for s in served.values():
-        s.stop()
+    with serving({name: upstream_app(name) for name in ("home", "attacker")}) as urls:
+        yield urls
 
 
 def gateway_settings(urls: dict[str, str]) -> GatewaySettings:
@@ -71,14 +67,8 @@ def gateway_settings(urls: dict[str, str]) -> GatewaySettings:
 
 
 @pytest.fixture(scope="module")
-def runtime(backend, tmp_path_factory, pg_databases, sqlite_template, upstreams
-            ) -> Iterator[Runtime]:
-    home = tmp_path_factory.mktemp(f"gateway-trust-{backend}")
-    url = fresh_store_url(backend, home, pg_databases, sqlite_template)
-    rt = admin_runtime(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
-                                gateway=gateway_settings(upstreams)))
-    yield rt
-    rt.close()
+def runtime(upstreams, gateway_runtime) -> Runtime:
+    return gateway_runtime("gateway-trust", gateway_settings(upstreams))
 
 
 @pytest.fixture(scope="module")

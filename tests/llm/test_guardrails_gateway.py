@@ -17,7 +17,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tests.conftest import admin_client, admin_runtime, free_port, fresh_store_url
+from tests.conftest import admin_client
+from tests.llm.conftest import serving
 
 from triops.core.gateway_settings import (
     DeploymentConfig,
@@ -26,7 +27,6 @@ from triops.core.gateway_settings import (
     UpstreamConfig,
 )
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
-from triops.core.settings import Settings
 from triops.server.runtime import Runtime
 from triops.store import records
 
@@ -60,14 +60,10 @@ def json_upstream() -> Starlette:
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[dict[str, str]]:
-    from triops.llm.gateway.local_upstream import Served
     from triops.llm.gateway.local_upstream import create_app as upstream_app
 
-    served = {"echo": Served(upstream_app("echo"), free_port()).start(),
-              "json": Served(json_upstream(), free_port()).start()}
-    yield {name: s.url for name, s in served.items()}
-    for s in served.values():
-        s.stop()
+    with serving({"echo": upstream_app("echo"), "json": json_upstream()}) as urls:
+        yield urls
 
 
 def rules() -> list[GuardrailRule]:
@@ -113,14 +109,8 @@ def settings_for(urls: dict[str, str]) -> GatewaySettings:
 
 
 @pytest.fixture(scope="module")
-def runtime(backend, tmp_path_factory, pg_databases, sqlite_template, upstreams
-            ) -> Iterator[Runtime]:
-    home = tmp_path_factory.mktemp(f"guardrails-{backend}")
-    url = fresh_store_url(backend, home, pg_databases, sqlite_template)
-    rt = admin_runtime(Settings(store=url, artifacts=str(home / "artifacts"), home=home,
-                                gateway=settings_for(upstreams)))
-    yield rt
-    rt.close()
+def runtime(upstreams, gateway_runtime) -> Runtime:
+    return gateway_runtime("guardrails", settings_for(upstreams))
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import json
 import posixpath
 import zipfile
 
+import httpx
 import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
@@ -104,6 +105,16 @@ def _overwrite(runtime, name: str, files: dict[str, bytes]) -> None:
         runtime.artifacts.write_bytes(posixpath.join(root, fname), data)
 
 
+def _predict_after_restart(settings) -> httpx.Response:
+    """A prediction from a freshly built server, which loads the endpoint's model anew."""
+    restarted = Runtime.build(settings)
+    try:
+        with admin_client(restarted) as again:
+            return again.post("/api/v1/endpoints/ep/predict", json=ROW)
+    finally:
+        restarted.close()
+
+
 @pytest.mark.parametrize("module,function", [("builtins", "exec"), ("posix", "system")])
 def test_skops_reduce_node_calling_a_callable_is_refused_and_never_runs(
         client, runtime, keyed, tmp_path, module, function):
@@ -160,21 +171,11 @@ def test_admin_trusts_extra_types_for_these_bytes_only(client, runtime, keyed, s
     assert client.post("/api/v1/endpoints/ep/predict", json=ROW).json()["predictions"] == [1, 0]
 
     # A restarted server loads the same bytes under the stored grant...
-    restarted = Runtime.build(settings)
-    try:
-        with admin_client(restarted) as again:
-            assert again.post("/api/v1/endpoints/ep/predict", json=ROW).status_code == 200
-    finally:
-        restarted.close()
+    assert _predict_after_restart(settings).status_code == 200
     # ...and refuses them once they were swapped behind the deployment's back.
     swapped = KNeighborsClassifier(1, algorithm="kd_tree").fit(sm.FEATURES, 1 - sm.LABELS)
     _overwrite(runtime, "m", sm.skops_files(swapped))
-    restarted = Runtime.build(settings)
-    try:
-        with admin_client(restarted) as again:
-            voided = again.post("/api/v1/endpoints/ep/predict", json=ROW)
-    finally:
-        restarted.close()
+    voided = _predict_after_restart(settings)
     assert voided.status_code == 400, voided.text
     assert voided.json()["error_code"] == "UNTRUSTED_MODEL_FORMAT"
     assert "other bytes" in voided.json()["message"]
@@ -193,12 +194,7 @@ def test_hostile_pickle_is_refused_and_trust_in_a_pickle_is_bound_to_its_bytes(
     # The reviewed pickle is replaced by one that runs code: the grant does not cover it.
     marker = tmp_path / "pwned"
     _overwrite(runtime, "m", {"model.pkl": sm.malicious_mlflow_files(marker)["model.pkl"]})
-    restarted = Runtime.build(settings)
-    try:
-        with admin_client(restarted) as again:
-            voided = again.post("/api/v1/endpoints/ep/predict", json=ROW)
-    finally:
-        restarted.close()
+    voided = _predict_after_restart(settings)
     assert voided.status_code == 400, voided.text
     assert voided.json()["error_code"] == "UNTRUSTED_MODEL_FORMAT"
     assert not marker.exists()

@@ -190,11 +190,15 @@ def test_default_approval_is_required_for_production_changes():
 _APART = Rules(window_ms=0)
 
 
-def _drift_on(db, clock, subject: str) -> None:
+def _run_after_drift(db, clock, engine, subject: str, after_s: int):
+    """The newest run once ``after_s`` seconds later a drift on ``subject`` was ticked."""
+    clock.advance(after_s)
     with db.write() as session:  # another incident on the same model
         ingest(session, "p", Signal(source=Pillar.ml, kind="drift", subject=subject,
                                     severity=Severity.error, time_ms=clock(),
                                     labels={"model": "churn"}), rules=_APART)
+    engine.tick()
+    return runs(db)[0]
 
 
 def test_blast_radius_and_cooldown_refuse_with_reasons(db, clock):
@@ -205,28 +209,19 @@ def test_blast_radius_and_cooldown_refuse_with_reasons(db, clock):
     engine = engine_of(db, clock)
     drift(db, clock)
     engine.tick()
-    clock.advance(1)
-    _drift_on(db, clock, "model:churn@x")
-    engine.tick()
-    newest = runs(db)[0]
+    newest = _run_after_drift(db, clock, engine, "model:churn@x", after_s=1)
     assert newest.status == "refused"
     assert newest.reason == "blast radius: 1 runs acting now (max_concurrent 1)"
 
     put(db, "p", "rollback-churn", rollback_book(
         extra="cooldown: 30m\nlimits: {max_runs_per_hour: 10, max_concurrent: 5}\n"))
-    clock.advance(59)
-    _drift_on(db, clock, "model:churn@y")
-    engine.tick()
-    newest = runs(db)[0]
+    newest = _run_after_drift(db, clock, engine, "model:churn@y", after_s=59)
     assert newest.status == "refused" and newest.reason.startswith("cooldown: acted 60s ago")
     assert newest.runbook_version == 2
 
     put(db, "p", "rollback-churn", rollback_book(
         extra="limits: {max_runs_per_hour: 1, max_concurrent: 5}\n"))
-    clock.advance(1)
-    _drift_on(db, clock, "model:churn@z")
-    engine.tick()
-    newest = runs(db)[0]
+    newest = _run_after_drift(db, clock, engine, "model:churn@z", after_s=1)
     assert newest.status == "refused" and "max_runs_per_hour 1" in newest.reason
     assert alias_version(db) == 1  # only the first run acted
 

@@ -7,10 +7,12 @@ returned (``has_secret``). Editors create and expire silences; viewers read ever
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from triops.core.errors import InvalidInput
@@ -143,10 +145,7 @@ def put_channel(name: str, body: ChannelIn, request: Request,
 
 @router.delete("/channels/{name}", status_code=204)
 def delete_channel(name: str, request: Request, caller: Caller = AsAdmin) -> None:
-    with runtime_of(request).db.write() as session:
-        repo.delete_channel(session, caller.project, name)
-        audit.record(session, project=caller.project, actor=caller.actor,
-                     action="notify.channel.delete", target=name)
+    _delete_audited(request, caller, "channel", name, repo.delete_channel)
 
 
 @router.get("/routes", response_model=list[RouteOut])
@@ -173,10 +172,7 @@ def put_route(name: str, body: RouteIn, request: Request, caller: Caller = AsAdm
 
 @router.delete("/routes/{name}", status_code=204)
 def delete_route(name: str, request: Request, caller: Caller = AsAdmin) -> None:
-    with runtime_of(request).db.write() as session:
-        repo.delete_route(session, caller.project, name)
-        audit.record(session, project=caller.project, actor=caller.actor,
-                     action="notify.route.delete", target=name)
+    _delete_audited(request, caller, "route", name, repo.delete_route)
 
 
 @router.get("/silences", response_model=list[SilenceOut])
@@ -226,6 +222,14 @@ def list_deliveries(
         rows = repo.list_deliveries(session, caller.project, status=status,
                                     incident_id=incident, limit=limit)
         return [DeliveryOut.of(r, repo.incident_ids(session, r.id)) for r in rows]
+
+
+def _delete_audited(request: Request, caller: Caller, what: str, name: str,
+                    delete: Callable[[Session, str, str], None]) -> None:
+    with runtime_of(request).db.write() as session:
+        delete(session, caller.project, name)
+        audit.record(session, project=caller.project, actor=caller.actor,
+                     action=f"notify.{what}.delete", target=name)
 
 
 def _check_name(name: str) -> None:

@@ -147,14 +147,17 @@ def get_run(run_id: str, request: Request, caller: Caller = AsViewer) -> RunOut:
 @router.post("/runbook-runs/{run_id}/approve", response_model=RunOut)
 def approve(run_id: str, request: Request, body: DecisionIn | None = None,
             caller: Caller = AsEditor) -> RunOut:
-    run = runtime_of(request).runbooks.decide(caller.project, run_id, caller.actor, True,
-                                               body.note if body else "")
-    return RunOut.of(run)
+    return _decide(request, caller, run_id, True, body)
 
 
 @router.post("/runbook-runs/{run_id}/reject", response_model=RunOut)
 def reject(run_id: str, request: Request, body: DecisionIn | None = None,
            caller: Caller = AsEditor) -> RunOut:
-    run = runtime_of(request).runbooks.decide(caller.project, run_id, caller.actor, False,
+    return _decide(request, caller, run_id, False, body)
+
+
+def _decide(request: Request, caller: Caller, run_id: str, approved: bool,
+            body: DecisionIn | None) -> RunOut:
+    run = runtime_of(request).runbooks.decide(caller.project, run_id, caller.actor, approved,
                                                body.note if body else "")
     return RunOut.of(run)

@@ -121,8 +121,14 @@ def due_runs(session: Session, now: int, limit: int = 20) -> list[str]:
 
 def take_run(session: Session, run_id: str, owner: str, now: int, until: int) -> bool:
     """Lease a run to ``owner``; exactly one of several racing replicas gets True."""
-    result = session.execute(update(RunbookRun).where(
-        RunbookRun.id == run_id, RunbookRun.lease_until_ms < now,
+    return _lease(session, RunbookRun, run_id, owner, now, until)
+
+
+def _lease(session: Session, table: type[RunbookRun | RunbookQueue], row_id: str | int,
+           owner: str, now: int, until: int) -> bool:
+    """Lease the row to ``owner`` unless a lease on it is still running at ``now``."""
+    result = session.execute(update(table).where(
+        table.id == row_id, table.lease_until_ms < now,
     ).values(lease_owner=owner, lease_until_ms=until).execution_options(
         synchronize_session=False))
     return result.rowcount == 1
@@ -141,11 +147,7 @@ def queued(session: Session, now: int, limit: int = 50) -> list[RunbookQueue]:
 
 
 def take_queued(session: Session, item_id: int, owner: str, now: int, until: int) -> bool:
-    result = session.execute(update(RunbookQueue).where(
-        RunbookQueue.id == item_id, RunbookQueue.lease_until_ms < now,
-    ).values(lease_owner=owner, lease_until_ms=until).execution_options(
-        synchronize_session=False))
-    return result.rowcount == 1
+    return _lease(session, RunbookQueue, item_id, owner, now, until)
 
 
 def done_queued(session: Session, item_id: int) -> None:
