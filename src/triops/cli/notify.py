@@ -14,9 +14,9 @@ from triops.cli.common import ProjectOpt, StoreOpt, console, open_database, sett
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ops.notifications import channel_kind, parse_matchers
-from triops.store.repos import audit
-from triops.store.repos import notifications as repo
-from triops.store.repos.projects import DEFAULT_PROJECT
+from triops.ops.notifications import notification_store as repo
+from triops.server import DEFAULT_PROJECT
+from triops.server import audit_log as audit
 
 notify_app = typer.Typer(help="Notifications out: channels, routes, silences, deliveries.",
                          no_args_is_help=True)

@@ -17,10 +17,10 @@ from triops.cli import ops_detect, ops_forecast, ops_logs, ops_rca
 from triops.cli.common import HomeOpt, StoreOpt, console, err_console, open_database, settings_from
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
+from triops.ops import Sample, ingest_samples
 from triops.ops import logs as ops_logs_store
 from triops.ops.logmining import CONTENT_FIELD, LogFormat, read_lines
-from triops.ops import Sample, ingest_samples
-from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
+from triops.server import DEFAULT_PROJECT, validate_name
 
 ops_app = typer.Typer(help="AIOps: telemetry import, anomaly detection, log templates.",
                       no_args_is_help=True)

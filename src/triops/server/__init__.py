@@ -14,6 +14,6 @@ edge writes the audit log. Their stores are exported here (``project_store``,
 from triops.store.repos import audit as audit_log
 from triops.store.repos import keys as key_store
 from triops.store.repos import projects as project_store
-from triops.store.repos.projects import DEFAULT_PROJECT
+from triops.store.repos.projects import DEFAULT_PROJECT, validate_name
 
-__all__ = ["DEFAULT_PROJECT", "audit_log", "key_store", "project_store"]
+__all__ = ["DEFAULT_PROJECT", "audit_log", "key_store", "project_store", "validate_name"]

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from triops.core.errors import NotFound
 from triops.core.ids import now_ms
 from triops.ops.capacity import CapacityRule, forecast_of
+from triops.ops.capacity import capacity_store as repo
+from triops.server import audit_log as audit
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import capacity as repo
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/capacity", tags=["capacity"])
 

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from triops.api.native.causes import CauseOut, causes_of
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
+from triops.ops import incident_store as repo
 from triops.ops import incidents, ingest, resolve
+from triops.server import audit_log as audit
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import incidents as repo
 from triops.store.schema import Incident, IncidentEvent, IncidentMember, IncidentSignal
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["incidents"])

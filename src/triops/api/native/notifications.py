@@ -18,10 +18,10 @@ from starlette.requests import Request
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ops.notifications import channel_kind, parse_matchers
+from triops.ops.notifications import notification_store as repo
+from triops.server import audit_log as audit
 from triops.server.auth import AsAdmin, AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import notifications as repo
 from triops.store.schema_notifications import (
     NotifyChannel,
     NotifyDelivery,

@@ -12,10 +12,10 @@ from starlette.requests import Request
 
 from triops.core.errors import InvalidInput
 from triops.ops.runbooks import parse_runbook
+from triops.ops.runbooks import runbook_store as repo
+from triops.server import audit_log as audit
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.store.repos import audit
-from triops.store.repos import runbooks as repo
 from triops.store.schema_runbooks import RunbookRun, RunbookVersion
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["runbooks"])
