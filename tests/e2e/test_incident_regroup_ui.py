@@ -79,6 +79,8 @@ def test_merge_split_and_runbook_pages(server):
         page.wait_for_load_state()
         assert "does not exist" in page.inner_text("#form-error")
         shot(page, "incident-merge-refused")
+        itself = page.request.post(f"/ui/incidents/{pay}/merge", form={"into": pay})
+        assert itself.status == 400 and "cannot be merged into itself" in itself.text()
 
         page.select_option("#merge-form select[name=target]", ledger)
         page.click("#merge-form button")
