@@ -1,6 +1,6 @@
 """AIOps pillar: telemetry intake, detectors, log mining, incidents.
 
-The public face: signals folded into incidents, telemetry samples and series, the
+The public face: signals folded into incidents (merged and split by hand), telemetry samples and series, the
 server's detector cache with the scoring of samples as they arrive, and the pillar's
 stored domains (``incident_store``; ``state_store``: detector and miner state, anomaly
 marks), whose functions take the caller's session. The detection names
@@ -10,7 +10,7 @@ load on first use (``triops.core.faces``).
 from typing import TYPE_CHECKING
 
 from triops.core.faces import lazy_names
-from triops.ops.incidents import DEFAULT_FOLD_WINDOW_MS, Folded, ingest, resolve
+from triops.ops.incidents import DEFAULT_FOLD_WINDOW_MS, Folded, ingest, merge, resolve, split
 from triops.ops.telemetry import MetricSample, list_series, read_series
 from triops.store.repos import incidents as incident_store
 from triops.store.repos import ops as state_store
@@ -37,8 +37,10 @@ __all__ = [
     "ingest",
     "ingest_samples",
     "list_series",
+    "merge",
     "read_series",
     "resolve",
+    "split",
     "state_store",
     "subject_of",
 ]

@@ -1,16 +1,23 @@
 """The incident page: what happened, what changed around it, probable causes, the
-topology around its subject, runbook runs (decided here by editors) and notifications."""
+topology around its subject, runbook runs (decided here by editors) and notifications;
+editors also merge the incident into another or split members off it here."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Form
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from triops.core.errors import Conflict, InvalidInput, NotFound
 from triops.ops import incident_store
+from triops.ops import merge as merge_incident
 from triops.ops import resolve as resolve_incident
+from triops.ops import split as split_incident
 from triops.server import audit_log as audit
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.errors import status_for
 from triops.server.runtime import runtime_of
 from triops.ui import incident_view, topology_svg
 from triops.ui.rendering import render
@@ -25,8 +32,7 @@ def _back(incident_id: str) -> Response:
     return RedirectResponse(f"/ui/incidents/{incident_id}", status_code=303)
 
 
-@router.get("/{incident_id}", response_class=HTMLResponse)
-def incident_page(incident_id: str, request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+def _page(request: Request, caller: Caller, incident_id: str, error: str = "") -> HTMLResponse:
     runtime = runtime_of(request)
     with runtime.db.read() as session:
         page = incident_view.load(session, caller.project, incident_id)
@@ -39,8 +45,21 @@ def incident_page(incident_id: str, request: Request, caller: Caller = AsViewer)
                                  open_incidents=page.open_incidents,
                                  title=f"topology around {incident.subject}")
     return render(request, "incident.html", incident=incident, page=page, causes=causes,
-                  topology=topology, links=links, texts=texts,
+                  topology=topology, links=links, texts=texts, error=error,
                   relative=incident_view.relative, node_href=topology_svg.node_href)
+
+
+def _refused(request: Request, caller: Caller, incident_id: str,
+             exc: InvalidInput | Conflict | NotFound) -> HTMLResponse:
+    """The page again with the engine's reason on it: a form mistake is not a 500."""
+    response = _page(request, caller, incident_id, error=exc.message)
+    response.status_code = status_for(exc)
+    return response
+
+
+@router.get("/{incident_id}", response_class=HTMLResponse)
+def incident_page(incident_id: str, request: Request, caller: Caller = AsViewer) -> HTMLResponse:
+    return _page(request, caller, incident_id)
 
 
 @router.post("/{incident_id}/ack")
@@ -69,3 +88,33 @@ def decide_run(incident_id: str, run_id: str, decision: str, request: Request,
         runtime_of(request).runbooks.decide(caller.project, run_id, caller.actor,
                                             decision == "approve", note)
     return _back(incident_id)
+
+
+@router.post("/{incident_id}/merge")
+def merge(incident_id: str, request: Request, into: str = Form("", max_length=64),
+          target: str = Form("", max_length=64), caller: Caller = AsEditor) -> Response:
+    """Fold this incident into another: a typed id wins over the one picked in the list."""
+    chosen = into.strip() or target
+    try:
+        if not chosen:
+            raise InvalidInput("pick or type the id of the incident to merge into")
+        with runtime_of(request).db.write() as session:
+            kept = merge_incident(session, caller.project, incident_id, chosen,
+                                  caller.actor).id
+    except (InvalidInput, Conflict, NotFound) as exc:
+        return _refused(request, caller, incident_id, exc)
+    return _back(kept)
+
+
+@router.post("/{incident_id}/split")
+def split(incident_id: str, request: Request,
+          fingerprint: Annotated[list[str] | None, Form()] = None,
+          caller: Caller = AsEditor) -> Response:
+    """Move the ticked member fingerprints to a new incident and show that one."""
+    try:
+        with runtime_of(request).db.write() as session:
+            new = split_incident(session, caller.project, incident_id, fingerprint or [],
+                                 caller.actor).id
+    except (InvalidInput, Conflict, NotFound) as exc:
+        return _refused(request, caller, incident_id, exc)
+    return _back(new)

@@ -56,6 +56,8 @@ class IncidentPage:
     open_incidents: dict[str, int]
     runs: list[Any]
     deliveries: list[Any]
+    #: Other active incidents of the project, offered as targets of a merge.
+    merge_targets: list[Any]
 
 
 def grouping(session: Session, incident: Any) -> list[GroupMember]:
@@ -63,6 +65,13 @@ def grouping(session: Session, incident: Any) -> list[GroupMember]:
     return [GroupMember(m.fingerprint, m.subject, m.kind, m.signal_count, m.first_ms,
                         m.last_ms, m.reason or "opened the incident")
             for m in incident_store.members_of(session, incident.id) if m.active]
+
+
+def merge_targets(session: Session, project: str, incident: Any) -> list[Any]:
+    """The project's other open or acknowledged incidents, most recent first."""
+    active = [i for status in ("open", "acknowledged")
+              for i in incident_store.list_incidents(session, project, status)]
+    return sorted((i for i in active if i.id != incident.id), key=lambda i: -i.last_ms)
 
 
 def relative(ms: int, origin: int) -> str:
@@ -116,4 +125,5 @@ def load(session: Session, project: str, incident_id: str) -> IncidentPage:
         runs=runbook_store.list_runs(session, project, incident_id=incident.id),
         deliveries=notification_store.list_deliveries(session, project,
                                                        incident_id=incident.id),
+        merge_targets=merge_targets(session, project, incident),
     )

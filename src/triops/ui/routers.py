@@ -12,6 +12,7 @@ from triops.ui.monitoring_pages import router as monitoring_pages_router
 from triops.ui.ops_pages import router as ops_pages_router
 from triops.ui.pages import router as pages_router
 from triops.ui.prompt_pages import router as prompt_pages_router
+from triops.ui.runbook_pages import router as runbook_pages_router
 from triops.ui.topology_pages import router as topology_pages_router
 
 ROUTERS: list[APIRouter] = [
@@ -24,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     guardrail_pages_router,
     monitoring_pages_router,
     ml_pages_router,
+    runbook_pages_router,
 ]

@@ -53,6 +53,13 @@ def list_current(session: Session, project: str) -> list[RunbookVersion]:
     return list(session.scalars(query))
 
 
+def list_versions(session: Session, project: str, name: str) -> list[RunbookVersion]:
+    """Every stored version of a runbook, newest first."""
+    return list(session.scalars(select(RunbookVersion).where(
+        RunbookVersion.project == project, RunbookVersion.name == name)
+        .order_by(RunbookVersion.version.desc())))
+
+
 def delete_runbook(session: Session, project: str, name: str, now: int) -> None:
     head = session.get(Runbook, (project, name))
     if head is None or head.deleted_ms is not None:
@@ -77,8 +84,11 @@ def get_run(session: Session, project: str, run_id: str) -> RunbookRun:
 
 
 def list_runs(session: Session, project: str, *, incident_id: str | None = None,
-              status: str | None = None, limit: int = 100) -> list[RunbookRun]:
+              status: str | None = None, runbook: str | None = None, limit: int = 100
+              ) -> list[RunbookRun]:
     query = select(RunbookRun).where(RunbookRun.project == project)
+    if runbook is not None:
+        query = query.where(RunbookRun.runbook == runbook)
     if incident_id is not None:
         query = query.where(RunbookRun.incident_id == incident_id)
     if status is not None:
