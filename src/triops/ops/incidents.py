@@ -271,6 +271,9 @@ def merge(session: Session, project: str, incident_id: str, into: str, actor: st
     assert source is not None and target is not None
     fingerprints = [m.fingerprint for m in repo.members_of(session, source.id)]
     repo.move(session, source.id, target.id)
+    for moved in repo.members_of(session, target.id):
+        if moved.fingerprint in fingerprints:
+            moved.reason = f"merged by hand from incident {source.id} (by {actor})"
     target.repeat_count += source.repeat_count
     target.flapping = target.flapping or source.flapping
     repo.refresh_totals(session, target)
