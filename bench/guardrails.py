@@ -166,9 +166,9 @@ def public_sets(reps: int) -> None:
     print("|---|---|---|---|")
     for name, text in texts_1k.items():
         lexicon, both = build(name, {}), build(name, {"model": name})
-        timings = [latency(lambda t: lexicon.check(t, context), text, reps),
+        timings = [latency(lambda t, g=lexicon: g.check(t, context), text, reps),
                    latency(load(name).probability, text, reps),
-                   latency(lambda t: both.check(t, context), text, reps)]
+                   latency(lambda t, g=both: g.check(t, context), text, reps)]
         print(f"| {name} | " + " | ".join(pct(t) for t in timings) + " |")
     print()
 
