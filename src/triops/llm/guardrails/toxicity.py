@@ -6,6 +6,11 @@ distinct terms found, ``1 - prod(1 - w)``, boosted by ``targeted_boost`` when an
 is aimed at "you". Text is normalised first (leetspeak, letters stretched for emphasis
 such as "stuuupid") so that spelling games do not hide a term; matching is on word
 boundaries, so "Scunthorpe" and "assess" are not insults.
+
+The lexicon is the fast, explainable first pass; a text it leaves under ``threshold`` goes
+to a small model trained on public labelled tweets (``textmodel``; a rule turns it on by naming it in ``model``), which flags it when its probability reaches ``model_threshold``
+(by default the threshold cross-validation chose for it). A model finding spans the whole
+text, so ``redact`` masks all of it: the model says the text is toxic, not which words.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import ClassVar
 
 from triops.llm.guardrails._base import Context, Finding, mask
 from triops.llm.guardrails._registry import register
+from triops.llm.guardrails.textmodel import ModelVerdict
 
 LEXICON = Path(__file__).with_name("toxicity_lexicon.tsv")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s",
@@ -107,7 +113,8 @@ class Toxicity:
     redacts: ClassVar[bool] = True
 
     def __init__(self, threshold: float = 0.5, lexicon: str | None = None,
-                 targeted_boost: float = 0.25) -> None:
+                 targeted_boost: float = 0.25, model: str | None = None,
+                 model_threshold: float | None = None) -> None:
         if not 0 < float(threshold) <= 1:
             raise ValueError("threshold must be in (0, 1]")
         self.threshold = float(threshold)
@@ -119,6 +126,7 @@ class Toxicity:
         # A term's leading letters must occur in the text for the term to match; a
         # substring test runs at C speed, so most terms skip their regex pass.
         self._prefixes = [_literal_prefix(t) for t in self.terms]
+        self.model = ModelVerdict(model, model_threshold) if model else None
 
     def matches(self, text: str) -> list[tuple[Term, int, int, float]]:
         found: dict[tuple[int, int], tuple[Term, int, int, float]] = {}
@@ -154,7 +162,8 @@ class Toxicity:
         found = self.matches(text)
         score = self.score(text, found)
         if score < self.threshold:
-            return []
+            verdict = self.model.finding(text, "toxicity.model") if self.model else None
+            return [verdict] if verdict else []
         worst = max(found, key=lambda t: t[3])
         return [Finding(f"toxicity.{term.category}", start, end, score,
                         f"toxicity score {score:.2f} ({worst[0].category})")

@@ -1,0 +1,144 @@
+"""Small text classifiers shipped with the package: hashed n-grams and a logistic regression.
+
+A text becomes a vector of hashed features — words, word pairs, and character 2- to
+5-grams (which carry German compounds, misspellings and leetspeak the word features
+miss) — counted, damped with ``log1p`` and scaled to unit length. A model is the weight
+per hashed feature, a bias and the decision threshold chosen by cross-validation when it
+was trained (``bench/train_guardrails.py``); scoring is a dot product in numpy, so it
+runs offline on a CPU in well under a millisecond per kilobyte of text.
+
+Models live as compressed ``.npz`` files in ``models/`` beside this module, each with its
+data card (sources, licences, sizes, cross-validated scores) in its ``card`` entry.
+Hashing uses CRC-32 for words and a polynomial hash over code points for characters:
+both are the same in every process, unlike Python's ``hash``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from triops.llm.guardrails._base import Finding
+from triops.llm.guardrails._normalise import _HOMOGLYPHS, fold
+
+MODELS = Path(__file__).with_name("models")
+#: Bumped whenever ``features`` changes: a model trained on other features is refused.
+FEATURES_VERSION = 1
+DIM = 1 << 18
+CHAR_NGRAMS = (2, 3, 4, 5)
+_WORD = re.compile(r"\w+")
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_BASE = np.uint64(1_000_003)
+
+
+def normalise(text: str) -> str:
+    """Folded (lower case, NFKC, no zero-width characters), homoglyphs to Latin letters,
+    runs of white space as one space."""
+    return " ".join(fold(text).translate(_HOMOGLYPHS).split())
+
+
+def _char_hashes(text: str) -> np.ndarray:
+    codes = np.frombuffer(f" {text} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    parts = []
+    with np.errstate(over="ignore"):  # the hash is arithmetic modulo 2**64 by design
+        rolling = codes.copy()
+        for n in range(2, max(CHAR_NGRAMS) + 1):
+            rolling = rolling[:-1] * _BASE + codes[n - 1:]
+            if n in CHAR_NGRAMS:
+                mixed = (rolling + np.uint64(n)) * _MIX
+                parts.append(mixed >> np.uint64(40))
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+
+def features(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The text's features as (indices, values): unique hashed indices below ``DIM`` and
+    their damped counts, scaled so the vector has unit length."""
+    norm = normalise(text)
+    words = _WORD.findall(norm)
+    word_keys = [f"w {w}" for w in words] + [f"b {a} {b}" for a, b in itertools.pairwise(words)]
+    word_hashes = np.fromiter((zlib.crc32(k.encode()) for k in word_keys), np.uint64,
+                              len(word_keys))
+    hashes = np.concatenate([word_hashes, _char_hashes(norm)]) & np.uint64(DIM - 1)
+    if not hashes.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    index, counts = np.unique(hashes.astype(np.int64), return_counts=True)
+    values = np.log1p(counts).astype(np.float32)
+    values /= np.float32(np.linalg.norm(values))
+    return index, values
+
+
+@dataclass(frozen=True)
+class TextModel:
+    """A binary classifier over ``features``: ``probability(text)`` in [0, 1]."""
+
+    name: str
+    weights: np.ndarray
+    bias: float
+    threshold: float
+    card: dict[str, Any]
+
+    def probability(self, text: str) -> float:
+        index, values = features(text)
+        margin = float(values @ self.weights[index]) + self.bias
+        return 1.0 / (1.0 + np.exp(-margin))
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, weights=self.weights.astype(np.float16),
+                            bias=np.float64(self.bias), threshold=np.float64(self.threshold),
+                            features_version=np.int64(FEATURES_VERSION),
+                            card=np.array(json.dumps(self.card)))
+
+
+def shipped() -> list[str]:
+    """The names of the models in the package."""
+    return sorted(p.stem for p in MODELS.glob("*.npz"))
+
+
+@functools.cache
+def load(name_or_path: str) -> TextModel:
+    """A shipped model by name (``injection``, ``toxicity``) or one from an ``.npz`` path."""
+    path = Path(name_or_path) if name_or_path.endswith(".npz") else MODELS / f"{name_or_path}.npz"
+    if not path.is_file():
+        raise ValueError(f"unknown model {name_or_path!r}; shipped: {shipped()}")
+    with np.load(path) as data:
+        if int(data["features_version"]) != FEATURES_VERSION:
+            raise ValueError(f"model {name_or_path!r} was trained on other features "
+                             f"(version {int(data['features_version'])}, "
+                             f"this code computes {FEATURES_VERSION})")
+        weights = data["weights"].astype(np.float32)  # stored as float16 to stay small
+        if weights.shape != (DIM,):
+            raise ValueError(f"model {name_or_path!r} has {weights.shape} weights, not {DIM}")
+        return TextModel(path.stem, weights, float(data["bias"]), float(data["threshold"]),
+                         json.loads(str(data["card"])))
+
+
+class ModelVerdict:
+    """A check's second pass: the named model and the probability at which it flags.
+
+    ``threshold`` defaults to the one cross-validation chose for the model.
+    """
+
+    def __init__(self, model: str, threshold: float | None = None) -> None:
+        self.model = load(str(model))
+        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        if not 0 < self.threshold < 1:
+            raise ValueError("model_threshold must be in (0, 1)")
+
+    def finding(self, text: str, kind: str) -> Finding | None:
+        """A finding over the whole text when the model's probability reaches the
+        threshold, else ``None``."""
+        if not text.strip():
+            return None
+        p = self.model.probability(text)
+        if p < self.threshold:
+            return None
+        return Finding(kind, 0, len(text), round(p, 4),
+                       f"model {self.model.name!r} probability {p:.2f}")
