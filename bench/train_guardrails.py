@@ -56,7 +56,7 @@ SETS = (
     PublicSet("injection", "deepset_prompt_injections_train.csv",
               "deepset/prompt-injections, train split (English and German), as redistributed "
               "in sinanw/llm-security-prompt-injection", "MIT (sinanw/llm-security-prompt-"
-              "injection); the upstream deepset dataset card states Apache-2.0",
+              "injection, the redistribution triops trains on)",
               "1 = injection"),
     PublicSet("toxicity", "davidson_labeled_data.csv",
               "t-davidson/hate-speech-and-offensive-language data/labeled_data.csv "
