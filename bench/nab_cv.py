@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 from collections import defaultdict
 from pathlib import Path
 
@@ -46,7 +47,7 @@ GRID: dict[str, tuple] = {
     "members": (("pattern_discord",), ("pattern_discord", "context_novelty", "seasonal_zscore")),
     "pattern_discord.length": (4, 16),
     "pattern_discord.memory": (500, 2000),
-    "context_novelty.bins": (8, 12, 16, 48),
+    "context_novelty.bins": (8, 12, 16, 32, 48, 64, 96),
     "context_novelty.scale_points": (50, 300),
     "short": (4, 16),
     "long": (1000, 4000),
@@ -63,8 +64,21 @@ def candidates(only: list[str] | None, base: dict) -> list[dict]:
     out = [dict(base)]
     for key, values in GRID.items():
         if not only or key in only:
-            out += [{**base, key: v} for v in values if base.get(key) != v]
+            out += [{**base, key: v} for v in values if base.get(key, shipped(key)) != v]
     return out
+
+
+def shipped(key: str):
+    """The value a setting has when nothing is given (so it is not tried twice)."""
+    if key == "members":
+        return SHIPPED["members"]
+    owner, _, name = key.rpartition(".")
+    cls = DETECTORS.get(owner) if owner else Ensemble
+    for klass in cls.__mro__:
+        param = inspect.signature(klass.__init__).parameters.get(name)
+        if param is not None and param.default is not inspect.Parameter.empty:
+            return param.default
+    return None
 
 
 def parse_base(items: list[str] | None) -> dict:
