@@ -14,19 +14,14 @@
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from tests.ml import serving_models as sm
+from triops.demo.otlp_replay import call_graph_traces, metrics_request
 from triops.ops.rca import read_graph, read_metrics
 
 pytestmark = pytest.mark.e2e
@@ -36,47 +31,6 @@ ISSUE = PETSHOP / "test" / "issue_0"
 NORMAL_ROWS = 100  # ~8 h of 5-minute rows before the issue
 PB = {"Content-Type": "application/x-protobuf"}
 MLFLOW = "/api/2.0/mlflow"
-
-
-def _kv(key: str, value: str) -> KeyValue:
-    return KeyValue(key=key, value=AnyValue(string_value=value))
-
-
-def _call_graph_traces(edges: list[tuple[str, str]]) -> ExportTraceServiceRequest:
-    """One client span in the caller and one server span under it in the callee, per call."""
-    spans: dict[str, list] = {}
-    for n, (caller, callee) in enumerate(edges):
-        trace_id = (n + 1).to_bytes(16, "big")
-        client, server = (2 * n + 1).to_bytes(8, "big"), (2 * n + 2).to_bytes(8, "big")
-        spans.setdefault(caller, []).append({"trace_id": trace_id, "span_id": client,
-                                             "kind": 3})
-        spans.setdefault(callee, []).append({"trace_id": trace_id, "span_id": server,
-                                             "kind": 2, "parent_span_id": client})
-    request = ExportTraceServiceRequest()
-    for service, items in spans.items():
-        rs = request.resource_spans.add()
-        rs.resource.attributes.append(_kv("service.name", service))
-        scope = rs.scope_spans.add()
-        for item in items:
-            scope.spans.add(name="call", start_time_unix_nano=1_681_000_000_000_000_000,
-                            end_time_unix_nano=1_681_000_000_100_000_000, **item)
-    return request
-
-
-def _metrics(table, columns: list[tuple[str, str, str]]) -> ExportMetricsServiceRequest:
-    """The rows of ``table`` as one gauge per (metric) with a ``statistic`` attribute."""
-    request = ExportMetricsServiceRequest()
-    for node in sorted({c[0] for c in columns}):
-        rm = request.resource_metrics.add()
-        rm.resource.attributes.append(_kv("service.name", node))
-        scope = rm.scope_metrics.add()
-        for _, metric, stat in (c for c in columns if c[0] == node):
-            gauge = scope.metrics.add(name=metric).gauge
-            for ts, value in table[(node, metric, stat)].items():
-                if not math.isnan(value):
-                    point = gauge.data_points.add(time_unix_nano=int(ts * 1e9), as_double=value)
-                    point.attributes.append(_kv("statistic", stat))
-    return request
 
 
 def test_replayed_petshop_issue_ranks_the_injected_component_first(server):
@@ -93,11 +47,11 @@ def test_replayed_petshop_issue_ranks_the_injected_component_first(server):
     replay = pd.concat([normal[columns], issue[columns]])
 
     with server.http() as http:
-        traces = _call_graph_traces(list(graph.edges)).SerializeToString()
+        traces = call_graph_traces(list(graph.edges), 1_681_000_000_000_000_000).SerializeToString()
         r = http.post("/v1/traces", content=traces, headers=PB)
         assert r.status_code == 200, r.text
         for start in range(0, len(replay), 15):
-            body = _metrics(replay.iloc[start:start + 15], columns).SerializeToString()
+            body = metrics_request(replay.iloc[start:start + 15]).SerializeToString()
             r = http.post("/v1/metrics", content=body, headers=PB)
             assert r.status_code == 200, r.text
 

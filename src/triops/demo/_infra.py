@@ -20,15 +20,11 @@ import time
 from importlib import resources
 
 import pandas as pd
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from triops.demo._context import DemoContext, LoopResult
 from triops.demo._llm import free_port
 from triops.demo._receiver import Receiver
+from triops.demo.otlp_replay import call_graph_traces, metrics_request
 from triops.llm.gateway.local_upstream import Served
 
 NAME = "infra"
@@ -67,47 +63,6 @@ def _metrics_table(name: str) -> pd.DataFrame:
     return frame.astype(float)
 
 
-def _kv(key: str, value: str) -> KeyValue:
-    return KeyValue(key=key, value=AnyValue(string_value=value))
-
-
-def _call_graph_traces(edges: list[tuple[str, str]], at_ns: int) -> ExportTraceServiceRequest:
-    """One client span in the caller and one server span under it in the callee, per call."""
-    spans: dict[str, list] = {}
-    for n, (caller, callee) in enumerate(edges):
-        trace_id = (n + 1).to_bytes(16, "big")
-        client, server = (2 * n + 1).to_bytes(8, "big"), (2 * n + 2).to_bytes(8, "big")
-        spans.setdefault(caller, []).append({"trace_id": trace_id, "span_id": client,
-                                             "kind": 3})
-        spans.setdefault(callee, []).append({"trace_id": trace_id, "span_id": server,
-                                             "kind": 2, "parent_span_id": client})
-    request = ExportTraceServiceRequest()
-    for service, items in spans.items():
-        rs = request.resource_spans.add()
-        rs.resource.attributes.append(_kv("service.name", service))
-        scope = rs.scope_spans.add()
-        for item in items:
-            scope.spans.add(name="call", start_time_unix_nano=at_ns,
-                            end_time_unix_nano=at_ns + 100_000_000, **item)
-    return request
-
-
-def _metrics(table: pd.DataFrame) -> ExportMetricsServiceRequest:
-    """The rows of ``table`` as one gauge per metric with a ``statistic`` attribute."""
-    request = ExportMetricsServiceRequest()
-    for node in sorted({c[0] for c in table.columns}):
-        rm = request.resource_metrics.add()
-        rm.resource.attributes.append(_kv("service.name", node))
-        scope = rm.scope_metrics.add()
-        for _, metric, stat in (c for c in table.columns if c[0] == node):
-            gauge = scope.metrics.add(name=metric).gauge
-            for ts, value in table[(node, metric, stat)].items():
-                if not math.isnan(value):
-                    point = gauge.data_points.add(time_unix_nano=int(ts * 1e9), as_double=value)
-                    point.attributes.append(_kv("statistic", stat))
-    return request
-
-
 def play(ctx: DemoContext) -> LoopResult:
     target = json.loads(_read("petshop_target.json"))
     edges = [tuple(row) for row in list(csv.reader(_read("petshop_edges.csv").splitlines()))[1:]]
@@ -131,10 +86,10 @@ def play(ctx: DemoContext) -> LoopResult:
         ctx.put_runbook("name-the-cause", _runbook(f"{served.url}{RUNBOOK_HOOK}"))
         ctx.say(NAME, f"on-call channel: a signed-webhook receiver at {served.url}; "
                       "runbook name-the-cause applied")
-        traces = _call_graph_traces(edges, int((time.time() - 3600) * 1e9))
+        traces = call_graph_traces(edges, int((time.time() - 3600) * 1e9))
         ctx.call("POST", "/v1/traces", content=traces.SerializeToString(), headers=PB)
         for start in range(0, len(replay), 15):
-            body = _metrics(replay.iloc[start:start + 15]).SerializeToString()
+            body = metrics_request(replay.iloc[start:start + 15]).SerializeToString()
             ctx.call("POST", "/v1/metrics", content=body, headers=PB)
         ctx.say(NAME, f"PetShop replayed as OTLP: {len(edges)} calls of the call graph as "
                       f"traces, {len(replay)} five-minute rows of {len(replay.columns)} series")
