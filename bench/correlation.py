@@ -55,6 +55,7 @@ from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import ingest
 from triops.ops.alertmanager import Alert, receive
 from triops.ops.correlation import Rules
+from triops.ops.topology import Edge, Graph, TopologyView
 from triops.store import Database
 from triops.store.migrate import upgrade
 
@@ -70,35 +71,13 @@ HOPS = (0, 1, 2, 3)
 BASELINE = Rules(window_ms=-1, max_hops=0)
 
 
-class Graph:
+def petshop_view(adjacency: pd.DataFrame) -> TopologyView:
     """The PetShop call graph as a topology view over ``service:<node>`` keys (undirected
     hops: a symptom travels to callers, a cause to callees)."""
-
-    def __init__(self, adjacency: pd.DataFrame) -> None:
-        self.links: dict[str, set[str]] = {}
-        for caller in adjacency.index:
-            for callee in adjacency.columns[adjacency.loc[caller].to_numpy() > 0]:
-                a, b = f"service:{caller}", f"service:{callee}"
-                self.links.setdefault(a, set()).add(b)
-                self.links.setdefault(b, set()).add(a)
-
-    def path(self, a: str, b: str, max_hops: int = 2) -> list[str] | None:
-        walks, seen = deque([[a]]), {a}
-        while walks:
-            walk = walks.popleft()
-            if walk[-1] == b:
-                return walk
-            if len(walk) > max_hops:
-                continue
-            for nxt in sorted(self.links.get(walk[-1], ())):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    walks.append([*walk, nxt])
-        return None
-
-    def distance(self, a: str, b: str, max_hops: int = 2) -> int | None:
-        walk = self.path(a, b, max_hops)
-        return None if walk is None else len(walk) - 1
+    edges = [Edge(f"service:{caller}", f"service:{callee}", "calls")
+             for caller in adjacency.index
+             for callee in adjacency.columns[adjacency.loc[caller].to_numpy() > 0]]
+    return TopologyView(Graph(edges=edges))
 
 
 @dataclass
@@ -305,7 +284,7 @@ def main() -> None:
     args = parser.parse_args()
 
     petshop = petshop_templates()
-    topology = Graph(pd.read_csv(PETSHOP / "low_traffic" / "graph.csv", index_col=0))
+    topology = petshop_view(pd.read_csv(PETSHOP / "low_traffic" / "graph.csv", index_col=0))
     streams = [make_stream(seed, petshop, args.span_h) for seed in range(args.streams)]
     grid = [Rules(window_ms=w * MINUTE, max_hops=h) for w in WINDOWS_MIN for h in HOPS]
     copies = sum(e.copy for s in streams for e in s)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections import deque
 
 from sqlalchemy import func, select
 
@@ -15,6 +14,7 @@ from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import incidents as engine
 from triops.ops import ingest
 from triops.ops.correlation import Rules
+from triops.ops.topology import Edge, Graph, TopologyView
 from triops.store.repos import audit
 from triops.store.repos import incidents as repo
 from triops.store.repos import ops as ops_repo
@@ -23,36 +23,13 @@ from triops.store.schema import IncidentMember, IncidentSignal
 T0 = 1_767_600_000_000
 
 
-class Graph:
-    """A small in-memory topology: undirected breadth-first hops between node keys."""
-
-    def __init__(self, *edges: tuple[str, str]) -> None:
-        self.links: dict[str, set[str]] = {}
-        for a, b in edges:
-            self.links.setdefault(a, set()).add(b)
-            self.links.setdefault(b, set()).add(a)
-
-    def path(self, a: str, b: str, max_hops: int = 2) -> list[str] | None:
-        paths, seen = deque([[a]]), {a}
-        while paths:
-            walk = paths.popleft()
-            if walk[-1] == b:
-                return walk
-            if len(walk) > max_hops:
-                continue
-            for nxt in sorted(self.links.get(walk[-1], ())):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    paths.append([*walk, nxt])
-        return None
-
-    def distance(self, a: str, b: str, max_hops: int = 2) -> int | None:
-        walk = self.path(a, b, max_hops)
-        return None if walk is None else len(walk) - 1
+def view_of(*edges: tuple[str, str]) -> TopologyView:
+    """A small in-memory topology over node keys."""
+    return TopologyView(Graph(edges=[Edge(a, b, "relates") for a, b in edges]))
 
 
-SHOP = Graph(("endpoint:churn", "model:churn@champion"), ("model:churn@champion", "dataset:crm"),
-             ("dataset:crm", "service:etl"))
+SHOP = view_of(("endpoint:churn", "model:churn@champion"), ("model:churn@champion", "dataset:crm"),
+               ("dataset:crm", "service:etl"))
 
 
 def sig(kind: str, subject: str, t: int, *, labels: dict[str, str] | None = None,
