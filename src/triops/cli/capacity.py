@@ -9,25 +9,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt
+from triops.cli.evals import KeyOpt, ServerOpt, call_server
 from triops.core.errors import InvalidInput
-from triops.llm.evals.runner import ServerClient
 
 capacity_app = typer.Typer(help="Capacity rules and projections.", no_args_is_help=True)
 
 
-def _call(server: str | None, api_key: str | None, method: str, path: str, **kw: Any) -> Any:
-    client = ServerClient(server or "http://127.0.0.1:7600", api_key)
-    try:
-        return client._call(method, path, **kw)
-    finally:
-        client.close()
 
 
 @capacity_app.command("rules")
@@ -36,7 +29,7 @@ def rules(server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     table = Table()
     for column in ("name", "metric", "labels", "threshold", "horizon (s)"):
         table.add_column(column)
-    for rule in _call(server, api_key, "GET", "/api/v1/capacity/rules"):
+    for rule in call_server(server, api_key, "GET", "/api/v1/capacity/rules"):
         spec = rule["spec"]
         threshold = (f"{spec['value']:g}" if spec.get("value") is not None else
                      f"{spec['percent']:g} % of {spec.get('limit_series') or spec.get('limit_label')}")
@@ -72,14 +65,14 @@ def set_rule(
             "limit_series": limit_series, "limit_label": limit_label, "direction": direction,
             "horizon": horizon, "min_history": min_history, "subject": subject,
             "use_interval": use_interval}
-    out = _call(server, api_key, "PUT", f"/api/v1/capacity/rules/{name}",
+    out = call_server(server, api_key, "PUT", f"/api/v1/capacity/rules/{name}",
                 json={k: v for k, v in body.items() if v is not None})
     console.print(f"capacity rule {out['name']} saved")
 
 
 @capacity_app.command("delete")
 def delete(name: str, server: ServerOpt = None, api_key: KeyOpt = None) -> None:
-    _call(server, api_key, "DELETE", f"/api/v1/capacity/rules/{name}")
+    call_server(server, api_key, "DELETE", f"/api/v1/capacity/rules/{name}")
     console.print(f"capacity rule {name} deleted")
 
 
@@ -87,7 +80,7 @@ def delete(name: str, server: ServerOpt = None, api_key: KeyOpt = None) -> None:
 def forecasts(series: Annotated[str, typer.Argument(help="series key")],
               server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     """The series' projection: each rule's expected crossing."""
-    out = _call(server, api_key, "GET", "/api/v1/capacity/forecasts", params={"series": series})
+    out = call_server(server, api_key, "GET", "/api/v1/capacity/forecasts", params={"series": series})
     console.print(f"{out['series']}: trend {out['slope_per_hour']:+.4g}/h")
     for r in out["rules"]:
         when = "no crossing within the horizon" if r["eta_hours"] is None else \

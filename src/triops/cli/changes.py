@@ -16,20 +16,12 @@ import typer
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt
-from triops.llm.evals.runner import ServerClient
+from triops.cli.evals import KeyOpt, ServerOpt, call_server
 
 changes_app = typer.Typer(help="Change events: what changed, when, by whom.",
                           no_args_is_help=True)
 
 
-def _request(server: str | None, api_key: str | None, method: str, path: str, **kw: Any
-             ) -> Any:
-    client = ServerClient(server or "http://127.0.0.1:7600", api_key)
-    try:
-        return client._call(method, path, **kw)
-    finally:
-        client.close()
 
 
 def _when(ms: int) -> str:
@@ -53,7 +45,7 @@ def list_changes(
     table = Table()
     for column in ("time (UTC)", "entity", "kind", "version", "actor", "source", "summary"):
         table.add_column(column)
-    for c in _request(server, api_key, "GET", "/api/v1/changes", params=params):
+    for c in call_server(server, api_key, "GET", "/api/v1/changes", params=params):
         table.add_row(_when(c["time_ms"]), c["entity"], c["kind"], c["version"], c["actor"],
                       c["source"], c["summary"])
     console.print(table)
@@ -72,5 +64,5 @@ def add_change(
     """Record an external change, such as a deploy from CI/CD."""
     body = {"service": service, "version": version, "commit": commit, "who": who,
             "when": when, "description": description}
-    made = _request(server, api_key, "POST", "/api/v1/changes", json=body)
+    made = call_server(server, api_key, "POST", "/api/v1/changes", json=body)
     console.print(f"change {made['id']} on {made['entity']} at {_when(made['time_ms'])}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +28,17 @@ ServerOpt = Annotated[str | None, typer.Option(
     show_default=False)]
 KeyOpt = Annotated[str | None, typer.Option(
     "--api-key", envvar="TRIOPS_API_KEY", help="API key (editor role)", show_default=False)]
+
+
+def call_server(server: str | None, api_key: str | None, method: str, path: str,
+                **kw: Any) -> Any:
+    """One request to a running triops server (``--server``, ``--api-key``); the client is
+    closed afterwards."""
+    client = ServerClient(server or "http://127.0.0.1:7600", api_key)
+    try:
+        return client.call(method, path, **kw)
+    finally:
+        client.close()
 
 
 @eval_app.command("run")

@@ -13,32 +13,21 @@ Works through a running server's API (``--server``/``TRIOPS_URL``, ``--api-key``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt
+from triops.cli.evals import KeyOpt, ServerOpt, call_server
 from triops.core.errors import InvalidInput
-from triops.llm.evals.runner import ServerClient
 
 prompts_app = typer.Typer(help="The prompt registry: versions and labels.", no_args_is_help=True)
 label_app = typer.Typer(help="Move, undo and list prompt labels.", no_args_is_help=True)
 prompts_app.add_typer(label_app, name="label")
 
 
-def _client(server: str | None, api_key: str | None) -> ServerClient:
-    return ServerClient(server or "http://127.0.0.1:7600", api_key)
-
-
-def _call(server: str | None, api_key: str | None, method: str, path: str, **kw: Any) -> Any:
-    client = _client(server, api_key)
-    try:
-        return client._call(method, path, **kw)
-    finally:
-        client.close()
 
 
 @prompts_app.command("list")
@@ -47,7 +36,7 @@ def list_prompts(server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     table = Table()
     for column in ("name", "kind", "latest", "labels"):
         table.add_column(column)
-    for p in _call(server, api_key, "GET", "/api/v1/prompts"):
+    for p in call_server(server, api_key, "GET", "/api/v1/prompts"):
         labels = ", ".join(f"{lab['label']}→v{lab['version']}" for lab in p["labels"])
         table.add_row(p["name"], p["kind"], str(p["latest_version"]), labels)
     console.print(table)
@@ -70,7 +59,7 @@ def push(
         raise InvalidInput(f"{file} must hold a mapping with 'messages' or 'text'")
     body = {**spec, "message": message or spec.get("message", ""), "labels": label or []}
     body.setdefault("kind", "text" if "text" in spec else "chat")
-    got = _call(server, api_key, "POST", f"/api/v1/prompts/{name}/versions", json=body)
+    got = call_server(server, api_key, "POST", f"/api/v1/prompts/{name}/versions", json=body)
     console.print(f"{name} v{got['version']} created", highlight=False)
 
 
@@ -78,7 +67,7 @@ def push(
 def label_set(name: str, label: str, version: int, server: ServerOpt = None,
               api_key: KeyOpt = None) -> None:
     """Point LABEL of prompt NAME at VERSION."""
-    move = _call(server, api_key, "PUT", f"/api/v1/prompts/{name}/labels/{label}",
+    move = call_server(server, api_key, "PUT", f"/api/v1/prompts/{name}/labels/{label}",
                  json={"version": version})
     console.print(f"{name}@{label}: v{move['from_version']} → v{move['to_version']}",
                   highlight=False)
@@ -87,7 +76,7 @@ def label_set(name: str, label: str, version: int, server: ServerOpt = None,
 @label_app.command("undo")
 def label_undo(name: str, label: str, server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     """Move LABEL back to the version it pointed at before its last move."""
-    move = _call(server, api_key, "POST", f"/api/v1/prompts/{name}/labels/{label}/undo")
+    move = call_server(server, api_key, "POST", f"/api/v1/prompts/{name}/labels/{label}/undo")
     console.print(f"{name}@{label}: v{move['from_version']} → v{move['to_version']} (undo)",
                   highlight=False)
 
@@ -100,7 +89,7 @@ def label_history(name: str, label: Annotated[str | None, typer.Argument()] = No
     table = Table()
     for column in ("label", "from", "to", "kind", "actor"):
         table.add_column(column)
-    for m in _call(server, api_key, "GET", f"/api/v1/prompts/{name}/history", params=params):
+    for m in call_server(server, api_key, "GET", f"/api/v1/prompts/{name}/history", params=params):
         table.add_row(m["label"], str(m["from_version"] or "-"), str(m["to_version"] or "-"),
                       m["kind"] + (" (undone)" if m["undone"] else ""), m["actor"])
     console.print(table)

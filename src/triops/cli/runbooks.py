@@ -12,25 +12,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt
+from triops.cli.evals import KeyOpt, ServerOpt, call_server
 from triops.core.errors import InvalidInput, NotFound
 from triops.llm.evals.runner import ServerClient
 
 runbooks_app = typer.Typer(help="Runbooks and their runs.", no_args_is_help=True)
 
 
-def _call(server: str | None, api_key: str | None, method: str, path: str, **kw: Any) -> Any:
-    client = ServerClient(server or "http://127.0.0.1:7600", api_key)
-    try:
-        return client._call(method, path, **kw)
-    finally:
-        client.close()
 
 
 @runbooks_app.command("apply")
@@ -45,7 +39,7 @@ def apply(
     source = file.read_text()
     data = yaml.safe_load(source) if source.strip() else None
     name = name or (data.get("name") if isinstance(data, dict) else None) or file.stem
-    out = _call(server, api_key, "PUT", f"/api/v1/runbooks/{name}", content=source.encode())
+    out = call_server(server, api_key, "PUT", f"/api/v1/runbooks/{name}", content=source.encode())
     console.print(f"runbook {out['name']} is at version {out['version']}")
 
 
@@ -54,7 +48,7 @@ def list_runbooks(server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     table = Table()
     for column in ("name", "version", "trigger", "steps"):
         table.add_column(column)
-    for book in _call(server, api_key, "GET", "/api/v1/runbooks"):
+    for book in call_server(server, api_key, "GET", "/api/v1/runbooks"):
         steps = ", ".join(s["action"] for s in book["spec"]["steps"])
         table.add_row(book["name"], str(book["version"]), json.dumps(book["spec"]["trigger"]),
                       steps)
@@ -65,7 +59,7 @@ def list_runbooks(server: ServerOpt = None, api_key: KeyOpt = None) -> None:
 def show(name: str, version: Annotated[int | None, typer.Option()] = None,
          server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     params = {"version": version} if version else {}
-    book = _call(server, api_key, "GET", f"/api/v1/runbooks/{name}", params=params)
+    book = call_server(server, api_key, "GET", f"/api/v1/runbooks/{name}", params=params)
     console.print(f"# {book['name']} v{book['version']} by {book['created_by']}")
     console.print(book["source"], highlight=False)
 
@@ -94,14 +88,14 @@ def runs(status: Annotated[str | None, typer.Option()] = None,
     table = Table()
     for column in ("id", "runbook", "incident", "status", "reason", "decided by"):
         table.add_column(column)
-    for run in _call(server, api_key, "GET", "/api/v1/runbook-runs", params=params):
+    for run in call_server(server, api_key, "GET", "/api/v1/runbook-runs", params=params):
         table.add_row(run["id"], f"{run['runbook']} v{run['runbook_version']}",
                       run["incident_id"], run["status"], run["reason"], run["decided_by"] or "")
     console.print(table)
 
 
 def _decide(run_id: str, verb: str, note: str, server: str | None, api_key: str | None) -> None:
-    run = _call(server, api_key, "POST", f"/api/v1/runbook-runs/{run_id}/{verb}",
+    run = call_server(server, api_key, "POST", f"/api/v1/runbook-runs/{run_id}/{verb}",
                 json={"note": note})
     console.print(f"run {run['id']} is {run['status']} (by {run['decided_by']})")
     for step in run["plan"]:

@@ -59,7 +59,7 @@ class ServerClient:
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
+    def call(self, method: str, path: str, **kw: Any) -> Any:
         try:
             response = self.http.request(method, path, **kw)
         except httpx.HTTPError as exc:
@@ -76,10 +76,10 @@ class ServerClient:
     # -- what scorers use ------------------------------------------------------------
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call("POST", "/v1/chat/completions", json=body)
+        return self.call("POST", "/v1/chat/completions", json=body)
 
     def embed(self, model: str, texts: list[str]) -> list[list[float]]:
-        reply = self._call("POST", "/v1/embeddings", json={"model": model, "input": texts})
+        reply = self.call("POST", "/v1/embeddings", json={"model": model, "input": texts})
         return [d["embedding"] for d in sorted(reply["data"], key=lambda d: d["index"])]
 
     def prompt(self, ref: str) -> ResolvedPrompt:
@@ -90,7 +90,7 @@ class ServerClient:
         parsed = PromptRef.parse(ref)
         params = {"label": parsed.label} if parsed.label else (
             {"version": parsed.version} if parsed.version else {})
-        got = self._call("GET", f"/api/v1/prompts/{parsed.name}/resolve", params=params)
+        got = self.call("GET", f"/api/v1/prompts/{parsed.name}/resolve", params=params)
         found = ResolvedPrompt(
             name=got["name"], version=got["version"], label=got["label"],
             template=PromptTemplate.from_stored(got["kind"], got["template"], got["variables"]),
@@ -102,17 +102,17 @@ class ServerClient:
     # -- what the runner stores ------------------------------------------------------
 
     def stored_cases(self, dataset: str) -> list[CaseData]:
-        got = self._call("GET", f"/api/v1/evals/datasets/{dataset}/cases")
+        got = self.call("GET", f"/api/v1/evals/datasets/{dataset}/cases")
         return [CaseData(c["inputs"], c["expected"], c["metadata"], c["source"]) for c in got]
 
     def create_run(self, body: dict[str, Any]) -> str:
-        return self._call("POST", "/api/v1/evals/runs", json=body)["id"]
+        return self.call("POST", "/api/v1/evals/runs", json=body)["id"]
 
     def put_results(self, run_id: str, results: list[dict[str, Any]]) -> None:
         # Results are idempotent per case index: re-sending after a lost answer is safe.
         for attempt in range(4):
             try:
-                self._call("POST", f"/api/v1/evals/runs/{run_id}/results",
+                self.call("POST", f"/api/v1/evals/runs/{run_id}/results",
                            json={"results": results})
                 return
             except UpstreamError:
@@ -121,7 +121,7 @@ class ServerClient:
                 time.sleep(0.5 * 2 ** attempt)
 
     def finish(self, run_id: str, status: str) -> dict[str, Any]:
-        return self._call("POST", f"/api/v1/evals/runs/{run_id}/finish",
+        return self.call("POST", f"/api/v1/evals/runs/{run_id}/finish",
                           json={"status": status})
 
 
