@@ -451,3 +451,28 @@ def test_bad_runbooks_get_precise_messages(source, message):
     with pytest.raises(InvalidInput) as error:
         parse_runbook(source)
     assert error.value.message.startswith(message), error.value.message
+
+
+@pytest.mark.parametrize("quality, champion_after", [("better", 3), ("worse", 2)])
+def test_pipeline_run_retrains_and_moves_the_alias_only_for_a_better_model(
+        db, clock, tmp_path, quality, champion_after):
+    from tests.ml import retrain_pipelines
+    from triops.ops.runbooks import actions
+    from triops.store.artifacts import ArtifactStore
+    from triops.store.repos import monitoring
+
+    model_with_alias(db)  # champion: version 2
+    retrain_pipelines.STORE.update(db=db, candidate_quality=quality)
+    with db.write() as session:
+        monitoring.register_pipeline(session, "p", "retrain-churn",
+                                     "tests.ml.retrain_pipelines:retrain")
+    engine = engine_of(db, clock, artifacts=ArtifactStore(str(tmp_path)),
+                       pipeline_modules=("tests.ml.retrain_pipelines",))
+    action = actions.get("pipeline.run")
+    ctx = engine._context("p", "retrain", {}, [])
+    params = action.params({"pipeline": "retrain-churn", "model": "churn"})
+    planned = action.dry_run(ctx, params)
+    assert [(c.target, c.before) for c in planned] == [("model:churn@champion", 2)]
+    outcome = action.run(ctx, params)
+    assert outcome.detail["promoted"] is (champion_after == 3)
+    assert alias_version(db) == champion_after
