@@ -457,6 +457,7 @@ def test_bad_runbooks_get_precise_messages(source, message):
 def test_pipeline_run_retrains_and_moves_the_alias_only_for_a_better_model(
         db, clock, tmp_path, quality, champion_after):
     from tests.ml import retrain_pipelines
+
     from triops.ops.runbooks import actions
     from triops.store.artifacts import ArtifactStore
     from triops.store.repos import monitoring
