@@ -14,8 +14,8 @@ from triops.core.errors import InvalidInput
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import ingest
 from triops.ops.correlation import Rules
+from triops.ops.notifications import verify
 from triops.ops.runbooks import Engine, ProbableCause, parse_runbook
-from triops.ops.runbooks.actions_out import sign
 from triops.ops.runbooks.templates import render_params
 from triops.store.repos import audit, deployments, llm_gateway, llm_spend, registry
 from triops.store.repos import incidents as incident_repo
@@ -364,7 +364,8 @@ class _Hook(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Hook.received.append((body, self.headers.get("X-Triops-Signature")))
+        _Hook.received.append((body, self.headers.get("X-Triops-Timestamp"),
+                                self.headers.get("X-Triops-Signature")))
         self.send_response(204)
         self.end_headers()
 
@@ -394,9 +395,10 @@ approval: auto
         engine.tick()
     finally:
         server.shutdown()
-    [(body, signature)] = _Hook.received
+    [(body, timestamp, signature)] = _Hook.received
     assert json.loads(body) == {"incident": incident_id, "model": "churn"}
-    assert signature == sign("s3cret", body)
+    assert verify("s3cret", timestamp, body, signature)
+    assert not verify("wrong", timestamp, body, signature)
     assert notified == [("oncall", {"channel": "oncall", "incident_id": incident_id,
                                     "message": "drift on model:churn@champion",
                                     "project": "p"})]

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import time
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from triops.core.errors import InvalidInput, UpstreamError
+from triops.ops.notifications.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from triops.ops.runbooks.actions import Action, ActionContext, Change, Outcome, register
-
-SIGNATURE_HEADER = "X-Triops-Signature"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """``sha256=<hex>``: the HMAC-SHA256 of the exact request body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class _WebhookParams(BaseModel):
@@ -41,7 +34,10 @@ class WebhookCall(Action):
         if p.secret is not None:
             if p.secret not in ctx.secrets:
                 raise InvalidInput(f"webhook secret {p.secret!r} is not in runbook_secrets")
-            headers[SIGNATURE_HEADER] = sign(ctx.secrets[p.secret], body)
+            # Signed the way notification webhooks are, so one receiver verifies both.
+            timestamp = str(int(time.time()))
+            headers[TIMESTAMP_HEADER] = timestamp
+            headers[SIGNATURE_HEADER] = signature(ctx.secrets[p.secret], timestamp, body)
         return body, headers
 
     def dry_run(self, ctx: ActionContext, params: _WebhookParams) -> list[Change]:
