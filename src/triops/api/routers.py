@@ -34,6 +34,7 @@ from triops.api.openai.routes import router as openai_router
 from triops.api.openai.spend import router as gateway_spend_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.otlp_traces import router as otlp_traces_router
+from triops.api.prometheus_write import router as prometheus_write_router
 
 ROUTERS: list[APIRouter] = [
     endpoints_router,  # model serving, native predict
@@ -48,6 +49,7 @@ ROUTERS: list[APIRouter] = [
     otlp_traces_router,  # LLM tracing intake
     traces_router,
     otlp_ops_router,  # AIOps intake
+    prometheus_write_router,  # AIOps intake from Prometheus remote write
     alerts_router,
     topology_router,  # the graph of services, hosts, models, prompts and routes
     changes_router,  # change events on that graph
