@@ -184,3 +184,23 @@ def test_database_made_by_the_branched_graph_upgrades_to_the_single_head(
         assert pending(db.engine) == set()
     finally:
         db.dispose()
+
+
+def test_replicas_starting_together_migrate_once(bare_url):
+    # Processes, as replicas are: Alembic's context is per process, not per thread.
+    import subprocess
+    import sys
+
+    from triops.store import Database
+
+    code = ("import sys; from triops.store import Database, upgrade_schema; "
+            "upgrade_schema(Database(sys.argv[1]).engine)")
+    replicas = [subprocess.Popen([sys.executable, "-c", code, bare_url],
+                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    failures = [p.stderr.read()[-2000:] for p in replicas if p.wait(120) != 0]
+    assert failures == []
+    db = Database(bare_url)
+    try:
+        assert pending(db.engine) == set()
+    finally:
+        db.dispose()

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from triops.store import branched_history
 
@@ -21,10 +21,25 @@ def _config() -> Config:
     return config
 
 
+#: Key of the PostgreSQL advisory lock that serialises migrations ("triops" in ASCII).
+MIGRATION_LOCK = 0x7472696F7073
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision."""
+    """Bring the schema to the newest revision.
+
+    Replicas started together all call this: on PostgreSQL the first takes an advisory
+    lock for its transaction and the others wait, then find nothing left to do; on
+    SQLite the same comes from opening a write transaction first.
+    """
     config = _config()
-    with engine.begin() as connection:
+    # On SQLite a write transaction (BEGIN IMMEDIATE) makes the other replicas queue on
+    # the busy timeout before they read the schema's version.
+    with engine.connect() as connection, connection.execution_options(
+            triops_write=True).begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         _restamp_branched(config, connection)
         command.upgrade(config, "heads")
