@@ -37,12 +37,15 @@ if TYPE_CHECKING:
         Trace,
         TraceFilter,
         add_score,
+        conversation,
         dashboard,
         derive_kind,
         get_trace,
+        list_groups,
         list_traces,
         record_spans,
         spans_from_otlp,
+        user_view,
     )
     from triops.store.repos import evals as eval_store
     from triops.store.repos import guardrails as guardrail_store
@@ -67,8 +70,9 @@ _HOMES = {
     "headers_of": "gateway.spend", "period_start_s": "gateway.spend",
     "compile_rule": "guardrails", "guardrail_names": "guardrails:names",
     **{name: "tracing" for name in (
-        "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "dashboard",
-        "derive_kind", "get_trace", "list_traces", "record_spans", "spans_from_otlp")},
+        "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "conversation",
+        "dashboard", "derive_kind", "get_trace", "list_groups", "list_traces",
+        "record_spans", "spans_from_otlp", "user_view")},
     "Span": "spans", "SpanKind": "spans", "SpanStatus": "spans",
     **{name: f"triops.store.repos.{module}:" for name, module in (
         ("eval_store", "evals"), ("guardrail_store", "guardrails"),
@@ -97,6 +101,7 @@ __all__ = [
     "cases_from_traces",
     "comparison",
     "compile_rule",
+    "conversation",
     "dashboard",
     "derive_kind",
     "eval_store",
@@ -106,6 +111,7 @@ __all__ = [
     "guardrail_store",
     "headers_of",
     "invalid_request",
+    "list_groups",
     "list_traces",
     "online_evals",
     "parse_case_file",
@@ -124,4 +130,5 @@ __all__ = [
     "summarize",
     "trace_store",
     "upstream_of",
+    "user_view",
 ]

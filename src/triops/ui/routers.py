@@ -11,6 +11,7 @@ from triops.ui.ml_pages import router as ml_pages_router
 from triops.ui.monitoring_pages import router as monitoring_pages_router
 from triops.ui.ops_pages import router as ops_pages_router
 from triops.ui.pages import router as pages_router
+from triops.ui.people_pages import router as people_pages_router
 from triops.ui.prompt_pages import router as prompt_pages_router
 from triops.ui.runbook_pages import router as runbook_pages_router
 from triops.ui.topology_pages import router as topology_pages_router
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     incident_pages_router,
     topology_pages_router,
     llm_pages_router,
+    people_pages_router,
     ops_pages_router,
     prompt_pages_router,
     guardrail_pages_router,
