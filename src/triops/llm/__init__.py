@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from triops.llm.evals.datasets import parse_file as parse_case_file
     from triops.llm.evals.online import OnlineEvaluation
     from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results, scorer_names
+    from triops.llm.gateway import admin as gateway_admin
     from triops.llm.gateway.config import build_table, route_of, upstream_of
+    from triops.llm.gateway.cost import PriceTable
     from triops.llm.gateway.gateway import Caller as GatewayCaller
     from triops.llm.gateway.gateway import Gateway
     from triops.llm.gateway.messages import invalid as invalid_request
@@ -55,7 +57,8 @@ if TYPE_CHECKING:
     from triops.store.repos import prompts as prompt_store
 
 _HOMES = {
-    "Gateway": "gateway.gateway", "GatewayCaller": "gateway.gateway:Caller",
+    "Gateway": "gateway.gateway", "PriceTable": "gateway.cost",
+    "gateway_admin": "triops.llm.gateway.admin:", "GatewayCaller": "gateway.gateway:Caller",
     "PromptResolver": "prompts.resolver", "prompt_request": "prompts.resolver",
     "render_request": "prompts.resolver",
     "OnlineEvaluation": "evals.online",
@@ -87,6 +90,7 @@ __all__ = [
     "Gateway",
     "GatewayCaller",
     "OnlineEvaluation",
+    "PriceTable",
     "PromptResolver",
     "Score",
     "Span",
@@ -105,6 +109,7 @@ __all__ = [
     "dashboard",
     "derive_kind",
     "eval_store",
+    "gateway_admin",
     "gateway_store",
     "get_trace",
     "guardrail_names",
