@@ -106,3 +106,33 @@ def test_sessions_and_users(server):
         shots(page, "llm-user")
         page.goto("/ui/llm/users")
         assert "ann@example.com" in page.inner_text("table.groups")
+
+
+def test_gateway_spend_and_configuration(server):
+    with server.http() as http:
+        for model in ("chat", "chat", "big"):
+            r = http.post("/v1/chat/completions", headers={"x-triops-cache": "no"}, json={
+                "model": model, "messages": [{"role": "user", "content": "hello"}]})
+            assert r.status_code == 200, r.text
+
+    with browser_page(server.url) as page:
+        login(page, server.admin_key)
+        page.goto("/ui/llm")
+        page.click("nav.subnav >> text=Gateway")
+        assert "Calls\n3" in page.inner_text(".kpis")
+        per_model = page.inner_text(".spend-model table")
+        assert "gpt-4o-mini" in per_model and "gpt-4o\t1" in per_model
+        assert "admin" in page.inner_text(".spend-key table")
+        assert page.locator(".spend-project svg").count() == 1  # a server admin's view
+        shots(page, "llm-gateway")
+
+        page.click("text=Configure upstreams and routes")
+        page.fill("form[action='/ui/llm/gateway/routes'] input[name=alias]", "cheap")
+        page.fill("textarea[name=deployments]", "alpha gpt-4o-mini")
+        page.fill("form[action='/ui/llm/gateway/routes'] input[name=fallbacks]", "chat")
+        page.click("button:has-text('Save route')")
+        row = page.locator("table.routes tr", has_text="cheap")
+        assert "alpha gpt-4o-mini" in row.inner_text() and "stored" in row.inner_text()
+        shots(page, "llm-gateway-config")
+        page.click("nav.subnav >> text=Guardrails")
+        assert page.url.endswith("/ui/llm/guardrails")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from triops.llm.gateway.gateway import Gateway
     from triops.llm.gateway.messages import invalid as invalid_request
     from triops.llm.gateway.spend import headers_of, period_start_s
+    from triops.llm.gateway.spend_view import visible_groups as visible_spend
     from triops.llm.guardrails import compile_rule
     from triops.llm.guardrails import names as guardrail_names
     from triops.llm.guardrails.stats import block_rates
@@ -71,6 +72,7 @@ _HOMES = {
     "build_table": "gateway.config", "route_of": "gateway.config",
     "upstream_of": "gateway.config", "invalid_request": "gateway.messages:invalid",
     "headers_of": "gateway.spend", "period_start_s": "gateway.spend",
+    "visible_spend": "gateway.spend_view:visible_groups",
     "compile_rule": "guardrails", "guardrail_names": "guardrails:names",
     **{name: "tracing" for name in (
         "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "conversation",
@@ -136,4 +138,5 @@ __all__ = [
     "trace_store",
     "upstream_of",
     "user_view",
+    "visible_spend",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from triops.ui.gateway_pages import router as gateway_pages_router
 from triops.ui.guardrail_pages import router as guardrail_pages_router
 from triops.ui.incident_pages import router as incident_pages_router
 from triops.ui.llm_pages import router as llm_pages_router
@@ -25,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     ops_pages_router,
     prompt_pages_router,
     guardrail_pages_router,
+    gateway_pages_router,
     monitoring_pages_router,
     ml_pages_router,
     runbook_pages_router,

@@ -48,6 +48,11 @@ def valid(model: type[M], **values: object) -> M:
         raise InvalidInput(f"invalid request: {problems}") from None
 
 
+def stored_upstreams(session: Session) -> list[GatewayUpstream]:
+    """The stored upstreams as rows (the page shows whether each has a secret)."""
+    return repo.list_upstreams(session)
+
+
 def stored(session: Session) -> tuple[list[UpstreamConfig], list[RouteConfig]]:
     return ([upstream_of(r) for r in repo.list_upstreams(session)],
             [route_of(r) for r in repo.list_routes(session)])

@@ -1,0 +1,165 @@
+"""Gateway spend summed per key, project, model, route and day (API and page, with who
+sees what), the configuration page for server admins, and traces that name the same key
+whether they came through the gateway or OTLP. Real app, real upstream, both backends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from otlp_payloads import rag_trace, request_of
+from tests.conftest import admin_client
+from tests.llm.conftest import serving
+
+from triops.core.gateway_settings import (
+    DeploymentConfig,
+    GatewaySettings,
+    RouteConfig,
+    UpstreamConfig,
+)
+from triops.core.principals import Role
+from triops.server.runtime import Runtime
+from triops.store.repos import keys
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[dict[str, str]]:
+    from triops.llm.gateway.local_upstream import create_app as upstream_app
+    with serving({"home": upstream_app("home")}) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def runtime(upstreams, gateway_runtime) -> Runtime:
+    def route(alias: str, model: str) -> RouteConfig:
+        return RouteConfig(alias=alias, deployments=[DeploymentConfig(upstream="home",
+                                                                      model=model)])
+    return gateway_runtime("gateway-pages", GatewaySettings(
+        upstreams=[UpstreamConfig(name="home", base_url=upstreams["home"] + "/v1")],
+        routes=[route("small", "gpt-4o-mini"), route("big", "gpt-4o")], retries=0))
+
+
+@pytest.fixture(scope="module")
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with admin_client(runtime) as test_client:
+        yield test_client
+
+
+def key(runtime: Runtime, project: str, role: Role, name: str) -> tuple[str, dict[str, str]]:
+    with runtime.db.write() as session:
+        made = keys.create(session, project=project, role=role, name=name)
+    return made.id, {"Authorization": f"Bearer {made.secret}"}
+
+
+def chat(client: TestClient, model: str, headers: dict[str, str], user: str = "") -> None:
+    body = {"model": model, "messages": [{"role": "user", "content": "hello there"}]}
+    if user:
+        body["user"] = user
+    r = client.post("/v1/chat/completions", json=body,
+                    headers={"x-triops-cache": "no", **headers})
+    assert r.status_code == 200, r.text
+
+
+def test_spend_per_key_model_route_day_and_project(client, runtime):
+    alice_id, alice = key(runtime, "shop", Role.editor, "alice-app")
+    bob_id, bob = key(runtime, "shop", Role.editor, "bob-app")
+    _, shop_admin = key(runtime, "shop", Role.admin, "shop-admin")
+    _, other = key(runtime, "other", Role.editor, "other-app")
+    for _ in range(2):
+        chat(client, "small", alice)
+    chat(client, "big", bob)
+    chat(client, "big", other)
+
+    def spend(headers: dict[str, str], by: str) -> dict:
+        r = client.get("/api/v1/gateway/spend", params={"window": "day", "by": by},
+                       headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    per_key = {g["group"]: g for g in spend(shop_admin, "key")["groups"]}
+    assert set(per_key) == {alice_id, bob_id}
+    assert per_key[alice_id]["calls"] == 2 and per_key[bob_id]["calls"] == 1
+    per_model = spend(shop_admin, "model")["groups"]
+    # Dearest first: one gpt-4o call costs more than two gpt-4o-mini calls.
+    assert [g["group"] for g in per_model] == ["gpt-4o", "gpt-4o-mini"]
+    assert all(g["cost_usd"] > 0 for g in per_model)
+    assert {g["group"] for g in spend(shop_admin, "route")["groups"]} == {"small", "big"}
+    [today] = spend(shop_admin, "day")["groups"]
+    assert int(today["group"]) == time.time_ns() // 1_000_000 // DAY_MS * DAY_MS
+    assert today["calls"] == 3
+
+    # A key that is not an admin sees its own calls only, however it groups them.
+    assert [g["group"] for g in spend(alice, "key")["groups"]] == [alice_id]
+    assert [g["calls"] for g in spend(alice, "model")["groups"]] == [2]
+    # Per project: a project admin sees its project; a server admin every project.
+    assert [g["group"] for g in spend(shop_admin, "project")["groups"]] == ["shop"]
+    everywhere = {g["group"] for g in client.get(
+        "/api/v1/gateway/spend", params={"window": "day", "by": "project"}).json()["groups"]}
+    assert {"shop", "other"} <= everywhere
+    assert client.get("/api/v1/gateway/spend", params={"by": "colour"}).status_code == 400
+
+    page = client.get("/ui/llm/gateway", params={"window": "day"}, headers=shop_admin)
+    assert page.status_code == 200
+    assert "alice-app" in page.text and "bob-app" in page.text and "gpt-4o-mini" in page.text
+    assert 'class="spend-project"' not in page.text  # a project admin: no cross-project view
+    assert 'href="/ui/llm/gateway/config"' not in page.text
+    mine = client.get("/ui/llm/gateway", params={"window": "day"}, headers=alice).text
+    assert "alice-app" in mine and "bob-app" not in mine
+    admin_page = client.get("/ui/llm/gateway", params={"window": "day"}).text
+    assert 'class="spend-project"' in admin_page and 'href="/ui/llm/gateway/config"' in admin_page
+    assert 'href="/ui/llm/guardrails"' in admin_page
+
+
+def test_configuration_page_is_for_server_admins_and_changes_the_gateway(client, runtime):
+    _, project_admin = key(runtime, "shop", Role.admin, "shop-admin-2")
+    assert client.get("/ui/llm/gateway/config", headers=project_admin).status_code == 403
+    assert client.post("/ui/llm/gateway/routes", headers=project_admin, data={
+        "alias": "sneaky", "deployments": "home gpt-4o"}).status_code == 403
+
+    page = client.get("/ui/llm/gateway/config")
+    assert page.status_code == 200 and "home" in page.text and "small" in page.text
+    r = client.post("/ui/llm/gateway/upstreams", follow_redirects=False, data={
+        "name": "spare", "provider": "openai", "base_url": runtime.settings.gateway.upstreams[0]
+        .base_url, "api_key": "sk-spare-secret"})
+    assert r.status_code == 303
+    r = client.post("/ui/llm/gateway/routes", follow_redirects=False, data={
+        "alias": "weighted", "deployments": "home gpt-4o-mini 3\nspare gpt-4o-mini 1",
+        "fallbacks": "small"})
+    assert r.status_code == 303
+    page = client.get("/ui/llm/gateway/config").text
+    assert "weighted" in page and "spare gpt-4o-mini" in page and "sk-spare-secret" not in page
+    chat(client, "weighted", {})  # the gateway serves the new route at once
+    routes = {r["alias"]: r for r in client.get("/api/v1/gateway/routes").json()}
+    assert routes["weighted"]["deployments"][0]["weight"] == 3.0
+    audit = client.get("/ui").text
+    assert "gateway.route.put" in audit
+
+    bad = client.post("/ui/llm/gateway/routes", data={"alias": "x", "deployments": "home"})
+    assert bad.status_code == 400 and "upstream model [weight]" in bad.text
+    unknown = client.post("/ui/llm/gateway/routes", data={"alias": "x",
+                                                          "deployments": "nowhere m"})
+    assert unknown.status_code == 400
+    assert client.post("/ui/llm/gateway/upstreams/spare/delete").status_code == 409  # in use
+    assert client.post("/ui/llm/gateway/routes/weighted/delete",
+                       follow_redirects=False).status_code == 303
+    assert client.post("/ui/llm/gateway/upstreams/spare/delete",
+                       follow_redirects=False).status_code == 303
+    assert "spare" not in client.get("/ui/llm/gateway/config").text
+
+
+def test_gateway_and_otlp_traces_name_the_same_key(client, runtime):
+    key_id, headers = key(runtime, "default", Role.editor, "support-bot")
+    chat(client, "small", headers, user="carol")
+    _, spans = rag_trace(time.time_ns(), user="carol", session="c-1")
+    assert client.post("/v1/traces", content=request_of(spans).SerializeToString(),
+                       headers={**headers, "Content-Type": "application/x-protobuf"}
+                       ).status_code == 200
+    runtime.gateway.recorder.flush()
+    traces = client.get("/api/v1/traces", params={"user": "carol"}).json()["traces"]
+    assert len(traces) == 2 and {t["api_key"] for t in traces} == {key_id}
+    page = client.get(f"/ui/llm/traces/{traces[0]['trace_id']}").text
+    assert "support-bot" in page and key_id[:8] in page
