@@ -1,6 +1,7 @@
 """Gateway spend summed per key, project, model, route and day (API and page, with who
-sees what), the configuration page for server admins, and traces that name the same key
-whether they came through the gateway or OTLP. Real app, real upstream, both backends."""
+sees what), the configuration page for server admins, traces that name the same key
+whether they came through the gateway or OTLP, and the playground that runs prompts on
+the gateway's models. Real app, real upstream, both backends."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def runtime(upstreams, gateway_runtime) -> Runtime:
                                                                       model=model)])
     return gateway_runtime("gateway-pages", GatewaySettings(
         upstreams=[UpstreamConfig(name="home", base_url=upstreams["home"] + "/v1")],
-        routes=[route("small", "gpt-4o-mini"), route("big", "gpt-4o")], retries=0))
+        routes=[route("small", "gpt-4o-mini"), route("big", "gpt-4o"),
+                route("down", "fail-500")], retries=0))
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +165,71 @@ def test_gateway_and_otlp_traces_name_the_same_key(client, runtime):
     assert len(traces) == 2 and {t["api_key"] for t in traces} == {key_id}
     page = client.get(f"/ui/llm/traces/{traces[0]['trace_id']}").text
     assert "support-bot" in page and key_id[:8] in page
+
+
+def _span_attributes(client: TestClient, trace_id: str) -> dict:
+    [span] = client.get(f"/api/v1/traces/{trace_id}").json()["spans"]
+    return span["attributes"]
+
+
+def test_playground_runs_a_prompt_version_on_two_models_and_saves_a_new_one(client, runtime):
+    made = client.post("/api/v1/prompts/greeter/versions", json={
+        "messages": [{"role": "system", "content": "Be kind."},
+                     {"role": "user", "content": "Greet {{ who }} warmly"}],
+        "model": "small", "message": "first"})
+    assert made.status_code == 201, made.text
+
+    page = client.get("/ui/llm/playground", params={"prompt": "greeter"})
+    assert page.status_code == 200
+    assert "Greet {{ who }} warmly" in page.text and 'name="var_who"' in page.text
+    assert "<option selected>small</option>" in page.text and "<option>big</option>" in page.text
+
+    form = {"kind": "chat", "loaded_name": "greeter", "loaded_version": "1",
+            "role_0": "system", "content_0": "Be kind.",
+            "role_1": "user", "content_1": "Greet {{ who }} warmly",
+            "var_who": "Ada", "model_a": "small", "model_b": "big", "action": "run"}
+    ran = client.post("/ui/llm/playground", data=form)
+    assert ran.status_code == 200, ran.text
+    assert ran.text.count('class="pg-result"') == 2
+    assert ran.text.count("home says: Greet Ada warmly") == 2
+    runtime.gateway.recorder.flush()
+    trace_ids = [line.split("/ui/llm/traces/")[1].split('"')[0]
+                 for line in ran.text.splitlines() if "/ui/llm/traces/" in line]
+    assert len(trace_ids) == 2
+    attrs = _span_attributes(client, trace_ids[0])
+    # The stored version ran unchanged: its traces name it.
+    assert attrs["triops.playground"] is True and attrs["triops.prompt.name"] == "greeter"
+    assert attrs["triops.prompt.version"] == 1
+
+    edited = {**form, "content_1": "Greet {{ who }} in {{ language }}", "var_language": "Welsh",
+              "model_b": "", "temperature": "0.3"}
+    ran = client.post("/ui/llm/playground", data=edited)
+    assert ran.text.count('class="pg-result"') == 1 and "in Welsh" in ran.text
+    runtime.gateway.recorder.flush()
+    [trace_id] = [line.split("/ui/llm/traces/")[1].split('"')[0]
+                  for line in ran.text.splitlines() if "/ui/llm/traces/" in line]
+    attrs = _span_attributes(client, trace_id)
+    assert "triops.prompt.name" not in attrs  # an edited draft is no stored version
+    assert attrs["llm.invocation_parameters"]["temperature"] == 0.3
+
+    # A failing model shows its error beside the one that answered.
+    failing = client.post("/ui/llm/playground", data={**form, "model_b": "down"})
+    assert 'class="pg-result failed"' in failing.text and "home says" in failing.text
+
+    refreshed = client.post("/ui/llm/playground", data={**edited, "action": "refresh"})
+    assert 'name="var_language"' in refreshed.text
+    broken = client.post("/ui/llm/playground", data={**form, "content_1": "{{ who "})
+    assert broken.status_code == 200 and 'role="alert"' in broken.text
+
+    saved = client.post("/ui/llm/playground", follow_redirects=False, data={
+        **edited, "action": "save", "save_name": "greeter", "save_message": "say it in Welsh"})
+    assert saved.status_code == 303, saved.text.split("role=\"alert\">")[-1][:300]
+    assert saved.headers["location"] == "/ui/llm/prompts/greeter#versions"
+    v2 = client.get("/api/v1/prompts/greeter/resolve", params={"version": 2}).json()
+    assert v2["template"]["messages"][1]["content"] == "Greet {{ who }} in {{ language }}"
+    assert v2["model"] == "small" and v2["params"] == {"temperature": 0.3}
+    assert sorted(v2["variables"]) == ["language", "who"]
+
+    _, viewer = key(runtime, "default", Role.viewer, "reader")
+    assert client.get("/ui/llm/playground", headers=viewer).status_code == 200
+    assert client.post("/ui/llm/playground", data=form, headers=viewer).status_code == 403

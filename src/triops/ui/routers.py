@@ -13,6 +13,7 @@ from triops.ui.monitoring_pages import router as monitoring_pages_router
 from triops.ui.ops_pages import router as ops_pages_router
 from triops.ui.pages import router as pages_router
 from triops.ui.people_pages import router as people_pages_router
+from triops.ui.playground_pages import router as playground_pages_router
 from triops.ui.prompt_pages import router as prompt_pages_router
 from triops.ui.runbook_pages import router as runbook_pages_router
 from triops.ui.topology_pages import router as topology_pages_router
@@ -25,6 +26,7 @@ ROUTERS: list[APIRouter] = [
     people_pages_router,
     ops_pages_router,
     prompt_pages_router,
+    playground_pages_router,
     guardrail_pages_router,
     gateway_pages_router,
     monitoring_pages_router,
