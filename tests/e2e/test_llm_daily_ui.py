@@ -136,3 +136,42 @@ def test_gateway_spend_and_configuration(server):
         shots(page, "llm-gateway-config")
         page.click("nav.subnav >> text=Guardrails")
         assert page.url.endswith("/ui/llm/guardrails")
+
+
+def test_playground(server):
+    with server.http() as http:
+        r = http.post("/api/v1/prompts/support-answer/versions", json={
+            "messages": [{"role": "system", "content": "You answer for a bike shop."},
+                         {"role": "user", "content": "Customer {{ name }} asks: {{ question }}"}],
+            "model": "chat", "message": "first"})
+        assert r.status_code == 201, r.text
+
+    with browser_page(server.url) as page:
+        login(page, server.admin_key)
+        page.goto("/ui/llm")
+        page.click("nav.subnav >> text=Playground")
+        page.select_option("select[name=prompt]", "support-answer")
+        page.click("button:has-text('Load')")
+        assert "Loaded support-answer v1" in page.inner_text("main")
+        page.fill("textarea[name=var_name]", "Ann")
+        page.fill("textarea[name=var_question]", "Do you fix e-bikes?")
+        page.select_option("select[name=model_b]", "big")
+        page.click("button:has-text('Run')")
+        results = page.locator(".pg-result")
+        assert results.count() == 2
+        for i, model in enumerate(("chat", "big")):
+            text = results.nth(i).inner_text()
+            assert model in text and "alpha says: Customer Ann asks: Do you fix e-bikes?" in text
+        shots(page, "llm-playground")
+
+        page.click(".pg-result >> nth=1 >> text=trace")
+        page.click(".wf-row summary")
+        detail = page.inner_text(".wf-row .wf-detail")
+        assert "triops.playground" in detail and "support-answer" in detail
+        page.go_back()
+        page.fill("textarea[name=content_1]", "{{ name }} asks, politely: {{ question }}")
+        page.fill("input[name=save_message]", "politer")
+        page.click("button:has-text('Save version')")
+        page.wait_for_url("**/ui/llm/prompts/support-answer*")
+        assert "politer" in page.inner_text("#versions")
+        assert "v2" in page.inner_text("#versions")
