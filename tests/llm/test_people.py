@@ -110,3 +110,36 @@ def test_messages_in_each_convention():
     asked, answered = exchange([root, flat])
     assert (asked[0].content, answered[0].content) == ("q4", "a4")
     assert exchange([_span({})]) == ([], [])
+
+
+def test_sessions_and_users_api(client):
+    now = time.time_ns()
+    history = [{"role": "user", "content": "first question"}]
+    ids = []
+    for i, answer in enumerate(("first answer", "second answer")):
+        tid = os.urandom(16).hex()
+        span = _chat_span(tid, now + i * 10**9, "dan", "conv/7", history, answer)
+        assert client.post("/api/v1/traces/spans", json={"spans": [span]}).status_code == 201
+        history = [*history, {"role": "assistant", "content": answer},
+                   {"role": "user", "content": "second question"}]
+        ids.append(tid)
+    client.post(f"/api/v1/traces/{ids[1]}/scores", json={"name": "ok", "value": 1})
+
+    sessions = client.get("/api/v1/sessions", params={"limit": 10}).json()
+    assert sessions["total"] == 1 and sessions["items"][0]["id"] == "conv/7"
+    assert sessions["items"][0]["traces"] == 2
+    conv = client.get("/api/v1/sessions/conv/7").json()
+    assert [t["trace"]["trace_id"] for t in conv["turns"]] == ids
+    assert [[m["content"] for m in t["asked"] + t["answered"]] for t in conv["turns"]] == [
+        ["first question", "first answer"], ["second question", "second answer"]]
+    assert conv["scores"] == [{"name": "ok", "count": 1, "mean": 1.0}]
+    assert conv["truncated"] is False
+
+    users = client.get("/api/v1/users").json()
+    assert [u["id"] for u in users["items"]] == ["dan"]
+    dan = client.get("/api/v1/users/dan").json()
+    assert dan["user"]["traces"] == 2 and dan["session_count"] == 1
+    assert [t["trace_id"] for t in dan["recent"]] == ids[::-1]
+    assert client.get("/api/v1/sessions/none").status_code == 404
+    assert client.get("/api/v1/users/none").status_code == 404
+    assert client.get("/api/v1/users", params={"limit": 0}).status_code in (400, 422)
