@@ -140,12 +140,16 @@ def test_configuration_page_is_for_server_admins_and_changes_the_gateway(client,
     audit = client.get("/ui").text
     assert "gateway.route.put" in audit
 
+    # A refused change shows the page again with the reason, and stores nothing.
     bad = client.post("/ui/llm/gateway/routes", data={"alias": "x", "deployments": "home"})
-    assert bad.status_code == 400 and "upstream model [weight]" in bad.text
+    assert bad.status_code == 400 and "write &#39;upstream model [weight]&#39;" in bad.text
+    assert 'role="alert"' in bad.text and "Gateway configuration" in bad.text
     unknown = client.post("/ui/llm/gateway/routes", data={"alias": "x",
                                                           "deployments": "nowhere m"})
-    assert unknown.status_code == 400
-    assert client.post("/ui/llm/gateway/upstreams/spare/delete").status_code == 409  # in use
+    assert unknown.status_code == 400 and "nowhere" in unknown.text
+    assert ">x<" not in client.get("/ui/llm/gateway/config").text
+    in_use = client.post("/ui/llm/gateway/upstreams/spare/delete")
+    assert in_use.status_code == 409 and "used by routes weighted" in in_use.text
     assert client.post("/ui/llm/gateway/routes/weighted/delete",
                        follow_redirects=False).status_code == 303
     assert client.post("/ui/llm/gateway/upstreams/spare/delete",

@@ -5,16 +5,19 @@ routes the way ``/api/v1/gateway/...`` does."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Form
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from triops.core.errors import InvalidInput
+from triops.core.errors import Conflict, InvalidInput, NotFound
 from triops.core.principals import Role
 from triops.llm import gateway_admin, period_start_s, visible_spend
 from triops.server import key_store
 from triops.server.auth import AsServerAdmin, AsViewer, Caller, RoleFirstRoute, is_server_admin
+from triops.server.errors import status_for
 from triops.server.runtime import runtime_of
 from triops.ui import charts
 from triops.ui.rendering import render
@@ -91,8 +94,11 @@ def gateway_page(request: Request, window: str = "month", caller: Caller = AsVie
 
 
 @router.get("/config", response_class=HTMLResponse)
-def config_page(request: Request, error: str = "", caller: Caller = AsServerAdmin
-                ) -> HTMLResponse:
+def config_page(request: Request, caller: Caller = AsServerAdmin) -> HTMLResponse:
+    return _config(request)
+
+
+def _config(request: Request, error: str = "", status: int = 200) -> HTMLResponse:
     runtime = runtime_of(request)
     upstreams = {u.name: {"name": u.name, "provider": u.provider, "base_url": u.base_url,
                           "has_secret": u.api_key is not None, "source": "config"}
@@ -102,12 +108,21 @@ def config_page(request: Request, error: str = "", caller: Caller = AsServerAdmi
             upstreams[u.name] = {"name": u.name, "provider": u.provider,
                                  "base_url": u.base_url, "has_secret": bool(u.secret),
                                  "source": "api"}
-    return render(request, "llm_gateway_config.html",
+    page = render(request, "llm_gateway_config.html",
                   upstreams=[upstreams[n] for n in sorted(upstreams)], routes=_routes(request),
-                  error=error[:500])
+                  error=error)
+    page.status_code = status
+    return page
 
 
-def _changed(request: Request) -> Response:
+def _apply(request: Request, change: Callable[[Session], object]) -> Response:
+    """Make one change in a transaction; on success reload the gateway and show the page
+    again, on a refusal show the page with the reason (nothing was stored)."""
+    try:
+        with runtime_of(request).db.write() as session:
+            change(session)
+    except (InvalidInput, Conflict, NotFound) as exc:
+        return _config(request, exc.message, status_for(exc))
     runtime_of(request).gateway.reload()
     return RedirectResponse("/ui/llm/gateway/config", status_code=303)
 
@@ -141,19 +156,16 @@ def put_upstream(request: Request, name: str = Form(..., max_length=128),
                  base_url: str = Form(..., max_length=2048),
                  api_key: str = Form("", max_length=4096),
                  caller: Caller = AsServerAdmin) -> Response:
-    runtime = runtime_of(request)
-    with runtime.db.write() as session:
-        gateway_admin.put_upstream(session, runtime.settings.gateway, _who(caller),
-                                   name=name.strip(), provider=provider.strip(),
-                                   base_url=base_url.strip(), secret=api_key or None)
-    return _changed(request)
+    settings = runtime_of(request).settings.gateway
+    return _apply(request, lambda session: gateway_admin.put_upstream(
+        session, settings, _who(caller), name=name.strip(), provider=provider.strip(),
+        base_url=base_url.strip(), secret=api_key or None))
 
 
 @router.post("/upstreams/{name}/delete")
 def delete_upstream(name: str, request: Request, caller: Caller = AsServerAdmin) -> Response:
-    with runtime_of(request).db.write() as session:
-        gateway_admin.delete_upstream(session, _who(caller), name)
-    return _changed(request)
+    return _apply(request, lambda session: gateway_admin.delete_upstream(
+        session, _who(caller), name))
 
 
 @router.post("/routes")
@@ -161,16 +173,17 @@ def put_route(request: Request, alias: str = Form(..., max_length=256),
               deployments: str = Form(..., max_length=10_000),
               fallbacks: str = Form("", max_length=2_000),
               caller: Caller = AsServerAdmin) -> Response:
-    runtime = runtime_of(request)
-    with runtime.db.write() as session:
-        gateway_admin.put_route(session, runtime.settings.gateway, _who(caller), alias.strip(),
-                                _deployments(deployments),
-                                [f.strip() for f in fallbacks.split(",") if f.strip()])
-    return _changed(request)
+    settings = runtime_of(request).settings.gateway
+    try:
+        parsed = _deployments(deployments)
+    except InvalidInput as exc:
+        return _config(request, exc.message, status_for(exc))
+    return _apply(request, lambda session: gateway_admin.put_route(
+        session, settings, _who(caller), alias.strip(), parsed,
+        [f.strip() for f in fallbacks.split(",") if f.strip()]))
 
 
 @router.post("/routes/{alias:path}/delete")
 def delete_route(alias: str, request: Request, caller: Caller = AsServerAdmin) -> Response:
-    with runtime_of(request).db.write() as session:
-        gateway_admin.delete_route(session, _who(caller), alias)
-    return _changed(request)
+    return _apply(request, lambda session: gateway_admin.delete_route(
+        session, _who(caller), alias))
