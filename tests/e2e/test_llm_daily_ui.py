@@ -89,6 +89,8 @@ def test_sessions_and_users(server):
         login(page, server.admin_key)
         page.goto("/ui/llm")
         page.click("a.tile >> text=Sessions")
+        assert "support-42\t3\t0" in page.inner_text("table.groups")
+        shots(page, "llm-sessions")
         page.click("table.groups >> text=support-42")
         turns_shown = page.locator("ol.chat li.turn")
         assert turns_shown.count() == 3
@@ -105,7 +107,8 @@ def test_sessions_and_users(server):
         assert page.locator("table.traces tbody tr").count() == 3
         shots(page, "llm-user")
         page.goto("/ui/llm/users")
-        assert "ann@example.com" in page.inner_text("table.groups")
+        assert "ann@example.com\t3\t0" in page.inner_text("table.groups")
+        shots(page, "llm-users")
 
 
 def test_gateway_spend_and_configuration(server):
