@@ -36,7 +36,10 @@ def test_otlp_protobuf_round_trip_keeps_tree_kinds_and_attributes(client):
     assert t["total_tokens"] == 120 and abs(t["cost"] - 0.002) < 1e-12
     assert t["user_id"] == "alice" and t["session_id"] == "s-1" and t["service"] == "demo-app"
     assert t["status"] == "OK" and t["span_count"] == 3 and abs(t["duration_ms"] - 120) < 1e-6
-    assert t["api_key"] == "admin"  # the key the spans came in with
+    # The key the spans came in with, by id as gateway traces name it (names need not be
+    # unique).
+    [admin] = [k for k in client.get("/api/v1/keys").json() if k["name"] == "admin"]
+    assert t["api_key"] == admin["id"]
 
     detail = client.get(f"/api/v1/traces/{trace_id}").json()
     by_name = {s["name"]: s for s in detail["spans"]}
@@ -209,3 +212,25 @@ def test_awkward_values_are_stored_on_every_backend(client):
     s = client.get(f"/api/v1/traces/{trace_id}").json()["spans"][0]
     assert s["attributes"]["nan"] == "nan" and s["attributes"]["nul"] == "a\ufffdb"
     assert s["attributes"]["list"] == [1, 2, 3]
+
+
+def test_model_spans_without_a_cost_are_costed_from_the_price_table(client):
+    # gpt-4o-mini: $0.15 in, $0.60 out per 1M tokens; a dated snapshot name, as providers
+    # answer with, takes the plain model's price.
+    tid = os.urandom(16).hex()
+    spans = [pb_span(tid, os.urandom(8).hex(), "chat", NOW, NOW + 10**6, attrs={
+        "gen_ai.operation.name": "chat", "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+        "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 500})]
+    assert post_pb(client, request_of(spans)).status_code == 200
+    [t] = client.get("/api/v1/traces", params={"name": "chat"}).json()["traces"]
+    assert abs(t["cost"] - (1000 * 0.15 + 500 * 0.6) / 1e6) < 1e-12
+    # A stated cost wins; a model without a price stays at 0 rather than being guessed.
+    for model, stated in (("gpt-4o", 0.5), ("my-own-llama", None)):
+        attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": model,
+                 "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 10}
+        if stated is not None:
+            attrs["gen_ai.usage.cost"] = stated
+        tid = os.urandom(16).hex()
+        post_pb(client, request_of([pb_span(tid, os.urandom(8).hex(), model, NOW, NOW + 1,
+                                            attrs=attrs)]))
+        assert client.get(f"/api/v1/traces/{tid}").json()["cost"] == (stated or 0.0)

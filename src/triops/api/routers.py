@@ -22,6 +22,7 @@ from triops.api.native.keys import router as keys_router
 from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.monitors import router as monitors_router
 from triops.api.native.notifications import router as notifications_router
+from triops.api.native.people import router as people_router
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.runbooks import router as runbooks_router
 from triops.api.native.telemetry import router as telemetry_router
@@ -48,6 +49,7 @@ ROUTERS: list[APIRouter] = [
     telemetry_router,
     otlp_traces_router,  # LLM tracing intake
     traces_router,
+    people_router,  # LLM traces by session and by end user
     otlp_ops_router,  # AIOps intake
     prometheus_write_router,  # AIOps intake from Prometheus remote write
     alerts_router,

@@ -82,9 +82,11 @@ def run(
         table.add_row(metric, f"{value:.4f}",
                       str(summary.get("score_errors", {}).get(metric, "")))
     console.print(table)
+    p50 = summary.get("latency_p50_ms")
+    # Latency is measured on calls that answered; when none did there is none to show.
+    latency = f"p50 {p50:.0f} ms" if p50 is not None else "p50 — (no call answered)"
     console.print(f"cases {summary.get('cases', 0)}, failed calls {summary.get('errors', 0)}, "
-                  f"p50 {summary.get('latency_p50_ms')} ms, cost ${summary.get('cost_usd', 0)}",
-                  highlight=False)
+                  f"{latency}, cost ${summary.get('cost_usd', 0)}", highlight=False)
     if outcome.failed:
         for line in outcome.failed:
             err_console.print(f"[red]gate failed:[/] {line}", highlight=False)

@@ -63,22 +63,26 @@ def push(
     console.print(f"{name} v{got['version']} created", highlight=False)
 
 
+def _moved(move: dict) -> str:  # type: ignore[type-arg]
+    """``v1 → v2``; a label's first move comes from nowhere, not from ``vNone``."""
+    old, new = move.get("from_version"), move.get("to_version")
+    return f"{f'v{old}' if old else '(new label)'} → {f'v{new}' if new else '(removed)'}"
+
+
 @label_app.command("set")
 def label_set(name: str, label: str, version: int, server: ServerOpt = None,
               api_key: KeyOpt = None) -> None:
     """Point LABEL of prompt NAME at VERSION."""
     move = call_server(server, api_key, "PUT", f"/api/v1/prompts/{name}/labels/{label}",
                  json={"version": version})
-    console.print(f"{name}@{label}: v{move['from_version']} → v{move['to_version']}",
-                  highlight=False)
+    console.print(f"{name}@{label}: {_moved(move)}", highlight=False)
 
 
 @label_app.command("undo")
 def label_undo(name: str, label: str, server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     """Move LABEL back to the version it pointed at before its last move."""
     move = call_server(server, api_key, "POST", f"/api/v1/prompts/{name}/labels/{label}/undo")
-    console.print(f"{name}@{label}: v{move['from_version']} → v{move['to_version']} (undo)",
-                  highlight=False)
+    console.print(f"{name}@{label}: {_moved(move)} (undo)", highlight=False)
 
 
 @label_app.command("history")

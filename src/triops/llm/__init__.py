@@ -21,11 +21,14 @@ if TYPE_CHECKING:
     from triops.llm.evals.datasets import parse_file as parse_case_file
     from triops.llm.evals.online import OnlineEvaluation
     from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results, scorer_names
+    from triops.llm.gateway import admin as gateway_admin
     from triops.llm.gateway.config import build_table, route_of, upstream_of
+    from triops.llm.gateway.cost import PriceTable
     from triops.llm.gateway.gateway import Caller as GatewayCaller
     from triops.llm.gateway.gateway import Gateway
     from triops.llm.gateway.messages import invalid as invalid_request
     from triops.llm.gateway.spend import headers_of, period_start_s
+    from triops.llm.gateway.spend_view import visible_groups as visible_spend
     from triops.llm.guardrails import compile_rule
     from triops.llm.guardrails import names as guardrail_names
     from triops.llm.guardrails.stats import block_rates
@@ -37,12 +40,15 @@ if TYPE_CHECKING:
         Trace,
         TraceFilter,
         add_score,
+        conversation,
         dashboard,
         derive_kind,
         get_trace,
+        list_groups,
         list_traces,
         record_spans,
         spans_from_otlp,
+        user_view,
     )
     from triops.store.repos import evals as eval_store
     from triops.store.repos import guardrails as guardrail_store
@@ -52,7 +58,8 @@ if TYPE_CHECKING:
     from triops.store.repos import prompts as prompt_store
 
 _HOMES = {
-    "Gateway": "gateway.gateway", "GatewayCaller": "gateway.gateway:Caller",
+    "Gateway": "gateway.gateway", "PriceTable": "gateway.cost",
+    "gateway_admin": "triops.llm.gateway.admin:", "GatewayCaller": "gateway.gateway:Caller",
     "PromptResolver": "prompts.resolver", "prompt_request": "prompts.resolver",
     "render_request": "prompts.resolver",
     "OnlineEvaluation": "evals.online",
@@ -65,10 +72,12 @@ _HOMES = {
     "build_table": "gateway.config", "route_of": "gateway.config",
     "upstream_of": "gateway.config", "invalid_request": "gateway.messages:invalid",
     "headers_of": "gateway.spend", "period_start_s": "gateway.spend",
+    "visible_spend": "gateway.spend_view:visible_groups",
     "compile_rule": "guardrails", "guardrail_names": "guardrails:names",
     **{name: "tracing" for name in (
-        "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "dashboard",
-        "derive_kind", "get_trace", "list_traces", "record_spans", "spans_from_otlp")},
+        "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "conversation",
+        "dashboard", "derive_kind", "get_trace", "list_groups", "list_traces",
+        "record_spans", "spans_from_otlp", "user_view")},
     "Span": "spans", "SpanKind": "spans", "SpanStatus": "spans",
     **{name: f"triops.store.repos.{module}:" for name, module in (
         ("eval_store", "evals"), ("guardrail_store", "guardrails"),
@@ -83,6 +92,7 @@ __all__ = [
     "Gateway",
     "GatewayCaller",
     "OnlineEvaluation",
+    "PriceTable",
     "PromptResolver",
     "Score",
     "Span",
@@ -97,15 +107,18 @@ __all__ = [
     "cases_from_traces",
     "comparison",
     "compile_rule",
+    "conversation",
     "dashboard",
     "derive_kind",
     "eval_store",
+    "gateway_admin",
     "gateway_store",
     "get_trace",
     "guardrail_names",
     "guardrail_store",
     "headers_of",
     "invalid_request",
+    "list_groups",
     "list_traces",
     "online_evals",
     "parse_case_file",
@@ -124,4 +137,6 @@ __all__ = [
     "summarize",
     "trace_store",
     "upstream_of",
+    "user_view",
+    "visible_spend",
 ]

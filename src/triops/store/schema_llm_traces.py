@@ -34,7 +34,12 @@ class TraceSummary(Base):
     api_key: Mapped[str | None] = mapped_column(String(256), nullable=True)
     service: Mapped[str | None] = mapped_column(String(256), nullable=True)
 
-    __table_args__ = (Index("ix_llm_traces_project_start", "project", "start_ns"),)
+    __table_args__ = (
+        Index("ix_llm_traces_project_start", "project", "start_ns"),
+        # A session's conversation and a user's page read these groups by time.
+        Index("ix_llm_traces_session", "project", "session_id", "start_ns"),
+        Index("ix_llm_traces_user", "project", "user_id", "start_ns"),
+    )
 
 
 class TraceScore(Base):

@@ -20,6 +20,7 @@ from triops.llm import (
     list_traces,
 )
 from triops.llm import trace_store as trace_repo
+from triops.server import key_store
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui import charts
@@ -99,12 +100,13 @@ class Bar:
 def trace_page(trace_id: str, request: Request, caller: Caller = AsViewer) -> HTMLResponse:
     with runtime_of(request).db.read() as session:
         detail = get_trace(session, caller.project, trace_id)
+        key_names = key_store.names_of(session, [detail.trace.api_key or ""])
     t0, total_ns = detail.trace.start_ns, max(detail.trace.end_ns - detail.trace.start_ns, 1)
     bars = [Bar(left=100 * (n.span.start_ns - t0) / total_ns,
                 width=max(100 * (n.span.end_ns - n.span.start_ns) / total_ns, 0.3))
             for n in detail.spans]
     return render(request, "llm_trace.html", d=detail, t=detail.trace, rows=zip(detail.spans, bars),
-                  sources=SCORE_SOURCES)
+                  sources=SCORE_SOURCES, key_names=key_names)
 
 
 @router.post("/traces/{trace_id}/scores")
@@ -133,6 +135,7 @@ def dashboard_page(request: Request, window: str = "24h", caller: Caller = AsVie
     end = now_ms()
     with runtime_of(request).db.read() as session:
         d = dashboard(session, caller.project, end - WINDOWS[window], end, buckets=48)
+        key_names = key_store.names_of(session, d.by_key)
 
     def series(values: list[float]) -> list[tuple[float, float]]:
         return [(d.start_ms + (i + 0.5) * d.bucket_ms, v) for i, v in enumerate(values)]
@@ -161,4 +164,5 @@ def dashboard_page(request: Request, window: str = "24h", caller: Caller = AsVie
                                  title="cost per model"),
     }
     return render(request, "llm_dashboard.html", d=d, window=window, windows=list(WINDOWS),
-                  panels=panels, per_model=per_model, model_bars=model_bars)
+                  panels=panels, per_model=per_model, model_bars=model_bars,
+                  key_names=key_names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,15 @@ def _ms_to_text(value: int | None) -> str:
     )
 
 
+def _json_text(value: Any) -> str:
+    """A value as readable JSON for display: unlike Jinja's ``tojson``, which escapes
+    ``'`` and ``<`` as ``\\u0027`` for use inside scripts, this leaves the text as it is
+    and lets autoescaping make it safe for HTML."""
+    return json.dumps(value, ensure_ascii=False, indent=None, default=str)
+
+
 templates.env.filters["ms"] = _ms_to_text
+templates.env.filters["json_text"] = _json_text
 
 
 def render(request: Request, name: str, **context: Any) -> HTMLResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from triops.ui.gateway_pages import router as gateway_pages_router
 from triops.ui.guardrail_pages import router as guardrail_pages_router
 from triops.ui.incident_pages import router as incident_pages_router
 from triops.ui.llm_pages import router as llm_pages_router
@@ -11,6 +12,8 @@ from triops.ui.ml_pages import router as ml_pages_router
 from triops.ui.monitoring_pages import router as monitoring_pages_router
 from triops.ui.ops_pages import router as ops_pages_router
 from triops.ui.pages import router as pages_router
+from triops.ui.people_pages import router as people_pages_router
+from triops.ui.playground_pages import router as playground_pages_router
 from triops.ui.prompt_pages import router as prompt_pages_router
 from triops.ui.runbook_pages import router as runbook_pages_router
 from triops.ui.topology_pages import router as topology_pages_router
@@ -20,9 +23,12 @@ ROUTERS: list[APIRouter] = [
     incident_pages_router,
     topology_pages_router,
     llm_pages_router,
+    people_pages_router,
     ops_pages_router,
     prompt_pages_router,
+    playground_pages_router,
     guardrail_pages_router,
+    gateway_pages_router,
     monitoring_pages_router,
     ml_pages_router,
     runbook_pages_router,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from triops.llm import (
+    PriceTable,
     Score,
     Span,
     SpanKind,
@@ -149,8 +150,10 @@ def post_spans(body: SpansIn, request: Request, caller: Caller = AsEditor) -> Ac
         fields = s.model_dump()
         fields["kind"] = derive_kind(s.attributes, s.kind)
         spans.append(Span(**fields))
-    with runtime_of(request).db.write() as session:
-        record_spans(session, caller.project, spans, api_key=caller.principal.name)
+    runtime = runtime_of(request)
+    with runtime.db.write() as session:
+        record_spans(session, caller.project, spans, api_key=caller.principal.key_id or None,
+                     prices=PriceTable(runtime.settings.gateway.prices).price)
     return Accepted(accepted=len(spans))
 
 

@@ -12,15 +12,15 @@ whole configuration before it is stored, so a stored state can always be served.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr
 from starlette.requests import Request
 
-from triops.core.errors import Conflict, InvalidInput, NotFound
-from triops.core.gateway_settings import DeploymentConfig, RouteConfig, UpstreamConfig
-from triops.llm import build_table, route_of, upstream_of
+from triops.core.errors import NotFound
+from triops.core.gateway_settings import DeploymentConfig
+from triops.llm import gateway_admin
 from triops.llm import gateway_store as repo
 from triops.server import audit_log as audit
 from triops.server.auth import (
@@ -31,12 +31,11 @@ from triops.server.auth import (
     RoleFirstRoute,
     is_server_admin,
 )
-from triops.server.runtime import Runtime, runtime_of
+from triops.server.runtime import runtime_of
 from triops.store.schema import ApiKey
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/gateway", tags=["gateway"])
 
-M = TypeVar("M", bound=BaseModel)
 
 
 class UpstreamIn(BaseModel):
@@ -86,24 +85,8 @@ class PolicyOut(PolicyIn):
     key_id: str
 
 
-def _valid(model: type[M], **values: object) -> M:
-    """Path parameters join the body here; their problems are the caller's (400)."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise InvalidInput(f"invalid request: {problems}") from None
-
-
-def _check(runtime: Runtime, upstreams: list[UpstreamConfig], routes: list[RouteConfig]
-           ) -> None:
-    build_table(runtime.settings.gateway, upstreams, routes)  # raises InvalidInput
-
-
-def _stored(session) -> tuple[list[UpstreamConfig], list[RouteConfig]]:  # type: ignore[no-untyped-def]
-    return ([upstream_of(r) for r in repo.list_upstreams(session)],
-            [route_of(r) for r in repo.list_routes(session)])
+def _who(caller: Caller) -> gateway_admin.Who:
+    return gateway_admin.Who(actor=caller.actor, project=caller.project)
 
 
 def _changed(request: Request) -> None:
@@ -130,20 +113,12 @@ def list_upstreams(request: Request, caller: Caller = AsViewer) -> list[Upstream
 def put_upstream(name: str, body: UpstreamIn, request: Request,
                  caller: Caller = AsServerAdmin) -> UpstreamOut:
     runtime = runtime_of(request)
-    candidate = _valid(UpstreamConfig, name=name, provider=body.provider,
-                       base_url=body.base_url, timeout_s=body.timeout_s, headers=body.headers)
     with runtime.db.write() as session:
-        upstreams, routes = _stored(session)
-        _check(runtime, [*[u for u in upstreams if u.name != name], candidate], routes)
-        row = repo.put_upstream(
-            session, name=name, provider=body.provider, base_url=body.base_url,
-            secret=None if body.clear_api_key or body.api_key is None
-            else body.api_key.get_secret_value(),
-            keep_secret=not body.clear_api_key, timeout_s=body.timeout_s, headers=body.headers,
-            actor=caller.actor)
-        audit.record(session, project=caller.project, actor=caller.actor,
-                     action="gateway.upstream.put", target=name,
-                     detail={"provider": body.provider, "base_url": body.base_url})
+        row = gateway_admin.put_upstream(
+            session, runtime.settings.gateway, _who(caller), name=name, provider=body.provider,
+            base_url=body.base_url,
+            secret=None if body.api_key is None else body.api_key.get_secret_value(),
+            clear_secret=body.clear_api_key, timeout_s=body.timeout_s, headers=body.headers)
         out = UpstreamOut(name=row.name, provider=row.provider, base_url=row.base_url,
                           has_secret=bool(row.secret), timeout_s=row.timeout_s, source="api")
     _changed(request)
@@ -152,16 +127,8 @@ def put_upstream(name: str, body: UpstreamIn, request: Request,
 
 @router.delete("/upstreams/{name}", status_code=204)
 def delete_upstream(name: str, request: Request, caller: Caller = AsServerAdmin) -> None:
-    runtime = runtime_of(request)
-    with runtime.db.write() as session:
-        _, routes = _stored(session)
-        users = [r.alias for r in routes if any(d.upstream == name for d in r.deployments)]
-        if users:
-            raise Conflict(f"upstream {name!r} is used by routes {', '.join(users)}; "
-                           "change or delete them first")
-        repo.delete_upstream(session, name, actor=caller.actor)
-        audit.record(session, project=caller.project, actor=caller.actor,
-                     action="gateway.upstream.delete", target=name)
+    with runtime_of(request).db.write() as session:
+        gateway_admin.delete_upstream(session, _who(caller), name)
     _changed(request)
 
 
@@ -171,7 +138,7 @@ def list_routes(request: Request, caller: Caller = AsViewer) -> list[RouteOut]:
     out = {r.alias: RouteOut(alias=r.alias, deployments=r.deployments, fallbacks=r.fallbacks,
                              source="config") for r in runtime.settings.gateway.routes}
     with runtime.db.read() as session:
-        for route in _stored(session)[1]:
+        for route in gateway_admin.stored(session)[1]:
             out[route.alias] = RouteOut(alias=route.alias, deployments=route.deployments,
                                         fallbacks=route.fallbacks, source="api")
     return [out[alias] for alias in sorted(out)]
@@ -181,14 +148,9 @@ def list_routes(request: Request, caller: Caller = AsViewer) -> list[RouteOut]:
 def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsServerAdmin
               ) -> RouteOut:
     runtime = runtime_of(request)
-    route = _valid(RouteConfig, alias=alias, deployments=body.deployments,
-                   fallbacks=body.fallbacks)
     with runtime.db.write() as session:
-        upstreams, routes = _stored(session)
-        _check(runtime, upstreams, [*[r for r in routes if r.alias != alias], route])
-        repo.put_route(session, alias, body.model_dump(), actor=caller.actor)
-        audit.record(session, project=caller.project, actor=caller.actor,
-                     action="gateway.route.put", target=alias, detail=body.model_dump())
+        gateway_admin.put_route(session, runtime.settings.gateway, _who(caller), alias,
+                                body.deployments, body.fallbacks)
     _changed(request)
     return RouteOut(alias=alias, deployments=body.deployments, fallbacks=body.fallbacks,
                     source="api")
@@ -197,9 +159,7 @@ def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsSe
 @router.delete("/routes/{alias:path}", status_code=204)
 def delete_route(alias: str, request: Request, caller: Caller = AsServerAdmin) -> None:
     with runtime_of(request).db.write() as session:
-        repo.delete_route(session, alias, actor=caller.actor)
-        audit.record(session, project=caller.project, actor=caller.actor,
-                     action="gateway.route.delete", target=alias)
+        gateway_admin.delete_route(session, _who(caller), alias)
     _changed(request)
 
 

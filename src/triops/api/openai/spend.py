@@ -1,14 +1,18 @@
-"""``GET /api/v1/gateway/spend``: what the gateway's calls cost, per key and per project.
+"""``GET /api/v1/gateway/spend``: what the gateway's calls cost, per key and per project,
+and, with ``by``, summed per key, project, model, route or UTC day.
 
 Read from the spend ledger, so it counts every call since the store was made, whether
 or not a budget was set. A key sees its own project only: an admin of the project sees
-every key of it, any other key its own spend and the project's total.
+every key of it, any other key its own spend and the project's total. The same holds
+for ``by``: a project admin's groups cover the project, any other key's its own calls;
+only a server admin's ``by=project`` covers every project.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from typing import Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -16,7 +20,7 @@ from starlette.requests import Request
 
 from triops.core.errors import InvalidInput, PermissionDenied
 from triops.core.principals import Role
-from triops.llm import period_start_s
+from triops.llm import period_start_s, visible_spend
 from triops.llm import spend_store as repo
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
@@ -40,6 +44,11 @@ class KeySpend(Totals):
     budget_period: str | None = None
 
 
+class GroupSpend(Totals):
+    group: str = Field(description="the key id, project, model, route, or the UTC day's "
+                                   "start in ms since the epoch")
+
+
 class SpendOut(BaseModel):
     project: str
     window: str
@@ -48,6 +57,9 @@ class SpendOut(BaseModel):
     total: Totals = Field(description="every key of the project")
     keys: list[KeySpend] = Field(description="per key: every key for a project admin, "
                                              "the caller's own key otherwise")
+    by: str | None = None
+    groups: list[GroupSpend] = Field(default_factory=list, description=(
+        "with ``by``: one entry per group, days oldest first, others dearest first"))
 
 
 def window_start_s(window: str, now_s: float) -> float:
@@ -66,6 +78,8 @@ def window_start_s(window: str, now_s: float) -> float:
 def get_spend(request: Request, caller: Caller = AsViewer,
               window: str = Query("month", description="day, month, total, or 15m, 24h, 7d"),
               key_id: str | None = Query(None, description="one key of the project only"),
+              by: Literal["key", "project", "model", "route", "day"] | None = Query(
+                  None, description="sum per key, project, model, route or UTC day"),
               ) -> SpendOut:
     now = time.time()
     since_ms, until_ms = int(window_start_s(window, now) * 1000), int(now * 1000) + 1
@@ -77,6 +91,7 @@ def get_spend(request: Request, caller: Caller = AsViewer,
     gateway.spend.ledger.flush()  # this replica's latest calls are in the store
     with runtime.db.read() as session:
         rows = repo.by_key(session, caller.project, since_ms, until_ms)
+        groups = [] if by is None else _groups(session, caller, by, since_ms, until_ms, key_id)
     total = Totals(calls=sum(r.calls for r in rows),
                    prompt_tokens=sum(r.prompt_tokens for r in rows),
                    completion_tokens=sum(r.completion_tokens for r in rows),
@@ -95,4 +110,13 @@ def get_spend(request: Request, caller: Caller = AsViewer,
                              budget_period=policy.budget_period
                              if policy.budget_usd is not None else None))
     return SpendOut(project=caller.project, window=window, since_ms=since_ms,
-                    until_ms=until_ms, total=total, keys=keys)
+                    until_ms=until_ms, total=total, keys=keys, by=by, groups=groups)
+
+
+def _groups(session, caller: Caller, by: str, since_ms: int, until_ms: int,  # type: ignore[no-untyped-def]
+            key_id: str | None) -> list[GroupSpend]:
+    rows = visible_spend(session, caller.principal, caller.project, by, since_ms, until_ms,
+                         key_id)
+    return [GroupSpend(group=r.group, calls=r.calls, prompt_tokens=r.prompt_tokens,
+                       completion_tokens=r.completion_tokens, cost_usd=r.cost_usd)
+            for r in rows]

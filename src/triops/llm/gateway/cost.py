@@ -11,6 +11,7 @@ the count is marked as estimated in the trace.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "claude-sonnet-4-0": (3.0, 15.0),
     "claude-opus-4-0": (15.0, 75.0),
 }
+
+#: The date a provider appends to a model's name for one snapshot of it.
+_SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 
 #: Per-message overhead of the chat format (OpenAI's published counting recipe).
 _TOKENS_PER_MESSAGE = 3
@@ -116,9 +120,17 @@ class PriceTable:
             self._prices[model] = (price.input, price.output)
 
     def price(self, model: str) -> tuple[float, float] | None:
+        """USD per 1M (input, output) tokens; ``None`` for a model with no price.
+
+        ``upstream/model`` names and dated snapshots (``gpt-4o-mini-2024-07-18``, the
+        name providers answer with) fall back to the plain model's price.
+        """
         hit = self._prices.get(model)
         if hit is None and "/" in model:  # "upstream/model" names
-            hit = self._prices.get(model.rsplit("/", 1)[1])
+            model = model.rsplit("/", 1)[1]
+            hit = self._prices.get(model)
+        if hit is None and (undated := _SNAPSHOT.sub("", model)) != model:
+            hit = self._prices.get(undated)
         return hit
 
     def cost(self, model: str, usage: Usage) -> float:

@@ -3,11 +3,22 @@
 Spans arrive from OTLP (``spans_from_otlp``), the gateway and the SDK; ``record_spans``
 stores them as append-only records (kind ``span``, stream = trace id) and keeps one
 summary row per trace for filtering. ``list_traces``, ``get_trace`` and ``dashboard``
-read them back; ``add_score`` attaches scores and user feedback.
+read them back; ``add_score`` attaches scores and user feedback; ``conversation``,
+``user_view`` and ``list_groups`` read traces by session and by end user.
 """
 
 from triops.llm.tracing._dashboard import Dashboard, Stats, dashboard
+from triops.llm.tracing._messages import Message, exchange
 from triops.llm.tracing._otlp import spans_from_otlp
+from triops.llm.tracing._people import (
+    Conversation,
+    ScoreMean,
+    Turn,
+    UserView,
+    conversation,
+    list_groups,
+    user_view,
+)
 from triops.llm.tracing._query import (
     SCORE_SOURCES,
     Score,
@@ -24,8 +35,35 @@ from triops.llm.tracing._store import SPAN, check_span, record_spans, span_from_
 from triops.store.repos.llm_traces import TraceFilter
 
 __all__ = [
-    "SCORE_SOURCES", "SPAN", "Dashboard", "Score", "SpanNode", "Stats", "Trace", "TraceDetail",
-    "TraceFilter", "Usage", "add_score", "check_span", "dashboard", "derive_kind", "get_trace",
-    "list_traces", "record_spans", "span_from_data", "span_to_data", "spans_from_otlp",
-    "tree_order", "usage_of",
+    "SCORE_SOURCES",
+    "SPAN",
+    "Conversation",
+    "Dashboard",
+    "Message",
+    "Score",
+    "ScoreMean",
+    "SpanNode",
+    "Stats",
+    "Trace",
+    "TraceDetail",
+    "TraceFilter",
+    "Turn",
+    "Usage",
+    "UserView",
+    "add_score",
+    "check_span",
+    "conversation",
+    "dashboard",
+    "derive_kind",
+    "exchange",
+    "get_trace",
+    "list_groups",
+    "list_traces",
+    "record_spans",
+    "span_from_data",
+    "span_to_data",
+    "spans_from_otlp",
+    "tree_order",
+    "usage_of",
+    "user_view",
 ]

@@ -6,16 +6,19 @@ import dataclasses
 import enum
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from triops.core.errors import InvalidInput
 from triops.llm.spans import Span, SpanKind, SpanStatus
-from triops.llm.tracing._semconv import usage_of
+from triops.llm.tracing._semconv import Usage, usage_of
 from triops.store import records
 from triops.store.repos.llm_traces import TraceDelta, merge_summaries
+
+#: A model's price in USD per 1M (input, output) tokens, or None when it has none.
+Prices = Callable[[str], "tuple[float, float] | None"]
 
 #: Record kind of spans in the append-only store; stream = trace id.
 SPAN = "span"
@@ -88,7 +91,20 @@ def span_from_data(data: dict[str, Any]) -> Span:
     return Span(**values)
 
 
-def _deltas(spans: Sequence[Span], api_key: str | None) -> list[TraceDelta]:
+def _cost(usage: Usage, prices: Prices | None) -> float:
+    """The span's own cost when it states one, else its tokens at the model's price."""
+    if usage.cost or prices is None or not usage.model:
+        return usage.cost
+    if not (usage.input_tokens or usage.output_tokens):
+        return 0.0
+    price = prices(usage.model)
+    if price is None:
+        return 0.0
+    return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6
+
+
+def _deltas(spans: Sequence[Span], api_key: str | None, prices: Prices | None
+            ) -> list[TraceDelta]:
     by_trace: dict[str, TraceDelta] = {}
     for span in spans:
         usage = usage_of(span)
@@ -108,7 +124,7 @@ def _deltas(spans: Sequence[Span], api_key: str | None) -> list[TraceDelta]:
         d.model = d.model or usage.model
         d.input_tokens += usage.input_tokens
         d.output_tokens += usage.output_tokens
-        d.cost += usage.cost
+        d.cost += _cost(usage, prices)
         d.user_id = d.user_id or usage.user_id
         d.session_id = d.session_id or usage.session_id
         d.api_key = d.api_key or usage.api_key or api_key
@@ -117,12 +133,16 @@ def _deltas(spans: Sequence[Span], api_key: str | None) -> list[TraceDelta]:
 
 
 def record_spans(
-    session: Session, project: str, spans: list[Span], *, api_key: str | None = None
+    session: Session, project: str, spans: list[Span], *, api_key: str | None = None,
+    prices: Prices | None = None,
 ) -> None:
     """Store spans and fold them into their traces' summaries, in the caller's transaction.
 
-    ``api_key`` names the key the spans came in with; a span's own ``triops.key``
-    attribute wins over it. Nothing is written if any span is invalid.
+    ``api_key`` is the id of the key the spans came in with (the gateway's spans name
+    their caller's key id in ``triops.key``, which wins); ids, not names, because names
+    need not be unique and spend, policies and filters are per key id. ``prices`` (the
+    gateway's price table) costs model spans that carry a model and token counts but no
+    cost of their own; the spans themselves are stored as they came. Nothing is written if any span is invalid.
 
     >>> from triops.llm.spans import Span
     >>> span = Span(trace_id="1" * 32, span_id="2" * 16, name="ask", start_ns=0, end_ns=5)
@@ -133,7 +153,7 @@ def record_spans(
     rows = [records.RecordRow(stream=s.trace_id, ts_ms=s.start_ns // 1_000_000,
                               data=span_to_data(s)) for s in spans]
     records.append(session, project, SPAN, rows)
-    deltas = _deltas(spans, api_key)
+    deltas = _deltas(spans, api_key, prices)
     for d in deltas:
         for name in ("name", "model", "user_id", "session_id", "api_key", "service"):
             value = getattr(d, name)

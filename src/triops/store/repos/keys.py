@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -81,6 +82,15 @@ def list_keys(session: Session, project: str | None = None) -> list[ApiKey]:
     if project is not None:
         query = query.where(ApiKey.project == project)
     return list(session.scalars(query))
+
+
+def names_of(session: Session, key_ids: Iterable[str]) -> dict[str, str]:
+    """Key id → the name it was given, for pages that show who did something."""
+    wanted = [k for k in set(key_ids) if k]
+    if not wanted:
+        return {}
+    query = select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(wanted))
+    return {key_id: name for key_id, name in session.execute(query)}
 
 
 def revoke(session: Session, key_id: str, project: str | None = None) -> ApiKey:

@@ -69,3 +69,42 @@ def projects_of_route(session: Session, route: str, since_ms: int) -> set[str]:
     query = select(GatewaySpend.project).where(
         GatewaySpend.route == route, GatewaySpend.created_ms >= since_ms).distinct()
     return set(session.scalars(query))
+
+
+#: What spend can be summed by; ``day`` is the UTC calendar day (as ms since the epoch).
+GROUPINGS = ("key", "project", "model", "route", "day")
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class SpendGroup:
+    group: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+def grouped(session: Session, by: str, since_ms: int, until_ms: int, *,
+            project: str | None, key_id: str | None = None) -> list[SpendGroup]:
+    """Calls, tokens and USD in ``[since_ms, until_ms)`` per ``by`` (one of
+    ``GROUPINGS``), of one project (``None``: every project) and optionally one key;
+    days oldest first, other groups dearest first."""
+    s = GatewaySpend
+    column = {"key": s.key_id, "project": s.project, "model": s.model, "route": s.route,
+              "day": s.created_ms // _DAY_MS}[by]
+    cost = func.coalesce(func.sum(s.cost_usd), 0.0)
+    query = (select(column, func.count(), func.coalesce(func.sum(s.prompt_tokens), 0),
+                    func.coalesce(func.sum(s.completion_tokens), 0), cost)
+             .where(s.created_ms >= since_ms, s.created_ms < until_ms)
+             .group_by(column))
+    if project is not None:
+        query = query.where(s.project == project)
+    if key_id is not None:
+        query = query.where(s.key_id == key_id)
+    query = query.order_by(column) if by == "day" else query.order_by(cost.desc(), column)
+    out = []
+    for value, n, p, c, usd in session.execute(query):
+        group = str(int(value) * _DAY_MS) if by == "day" else str(value)
+        out.append(SpendGroup(group, int(n), int(p), int(c), float(usd)))
+    return out

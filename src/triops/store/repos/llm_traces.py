@@ -55,6 +55,8 @@ class TraceFilter:
     end_ms: int | None = None
     limit: int = 50
     offset: int = 0
+    #: Oldest first instead of newest first (a session read as a conversation).
+    oldest_first: bool = False
 
 
 def merge_summaries(session: Session, project: str, deltas: Sequence[TraceDelta]) -> None:
@@ -122,8 +124,9 @@ def search(session: Session, project: str, f: TraceFilter) -> tuple[list[TraceSu
     """One page of matching traces, newest first, and how many match in all."""
     where = _where(project, f)
     total = session.scalar(select(func.count()).select_from(TraceSummary).where(*where)) or 0
+    start = TraceSummary.start_ns if f.oldest_first else TraceSummary.start_ns.desc()
     query = (select(TraceSummary).where(*where)
-             .order_by(TraceSummary.start_ns.desc(), TraceSummary.trace_id)
+             .order_by(start, TraceSummary.trace_id)
              .limit(f.limit).offset(f.offset))
     return list(session.scalars(query)), int(total)
 
@@ -162,3 +165,62 @@ def window(session: Session, project: str, start_ns: int, end_ns: int, limit: in
              .where(t.project == project, t.start_ns >= start_ns, t.start_ns < end_ns)
              .order_by(t.start_ns.desc()).limit(limit))
     return [tuple(r) for r in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class GroupTotal:
+    """What the traces sharing one user or one session add up to."""
+
+    value: str
+    traces: int
+    errors: int
+    first_ns: int
+    last_ns: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+
+
+_GROUPABLE = {"user": TraceSummary.user_id, "session": TraceSummary.session_id}
+
+
+def group_totals(session: Session, project: str, by: str, *, user: str | None = None,
+                 value: str | None = None, limit: int = 50, offset: int = 0
+                 ) -> tuple[list[GroupTotal], int]:
+    """Per user or per session (``by``), most recently active first, and how many there
+    are; ``user`` keeps one user's traces only (a user's sessions), ``value`` one group."""
+    t = TraceSummary
+    col = _GROUPABLE[by]
+    where = [t.project == project, col.is_not(None)]
+    if user is not None:
+        where.append(t.user_id == user)
+    if value is not None:
+        where.append(col == value)
+    total = session.scalar(select(func.count(func.distinct(col))).where(*where)) or 0
+    query = (select(col, func.count(), func.coalesce(func.sum(case((t.error_count > 0, 1),
+                                                                   else_=0)), 0),
+                    func.min(t.start_ns), func.max(t.start_ns),
+                    func.coalesce(func.sum(t.input_tokens), 0),
+                    func.coalesce(func.sum(t.output_tokens), 0),
+                    func.coalesce(func.sum(t.cost), 0.0))
+             .where(*where).group_by(col).order_by(func.max(t.start_ns).desc(), col)
+             .limit(limit).offset(offset))
+    rows = [GroupTotal(value=v, traces=int(n), errors=int(e), first_ns=int(a), last_ns=int(b),
+                       input_tokens=int(i), output_tokens=int(o), cost=float(c))
+            for v, n, e, a, b, i, o, c in session.execute(query)]
+    return rows, int(total)
+
+
+def score_means(session: Session, project: str, *, user: str | None = None,
+                trace_session: str | None = None) -> list[tuple[str, int, float]]:
+    """(score name, how many, mean value) over the scores of one user's or one session's
+    traces."""
+    t, s = TraceSummary, TraceScore
+    query = (select(s.name, func.count(), func.avg(s.value))
+             .join(t, and_(t.project == s.project, t.trace_id == s.trace_id))
+             .where(s.project == project).group_by(s.name).order_by(s.name))
+    if user is not None:
+        query = query.where(t.user_id == user)
+    if trace_session is not None:
+        query = query.where(t.session_id == trace_session)
+    return [(name, int(n), float(mean)) for name, n, mean in session.execute(query)]
