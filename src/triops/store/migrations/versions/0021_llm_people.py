@@ -5,14 +5,14 @@ Traces that came in through OTLP or the SDK named their key by its name, gateway
 by its id. Names that belong to exactly one key become that key's id; a name several
 keys share cannot be told apart and stays as it is.
 
-Revision ID: 0020_llm_people
-Revises: 0019_incident_members
+Revision ID: 0021_llm_people
+Revises: 0020_llm_files
 """
 
 from alembic import op
 
-revision = "0020_llm_people"
-down_revision = "0019_incident_members"
+revision = "0021_llm_people"
+down_revision = "0020_llm_files"
 branch_labels = None
 depends_on = None
 
