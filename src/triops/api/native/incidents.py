@@ -166,10 +166,12 @@ def list_incidents(
     request: Request,
     status: str | None = Query(None, description="open, acknowledged or resolved"),
     limit: int = Query(100, ge=1, le=1000),
+    id_prefix: str | None = Query(None, max_length=32,
+                                  description="only incidents whose id starts with this"),
     caller: Caller = AsViewer,
 ) -> list[IncidentOut]:
     with runtime_of(request).db.read() as session:
-        rows = repo.list_incidents(session, caller.project, status, limit)
+        rows = repo.list_incidents(session, caller.project, status, limit, id_prefix)
         return [IncidentOut.of(r) for r in rows]
 
 

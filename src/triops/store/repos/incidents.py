@@ -234,9 +234,12 @@ def get(session: Session, project: str, incident_id: str) -> Incident:
 
 
 def list_incidents(
-    session: Session, project: str, status: str | None = None, limit: int = 100
+    session: Session, project: str, status: str | None = None, limit: int = 100,
+    id_prefix: str | None = None,
 ) -> list[Incident]:
     query = select(Incident).where(Incident.project == project)
+    if id_prefix:
+        query = query.where(Incident.id.startswith(id_prefix, autoescape=True))
     if status is not None:
         if status not in Status.__members__:
             raise InvalidInput(f"status {status!r} is not one of: open, acknowledged, resolved")
