@@ -64,7 +64,7 @@ def test_incidents_from_another_folder_go_to_the_server(server, elsewhere):
     assert all(i in listed.output for i in ids)
     assert list(elsewhere.iterdir()) == []  # nothing was created here
 
-    one = sorted(ids)[0]
+    one = min(ids)
     shown = cli("incidents", "show", one[:10], env=env)
     assert shown.exit_code == 0, shown.output
     assert one in shown.output and "service:s" in shown.output
@@ -148,7 +148,7 @@ def test_offline_on_a_store_that_is_not_there_creates_nothing(elsewhere, tmp_pat
     missing = tmp_path / "nowhere" / "triops.db"
     result = subprocess.run(
         [sys.executable, "-m", "triops", "incidents", "list", "--store", f"sqlite:///{missing}"],
-        capture_output=True, text=True, timeout=120, cwd=elsewhere)
+        capture_output=True, text=True, timeout=120, cwd=elsewhere, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: no triops store at {missing} (nothing was created): run the command where "
@@ -167,3 +167,15 @@ def test_pick_one_names_the_candidates():
         pick_one("ab", ["ab1", "ab2"])
     with pytest.raises(InvalidInput, match="required"):
         pick_one("", ["abc"])
+
+
+def test_monitor_and_deploy_go_to_the_server(server, elsewhere):
+    env = {"TRIOPS_URL": server.url, "TRIOPS_API_KEY": server.admin_key}
+    made = cli("monitor", "create", "cli-mon", "--endpoint", "churn", env=env)
+    assert made.exit_code == 0, made.output
+    listed = cli("monitor", "list", env=env)
+    assert "cli-mon" in listed.output and "never run" in listed.output
+    assert cli("deploy", env=env).exit_code == 0
+    missing = cli("deploy", "churn", "--model", "nothere@champion", env=env)
+    assert "nothere" in failure(missing)
+    assert list(elsewhere.iterdir()) == []

@@ -9,28 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from triops.cli.common import (
-    OfflineHomeOpt,
-    OfflineStoreOpt,
-    ServerProjectOpt,
-    console,
-    offline,
-    open_database,
-    settings_from,
-)
-from triops.cli.remote import KeyOpt, ProfileOpt, ServerOpt, call, connect
+from triops.cli.common import OfflineHomeOpt, OfflineStoreOpt, ServerProjectOpt, console
+from triops.cli.remote import KeyOpt, ProfileOpt, ServerOpt
+from triops.cli.target import Target
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.signals import Severity
 from triops.ops import incident_store as incident_repo
 from triops.ops import incidents as engine
 from triops.ops import resolve
 from triops.ops.causes import rank_incident
-from triops.server import DEFAULT_PROJECT
 from triops.server import audit_log as audit
 
 incidents_app = typer.Typer(
@@ -61,35 +53,14 @@ def pick_one(prefix: str, ids: list[str]) -> str:
     return ids[0]
 
 
-class Where:
-    """One incident command's target: the server (default) or a store named by a flag."""
-
-    def __init__(self, server: str | None, api_key: str | None, profile: str,
-                 project: str | None, store: str | None, home: Path | None) -> None:
-        self.is_offline = offline(store, home)
-        self.project = project or (DEFAULT_PROJECT if self.is_offline else None)
-        if self.is_offline:
-            self.db = open_database(settings_from(store=store, home=home))
-        else:
-            self.client = connect(server, api_key, profile, project)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.is_offline:
-            self.db.dispose()
-        else:
-            self.client.close()
-
-    def api(self, method: str, path: str, **kw: Any) -> Any:
-        return call(self.client, method, path, **kw)
+class Where(Target):
+    """The server or a store, and the incident ids a prefix names there."""
 
     def incident_id(self, prefix: str) -> str:
         limit = _CANDIDATES + 1
         if self.is_offline:
             with self.db.read() as session:
-                rows = incident_repo.list_incidents(session, self.project or DEFAULT_PROJECT,
+                rows = incident_repo.list_incidents(session, self.project,
                                                     None, limit, prefix)
                 return pick_one(prefix, [r.id for r in rows])
         rows = self.api("GET", "/api/v1/incidents",
@@ -116,7 +87,7 @@ def incidents_list(
             with where.db.read() as session:
                 rows = [(r.id, r.status, Severity(r.severity).name, r.title, r.subject,
                          r.signal_count, r.last_ms) for r in incident_repo.list_incidents(
-                             session, where.project or DEFAULT_PROJECT, status, limit)]
+                             session, where.project, status, limit)]
         else:
             params: dict[str, Any] = {"limit": limit}
             if status:
@@ -142,7 +113,7 @@ def incidents_show(
             from triops.api.native.incidents import IncidentOut
 
             with where.db.read() as session:
-                row = incident_repo.get(session, where.project or DEFAULT_PROJECT, full)
+                row = incident_repo.get(session, where.project, full)
                 shown = IncidentOut.full(session, row).model_dump()
             shown["causes"] = []
         else:

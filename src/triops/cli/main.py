@@ -15,6 +15,7 @@ from triops.cli.demo import demo
 from triops.cli.deploy import deploy
 from triops.cli.evals import eval_app
 from triops.cli.incidents import incidents_app
+from triops.cli.init import init
 from triops.cli.lineage import lineage_app
 from triops.cli.login import login, logout
 from triops.cli.ml import models_app, runs_app
@@ -33,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command()(init)
 app.command()(up)
 app.command()(deploy)
 app.command()(demo)
