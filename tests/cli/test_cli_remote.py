@@ -171,7 +171,8 @@ def test_pick_one_names_the_candidates():
 
 def test_monitor_and_deploy_go_to_the_server(server, elsewhere):
     env = {"TRIOPS_URL": server.url, "TRIOPS_API_KEY": server.admin_key}
-    made = cli("monitor", "create", "cli-mon", "--endpoint", "churn", env=env)
+    spec = '{"reference": {"kind": "window", "start_ms": 0, "end_ms": 1000}}'
+    made = cli("monitor", "create", "cli-mon", "--endpoint", "churn", "--spec", spec, env=env)
     assert made.exit_code == 0, made.output
     listed = cli("monitor", "list", env=env)
     assert "cli-mon" in listed.output and "never run" in listed.output
@@ -179,3 +180,18 @@ def test_monitor_and_deploy_go_to_the_server(server, elsewhere):
     missing = cli("deploy", "churn", "--model", "nothere@champion", env=env)
     assert "nothere" in failure(missing)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_pipeline_register_uploads_a_file(server, elsewhere):
+    env = {"TRIOPS_URL": server.url, "TRIOPS_API_KEY": server.admin_key}
+    (elsewhere / "train.py").write_text(
+        "from triops.ml.pipelines import Pipeline\n\nsums = Pipeline('sums', params=['n'])\n\n\n"
+        "@sums.step(inputs=['n'], outputs=['total'])\ndef add(n):\n    return n + 1\n")
+    done = cli("pipeline", "register", "sums", "train.py", env=env)
+    assert done.exit_code == 0, done.output
+    assert "SHA-256" in done.output and "params: n" in done.output
+    assert "file sha256:" in cli("pipeline", "list", env=env).output
+    missing = cli("pipeline", "register", "x", "nothere.py", env=env)
+    assert "cannot read pipeline file nothere.py" in failure(missing)
+    unknown = cli("pipeline", "register", "x", "os:system", env=env)
+    assert "not registered pipeline code" in failure(unknown)
