@@ -180,6 +180,7 @@ def test_monitor_and_deploy_go_to_the_server(server, elsewhere):
     missing = cli("deploy", "churn", "--model", "nothere@champion", env=env)
     assert "nothere" in failure(missing)
     assert list(elsewhere.iterdir()) == []
+    assert "'nope'" in failure(cli("runbooks", "delete", "nope", env=env))
 
 
 def test_pipeline_register_uploads_a_file(server, elsewhere):
