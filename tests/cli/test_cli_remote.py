@@ -196,3 +196,19 @@ def test_pipeline_register_uploads_a_file(server, elsewhere):
     assert "cannot read pipeline file nothere.py" in failure(missing)
     unknown = cli("pipeline", "register", "x", "os:system", env=env)
     assert "not registered pipeline code" in failure(unknown)
+
+
+def test_offline_show_names_the_store_and_the_incident(store_url, elsewhere):
+    from triops.core.signals import Pillar, Signal
+    from triops.ops import ingest
+    from triops.store import Database
+
+    db = Database(store_url)
+    with db.write() as session:
+        folded = ingest(session, "default", Signal(source=Pillar.ops, kind="k",
+                                                   subject="service:offline"))
+    db.dispose()
+    shown = cli("incidents", "show", folded.incident_id[:8], "--store", store_url)
+    assert shown.exit_code == 0, shown.output
+    assert folded.incident_id in shown.stdout and "service:offline" in shown.stdout
+    assert shown.stderr.startswith("store: ")

@@ -115,7 +115,9 @@ def incidents_show(
             with where.db.read() as session:
                 row = incident_repo.get(session, where.project, full)
                 shown = IncidentOut.full(session, row).model_dump()
-            shown["causes"] = []
+                shown["causes"] = [{"entity": c.entity, "kind": c.kind, "score": c.score,
+                                    "evidence": c.evidence}
+                                   for c in rank_incident(session, where.project, full)]
         else:
             shown = where.api("GET", f"/api/v1/incidents/{full}")
     console.print(f"[bold]{shown['title']}[/] ({shown['id']})", highlight=False)
