@@ -136,3 +136,26 @@ def test_legacy_point_records_chunks_limits_and_non_finite_values(db):
         assert runs.metric_history(s, "p", run_id, "absent") == []
         latest = {m.key: m for m in runs.details(s, [run_id])[run_id].metrics}
         assert (latest["m"].value, latest["m"].step) == (7.0, 9)
+
+
+def test_a_relog_with_a_model_id_adds_no_point(client):
+    """MLflow 3's log_model logs the latest metrics again with the model's id: the history
+    keeps one point per (step, timestamp, value), as MLflow's SQL store does."""
+    exp = client.post(f"{API}/experiments/create", json={"name": "relog"}).json()[
+        "experiment_id"]
+    run_id = client.post(f"{API}/runs/create", json={"experiment_id": exp}).json()["run"][
+        "info"]["run_id"]
+    points = [{"key": "loss", "value": 1.0 / (i + 1), "timestamp": 100 + i, "step": i}
+              for i in range(2000)]
+    for start in range(0, 2000, 1000):
+        client.post(f"{API}/runs/log-batch", json={"run_id": run_id,
+                                                   "metrics": points[start:start + 1000]})
+    relog = {**points[-1], "model_id": "m-abc"}
+    assert client.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": [relog]}
+                       ).status_code == 200
+    history = _history(client, run_id, "loss")
+    assert len(history) == 2000
+    assert history[-1]["step"] == 1999 and history[-1].get("model_id") == "m-abc"
+    nan_twice = [{"key": "n", "value": "NaN", "timestamp": 5, "step": 0}] * 2
+    client.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": nan_twice})
+    assert len(_history(client, run_id, "n")) == 1

@@ -91,6 +91,8 @@ def test_predict_records_split_and_oip_and_log(client, churn):
     meta = client.get("/v2/models/churn").json()
     assert meta["inputs"] == [{"name": "age", "datatype": "FP64", "shape": [-1]},
                               {"name": "visits", "datatype": "INT64", "shape": [-1]}]
+    # The metadata names the datatype inference answers with (class labels here).
+    assert meta["outputs"] == [{"name": "predict", "datatype": "INT64", "shape": [-1]}]
     assert client.get("/v2/models/churn/ready").json()["ready"] is True
     assert client.get("/v2/models/nope/ready").status_code == 404
 

@@ -237,6 +237,8 @@ def test_cli_detect_writes_scores_and_reports_errors(tmp_path):
         app, ["detect", "--input", str(src), "--output", str(out), "--detector", "nope"]
     )
     assert wrong.exit_code != 0 and "unknown detector" in wrong.output
+    helped = runner.invoke(app, ["detect", "--help"], env={"COLUMNS": "200"})
+    assert all(name in helped.output for name in DETECTORS.names())
 
 
 def _sine(noise: float, n: int = 1500, period: float = 100.0, seed: int = 11):

@@ -7,7 +7,7 @@ model's signature. The answer holds one output tensor, ``predict``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter
@@ -19,6 +19,9 @@ from triops.core.errors import InvalidInput
 from triops.ml import Column, ServingService, from_tensors
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
+
+if TYPE_CHECKING:
+    from triops.ml.serving.loaders import ModelHandle
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/v2", tags=["open-inference-protocol"])
 
@@ -47,7 +50,12 @@ def _service(request: Request) -> ServingService:
     return runtime_of(request).serving
 
 
-def _output_datatype(values: list[Any]) -> str:
+#: The datatypes a value-derived one can be reported as: integers fit any number type.
+_FITS = {"BOOL": {"BOOL"}, "INT64": {"INT64", "INT32", "FP64", "FP32"},
+         "FP64": {"FP64", "FP32"}, "BYTES": {"BYTES"}}
+
+
+def _values_datatype(values: list[Any]) -> str:
     if all(isinstance(v, bool) for v in values):
         return "BOOL"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -55,6 +63,17 @@ def _output_datatype(values: list[Any]) -> str:
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return "FP64"
     return "BYTES"
+
+
+def _declared_datatype(handle: ModelHandle) -> str | None:
+    """The output datatype the model's signature (or the model itself) declares."""
+    return _DATATYPE_OF.get(handle.output_type or "")
+
+
+def _output_datatype(values: list[Any], declared: str | None) -> str:
+    """The declared datatype, which the metadata reports too, when the values fit it."""
+    found = _values_datatype(values)
+    return declared if declared in _FITS[found] else found
 
 
 async def _primary(request: Request, caller: Caller, name: str):  # type: ignore[no-untyped-def]
@@ -80,7 +99,10 @@ async def model_metadata(name: str, request: Request,
         "platform": f"triops-{loaded.handle.format}",
         "inputs": [{"name": c.name, "datatype": _DATATYPE_OF.get(c.type or "", "FP64"),
                     "shape": [-1]} for c in columns],
-        "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+        # Unknown until a prediction says otherwise: models without a declared output
+        # type are usually regressors.
+        "outputs": [{"name": "predict", "shape": [-1],
+                     "datatype": _declared_datatype(loaded.handle) or "FP64"}],
     }
 
 
@@ -98,13 +120,18 @@ async def infer(name: str, request: Request, caller: Caller = AsEditor) -> Respo
         if any(d < 0 for d in t.shape):
             raise InvalidInput(f"input '{t.name}': shape {t.shape} must not be negative")
     request_id = body.id or request.state.request_id
-    result = await _service(request).predict(
+    service = _service(request)
+    result = await service.predict(
         caller.project, name, lambda signature: from_tensors(body.inputs, signature),
         request_id)
+    spec = await service.endpoint(caller.project, name)
+    served = await service.loaded(caller.project, spec.model_name, result.version, spec)
     out = {
         "model_name": name, "model_version": str(result.version), "id": request_id,
         "parameters": {"served_by": result.served_by},
         "outputs": [{"name": "predict", "shape": [len(result.outputs)],
-                     "datatype": _output_datatype(result.outputs), "data": result.outputs}],
+                     "datatype": _output_datatype(result.outputs,
+                                                  _declared_datatype(served.handle)),
+                     "data": result.outputs}],
     }
     return Response(orjson.dumps(out), media_type="application/json")

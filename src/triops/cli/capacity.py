@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt, call_server
+from triops.cli.remote import KeyOpt, ServerOpt, call_server
 from triops.core.errors import InvalidInput
 
 capacity_app = typer.Typer(help="Capacity rules and projections.", no_args_is_help=True)

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt, call_server
+from triops.cli.remote import KeyOpt, ServerOpt, call_server
 
 changes_app = typer.Typer(help="Change events: what changed, when, by whom.",
                           no_args_is_help=True)

@@ -1,7 +1,9 @@
 """``triops deploy``: deploy a registered model as a named serving endpoint.
 
-Works on the store directly, like ``triops keys``; a running server serves the new or
-changed endpoint within a second.
+Asks the server (``--server`` / ``TRIOPS_URL``, a key from ``--api-key``,
+``TRIOPS_API_KEY`` or ``triops login``), which serves the new endpoint at once; with
+``--store``/``--home`` it works offline on that store, and a running server serves the new
+or changed endpoint within a second.
 
     triops deploy churn --model churn@champion
     triops deploy churn --model churn@champion --canary @challenger=10 --replace
@@ -12,7 +14,6 @@ changed endpoint within a second.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,20 +21,19 @@ from rich.table import Table
 
 from triops.cli.common import (
     ArtifactsOpt,
-    HomeOpt,
-    ProjectOpt,
-    StoreOpt,
+    OfflineHomeOpt,
+    OfflineStoreOpt,
+    ServerProjectOpt,
     console,
-    open_database,
-    settings_from,
 )
+from triops.cli.remote import KeyOpt, ProfileOpt, ServerOpt
+from triops.cli.target import Target
 from triops.core.errors import InvalidInput
 from triops.ml import EndpointSpec
 from triops.ml import deployment_store as deployments
 from triops.ml.serving import traffic
 from triops.ml.serving.deploy import deploy as deploy_endpoint
 from triops.ml.serving.deploy import undeploy
-from triops.server import DEFAULT_PROJECT
 from triops.store.artifacts import ArtifactStore
 
 
@@ -69,60 +69,74 @@ def deploy(
                              "SHA-256 and audited")] = [],  # noqa: B006
     replace: Annotated[bool, typer.Option("--replace", help="Change an existing endpoint")] = False,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the endpoint")] = False,
-    project: ProjectOpt = DEFAULT_PROJECT,
-    store: StoreOpt = None,
+    project: ServerProjectOpt = None, server: ServerOpt = None, api_key: KeyOpt = None,
+    profile: ProfileOpt = "default", store: OfflineStoreOpt = None, home: OfflineHomeOpt = None,
     artifacts: ArtifactsOpt = None,
-    home: HomeOpt = None,
 ) -> None:
     """Deploy a registered model as a serving endpoint (list them without a NAME)."""
-    flags: dict[str, Any] = {"store": store, "artifacts": artifacts}
-    if home is not None:
-        flags["home"] = Path(home)
-    settings = settings_from(**flags)
-    db = open_database(settings)
-    try:
+    if name is not None and not delete and not model:
+        raise InvalidInput("--model NAME@ALIAS or NAME/VERSION is required to deploy")
+    with Target(server, api_key, profile, project, store, home, artifacts) as where:
         if name is None:
-            _list(db, project)
+            _list(where)
         elif delete:
-            undeploy(db, project, name, actor="cli")
+            if where.is_offline:
+                undeploy(where.db, where.project, name, actor="cli")
+            else:
+                where.api("DELETE", f"/api/v1/endpoints/{name}")
             console.print(f"deleted endpoint {name}")
         else:
-            if not model:
-                raise InvalidInput("--model NAME@ALIAS or NAME/VERSION is required to deploy")
+            assert model is not None
             model_name, ref = traffic.parse_model(model)
-            policy: dict[str, Any] = {}
+            body: dict[str, Any] = {
+                "name": name, "model": model, "max_batch_size": max_batch_size,
+                "max_wait_ms": max_wait_ms, "log_sample_rate": log_sample_rate,
+                "trust_pickle": trust_pickle, "trusted_types": list(trust_type),
+                "replace": replace}
             if canary:
-                policy["canary"] = _canary(canary)
+                body["canary"] = _canary(canary)
             if shadow:
-                policy["shadow"] = {"ref": shadow}
-            spec = EndpointSpec(name=name, model_name=model_name, model_ref=ref, policy=policy,
-                                max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
-                                log_sample_rate=log_sample_rate, trust_pickle=trust_pickle,
-                                trusted_types=tuple(trust_type))
-            done = deploy_endpoint(db, ArtifactStore(settings.artifacts_location), project, spec,
-                                   actor="cli", replace=replace)
-            serving = ", ".join(f"{role} v{v}" for role, v in done.versions.items())
+                body["shadow"] = {"ref": shadow}
+            if where.is_offline:
+                spec = EndpointSpec(
+                    name=name, model_name=model_name, model_ref=ref,
+                    policy={k: body[k] for k in ("canary", "shadow") if k in body},
+                    max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
+                    log_sample_rate=log_sample_rate, trust_pickle=trust_pickle,
+                    trusted_types=tuple(trust_type))
+                versions = deploy_endpoint(
+                    where.db, ArtifactStore(where.settings.artifacts_location), where.project,
+                    spec, actor="cli", replace=replace).versions
+            else:
+                versions = where.api("POST", "/api/v1/endpoints", json=body)["versions"]
+            serving = ", ".join(f"{role} v{v}" for role, v in versions.items())
             console.print(f"deployed endpoint {name}: {model_name} {ref} ({serving})")
-    finally:
-        db.dispose()
 
 
-def _trusted(row: Any) -> str:
-    granted = (["pickle"] if row.trust_pickle else []) + list(row.trusted_types or [])
+def _trusted(row: dict[str, Any]) -> str:
+    granted = (["pickle"] if row["trust_pickle"] else []) + list(row["trusted_types"] or [])
     return ", ".join(granted) or "no"
 
 
-def _list(db: Any, project: str) -> None:
+def _list(where: Target) -> None:
+    if where.is_offline:
+        with where.db.read() as session:
+            rows = [{"name": r.name, "model": r.model_name, "model_ref": r.model_ref,
+                     "policy": r.policy or {}, "max_batch_size": r.max_batch_size,
+                     "max_wait_ms": r.max_wait_ms, "log_sample_rate": r.log_sample_rate,
+                     "trust_pickle": r.trust_pickle, "trusted_types": r.trusted_types}
+                    for r in deployments.list_all(session, where.project)]
+    else:
+        rows = where.api("GET", "/api/v1/endpoints")
     table = Table("name", "model", "ref", "policy", "batch", "wait ms", "log rate", "trusted")
-    with db.read() as session:
-        for row in deployments.list_all(session, project):
-            policy = traffic.parse_policy(row.policy)
-            parts = []
-            if policy.canary_ref:
-                parts.append(f"canary {policy.canary_ref} {policy.canary_percent:g}%")
-            if policy.shadow_ref:
-                parts.append(f"shadow {policy.shadow_ref}")
-            table.add_row(row.name, row.model_name, row.model_ref, ", ".join(parts) or "-",
-                          str(row.max_batch_size), f"{row.max_wait_ms:g}",
-                          f"{row.log_sample_rate:g}", _trusted(row))
+    for row in rows:
+        policy = traffic.parse_policy(row["policy"])
+        parts = []
+        if policy.canary_ref:
+            parts.append(f"canary {policy.canary_ref} {policy.canary_percent:g}%")
+        if policy.shadow_ref:
+            parts.append(f"shadow {policy.shadow_ref}")
+        table.add_row(row["name"], row["model"], row["model_ref"], ", ".join(parts) or "-",
+                      str(row["max_batch_size"]), f"{row['max_wait_ms']:g}",
+                      f"{row['log_sample_rate']:g}", _trusted(row))
     console.print(table)

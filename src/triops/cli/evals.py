@@ -10,36 +10,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from triops.cli.common import console, err_console
+from triops.cli.remote import KeyOpt, ServerOpt, resolve
 from triops.llm.evals.config import load_config, parse_gate
 from triops.llm.evals.runner import Runner, ServerClient
 
 eval_app = typer.Typer(help="Evaluate prompts and models on datasets; gate CI on scores.",
                        no_args_is_help=True)
-
-ServerOpt = Annotated[str | None, typer.Option(
-    "--server", envvar="TRIOPS_URL", help="triops server URL (default: the config's)",
-    show_default=False)]
-KeyOpt = Annotated[str | None, typer.Option(
-    "--api-key", envvar="TRIOPS_API_KEY", help="API key (editor role)", show_default=False)]
-
-
-def call_server(server: str | None, api_key: str | None, method: str, path: str,
-                **kw: Any) -> Any:
-    """One request to a running triops server (``--server``, ``--api-key``); the client is
-    closed afterwards."""
-    client = ServerClient(server or "http://127.0.0.1:7600", api_key)
-    try:
-        return client.call(method, path, **kw)
-    finally:
-        client.close()
-
 
 @eval_app.command("run")
 def run(
@@ -56,8 +39,8 @@ def run(
         metric, value = parse_gate(gate)
         config.gates[metric] = value
     # The command line (or its environment variables) overrides the file.
-    url = server or config.server or "http://127.0.0.1:7600"
-    client = ServerClient(url, api_key or config.api_key, config.project, config.timeout_s)
+    url, key = resolve(server or config.server, api_key or config.api_key)
+    client = ServerClient(url, key, config.project, config.timeout_s)
     try:
         runner = Runner(config, client)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),

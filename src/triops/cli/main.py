@@ -7,14 +7,18 @@ import sys
 import typer
 
 import triops
-from triops.cli.admin import db_app, incidents_app, keys_app
+from triops.cli.admin import db_app, keys_app
 from triops.cli.capacity import capacity_app
 from triops.cli.changes import changes_app
 from triops.cli.common import err_console
 from triops.cli.demo import demo
 from triops.cli.deploy import deploy
 from triops.cli.evals import eval_app
+from triops.cli.incidents import incidents_app
+from triops.cli.init import init
 from triops.cli.lineage import lineage_app
+from triops.cli.login import login, logout
+from triops.cli.ml import models_app, runs_app
 from triops.cli.monitor import monitor_app
 from triops.cli.notify import notify_app
 from triops.cli.ops import ops_app
@@ -30,14 +34,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command()(init)
 app.command()(up)
 app.command()(deploy)
 app.command()(demo)
+app.command()(login)
+app.command()(logout)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(ops_app, name="ops")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(runs_app, name="runs")
+app.add_typer(models_app, name="models")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(prompts_app, name="prompts")

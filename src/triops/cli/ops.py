@@ -203,7 +203,7 @@ def import_(
     if fmt is not None and series is not None:
         raise InvalidInput("--log-format applies to --logs imports only")
     project = validate_name(project)
-    db = open_database(settings_from(store=store, home=home))
+    db = open_database(settings_from(store=store, home=home), create=True)
     try:
         if series is not None:
             _import_series(db, project, series, _labels(label), input)

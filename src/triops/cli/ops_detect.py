@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from triops.core.errors import TriopsError
-from triops.ops.detectors import DEFAULT_DETECTOR, KnownInAdvance, detect_csv
+from triops.ops.detectors import DEFAULT_DETECTOR, DETECTORS, KnownInAdvance, detect_csv
 
 app = typer.Typer(help="Anomaly detection on time series.", no_args_is_help=True)
 
@@ -26,7 +26,8 @@ def detect(
         typer.Option("--output", help="CSV to write: timestamp,value,anomaly_score,is_anomaly."),
     ],
     detector: Annotated[
-        str, typer.Option("--detector", help="Registered detector name.")
+        str, typer.Option("--detector", help="Detector name, one of: "
+                          + ", ".join(DETECTORS.names()) + " (installed plugins included).")
     ] = DEFAULT_DETECTOR,
     input_min: Annotated[
         float | None,

@@ -1,10 +1,17 @@
-"""``triops pipeline``: run a pipeline from code, list runs, show one run's steps."""
+"""``triops pipeline``: register pipeline code with the server, run a pipeline from code
+here, list runs, show one run's steps.
+
+``register`` uploads a Python file to the server (an admin key): the server stores it
+under its SHA-256 and runs it only with those bytes. ``run``, ``runs`` and ``status``
+work on a store here (``--store``/``--home``, default ``./.triops``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +25,7 @@ from triops.cli.common import (
     open_database,
     settings_from,
 )
+from triops.cli.remote import KeyOpt, ProfileOpt, ServerOpt, call_server
 from triops.core.errors import InvalidInput
 from triops.ml import monitor_store as repo
 from triops.ml.pipelines import EXECUTORS, load, make_executor, run_pipeline
@@ -62,7 +70,7 @@ def run(
     # Whoever types the command runs this code on their own machine: the module they
     # name is registered for this run. The server only imports registered modules.
     pipeline = load(ref, {ref.partition(":")[0]})
-    db = open_database(settings)
+    db = open_database(settings, create=True)
     try:
         result = run_pipeline(db, ArtifactStore(settings.artifacts_location), project, pipeline,
                               parse_params(param), ref=ref,
@@ -76,6 +84,57 @@ def run(
     console.print(f"run {result.run_id}: {result.status}")
     if result.status != "succeeded":
         raise InvalidInput(f"pipeline run {result.run_id} failed: {result.error}")
+
+
+@pipeline_app.command("register")
+def register(
+    name: Annotated[str, typer.Argument(help="Name the pipeline is registered under")],
+    code: Annotated[str, typer.Argument(
+        help="FILE.py to upload, or MODULE:PIPELINE already importable by the server")],
+    pipeline: Annotated[str | None, typer.Option(
+        help="With a file: the Pipeline variable (default: the file's only one)")] = None,
+    description: Annotated[str, typer.Option(help="What the pipeline does")] = "",
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Register new code under a name already registered")] = False,
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", show_default=False, help="Project (default: the key's own)")] = None,
+    server: ServerOpt = None, api_key: KeyOpt = None, profile: ProfileOpt = "default",
+) -> None:
+    """Register pipeline code with the server (admin key) for runs, retraining and runbooks."""
+    body: dict[str, object] = {"name": name, "description": description, "replace": replace}
+    path = Path(code)
+    if code.endswith(".py") or path.is_file():
+        try:
+            body["source"] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read pipeline file {code}: {exc}") from None
+        if pipeline:
+            body["pipeline"] = pipeline
+    elif pipeline:
+        raise InvalidInput("--pipeline goes with a FILE.py; MODULE:PIPELINE names its pipeline")
+    else:
+        body["ref"] = code
+    got = call_server(server, api_key, "POST", "/api/v1/pipelines", profile=profile,
+                      project=project, json=body)
+    origin = f"file {code} (SHA-256 {got['code_sha256']})" if got["code_sha256"] else got["ref"]
+    console.print(f"registered pipeline {got['name']}: {origin}", highlight=False,
+                  soft_wrap=True)
+    console.print(f"  params: {', '.join(got['params']) or '-'}; steps: "
+                  f"{' → '.join(got['steps'])}", highlight=False)
+
+
+@pipeline_app.command("list")
+def list_(
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", show_default=False, help="Project (default: the key's own)")] = None,
+    server: ServerOpt = None, api_key: KeyOpt = None, profile: ProfileOpt = "default",
+) -> None:
+    """Pipelines registered with the server."""
+    for p in call_server(server, api_key, "GET", "/api/v1/pipelines", profile=profile,
+                         project=project):
+        origin = f"file sha256:{p['code_sha256'][:12]}" if p["code_sha256"] else p["ref"]
+        console.print(f"{p['name']:<24} {origin:<40} {p['description']}".rstrip(),
+                      highlight=False)
 
 
 @pipeline_app.command("runs")

@@ -20,7 +20,7 @@ import yaml
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt, call_server
+from triops.cli.remote import KeyOpt, ServerOpt, call_server
 from triops.core.errors import InvalidInput
 
 prompts_app = typer.Typer(help="The prompt registry: versions and labels.", no_args_is_help=True)

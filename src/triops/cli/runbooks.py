@@ -18,9 +18,7 @@ import typer
 from rich.table import Table
 
 from triops.cli.common import console
-from triops.cli.evals import KeyOpt, ServerOpt, call_server
-from triops.core.errors import InvalidInput, NotFound
-from triops.llm.evals.runner import ServerClient
+from triops.cli.remote import KeyOpt, ServerOpt, call_server
 
 runbooks_app = typer.Typer(help="Runbooks and their runs.", no_args_is_help=True)
 
@@ -67,15 +65,7 @@ def show(name: str, version: Annotated[int | None, typer.Option()] = None,
 @runbooks_app.command("delete")
 def delete(name: str, server: ServerOpt = None, api_key: KeyOpt = None) -> None:
     """Delete a runbook; its versions stay for the runs that used them."""
-    client = ServerClient(server or "http://127.0.0.1:7600", api_key)
-    try:
-        reply = client.http.delete(f"/api/v1/runbooks/{name}")
-    finally:
-        client.close()
-    if reply.status_code == 404:
-        raise NotFound(f"runbook {name!r} does not exist")
-    if reply.status_code != 204:
-        raise InvalidInput(f"DELETE /api/v1/runbooks/{name}: {reply.text}")
+    call_server(server, api_key, "DELETE", f"/api/v1/runbooks/{name}")
     console.print(f"runbook {name} deleted")
 
 

@@ -39,12 +39,20 @@ from triops.store.repos.ml_search import ATTRIBUTE, SortKey, decode_page_token, 
 from triops.store.repos.runs import DatasetUse, MetricPoint, RunDetails, decode_value, encode_value
 
 if TYPE_CHECKING:
+    from triops.client.profile import DatasetDescription
     from triops.ml.monitoring.monitors import RunOutcome, run_monitor
     from triops.ml.monitoring.scheduler import MonitoringService
     from triops.ml.monitoring.spec import MonitorSpec
-    from triops.ml.pipelines import EXECUTORS, make_executor, registered_modules, run_pipeline
+    from triops.ml.pipelines import (
+        EXECUTORS,
+        code_digest,
+        load_registered,
+        make_executor,
+        registered_modules,
+        run_pipeline,
+        store_code,
+    )
     from triops.ml.pipelines import load as load_pipeline
-    from triops.client.profile import DatasetDescription
     from triops.ml.serving import append_labels, predictions_window, traffic
     from triops.ml.serving.deploy import deploy, undeploy
     from triops.ml.serving.inputs import Table, from_records, from_split, from_tensors
@@ -57,6 +65,7 @@ __getattr__ = lazy_names(__name__, {
     "RunOutcome": "monitoring.monitors", "run_monitor": "monitoring.monitors",
     "MonitorSpec": "monitoring.spec", "EXECUTORS": "pipelines", "make_executor": "pipelines",
     "run_pipeline": "pipelines", "load_pipeline": "pipelines:load",
+    "load_registered": "pipelines", "store_code": "pipelines", "code_digest": "pipelines",
     "DatasetDescription": "triops.client.profile:DatasetDescription", "append_labels": "serving",
     "predictions_window": "serving", "traffic": "serving:traffic",
     "deploy": "serving.deploy", "undeploy": "serving.deploy",
@@ -83,6 +92,7 @@ __all__ = [
     "check_key",
     "check_params",
     "check_tags",
+    "code_digest",
     "create_run",
     "create_version",
     "dataset_store",
@@ -101,6 +111,7 @@ __all__ = [
     "from_tensors",
     "get_run",
     "load_pipeline",
+    "load_registered",
     "log_batch",
     "log_inputs",
     "log_outputs",
@@ -118,6 +129,7 @@ __all__ = [
     "run_search_store",
     "run_store",
     "set_run_stage",
+    "store_code",
     "traffic",
     "undeploy",
     "update_run",

@@ -23,7 +23,7 @@ from typing import Any
 from triops.core.errors import InvalidInput, NotFound
 from triops.ml.monitoring.performance import HIGHER_IS_BETTER, metrics
 from triops.ml.monitoring.spec import RetrainPolicy
-from triops.ml.pipelines import Executor, load, run_pipeline
+from triops.ml.pipelines import Executor, load_registered, run_pipeline
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 from triops.store.repos import audit, registry
@@ -70,7 +70,7 @@ def retrain(db: Database, artifacts: ArtifactStore, project: str, *, model: str,
                 session, project, model, alias)[1].version
         except NotFound:
             champion_version = None
-    pipeline = load(registered.ref, pipeline_modules)
+    pipeline = load_registered(registered.ref, pipeline_modules, artifacts, project)
     offered = {"model": model, "alias": alias, "champion_version": champion_version,
                "project": project}
     unknown = [p for p in pipeline.params if p not in offered]

@@ -100,6 +100,27 @@ class EventOut(BaseModel):
                    detail=row.detail)
 
 
+class ListedSignalOut(BaseModel):
+    incident_id: str
+    time_ms: int
+    source: str
+    kind: str
+    subject: str
+    severity: str
+    value: float | None
+    summary: str
+    labels: dict[str, str]
+    fingerprint: str | None
+
+    @classmethod
+    def of(cls, listed: repo.ListedSignal) -> ListedSignalOut:
+        s = listed.signal
+        return cls(incident_id=s.incident_id, time_ms=s.time_ms, source=listed.source,
+                   kind=listed.kind, subject=listed.subject,
+                   severity=Severity(s.severity).name, value=s.value, summary=s.summary,
+                   labels=s.labels, fingerprint=s.fingerprint)
+
+
 class IncidentOut(BaseModel):
     id: str
     status: str
@@ -161,15 +182,37 @@ def post_signal(body: SignalIn, request: Request, caller: Caller = AsEditor) -> 
                      repeat=folded.repeat, reason=folded.reason)
 
 
+@router.get("/signals", response_model=list[ListedSignalOut])
+def list_signals(
+    request: Request,
+    since_ms: int | None = Query(None, ge=0, description="from this time (inclusive)"),
+    until_ms: int | None = Query(None, ge=0, description="before this time"),
+    severity: Literal["info", "warning", "error", "critical"] | None = Query(
+        None, description="this severity or worse"),
+    fingerprint: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=1000),
+    caller: Caller = AsViewer,
+) -> list[ListedSignalOut]:
+    """Signals the project's incidents hold, newest first, with the incident of each."""
+    with runtime_of(request).db.read() as session:
+        rows = repo.recent_signals(
+            session, caller.project, since_ms=since_ms, until_ms=until_ms,
+            min_severity=Severity[severity] if severity else None, fingerprint=fingerprint,
+            limit=limit)
+        return [ListedSignalOut.of(r) for r in rows]
+
+
 @router.get("/incidents", response_model=list[IncidentOut])
 def list_incidents(
     request: Request,
     status: str | None = Query(None, description="open, acknowledged or resolved"),
     limit: int = Query(100, ge=1, le=1000),
+    id_prefix: str | None = Query(None, max_length=32,
+                                  description="only incidents whose id starts with this"),
     caller: Caller = AsViewer,
 ) -> list[IncidentOut]:
     with runtime_of(request).db.read() as session:
-        rows = repo.list_incidents(session, caller.project, status, limit)
+        rows = repo.list_incidents(session, caller.project, status, limit, id_prefix)
         return [IncidentOut.of(r) for r in rows]
 
 

@@ -11,7 +11,7 @@ import queue
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,11 +22,14 @@ from triops.ml import (
     EXECUTORS,
     MonitorSpec,
     RunOutcome,
+    code_digest,
     load_pipeline,
+    load_registered,
     make_executor,
     registered_modules,
     run_monitor,
     run_pipeline,
+    store_code,
 )
 from triops.ml import monitor_store as repo
 from triops.server import audit_log as audit
@@ -36,6 +39,7 @@ from triops.store.schema_monitoring import Monitor, MonitorResult, PipelineRun
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1", tags=["monitoring"])
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+MAX_PIPELINE_SOURCE = 1_000_000  # characters of one uploaded pipeline file
 
 
 class MonitorIn(BaseModel):
@@ -167,16 +171,34 @@ def results(name: str, request: Request, start_ms: int | None = Query(None, ge=0
 
 class PipelineIn(BaseModel):
     name: str = Field(..., pattern=_NAME)
-    ref: str = Field(..., pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
-                     description="MODULE:PIPELINE in a module registered with the server "
-                                 "(pipeline_modules or 'triops.pipelines' entry points)")
+    ref: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+                            description="MODULE:PIPELINE in a module registered with the "
+                                        "server (pipeline_modules or 'triops.pipelines' "
+                                        "entry points); or give 'source'")
+    source: str | None = Field(None, min_length=1, max_length=MAX_PIPELINE_SOURCE,
+                               description="the Python source of a pipeline file, stored "
+                                           "and run bound to its SHA-256; or give 'ref'")
+    pipeline: str | None = Field(None, pattern=r"^[A-Za-z_]\w*$",
+                                 description="with 'source': the Pipeline's variable "
+                                             "(default: the file's only one)")
     description: str = Field("", max_length=4096)
+    replace: bool = Field(False, description="register new code under a name in use")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> PipelineIn:
+        if (self.ref is None) == (self.source is None):
+            raise ValueError("give exactly one of 'ref' (MODULE:PIPELINE) and 'source'")
+        if self.pipeline is not None and self.source is None:
+            raise ValueError("'pipeline' goes with 'source'; a 'ref' names its pipeline")
+        return self
 
 
 class PipelineOut(BaseModel):
     name: str
     ref: str
     description: str
+    code_sha256: str | None = Field(None, description="SHA-256 of the registered file, "
+                                                       "for pipelines registered as source")
     params: list[str] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)
 
@@ -222,22 +244,32 @@ class RunOut(BaseModel):
 @router.post("/pipelines", response_model=PipelineOut, status_code=201)
 def register_pipeline(body: PipelineIn, request: Request, caller: Caller = AsAdmin
                       ) -> PipelineOut:
-    pipeline = load_pipeline(body.ref, registered_modules(runtime_of(request).settings.pipeline_modules))
+    """Admin only: registering names code the server will run."""
+    runtime = runtime_of(request)
+    if body.source is not None:
+        ref, pipeline = store_code(runtime.artifacts, caller.project, body.source.encode(),
+                                   body.pipeline)
+    else:
+        assert body.ref is not None
+        ref = body.ref
+        pipeline = load_pipeline(ref, registered_modules(runtime.settings.pipeline_modules))
     steps = [s.name for s in pipeline.order()]
-    with runtime_of(request).db.write() as session:
-        repo.register_pipeline(session, caller.project, body.name, body.ref, body.description)
+    with runtime.db.write() as session:
+        repo.register_pipeline(session, caller.project, body.name, ref, body.description,
+                               replace=body.replace)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="pipeline.register", target=f"pipeline:{body.name}",
-                     detail={"ref": body.ref})
-    return PipelineOut(name=body.name, ref=body.ref, description=body.description,
-                       params=list(pipeline.params), steps=steps)
+                     detail={"ref": ref, "code_sha256": code_digest(ref)})
+    return PipelineOut(name=body.name, ref=ref, description=body.description,
+                       code_sha256=code_digest(ref), params=list(pipeline.params), steps=steps)
 
 
 @router.get("/pipelines", response_model=list[PipelineOut])
 def list_pipelines(request: Request, caller: Caller = AsViewer) -> list[PipelineOut]:
     with runtime_of(request).db.read() as session:
         rows = repo.list_pipelines(session, caller.project)
-    return [PipelineOut(name=r.name, ref=r.ref, description=r.description) for r in rows]
+    return [PipelineOut(name=r.name, ref=r.ref, description=r.description,
+                        code_sha256=code_digest(r.ref)) for r in rows]
 
 
 @router.post("/pipelines/{name}/runs", response_model=RunOut, status_code=202)
@@ -245,7 +277,9 @@ def start_run(name: str, body: RunIn, request: Request, caller: Caller = AsEdito
     runtime = runtime_of(request)
     with runtime.db.read() as session:
         registered = repo.get_pipeline(session, caller.project, name)
-    pipeline = load_pipeline(registered.ref, registered_modules(runtime.settings.pipeline_modules))
+    pipeline = load_registered(registered.ref,
+                               registered_modules(runtime.settings.pipeline_modules),
+                               runtime.artifacts, caller.project)
     if set(body.params) != set(pipeline.params):
         raise InvalidInput(f"pipeline {name!r} takes parameters {list(pipeline.params)}, "
                            f"got {sorted(body.params)}")

@@ -23,7 +23,14 @@ from typing import Any
 import httpx
 
 from triops.client.template import PromptTemplate
-from triops.core.errors import InvalidInput, NotFound, TriopsError, UpstreamError
+from triops.core.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TriopsError,
+    Unauthenticated,
+    UpstreamError,
+)
 from triops.llm.evals.compare import failed_gates
 from triops.llm.evals.config import EvalConfig
 from triops.llm.evals.scorers import Context, EvalSample
@@ -67,10 +74,16 @@ class ServerClient:
                                 f"{exc}") from None
         if response.status_code == 404:
             raise NotFound(_message(response))
+        if response.status_code == 401:
+            raise Unauthenticated(f"{method} {path}: {_message(response)}")
+        if response.status_code == 403:
+            raise PermissionDenied(f"{method} {path}: {_message(response)}")
         if 400 <= response.status_code < 500:
             raise InvalidInput(f"{method} {path}: {_message(response)}")
         if response.status_code >= 500:
             raise UpstreamError(f"{method} {path}: {_message(response)}")
+        if not response.content:  # 204 No Content (a delete)
+            return None
         return response.json()
 
     # -- what scorers use ------------------------------------------------------------

@@ -4,6 +4,7 @@
 >>> train = Pipeline("train", params=["rows"])
 """
 
+from triops.ml.pipelines._code import code_digest, load_registered, store_code
 from triops.ml.pipelines._executors import (
     EXECUTORS,
     Executor,
@@ -16,5 +17,6 @@ from triops.ml.pipelines._run import RunResult, StepOutcome, run_pipeline
 
 __all__ = [
     "EXECUTORS", "Executor", "LocalExecutor", "Pipeline", "RayExecutor", "RunResult", "Step",
-    "StepOutcome", "load", "make_executor", "registered_modules", "run_pipeline",
+    "StepOutcome", "code_digest", "load", "load_registered", "make_executor",
+    "registered_modules", "run_pipeline", "store_code",
 ]

@@ -130,7 +130,11 @@ def load(ref: str, modules: Collection[str]) -> Pipeline:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise InvalidInput(f"cannot import module {module_name!r}: {exc}") from None
+        raise InvalidInput(
+            f"cannot import module {module_name!r}: {exc}. The server imports pipeline code "
+            "in its own Python environment: install the module's package (and what it "
+            "imports) there, or upload the file with `triops pipeline register NAME FILE.py`"
+        ) from None
     found = getattr(module, attr, None)
     if not isinstance(found, Pipeline):
         raise InvalidInput(f"{ref!r} is not a triops Pipeline")

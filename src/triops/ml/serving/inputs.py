@@ -8,6 +8,7 @@ before the model sees anything.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,9 +54,17 @@ def _type_ok(kind: str | None, value: Any) -> bool:
 
 
 def _describe(value: Any) -> str:
+    """A request value as the caller wrote it: its JSON type, then the value (``null``
+    alone, since its type says it all)."""
     names = {bool: "boolean", int: "integer", float: "number", str: "string",
-             list: "array", dict: "object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
+             list: "array", dict: "object"}
+    if value is None:
+        return "null"
+    try:
+        shown = json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    return f"{names.get(type(value), type(value).__name__)} {shown}"
 
 
 def check(table: Table, signature: list[Column] | None) -> Table:
@@ -102,7 +111,7 @@ def check(table: Table, signature: list[Column] | None) -> Table:
             if not _type_ok(col.type, value):
                 expected = col.type or "a scalar"
                 raise InvalidInput(f"field '{col.name}' (row {r}): expected {expected}, "
-                                   f"got {_describe(value)} {value!r}"[:300])
+                                   f"got {_describe(value)}"[:300])
             # Normalise JSON's loose numbers so the model and the log see the declared type.
             if col.type in _FLOAT_TYPES and isinstance(value, int):
                 value = float(value)

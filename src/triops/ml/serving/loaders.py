@@ -73,6 +73,9 @@ class ModelHandle:
     #: ``matrix_columns`` order -> one output per row. Used when every value is numeric.
     predict_matrix: Callable[[np.ndarray], list[Any]] | None = None
     matrix_columns: list[str] | None = None
+    #: MLflow's type name of each output (``long``, ``double``, ``string``...) when the
+    #: signature or the model says it; None when only the outputs will tell.
+    output_type: str | None = None
 
 
 class ModelFiles:
@@ -162,6 +165,49 @@ def _as_list(values: Any) -> list[Any]:
     return arr.tolist()
 
 
+#: numpy dtype kinds and ONNX element types as MLflow's type names.
+_KIND_TYPES = {"i": "long", "u": "long", "f": "double", "b": "boolean", "U": "string"}
+_ONNX_TYPES = {"tensor(float)": "float", "tensor(double)": "double", "tensor(int64)": "long",
+               "tensor(int32)": "integer", "tensor(bool)": "boolean",
+               "tensor(string)": "string"}
+
+
+def _dtype_type(dtype: Any) -> str | None:
+    try:
+        return _KIND_TYPES.get(np.dtype(dtype).kind)
+    except TypeError:
+        return None
+
+
+def _sklearn_output_type(model: Any) -> str | None:
+    """What ``predict`` returns: a classifier's labels have the dtype of ``classes_``, a
+    regressor's predictions are numbers; anything else is left to its outputs."""
+    from sklearn.base import is_classifier, is_regressor
+
+    classes = getattr(model, "classes_", None)
+    if is_classifier(model) and classes is not None:
+        return _dtype_type(np.asarray(classes).dtype)
+    return "double" if is_regressor(model) else None
+
+
+def signature_output_type(mlmodel: dict[str, Any]) -> str | None:
+    """The type of a single output named by an MLmodel ``signature.outputs``."""
+    raw = (mlmodel.get("signature") or {}).get("outputs")
+    if not raw:
+        return None
+    try:
+        specs = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return None
+    if not isinstance(specs, list) or len(specs) != 1 or not isinstance(specs[0], dict):
+        return None
+    spec = specs[0]
+    if spec.get("type") == "tensor":
+        return _dtype_type((spec.get("tensor-spec") or {}).get("dtype"))
+    kind = spec.get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _feature_columns(model: Any) -> list[Column] | None:
     names = getattr(model, "feature_names_in_", None)
     return None if names is None else [Column(str(n)) for n in names]
@@ -197,13 +243,15 @@ def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> Model
                            "with a predict() method")
     check_trees(model)
     compiled = compile_trees(model)
+    output_type = _sklearn_output_type(model)
     if compiled is not None:
         return ModelHandle(predict=compiled.predict, columns=columns or _feature_columns(model),
                            format=f"{fmt}+compiled-trees",
                            predict_matrix=compiled.predict_matrix,
-                           matrix_columns=compiled.features)
+                           matrix_columns=compiled.features, output_type=output_type)
     return ModelHandle(predict=lambda frame: _as_list(predict(frame)),
-                       columns=columns or _feature_columns(model), format=fmt)
+                       columns=columns or _feature_columns(model), format=fmt,
+                       output_type=output_type)
 
 
 class SkopsLoader:
@@ -251,7 +299,8 @@ def _onnx_handle(data: bytes) -> ModelHandle:
     def predict(frame: pd.DataFrame) -> list[Any]:
         return _as_list(session.run(None, {first: frame.to_numpy(dtype=np.float32)})[0])
 
-    return ModelHandle(predict=predict, columns=None, format="onnx")
+    return ModelHandle(predict=predict, columns=None, format="onnx",
+                       output_type=_ONNX_TYPES.get(session.get_outputs()[0].type))
 
 
 class XGBoostLoader:
@@ -274,7 +323,8 @@ def _xgboost_handle(data: bytes) -> ModelHandle:
     booster.load_model(bytearray(data))
     names = booster.feature_names
     return ModelHandle(predict=lambda frame: _as_list(booster.predict(xgb.DMatrix(frame))),
-                       columns=[Column(n) for n in names] if names else None, format="xgboost")
+                       columns=[Column(n) for n in names] if names else None, format="xgboost",
+                       output_type="double")
 
 
 class LightGBMLoader:
@@ -295,7 +345,8 @@ def _lightgbm_handle(data: bytes) -> ModelHandle:
     booster = lgb.Booster(model_str=data.decode())
     names = booster.feature_name()
     return ModelHandle(predict=lambda frame: _as_list(booster.predict(frame)),
-                       columns=[Column(n) for n in names] if names else None, format="lightgbm")
+                       columns=[Column(n) for n in names] if names else None, format="lightgbm",
+                       output_type="double")
 
 
 def signature_columns(mlmodel: dict[str, Any]) -> list[Column] | None:
@@ -325,8 +376,8 @@ class MlflowModelLoader:
         flavors = mlmodel.get("flavors") or {}
         columns = signature_columns(mlmodel)
         if "sklearn" in flavors:
-            return self._sklearn(files, flavors["sklearn"], columns, trust)
-        if "onnx" in flavors:
+            handle = self._sklearn(files, flavors["sklearn"], columns, trust)
+        elif "onnx" in flavors:
             handle = _onnx_handle(files.read(str(flavors["onnx"].get("data", "model.onnx"))))
         elif "xgboost" in flavors:
             handle = _xgboost_handle(files.read(str(flavors["xgboost"].get("data"))))
@@ -337,6 +388,7 @@ class MlflowModelLoader:
                 f"MLflow flavours {sorted(flavors)} cannot be served; triops serves the "
                 "sklearn, onnx, xgboost and lightgbm flavours")
         handle.columns = columns or handle.columns
+        handle.output_type = signature_output_type(mlmodel) or handle.output_type
         return handle
 
     def _sklearn(self, files: ModelFiles, flavor: dict[str, Any], columns: list[Column] | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -234,14 +235,58 @@ def get(session: Session, project: str, incident_id: str) -> Incident:
 
 
 def list_incidents(
-    session: Session, project: str, status: str | None = None, limit: int = 100
+    session: Session, project: str, status: str | None = None, limit: int = 100,
+    id_prefix: str | None = None,
 ) -> list[Incident]:
     query = select(Incident).where(Incident.project == project)
+    if id_prefix:
+        query = query.where(Incident.id.startswith(id_prefix, autoescape=True))
     if status is not None:
         if status not in Status.__members__:
             raise InvalidInput(f"status {status!r} is not one of: open, acknowledged, resolved")
         query = query.where(Incident.status == status)
     return list(session.scalars(query.order_by(Incident.last_ms.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class ListedSignal:
+    """A signal an incident holds, with what its fingerprint is about."""
+
+    signal: IncidentSignal
+    source: str
+    kind: str
+    subject: str
+
+
+def recent_signals(session: Session, project: str, *, since_ms: int | None = None,
+                   until_ms: int | None = None, min_severity: int | None = None,
+                   fingerprint: str | None = None, limit: int = 100) -> list[ListedSignal]:
+    """The project's signals, newest first, each with its member's source, kind and
+    subject (the incident's own when the member is gone)."""
+    query = (select(IncidentSignal, Incident).join(Incident, Incident.id == IncidentSignal.incident_id)
+             .where(Incident.project == project))
+    if since_ms is not None:
+        query = query.where(IncidentSignal.time_ms >= since_ms)
+    if until_ms is not None:
+        query = query.where(IncidentSignal.time_ms < until_ms)
+    if min_severity is not None:
+        query = query.where(IncidentSignal.severity >= min_severity)
+    if fingerprint is not None:
+        query = query.where(IncidentSignal.fingerprint == fingerprint)
+    rows = session.execute(query.order_by(IncidentSignal.time_ms.desc(), IncidentSignal.id.desc())
+                           .limit(limit)).all()
+    incident_ids = {signal.incident_id for signal, _ in rows}
+    members: dict[tuple[str, str], IncidentMember] = {}
+    if incident_ids:
+        for m in session.scalars(select(IncidentMember)
+                                 .where(IncidentMember.incident_id.in_(incident_ids))):
+            members.setdefault((m.incident_id, m.fingerprint), m)
+    out = []
+    for signal, incident in rows:
+        about: IncidentMember | Incident = members.get(
+            (signal.incident_id, signal.fingerprint or ""), incident)
+        out.append(ListedSignal(signal, about.source, about.kind, about.subject))
+    return out
 
 
 def signals_of(session: Session, incident_id: str, limit: int = 500) -> list[IncidentSignal]:

@@ -147,10 +147,15 @@ def last_status(session: Session, monitor: Monitor) -> tuple[str | None, str]:
 
 
 def register_pipeline(session: Session, project: str, name: str, ref: str,
-                      description: str = "") -> Pipeline:
+                      description: str = "", replace: bool = False) -> Pipeline:
     row = session.get(Pipeline, (project, name))
+    if row is not None and replace:
+        row.ref, row.description = ref, description
+        session.flush()
+        return row
     if row is not None:
-        raise AlreadyExists(f"pipeline {name!r} is already registered in project {project!r}")
+        raise AlreadyExists(f"pipeline {name!r} is already registered in project {project!r}; "
+                            "replace it to register new code under that name")
     row = Pipeline(project=project, name=name, ref=ref, description=description,
                    created_ms=now_ms())
     session.add(row)

@@ -313,11 +313,39 @@ def metric_history(session: Session, project: str, run_id: str, key: str,
         else:
             out.extend(MetricPoint(key, v, t, s, model_id, dataset_name, digest)
                        for v, t, s in zip(values, d["t"], d["s"], strict=True))
+    out = without_relogs(out)
     if limit is not None:
         out.sort(key=lambda p: p.timestamp)  # stable: equal times stay in logging order
         del out[limit:]
     out.sort(key=lambda p: (p.step, p.timestamp))
     return out
+
+
+def without_relogs(points: list[MetricPoint]) -> list[MetricPoint]:
+    """One point per (step, timestamp, value), the first logged, as MLflow's SQL store
+    keeps one row per that identity.
+
+    MLflow 3's ``log_model`` logs the run's latest metrics again with the new model's id;
+    the copy adds no point to the history, but the model id it carries is kept on the
+    original point.
+
+    >>> p = MetricPoint("auc", 0.9, 1000, 0)
+    >>> without_relogs([p, p._replace(model_id="m-1"), p._replace(step=1)])
+    [MetricPoint(key='auc', value=0.9, timestamp=1000, step=0, model_id='m-1', dataset_name=None, dataset_digest=None), MetricPoint(key='auc', value=0.9, timestamp=1000, step=1, model_id=None, dataset_name=None, dataset_digest=None)]
+    """
+    first: dict[tuple[int, int, float | str], int] = {}
+    kept: list[MetricPoint] = []
+    for p in points:
+        # NaN != NaN: NaN points of one step and time are one identity too.
+        ident = (p.step, p.timestamp, "nan" if math.isnan(p.value) else p.value)
+        at = first.get(ident)
+        if at is None:
+            first[ident] = len(kept)
+            kept.append(p)
+        elif kept[at].model_id is None and p.model_id is not None:
+            kept[at] = kept[at]._replace(model_id=p.model_id, dataset_name=p.dataset_name,
+                                         dataset_digest=p.dataset_digest)
+    return kept
 
 
 def log_inputs(session: Session, run: Run, datasets: Sequence[DatasetUse],
