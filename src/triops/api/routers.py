@@ -24,6 +24,7 @@ from triops.api.native.monitors import router as monitors_router
 from triops.api.native.notifications import router as notifications_router
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.runbooks import router as runbooks_router
+from triops.api.native.scores import router as scores_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.topology import router as topology_router
 from triops.api.native.traces import router as traces_router
@@ -47,6 +48,7 @@ ROUTERS: list[APIRouter] = [
     telemetry_router,
     otlp_traces_router,  # LLM tracing intake
     traces_router,
+    scores_router,  # score configs: the type, range or categories of a score name
     otlp_ops_router,  # AIOps intake
     alerts_router,
     topology_router,  # the graph of services, hosts, models, prompts and routes

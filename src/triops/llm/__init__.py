@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from triops.core.faces import lazy_names
 
 if TYPE_CHECKING:
+    from triops.llm import scores as score_configs
     from triops.llm.evals import online as online_evals
     from triops.llm.evals.compare import summarize
     from triops.llm.evals.datasets import case_from, cases_from_traces
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from triops.llm.guardrails import names as guardrail_names
     from triops.llm.guardrails.stats import block_rates
     from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
+    from triops.llm.scores import parse_condition as parse_score_condition
     from triops.llm.spans import Span, SpanKind, SpanStatus
     from triops.llm.tracing import (
         SCORE_SOURCES,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from triops.store.repos import llm_spend as spend_store
     from triops.store.repos import llm_traces as trace_store
     from triops.store.repos import prompts as prompt_store
+    from triops.store.repos.llm_traces import ScoreCondition
 
 _HOMES = {
     "Gateway": "gateway.gateway", "GatewayCaller": "gateway.gateway:Caller",
@@ -59,6 +62,7 @@ _HOMES = {
     **{name: "evals.runs" for name in (
         "comparison", "result_dict", "run_dict", "run_results", "scorer_names")},
     "block_rates": "guardrails.stats",
+    "parse_score_condition": "scores:parse_condition", "score_configs": "triops.llm.scores:",
     "online_evals": "evals:online", "summarize": "evals.compare",
     "case_from": "evals.datasets", "cases_from_traces": "evals.datasets",
     "parse_case_file": "evals.datasets:parse_file",
@@ -74,6 +78,7 @@ _HOMES = {
         ("eval_store", "evals"), ("guardrail_store", "guardrails"),
         ("gateway_store", "llm_gateway"), ("spend_store", "llm_spend"),
         ("trace_store", "llm_traces"), ("prompt_store", "prompts"))},
+    "ScoreCondition": "triops.store.repos.llm_traces:ScoreCondition",
 }
 __getattr__ = lazy_names(__name__, _HOMES)
 
@@ -85,6 +90,7 @@ __all__ = [
     "OnlineEvaluation",
     "PromptResolver",
     "Score",
+    "ScoreCondition",
     "Span",
     "SpanKind",
     "SpanStatus",
@@ -109,6 +115,7 @@ __all__ = [
     "list_traces",
     "online_evals",
     "parse_case_file",
+    "parse_score_condition",
     "period_start_s",
     "prompt_request",
     "prompt_store",
@@ -118,6 +125,7 @@ __all__ = [
     "route_of",
     "run_dict",
     "run_results",
+    "score_configs",
     "scorer_names",
     "spans_from_otlp",
     "spend_store",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from triops.ui.dataset_pages import router as dataset_pages_router
 from triops.ui.guardrail_pages import router as guardrail_pages_router
 from triops.ui.incident_pages import router as incident_pages_router
 from triops.ui.llm_pages import router as llm_pages_router
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     incident_pages_router,
     topology_pages_router,
     llm_pages_router,
+    dataset_pages_router,  # eval datasets: versions, cases, traces added from the list
     ops_pages_router,
     prompt_pages_router,
     guardrail_pages_router,

@@ -1,0 +1,89 @@
+"""The improvement loop: typed scores with declared configs, versioned eval datasets.
+
+Every existing score is numeric. Every existing dataset with cases gets version 1, which
+holds its cases as they are; a case taken from a trace gets that trace's id.
+
+Revision ID: 0021_improvement_loop
+Revises: 0020_llm_files
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0021_improvement_loop"
+down_revision = "0020_llm_files"
+branch_labels = None
+depends_on = None
+
+JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+LIVE = sa.text("removed_version IS NULL")
+
+
+def upgrade() -> None:
+    op.add_column("llm_trace_scores", sa.Column("data_type", sa.String(16), nullable=False,
+                                                server_default="numeric"))
+    op.add_column("llm_trace_scores", sa.Column("string_value", sa.String(256), nullable=True))
+    op.create_table(
+        "llm_score_configs",
+        sa.Column("project", sa.String(128), primary_key=True),
+        sa.Column("name", sa.String(256), primary_key=True),
+        sa.Column("data_type", sa.String(16), nullable=False),
+        sa.Column("min_value", sa.Float(), nullable=True),
+        sa.Column("max_value", sa.Float(), nullable=True),
+        sa.Column("categories", JSON, nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(256), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+    )
+
+    op.add_column("eval_datasets", sa.Column("version", sa.Integer(), nullable=False,
+                                             server_default="0"))
+    op.create_table(
+        "eval_dataset_versions",
+        sa.Column("project", sa.String(128), primary_key=True),
+        sa.Column("dataset", sa.String(128), primary_key=True),
+        sa.Column("version", sa.Integer(), primary_key=True),
+        sa.Column("case_count", sa.Integer(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(256), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+    )
+    op.add_column("eval_cases", sa.Column("trace_id", sa.String(32), nullable=True))
+    op.add_column("eval_cases", sa.Column("added_version", sa.Integer(), nullable=False,
+                                          server_default="1"))
+    op.add_column("eval_cases", sa.Column("removed_version", sa.Integer(), nullable=True))
+    op.drop_index("ux_eval_cases_position", table_name="eval_cases")
+    op.create_index("ux_eval_cases_live", "eval_cases", ["project", "dataset", "position"],
+                    unique=True, postgresql_where=LIVE, sqlite_where=LIVE)
+    op.create_index("ix_eval_cases_dataset", "eval_cases",
+                    ["project", "dataset", "added_version"])
+    op.create_index("ix_eval_cases_trace", "eval_cases", ["project", "trace_id"])
+    op.execute("UPDATE eval_cases SET trace_id = substr(source, 7) "
+               "WHERE source LIKE 'trace:%' AND length(source) = 38")
+    op.execute("UPDATE eval_datasets SET version = 1 WHERE case_count > 0")
+    op.execute("INSERT INTO eval_dataset_versions (project, dataset, version, case_count, "
+               "message, created_by, created_ms) SELECT project, name, 1, case_count, "
+               "'cases before versioning', created_by, created_ms FROM eval_datasets "
+               "WHERE case_count > 0")
+
+
+def downgrade() -> None:
+    # Closed rows are history the old schema cannot hold.
+    op.execute("DELETE FROM eval_cases WHERE removed_version IS NOT NULL")
+    op.drop_index("ix_eval_cases_trace", table_name="eval_cases")
+    op.drop_index("ix_eval_cases_dataset", table_name="eval_cases")
+    op.drop_index("ux_eval_cases_live", table_name="eval_cases")
+    op.create_index("ux_eval_cases_position", "eval_cases", ["project", "dataset", "position"],
+                    unique=True)
+    with op.batch_alter_table("eval_cases") as batch:
+        batch.drop_column("removed_version")
+        batch.drop_column("added_version")
+        batch.drop_column("trace_id")
+    op.drop_table("eval_dataset_versions")
+    with op.batch_alter_table("eval_datasets") as batch:
+        batch.drop_column("version")
+    op.drop_table("llm_score_configs")
+    with op.batch_alter_table("llm_trace_scores") as batch:
+        batch.drop_column("string_value")
+        batch.drop_column("data_type")
