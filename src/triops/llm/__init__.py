@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from triops.llm.evals.compare import summarize
     from triops.llm.evals.datasets import case_from, cases_from_traces
     from triops.llm.evals.datasets import parse_file as parse_case_file
+    from triops.llm.evals.export import chat_jsonl as export_chat_jsonl
     from triops.llm.evals.online import OnlineEvaluation
     from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results, scorer_names
     from triops.llm.gateway.config import build_table, route_of, upstream_of
@@ -66,6 +67,7 @@ _HOMES = {
     "online_evals": "evals:online", "summarize": "evals.compare",
     "case_from": "evals.datasets", "cases_from_traces": "evals.datasets",
     "parse_case_file": "evals.datasets:parse_file",
+    "export_chat_jsonl": "evals.export:chat_jsonl",
     "build_table": "gateway.config", "route_of": "gateway.config",
     "upstream_of": "gateway.config", "invalid_request": "gateway.messages:invalid",
     "headers_of": "gateway.spend", "period_start_s": "gateway.spend",
@@ -106,6 +108,7 @@ __all__ = [
     "dashboard",
     "derive_kind",
     "eval_store",
+    "export_chat_jsonl",
     "gateway_store",
     "get_trace",
     "guardrail_names",

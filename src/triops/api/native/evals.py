@@ -16,6 +16,8 @@ from triops.llm import (
     case_from,
     cases_from_traces,
     comparison,
+    export_chat_jsonl,
+    files,
     online_evals,
     parse_case_file,
     result_dict,
@@ -267,6 +269,46 @@ def delete_case(name: str, request: Request, position: int = Path(..., ge=0, le=
         dataset = repo.get_dataset(session, caller.project, name)
         version = repo.remove_case(session, dataset, position, actor=caller.actor)
     return Changed(dataset=name, version=version)
+
+
+class ExportIn(BaseModel):
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="the newest if absent")
+    guardrails: list[str] = Field(["pii", "credentials"], min_length=1, max_length=10,
+                                  description="redacting guardrails, applied in order")
+    system: str | None = Field(None, max_length=100_000,
+                               description="a system message put before each example's")
+
+
+class ExportOut(BaseModel):
+    dataset: str
+    version: int
+    file: dict[str, Any]
+    examples: int
+    redactions: int
+    skipped: list[str]
+
+
+@router.post("/datasets/{name}/export", response_model=ExportOut, status_code=201)
+def export_dataset(name: str, body: ExportIn, request: Request, caller: Caller = AsEditor
+                   ) -> ExportOut:
+    """A version as chat fine-tuning JSONL, redacted by the guardrails first, stored as a
+    ``fine-tune`` file of ``/v1/files``."""
+    rt = runtime_of(request)
+    with rt.db.read() as session:
+        dataset = repo.get_dataset(session, caller.project, name)
+        version = body.version or dataset.version
+        repo.get_version(session, caller.project, name, version)
+        cases = repo.cases_of(session, caller.project, name, version)
+    made = export_chat_jsonl(cases, guardrails=body.guardrails, system=body.system)
+    if not made.examples:
+        raise InvalidInput(f"version {version} of {name!r} holds no case that makes a chat "
+                           f"example: {'; '.join(made.skipped[:5])}")
+    stored = files.store_bytes(rt.db, rt.artifacts, caller.project,
+                               filename=f"{name}-v{version}.jsonl", purpose="fine-tune",
+                               data=made.data, actor=caller.actor)
+    return ExportOut(dataset=name, version=version, file=stored.as_openai(),
+                     examples=made.examples, redactions=made.redactions,
+                     skipped=made.skipped[:1000])
 
 
 def _dataset_for_write(session: Any, project: str, name: str, actor: str) -> Any:
