@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.alerts import router as alerts_router
+from triops.api.native.annotations import router as annotations_router
 from triops.api.native.capacity import router as capacity_router
 from triops.api.native.causes import router as causes_router
 from triops.api.native.changes import router as changes_router
@@ -49,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     otlp_traces_router,  # LLM tracing intake
     traces_router,
     scores_router,  # score configs: the type, range or categories of a score name
+    annotations_router,  # annotation queues: reviewers score and correct traces
     otlp_ops_router,  # AIOps intake
     alerts_router,
     topology_router,  # the graph of services, hosts, models, prompts and routes

@@ -5,6 +5,7 @@ Each domain's tables live in ``schema_<domain>.py``; add its import here.
 
 from triops.store import (
     schema,  # noqa: F401
+    schema_annotations,  # noqa: F401
     schema_capacity,  # noqa: F401
     schema_deployments,  # noqa: F401
     schema_guardrails,  # noqa: F401

@@ -121,7 +121,7 @@ def trace_page(trace_id: str, request: Request, caller: Caller = AsViewer) -> HT
                   sources=SCORE_SOURCES)
 
 
-def _typed(value: str) -> float | bool | str:
+def typed_form_value(value: str) -> float | bool | str:
     """What a form's text means: a number, true/false, or else a category's label."""
     text = value.strip()
     try:
@@ -142,7 +142,8 @@ def score_from_page(
     if not name.strip() or not value.strip():
         raise InvalidInput("a score needs a name and a value")
     with runtime_of(request).db.write() as session:
-        add_score(session, caller.project, trace_id, name=name.strip(), value=_typed(value),
+        add_score(session, caller.project, trace_id, name=name.strip(),
+                  value=typed_form_value(value),
                   comment=comment, source=source, actor=caller.actor)
     return RedirectResponse(f"/ui/llm/traces/{trace_id}#scores", status_code=303)
 

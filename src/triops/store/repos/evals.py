@@ -35,6 +35,10 @@ def get_dataset(session: Session, project: str, name: str) -> EvalDataset:
     return row
 
 
+def find_dataset(session: Session, project: str, name: str) -> EvalDataset | None:
+    return session.get(EvalDataset, (project, name))
+
+
 def create_dataset(session: Session, project: str, name: str, description: str,
                    actor: str) -> EvalDataset:
     if session.get(EvalDataset, (project, name)) is not None:

@@ -1,4 +1,5 @@
-"""The improvement loop: typed scores with declared configs, versioned eval datasets.
+"""The improvement loop: typed scores with declared configs, versioned eval datasets,
+annotation queues.
 
 Every existing score is numeric. Every existing dataset with cases gets version 1, which
 holds its cases as they are; a case taken from a trace gets that trace's id.
@@ -18,6 +19,7 @@ depends_on = None
 
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 LIVE = sa.text("removed_version IS NULL")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
@@ -67,8 +69,41 @@ def upgrade() -> None:
                "'cases before versioning', created_by, created_ms FROM eval_datasets "
                "WHERE case_count > 0")
 
+    op.create_table(
+        "annotation_queues",
+        sa.Column("project", sa.String(128), primary_key=True),
+        sa.Column("name", sa.String(128), primary_key=True),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("filter", JSON, nullable=False),
+        sa.Column("score_name", sa.String(256), nullable=False),
+        sa.Column("created_by", sa.String(256), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+    )
+    op.create_table(
+        "annotation_items",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("project", sa.String(128), nullable=False),
+        sa.Column("queue", sa.String(128), nullable=False),
+        sa.Column("trace_id", sa.String(32), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("assignee", sa.String(256), nullable=True),
+        sa.Column("reviewer", sa.String(256), nullable=True),
+        sa.Column("value", sa.String(256), nullable=True),
+        sa.Column("correction", sa.Text(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("exported", sa.Boolean(), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.Column("done_ms", sa.BigInteger(), nullable=True),
+    )
+    op.create_index("ux_annotation_items_trace", "annotation_items",
+                    ["project", "queue", "trace_id"], unique=True)
+    op.create_index("ix_annotation_items_status", "annotation_items",
+                    ["project", "queue", "status", "id"])
+
 
 def downgrade() -> None:
+    op.drop_table("annotation_items")
+    op.drop_table("annotation_queues")
     # Closed rows are history the old schema cannot hold.
     op.execute("DELETE FROM eval_cases WHERE removed_version IS NOT NULL")
     op.drop_index("ix_eval_cases_trace", table_name="eval_cases")
