@@ -49,6 +49,11 @@ def test_export_redacts_before_anything_leaves(client):
     assert first[2]["content"].startswith("You were charged twice")  # the corrected answer
     assert "[IBAN]" in examples[1]["messages"][-1]["content"]
 
+    # the export is an ML dataset version too: fine-tuning on it starts the model's lineage
+    registered = client.get("/api/v1/datasets/eval/billing/versions").json()
+    assert [(v["source_type"], v["source"], v["row_count"]) for v in registered] == [
+        ("eval-dataset", "billing@3", 2)]
+
     # an older version exports as it was: the answer before the correction
     older = client.post("/api/v1/evals/datasets/billing/export", json={"version": 2}).json()
     old_text = client.get(f"/v1/files/{older['file']['id']}/content").content.decode()

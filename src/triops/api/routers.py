@@ -31,6 +31,7 @@ from triops.api.native.topology import router as topology_router
 from triops.api.native.traces import router as traces_router
 from triops.api.oip import router as oip_router
 from triops.api.openai.files import router as openai_files_router
+from triops.api.openai.fine_tuning import router as fine_tuning_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
 from triops.api.openai.spend import router as gateway_spend_router
@@ -42,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     oip_router,  # model serving, Open Inference v2
     openai_router,  # OpenAI-compatible gateway (/v1/chat/completions, /v1/embeddings, /v1/models)
     openai_files_router,  # /v1/files: training files, vector store documents
+    fine_tuning_router,  # /v1/fine_tuning/jobs, trained by an upstream
     keys_router,
     incidents_router,
     causes_router,  # probable causes of an incident

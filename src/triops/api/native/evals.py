@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -28,6 +29,8 @@ from triops.llm import (
 )
 from triops.llm import eval_store as repo
 from triops.llm import trace_store as repo_traces
+from triops.ml import DatasetDescription
+from triops.ml import datasets as ml_datasets
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.schema_prompts import EvalCase, EvalRun
@@ -306,6 +309,12 @@ def export_dataset(name: str, body: ExportIn, request: Request, caller: Caller =
     stored = files.store_bytes(rt.db, rt.artifacts, caller.project,
                                filename=f"{name}-v{version}.jsonl", purpose="fine-tune",
                                data=made.data, actor=caller.actor)
+    # The same content as an ML dataset version: a fine-tuning job on this file finds it
+    # by its digest, so the model's lineage starts at this dataset version.
+    ml_datasets.register(rt.db, caller.project, f"eval/{name}", DatasetDescription(
+        digest=hashlib.sha256(made.data).hexdigest(), source_type="eval-dataset",
+        source=f"{name}@{version}", row_count=made.examples),
+        description=f"chat fine-tuning export of {name} v{version}", created_by=caller.actor)
     return ExportOut(dataset=name, version=version, file=stored.as_openai(),
                      examples=made.examples, redactions=made.redactions,
                      skipped=made.skipped[:1000])

@@ -1,5 +1,5 @@
 """The improvement loop: typed scores with declared configs, versioned eval datasets,
-annotation queues.
+annotation queues, fine-tuning jobs.
 
 Every existing score is numeric. Every existing dataset with cases gets version 1, which
 holds its cases as they are; a case taken from a trace gets that trace's id.
@@ -100,8 +100,51 @@ def upgrade() -> None:
     op.create_index("ix_annotation_items_status", "annotation_items",
                     ["project", "queue", "status", "id"])
 
+    op.create_table(
+        "fine_tuning_jobs",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("project", sa.String(128), nullable=False),
+        sa.Column("status", sa.String(24), nullable=False),
+        sa.Column("model", sa.String(256), nullable=False),
+        sa.Column("upstream", sa.String(128), nullable=False),
+        sa.Column("upstream_model", sa.String(256), nullable=False),
+        sa.Column("upstream_job_id", sa.String(128), nullable=True),
+        sa.Column("training_file", sa.String(40), nullable=False),
+        sa.Column("validation_file", sa.String(40), nullable=True),
+        sa.Column("hyperparameters", JSON, nullable=False),
+        sa.Column("suffix", sa.String(64), nullable=True),
+        sa.Column("seed", sa.BigInteger(), nullable=True),
+        sa.Column("meta", JSON, nullable=False),
+        sa.Column("fine_tuned_model", sa.String(256), nullable=True),
+        sa.Column("trained_tokens", sa.BigInteger(), nullable=True),
+        sa.Column("error", JSON, nullable=True),
+        sa.Column("run_id", sa.String(32), nullable=False),
+        sa.Column("registered_model", sa.String(256), nullable=True),
+        sa.Column("registered_version", sa.Integer(), nullable=True),
+        sa.Column("created_by", sa.String(256), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.Column("finished_ms", sa.BigInteger(), nullable=True),
+    )
+    op.create_index("ix_fine_tuning_jobs_listing", "fine_tuning_jobs",
+                    ["project", "created_ms", "id"])
+    op.create_table(
+        "fine_tuning_events",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("job_id", sa.String(40), nullable=False),
+        sa.Column("source_id", sa.String(128), nullable=False),
+        sa.Column("created_ms", sa.BigInteger(), nullable=False),
+        sa.Column("level", sa.String(16), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("data", JSON, nullable=False),
+    )
+    op.create_index("ux_fine_tuning_events_source", "fine_tuning_events",
+                    ["job_id", "source_id"], unique=True)
+
 
 def downgrade() -> None:
+    op.drop_table("fine_tuning_events")
+    op.drop_table("fine_tuning_jobs")
     op.drop_table("annotation_items")
     op.drop_table("annotation_queues")
     # Closed rows are history the old schema cannot hold.
