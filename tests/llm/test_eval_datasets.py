@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from chat_traces import post_chat
 
+from triops.llm.evals.runner import ServerClient
+
 
 def cases(client, name, version=None):
     params = {"version": version} if version else {}
@@ -43,6 +45,12 @@ def test_versions_edit_delete_and_provenance(client):
     assert [(v["version"], v["case_count"], v["message"]) for v in detail["versions"]] == [
         (4, 1, "deleted case 0"), (3, 2, "corrected by review"),
         (2, 2, "added 1 case(s) from traces"), (1, 1, "created")]
+
+    # an eval config pins a version as name@N; the runner reads that version's cases
+    runner_client = ServerClient("http://testserver", None)
+    runner_client.http = client  # the app itself, as the runner's HTTP client
+    assert [c.expected for c in runner_client.stored_cases("golden@2")] == ["4", "Lyon"]
+    assert [c.expected for c in runner_client.stored_cases("golden")] == ["Paris"]
 
     # new cases never reuse a deleted case's position
     client.post("/api/v1/evals/datasets/golden/cases", json={"cases": [{"inputs": {"q": "x"}}]})
