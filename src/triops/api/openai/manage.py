@@ -8,11 +8,13 @@ returned (``has_secret`` says whether one is set). Where an upstream points (its
 whether it has a secret, its timeout) is shown to server admins only; other keys see
 its name and provider, enough to read the routes. Every change is checked against the
 whole configuration before it is stored, so a stored state can always be served.
+``POST /routes/{alias}/rollout`` moves a route to a candidate as a canary only when its
+eval gate passes (``triops.llm.evals.rollout``).
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr, ValidationError
@@ -20,8 +22,9 @@ from starlette.requests import Request
 
 from triops.core.errors import Conflict, InvalidInput, NotFound
 from triops.core.gateway_settings import DeploymentConfig, RouteConfig, UpstreamConfig
-from triops.llm import build_table, route_of, upstream_of
+from triops.llm import build_table, eval_store, online_evals, route_of, upstream_of
 from triops.llm import gateway_store as repo
+from triops.llm.evals import rollout as rollout_gate
 from triops.server import audit_log as audit
 from triops.server.auth import (
     AsAdmin,
@@ -177,21 +180,100 @@ def list_routes(request: Request, caller: Caller = AsViewer) -> list[RouteOut]:
     return [out[alias] for alias in sorted(out)]
 
 
-@router.put("/routes/{alias:path}", response_model=RouteOut)
-def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsServerAdmin
-              ) -> RouteOut:
+def _store_route(request: Request, caller: Caller, alias: str,
+                 deployments: list[DeploymentConfig], fallbacks: list[str], action: str,
+                 detail: dict[str, object]) -> RouteOut:
+    """Check the route against every other, store it, audit it, reload the gateway."""
     runtime = runtime_of(request)
-    route = _valid(RouteConfig, alias=alias, deployments=body.deployments,
-                   fallbacks=body.fallbacks)
+    route = _valid(RouteConfig, alias=alias, deployments=deployments, fallbacks=fallbacks)
+    body = {"deployments": [d.model_dump() for d in route.deployments],
+            "fallbacks": route.fallbacks}
     with runtime.db.write() as session:
         upstreams, routes = _stored(session)
         _check(runtime, upstreams, [*[r for r in routes if r.alias != alias], route])
-        repo.put_route(session, alias, body.model_dump(), actor=caller.actor)
+        repo.put_route(session, alias, body, actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
-                     action="gateway.route.put", target=alias, detail=body.model_dump())
+                     action=action, target=alias, detail=detail)
     _changed(request)
-    return RouteOut(alias=alias, deployments=body.deployments, fallbacks=body.fallbacks,
+    return RouteOut(alias=alias, deployments=route.deployments, fallbacks=route.fallbacks,
                     source="api")
+
+
+@router.put("/routes/{alias:path}", response_model=RouteOut)
+def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsServerAdmin
+              ) -> RouteOut:
+    return _store_route(request, caller, alias, body.deployments, body.fallbacks,
+                        "gateway.route.put", body.model_dump())
+
+
+class CandidateIn(BaseModel):
+    upstream: str = Field(..., min_length=1, max_length=128)
+    model: str = Field(..., min_length=1, max_length=256)
+
+
+class WatchIn(BaseModel):
+    scorers: list[Any] = Field(..., min_length=1, max_length=20)
+    sample_rate: float = Field(0.1, gt=0, le=1)
+    window: int = Field(20, ge=2, le=10_000)
+    threshold: float | None = Field(None, ge=0, le=1)
+    max_drop: float | None = Field(0.2, ge=0, le=1)
+
+
+class RolloutIn(BaseModel):
+    baseline_run: str = Field(..., max_length=32, description="eval run of what serves now")
+    candidate_run: str = Field(..., max_length=32, description="eval run of the candidate, "
+                                                               "on the same pinned dataset")
+    candidate: CandidateIn
+    scorers: list[str] | None = Field(None, max_length=50,
+                                      description="scorers the gate checks; all shared ones "
+                                                  "if absent")
+    max_drop: float = Field(0.0, ge=0, le=1, description="the largest drop the gate allows")
+    canary_percent: float = Field(10.0, gt=0, lt=100)
+    watch: WatchIn | None = Field(None, description="an online evaluator on the candidate")
+
+
+class RolloutOut(BaseModel):
+    passed: bool
+    reasons: list[str]
+    dataset: str
+    deltas: list[dict[str, Any]]
+    route: RouteOut | None
+    watcher: str | None
+
+
+@router.post("/routes/{alias:path}/rollout", response_model=RolloutOut)
+def rollout(alias: str, body: RolloutIn, request: Request, caller: Caller = AsServerAdmin
+            ) -> RolloutOut:
+    """Move ``alias`` to the candidate as a canary, only if the eval gate passes; when it
+    fails, the route stays as it is and the answer says why."""
+    runtime = runtime_of(request)
+    with runtime.db.read() as session:
+        gate = rollout_gate.judge(session, caller.project, body.baseline_run,
+                                  body.candidate_run, scorers=body.scorers,
+                                  max_drop=body.max_drop)
+    if not gate.passed:
+        return RolloutOut(passed=False, reasons=gate.reasons, dataset=gate.dataset,
+                          deltas=gate.deltas, route=None, watcher=None)
+    current = runtime.gateway.snapshot.table.routes.get(alias)
+    if current is None:
+        raise NotFound(f"no route {alias!r} to roll out on")
+    deployments = rollout_gate.canary([d.model_dump() for d in current.deployments],
+                                      body.candidate.model_dump(), body.canary_percent)
+    watcher = None
+    if body.watch is not None:
+        watcher = f"rollout-{alias.replace('/', '-')}"[:128]
+        config = {**body.watch.model_dump(), "model": body.candidate.model, "prompt": None}
+        online_evals.check_config(watcher, config)
+        with runtime.db.write() as session:
+            eval_store.put_online(session, caller.project, watcher, config, True)
+    route = _store_route(
+        request, caller, alias, [DeploymentConfig(**d) for d in deployments],
+        current.fallbacks, "gateway.route.rollout",
+        {"candidate": body.candidate.model_dump(), "baseline_run": body.baseline_run,
+         "candidate_run": body.candidate_run, "dataset": gate.dataset,
+         "canary_percent": body.canary_percent, "watcher": watcher})
+    return RolloutOut(passed=True, reasons=[], dataset=gate.dataset, deltas=gate.deltas,
+                      route=route, watcher=watcher)
 
 
 @router.delete("/routes/{alias:path}", status_code=204)
