@@ -1,7 +1,9 @@
 """The improvement loop end to end on a real ``triops up``: traces with bad answers → an
 annotation queue → two reviewers correct them → a dataset version → a redacted export →
 a fine-tuning job on the fake provider (stock ``openai`` client) → a registered model
-whose lineage starts at that dataset version → a gateway route serving it."""
+whose lineage starts at that dataset version → eval runs on the pinned version → the
+gate refuses a worse candidate (route unchanged) and passes the fine-tuned one, which
+joins the route as a canary with an online evaluator watching it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import pytest
 from tests.conftest import ServerProcess, free_port, new_server
 from tests.llm.chat_traces import post_chat
 from tests.waiting import wait_until
+from triops.llm.evals.config import parse_config
+from triops.llm.evals.runner import Runner, ServerClient
 from triops.llm.gateway.local_upstream import Served, create_app
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +44,7 @@ deployments = [{{ upstream = "trainer", model = "gpt-4o-mini" }}]
     trainer.stop()
 
 
-def test_feedback_to_fine_tuned_model(loop_server):
+def test_feedback_to_fine_tuned_model(loop_server, tmp_path):
     with loop_server.http() as admin:
         reviewers = {}
         for name in ("alice", "bob"):
@@ -100,10 +104,38 @@ def test_feedback_to_fine_tuned_model(loop_server):
         assert [(d["name"], d["source"]) for d in lineage["datasets"]] == [
             ("eval/support-fixes", "support-fixes@1")]
         assert lineage["run"]["run_id"] == done.model_extra["triops"]["run_id"]
-        admin.put("/api/v1/gateway/routes/support-next", json={"deployments": [
-            {"upstream": "trainer", "model": done.fine_tuned_model}]}).raise_for_status()
-    served = wait_until(lambda: _ask(client, "support-next"), timeout=10,
-                        message="the route to the fine-tuned model")
+
+    # eval runs on the pinned dataset version, through the gateway, by the eval runner
+    def eval_run(model: str) -> str:
+        config = parse_config({"name": f"gate {model}", "model": model,
+                               "dataset": "support-fixes@1",
+                               "scorers": [{"type": "regex", "pattern": "says"}]}, tmp_path)
+        return Runner(config, ServerClient(loop_server.url, loop_server.admin_key)).run().run_id
+
+    baseline = eval_run("support")
+    candidate = {"upstream": "trainer", "model": done.fine_tuned_model}
+    with loop_server.http() as admin:
+        worse = admin.post("/api/v1/gateway/routes/support/rollout", json={
+            "baseline_run": baseline, "candidate_run": eval_run("trainer/fail-500"),
+            "candidate": {"upstream": "trainer", "model": "fail-500"}}).json()
+        assert worse["passed"] is False and worse["route"] is None
+        (route,) = [r for r in admin.get("/api/v1/gateway/routes").json()
+                    if r["alias"] == "support"]
+        assert [d["model"] for d in route["deployments"]] == ["gpt-4o-mini"]
+
+        rolled = admin.post("/api/v1/gateway/routes/support/rollout", json={
+            "baseline_run": baseline,
+            "candidate_run": eval_run(f"trainer/{done.fine_tuned_model}"),
+            "candidate": candidate, "canary_percent": 20,
+            "watch": {"scorers": [{"type": "regex", "pattern": "says"}], "threshold": 0.5,
+                      "sample_rate": 1.0, "window": 2}}).json()
+        assert rolled["passed"] is True, rolled["reasons"]
+        assert [(d["model"], d["weight"]) for d in rolled["route"]["deployments"]] == [
+            ("gpt-4o-mini", 80.0), (done.fine_tuned_model, 20.0)]
+        watchers = {o["name"]: o for o in admin.get("/api/v1/evals/online").json()}
+        assert watchers[rolled["watcher"]]["config"]["model"] == done.fine_tuned_model
+    served = wait_until(lambda: _ask(client, f"trainer/{done.fine_tuned_model}"), timeout=10,
+                        message="the fine-tuned model to answer through the gateway")
     assert served == "trainer says: hello"
 
 
