@@ -308,6 +308,22 @@ def test_drain_upstream_dry_run_run_undo_and_shared_route_refusal(db, clock):
         action.dry_run(ctx, params)
 
 
+def test_drain_one_model_takes_a_canary_out(db, clock):
+    _route(db, "support", [{"upstream": "u", "model": "base", "weight": 90},
+                           {"upstream": "u", "model": "ft:base:x", "weight": 10}])
+    from triops.ops.runbooks import actions
+    action = actions.get("gateway.drain_upstream")
+    ctx = engine_of(db, clock)._context("p", "back", {}, [])
+    params = action.params({"route": "support", "upstream": "u", "model": "ft:base:x"})
+    outcome = action.run(ctx, params)
+    assert _route_spec(db, "support")["deployments"] == [
+        {"upstream": "u", "model": "base", "weight": 90}]
+    with pytest.raises(Exception, match="nothing to model 'ft:base:x'"):
+        action.run(ctx, params)
+    action.undo(ctx, params, outcome.undo)
+    assert len(_route_spec(db, "support")["deployments"]) == 2
+
+
 def test_route_to_fallback(db, clock):
     _route(db, "chat", [{"upstream": "bad", "model": "m", "weight": 1}], ["chat-backup"])
     _route(db, "chat-backup", [{"upstream": "good", "model": "m2", "weight": 1}])

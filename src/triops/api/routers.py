@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from triops.api.mlflow import router as mlflow_router
 from triops.api.native.alerts import router as alerts_router
+from triops.api.native.annotations import router as annotations_router
 from triops.api.native.capacity import router as capacity_router
 from triops.api.native.causes import router as causes_router
 from triops.api.native.changes import router as changes_router
@@ -25,11 +26,13 @@ from triops.api.native.notifications import router as notifications_router
 from triops.api.native.people import router as people_router
 from triops.api.native.prompts import router as prompts_router
 from triops.api.native.runbooks import router as runbooks_router
+from triops.api.native.scores import router as scores_router
 from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.topology import router as topology_router
 from triops.api.native.traces import router as traces_router
 from triops.api.oip import router as oip_router
 from triops.api.openai.files import router as openai_files_router
+from triops.api.openai.fine_tuning import router as fine_tuning_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
 from triops.api.openai.spend import router as gateway_spend_router
@@ -42,6 +45,7 @@ ROUTERS: list[APIRouter] = [
     oip_router,  # model serving, Open Inference v2
     openai_router,  # OpenAI-compatible gateway (/v1/chat/completions, /v1/embeddings, /v1/models)
     openai_files_router,  # /v1/files: training files, vector store documents
+    fine_tuning_router,  # /v1/fine_tuning/jobs, trained by an upstream
     keys_router,
     incidents_router,
     causes_router,  # probable causes of an incident
@@ -50,6 +54,8 @@ ROUTERS: list[APIRouter] = [
     otlp_traces_router,  # LLM tracing intake
     traces_router,
     people_router,  # LLM traces by session and by end user
+    scores_router,  # score configs: the type, range or categories of a score name
+    annotations_router,  # annotation queues: reviewers score and correct traces
     otlp_ops_router,  # AIOps intake
     prometheus_write_router,  # AIOps intake from Prometheus remote write
     alerts_router,

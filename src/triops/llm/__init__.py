@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 from triops.core.faces import lazy_names
 
 if TYPE_CHECKING:
+    from triops.llm import scores as score_configs
     from triops.llm.evals import online as online_evals
     from triops.llm.evals.compare import summarize
     from triops.llm.evals.datasets import case_from, cases_from_traces
     from triops.llm.evals.datasets import parse_file as parse_case_file
+    from triops.llm.evals.export import chat_jsonl as export_chat_jsonl
     from triops.llm.evals.online import OnlineEvaluation
     from triops.llm.evals.runs import comparison, result_dict, run_dict, run_results, scorer_names
     from triops.llm.gateway import admin as gateway_admin
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from triops.llm.guardrails import names as guardrail_names
     from triops.llm.guardrails.stats import block_rates
     from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
+    from triops.llm.scores import parse_condition as parse_score_condition
     from triops.llm.spans import Span, SpanKind, SpanStatus
     from triops.llm.tracing import (
         SCORE_SOURCES,
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from triops.store.repos import llm_spend as spend_store
     from triops.store.repos import llm_traces as trace_store
     from triops.store.repos import prompts as prompt_store
+    from triops.store.repos.llm_traces import ScoreCondition
 
 _HOMES = {
     "Gateway": "gateway.gateway", "PriceTable": "gateway.cost",
@@ -66,9 +70,11 @@ _HOMES = {
     **{name: "evals.runs" for name in (
         "comparison", "result_dict", "run_dict", "run_results", "scorer_names")},
     "block_rates": "guardrails.stats",
+    "parse_score_condition": "scores:parse_condition", "score_configs": "triops.llm.scores:",
     "online_evals": "evals:online", "summarize": "evals.compare",
     "case_from": "evals.datasets", "cases_from_traces": "evals.datasets",
     "parse_case_file": "evals.datasets:parse_file",
+    "export_chat_jsonl": "evals.export:chat_jsonl",
     "build_table": "gateway.config", "route_of": "gateway.config",
     "upstream_of": "gateway.config", "invalid_request": "gateway.messages:invalid",
     "headers_of": "gateway.spend", "period_start_s": "gateway.spend",
@@ -83,6 +89,7 @@ _HOMES = {
         ("eval_store", "evals"), ("guardrail_store", "guardrails"),
         ("gateway_store", "llm_gateway"), ("spend_store", "llm_spend"),
         ("trace_store", "llm_traces"), ("prompt_store", "prompts"))},
+    "ScoreCondition": "triops.store.repos.llm_traces:ScoreCondition",
 }
 __getattr__ = lazy_names(__name__, _HOMES)
 
@@ -95,6 +102,7 @@ __all__ = [
     "PriceTable",
     "PromptResolver",
     "Score",
+    "ScoreCondition",
     "Span",
     "SpanKind",
     "SpanStatus",
@@ -112,6 +120,7 @@ __all__ = [
     "derive_kind",
     "eval_store",
     "gateway_admin",
+    "export_chat_jsonl",
     "gateway_store",
     "get_trace",
     "guardrail_names",
@@ -122,6 +131,7 @@ __all__ = [
     "list_traces",
     "online_evals",
     "parse_case_file",
+    "parse_score_condition",
     "period_start_s",
     "prompt_request",
     "prompt_store",
@@ -131,6 +141,7 @@ __all__ = [
     "route_of",
     "run_dict",
     "run_results",
+    "score_configs",
     "scorer_names",
     "spans_from_otlp",
     "spend_store",

@@ -122,10 +122,13 @@ class _DrainParams(BaseModel):
     route: str = Field(..., min_length=1)
     upstream: str = Field(..., min_length=1)
     weight: float = Field(0.0, ge=0, description="0 drains; more re-weights")
+    model: str | None = Field(None, description="only this model's deployment on the upstream, "
+                                                "e.g. a canary a rollout added")
 
 
 class DrainUpstream(_RouteAction):
-    """Take an upstream out of a route (weight 0) or give it a new weight."""
+    """Take an upstream out of a route (weight 0) or give it a new weight; with ``model``,
+    only that model's deployment (the way back from a rollout's canary)."""
 
     name = "gateway.drain_upstream"
     Params = _DrainParams
@@ -133,13 +136,17 @@ class DrainUpstream(_RouteAction):
     def after(self, ctx: ActionContext, before: dict[str, Any], p: _DrainParams
               ) -> dict[str, Any]:
         deployments = before.get("deployments") or []
-        if not any(d.get("upstream") == p.upstream for d in deployments):
-            raise Conflict(f"route {p.route!r} sends nothing to upstream {p.upstream!r}")
+
+        def hit(d: dict[str, Any]) -> bool:
+            return d.get("upstream") == p.upstream and p.model in (None, d.get("model"))
+
+        if not any(hit(d) for d in deployments):
+            what = f"model {p.model!r} on upstream" if p.model else "upstream"
+            raise Conflict(f"route {p.route!r} sends nothing to {what} {p.upstream!r}")
         if p.weight > 0:
-            kept = [{**d, "weight": p.weight} if d.get("upstream") == p.upstream else d
-                    for d in deployments]
+            kept = [{**d, "weight": p.weight} if hit(d) else d for d in deployments]
         else:
-            kept = [d for d in deployments if d.get("upstream") != p.upstream]
+            kept = [d for d in deployments if not hit(d)]
         if not kept:
             raise Conflict(f"draining {p.upstream!r} would leave route {p.route!r} with no "
                            "upstream; use gateway.route_to_fallback")

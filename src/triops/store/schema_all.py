@@ -5,8 +5,10 @@ Each domain's tables live in ``schema_<domain>.py``; add its import here.
 
 from triops.store import (
     schema,  # noqa: F401
+    schema_annotations,  # noqa: F401
     schema_capacity,  # noqa: F401
     schema_deployments,  # noqa: F401
+    schema_fine_tuning,  # noqa: F401
     schema_guardrails,  # noqa: F401
     schema_llm_files,  # noqa: F401
     schema_llm_gateway,  # noqa: F401

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from triops.store.schema import Base, BigId
+from triops.store.schema import Base, BigId, JSONType
 
 
 class TraceSummary(Base):
@@ -50,10 +50,33 @@ class TraceScore(Base):
     trace_id: Mapped[str] = mapped_column(String(32))
     span_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
     name: Mapped[str] = mapped_column(String(256))
+    #: The number a score is averaged by: a numeric score's value, a boolean's 1/0, a
+    #: category's position in its config.
     value: Mapped[float] = mapped_column(Float)
+    #: ``numeric``, ``boolean`` or ``categorical``.
+    data_type: Mapped[str] = mapped_column(String(16), server_default="numeric")
+    #: A category's label, or ``true``/``false``; None for numeric scores.
+    string_value: Mapped[str | None] = mapped_column(String(256), nullable=True)
     comment: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(256))
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_llm_trace_scores_trace", "project", "trace_id"),)
+
+
+class ScoreConfig(Base):
+    """What a score of this name may hold: its type, a numeric range or its categories."""
+
+    __tablename__ = "llm_score_configs"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    data_type: Mapped[str] = mapped_column(String(16))
+    min_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: A categorical score's labels, in order; a label's value is its position.
+    categories: Mapped[list[str]] = mapped_column(JSONType)
+    description: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_ms: Mapped[int] = mapped_column(BigInteger)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from triops.store.schema import Base, BigId
@@ -83,11 +83,34 @@ class EvalDataset(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     case_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: The newest version; every change to the cases makes the next one (0: no case yet).
+    version: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class EvalDatasetVersion(Base):
+    """One version of a dataset: who made it, why, and how many cases it holds."""
+
+    __tablename__ = "eval_dataset_versions"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_count: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(256))
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class EvalCase(Base):
+    """A case as it was from version ``added_version`` until ``removed_version``.
+
+    Versions are never rewritten: editing a case closes its row and opens a new one at the
+    same ``position`` (the case's identity), deleting one only closes it. A version's
+    cases are the rows open at it.
+    """
+
     __tablename__ = "eval_cases"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -98,9 +121,17 @@ class EvalCase(Base):
     expected: Mapped[str | None] = mapped_column(Text, nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column()
     source: Mapped[str] = mapped_column(String(256))  # "manual", "file:<name>", "trace:<id>"
+    #: The trace the case was taken from, for provenance both ways.
+    trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    added_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    removed_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
-        Index("ux_eval_cases_position", "project", "dataset", "position", unique=True),
+        Index("ux_eval_cases_live", "project", "dataset", "position", unique=True,
+              postgresql_where=text("removed_version IS NULL"),
+              sqlite_where=text("removed_version IS NULL")),
+        Index("ix_eval_cases_dataset", "project", "dataset", "added_version"),
+        Index("ix_eval_cases_trace", "project", "trace_id"),
     )
 
 

@@ -13,11 +13,13 @@ from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.llm import (
     SCORE_SOURCES,
+    ScoreCondition,
     TraceFilter,
     add_score,
     dashboard,
     get_trace,
     list_traces,
+    parse_score_condition,
 )
 from triops.llm import trace_store as trace_repo
 from triops.server import key_store
@@ -47,6 +49,17 @@ def _number(params: dict[str, str], name: str, problems: list[str]) -> float | N
     return value
 
 
+def _score_conditions(raw: str, problems: list[str]) -> tuple[ScoreCondition, ...]:
+    """``helpfulness<0.5; thumbs=false``: conditions separated by semicolons, all must hold."""
+    found = []
+    for part in (p for p in raw.split(";") if p.strip()):
+        try:
+            found.append(parse_score_condition(part))
+        except InvalidInput as exc:
+            problems.append(exc.message)
+    return tuple(found)
+
+
 def _filter_from(params: dict[str, str]) -> tuple[TraceFilter, list[str]]:
     problems: list[str] = []
     since = params.get("since", "")
@@ -61,6 +74,7 @@ def _filter_from(params: dict[str, str]) -> tuple[TraceFilter, list[str]]:
         user=params.get("user") or None, session=params.get("session") or None,
         name=params.get("name") or None, api_key=params.get("key") or None,
         start_ms=now_ms() - WINDOWS[since] if since in WINDOWS else None,
+        scores=_score_conditions(params.get("score", ""), problems),
         limit=PAGE_SIZE, offset=int(offset or 0),
     )
     return f, problems
@@ -109,20 +123,29 @@ def trace_page(trace_id: str, request: Request, caller: Caller = AsViewer) -> HT
                   sources=SCORE_SOURCES, key_names=key_names)
 
 
+def typed_form_value(value: str) -> float | bool | str:
+    """What a form's text means: a number, true/false, or else a category's label."""
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
 @router.post("/traces/{trace_id}/scores")
 def score_from_page(
     trace_id: str, request: Request, name: str = Form(..., max_length=256),
     value: str = Form(..., max_length=64), comment: str = Form("", max_length=10_000),
     source: str = Form("human", max_length=16), caller: Caller = AsEditor,
 ) -> Response:
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidInput(f"score value must be a number, got {value!r}") from None
-    if not math.isfinite(number) or not name.strip():
-        raise InvalidInput("a score needs a name and a finite value")
+    if not name.strip() or not value.strip():
+        raise InvalidInput("a score needs a name and a value")
     with runtime_of(request).db.write() as session:
-        add_score(session, caller.project, trace_id, name=name.strip(), value=number,
+        add_score(session, caller.project, trace_id, name=name.strip(),
+                  value=typed_form_value(value),
                   comment=comment, source=source, actor=caller.actor)
     return RedirectResponse(f"/ui/llm/traces/{trace_id}#scores", status_code=303)
 

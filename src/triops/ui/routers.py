@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from triops.ui.gateway_pages import router as gateway_pages_router
+from triops.ui.annotation_pages import router as annotation_pages_router
+from triops.ui.dataset_pages import router as dataset_pages_router
 from triops.ui.guardrail_pages import router as guardrail_pages_router
 from triops.ui.incident_pages import router as incident_pages_router
 from triops.ui.llm_pages import router as llm_pages_router
@@ -24,6 +26,8 @@ ROUTERS: list[APIRouter] = [
     topology_pages_router,
     llm_pages_router,
     people_pages_router,
+    dataset_pages_router,  # eval datasets: versions, cases, traces added from the list
+    annotation_pages_router,  # annotation queues and the review screen
     ops_pages_router,
     prompt_pages_router,
     playground_pages_router,

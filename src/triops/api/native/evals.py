@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
@@ -16,6 +17,8 @@ from triops.llm import (
     case_from,
     cases_from_traces,
     comparison,
+    export_chat_jsonl,
+    files,
     online_evals,
     parse_case_file,
     result_dict,
@@ -26,6 +29,8 @@ from triops.llm import (
 )
 from triops.llm import eval_store as repo
 from triops.llm import trace_store as repo_traces
+from triops.ml import DatasetDescription
+from triops.ml import datasets as ml_datasets
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.schema_prompts import EvalCase, EvalRun
@@ -53,8 +58,21 @@ class DatasetOut(BaseModel):
     name: str
     description: str
     case_count: int
+    version: int
     created_by: str
     created_ms: int
+
+
+class VersionOut(BaseModel):
+    version: int
+    case_count: int
+    message: str
+    created_by: str
+    created_ms: int
+
+
+class DatasetDetail(DatasetOut):
+    versions: list[VersionOut]
 
 
 class CaseOut(BaseModel):
@@ -63,6 +81,20 @@ class CaseOut(BaseModel):
     expected: str | None
     metadata: dict[str, Any]
     source: str
+    trace_id: str | None
+    added_version: int
+
+
+class CaseIn(BaseModel):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    expected: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    message: str = Field("", max_length=10_000, description="why it changed")
+
+
+class Changed(BaseModel):
+    dataset: str
+    version: int
 
 
 class ImportOut(BaseModel):
@@ -152,12 +184,19 @@ class OnlineOut(BaseModel):
 
 def dataset_out(row: Any) -> DatasetOut:
     return DatasetOut(name=row.name, description=row.description, case_count=row.case_count,
+                      version=row.version, created_by=row.created_by,
+                      created_ms=row.created_ms)
+
+
+def version_out(row: Any) -> VersionOut:
+    return VersionOut(version=row.version, case_count=row.case_count, message=row.message,
                       created_by=row.created_by, created_ms=row.created_ms)
 
 
 def case_out(row: EvalCase) -> CaseOut:
     return CaseOut(position=row.position, inputs=row.inputs, expected=row.expected,
-                   metadata=row.meta, source=row.source)
+                   metadata=row.meta, source=row.source, trace_id=row.trace_id,
+                   added_version=row.added_version)
 
 
 def run_out(row: EvalRun) -> RunOut:
@@ -172,7 +211,7 @@ def create_dataset(body: DatasetIn, request: Request, caller: Caller = AsEditor)
     with runtime_of(request).db.write() as session:
         row = repo.create_dataset(session, caller.project, body.name, body.description,
                                   caller.actor)
-        repo.add_cases(session, row, cases)
+        repo.add_cases(session, row, cases, "created", caller.actor)
         return dataset_out(row)
 
 
@@ -182,11 +221,24 @@ def list_datasets(request: Request, caller: Caller = AsViewer) -> list[DatasetOu
         return [dataset_out(d) for d in repo.list_datasets(session, caller.project)]
 
 
+@router.get("/datasets/{name}", response_model=DatasetDetail)
+def get_dataset(name: str, request: Request, caller: Caller = AsViewer) -> DatasetDetail:
+    with runtime_of(request).db.read() as session:
+        row = repo.get_dataset(session, caller.project, name)
+        versions = [version_out(v) for v in repo.versions_of(session, caller.project, name)]
+        return DatasetDetail(**dataset_out(row).model_dump(), versions=versions)
+
+
 @router.get("/datasets/{name}/cases", response_model=list[CaseOut])
-def get_cases(name: str, request: Request, caller: Caller = AsViewer) -> list[CaseOut]:
+def get_cases(name: str, request: Request,
+              version: int | None = Query(None, ge=1, le=2**31 - 1,
+                                          description="a past version; the newest if absent"),
+              caller: Caller = AsViewer) -> list[CaseOut]:
     with runtime_of(request).db.read() as session:
         repo.get_dataset(session, caller.project, name)
-        return [case_out(c) for c in repo.cases_of(session, caller.project, name)]
+        if version is not None:
+            repo.get_version(session, caller.project, name, version)
+        return [case_out(c) for c in repo.cases_of(session, caller.project, name, version)]
 
 
 @router.post("/datasets/{name}/cases", response_model=ImportOut, status_code=201)
@@ -194,8 +246,78 @@ def add_cases(name: str, body: CasesIn, request: Request, caller: Caller = AsEdi
               ) -> ImportOut:
     cases = [case_from(c, f"cases[{i}]") for i, c in enumerate(body.cases)]
     with runtime_of(request).db.write() as session:
-        added = repo.add_cases(session, repo.get_dataset(session, caller.project, name), cases)
+        added = repo.add_cases(session, repo.get_dataset(session, caller.project, name), cases,
+                               actor=caller.actor)
     return ImportOut(dataset=name, imported=added, problems=[])
+
+
+@router.put("/datasets/{name}/cases/{position}", response_model=CaseOut)
+def edit_case(name: str, body: CaseIn, request: Request,
+              position: int = Path(..., ge=0, le=2**31 - 1),
+              caller: Caller = AsEditor) -> CaseOut:
+    """The case's new content, as the dataset's next version; older versions keep the
+    old content."""
+    case = case_from(body.model_dump(exclude={"message"}), "body")
+    with runtime_of(request).db.write() as session:
+        dataset = repo.get_dataset(session, caller.project, name)
+        return case_out(repo.edit_case(session, dataset, position, case, body.message,
+                                       caller.actor))
+
+
+@router.delete("/datasets/{name}/cases/{position}", response_model=Changed)
+def delete_case(name: str, request: Request, position: int = Path(..., ge=0, le=2**31 - 1),
+                caller: Caller = AsEditor) -> Changed:
+    """Drop the case from the next version; older versions keep it."""
+    with runtime_of(request).db.write() as session:
+        dataset = repo.get_dataset(session, caller.project, name)
+        version = repo.remove_case(session, dataset, position, actor=caller.actor)
+    return Changed(dataset=name, version=version)
+
+
+class ExportIn(BaseModel):
+    version: int | None = Field(None, ge=1, le=2**31 - 1, description="the newest if absent")
+    guardrails: list[str] = Field(["pii", "credentials"], min_length=1, max_length=10,
+                                  description="redacting guardrails, applied in order")
+    system: str | None = Field(None, max_length=100_000,
+                               description="a system message put before each example's")
+
+
+class ExportOut(BaseModel):
+    dataset: str
+    version: int
+    file: dict[str, Any]
+    examples: int
+    redactions: int
+    skipped: list[str]
+
+
+@router.post("/datasets/{name}/export", response_model=ExportOut, status_code=201)
+def export_dataset(name: str, body: ExportIn, request: Request, caller: Caller = AsEditor
+                   ) -> ExportOut:
+    """A version as chat fine-tuning JSONL, redacted by the guardrails first, stored as a
+    ``fine-tune`` file of ``/v1/files``."""
+    rt = runtime_of(request)
+    with rt.db.read() as session:
+        dataset = repo.get_dataset(session, caller.project, name)
+        version = body.version or dataset.version
+        repo.get_version(session, caller.project, name, version)
+        cases = repo.cases_of(session, caller.project, name, version)
+    made = export_chat_jsonl(cases, guardrails=body.guardrails, system=body.system)
+    if not made.examples:
+        raise InvalidInput(f"version {version} of {name!r} holds no case that makes a chat "
+                           f"example: {'; '.join(made.skipped[:5])}")
+    stored = files.store_bytes(rt.db, rt.artifacts, caller.project,
+                               filename=f"{name}-v{version}.jsonl", purpose="fine-tune",
+                               data=made.data, actor=caller.actor)
+    # The same content as an ML dataset version: a fine-tuning job on this file finds it
+    # by its digest, so the model's lineage starts at this dataset version.
+    ml_datasets.register(rt.db, caller.project, f"eval/{name}", DatasetDescription(
+        digest=hashlib.sha256(made.data).hexdigest(), source_type="eval-dataset",
+        source=f"{name}@{version}", row_count=made.examples),
+        description=f"chat fine-tuning export of {name} v{version}", created_by=caller.actor)
+    return ExportOut(dataset=name, version=version, file=stored.as_openai(),
+                     examples=made.examples, redactions=made.redactions,
+                     skipped=made.skipped[:1000])
 
 
 def _dataset_for_write(session: Any, project: str, name: str, actor: str) -> Any:
@@ -223,7 +345,7 @@ async def import_file(name: str, request: Request,
     report = parse_case_file(text, format, source=f"file:{name}")
     with runtime_of(request).db.write() as session:
         dataset = _dataset_for_write(session, caller.project, name, caller.actor)
-        added = repo.add_cases(session, dataset, report.cases)
+        added = repo.add_cases(session, dataset, report.cases, "imported a file", caller.actor)
     return ImportOut(dataset=name, imported=added, problems=report.problems)
 
 
@@ -233,7 +355,8 @@ def from_traces(name: str, body: TracesIn, request: Request, caller: Caller = As
     with runtime_of(request).db.write() as session:
         cases = cases_from_traces(session, caller.project, [t.lower() for t in body.trace_ids])
         dataset = _dataset_for_write(session, caller.project, name, caller.actor)
-        added = repo.add_cases(session, dataset, cases)
+        added = repo.add_cases(session, dataset, cases, f"added {len(cases)} case(s) from "
+                               "traces", caller.actor)
     return ImportOut(dataset=name, imported=added, problems=[])
 
 

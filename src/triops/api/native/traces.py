@@ -3,7 +3,7 @@ and take spans from triops' own SDK."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -21,6 +21,7 @@ from triops.llm import (
     derive_kind,
     get_trace,
     list_traces,
+    parse_score_condition,
     record_spans,
 )
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
@@ -103,7 +104,9 @@ class TracePage(BaseModel):
 
 class ScoreIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=256)
-    value: float = Field(..., allow_inf_nan=False)
+    value: bool | float | str = Field(
+        ..., description="a number, true/false, or a category's label (the score config "
+                         "of `name`, when there is one, says which)")
     comment: str = Field("", max_length=10_000)
     source: Literal["human", "llm", "code"] = "human"
     span_id: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
@@ -115,6 +118,8 @@ class ScoreOut(BaseModel):
     span_id: str | None
     name: str
     value: float
+    data_type: str
+    string_value: str | None
     comment: str
     source: str
     actor: str
@@ -139,7 +144,8 @@ def trace_out(t: Trace) -> dict[str, Any]:
 
 def score_out(s: Score) -> ScoreOut:
     return ScoreOut(id=s.id, trace_id=s.trace_id, span_id=s.span_id, name=s.name,
-                    value=s.value, comment=s.comment, source=s.source, actor=s.actor,
+                    value=s.value, data_type=s.data_type, string_value=s.string_value,
+                    comment=s.comment, source=s.source, actor=s.actor,
                     created_ms=s.created_ms)
 
 
@@ -173,6 +179,9 @@ def get_traces(
     key: str | None = Query(None, max_length=256),
     start_ms: int | None = Query(None, ge=0),
     end_ms: int | None = Query(None, ge=0),
+    score: Annotated[list[str] | None, Query(
+        max_length=10, description="NAME OP VALUE, e.g. helpfulness<0.5, thumbs=false, "
+                                   "verdict!=ok, or NAME alone; repeat to combine")] = None,
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10_000_000),
     caller: Caller = AsViewer,
@@ -181,7 +190,8 @@ def get_traces(
         model=model, status=status.lower() if status else None, min_latency_ms=min_latency_ms,
         max_latency_ms=max_latency_ms, min_cost=min_cost, max_cost=max_cost, user=user,
         session=session, service=service, name=name, api_key=key, start_ms=start_ms,
-        end_ms=end_ms, limit=limit, offset=offset,
+        end_ms=end_ms, scores=tuple(parse_score_condition(c[:600]) for c in score or ()),
+        limit=limit, offset=offset,
     )
     with runtime_of(request).db.read() as db_session:
         traces, total = list_traces(db_session, caller.project, f)

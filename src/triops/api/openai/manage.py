@@ -8,11 +8,13 @@ returned (``has_secret`` says whether one is set). Where an upstream points (its
 whether it has a secret, its timeout) is shown to server admins only; other keys see
 its name and provider, enough to read the routes. Every change is checked against the
 whole configuration before it is stored, so a stored state can always be served.
+``POST /routes/{alias}/rollout`` moves a route to a candidate as a canary only when its
+eval gate passes (``triops.llm.evals.rollout``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr
@@ -20,8 +22,9 @@ from starlette.requests import Request
 
 from triops.core.errors import NotFound
 from triops.core.gateway_settings import DeploymentConfig
-from triops.llm import gateway_admin
+from triops.llm import eval_store, gateway_admin, online_evals
 from triops.llm import gateway_store as repo
+from triops.llm.evals import rollout as rollout_gate
 from triops.server import audit_log as audit
 from triops.server.auth import (
     AsAdmin,
@@ -154,6 +157,80 @@ def put_route(alias: str, body: RouteIn, request: Request, caller: Caller = AsSe
     _changed(request)
     return RouteOut(alias=alias, deployments=body.deployments, fallbacks=body.fallbacks,
                     source="api")
+
+
+class CandidateIn(BaseModel):
+    upstream: str = Field(..., min_length=1, max_length=128)
+    model: str = Field(..., min_length=1, max_length=256)
+
+
+class WatchIn(BaseModel):
+    scorers: list[Any] = Field(..., min_length=1, max_length=20)
+    sample_rate: float = Field(0.1, gt=0, le=1)
+    window: int = Field(20, ge=2, le=10_000)
+    threshold: float | None = Field(None, ge=0, le=1)
+    max_drop: float | None = Field(0.2, ge=0, le=1)
+
+
+class RolloutIn(BaseModel):
+    baseline_run: str = Field(..., max_length=32, description="eval run of what serves now")
+    candidate_run: str = Field(..., max_length=32, description="eval run of the candidate, "
+                                                               "on the same pinned dataset")
+    candidate: CandidateIn
+    scorers: list[str] | None = Field(None, max_length=50,
+                                      description="scorers the gate checks; all shared ones "
+                                                  "if absent")
+    max_drop: float = Field(0.0, ge=0, le=1, description="the largest drop the gate allows")
+    canary_percent: float = Field(10.0, gt=0, lt=100)
+    watch: WatchIn | None = Field(None, description="an online evaluator on the candidate")
+
+
+class RolloutOut(BaseModel):
+    passed: bool
+    reasons: list[str]
+    dataset: str
+    deltas: list[dict[str, Any]]
+    route: RouteOut | None
+    watcher: str | None
+
+
+@router.post("/routes/{alias:path}/rollout", response_model=RolloutOut)
+def rollout(alias: str, body: RolloutIn, request: Request, caller: Caller = AsServerAdmin
+            ) -> RolloutOut:
+    """Move ``alias`` to the candidate as a canary, only if the eval gate passes; when it
+    fails, the route stays as it is and the answer says why."""
+    runtime = runtime_of(request)
+    with runtime.db.read() as session:
+        gate = rollout_gate.judge(session, caller.project, body.baseline_run,
+                                  body.candidate_run, scorers=body.scorers,
+                                  max_drop=body.max_drop)
+    if not gate.passed:
+        return RolloutOut(passed=False, reasons=gate.reasons, dataset=gate.dataset,
+                          deltas=gate.deltas, route=None, watcher=None)
+    current = runtime.gateway.snapshot.table.routes.get(alias)
+    if current is None:
+        raise NotFound(f"no route {alias!r} to roll out on")
+    deployments = rollout_gate.canary([d.model_dump() for d in current.deployments],
+                                      body.candidate.model_dump(), body.canary_percent)
+    watcher = None
+    if body.watch is not None:
+        watcher = f"rollout-{alias.replace('/', '-')}"[:128]
+        config = {**body.watch.model_dump(), "model": body.candidate.model, "prompt": None}
+        online_evals.check_config(watcher, config)
+        with runtime.db.write() as session:
+            eval_store.put_online(session, caller.project, watcher, config, True)
+    with runtime.db.write() as session:
+        stored = gateway_admin.put_route(
+            session, runtime.settings.gateway, _who(caller), alias, deployments,
+            current.fallbacks, action="gateway.route.rollout",
+            detail={"candidate": body.candidate.model_dump(), "baseline_run": body.baseline_run,
+                    "candidate_run": body.candidate_run, "dataset": gate.dataset,
+                    "canary_percent": body.canary_percent, "watcher": watcher})
+    _changed(request)
+    route = RouteOut(alias=alias, deployments=stored.deployments, fallbacks=stored.fallbacks,
+                     source="api")
+    return RolloutOut(passed=True, reasons=[], dataset=gate.dataset, deltas=gate.deltas,
+                      route=route, watcher=watcher)
 
 
 @router.delete("/routes/{alias:path}", status_code=204)

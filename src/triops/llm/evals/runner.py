@@ -115,7 +115,10 @@ class ServerClient:
     # -- what the runner stores ------------------------------------------------------
 
     def stored_cases(self, dataset: str) -> list[CaseData]:
-        got = self.call("GET", f"/api/v1/evals/datasets/{dataset}/cases")
+        """``NAME`` (the newest version) or ``NAME@VERSION`` (a pinned one)."""
+        name, _, version = dataset.partition("@")
+        query = f"?version={version}" if version else ""
+        got = self.call("GET", f"/api/v1/evals/datasets/{name}/cases{query}")
         return [CaseData(c["inputs"], c["expected"], c["metadata"], c["source"]) for c in got]
 
     def create_run(self, body: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from triops.store.schema_llm_files import StoredFile
 
 #: Purposes a client may upload a file for (OpenAI's list).
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-#: Purposes of files triops writes itself, such as a fine-tuning job's result metrics.
+#: Purposes of files a provider or job writes as output; a client cannot upload for them.
 OUTPUT_PURPOSES = ("fine-tune-results", "batch_output", "assistants_output")
 MAX_FILENAME = 512
 MAX_LIST = 10_000

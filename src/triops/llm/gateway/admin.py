@@ -91,15 +91,18 @@ def delete_upstream(session: Session, who: Who, name: str) -> None:
 
 def put_route(session: Session, settings: GatewaySettings, who: Who, alias: str,
               deployments: list[DeploymentConfig] | list[dict[str, Any]],
-              fallbacks: list[str]) -> RouteConfig:
+              fallbacks: list[str], *, action: str = "gateway.route.put",
+              detail: dict[str, Any] | None = None) -> RouteConfig:
+    """Check the route against every other, store it and audit it as ``action`` (with
+    ``detail``, the stored route by default)."""
     route = valid(RouteConfig, alias=alias, deployments=deployments, fallbacks=fallbacks)
     upstreams, routes = stored(session)
     build_table(settings, upstreams, [*[r for r in routes if r.alias != alias], route])
     spec = {"deployments": [d.model_dump() for d in route.deployments],
             "fallbacks": route.fallbacks}
     repo.put_route(session, alias, spec, actor=who.actor)
-    audit.record(session, project=who.project, actor=who.actor, action="gateway.route.put",
-                 target=alias, detail=spec)
+    audit.record(session, project=who.project, actor=who.actor, action=action,
+                 target=alias, detail=spec if detail is None else detail)
     return route
 
 

@@ -11,6 +11,9 @@ behaviour, which is how tests provoke upstream failures:
 - ``no-usage``: leaves out the usage block
 - any request with ``tools``: calls the first tool
 
+It also fakes OpenAI's file upload and fine-tuning jobs (``local_fine_tuning``), so
+triops' fine-tuning jobs can run against it.
+
 ``PUT /_fault {"error_rate": 0.5, "delay_ms": 300}`` makes every chat call, whatever its
 model, wait ``delay_ms`` and then fail (500) at that rate, evenly spread; ``{}`` heals it.
 This is how the demo makes a healthy upstream start failing and slowing.
@@ -39,6 +42,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+from triops.llm.gateway import local_fine_tuning
 
 _DIMS = 64
 
@@ -250,6 +255,7 @@ def create_app(name: str = "local") -> Starlette:
         Route("/_received", clear_received, methods=["DELETE"]),
         Route("/_credentials", list_credentials, methods=["GET"]),
         Route("/_fault", set_fault, methods=["PUT"]),
+        *local_fine_tuning.routes(name),
     ])
 
 

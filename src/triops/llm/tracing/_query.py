@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.ids import now_ms
+from triops.llm import scores
 from triops.llm.spans import Span
 from triops.llm.tracing._store import SPAN, span_from_data
 from triops.store import records
@@ -63,6 +64,15 @@ class Score:
     source: str
     actor: str
     created_ms: int
+    #: ``numeric``, ``boolean`` or ``categorical`` (see ``triops.llm.scores``).
+    data_type: str = "numeric"
+    #: A category's label or ``true``/``false``; None for a number.
+    string_value: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The value as people read it: the label, or the number."""
+        return self.string_value if self.string_value is not None else f"{self.value:g}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,8 @@ def _trace(row: TraceSummary) -> Trace:
 def _score(row: TraceScore) -> Score:
     return Score(id=row.id, trace_id=row.trace_id, span_id=row.span_id, name=row.name,
                  value=row.value, comment=row.comment, source=row.source, actor=row.actor,
-                 created_ms=row.created_ms)
+                 created_ms=row.created_ms, data_type=row.data_type,
+                 string_value=row.string_value)
 
 
 def list_traces(session: Session, project: str, f: TraceFilter) -> tuple[list[Trace], int]:
@@ -136,16 +147,21 @@ def get_trace(session: Session, project: str, trace_id: str) -> TraceDetail:
 
 
 def add_score(
-    session: Session, project: str, trace_id: str, *, name: str, value: float,
+    session: Session, project: str, trace_id: str, *, name: str, value: float | bool | str,
     comment: str = "", source: str = "human", actor: str = "", span_id: str | None = None,
 ) -> Score:
-    """Attach a score or a piece of user feedback to a stored trace."""
+    """Attach a score or a piece of user feedback to a stored trace.
+
+    ``value`` is a number, a boolean or a category's label, checked against the score
+    config of ``name`` when there is one (``triops.llm.scores``)."""
     if source not in SCORE_SOURCES:
         raise InvalidInput(f"score source must be one of {', '.join(SCORE_SOURCES)}, got {source!r}")
     if repo.get(session, project, trace_id) is None:
         raise NotFound(f"trace {trace_id!r} does not exist in project {project!r}")
+    fit = scores.typed(session, project, name, value)
     row = repo.add_score(session, TraceScore(
-        project=project, trace_id=trace_id, span_id=span_id, name=name, value=float(value),
-        comment=comment, source=source, actor=actor, created_ms=now_ms(),
+        project=project, trace_id=trace_id, span_id=span_id, name=name, value=fit.value,
+        data_type=fit.data_type, string_value=fit.label, comment=comment, source=source,
+        actor=actor, created_ms=now_ms(),
     ))
     return _score(row)

@@ -49,6 +49,13 @@ def register(session: Session, project: str, name: str, *, digest: str, source_t
     return row, True
 
 
+def with_digest(session: Session, project: str, digest: str) -> DatasetVersion | None:
+    """The oldest version of any name that holds this content."""
+    return session.scalar(select(DatasetVersion).where(
+        DatasetVersion.project == project, DatasetVersion.digest == digest)
+        .order_by(DatasetVersion.created_ms, DatasetVersion.id).limit(1))
+
+
 def get_version(session: Session, project: str, name: str, version: int | str
                 ) -> DatasetVersion:
     try:

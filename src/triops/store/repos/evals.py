@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, NotFound
@@ -13,6 +13,7 @@ from triops.core.ids import now_ms
 from triops.store.schema_prompts import (
     EvalCase,
     EvalDataset,
+    EvalDatasetVersion,
     EvalResult,
     EvalRun,
     OnlineEvaluator,
@@ -34,12 +35,16 @@ def get_dataset(session: Session, project: str, name: str) -> EvalDataset:
     return row
 
 
+def find_dataset(session: Session, project: str, name: str) -> EvalDataset | None:
+    return session.get(EvalDataset, (project, name))
+
+
 def create_dataset(session: Session, project: str, name: str, description: str,
                    actor: str) -> EvalDataset:
     if session.get(EvalDataset, (project, name)) is not None:
         raise AlreadyExists(f"eval dataset '{name}' exists already")
     row = EvalDataset(project=project, name=name, description=description, case_count=0,
-                      created_by=actor, created_ms=now_ms())
+                      version=0, created_by=actor, created_ms=now_ms())
     session.add(row)
     session.flush()
     return row
@@ -50,27 +55,117 @@ def list_datasets(session: Session, project: str) -> list[EvalDataset]:
                                 .order_by(EvalDataset.name)))
 
 
-def add_cases(session: Session, dataset: EvalDataset, cases: list[CaseData]) -> int:
-    # Locking the dataset row serialises writers, so positions stay unique and dense.
+def _new_version(session: Session, dataset: EvalDataset, message: str, actor: str,
+                 delta: int) -> int:
+    """Open the dataset's next version; the caller holds the dataset row's lock."""
+    dataset.version += 1
+    dataset.case_count += delta
+    session.add(EvalDatasetVersion(project=dataset.project, dataset=dataset.name,
+                                   version=dataset.version, case_count=dataset.case_count,
+                                   message=message[:10_000], created_by=actor,
+                                   created_ms=now_ms()))
+    return dataset.version
+
+
+def _trace_of(source: str) -> str | None:
+    return source[6:38] if source.startswith("trace:") else None
+
+
+def add_cases(session: Session, dataset: EvalDataset, cases: list[CaseData],
+              message: str = "", actor: str = "") -> int:
+    """Append cases as the dataset's next version (nothing changes for no cases)."""
+    if not cases:
+        return 0
+    # Locking the dataset row serialises writers, so versions and positions stay unique.
     session.refresh(dataset, with_for_update=True)
-    start = dataset.case_count
+    last = session.scalar(select(func.max(EvalCase.position)).where(
+        EvalCase.project == dataset.project, EvalCase.dataset == dataset.name))
+    start = 0 if last is None else last + 1
+    version = _new_version(session, dataset, message or f"added {len(cases)} case(s)",
+                           actor, len(cases))
     session.add_all(EvalCase(project=dataset.project, dataset=dataset.name, position=start + i,
                              inputs=c.inputs, expected=c.expected, meta=c.metadata,
-                             source=c.source[:256]) for i, c in enumerate(cases))
-    dataset.case_count = start + len(cases)
+                             source=c.source[:256], trace_id=_trace_of(c.source),
+                             added_version=version) for i, c in enumerate(cases))
     session.flush()
     return len(cases)
 
 
-def cases_of(session: Session, project: str, name: str) -> list[EvalCase]:
+def _live_case(session: Session, dataset: EvalDataset, position: int) -> EvalCase:
+    row = session.scalar(select(EvalCase).where(
+        EvalCase.project == dataset.project, EvalCase.dataset == dataset.name,
+        EvalCase.position == position, EvalCase.removed_version.is_(None)))
+    if row is None:
+        raise NotFound(f"eval dataset '{dataset.name}' has no case {position}")
+    return row
+
+
+def edit_case(session: Session, dataset: EvalDataset, position: int, case: CaseData,
+              message: str = "", actor: str = "") -> EvalCase:
+    """Replace a case's content in a new version; the case keeps its position and its
+    provenance (the trace or file it came from)."""
+    session.refresh(dataset, with_for_update=True)
+    old = _live_case(session, dataset, position)
+    version = _new_version(session, dataset, message or f"edited case {position}", actor, 0)
+    old.removed_version = version
+    session.flush()  # the old row leaves the live index before the new one enters it
+    row = EvalCase(project=dataset.project, dataset=dataset.name, position=position,
+                   inputs=case.inputs, expected=case.expected, meta=case.metadata,
+                   source=old.source, trace_id=old.trace_id, added_version=version)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remove_case(session: Session, dataset: EvalDataset, position: int, message: str = "",
+                actor: str = "") -> int:
+    """Close a case in a new version (older versions keep it); the new version number."""
+    session.refresh(dataset, with_for_update=True)
+    old = _live_case(session, dataset, position)
+    version = _new_version(session, dataset, message or f"deleted case {position}", actor, -1)
+    old.removed_version = version
+    session.flush()
+    return version
+
+
+def cases_of(session: Session, project: str, name: str, version: int | None = None
+             ) -> list[EvalCase]:
+    """The cases of a version (the newest when None), in position order."""
+    query = select(EvalCase).where(EvalCase.project == project, EvalCase.dataset == name)
+    if version is None:
+        query = query.where(EvalCase.removed_version.is_(None))
+    else:
+        query = query.where(EvalCase.added_version <= version, or_(
+            EvalCase.removed_version.is_(None), EvalCase.removed_version > version))
+    return list(session.scalars(query.order_by(EvalCase.position)))
+
+
+def versions_of(session: Session, project: str, name: str) -> list[EvalDatasetVersion]:
+    return list(session.scalars(select(EvalDatasetVersion).where(
+        EvalDatasetVersion.project == project, EvalDatasetVersion.dataset == name)
+        .order_by(EvalDatasetVersion.version.desc())))
+
+
+def get_version(session: Session, project: str, name: str, version: int) -> EvalDatasetVersion:
+    row = session.get(EvalDatasetVersion, (project, name, version))
+    if row is None:
+        raise NotFound(f"eval dataset '{name}' has no version {version}")
+    return row
+
+
+def cases_from_trace(session: Session, project: str, trace_id: str) -> list[EvalCase]:
+    """Every case, of any dataset and version, that was taken from this trace."""
     return list(session.scalars(select(EvalCase).where(
-        EvalCase.project == project, EvalCase.dataset == name).order_by(EvalCase.position)))
+        EvalCase.project == project, EvalCase.trace_id == trace_id)
+        .order_by(EvalCase.dataset, EvalCase.added_version)))
 
 
 def delete_dataset(session: Session, project: str, name: str) -> None:
     row = get_dataset(session, project, name)
     session.execute(delete(EvalCase).where(EvalCase.project == project,
                                            EvalCase.dataset == name))
+    session.execute(delete(EvalDatasetVersion).where(EvalDatasetVersion.project == project,
+                                                     EvalDatasetVersion.dataset == name))
     session.delete(row)
 
 

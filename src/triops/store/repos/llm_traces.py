@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from triops.store.schema_llm_traces import TraceScore, TraceSummary
+from triops.store.schema_llm_traces import ScoreConfig, TraceScore, TraceSummary
 
 
 @dataclass
@@ -38,6 +38,33 @@ class TraceDelta:
     service: str | None = None
 
 
+@dataclass(frozen=True)
+class ScoreCondition:
+    """Traces with at least one score ``name`` whose value compares to ``number`` (or
+    whose label equals / differs from ``label``) by ``op``: ``=``, ``!=``, ``<``, ``<=``,
+    ``>``, ``>=``. Neither set: any score of that name."""
+
+    name: str
+    op: str = "="
+    number: float | None = None
+    label: str | None = None
+
+
+_COMPARE = {"=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__",
+            ">=": "__ge__"}
+
+
+def _score_clause(c: ScoreCondition):  # type: ignore[no-untyped-def]
+    s = TraceScore
+    conds = [s.project == TraceSummary.project, s.trace_id == TraceSummary.trace_id,
+             s.name == c.name]
+    if c.number is not None:
+        conds.append(getattr(s.value, _COMPARE[c.op])(c.number))
+    elif c.label is not None:
+        conds.append(getattr(s.string_value, _COMPARE[c.op])(c.label))
+    return select(s.id).where(*conds).exists()
+
+
 @dataclass
 class TraceFilter:
     model: str | None = None
@@ -53,6 +80,7 @@ class TraceFilter:
     api_key: str | None = None
     start_ms: int | None = None
     end_ms: int | None = None
+    scores: tuple[ScoreCondition, ...] = ()
     limit: int = 50
     offset: int = 0
     #: Oldest first instead of newest first (a session read as a conversation).
@@ -117,6 +145,7 @@ def _where(project: str, f: TraceFilter) -> list:  # type: ignore[type-arg]
         clauses.append(t.start_ns >= f.start_ms * 1_000_000)
     if f.end_ms is not None:
         clauses.append(t.start_ns < f.end_ms * 1_000_000)
+    clauses.extend(_score_clause(c) for c in f.scores)
     return clauses
 
 
@@ -147,6 +176,29 @@ def add_score(session: Session, score: TraceScore) -> TraceScore:
     session.add(score)
     session.flush()
     return score
+
+
+def get_config(session: Session, project: str, name: str) -> ScoreConfig | None:
+    return session.get(ScoreConfig, (project, name))
+
+
+def put_config(session: Session, row: ScoreConfig) -> ScoreConfig:
+    merged = session.merge(row)
+    session.flush()
+    return merged
+
+
+def list_configs(session: Session, project: str) -> list[ScoreConfig]:
+    return list(session.scalars(select(ScoreConfig).where(ScoreConfig.project == project)
+                                .order_by(ScoreConfig.name)))
+
+
+def delete_config(session: Session, project: str, name: str) -> bool:
+    row = session.get(ScoreConfig, (project, name))
+    if row is None:
+        return False
+    session.delete(row)
+    return True
 
 
 def scores_of(session: Session, project: str, trace_id: str) -> list[TraceScore]:
