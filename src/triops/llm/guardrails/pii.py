@@ -144,7 +144,7 @@ FINDERS: dict[str, Callable[[str], Iterable[Finding]]] = {
     "uk_nino": _ninos, "ip_address": _ips, "phone": _phones,
 }
 _PRIORITY = {"email": 9, "credit_card": 8, "iban": 8, "us_ssn": 7, "uk_nino": 7,
-             "ip_address": 6, "person": 3, "location": 3, "organization": 3, "phone": 2}
+             "ip_address": 6, "phone": 2, "person": 1, "location": 1, "organization": 1}
 NER_ENTITIES = ("person", "location", "organization")
 PRESIDIO_ENTITIES = {"person": "PERSON", "location": "LOCATION",
                      "organization": "ORGANIZATION"}
