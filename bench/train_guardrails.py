@@ -249,17 +249,19 @@ def gazetteers() -> tuple[ner.Gazetteers, dict]:
 
 
 def token_matrix(samples: list[dict], gaz: ner.Gazetteers) -> tuple[csr_matrix, np.ndarray]:
-    indptr, indices, labels = [0], [], []
     gaz_index = ner.gazetteer_index(gaz)
+    buckets, presence, labels = [], [], []
     for sample in samples:
-        for feats in ner.token_features(sample["text"], gaz_index):
-            index, _ = ner.hashed([feats])
-            indices.append(index)
-            indptr.append(indptr[-1] + len(index))
+        b, p = ner.token_features(sample["text"], gaz_index)
+        buckets.append(b)
+        presence.append(p)
         labels.extend(token_tags(sample))
-    cols = np.concatenate(indices)
-    return csr_matrix((np.ones(len(cols), np.float32), cols, indptr),
-                      shape=(len(indptr) - 1, ner.DIM)), np.array(labels)
+    b, p = np.concatenate(buckets), np.concatenate(presence)
+    rows = np.repeat(np.arange(len(b)), b.shape[1])
+    x = csr_matrix((p.ravel(), (rows, b.ravel())), shape=(len(b), ner.DIM))
+    x.sum_duplicates()
+    x.eliminate_zeros()
+    return x, np.array(labels)
 
 
 def fit_tagger(samples: list[dict], c: float, threshold: float, card: dict,

@@ -34,7 +34,7 @@ from triops.llm.guardrails._base import Finding
 
 MODELS = Path(__file__).with_name("models")
 #: Bumped whenever ``token_features`` changes: a model trained on other features is refused.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 DIM = 1 << 18
 ENTITIES = ("person", "location", "organization")
 TAGS = ("O", *(f"{p}-{e}" for e in ENTITIES for p in ("B", "I")))
@@ -73,67 +73,112 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
+_ASCII_SHAPE = str.maketrans({**{c: "X" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+                              **{c: "x" for c in "abcdefghijklmnopqrstuvwxyz"},
+                              **{c: "d" for c in "0123456789"}})
+
+
 def _shape(token: str) -> str:
     """"Ada" → "Xx", "O'Neil" → "X'Xx", "1977" → "d", "Apt." → "Xx." (runs squeezed)."""
-    mapped = "".join("X" if c.isupper() else "x" if c.islower() else "d" if c.isdigit()
-                     else c for c in token)
+    if token.isascii():
+        mapped = token.translate(_ASCII_SHAPE)
+    else:
+        mapped = "".join("X" if c.isupper() else "x" if c.islower() else "d" if c.isdigit()
+                         else c for c in token)
     return _SHAPE_RUN.sub(r"\1", mapped)
 
 
-def token_features(text: str, gazetteers: GazetteerIndex | None = None) -> list[list[str]]:
-    """The feature names of each token of ``text`` (see the module docstring)."""
+#: Gazetteer bits: the word alone, then as part of a two-word name with a neighbour.
+GAZETTEERS = ("first", "last", "city", "country", "state")
+_BITS = (*GAZETTEERS, *(f"{g}2" for g in GAZETTEERS), "orgsfx")
+_BIT = {name: 1 << i for i, name in enumerate(_BITS)}
+#: Features of fixed kinds per token: 16 of words, shapes and affixes, then one per
+#: gazetteer bit for the token and three neighbours, then one per bit with the shape.
+N_BASE = 16
+N_FEATURES = N_BASE + 4 * len(_BITS) + len(_BITS)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+_PRIMES = tuple(np.uint64(p) for p in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F,
+                                       0x165667B19E3779F9, 0x27D4EB2F165667C5))
+_BIT_SHIFTS = np.arange(len(_BITS), dtype=np.int64)
+
+
+def _h(kind: int | np.ndarray, *parts: np.ndarray) -> np.ndarray:
+    """A feature's bucket from its kind and up to three per-token hashes (uint64
+    arithmetic, wrapping by design; a splitmix-style finaliser spreads the bits)."""
+    with np.errstate(over="ignore"):
+        x = (np.asarray(kind, np.uint64) + np.uint64(1)) * _PRIMES[0]
+        for part, prime in zip(parts, _PRIMES[1:]):
+            x = x + part * prime
+        x = (x ^ (x >> np.uint64(31))) * _MIX
+        return ((x >> np.uint64(40)) & np.uint64(DIM - 1)).astype(np.int64)
+
+
+_GAZ_BUCKETS = _h(np.arange(N_BASE, N_BASE + 4 * len(_BITS)), np.zeros(1, np.uint64))
+_SHAPED_KINDS = np.arange(N_BASE + 4 * len(_BITS), N_FEATURES)
+
+
+def _crc(values: list[str]) -> np.ndarray:
+    return np.fromiter((zlib.crc32(v.encode()) for v in values), np.uint64, len(values))
+
+
+def token_features(text: str, gazetteers: GazetteerIndex | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Each token's features: (buckets, presence), both tokens × ``N_FEATURES``; a
+    feature that is absent (a gazetteer the word is not in) has presence 0."""
     gazetteers = gazetteers or {}
-    no_hits: tuple[str, ...] = ()
     toks = tokens(text)
+    n = len(toks)
+    if not n:
+        return np.zeros((0, N_FEATURES), np.int64), np.zeros((0, N_FEATURES), np.float32)
     words = [t.lower() for t, _, _ in toks]
     shapes = [_shape(t) for t, _, _ in toks]
     # A token starts a line or sentence when only white space or ".?!:" separates it
     # from the start or the previous token: capitals there say less.
-    starts = []
+    starts = np.zeros(n, np.uint64)
     for i, (_, start, _) in enumerate(toks):
         before = text[toks[i - 1][2]:start] if i else text[:start]
-        starts.append(i == 0 or "\n" in before or words[i - 1] in (".", "?", "!", ":"))
+        starts[i] = i == 0 or "\n" in before or words[i - 1] in (".", "?", "!", ":")
     # Gazetteer hits of each token alone and as part of a two-word name either side.
-    single = [zlib.crc32(word.encode()) for word in words]
-    pairs = [zlib.crc32(f"{a} {b}".encode()) if a.isalpha() and b.isalpha() else -1
-             for a, b in itertools.pairwise(words)]
-    gaz: list[list[str]] = []
+    single = _crc(words)
+    bits = np.zeros(n, np.int64)
     for i, word in enumerate(words):
-        hits = list(gazetteers.get(single[i], no_hits))
-        for pair in (pairs[i - 1] if i else -1, pairs[i] if i < len(pairs) else -1):
-            if pair != -1:
-                hits += [f"{g}2" for g in gazetteers.get(pair, no_hits)]
+        mask = 0
+        for g in gazetteers.get(int(single[i]), ()):
+            mask |= _BIT[g]
         if word in ORG_SUFFIXES:
-            hits.append("orgsfx")
-        gaz.append(list(dict.fromkeys(hits)))  # a name in both pairs counts once
-    pad = ["<s>", "<s>"]
-    w = pad + words + ["</s>", "</s>"]
-    s = pad + shapes + ["</s>", "</s>"]
-    g: list[list[str]] = [[], [], *gaz, [], []]
-    out = []
-    for i in range(len(toks)):
-        j = i + 2
-        word = words[i]
-        feats = [
-            "b", f"w={word}", f"s={s[j]}", f"p1={w[j - 1]}", f"n1={w[j + 1]}",
-            f"p2={w[j - 2]}", f"n2={w[j + 2]}", f"ps={s[j - 1]}", f"ns={s[j + 1]}",
-            f"pre={word[:3]}", f"suf={word[-3:]}", f"b1={w[j - 1]}|{word}",
-            f"b2={word}|{w[j + 1]}", f"ss={s[j - 1]}|{s[j]}|{s[j + 1]}",
-            f"st={starts[i]}|{s[j]}", f"len={min(len(word), 8)}"]
-        for k, prefix in ((j, "g"), (j - 1, "pg"), (j + 1, "ng"), (j + 2, "n2g")):
-            feats.extend(f"{prefix}={hit}" for hit in g[k])
-        feats.extend(f"gs={hit}|{s[j]}" for hit in g[j])
-        out.append(feats)
-    return out
-
-
-def hashed(feature_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """All tokens' features as indices below ``DIM`` (CRC-32: the same in every process),
-    flat, and where each token's run starts."""
-    flat = np.array([zlib.crc32(f.encode()) for feats in feature_lists for f in feats],
-                    dtype=np.int64) & (DIM - 1)
-    starts = np.cumsum([0] + [len(feats) for feats in feature_lists[:-1]])
-    return flat, starts
+            mask |= _BIT["orgsfx"]
+        bits[i] = mask
+    for i, (a, b) in enumerate(itertools.pairwise(words)):
+        if a.isalpha() and b.isalpha():
+            for g in gazetteers.get(zlib.crc32(f"{a} {b}".encode()), ()):
+                bits[i] |= _BIT[f"{g}2"]
+                bits[i + 1] |= _BIT[f"{g}2"]
+    pad_s, pad_e = np.uint64(zlib.crc32(b"<s>")), np.uint64(zlib.crc32(b"</s>"))
+    w = np.concatenate([[pad_s, pad_s], single, [pad_e, pad_e]]).astype(np.uint64)
+    sh = _crc(shapes)
+    s = np.concatenate([[pad_s, pad_s], sh, [pad_e, pad_e]]).astype(np.uint64)
+    g = np.concatenate([[0, 0], bits, [0, 0]])
+    j = np.arange(2, n + 2)
+    zero = np.zeros(n, np.uint64)
+    base = [
+        _h(0, zero), _h(1, w[j]), _h(2, s[j]), _h(3, w[j - 1]), _h(4, w[j + 1]),
+        _h(5, w[j - 2]), _h(6, w[j + 2]), _h(7, s[j - 1]), _h(8, s[j + 1]),
+        _h(9, _crc([x[:3] for x in words])), _h(10, _crc([x[-3:] for x in words])),
+        _h(11, w[j - 1], w[j]), _h(12, w[j], w[j + 1]), _h(13, s[j - 1], s[j], s[j + 1]),
+        _h(14, starts, s[j]), _h(15, np.minimum([len(x) for x in words], 8).astype(np.uint64))]
+    n_bits = len(_BITS)
+    # The gazetteer features of the token and three neighbours: fixed buckets, present
+    # where the bit is set; then each bit of the token with its shape.
+    hits = np.stack([g[j], g[j - 1], g[j + 1], g[j + 2]], axis=1)  # tokens × 4
+    present = (hits[:, :, None] >> _BIT_SHIFTS) & 1  # tokens × 4 × bits
+    shaped = _h(_SHAPED_KINDS[None, :], s[j][:, None])  # tokens × bits
+    buckets = np.concatenate([np.stack(base, axis=1),
+                              np.broadcast_to(_GAZ_BUCKETS, (n, 4 * n_bits)), shaped], axis=1)
+    presence = np.concatenate([np.ones((n, N_BASE), np.float32),
+                               present.reshape(n, 4 * n_bits).astype(np.float32),
+                               (hits[:, :1] >> _BIT_SHIFTS[None, :]).astype(np.float32)
+                               % 2], axis=1)
+    return buckets, presence
 
 
 def _allowed() -> np.ndarray:
@@ -206,11 +251,9 @@ class Tagger:
         toks = tokens(text)
         if not toks:
             return toks, np.zeros((0, len(TAGS)), np.float32)
-        flat, starts = hashed(token_features(text, self.index))
-        # One gather and one segmented sum for all tokens: a numpy call per token would
-        # cost more than the features themselves.
-        scores = np.add.reduceat(self.weights[flat], starts, axis=0)
-        scores += self.bias
+        buckets, presence = token_features(text, self.index)
+        # One gather and one weighted sum for all tokens and features.
+        scores = np.einsum("tfk,tf->tk", self.weights[buckets], presence) + self.bias
         scores -= scores.max(axis=1, keepdims=True)
         return toks, scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
 
