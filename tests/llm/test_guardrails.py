@@ -77,15 +77,17 @@ def test_checksums():
     assert nino_ok("JG103759A") and not nino_ok("DA123456A") and not nino_ok("AB123456E")
 
 
-def test_presidio_entities_refused_cleanly_when_absent():
+def test_names_are_opt_in_and_presidio_is_refused_cleanly_when_absent():
     from triops.llm.guardrails import presidio
 
-    if presidio.available():
-        assert "person" in build("pii", {}).entities
-    else:
-        assert "person" not in build("pii", {}).entities
+    assert "person" not in build("pii", {}).entities  # the shipped tagger, when listed
+    assert build("pii", {"entities": ["person"]}).describe() == {"entities": ["person"],
+                                                                "ner": "model"}
+    if not presidio.available():
         with pytest.raises(InvalidInput, match=r"triops\[presidio\]"):
-            build("pii", {"entities": ["person"]})
+            build("pii", {"entities": ["person"], "ner": "presidio"})
+    with pytest.raises(InvalidInput, match="ner must be"):
+        build("pii", {"entities": ["person"], "ner": "spacy"})
 
 
 # -- credentials -------------------------------------------------------------------
@@ -268,8 +270,8 @@ def test_block_rate_spike_becomes_a_signal():
 
 
 def test_docstring_examples_run():
-    for name in ("_base", "_checksums", "_registry", "_normalise", "pii", "credentials",
-                 "injection", "toxicity", "structured"):
+    for name in ("_base", "_checksums", "_registry", "_normalise", "_language", "pii",
+                 "credentials", "injection", "toxicity", "structured"):
         module = importlib.import_module(f"triops.llm.guardrails.{name}")
         result = doctest.testmod(module, verbose=False)
         assert result.failed == 0, name

@@ -23,7 +23,7 @@ from typing import ClassVar
 from triops.llm.guardrails._base import Context, Finding
 from triops.llm.guardrails._normalise import variants
 from triops.llm.guardrails._registry import register
-from triops.llm.guardrails.textmodel import ModelVerdict
+from triops.llm.guardrails.textmodel import verdict
 
 _PRIOR = r"(?:all |any |the |your |my )?(?:previous|prior|above|earlier|preceding|former|original|initial|system)"
 _RULES = r"(?:instructions?|prompts?|rules|directions|directives|guidelines|context|constraints|programming|commands)"
@@ -91,7 +91,8 @@ class Injection:
 
     def __init__(self, threshold: float = 0.5, obfuscation_bonus: float = 0.15,
                  families: list[str] | None = None, model: str | None = None,
-                 model_threshold: float | None = None) -> None:
+                 model_threshold: float | None = None, languages: list[str] | None = None
+                 ) -> None:
         if not 0 < float(threshold) <= 1:
             raise ValueError("threshold must be in (0, 1]")
         known = {f.name for f in FAMILIES}
@@ -101,7 +102,7 @@ class Injection:
         self.threshold = float(threshold)
         self.bonus = float(obfuscation_bonus)
         self.families = [f for f in FAMILIES if families is None or f.name in families]
-        self.model = ModelVerdict(model, model_threshold) if model else None
+        self.model = verdict(model, model_threshold, languages)
 
     def score(self, text: str) -> tuple[float, list[str], str]:
         """(score, families matched, the form they matched in)."""

@@ -1,9 +1,12 @@
 """Personal data: emails, phone numbers, cards, IBANs, IP addresses, US SSNs, UK NINOs,
-and, with the optional ``presidio`` extra, people's names and places.
+and people's names, places and organisations.
 
-Each entity is a pattern that finds candidates and a rule that accepts or refuses them
-(Luhn, mod-97, issuer ranges, SSN and NINO rules, ``ipaddress``); the rules are what
-tell a card from an order number that happens to be 16 digits long.
+Each pattern entity is a pattern that finds candidates and a rule that accepts or refuses
+them (Luhn, mod-97, issuer ranges, SSN and NINO rules, ``ipaddress``); the rules are what
+tell a card from an order number that happens to be 16 digits long. Names, places and
+organisations come from the tagger shipped in the package (``ner``), or from Presidio
+when the ``presidio`` extra is installed and a rule sets ``ner = "presidio"``; they are
+found only when a rule lists them, since a names model flags some ordinary words too.
 """
 
 from __future__ import annotations
@@ -141,8 +144,10 @@ FINDERS: dict[str, Callable[[str], Iterable[Finding]]] = {
     "uk_nino": _ninos, "ip_address": _ips, "phone": _phones,
 }
 _PRIORITY = {"email": 9, "credit_card": 8, "iban": 8, "us_ssn": 7, "uk_nino": 7,
-             "ip_address": 6, "person": 3, "location": 3, "phone": 2}
-PRESIDIO_ENTITIES = {"person": "PERSON", "location": "LOCATION"}
+             "ip_address": 6, "phone": 2, "person": 1, "location": 1, "organization": 1}
+NER_ENTITIES = ("person", "location", "organization")
+PRESIDIO_ENTITIES = {"person": "PERSON", "location": "LOCATION",
+                     "organization": "ORGANIZATION"}
 
 
 @register
@@ -157,22 +162,36 @@ class PII:
     name: ClassVar[str] = "pii"
     redacts: ClassVar[bool] = True
 
-    def __init__(self, entities: list[str] | None = None, presidio_threshold: float = 0.6
-                 ) -> None:
-        from triops.llm.guardrails import presidio
-
-        known = set(FINDERS) | set(PRESIDIO_ENTITIES)
+    def __init__(self, entities: list[str] | None = None, ner: str = "model",
+                 ner_threshold: float | None = None, presidio_threshold: float = 0.6) -> None:
+        known = set(FINDERS) | set(NER_ENTITIES)
         if entities is None:
-            entities = list(FINDERS) + (list(PRESIDIO_ENTITIES) if presidio.available() else [])
+            entities = list(FINDERS)
         unknown = sorted(set(entities) - known)
         if unknown:
             raise ValueError(f"unknown entities {unknown}; known: {sorted(known)}")
+        if ner not in ("model", "presidio"):
+            raise ValueError("ner must be 'model' (the shipped tagger) or 'presidio'")
+        if ner_threshold is not None and not 0 < float(ner_threshold) < 1:
+            raise ValueError("ner_threshold must be in (0, 1)")
         self.entities = list(entities)
-        wanted = [e for e in entities if e in PRESIDIO_ENTITIES]
-        if wanted and not presidio.available():
-            raise ValueError(f"entities {wanted} need Presidio: pip install 'triops[presidio]'")
-        self._presidio = presidio.Recognizer(
-            [PRESIDIO_ENTITIES[e] for e in wanted], presidio_threshold) if wanted else None
+        self.ner = ner
+        wanted = tuple(e for e in entities if e in NER_ENTITIES)
+        self._tagger = self._presidio = None
+        self._wanted = wanted
+        self._ner_threshold = None if ner_threshold is None else float(ner_threshold)
+        if wanted and ner == "presidio":
+            from triops.llm.guardrails import presidio
+
+            if not presidio.available():
+                raise ValueError(f"entities {list(wanted)} with ner = 'presidio' need "
+                                 "Presidio: pip install 'triops[presidio]'")
+            self._presidio = presidio.Recognizer([PRESIDIO_ENTITIES[e] for e in wanted],
+                                                 presidio_threshold)
+        elif wanted:
+            from triops.llm.guardrails import ner as tagger
+
+            self._tagger = tagger.load("ner")
 
     def check(self, text: str, context: Context | None = None) -> list[Finding]:
         found: list[Finding] = []
@@ -180,6 +199,8 @@ class PII:
             finder = FINDERS.get(entity)
             if finder is not None:
                 found.extend(finder(text))
+        if self._tagger is not None:
+            found.extend(self._tagger.find(text, self._wanted, self._ner_threshold))
         if self._presidio is not None:
             found.extend(self._presidio.find(text))
         return drop_overlaps(found, _PRIORITY)
@@ -189,4 +210,4 @@ class PII:
         return mask(text, self.check(text, context) if findings is None else findings)
 
     def describe(self) -> dict[str, Any]:
-        return {"entities": self.entities}
+        return {"entities": self.entities, "ner": self.ner}

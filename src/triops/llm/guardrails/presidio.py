@@ -1,8 +1,8 @@
 """Names and places through Microsoft Presidio, when the ``presidio`` extra is installed.
 
-Regexes cannot tell "Ada Lovelace" from "Data Science"; Presidio's named-entity
-recogniser (spaCy) can. It is optional: without it the PII guardrail covers the
-pattern entities only and says so when names or places are asked for.
+The PII guardrail finds names, places and organisations with its own shipped tagger
+(``ner``); a rule that prefers Presidio's spaCy-based recogniser sets ``ner = "presidio"``
+and needs the extra, and is refused with a message naming it when it is missing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from triops.llm.guardrails._base import Finding
 
-_KIND = {"PERSON": "person", "LOCATION": "location"}
+_KIND = {"PERSON": "person", "LOCATION": "location", "ORGANIZATION": "organization"}
 
 
 def available() -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from triops.llm.guardrails._base import Finding
+from triops.llm.guardrails._language import check_codes, guess
 from triops.llm.guardrails._normalise import _HOMOGLYPHS, fold
 
 MODELS = Path(__file__).with_name("models")
@@ -98,8 +99,8 @@ class TextModel:
 
 
 def shipped() -> list[str]:
-    """The names of the models in the package."""
-    return sorted(p.stem for p in MODELS.glob("*.npz"))
+    """The names of the text models in the package (taggers are ``*.tagger.npz``)."""
+    return sorted(p.stem for p in MODELS.glob("*.npz") if "." not in p.stem)
 
 
 @functools.cache
@@ -121,24 +122,48 @@ def load(name_or_path: str) -> TextModel:
 
 
 class ModelVerdict:
-    """A check's second pass: the named model and the probability at which it flags.
+    """A check's second pass: the named model, the probability at which it flags, and the
+    languages whose texts it scores.
 
-    ``threshold`` defaults to the one cross-validation chose for the model.
+    ``threshold`` defaults to the one cross-validation chose for the model, ``languages``
+    to those it was trained on (its card's ``languages``). A text guessed to be in another
+    language is left to the lexical pass; one whose language cannot be told (a few words,
+    code) is scored.
     """
 
-    def __init__(self, model: str, threshold: float | None = None) -> None:
+    def __init__(self, model: str, threshold: float | None = None,
+                 languages: list[str] | None = None) -> None:
         self.model = load(str(model))
         self.threshold = self.model.threshold if threshold is None else float(threshold)
         if not 0 < self.threshold < 1:
             raise ValueError("model_threshold must be in (0, 1)")
+        chosen = check_codes(languages)
+        self.languages = chosen if chosen is not None else tuple(
+            self.model.card.get("languages") or ())
 
     def finding(self, text: str, kind: str) -> Finding | None:
         """A finding over the whole text when the model's probability reaches the
         threshold, else ``None``."""
         if not text.strip():
             return None
+        if self.languages and guess(text) not in (*self.languages, "und"):
+            return None
         p = self.model.probability(text)
         if p < self.threshold:
             return None
         return Finding(kind, 0, len(text), round(p, 4),
                        f"model {self.model.name!r} probability {p:.2f}")
+
+
+def verdict(model: str | bool | None, threshold: float | None,
+            languages: list[str] | None) -> ModelVerdict | None:
+    """The model pass a rule's options ask for: ``None`` when ``model`` is off (``false``,
+    ``""`` or ``"none"``, since TOML has no null)."""
+    if model in (None, False, "", "none"):
+        if languages is not None or threshold is not None:
+            raise ValueError("model_threshold and languages apply to the model pass: "
+                             "set model too")
+        return None
+    if model is True:
+        raise ValueError("model must name a model (e.g. 'injection') or be false")
+    return ModelVerdict(str(model), threshold, languages)

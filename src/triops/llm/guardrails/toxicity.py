@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from triops.llm.guardrails._base import Context, Finding, mask
 from triops.llm.guardrails._registry import register
-from triops.llm.guardrails.textmodel import ModelVerdict
+from triops.llm.guardrails.textmodel import verdict
 
 LEXICON = Path(__file__).with_name("toxicity_lexicon.tsv")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s",
@@ -114,7 +114,8 @@ class Toxicity:
 
     def __init__(self, threshold: float = 0.5, lexicon: str | None = None,
                  targeted_boost: float = 0.25, model: str | None = None,
-                 model_threshold: float | None = None) -> None:
+                 model_threshold: float | None = None, languages: list[str] | None = None
+                 ) -> None:
         if not 0 < float(threshold) <= 1:
             raise ValueError("threshold must be in (0, 1]")
         self.threshold = float(threshold)
@@ -126,7 +127,7 @@ class Toxicity:
         # A term's leading letters must occur in the text for the term to match; a
         # substring test runs at C speed, so most terms skip their regex pass.
         self._prefixes = [_literal_prefix(t) for t in self.terms]
-        self.model = ModelVerdict(model, model_threshold) if model else None
+        self.model = verdict(model, model_threshold, languages)
 
     def matches(self, text: str) -> list[tuple[Term, int, int, float]]:
         found: dict[tuple[int, int], tuple[Term, int, int, float]] = {}
