@@ -61,3 +61,9 @@ def test_login_navigate_and_resolve_incident(server):
 def test_static_assets_are_served_locally(server):
     css = httpx.get(f"{server.url}/static/triops.css")
     assert css.status_code == 200 and "--accent" in css.text
+    # The charting library is served from the package, with its licence beside it.
+    for path in ("/static/triops-charts.js", "/static/vendor/echarts-6.1.0/echarts.min.js",
+                 "/static/vendor/echarts-6.1.0/LICENSE"):
+        assert httpx.get(f"{server.url}{path}").status_code == 200, path
+    script = httpx.get(f"{server.url}/static/triops-charts.js").text
+    assert "/static/vendor/echarts-6.1.0/echarts.min.js" in script
