@@ -44,7 +44,10 @@ def test_ml_pages(server, tmp_path, monkeypatch):
     client.create_registered_model("churn", description="Customer churn classifier")
     for run_id in run_ids[:2]:
         client.create_model_version("churn", f"runs:/{run_id}/model", run_id=run_id)
+    client.set_registered_model_alias("churn", "champion", "1")
     client.set_registered_model_alias("churn", "champion", "2")
+    client.set_registered_model_alias("churn", "challenger", "1")
+    client.delete_registered_model_alias("churn", "challenger")
 
     with browser_page(server.url) as page:
         login(page, server.admin_key)
@@ -102,7 +105,18 @@ def test_ml_pages(server, tmp_path, monkeypatch):
         assert "@champion → v2" in page.inner_text("#models")
         page.click("#models >> text=churn")
         assert page.locator("#versions tbody tr").count() == 2
+        [alias] = page.locator("#aliases tbody tr").all_inner_texts()
+        assert alias.split("\t")[:2] == ["@champion", "v2"] and "admin" in alias
+        history = [r.split("\t")[1:4] for r in
+                   page.locator("#alias-history tbody tr").all_inner_texts()]
+        assert history == [["@challenger", "deleted (was v1)", "key:admin"],
+                           ["@challenger", "set to v1", "key:admin"],
+                           ["@champion", "v1 → v2", "key:admin"],
+                           ["@champion", "set to v1", "key:admin"]]
         shot(page, "ml-model")
+        page.set_viewport_size({"width": 390, "height": 844})
+        shot(page, "ml-model-phone")
+        page.set_viewport_size({"width": 1400, "height": 900})
         page.click("#versions tr:has-text('v2') >> text=dataset → run → model")
         chain = page.inner_text("#lineage")
         for expected in ("churn-train", "v1", "churn-holdout", "not registered", "gbm-1",

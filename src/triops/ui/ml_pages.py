@@ -16,6 +16,7 @@ from triops.ml import overview_store as ml_overview
 from triops.ml import registry_store as registry
 from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as runs
+from triops.server import audit_log as audit
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.ml_charts import Series, color_of, overlay_chart
@@ -29,6 +30,9 @@ MAX_COLUMNS = 12
 MAX_COMPARE = 8
 MAX_CURVES = 6
 POINTS_PER_CURVE = 20_000
+#: What the model page lists of the audit log: moves and deletions of its aliases.
+ALIAS_ACTIONS = ("model.alias.move", "model.alias.delete")
+ALIAS_HISTORY = 200
 
 
 @router.get("", response_class=HTMLResponse)
@@ -146,12 +150,20 @@ def model_page(request: Request, name: str, caller: Caller = AsViewer) -> HTMLRe
             session, caller.project, clauses=parse_filter(f"name = '{_quote(name)}'"),
             max_results=1000, sqlite=rt.db.is_sqlite)
         aliases = registry.aliases_of(session, [model.id])[model.id]
+        history = audit.under_target(session, caller.project, ALIAS_ACTIONS,
+                                     f"model:{name}@", limit=ALIAS_HISTORY)
     by_version: dict[int, list[str]] = {}
     for alias, version in aliases:
         by_version.setdefault(version, []).append(alias)
     versions = sorted((v for _, v in rows), key=lambda v: -v.version)
+    moves = [(e, e.target.rsplit("@", 1)[-1]) for e in history]
+    # When and by whom each alias took its current version: its newest move.
+    since = {}
+    for entry, alias in moves:
+        since.setdefault(alias, entry)
     return render(request, "ml_model.html", model=model, versions=versions,
-                  by_version=by_version)
+                  by_version=by_version, aliases=aliases, moves=moves, since=since,
+                  history_limit=ALIAS_HISTORY)
 
 
 def _quote(text: str) -> str:
