@@ -187,6 +187,7 @@ def line_chart(
     forecast: Forecast | None = None,
     thresholds: Sequence[Threshold] = (),
     name: str = "",
+    markers_name: str = "anomalies",
 ) -> Markup:
     """A time chart of ``(time_ms, value)`` points sorted by time, with ``markers`` as red
     dots on the line, ``changes`` (deploys, promotions...) as dashed vertical lines, a
@@ -210,7 +211,7 @@ def line_chart(
     if ahead:
         option["series"].extend(_forecast_series(points[-1], ahead, width))
     if markers:
-        option["series"].append(_marker_series(points, markers))
+        option["series"].append(_marker_series(points, markers, markers_name))
     crossings = [t for t in lines if t.crossing_x is not None]
     if crossings:
         option["series"].append(_crossing_series(crossings))
@@ -260,8 +261,8 @@ def _forecast_series(last: tuple[float, float], ahead: Sequence[tuple[float, ...
     ]
 
 
-def _marker_series(points: Sequence[tuple[float, float]],
-                   markers: Sequence[Marker]) -> dict[str, Any]:
+def _marker_series(points: Sequence[tuple[float, float]], markers: Sequence[Marker],
+                   name: str) -> dict[str, Any]:
     """Red dots on the line at each marker's time (the value of the nearest point)."""
     xs = [p[0] for p in points]
     data = []
@@ -270,7 +271,7 @@ def _marker_series(points: Sequence[tuple[float, float]],
             continue
         i = min(bisect.bisect_left(xs, m.x), len(xs) - 1)
         data.append({"value": [m.x, _finite(points[i][1])], "tip": m.label, "href": m.href})
-    return {"type": "scatter", "name": "anomalies", "color": ANOMALY, "symbolSize": 9,
+    return {"type": "scatter", "name": name, "color": ANOMALY, "symbolSize": 9,
             "z": 5, "data": data}
 
 
