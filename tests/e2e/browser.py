@@ -83,3 +83,31 @@ def click_point(page, chart, series: str, index: int = 0) -> None:
         return [box.left + x, box.top + y];
     }""", [series, index])
     page.mouse.click(x, y)
+
+
+def graph_nodes(page, selector: str = "div.chart") -> dict[str, dict]:
+    """The nodes of the drawn graph under ``selector``, by key: where dagre placed them,
+    their link and open-incident count."""
+    page.wait_for_function(
+        "sel => { const el = document.querySelector(sel);"
+        " return el && el.getAttribute('data-drawn') && window.echarts && window.dagre; }",
+        arg=selector)
+    return page.evaluate("""sel => {
+        const el = document.querySelector(sel);
+        const s = echarts.getInstanceByDom(el).getOption().series[0];
+        return Object.fromEntries(s.data.map(n => [n.name, {x: n.x, y: n.y, href: n.href,
+                                                            open: n.open, tip: n.tip}]));
+    }""", selector)
+
+
+def click_node(page, key: str, selector: str = "div.chart") -> None:
+    """Clicks the node ``key`` of the graph under ``selector`` where it was drawn."""
+    x, y = page.evaluate("""([sel, key]) => {
+        const el = document.querySelector(sel);
+        const c = echarts.getInstanceByDom(el);
+        const n = c.getOption().series[0].data.find(n => n.name === key);
+        const [x, y] = c.convertToPixel({seriesIndex: 0}, [n.x, n.y]);
+        const box = el.querySelector("canvas").getBoundingClientRect();
+        return [box.left + x, box.top + y];
+    }""", [selector, key])
+    page.mouse.click(x, y)

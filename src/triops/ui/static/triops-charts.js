@@ -6,6 +6,7 @@
 (function () {
   "use strict";
   var ECHARTS_SRC = "/static/vendor/echarts-6.1.0/echarts.min.js";
+  var DAGRE_SRC = "/static/vendor/dagre-3.1.4/dagre.min.js";
 
   function fmt(v) {
     if (typeof v !== "number" || !isFinite(v)) return v === null || v === undefined ? "–" : String(v);
@@ -45,12 +46,39 @@
     };
   }
 
+  function itemTip(p) { return esc((p.data && p.data.tip) || p.name); }
+
+  /* A graph series marked triopsLayout "dagre" gets its nodes placed by dagre, layered
+   * left to right, and the drawing is sized to the laid-out graph (its box scrolls), so
+   * that nodes keep their size however large the graph. */
+  function layOut(el, series) {
+    var g = new window.dagre.graphlib.Graph();
+    g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 50, marginx: 16, marginy: 16 });
+    g.setDefaultEdgeLabel(function () { return {}; });
+    var size = series.symbolSize;
+    series.data.forEach(function (n) { g.setNode(n.name, { width: size[0], height: size[1] }); });
+    series.links.forEach(function (l) { g.setEdge(l.source, l.target); });
+    window.dagre.layout(g);
+    series.data.forEach(function (n) { var p = g.node(n.name); n.x = p.x; n.y = p.y; });
+    // ECharts fits the node centres into the view: leave half a node (and a margin) around.
+    var box = g.graph(), pad = 8;
+    series.left = series.right = size[0] / 2 + pad;
+    series.top = series.bottom = size[1] / 2 + pad;
+    var width = el.parentElement ? el.parentElement.clientWidth - 2 : 0;
+    el.style.width = Math.max(width, box.width + 2 * pad) + "px";
+    el.style.height = (box.height + 2 * pad) + "px";
+    el.style.maxWidth = "none";
+  }
+
   function draw(el) {
     if (el.getAttribute("data-drawn")) return;
     el.setAttribute("data-drawn", "1");
     var option = JSON.parse(el.querySelector("script[type='application/json']").textContent);
     var axisType = option.xAxis && option.xAxis.type;
-    if (option.tooltip && !option.tooltip.formatter) option.tooltip.formatter = tooltip(axisType);
+    (option.series || []).forEach(function (s) { if (s.triopsLayout === "dagre") layOut(el, s); });
+    if (option.tooltip && !option.tooltip.formatter) {
+      option.tooltip.formatter = option.tooltip.trigger === "item" ? itemTip : tooltip(axisType);
+    }
     [].concat(option.yAxis || [], axisType === "value" ? [option.xAxis] : []).forEach(function (a) {
       if (a && a.type === "value") a.axisLabel = Object.assign({ formatter: fmt }, a.axisLabel || {});
     });
@@ -66,19 +94,27 @@
     if (window.ResizeObserver) new ResizeObserver(function () { chart.resize(); }).observe(el);
   }
 
+  /* Runs then() once the global ``name`` exists, loading ``src`` at most once. */
+  function need(name, src, then) {
+    if (window[name]) return then();
+    var script = document.querySelector("script[data-loads='" + name + "']");
+    if (!script) {
+      script = document.createElement("script");
+      script.src = src;
+      script.setAttribute("data-loads", name);
+      document.head.appendChild(script);
+    }
+    script.addEventListener("load", then);
+  }
+
   function drawAll(root) {
     var charts = (root || document).querySelectorAll("div.chart[data-echarts]");
     if (!charts.length) return;
     var go = function () { charts.forEach(draw); };
-    if (window.echarts) return go();
-    var script = document.querySelector("script[data-echarts-loader]");
-    if (!script) {
-      script = document.createElement("script");
-      script.src = ECHARTS_SRC;
-      script.setAttribute("data-echarts-loader", "1");
-      document.head.appendChild(script);
-    }
-    script.addEventListener("load", go);
+    var graphs = [].some.call(charts, function (el) {
+      return el.querySelector("script[type='application/json']").textContent.indexOf('"triopsLayout":"dagre"') >= 0;
+    });
+    need("echarts", ECHARTS_SRC, graphs ? function () { need("dagre", DAGRE_SRC, go); } : go);
   }
 
   window.triopsCharts = { drawAll: drawAll, format: fmt };
