@@ -95,8 +95,8 @@ def graph_nodes(page, selector: str = "div.chart") -> dict[str, dict]:
     return page.evaluate("""sel => {
         const el = document.querySelector(sel);
         const s = echarts.getInstanceByDom(el).getOption().series[0];
-        return Object.fromEntries(s.data.map(n => [n.name, {x: n.x, y: n.y, href: n.href,
-                                                            open: n.open, tip: n.tip}]));
+        return Object.fromEntries(s.data.filter(n => !n.name.startsWith("__")).map(
+            n => [n.name, {x: n.x, y: n.y, href: n.href, open: n.open, tip: n.tip}]));
     }""", selector)
 
 

@@ -46,6 +46,11 @@ def test_drift_report_page_chart_marks_and_export(server, tmp_path):
         assert line["yAxis"] == 0.1 and line["name"] == "drift when score ≥ 0.1"
         assert x["yAxis"]["max"] >= 0.1
         shot(page, "ml-monitor")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "ml-monitor-phone")
+        page.set_viewport_size({"width": 1400, "height": 900})
 
         page.click("#latest-report")
         page.wait_for_url("**/results/*")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import triops
-from tests.e2e.browser import browser_page, charts, hover, login, shot
+from tests.e2e.browser import browser_page, charts, graph_nodes, hover, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -96,10 +96,21 @@ def test_ml_pages(server, tmp_path, monkeypatch):
                 ("gbm-0", 60), ("gbm-1", 60), ("gbm-2", 60)]
             assert c["legend"] == ["gbm-0", "gbm-1", "gbm-2"]
         tip = hover(page, page.locator("div.chart").nth(1))
-        assert "gbm-0" in tip and "gbm-2" in tip
+        assert "gbm-0" in tip and "gbm-2" in tip and "step" in tip
+        # A run toggled off in the legend leaves the chart; the others stay.
+        page.locator("div.chart").nth(1).evaluate(
+            "el => echarts.getInstanceByDom(el).dispatchAction("
+            "{type: 'legendToggleSelect', name: 'gbm-1'})")
+        tip = hover(page, page.locator("div.chart").nth(1), 0.3)
+        assert "gbm-0" in tip and "gbm-1" not in tip
         diff_rows = page.locator("#param-diff tr.diff td:first-child").all_inner_texts()
         assert sorted(diff_rows) == ["alpha", "depth"]  # "features" is the same everywhere
         shot(page, "ml-compare")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(page, "ml-compare-phone")
+        page.set_viewport_size({"width": 1400, "height": 900})
 
         page.goto("/ui/ml/models")
         assert "@champion → v2" in page.inner_text("#models")
@@ -122,6 +133,12 @@ def test_ml_pages(server, tmp_path, monkeypatch):
         for expected in ("churn-train", "v1", "churn-holdout", "not registered", "gbm-1",
                          "churn v2", "@champion", "Not deployed"):
             assert expected in chain, expected
+        drawn = graph_nodes(page, "#lineage-graph div.chart")
+        assert {"model:churn/2", f"run:{run_ids[1]}", "model:churn@champion",
+                "model:churn"} <= set(drawn)
+        assert any(k.startswith("dataset:churn-train@") for k in drawn)
+        # Laid out along the edges: the run left of the version it produced.
+        assert drawn[f"run:{run_ids[1]}"]["x"] < drawn["model:churn/2"]["x"]
         shot(page, "ml-lineage")
 
         page.goto("/ui/ml/compare?runs=" + run_ids[0])

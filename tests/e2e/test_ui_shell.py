@@ -64,7 +64,9 @@ def test_static_assets_are_served_locally(server):
     assert css.status_code == 200 and "--accent" in css.text
     # The charting library is served from the package, with its licence beside it.
     for path in ("/static/triops-charts.js", "/static/vendor/echarts-6.1.0/echarts.min.js",
-                 "/static/vendor/echarts-6.1.0/LICENSE"):
+                 "/static/vendor/echarts-6.1.0/LICENSE", "/static/vendor/dagre-3.1.4/dagre.min.js",
+                 "/static/vendor/dagre-3.1.4/LICENSE"):
         assert httpx.get(f"{server.url}{path}").status_code == 200, path
     script = httpx.get(f"{server.url}/static/triops-charts.js").text
     assert "/static/vendor/echarts-6.1.0/echarts.min.js" in script
+    assert "/static/vendor/dagre-3.1.4/dagre.min.js" in script

@@ -16,11 +16,13 @@ from triops.ml import overview_store as ml_overview
 from triops.ml import registry_store as registry
 from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as runs
+from triops.ops.topology import load_graph
 from triops.server import audit_log as audit
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.ml_charts import Series, color_of, overlay_chart
 from triops.ui.rendering import render
+from triops.ui.topology_svg import draw
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/ml", include_in_schema=False)
 
@@ -33,6 +35,8 @@ POINTS_PER_CURVE = 20_000
 #: What the model page lists of the audit log: moves and deletions of its aliases.
 ALIAS_ACTIONS = ("model.alias.move", "model.alias.delete")
 ALIAS_HISTORY = 200
+#: Edges from a model version drawn on its lineage page: datasets are two away (via the run).
+LINEAGE_HOPS = 2
 
 
 @router.get("", response_class=HTMLResponse)
@@ -173,5 +177,14 @@ def _quote(text: str) -> str:
 @router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
 def lineage_page(request: Request, name: str, version: str,
                  caller: Caller = AsViewer) -> HTMLResponse:
-    chain = ml_lineage.model_version(runtime_of(request).db, caller.project, name, version)
-    return render(request, "ml_lineage.html", chain=chain)
+    db = runtime_of(request).db
+    chain = ml_lineage.model_version(db, caller.project, name, version)
+    # The same lineage as the topology holds it, drawn: the version's datasets (through
+    # its run), the registered model and its other versions, aliases and endpoints.
+    key = f"model:{chain.model.name}/{chain.model.version}"
+    with db.read() as session:
+        graph = load_graph(session, caller.project)
+    near = graph.within(key, LINEAGE_HOPS)
+    drawing = draw(graph.subgraph(near), highlight=key,
+                   title=f"lineage of {chain.model.name} v{chain.model.version}") if near else None
+    return render(request, "ml_lineage.html", chain=chain, drawing=drawing)

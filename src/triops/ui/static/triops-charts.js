@@ -20,21 +20,24 @@
     });
   }
 
-  function when(x, axisType) {
-    if (axisType !== "time") return typeof x === "number" ? fmt(x) : esc(x);
+  function when(x, axisType, axisName) {
+    if (axisType !== "time") {
+      var shown = typeof x === "number" ? fmt(x) : esc(x);
+      return axisName ? esc(axisName) + " " + shown : shown;
+    }
     return new Date(x).toISOString().replace("T", " ").replace(/\.000Z$|Z$/, "") + " UTC";
   }
 
   /* One line per series under the hovered x: a series' own "tip" (an interval, an
    * anomaly's score, a crossing's caption) replaces or follows its value. */
-  function tooltip(axisType) {
+  function tooltip(axisType, axisName) {
     return function (params) {
       if (!Array.isArray(params)) params = [params];
       var shown = params.filter(function (p) { return p.seriesName.charAt(0) !== "_"; });
       if (!shown.length) return "";
       var first = shown[0];
       var x = Array.isArray(first.value) ? first.value[0] : first.name;
-      var lines = ["<b>" + when(x, axisType) + "</b>"];
+      var lines = ["<b>" + when(x, axisType, axisName) + "</b>"];
       shown.forEach(function (p) {
         var d = p.data || {};
         var y = Array.isArray(p.value) ? p.value[1] : p.value;
@@ -60,13 +63,20 @@
     series.links.forEach(function (l) { g.setEdge(l.source, l.target); });
     window.dagre.layout(g);
     series.data.forEach(function (n) { var p = g.node(n.name); n.x = p.x; n.y = p.y; });
-    // ECharts fits the node centres into the view: leave half a node (and a margin) around.
-    var box = g.graph(), pad = 8;
-    series.left = series.right = size[0] / 2 + pad;
-    series.top = series.bottom = size[1] / 2 + pad;
-    var width = el.parentElement ? el.parentElement.clientWidth - 2 : 0;
-    el.style.width = Math.max(width, box.width + 2 * pad) + "px";
-    el.style.height = (box.height + 2 * pad) + "px";
+    // ECharts stretches the nodes' bounding box over the series' box: two invisible
+    // corner points make that bounding box dagre's whole drawing, and the series' box is
+    // the same size in pixels, so nothing is stretched and every node keeps its size.
+    var box = g.graph();
+    var width = Math.max(el.parentElement ? el.parentElement.clientWidth - 2 : 0, box.width);
+    var corner = { symbolSize: 0, label: { show: false }, tooltip: { show: false } };
+    series.data.push(Object.assign({ name: "__corner-0", x: 0, y: 0 }, corner),
+                     Object.assign({ name: "__corner-1", x: box.width, y: box.height }, corner));
+    series.left = (width - box.width) / 2;
+    series.top = 0;
+    series.width = box.width;
+    series.height = box.height;
+    el.style.width = width + "px";
+    el.style.height = box.height + "px";
     el.style.maxWidth = "none";
   }
 
@@ -77,7 +87,8 @@
     var axisType = option.xAxis && option.xAxis.type;
     (option.series || []).forEach(function (s) { if (s.triopsLayout === "dagre") layOut(el, s); });
     if (option.tooltip && !option.tooltip.formatter) {
-      option.tooltip.formatter = option.tooltip.trigger === "item" ? itemTip : tooltip(axisType);
+      option.tooltip.formatter = option.tooltip.trigger === "item" ? itemTip
+        : tooltip(axisType, option.xAxis && option.xAxis.name);
     }
     [].concat(option.yAxis || [], axisType === "value" ? [option.xAxis] : []).forEach(function (a) {
       if (a && a.type === "value") a.axisLabel = Object.assign({ formatter: fmt }, a.axisLabel || {});
