@@ -53,7 +53,7 @@ def test_login_navigate_and_resolve_incident(server):
         assert page.url.endswith("/ui/ops")
         page.click("text=Log out")
         page.goto("/ui")
-        assert "/ui/login" in page.url
+        assert page.url.endswith("/ui/login")
 
     with server.http() as http:
         assert http.get(f"/api/v1/incidents/{incident_id}").json()["status"] == "resolved"

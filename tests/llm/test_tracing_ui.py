@@ -61,4 +61,5 @@ def test_pages_render_traces_waterfall_and_dashboard(client):
 def test_pages_need_a_login(client):
     anonymous = client.get("/ui/llm/traces", headers={"Authorization": ""},
                            follow_redirects=False)
-    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/ui/login"
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/ui/login?next=%2Fui%2Fllm%2Ftraces"

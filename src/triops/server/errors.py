@@ -95,7 +95,8 @@ def install(app: FastAPI) -> None:
             # A person in a browser gets the login page, not a JSON error, and comes
             # back to the page asked for once logged in.
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            after = f"?next={quote(target, safe='')}" if request.method == "GET" else ""
+            back = request.method == "GET" and target != "/ui"  # /ui is where login goes anyway
+            after = f"?next={quote(target, safe='')}" if back else ""
             return RedirectResponse(f"/ui/login{after}", status_code=303)
         return _respond(request, status_for(exc), exc.code, exc.message,
                         getattr(exc, "param", None), getattr(exc, "headers", None))
