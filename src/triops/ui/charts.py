@@ -153,7 +153,7 @@ def base_option(*, x_type: str, title: str, legend: bool, zoom: bool = True) -> 
         "grid": {"left": 56, "right": 24, "top": 36 if legend else 16, "bottom": 32,
                  "containLabel": True},
         "tooltip": {"trigger": "axis", "confine": True},
-        "xAxis": {"type": x_type, "scale": x_type == "value"},
+        "xAxis": {"type": x_type, "scale": x_type == "value", "axisLabel": {"hideOverlap": True}},
         "yAxis": {"type": "value", "scale": True},
         "series": [],
     }
