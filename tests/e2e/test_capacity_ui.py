@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.browser import browser_page, login, shot
+from tests.e2e.browser import browser_page, charts, login, shot
 from tests.e2e.test_capacity import FULL_AT_H, T0, USED, H, send_hours
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -31,24 +31,24 @@ def test_series_page_draws_forecast_band_threshold_and_crossing(server):
     with browser_page(server.url) as page:
         login(page, server.admin_key)
         page.goto(f"/ui/ops/series?key={quote(USED)}")
-        page.wait_for_selector("svg.chart polyline.series")
-        chart = page.locator("svg.chart")
-        assert chart.locator("polyline.forecast-line").count() == 1
-        assert chart.locator("polygon.interval").count() == 1
-        assert chart.locator("g.threshold").count() == 1
-        assert "disk-full: 500" in chart.locator("g.threshold text").text_content()
-        caption = chart.locator("g.crossing text").text_content()
+        [chart] = charts(page)
+        main, series = chart["series"][0], {s["name"]: s for s in chart["series"]}
+        assert {"forecast", "90 % interval", "expected crossing"} <= set(series)
+        [threshold] = main["markLine"]
+        assert threshold["name"] == "disk-full: 500" and threshold["yAxis"] == 500
+        assert chart["yAxis"]["max"] >= 500  # the axis reaches the threshold line
+        [crossing] = series["expected crossing"]["data"]
+        caption = crossing["tip"]
         match = re.fullmatch(r"disk /var on host-3 full in ~(\d+) h", caption)
         assert match, caption
         assert int(match.group(1)) == pytest.approx(FULL_AT_H - 24, abs=2)
 
         # The forecast runs right of the history, the crossing on the threshold line.
-        series_end = max(float(p.split(",")[0]) for p in
-                         chart.locator("polyline.series").get_attribute("points").split())
-        ring = chart.locator("g.crossing circle")
-        assert float(ring.get_attribute("cx")) > series_end
-        line_y = float(chart.locator("g.threshold line").get_attribute("y1"))
-        assert float(ring.get_attribute("cy")) == pytest.approx(line_y)
+        series_end = main["data"][-1][0]
+        assert series["forecast"]["data"][0] == main["data"][-1]
+        assert crossing["value"][0] > series_end and crossing["value"][1] == 500
+        band = series["90 % interval"]["data"]
+        assert band[-1]["value"][1] > 0 and " – " in band[-1]["tip"]
         facts = page.inner_text("dl.facts")
         assert "disk-full" in facts and "full at 500" in facts
         assert "capacity forecast" in page.inner_text("main")

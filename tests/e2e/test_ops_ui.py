@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import browser_page, login, shot
+from tests.e2e.browser import browser_page, charts, click_point, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -44,14 +44,15 @@ def test_ops_series_with_anomaly_markers_and_log_templates(server):
         page.click("nav.sections >> text=Ops")
         assert KEY in page.inner_text("main")
         page.click(f"text={KEY}")
-        page.wait_for_selector("svg.chart polyline.series")
-        markers = page.locator("svg.chart circle.anomaly")
-        assert markers.count() >= 1
+        [drawn] = charts(page)
+        [anomalies] = [s for s in drawn["series"] if s["name"] == "anomalies"]
+        assert anomalies["points"] >= 1 and anomalies["data"][0]["href"].startswith("/ui/")
+        assert "anomaly score" in anomalies["data"][0]["tip"]
         assert "ensemble" in page.inner_text("dl.facts")
         assert "Latest anomaly signals" in page.inner_text("main")
         shot(page, "ops-series")
 
-        markers.first.click(force=True)  # a marker links to its incident
+        click_point(page, page.locator("div.chart"), "anomalies")  # links to its incident
         page.wait_for_url("**/ui/incidents/*")
         assert f"series:{KEY}" in page.inner_text("main")
 
@@ -60,7 +61,8 @@ def test_ops_series_with_anomaly_markers_and_log_templates(server):
         text = page.inner_text("main")
         assert "GET <*> <*> in <*> ms" in text
         assert "upstream timeout after <*> retries" in text
-        assert page.locator("svg.chart rect").count() == 2
+        [bars] = charts(page)
+        assert bars["series"][0]["points"] == 2
         shot(page, "ops-log-templates")
 
         page.click("table.grid >> text=E2")

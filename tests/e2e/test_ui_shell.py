@@ -24,7 +24,8 @@ def test_login_navigate_and_resolve_incident(server):
 
     with browser_page(server.url) as page:
         page.goto("/ui/incidents")
-        assert page.url.endswith("/ui/login")  # not logged in: sent to the login page
+        # Not logged in: sent to the login page, which sends back here afterwards.
+        assert page.url.endswith("/ui/login?next=%2Fui%2Fincidents")
         page.fill("#api_key", "tri_wrong_key_000000000")
         page.click("button[type=submit]")
         assert "unknown or revoked" in page.inner_text("[role=alert]")
@@ -61,3 +62,11 @@ def test_login_navigate_and_resolve_incident(server):
 def test_static_assets_are_served_locally(server):
     css = httpx.get(f"{server.url}/static/triops.css")
     assert css.status_code == 200 and "--accent" in css.text
+    # The charting library is served from the package, with its licence beside it.
+    for path in ("/static/triops-charts.js", "/static/vendor/echarts-6.1.0/echarts.min.js",
+                 "/static/vendor/echarts-6.1.0/LICENSE", "/static/vendor/dagre-3.1.4/dagre.min.js",
+                 "/static/vendor/dagre-3.1.4/LICENSE"):
+        assert httpx.get(f"{server.url}{path}").status_code == 200, path
+    script = httpx.get(f"{server.url}/static/triops-charts.js").text
+    assert "/static/vendor/echarts-6.1.0/echarts.min.js" in script
+    assert "/static/vendor/dagre-3.1.4/dagre.min.js" in script

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import triops
@@ -25,6 +25,9 @@ from triops.ui.routers import ROUTERS as UI_ROUTERS
 #: Every router of the server: the API's own list first (its hot paths match soonest),
 #: then health and the UI's pages.
 ROUTERS = [*API_ROUTERS, health_router, *UI_ROUTERS]
+ROOT_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>triops</title>'
+             '<script src="/static/mlflow-links.js"></script></head><body>'
+             '<noscript><a href="/ui">Open triops</a></noscript></body></html>')
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -54,8 +57,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
-    def root(_request: Request) -> RedirectResponse:
-        return RedirectResponse("/ui", status_code=307)
+    def root(_request: Request) -> HTMLResponse:
+        # Not a redirect: links into MLflow's UI carry their route in the fragment
+        # (``/#/experiments/1/runs/<id>``), which only a script on this page can read.
+        return HTMLResponse(ROOT_PAGE)
 
     app.add_middleware(GatewayShortcut)  # the gateway's hot routes skip the router
     app.add_middleware(InputGuard)  # hostile values get a 400 before any route sees them

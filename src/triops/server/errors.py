@@ -7,6 +7,7 @@ parses, so its users see the exceptions they expect.
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -91,8 +92,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.TriopsError)
     async def _triops_error(request: Request, exc: errors.TriopsError) -> Response:
         if isinstance(exc, errors.Unauthenticated) and request.url.path.startswith("/ui"):
-            # A person in a browser gets the login page, not a JSON error.
-            return RedirectResponse("/ui/login", status_code=303)
+            # A person in a browser gets the login page, not a JSON error, and comes
+            # back to the page asked for once logged in.
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            back = request.method == "GET" and target != "/ui"  # /ui is where login goes anyway
+            after = f"?next={quote(target, safe='')}" if back else ""
+            return RedirectResponse(f"/ui/login{after}", status_code=303)
         return _respond(request, status_for(exc), exc.code, exc.message,
                         getattr(exc, "param", None), getattr(exc, "headers", None))
 

@@ -1,23 +1,36 @@
-"""Small server-rendered SVG charts: a time-series line chart with markers and an
-optional forecast (line, interval band, thresholds and their expected crossings), a bar
-chart.
+"""Charts people can explore: the server builds an Apache ECharts option, the page draws it.
 
-No JavaScript and no third-party front-end code: the server draws the SVG, the page
-embeds it. Long series are reduced to the minimum and maximum of each pixel column,
-so spikes survive however many points there are.
+Every chart is a ``<div class="chart">`` holding its option as JSON; the static
+``triops-charts.js`` loads the vendored ECharts (``static/vendor/``, no CDN) once a page
+has a chart and draws each with hover values, zoom (wheel, drag, box zoom, restore) and a
+legend whose entries toggle their series. Long series are reduced on the server to the
+first, minimum, maximum and last point of each pixel column, so spikes survive and a
+page never carries more than a few points per pixel.
+
+Three builders cover the pages: ``line_chart`` (a time series with markers, change flags
+and an optional forecast with thresholds), ``bar_chart`` (one bar per label) and
+``grouped_bars`` (several series over the same categories, e.g. a reference and a
+current histogram). ``overlay_chart`` of ``triops.ui.ml_charts`` draws curves by step.
 """
 
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from markupsafe import Markup, escape
 
-_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 64, 16, 14, 30
+#: Series colours, distinguishable on white and for the common colour-vision deficiencies
+#: (Okabe-Ito); the first is triops' accent so single-series charts keep the house colour.
+PALETTE = ("#0f6b5c", "#d55e00", "#0072b2", "#cc79a7", "#e69f00", "#56b4e9", "#000000",
+           "#009e73")
+ANOMALY, CHANGE, THRESHOLD = "#b42318", "#6938ef", "#dc6803"
+#: How much time either side of a series' only point the axis shows.
+LONE_POINT_MS = 30 * 60_000
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def reduce_points(points: Sequence[tuple[float, float]], columns: int) -> list[tuple[float, float]]:
-    """Keep first, min, max and last of each of ``columns`` x buckets, in x order."""
+    """Keep first, min, max and last of each of ``columns`` x buckets, in x order.
+
+    >>> reduce_points([(float(x), float(x % 7)) for x in range(100)], 5)[:4]
+    [(0.0, 0.0), (6.0, 6.0), (19.0, 5.0), (20.0, 6.0)]
+    """
     if len(points) <= columns * 2:
         return list(points)
     x0, x1 = points[0][0], points[-1][0]
@@ -99,18 +116,64 @@ def _extremes(bucket: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [bucket[i] for i in sorted(keep)]
 
 
-def _time_label(ms: float, span_ms: float) -> str:
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    # Six labels a week or more apart each fall on a different day.
-    if span_ms > 7 * 86_400_000:
-        return moment.strftime("%m-%d")
-    if span_ms > 86_400_000:
-        return moment.strftime("%m-%d %H:%M")
-    return moment.strftime("%H:%M:%S" if span_ms < 600_000 else "%H:%M")
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: a missing or infinite value is a gap in the line."""
+    return value if value is not None and math.isfinite(value) else None
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4g}"
+def render(option: dict[str, Any], *, height: int, title: str, width: int | None = None) -> Markup:
+    """The chart's element: a sized ``div`` carrying ``option`` for ``triops-charts.js``.
+
+    The width is a maximum (charts shrink with a phone's screen); ``<`` is escaped in the
+    JSON so that no value can close the script element.
+    """
+    if "legend" in option and "data" not in option["legend"]:
+        # Series named with a leading "_" are drawing aids (a band's lower edge).
+        option["legend"]["data"] = [s["name"] for s in option["series"]
+                                    if not s["name"].startswith("_")]
+    data = orjson.dumps(option).decode().replace("<", "\\u003c")
+    style = f"height:{height}px" + (f";max-width:{width}px" if width else "")
+    return Markup(
+        f'<div class="chart" data-echarts role="img" aria-label="{escape(title or "chart")}" '
+        f'style="{style}"><script type="application/json">{data}</script></div>'
+    )
+
+
+def _empty(title: str, text: str) -> Markup:
+    return Markup(f'<p class="chart-empty empty" aria-label="{escape(title or "chart")}">'
+                  f'{escape(text)}</p>')
+
+
+def base_option(*, x_type: str, title: str, legend: bool, zoom: bool = True) -> dict[str, Any]:
+    """What every explorable chart shares: axis tooltip, legend, zoom and its restore."""
+    option: dict[str, Any] = {
+        "aria": {"enabled": True, "label": {"description": title}},
+        "animation": False,
+        "useUTC": True,
+        "grid": {"left": 56, "right": 24, "top": 36 if legend else 16, "bottom": 32,
+                 "containLabel": True},
+        "tooltip": {"trigger": "axis", "confine": True},
+        "xAxis": {"type": x_type, "scale": x_type == "value", "axisLabel": {"hideOverlap": True}},
+        "yAxis": {"type": "value", "scale": True},
+        "series": [],
+    }
+    if legend:
+        option["legend"] = {"type": "scroll", "top": 0, "left": 0, "right": 80}
+    if zoom:
+        option["dataZoom"] = [{"type": "inside", "xAxisIndex": 0, "filterMode": "none"}]
+        option["toolbox"] = {"right": 8, "top": 0, "feature": {
+            "dataZoom": {"yAxisIndex": "none", "title": {"zoom": "box zoom", "back": "undo zoom"}},
+            "restore": {"title": "reset"}}}
+    return option
+
+
+def line_series(name: str, points: Sequence[tuple[float, float]], *, color: str,
+                columns: int, **extra: Any) -> dict[str, Any]:
+    """A line of ``(x, y)`` points, reduced to ``columns``; a lone point shows as a dot."""
+    shown = reduce_points(points, columns)
+    return {"type": "line", "name": name, "color": color, "showSymbol": len(shown) < 3,
+            "symbolSize": 7, "sampling": "none", "lineStyle": {"width": 1.6},
+            "data": [[x, _finite(y)] for x, y in shown], **extra}
 
 
 def line_chart(
@@ -122,161 +185,139 @@ def line_chart(
     title: str = "",
     changes: Sequence[Marker] = (),
     forecast: Forecast | None = None,
+    thresholds: Sequence[Threshold] = (),
+    name: str = "",
+    markers_name: str = "anomalies",
 ) -> Markup:
-    """An SVG line chart of ``(time_ms, value)`` points sorted by time, with markers,
-    ``changes`` (deploys, promotions...) as dashed vertical lines with a flag, and a
-    ``forecast`` drawn on past the last point (the time axis extends over it)."""
-    label = escape(title or "line chart")
+    """A time chart of ``(time_ms, value)`` points sorted by time, with ``markers`` as red
+    dots on the line, ``changes`` (deploys, promotions...) as dashed vertical lines, a
+    ``forecast`` drawn on past the last point with its interval band, and horizontal
+    ``thresholds`` (a forecast's own thresholds are drawn too). Linked markers and
+    changes open their page when clicked."""
     if not points:
-        return Markup(
-            f'<svg class="chart" role="img" aria-label="{label}" width="{width}" height="60" '
-            f'viewBox="0 0 {width} 60"><text x="16" y="34" fill="#667085">no points</text></svg>'
-        )
-    plot_w = width - _PAD_LEFT - _PAD_RIGHT
-    plot_h = height - _PAD_TOP - _PAD_BOTTOM
-    shown = reduce_points(points, plot_w)
-    xs = [p[0] for p in points]
-    ahead = _thin(forecast.points, plot_w) if forecast and forecast.points else []
-    thresholds = forecast.thresholds if forecast else ()
-    x0, x1 = xs[0], max(xs[-1], ahead[-1][0] if ahead else xs[-1])
-    if x1 <= x0:
-        x1 = x0 + 1.0
-    ys = [p[1] for p in shown] + [y for p in ahead for y in p[1:]]
-    ys += [t.value for t in thresholds]
-    ticks = nice_ticks(min(ys), max(ys))
-    y0, y1 = ticks[0], ticks[-1]
-
-    def sx(x: float) -> float:
-        return _PAD_LEFT + (x - x0) / (x1 - x0) * plot_w
-
-    def sy(y: float) -> float:
-        return _PAD_TOP + plot_h - (y - y0) / ((y1 - y0) or 1.0) * plot_h
-
-    parts = [(
-        f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
-    )]
-    for t in ticks:
-        y = sy(t)
-        parts.append(f'<line x1="{_PAD_LEFT}" x2="{width - _PAD_RIGHT}" y1="{y:.1f}" '
-                     f'y2="{y:.1f}" stroke="#eaecf0"/>')
-        parts.append(f'<text x="{_PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                     f'font-size="11" fill="#667085">{_fmt(t)}</text>')
-    for i in range(6):
-        xv = x0 + (x1 - x0) * i / 5
-        # The last label ends at the plot's edge rather than running off the image.
-        anchor = "end" if i == 5 else "middle"
-        parts.append(f'<text x="{sx(xv):.1f}" y="{height - 10}" text-anchor="{anchor}" '
-                     f'font-size="11" fill="#667085">{_time_label(xv, x1 - x0)}</text>')
+        return _empty(title, "no points")
+    label = name or title or "value"
+    ahead = list(forecast.points) if forecast and forecast.points else []
+    lines = [*thresholds, *(forecast.thresholds if forecast else ())]
+    option = base_option(x_type="time", title=title, legend=bool(ahead or markers or lines))
+    main = line_series(label, points, color=PALETTE[0], columns=width)
+    marks = [_change_mark(c) for c in changes if points[0][0] <= c.x <= _last_x(points, ahead)]
+    marks += [_threshold_mark(t) for t in lines]
+    if marks:
+        main["markLine"] = {"symbol": "none", "silent": False, "data": marks}
+    option["series"].append(main)
+    if len(points) == 1 and not ahead:  # a lone point mid-chart, not on the axis
+        option["xAxis"].update(min=points[0][0] - LONE_POINT_MS, max=points[0][0] + LONE_POINT_MS)
     if ahead:
-        parts.append(_forecast_svg(points[-1], ahead, sx, sy, _PAD_TOP + plot_h))
-    path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in shown)
-    parts.append(f'<polyline class="series" fill="none" stroke="#0f6b5c" stroke-width="1.2" '
-                 f'points="{path}"/>')
-    for t in thresholds:
-        parts.append(_threshold_svg(t, sx, sy, _PAD_LEFT, width - _PAD_RIGHT))
-    for c in changes:
-        if not x0 <= c.x <= x1:
-            continue
-        x = sx(c.x)
-        flag = (f'<g class="change"><title>{escape(c.label)}</title>'
-                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_TOP}" y2="{_PAD_TOP + plot_h}" '
-                f'stroke="#6938ef" stroke-width="1.5" stroke-dasharray="4 3"/>'
-                f'<path d="M{x:.1f},{_PAD_TOP} l9,4 l-9,4 z" fill="#6938ef"/></g>')
-        parts.append(f'<a href="{escape(c.href)}">{flag}</a>' if c.href else flag)
+        option["series"].extend(_forecast_series(points[-1], ahead, width))
+    if markers:
+        option["series"].append(_marker_series(points, markers, markers_name))
+    crossings = [t for t in lines if t.crossing_x is not None]
+    if crossings:
+        option["series"].append(_crossing_series(crossings))
+    if lines:
+        # Thresholds are drawn lines, not data: the axis must reach them all the same.
+        ys = [y for _, y in points if math.isfinite(y)] + [v for p in ahead for v in p[1:]]
+        ticks = nice_ticks(min(ys + [t.value for t in lines]), max(ys + [t.value for t in lines]))
+        option["yAxis"].update(min=ticks[0], max=ticks[-1])
+    return render(option, height=height, title=title, width=width)
+
+
+def _last_x(points: Sequence[tuple[float, float]], ahead: Sequence[tuple[float, ...]]) -> float:
+    return max(points[-1][0], ahead[-1][0] if ahead else points[-1][0])
+
+
+def _change_mark(c: Marker) -> dict[str, Any]:
+    return {"xAxis": c.x, "name": c.label, "href": c.href,
+            "lineStyle": {"color": CHANGE, "type": "dashed", "width": 1.5},
+            "label": {"formatter": c.label[:40], "position": "insideEndTop", "color": CHANGE}}
+
+
+def _threshold_mark(t: Threshold) -> dict[str, Any]:
+    text = t.label or f"{t.value:.4g}"
+    return {"yAxis": t.value, "name": text,
+            "lineStyle": {"color": THRESHOLD, "type": "solid", "width": 1.4},
+            "label": {"formatter": text, "position": "insideStartTop", "color": "#b54708"}}
+
+
+def _forecast_series(last: tuple[float, float], ahead: Sequence[tuple[float, ...]],
+                     columns: int) -> list[dict[str, Any]]:
+    """The dashed forecast line and its interval band, both starting at the last point so
+    that the path continues the series. The band is the low edge (invisible) with the
+    width of the interval stacked on it; its tooltip says ``lo – hi``."""
+    k = max(1, len(ahead) // max(columns, 1))  # a forecast is smooth: every k-th point
+    kept = list(ahead[::k]) + ([ahead[-1]] if (len(ahead) - 1) % k else [])
+    path = [(last[0], last[1], last[1], last[1]), *kept]
+    return [
+        {"type": "line", "name": "forecast", "color": PALETTE[0], "showSymbol": False,
+         "lineStyle": {"type": "dashed", "width": 1.5}, "data": [[p[0], p[1]] for p in path]},
+        {"type": "line", "name": "_interval low", "stack": "interval", "showSymbol": False,
+         "lineStyle": {"opacity": 0}, "tooltip": {"show": False},
+         "data": [[p[0], p[2]] for p in path]},
+        {"type": "line", "name": "90 % interval", "stack": "interval", "showSymbol": False,
+         "color": PALETTE[0], "lineStyle": {"opacity": 0}, "areaStyle": {"opacity": 0.15},
+         "data": [{"value": [p[0], p[3] - p[2]], "tip": f"{p[2]:.4g} – {p[3]:.4g}"}
+                  for p in path]},
+    ]
+
+
+def _marker_series(points: Sequence[tuple[float, float]], markers: Sequence[Marker],
+                   name: str) -> dict[str, Any]:
+    """Red dots on the line at each marker's time (the value of the nearest point)."""
+    xs = [p[0] for p in points]
+    data = []
     for m in markers:
-        if not x0 <= m.x <= x1:
+        if not xs[0] <= m.x <= xs[-1]:
             continue
         i = min(bisect.bisect_left(xs, m.x), len(xs) - 1)
-        x, y = sx(m.x), sy(points[i][1])
-        dot = (f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_PAD_TOP}" y2="{_PAD_TOP + plot_h}" '
-               f'stroke="#b42318" stroke-opacity="0.25"/>'
-               f'<circle class="anomaly" cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="#b42318">'
-               f'<title>{escape(m.label)}</title></circle>')
-        parts.append(f'<a href="{escape(m.href)}">{dot}</a>' if m.href else dot)
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        data.append({"value": [m.x, _finite(points[i][1])], "tip": m.label, "href": m.href})
+    return {"type": "scatter", "name": name, "color": ANOMALY, "symbolSize": 9,
+            "z": 5, "data": data}
 
 
-def _thin(points: Sequence[tuple[float, ...]], columns: int) -> list[tuple[float, ...]]:
-    """Every k-th point, about ``columns`` in all, keeping the last (a forecast is smooth,
-    so this loses nothing visible)."""
-    k = max(1, len(points) // max(columns, 1))
-    kept = list(points[::k])
-    if kept[-1] != points[-1]:
-        kept.append(points[-1])
-    return kept
-
-
-def _forecast_svg(last: tuple[float, float], ahead: Sequence[tuple[float, ...]],
-                  sx: Callable[[float], float], sy: Callable[[float], float],
-                  bottom: float) -> str:
-    """The interval band and the dashed forecast line, both starting at the last point so
-    that the path continues the series."""
-    start = (last[0], last[1], last[1], last[1])
-    path = [start, *ahead]
-    mean = " ".join(f"{sx(p[0]):.1f},{sy(p[1]):.1f}" for p in path)
-    band = " ".join([f"{sx(p[0]):.1f},{sy(p[3]):.1f}" for p in path]
-                    + [f"{sx(p[0]):.1f},{sy(p[2]):.1f}" for p in reversed(path)])
-    origin = sx(last[0])
-    return (f'<g class="forecast"><title>forecast with its 90 % interval</title>'
-            f'<line class="forecast-origin" x1="{origin:.1f}" x2="{origin:.1f}" '
-            f'y1="{_PAD_TOP}" y2="{bottom:.1f}" stroke="#98a2b3" stroke-dasharray="2 3"/>'
-            f'<text x="{origin + 5:.1f}" y="{_PAD_TOP + 10}" font-size="11" '
-            f'fill="#667085">forecast →</text>'
-            f'<polygon class="interval" points="{band}" fill="#0f6b5c" fill-opacity="0.15" '
-            f'stroke="none"/>'
-            f'<polyline class="forecast-line" fill="none" stroke="#0f6b5c" stroke-width="1.5" '
-            f'stroke-dasharray="6 4" points="{mean}"/></g>')
-
-
-def _threshold_svg(t: Threshold, sx: Callable[[float], float], sy: Callable[[float], float],
-                   left: float, right: float) -> str:
-    """The threshold line with its label, and the expected crossing with its caption.
-
-    Texts go where the path is not: before the crossing the path is on the near side of
-    the line (below it when rising), after it on the far side.
-    """
-    y = sy(t.value)
-    far, near = (y - 5, y + 15) if t.rising else (y + 15, y - 5)
-    name = escape(t.label or _fmt(t.value))
-    out = [(f'<g class="threshold"><title>{name}</title>'
-            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#dc6803" '
-            f'stroke-width="1.2"/>'
-            f'<text x="{left + 6}" y="{far:.1f}" font-size="11" fill="#b54708">{name}</text>'
-            f'</g>')]
-    if t.crossing_x is not None:
-        x = sx(t.crossing_x)
-        # Left of the ring (on the far side) when there is room, else right (near side).
-        anchor, dx, ty = ("end", -9, far) if x > (left + right) / 2 else ("start", 9, near)
-        out.append(f'<g class="crossing"><title>{escape(t.caption)}</title>'
-                   f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#fff" stroke="#dc6803" '
-                   f'stroke-width="2"/>'
-                   f'<text x="{x + dx:.1f}" y="{ty:.1f}" text-anchor="{anchor}" '
-                   f'font-size="12" font-weight="600" fill="#b54708">{escape(t.caption)}</text>'
-                   f'</g>')
-    return "".join(out)
+def _crossing_series(crossings: Sequence[Threshold]) -> dict[str, Any]:
+    """A ring where the forecast is expected to cross each threshold, captioned on the
+    side the path is not (left of the ring and above the line for a rising path)."""
+    data = [{"value": [t.crossing_x, t.value], "tip": t.caption,
+             "label": {"show": True, "formatter": t.caption, "fontWeight": 600,
+                       "color": "#b54708", "position": "left" if t.rising else "bottom"}}
+            for t in crossings]
+    return {"type": "scatter", "name": "expected crossing", "symbol": "emptyCircle",
+            "symbolSize": 11, "color": THRESHOLD, "z": 6, "data": data}
 
 
 def bar_chart(
     bars: Sequence[tuple[str, float]], *, width: int = 480, bar_height: int = 18, title: str = ""
 ) -> Markup:
-    """Horizontal bars, one per ``(label, value)``, longest value spanning the width."""
-    label = escape(title or "bar chart")
-    height = max(len(bars), 1) * (bar_height + 6) + 6
-    top = max((v for _, v in bars), default=0.0) or 1.0
-    label_w = 160
-    parts = [(f'<svg class="chart" role="img" aria-label="{label}" width="{width}" '
-              f'height="{height}" viewBox="0 0 {width} {height}" '
-              'xmlns="http://www.w3.org/2000/svg">')]
-    for i, (name, value) in enumerate(bars):
-        y = 6 + i * (bar_height + 6)
-        w = max((width - label_w - 70) * value / top, 1.0)
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar_height - 5}" text-anchor="end" '
-                     f'font-size="11" fill="#475467">{escape(name[:28])}</text>'
-                     f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" '
-                     f'fill="#0f6b5c" rx="2"/>'
-                     f'<text x="{label_w + w + 6:.1f}" y="{y + bar_height - 5}" font-size="11" '
-                     f'fill="#475467">{_fmt(value)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    """Horizontal bars, one per ``(label, value)``, in the order given (top first)."""
+    if not bars:
+        return _empty(title, "nothing to show")
+    option = base_option(x_type="value", title=title, legend=False, zoom=False)
+    option["tooltip"]["axisPointer"] = {"type": "shadow"}
+    option["grid"].update(left=8, right=48, top=8, bottom=8)
+    option["xAxis"] = {"type": "value", "show": False}
+    option["yAxis"] = {"type": "category", "inverse": True,
+                       "data": [name for name, _ in bars],
+                       "axisLabel": {"width": 150, "overflow": "truncate"}}
+    option["series"] = [{"type": "bar", "name": title or "value", "color": PALETTE[0],
+                         "barMaxWidth": bar_height, "label": {"show": True, "position": "right"},
+                         "data": [_finite(v) for _, v in bars]}]
+    return render(option, height=len(bars) * (bar_height + 8) + 24, title=title, width=width)
+
+
+def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *,
+                 width: int = 560, height: int = 220, title: str = "",
+                 y_name: str = "") -> Markup:
+    """Vertical bars of several named series over the same ``categories`` (histogram bins
+    or category values), side by side; the legend toggles each series."""
+    if not categories:
+        return _empty(title, "nothing to show")
+    option = base_option(x_type="category", title=title, legend=True, zoom=len(categories) > 12)
+    option["tooltip"]["axisPointer"] = {"type": "shadow"}
+    option["xAxis"] = {"type": "category", "data": list(categories),
+                       "axisLabel": {"hideOverlap": True}}
+    option["yAxis"] = {"type": "value", "name": y_name}
+    option["series"] = [{"type": "bar", "name": name, "color": PALETTE[(i * 2) % len(PALETTE)],
+                         "data": [_finite(v) for v in values]}
+                        for i, (name, values) in enumerate(series)]
+    return render(option, height=height, title=title, width=width)

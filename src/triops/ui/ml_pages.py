@@ -16,10 +16,13 @@ from triops.ml import overview_store as ml_overview
 from triops.ml import registry_store as registry
 from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as runs
+from triops.ops.topology import load_graph
+from triops.server import audit_log as audit
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.ml_charts import Series, color_of, overlay_chart
 from triops.ui.rendering import render
+from triops.ui.topology_svg import draw
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/ml", include_in_schema=False)
 
@@ -29,6 +32,11 @@ MAX_COLUMNS = 12
 MAX_COMPARE = 8
 MAX_CURVES = 6
 POINTS_PER_CURVE = 20_000
+#: What the model page lists of the audit log: moves and deletions of its aliases.
+ALIAS_ACTIONS = ("model.alias.move", "model.alias.delete")
+ALIAS_HISTORY = 200
+#: Edges from a model version drawn on its lineage page: datasets are two away (via the run).
+LINEAGE_HOPS = 2
 
 
 @router.get("", response_class=HTMLResponse)
@@ -146,12 +154,20 @@ def model_page(request: Request, name: str, caller: Caller = AsViewer) -> HTMLRe
             session, caller.project, clauses=parse_filter(f"name = '{_quote(name)}'"),
             max_results=1000, sqlite=rt.db.is_sqlite)
         aliases = registry.aliases_of(session, [model.id])[model.id]
+        history = audit.under_target(session, caller.project, ALIAS_ACTIONS,
+                                     f"model:{name}@", limit=ALIAS_HISTORY)
     by_version: dict[int, list[str]] = {}
     for alias, version in aliases:
         by_version.setdefault(version, []).append(alias)
     versions = sorted((v for _, v in rows), key=lambda v: -v.version)
+    moves = [(e, e.target.rsplit("@", 1)[-1]) for e in history]
+    # When and by whom each alias took its current version: its newest move.
+    since = {}
+    for entry, alias in moves:
+        since.setdefault(alias, entry)
     return render(request, "ml_model.html", model=model, versions=versions,
-                  by_version=by_version)
+                  by_version=by_version, aliases=aliases, moves=moves, since=since,
+                  history_limit=ALIAS_HISTORY)
 
 
 def _quote(text: str) -> str:
@@ -161,5 +177,14 @@ def _quote(text: str) -> str:
 @router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
 def lineage_page(request: Request, name: str, version: str,
                  caller: Caller = AsViewer) -> HTMLResponse:
-    chain = ml_lineage.model_version(runtime_of(request).db, caller.project, name, version)
-    return render(request, "ml_lineage.html", chain=chain)
+    db = runtime_of(request).db
+    chain = ml_lineage.model_version(db, caller.project, name, version)
+    # The same lineage as the topology holds it, drawn: the version's datasets (through
+    # its run), the registered model and its other versions, aliases and endpoints.
+    key = f"model:{chain.model.name}/{chain.model.version}"
+    with db.read() as session:
+        graph = load_graph(session, caller.project)
+    near = graph.within(key, LINEAGE_HOPS)
+    drawing = draw(graph.subgraph(near), highlight=key,
+                   title=f"lineage of {chain.model.name} v{chain.model.version}") if near else None
+    return render(request, "ml_lineage.html", chain=chain, drawing=drawing)

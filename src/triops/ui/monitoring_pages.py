@@ -1,16 +1,21 @@
 """Monitoring pages: the monitors of a project, one monitor's drift per feature and
-metrics over time (server-rendered SVG), and the pipeline runs with their steps."""
+metrics over time, the drift report of one monitor run (a page, or one HTML file to
+download), and the pipeline runs with their steps."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from triops.core.ids import now_ms
 from triops.ml import monitor_store as repo
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
-from triops.ui.charts import Marker, line_chart
+from triops.ui import drift_report
+from triops.ui.charts import Marker, Threshold, line_chart
 from triops.ui.rendering import render
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/ui/ml", include_in_schema=False)
@@ -44,14 +49,21 @@ def monitor_page(request: Request, name: str, limit: int = Query(500, ge=1, le=1
         monitor = repo.get_monitor(session, caller.project, name)
         rows = repo.results(session, monitor, limit=limit)
     drift = _series(rows, "drift", "score")
-    breaches = [Marker(x=float(r.time_ms), label=", ".join(sorted(r.breaches)))
-                for r in rows if r.breaches]
-    thresholds = {c: v.get("threshold") for c, v in (rows[-1].drift if rows else {}).items()}
-    drift_charts = [
-        (feature, line_chart(points, [m for m in breaches if "drift" in m.label], width=720,
-                             height=180, title=f"drift score of {feature}"))
-        for feature, points in sorted(drift.items())
-    ]
+    latest_drift = rows[-1].drift if rows else {}
+    thresholds = {c: v.get("threshold") for c, v in latest_drift.items()}
+    drift_charts = []
+    for feature, points in sorted(drift.items()):
+        # A red dot where this feature drifted, not wherever any feature did.
+        marks = [Marker(x=float(r.time_ms), label=f"{feature} drifted",
+                        href=f"/ui/ml/monitors/{quote(name)}/results/{r.id}")
+                 for r in rows if ((r.drift or {}).get(feature) or {}).get("drifted")]
+        limit = thresholds.get(feature)
+        lines = [] if limit is None else [Threshold(
+            value=float(limit), label=drift_report.rule_of(
+                str(latest_drift[feature].get("test", "")), limit))]
+        drift_charts.append((feature, line_chart(
+            points, marks, width=720, height=200, title=f"drift score of {feature}",
+            name=f"{feature} score", thresholds=lines, markers_name="drifted")))
     metrics: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
         for metric, value in ((r.performance or {}).get("metrics") or {}).items():
@@ -62,6 +74,32 @@ def monitor_page(request: Request, name: str, limit: int = Query(500, ge=1, le=1
     return render(request, "monitoring_monitor.html", monitor=monitor, rows=rows[-20:][::-1],
                   drift_charts=drift_charts, metric_charts=metric_charts,
                   thresholds=thresholds, latest=rows[-1] if rows else None)
+
+
+def _report(request: Request, caller: Caller, name: str, result_id: int) -> dict:
+    with runtime_of(request).db.read() as session:
+        monitor = repo.get_monitor(session, caller.project, name)
+        result = repo.get_result(session, monitor, result_id)
+    return {"monitor": monitor, "result": result,
+            "features": drift_report.features(result.drift or {})}
+
+
+@router.get("/monitors/{name}/results/{result_id}", response_class=HTMLResponse)
+def report_page(request: Request, name: str, result_id: int,
+                caller: Caller = AsViewer) -> HTMLResponse:
+    return render(request, "monitoring_report.html", **_report(request, caller, name, result_id))
+
+
+@router.get("/monitors/{name}/results/{result_id}/report.html", response_class=HTMLResponse)
+def report_file(request: Request, name: str, result_id: int,
+                caller: Caller = AsViewer) -> HTMLResponse:
+    """The same report as one HTML file that opens without triops or a network."""
+    context = _report(request, caller, name, result_id)
+    stamp = context["result"].time_ms // 1000
+    filename = quote(f"drift-{name}-{stamp}.html")
+    return HTMLResponse(drift_report.standalone({**context, "exported_ms": now_ms()}),
+                        headers={"Content-Disposition":
+                                 f"attachment; filename*=UTF-8''{filename}"})
 
 
 @router.get("/pipeline-runs/{run_id}", response_class=HTMLResponse)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -18,17 +18,28 @@ from triops.ui.rendering import render
 router = APIRouter(route_class=RoleFirstRoute, prefix="/ui", include_in_schema=False)
 
 
+def _after_login(target: str) -> str:
+    """Where to go once logged in: the page that sent the person here, when it is a page
+    of this UI (never another site, whatever ``next`` says)."""
+    if target.startswith("/ui") and not target.startswith("/ui/login") and "\\" not in target:
+        return target
+    return "/ui"
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, error: str = "") -> HTMLResponse:
-    return render(request, "login.html", error=error)
+def login_form(request: Request, error: str = "",
+               next: str = Query("", max_length=2000)) -> HTMLResponse:
+    return render(request, "login.html", error=error, next=_after_login(next))
 
 
 @router.post("/login")
-def login(request: Request, api_key: str = Form(..., max_length=512)) -> Response:
+def login(request: Request, api_key: str = Form(..., max_length=512),
+          next: str = Form("", max_length=2000)) -> Response:
     token = sessions.log_in(runtime_of(request).db, api_key)
     if token is None:
-        return render(request, "login.html", error="That key is unknown or revoked.")
-    response = RedirectResponse("/ui", status_code=303)
+        return render(request, "login.html", error="That key is unknown or revoked.",
+                      next=_after_login(next))
+    response = RedirectResponse(_after_login(next), status_code=303)
     sessions.set_cookie(request, response, token)
     return response
 

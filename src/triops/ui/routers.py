@@ -11,6 +11,7 @@ from triops.ui.guardrail_pages import router as guardrail_pages_router
 from triops.ui.incident_pages import router as incident_pages_router
 from triops.ui.llm_pages import router as llm_pages_router
 from triops.ui.ml_pages import router as ml_pages_router
+from triops.ui.ml_run_pages import router as ml_run_pages_router
 from triops.ui.monitoring_pages import router as monitoring_pages_router
 from triops.ui.ops_pages import router as ops_pages_router
 from triops.ui.pages import router as pages_router
@@ -35,5 +36,6 @@ ROUTERS: list[APIRouter] = [
     gateway_pages_router,
     monitoring_pages_router,
     ml_pages_router,
+    ml_run_pages_router,
     runbook_pages_router,
 ]

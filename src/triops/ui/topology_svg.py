@@ -1,10 +1,11 @@
-"""The topology drawn as server-side SVG: layers left to right along the edges.
+"""The topology drawn as a layered graph: callers left of the services they call.
 
-Each node's layer is the length of the longest directed path reaching it (edges that
-close a cycle are left out of the layering, not of the drawing), so callers sit left of
-the services they call and a series left of the service it measures. Within a layer,
-nodes are ordered by the mean row of their neighbours in the previous layer, which keeps
-most edges short. Every node links to its own neighbourhood page.
+``draw`` writes an ECharts graph option; the browser lays it out with the vendored dagre
+(``static/triops-charts.js``) and every node links to its own neighbourhood page.
+``layers`` is the same layering done on the server — each node's layer is the length of
+the longest directed path reaching it (edges that close a cycle are left out), and
+within a layer nodes are ordered by the mean row of their neighbours — used to size the
+drawing before the browser has laid it out.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from triops.ops.topology import Graph
+from triops.ui.charts import render
 
-_COL_W, _NODE_W, _NODE_H, _ROW_H, _PAD = 230, 180, 30, 44, 16
+_NODE_W, _NODE_H, _ROW_H, _PAD = 180, 30, 44, 16
 
 #: Fill per node type; types not listed are grey.
 TYPE_COLOURS = {
@@ -83,60 +85,47 @@ def _acyclic_order(outgoing: Mapping[str, list[str]]) -> list[str]:
 
 def draw(graph: Graph, *, highlight: str = "", open_incidents: Mapping[str, int] | None = None,
          title: str = "topology") -> Markup:
-    """The graph as one SVG: typed, linked node boxes, arrows along the edges, the
-    ``highlight`` node outlined, and a red count of each node's open incidents."""
+    """The graph as an explorable drawing: typed node boxes linking to their pages,
+    arrows along the edges, the ``highlight`` node outlined in red, and a red count of
+    each node's open incidents. The browser places the nodes with the vendored dagre
+    (layered, left to right) and draws them with ECharts: drag to pan, scroll to zoom,
+    hover for a node's type and incidents or an edge's kind."""
     open_incidents = open_incidents or {}
     if not graph.nodes:
-        return Markup(
-            f'<svg class="topology" role="img" aria-label="{escape(title)}" width="480" '
-            'height="60" viewBox="0 0 480 60"><text x="16" y="34" fill="#667085">'
-            'no nodes</text></svg>')
-    columns = layers(graph)
-    place: dict[str, tuple[float, float]] = {}
-    for c, column in enumerate(columns):
-        for r, key in enumerate(column):
-            place[key] = (_PAD + c * _COL_W, _PAD + r * _ROW_H)
-    width = _PAD * 2 + (len(columns) - 1) * _COL_W + _NODE_W
-    height = _PAD * 2 + (max(len(c) for c in columns) - 1) * _ROW_H + _NODE_H
-    parts = [(
-        f'<svg class="topology" role="img" aria-label="{escape(title)}" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-        'fill="#98a2b3"/></marker></defs>'
-    )]
-    for src, dst, kind in sorted(graph.edges):
-        if src not in place or dst not in place:  # an edge to a node the graph lacks
-            continue
-        (x1, y1), (x2, y2) = place[src], place[dst]
-        if x2 > x1:
-            ax, bx = x1 + _NODE_W, x2
-        else:  # same column or backwards: leave and enter on the right-hand side
-            ax, bx = x1 + _NODE_W, x2 + _NODE_W
-        ay, by = y1 + _NODE_H / 2, y2 + _NODE_H / 2
-        bend = max(abs(bx - ax) / 2, 40.0)
-        c2 = bx - bend if x2 > x1 else bx + bend
-        parts.append(
-            f'<path class="edge" d="M{ax:.0f},{ay:.0f} C{ax + bend:.0f},{ay:.0f} '
-            f'{c2:.0f},{by:.0f} {bx:.0f},{by:.0f}" fill="none" stroke="#98a2b3" '
-            f'stroke-width="1.2" marker-end="url(#arrow)"><title>{escape(src)} {escape(kind)} '
-            f'{escape(dst)}</title></path>')
-    for key, (x, y) in place.items():
+        return Markup(f'<p class="chart-empty empty" aria-label="{escape(title)}">no nodes</p>')
+    nodes = []
+    for key in sorted(graph.nodes):
         node = graph.nodes[key]
         count = open_incidents.get(key, 0)
         label = key if len(key) <= 26 else key[:25] + "…"
-        stroke = ('stroke="#b42318" stroke-width="2.5"' if key == highlight
-                  else 'stroke="#98a2b3" stroke-width="1"')
-        badge = (f'<circle cx="{x + _NODE_W - 2}" cy="{y + 2}" r="9" fill="#b42318"/>'
-                 f'<text class="open" x="{x + _NODE_W - 2}" y="{y + 6}" text-anchor="middle" '
-                 f'font-size="11" font-weight="700" fill="#fff">{count}</text>') if count else ""
         tip = f"{key} ({node.type})" + (f" · {count} open incident(s)" if count else "")
-        parts.append(
-            f'<a class="node" href="{escape(node_href(key))}" data-key="{escape(key)}">'
-            f'<title>{escape(tip)}</title>'
-            f'<rect x="{x}" y="{y}" width="{_NODE_W}" height="{_NODE_H}" rx="6" '
-            f'fill="{TYPE_COLOURS.get(node.type, "#f2f4f7")}" {stroke}/>'
-            f'<text x="{x + 8}" y="{y + 19}" font-size="11.5" fill="#1d2330">'
-            f'{escape(label)}</text>{badge}</a>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        nodes.append({
+            "name": key, "type": node.type, "href": node_href(key), "open": count, "tip": tip,
+            "label": ({"formatter": f"{label} · {count} open", "color": "#b42318",
+                       "fontWeight": 700} if count else {"formatter": label}),
+            "itemStyle": {"color": TYPE_COLOURS.get(node.type, "#f2f4f7"),
+                          **({"borderColor": "#b42318", "borderWidth": 2.5} if key == highlight
+                             else {"borderColor": "#98a2b3", "borderWidth": 1})},
+        })
+    links = [{"source": src, "target": dst, "tip": f"{src} {kind} {dst}"}
+             for src, dst, kind in sorted(graph.edges)
+             if src in graph.nodes and dst in graph.nodes]  # not to a node the graph lacks
+    option = {
+        "aria": {"enabled": True, "label": {"description": title}},
+        "animation": False,
+        "tooltip": {"trigger": "item", "confine": True},
+        "series": [{
+            "type": "graph", "name": title, "layout": "none", "triopsLayout": "dagre",
+            "roam": True, "symbol": "rect", "symbolSize": [_NODE_W, _NODE_H],
+            "nodeScaleRatio": 1, "edgeSymbol": ["none", "arrow"], "edgeSymbolSize": 7,
+            "label": {"show": True, "position": "inside", "fontSize": 11.5, "color": "#1d2330",
+                      "width": _NODE_W - 12, "overflow": "truncate"},
+            "lineStyle": {"color": "#98a2b3", "width": 1.2, "curveness": 0.08},
+            "emphasis": {"focus": "adjacency", "itemStyle": {"borderColor": "#0f6b5c"}},
+            "data": nodes, "links": links,
+        }],
+    }
+    columns = layers(graph)
+    # The browser sizes the drawing to the laid-out graph; this is its first guess.
+    height = min(max(len(c) for c in columns) * _ROW_H + 2 * _PAD, 640)
+    return render(option, height=height, title=title)

@@ -21,6 +21,7 @@ from triops.api.mlflow._common import db_of, required
 from triops.core.errors import InvalidInput
 from triops.ml import logged_model_store as logged_models
 from triops.ml import run_store as runs
+from triops.ml.artifact_paths import proxy_path, store_path
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.artifacts import ArtifactStore, safe_relpath
@@ -28,7 +29,6 @@ from triops.store.artifacts import ArtifactStore, safe_relpath
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow-artifacts"])
 tracking_router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 _SPOOL_BYTES = 8 * 1024 * 1024
-_PROXY_SCHEME = "mlflow-artifacts:"
 
 
 def clean_path(path: str) -> str:
@@ -45,8 +45,7 @@ def clean_path(path: str) -> str:
 
 
 def _where(caller: Caller, path: str) -> str:
-    rel = clean_path(path)
-    return f"mlflow/{caller.project}/{rel}" if rel else f"mlflow/{caller.project}"
+    return store_path(caller.project, clean_path(path))
 
 
 def _store(request: Request) -> ArtifactStore:
@@ -105,19 +104,13 @@ def list_artifacts(request: Request, path: str = "", caller: Caller = AsViewer) 
     return msg.reply({"files": _listing(_store(request), _where(caller, path), "")})
 
 
-def _proxy_path(uri: str) -> str:
-    if not uri.startswith(_PROXY_SCHEME):
-        raise InvalidInput(f"artifacts at {uri!r} are not served by this server")
-    return uri[len(_PROXY_SCHEME):].lstrip("/")
-
-
 @tracking_router.get("/artifacts/list")
 def list_run_artifacts(request: Request, run_id: str = "", run_uuid: str = "", path: str = "",
                        page_token: str | None = None, caller: Caller = AsViewer) -> Response:
     with db_of(request).read() as session:
         run = runs.get(session, caller.project, required(run_id or run_uuid, "run_id"))
     rel = clean_path(path)
-    root = _proxy_path(run.artifact_uri)
+    root = proxy_path(run.artifact_uri)
     where = _where(caller, f"{root}/{rel}" if rel else root)
     return msg.reply({"root_uri": run.artifact_uri,
                       "files": _listing(_store(request), where, rel)})
@@ -129,7 +122,7 @@ def list_model_artifacts(model_id: str, request: Request, artifact_directory_pat
     with db_of(request).read() as session:
         model = logged_models.get(session, caller.project, model_id)
     rel = clean_path(artifact_directory_path)
-    root = _proxy_path(model.artifact_uri)
+    root = proxy_path(model.artifact_uri)
     where = _where(caller, f"{root}/{rel}" if rel else root)
     return msg.reply({"root_uri": model.artifact_uri,
                       "files": _listing(_store(request), where, rel)})
@@ -141,6 +134,6 @@ def download_model_artifact(model_id: str, request: Request, artifact_file_path:
     with db_of(request).read() as session:
         model = logged_models.get(session, caller.project, model_id)
     rel = clean_path(required(artifact_file_path, "artifact_file_path"))
-    return download(f"{_proxy_path(model.artifact_uri)}/{rel}", request, caller)
+    return download(f"{proxy_path(model.artifact_uri)}/{rel}", request, caller)
 
 

@@ -177,9 +177,15 @@ def set_alias(body: Alias, request: Request, caller: Caller = AsEditor) -> Respo
 
 @router.delete("/registered-models/alias")
 def delete_alias(body: Alias, request: Request, caller: Caller = AsEditor) -> Response:
+    name, alias = required(body.name, "name"), required(body.alias, "alias")
     with db_of(request).write() as session:
-        repo.delete_alias(session, caller.project, required(body.name, "name"),
-                          required(body.alias, "alias"), actor=caller.actor)
+        model = repo.get_model(session, caller.project, name)
+        before = dict(repo.aliases_of(session, [model.id]).get(model.id, [])).get(alias)
+        repo.delete_alias(session, caller.project, name, alias, actor=caller.actor)
+        if before is not None:
+            audit.record(session, project=caller.project, actor=caller.actor,
+                         action="model.alias.delete", target=f"model:{name}@{alias}",
+                         detail={"from": before, "to": None})
     return msg.reply()
 
 

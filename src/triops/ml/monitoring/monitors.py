@@ -147,8 +147,12 @@ def evaluate(db: Database, artifacts: ArtifactStore, project: str, monitor: Moni
             report = drift_report(reference[usable], current[usable], method=spec.drift.method,
                                   threshold=spec.drift.threshold, tests=spec.drift.tests,
                                   thresholds=spec.drift.thresholds)
+            # Each column keeps its two distributions for the drift report page.
             outcome.drift = {c.column: {"test": c.test, "score": _finite(c.score),
-                                        "threshold": c.threshold, "drifted": c.drifted}
+                                        "threshold": c.threshold, "drifted": c.drifted,
+                                        "n_reference": c.n_reference, "n_current": c.n_current,
+                                        **({"distribution": c.distribution.as_dict()}
+                                           if c.distribution else {})}
                              for c in report.columns}
             if len(report.drifted_columns) >= spec.drift.min_columns:
                 outcome.breaches[DRIFT] = {"columns": report.drifted_columns,

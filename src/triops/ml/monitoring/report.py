@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
 
 from triops.core.errors import InvalidInput
 from triops.ml.monitoring import drift
@@ -33,6 +36,23 @@ from triops.ml.monitoring.frames import (
 #: Above this many reference rows the distance tests replace the hypothesis tests,
 #: which flag negligible differences as significant on large samples.
 LARGE_SAMPLE = 1000
+#: Bars of a column's distribution: histogram bins of a numeric column, most frequent
+#: categories of a categorical one (the rest summed as "other").
+MAX_BARS = 20
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Reference and current shares over the same bars, for drawing a column side by
+    side: numeric columns over shared histogram bins (Sturges' rule on both samples, at
+    most ``MAX_BARS``), categorical ones over their most frequent categories."""
+
+    labels: list[str]
+    reference: list[float]
+    current: list[float]
+
+    def as_dict(self) -> dict[str, list]:
+        return {"labels": self.labels, "reference": self.reference, "current": self.current}
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,7 @@ class ColumnDrift:
     drifted: bool
     n_reference: int
     n_current: int
+    distribution: Distribution | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -117,8 +138,10 @@ def drift_report(
             raise InvalidInput(f"drift test {test.name!r} does not apply to {kind} column {name!r}")
         if kind == "numeric":
             r, c = numeric_pair(ref[name], cur[name])
+            shares = _histogram(r.values, c.values)
         else:
-            r, c, _labels = categorical_pair(ref[name], cur[name])
+            r, c, labels = categorical_pair(ref[name], cur[name])
+            shares = _categories(r.values, c.values, labels)
         limit = thresholds.get(name, threshold if threshold is not None else test.default_threshold)
         if r.values.size == 0 or c.values.size == 0:
             score = float("nan")  # a column with no usable value cannot be compared
@@ -127,7 +150,45 @@ def drift_report(
         results.append(ColumnDrift(
             column=name, kind=kind, test=test.name, score=score, threshold=float(limit),
             drifted=drift.drifted(test, score, limit), n_reference=int(r.values.size),
-            n_current=int(c.values.size),
+            n_current=int(c.values.size), distribution=shares,
         ))
     return DriftReport(columns=results, n_reference=len(ref), n_current=len(cur),
                        drift_share=drift_share)
+
+
+def _shares(counts: np.ndarray) -> list[float]:
+    total = float(counts.sum())
+    return [round(float(x) / total, 6) if total else 0.0 for x in counts]
+
+
+def _histogram(reference: np.ndarray, current: np.ndarray) -> Distribution | None:
+    """Shares of both samples over the same bins.
+
+    >>> d = _histogram(np.array([0.0, 0.0, 1.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0]))
+    >>> d.labels, d.reference, d.current
+    (['0–0.25', '0.25–0.5', '0.5–0.75', '0.75–1'], [0.5, 0.0, 0.0, 0.5], [0.0, 0.0, 0.0, 1.0])
+    """
+    if reference.size == 0 and current.size == 0:
+        return None
+    both = np.concatenate([reference, current])
+    bins = min(int(np.ceil(np.log2(both.size))) + 1, MAX_BARS)
+    edges = np.histogram_bin_edges(both, bins=max(bins, 1))
+    return Distribution([f"{lo:.4g}–{hi:.4g}" for lo, hi in pairwise(edges)],
+                        _shares(np.histogram(reference, edges)[0]),
+                        _shares(np.histogram(current, edges)[0]))
+
+
+def _categories(reference: np.ndarray, current: np.ndarray, labels: list) -> Distribution:
+    """Shares of the most frequent categories of both samples; the rest as "other"."""
+    n = len(labels)
+    r, c = np.bincount(reference, minlength=n), np.bincount(current, minlength=n)
+    order = np.argsort(-(r / max(r.sum(), 1) + c / max(c.sum(), 1)), kind="stable")
+    cut = MAX_BARS - 1 if n > MAX_BARS else n
+    top, rest = order[:cut], order[cut:]
+    names = [str(labels[i]) for i in top]
+    r_top, c_top = list(r[top]), list(c[top])
+    if len(rest):
+        names.append(f"other ({len(rest)})")
+        r_top.append(r[rest].sum())
+        c_top.append(c[rest].sum())
+    return Distribution(names, _shares(np.array(r_top)), _shares(np.array(c_top)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +36,19 @@ def of_target(session: Session, project: str, action: str, target: str,
     query = (
         select(AuditEntry).where(AuditEntry.project == project, AuditEntry.action == action,
                                  AuditEntry.target == target)
+        .order_by(AuditEntry.id.desc()).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def under_target(session: Session, project: str, actions: Sequence[str], prefix: str,
+                 limit: int = 200) -> list[AuditEntry]:
+    """The entries of some actions on every target starting with ``prefix`` (all the
+    aliases of one model: ``model:<name>@``), newest first."""
+    query = (
+        select(AuditEntry).where(AuditEntry.project == project,
+                                 AuditEntry.action.in_(list(actions)),
+                                 AuditEntry.target.startswith(prefix, autoescape=True))
         .order_by(AuditEntry.id.desc()).limit(limit)
     )
     return list(session.scalars(query))

@@ -130,6 +130,13 @@ def results(session: Session, monitor: Monitor, *, start_ms: int | None = None,
     return rows[::-1]
 
 
+def get_result(session: Session, monitor: Monitor, result_id: int) -> MonitorResult:
+    row = session.get(MonitorResult, result_id)
+    if row is None or row.monitor_id != monitor.id:
+        raise NotFound(f"monitor {monitor.name!r} has no result {result_id}")
+    return row
+
+
 def last_result(session: Session, monitor: Monitor) -> MonitorResult | None:
     found = results(session, monitor, limit=1)
     return found[0] if found else None
