@@ -262,9 +262,11 @@ def test_a_monitor_failing_on_every_run_shows_it_and_keeps_one_incident(client, 
         registry.create_model(session, "default", "churn")
         registry.create_version(session, "default", "churn", source="models:/v1", run_id=None)
         registry.set_alias(session, "default", "churn", "champion", 1)
-        repo.create_monitor(session, "default", "blind", ENDPOINT,
-                            _spec(model="churn", reference={"kind": "training"}),
-                            interval_s=7200)
+        blind = repo.create_monitor(session, "default", "blind", ENDPOINT,
+                                    _spec(model="churn", reference={"kind": "training"}),
+                                    interval_s=7200)
+        # Not due for two hours: the server's own scheduler must not add a run.
+        blind.last_run_ms = now_ms()
     before = client.get("/api/v1/monitors/blind").json()
     assert (before["last_status"], before["last_error"]) == (None, "")
     ran = client.post("/api/v1/monitors/blind/run").json()
