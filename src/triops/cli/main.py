@@ -15,6 +15,7 @@ from triops.cli.demo import demo
 from triops.cli.deploy import deploy
 from triops.cli.evals import eval_app
 from triops.cli.lineage import lineage_app
+from triops.cli.ml import ml_app
 from triops.cli.monitor import monitor_app
 from triops.cli.notify import notify_app
 from triops.cli.ops import ops_app
@@ -39,6 +40,7 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(ops_app, name="ops")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(ml_app, name="ml")
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(eval_app, name="eval")

@@ -73,6 +73,8 @@ class ModelHandle:
     #: ``matrix_columns`` order -> one output per row. Used when every value is numeric.
     predict_matrix: Callable[[np.ndarray], list[Any]] | None = None
     matrix_columns: list[str] | None = None
+    #: The loaded object itself (an estimator, an ONNX session), which explainers read.
+    native: Any = None
 
 
 class ModelFiles:
@@ -201,9 +203,9 @@ def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> Model
         return ModelHandle(predict=compiled.predict, columns=columns or _feature_columns(model),
                            format=f"{fmt}+compiled-trees",
                            predict_matrix=compiled.predict_matrix,
-                           matrix_columns=compiled.features)
+                           matrix_columns=compiled.features, native=model)
     return ModelHandle(predict=lambda frame: _as_list(predict(frame)),
-                       columns=columns or _feature_columns(model), format=fmt)
+                       columns=columns or _feature_columns(model), format=fmt, native=model)
 
 
 class SkopsLoader:
@@ -251,7 +253,7 @@ def _onnx_handle(data: bytes) -> ModelHandle:
     def predict(frame: pd.DataFrame) -> list[Any]:
         return _as_list(session.run(None, {first: frame.to_numpy(dtype=np.float32)})[0])
 
-    return ModelHandle(predict=predict, columns=None, format="onnx")
+    return ModelHandle(predict=predict, columns=None, format="onnx", native=session)
 
 
 class XGBoostLoader:
