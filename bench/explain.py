@@ -13,7 +13,14 @@ Python 3.11, from ``bench/.venvs/shap``) explain the same rows: one row at a tim
 ``--repeat``). Both runs are interleaved, round by round, so that load on the machine
 falls on both alike. The values are compared element by element.
 
-Fairness: see ``fairness()`` below.
+Fairness: a gradient-boosted model trained on the first half of Adult predicts the
+second half; every prediction is logged with its label into a fresh SQLite store, as
+serving logs them. triops reads the log back in windows of ``--window`` predictions,
+counts per group window by window (``FairnessCounts``) and merges the windows; Fairlearn's
+``MetricFrame`` (selection rate, accuracy, TPR, FPR) and its
+``demographic_parity_difference`` / ``equalized_odds_difference`` get the same rows, by
+``sex`` and by ``race``, per window and over all. The largest absolute difference of any
+metric is reported.
 """
 
 from __future__ import annotations
@@ -31,6 +38,29 @@ ROOT = Path(__file__).resolve().parent.parent
 ADULT = ROOT.parent / "shared" / "datasets" / "adult" / "adult.data"
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
+
+#: Fairlearn on the rows written by ``fairness()``: per window and over all, every metric.
+FAIRLEARN = r'''
+import json, sys
+import numpy as np, pandas as pd
+from fairlearn.metrics import (MetricFrame, demographic_parity_difference,
+    equalized_odds_difference, false_positive_rate, selection_rate, true_positive_rate)
+from sklearn.metrics import accuracy_score
+rows = pd.read_csv(sys.argv[1])
+out = {}
+for window, part in [("all", rows)] + list(rows.groupby("window")):
+    for by in ("sex", "race"):
+        mf = MetricFrame(metrics={"selection_rate": selection_rate, "accuracy": accuracy_score,
+                                  "tpr": true_positive_rate, "fpr": false_positive_rate},
+                         y_true=part.label, y_pred=part.pred, sensitive_features=part[by])
+        out[f"{window}/{by}"] = {
+            "groups": {str(g): {k: float(v) for k, v in r.items()} for g, r in mf.by_group.iterrows()},
+            "demographic_parity_difference": float(demographic_parity_difference(
+                part.label, part.pred, sensitive_features=part[by])),
+            "equalized_odds_difference": float(equalized_odds_difference(
+                part.label, part.pred, sensitive_features=part[by]))}
+print(json.dumps(out))
+'''
 
 PEER_REQUIREMENTS = ["shap==0.51.0", "scikit-learn==1.9.1", "pandas", "fairlearn==0.15.0"]
 
@@ -134,14 +164,105 @@ def attributions(rows: int, repeat: int) -> dict:
     return results
 
 
+def fairness(window: int) -> dict:
+    import numpy as np
+    from peer_venv import ensure
+    from sklearn import ensemble
+
+    from triops.ml.monitoring.fairness import FairnessCounts, is_positive
+    from triops.ml.monitoring.sources import LABEL, OUTPUT, served_frame
+    from triops.ml.serving import PREDICTION_KIND, append_labels
+    from triops.ml.serving.predictions import prediction_row
+    from triops.store import records
+    from triops.store.engine import Database
+    from triops.store.migrate import upgrade
+
+    python = ensure("shap", PEER_REQUIREMENTS)
+    import pandas as pd
+
+    raw = pd.read_csv(ADULT, skipinitialspace=True)
+    x, y = adult()
+    half = len(x) // 2
+    model = ensemble.GradientBoostingClassifier(random_state=0).fit(x[:half], y[:half])
+    test = raw.iloc[half:].reset_index(drop=True)
+    pred = model.predict(x[half:])
+    truth = y[half:].to_numpy()
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(f"sqlite:///{folder}/log.db")
+        upgrade(db.engine)
+        logged = [prediction_row(endpoint="adult", time_ms=1000 + i, request_id=f"r{i}",
+                                 model="adult", version=1, served_by="primary",
+                                 latency_ms=0.0, columns=["sex", "race"],
+                                 rows=[[test.sex[i], test.race[i]]], outputs=[int(pred[i])])
+                  for i in range(len(test))]
+        with db.write() as session:
+            records.append(session, "default", PREDICTION_KIND, logged)
+            append_labels(session, "default", "adult", 10_000_000,
+                          [(f"r{i}", int(truth[i])) for i in range(len(test))])
+        started = time.perf_counter()
+        ours: dict[str, dict] = {}
+        totals = {"sex": FairnessCounts(), "race": FairnessCounts()}
+        n_windows = (len(test) + window - 1) // window
+        for w in range(n_windows):
+            with db.read() as session:
+                frame = served_frame(session, "default", "adult", start_ms=1000 + w * window,
+                                     end_ms=1000 + (w + 1) * window, limit=None).frame
+            t = is_positive(frame[LABEL].tolist(), 1)
+            p = is_positive(frame[OUTPUT].tolist(), 1)
+            for by, total in totals.items():
+                counts = FairnessCounts()
+                counts.update(frame[by].tolist(), t, p)
+                ours[f"{w}/{by}"] = counts.report()
+                total.merge(counts)
+        for by, total in totals.items():
+            ours[f"all/{by}"] = total.report()
+        took = time.perf_counter() - started
+        table = pd.DataFrame({"sex": test.sex, "race": test.race, "label": truth, "pred": pred,
+                              "window": np.arange(len(test)) // window})
+        table.to_csv(f"{folder}/rows.csv", index=False)
+        (Path(folder) / "fairlearn_peer.py").write_text(FAIRLEARN)
+        out = subprocess.run([str(python), f"{folder}/fairlearn_peer.py", f"{folder}/rows.csv"],
+                             capture_output=True, text=True, check=False)
+        if out.returncode:
+            raise SystemExit(out.stderr)
+        theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    worst = 0.0
+    compared = 0
+    for key, ref in theirs.items():
+        mine = ours[key]
+        for gap in ("demographic_parity_difference", "equalized_odds_difference"):
+            if abs(ref[gap] - mine[gap]) > 1e-9:
+                print("differs", key, gap, ref[gap], mine[gap], file=sys.stderr)
+            worst = max(worst, abs(ref[gap] - mine[gap]))
+            compared += 1
+        for group, metrics in ref["groups"].items():
+            for name, value in metrics.items():
+                got = mine["groups"][group][name]
+                worst = max(worst, abs(value - got))
+                compared += 1
+    result = {"rows": len(test), "windows": n_windows, "values_compared": compared,
+              "max_abs_diff": worst, "triops_s": took,
+              "dpd_sex": ours["all/sex"]["demographic_parity_difference"],
+              "eod_sex": ours["all/sex"]["equalized_odds_difference"],
+              "dpd_race": ours["all/race"]["demographic_parity_difference"],
+              "eod_race": ours["all/race"]["equalized_odds_difference"]}
+    print("fairness", json.dumps(result), flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--skip-fairness", action="store_true")
+    parser.add_argument("--skip-attributions", action="store_true")
     args = parser.parse_args()
     print(f"# load: {Path('/proc/loadavg').read_text().split()[:3]}")
-    attributions(args.rows, args.repeat)
+    if not args.skip_attributions:
+        attributions(args.rows, args.repeat)
+    if not args.skip_fairness:
+        fairness(args.window)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ metric is a ratio of them, so windows merge by adding counts and a result over m
 windows is exactly the result over all their rows. Definitions are Fairlearn's:
 ``demographic_parity_difference`` is the largest minus the smallest selection rate;
 ``equalized_odds_difference`` the larger of the TPR and FPR gaps. A rate whose
-denominator is zero in a group (no positives, say) is ``None`` and left out of gaps.
+denominator is zero in a group (a group with no true positives has no TPR) is 0, as
+Fairlearn (scikit-learn's normalised confusion matrix) has it; such a group can open a
+gap of up to 1 in a small window, which is what a check's ``min_group`` is for.
 
 >>> acc = FairnessCounts()
 >>> acc.update(["a", "a", "b", "b"], y_true=[1, 0, 1, 0], y_pred=[1, 1, 1, 0])
@@ -42,9 +44,9 @@ class GroupCounts:
         for name in ("n", "selected", "tp", "fp", "tn", "fn"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
-    def metrics(self) -> dict[str, float | int | None]:
-        def ratio(a: int, b: int) -> float | None:
-            return a / b if b else None
+    def metrics(self) -> dict[str, float | int]:
+        def ratio(a: int, b: int) -> float:
+            return a / b if b else 0.0
 
         return {"count": self.n, "selection_rate": ratio(self.selected, self.n),
                 "accuracy": ratio(self.tp + self.tn, self.n),
