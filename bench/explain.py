@@ -250,6 +250,42 @@ def fairness(window: int) -> dict:
     return result
 
 
+def serving(seconds: float, depth: int, concurrency: int = 8) -> dict:
+    """p50 of predict vs explain through ``triops up`` for a 100-tree forest on Adult."""
+    import serving as serving_bench
+    from sklearn import ensemble
+
+    x, y = adult()
+    model = ensemble.RandomForestClassifier(n_estimators=100, max_depth=depth, random_state=0,
+                                            n_jobs=1).fit(x, y)
+    rows = x.sample(256, random_state=2)
+    out: dict[str, dict] = {"predict": {}, "explain": {}}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        bodies = tmp / "bodies.jsonl"
+        bodies.write_text("\n".join(json.dumps({"dataframe_split": {
+            "columns": list(x.columns), "data": [row]}}) for row in rows.values.tolist()))
+        procs: list = []
+        proc, url = serving_bench.start_triops(tmp, procs, model=model, x=x)
+        headers = {"Authorization": f"Bearer {serving_bench.KEY}"}
+        try:
+            for round_ in range(2):  # alternate, so that load on the machine hits both
+                for verb in (("predict", "explain") if round_ == 0 else ("explain", "predict")):
+                    got = serving_bench.measure(f"{url}/api/v1/endpoints/bench/{verb}", headers,
+                                                concurrency, seconds / 2, str(bodies))
+                    prev = out[verb]
+                    out[verb] = got if not prev else {
+                        k: (prev[k] + got[k]) / 2 for k in ("rps", "p50_ms", "p99_ms")}
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    result = {"depth": depth, "concurrency": concurrency, **{
+        f"{verb}_{k}": v[k] for verb, v in out.items() for k in ("rps", "p50_ms", "p99_ms")}}
+    result["added_p50_ms"] = result["explain_p50_ms"] - result["predict_p50_ms"]
+    print("serving", json.dumps(result), flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1000)
@@ -257,12 +293,17 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--skip-fairness", action="store_true")
     parser.add_argument("--skip-attributions", action="store_true")
+    parser.add_argument("--serving-seconds", type=float, default=10.0)
+    parser.add_argument("--serving-depth", default="6,8",
+                        help="depths of the 100-tree forest served (0 skips serving)")
     args = parser.parse_args()
     print(f"# load: {Path('/proc/loadavg').read_text().split()[:3]}")
     if not args.skip_attributions:
         attributions(args.rows, args.repeat)
     if not args.skip_fairness:
         fairness(args.window)
+    for depth in [int(d) for d in args.serving_depth.split(",") if int(d) > 0]:
+        serving(args.serving_seconds, depth)
 
 
 if __name__ == "__main__":

@@ -207,8 +207,12 @@ class ServingService:
         explained = None
         if explain:
             explainer = await self.explainer(project, endpoint, served, table.columns)
-            explained = explanations.as_logged(await run_in_threadpool(
-                explanations.attribute, explainer, table.columns, table.rows))
+            if len(table.rows) <= explainer.inline_rows():
+                got = explanations.attribute(explainer, table.columns, table.rows)
+            else:
+                got = await run_in_threadpool(explanations.attribute, explainer,
+                                              table.columns, table.rows)
+            explained = explanations.as_logged(got)
         shadow = None
         if shadow_task is not None:
             shadow_version, shadow_outputs, error = await shadow_task
