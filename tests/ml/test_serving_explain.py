@@ -114,3 +114,31 @@ def test_boosted_model_explains_its_log_odds(client, runtime):
         np.asarray(got["explanation"]["values"]).sum(axis=1)
         + got["explanation"]["base_values"], gb.decision_function(pd.DataFrame(ROWS)),
         atol=1e-9)
+
+
+def test_a_challenger_relying_on_other_features_is_a_signal(client, credit):
+    _deploy(client, "credit", "credit@champion")
+    rng = np.random.default_rng(1)
+    records = [{"age": float(a), "visits": int(v)}
+               for a, v in zip(rng.uniform(0, 40, 60), rng.integers(0, 5, 60), strict=True)]
+    client.post("/api/v1/endpoints/credit/predict", json={"records": records})
+    for name, compare in (("same", "1"), ("shift", "@challenger")):
+        r = client.post("/api/v1/monitors", json={"name": name, "endpoint": "credit", "spec": {
+            "model": "credit", "drift": None, "quality": None,
+            "reliance": {"compare": compare, "threshold": 0.2}}})
+        assert r.status_code == 201, r.text
+    same = client.post("/api/v1/monitors/same/run").json()
+    assert same["status"] == "ok", same
+    assert same["performance"]["reliance"]["shift"] == pytest.approx(0.0, abs=1e-12)
+    shifted = client.post("/api/v1/monitors/shift/run").json()
+    assert shifted["status"] == "breach", shifted
+    detail = shifted["breaches"]["reliance_shift"]
+    assert detail["versions"] == [1, 2] and detail["value"] > 0.5
+    assert detail["top"] == {"champion": "age", "challenger": "visits"}
+    [incident] = client.get("/api/v1/incidents").json()
+    members = client.get(f"/api/v1/incidents/{incident['id']}").json()["members"]
+    assert {(m["kind"], m["subject"]) for m in members} == {
+        ("reliance_shift", "model:credit@champion")}
+    bad = client.post("/api/v1/monitors", json={"name": "bad", "endpoint": "credit", "spec": {
+        "model": "credit", "drift": None, "quality": None, "reliance": {"compare": "x"}}})
+    assert bad.status_code == 400 and "reliance.compare" in bad.json()["message"]

@@ -25,6 +25,7 @@ import pandas as pd
 from triops.core.errors import Conflict, TriopsError
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
+from triops.ml.monitoring import reliance
 from triops.ml.monitoring.fairness import FairnessCounts, is_positive
 from triops.ml.monitoring.performance import is_worse, metrics
 from triops.ml.monitoring.quality import quality_report
@@ -40,6 +41,7 @@ from triops.store.schema_monitoring import Monitor
 
 DRIFT, DATA_QUALITY, PERFORMANCE = "drift", "data_quality", "performance"
 FAIRNESS = "fairness"
+RELIANCE = "reliance_shift"
 #: The signal kind of a run that could not compute its checks.
 MONITOR_FAILED = "monitor_failed"
 
@@ -225,6 +227,21 @@ def evaluate(db: Database, artifacts: ArtifactStore, project: str, monitor: Moni
         breach = _fairness_breach(spec, outcome.performance["fairness"])
         if breach is not None:
             outcome.breaches[FAIRNESS] = breach
+    if spec.reliance is not None:
+        assert spec.model is not None
+        rows = current.drop(columns=[c for c in (OUTPUT, LABEL) if c in current.columns])
+        found = reliance.compare(db, artifacts, project, monitor.endpoint, spec.model,
+                                 f"@{spec.alias}", spec.reliance.compare,
+                                 rows.tail(spec.reliance.rows))
+        outcome.performance["reliance"] = found
+        if found["shift"] > spec.reliance.threshold:
+            top = {k: max(found[k]["share"], key=found[k]["share"].get)
+                   for k in ("champion", "challenger")}
+            outcome.breaches[RELIANCE] = {"value": found["shift"],
+                                          "threshold": spec.reliance.threshold,
+                                          "versions": [found["champion"]["version"],
+                                                       found["challenger"]["version"]],
+                                          "top": top}
     if outcome.breaches:
         outcome.status = "breach"
     return outcome
@@ -243,6 +260,13 @@ def _signals(spec: MonitorSpec, monitor: Monitor, outcome: RunOutcome) -> list[S
             value = detail["value"]
             summary = (f"{detail['metric']} {value:.3f} below {detail['threshold']} "
                        f"on {monitor.endpoint}")
+            subject = _subject(spec, monitor.endpoint)
+        elif kind == RELIANCE:
+            value = detail["value"]
+            first, second = detail["versions"]
+            summary = (f"versions {first} and {second} of {spec.model} rely on different "
+                       f"features (shift {value:.3f} above {detail['threshold']}; top "
+                       f"{detail['top']['champion']} vs {detail['top']['challenger']})")
             subject = _subject(spec, monitor.endpoint)
         elif kind == FAIRNESS:
             value = detail["value"]

@@ -71,6 +71,16 @@ class FairnessCheck:
 
 
 @dataclass(frozen=True)
+class RelianceCheck:
+    #: The version compared with the monitor's model@alias: "@challenger" or a number.
+    compare: str = "@challenger"
+    #: Breach when the total variation distance of the two reliances is above this.
+    threshold: float = 0.2
+    #: The newest logged rows of the window that both versions explain.
+    rows: int = 500
+
+
+@dataclass(frozen=True)
 class RetrainPolicy:
     pipeline: str
     metric: str = "accuracy"
@@ -93,6 +103,7 @@ class MonitorSpec:
     quality: QualityLimits | None = field(default_factory=QualityLimits)
     performance: PerformanceCheck | None = None
     fairness: FairnessCheck | None = None
+    reliance: RelianceCheck | None = None
     retrain: RetrainPolicy | None = None
     severity: str = "warning"
 
@@ -113,6 +124,7 @@ class MonitorSpec:
                 performance=PerformanceCheck(**data["performance"])
                 if data.get("performance") else None,
                 fairness=_fairness(data["fairness"]) if data.get("fairness") else None,
+                reliance=RelianceCheck(**data["reliance"]) if data.get("reliance") else None,
                 retrain=_retrain(data["retrain"]) if data.get("retrain") else None,
                 severity=data.get("severity") or "warning",
             )
@@ -157,6 +169,16 @@ class MonitorSpec:
                                    "min_group at least 1")
             if not isinstance(f.positive, (str, int, float, bool)):
                 raise InvalidInput("fairness.positive must be a label value")
+        if self.reliance is not None:
+            r = self.reliance
+            if not self.model:
+                raise InvalidInput("a reliance check needs the monitor's model name")
+            if not isinstance(r.compare, str) or not (
+                    r.compare.startswith("@") or r.compare.isdigit()):
+                raise InvalidInput("reliance.compare must be '@alias' or a version number")
+            if not 0 < r.threshold <= 1 or not 1 <= r.rows <= 10_000:
+                raise InvalidInput("reliance.threshold must be in (0, 1] and rows in "
+                                   "[1, 10000]")
         if self.retrain is not None:
             if self.retrain.metric not in HIGHER_IS_BETTER:
                 raise InvalidInput(f"retrain.metric must be one of {sorted(HIGHER_IS_BETTER)}")
