@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import factorial
+from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 #: Largest precomputed table (float64 entries) per path-length group; beyond it, rows
 #: are computed directly. 8M entries = 64 MB; a 100-tree forest of depth 8 needs ~10M
@@ -59,12 +61,9 @@ class _Group:
     nan_ok: np.ndarray  # paths x d: a missing value follows the path
     zero: np.ndarray  # paths x d
     value: np.ndarray  # paths
-    table: np.ndarray | None = None  # flat paths x 2**d x d: Shapley values per pattern
-    # The gathered values are laid out sorted by feature so that one reduceat sums them:
-    order_path: np.ndarray | None = None  # per position, its path
-    order_const: np.ndarray | None = None  # per position, its table offset less pattern*d
-    starts: np.ndarray | None = None  # reduceat boundaries, one per feature present
-    present: np.ndarray | None = None  # those features
+    table: np.ndarray | None = None  # (paths * 2**d) x d: Shapley values per pattern
+    first_row: np.ndarray | None = None  # per path, its first row in ``table``
+    to_feature: Any = None  # sparse (paths * d) x features: sums slots into features
 
 
 def _paths(tree: Node) -> list[tuple[dict[int, list[float]], float]]:
@@ -185,14 +184,13 @@ class PathForest:
                 one = np.broadcast_to(bits[:, None, :].astype(np.float64),
                                       (2 ** d, len(paths), d))
                 group.table = np.ascontiguousarray(
-                    path_shapley(one, group.zero, values).transpose(1, 0, 2)).ravel()
-                flat_feature = feats.ravel()
-                order = np.argsort(flat_feature, kind="stable")
-                paths_of, slot = np.divmod(order, d)
-                group.order_path = paths_of
-                group.order_const = paths_of * (2 ** d) * d + slot
-                sorted_feature = flat_feature[order]
-                group.present, group.starts = np.unique(sorted_feature, return_index=True)
+                    path_shapley(one, group.zero, values).transpose(1, 0, 2)
+                ).reshape(-1, d)
+                group.first_row = np.arange(len(paths), dtype=np.int64) * (2 ** d)
+                width = n_features + 1  # a padding slot's column, dropped at the end
+                group.to_feature = sparse.csr_matrix(
+                    (np.ones(feats.size), (np.arange(feats.size), feats.ravel())),
+                    shape=(feats.size, width))
             self.groups.append(group)
         for g in self.groups:
             expected += float(np.sum(g.value * np.prod(g.zero, axis=1)))
@@ -201,44 +199,40 @@ class PathForest:
         self.work_per_row = sum(len(g.value) * g.d * (1 if g.table is not None else 2 * g.d)
                                 for g in self.groups)
 
-    def _follows(self, g: _Group, x: np.ndarray) -> np.ndarray:
+    def _follows(self, g: _Group, x: np.ndarray, nan: bool) -> np.ndarray:
         xv = x[:, g.feature]  # rows x paths x d
+        if not nan:
+            return (xv > g.lo) & (xv <= g.hi)
         with np.errstate(invalid="ignore"):
             inside = (xv > g.lo) & (xv <= g.hi)
-        nan = np.isnan(xv)
-        if nan.any():
-            inside = np.where(nan, g.nan_ok, inside)
-        return inside
+        return np.where(np.isnan(xv), g.nan_ok, inside)
 
     def shap(self, x: np.ndarray) -> np.ndarray:
         """SHAP values for float64 rows ``x`` (rows x features)."""
         n = x.shape[0]
-        width = self.n_features + int(self.padded)
-        if self.padded:  # the padding slots read this always-followed column
-            x = np.hstack([x, np.zeros((n, 1))])
+        width = self.n_features + 1
+        x = np.hstack([x, np.zeros((n, 1))])  # the column padding slots read
+        nan = bool(np.isnan(x).any())
         out = np.zeros((n, width))
         for g in self.groups:
             paths = len(g.value)
             step = max(1, _CHUNK // (paths * g.d * (1 if g.table is not None else 2 * g.d)))
             for start in range(0, n, step):
                 xs = x[start:start + step]
-                inside = self._follows(g, xs)
+                rows = xs.shape[0]
+                inside = self._follows(g, xs, nan)
                 if g.table is not None:
-                    out[start:start + step, g.present] += self._gather(g, inside)
+                    bits = np.packbits(inside, axis=-1, bitorder="little")
+                    pattern = g.first_row + bits[..., 0]
+                    for b in range(1, bits.shape[-1]):
+                        pattern += bits[..., b].astype(np.int64) << (8 * b)
+                    phi = g.table[pattern]  # rows x paths x d
+                    out[start:start + step] += np.asarray(
+                        phi.reshape(rows, -1) @ g.to_feature)
                 else:
                     phi = path_shapley(inside.astype(np.float64), g.zero, g.value)
-                    rows = xs.shape[0]
                     index = (np.arange(rows) * width)[:, None, None] + g.feature[None]
                     out[start:start + step] += np.bincount(
                         index.ravel(), weights=phi.ravel(),
                         minlength=rows * width).reshape(rows, width)
         return out[:, :self.n_features]
-
-    @staticmethod
-    def _gather(g: _Group, inside: np.ndarray) -> np.ndarray:
-        bits = np.packbits(inside, axis=-1, bitorder="little")  # rows x paths x bytes
-        pattern = bits[..., 0].astype(np.int64)
-        for b in range(1, bits.shape[-1]):
-            pattern |= bits[..., b].astype(np.int64) << (8 * b)
-        index = pattern[:, g.order_path] * g.d + g.order_const
-        return np.add.reduceat(g.table[index], g.starts, axis=1)
