@@ -142,3 +142,14 @@ def test_a_challenger_relying_on_other_features_is_a_signal(client, credit):
     bad = client.post("/api/v1/monitors", json={"name": "bad", "endpoint": "credit", "spec": {
         "model": "credit", "drift": None, "quality": None, "reliance": {"compare": "x"}}})
     assert bad.status_code == 400 and "reliance.compare" in bad.json()["message"]
+
+
+def test_model_version_page_shows_what_it_relies_on(client, credit):
+    _deploy(client, "credit", "credit@champion")
+    empty = client.get("/ui/ml/models/credit/versions/1")
+    assert empty.status_code == 200 and "No explained predictions" in empty.text
+    client.post("/api/v1/endpoints/credit/explain", json={"records": ROWS * 5})
+    page = client.get("/ui/ml/models/credit/versions/1")
+    assert page.status_code == 200 and "What it relies on" in page.text
+    assert "10 rows" in page.text and page.text.index("<code>age</code>") < page.text.index(
+        "<code>visits</code>")

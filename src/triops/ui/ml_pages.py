@@ -16,6 +16,7 @@ from triops.ml import overview_store as ml_overview
 from triops.ml import registry_store as registry
 from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as runs
+from triops.ml.serving.explanations import logged_importance
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.ml_charts import Series, color_of, overlay_chart
@@ -161,5 +162,9 @@ def _quote(text: str) -> str:
 @router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
 def lineage_page(request: Request, name: str, version: str,
                  caller: Caller = AsViewer) -> HTMLResponse:
-    chain = ml_lineage.model_version(runtime_of(request).db, caller.project, name, version)
-    return render(request, "ml_lineage.html", chain=chain)
+    db = runtime_of(request).db
+    chain = ml_lineage.model_version(db, caller.project, name, version)
+    endpoints = sorted({d["endpoint"] for d in chain.deployments})
+    reliance = [found for e in endpoints if (found := logged_importance(
+        db, caller.project, e, int(chain.model.version))) is not None]
+    return render(request, "ml_lineage.html", chain=chain, reliance=reliance)

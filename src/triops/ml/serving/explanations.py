@@ -21,7 +21,7 @@ import pandas as pd
 from triops.core.errors import InvalidInput
 from triops.ml.explain import Attribution, Explainer, build_explainer, feature_names, matrix
 from triops.ml.serving.loaders import ModelHandle
-from triops.ml.serving.predictions import PredictionRecord
+from triops.ml.serving.predictions import PredictionRecord, predictions_window
 
 #: Logged rows a background sample is taken from.
 BACKGROUND_ROWS = 100
@@ -148,3 +148,31 @@ def importance_shift(a: Importance, b: Importance) -> float:
         vb = dict(zip(b.features, b.normalised(), strict=True))
         return float(0.5 * sum(abs(va.get(n, 0.0) - vb.get(n, 0.0)) for n in names))
     return float(0.5 * np.abs(a.normalised() - b.normalised()).sum())
+
+
+def logged_importance(db: Any, project: str, endpoint: str, version: int,
+                      limit: int = 1000) -> dict[str, Any] | None:
+    """Mean absolute attribution per feature from the attributions logged with the
+    endpoint's last ``limit`` predictions of ``version`` (no model is loaded), or None."""
+    with db.read() as session:
+        found = predictions_window(session, project, endpoint, limit=limit)
+    sums: dict[str, float] = {}
+    rows = 0
+    for p in found:
+        stored = p.explanation
+        if p.version != version or not stored:
+            continue
+        values = np.abs(np.asarray(stored.get("values") or [], dtype=np.float64))
+        if values.ndim != 2 or values.shape[1] != len(stored.get("features") or []):
+            continue
+        for name, total in zip(stored["features"], values.sum(axis=0), strict=True):
+            sums[name] = sums.get(name, 0.0) + float(total)
+        rows += len(values)
+    if not rows:
+        return None
+    mean = {k: v / rows for k, v in sums.items()}
+    top = max(mean.values()) or 1.0
+    ranked = sorted(mean.items(), key=lambda kv: kv[1], reverse=True)
+    return {"endpoint": endpoint, "rows": rows,
+            "features": [{"feature": k, "mean_abs": v, "width": 100 * v / top}
+                         for k, v in ranked]}
