@@ -294,7 +294,7 @@ def main() -> None:
     parser.add_argument("--skip-fairness", action="store_true")
     parser.add_argument("--skip-attributions", action="store_true")
     parser.add_argument("--serving-seconds", type=float, default=10.0)
-    parser.add_argument("--serving-depth", default="6,8",
+    parser.add_argument("--serving-depth", default="6",
                         help="depths of the 100-tree forest served (0 skips serving)")
     args = parser.parse_args()
     print(f"# load: {Path('/proc/loadavg').read_text().split()[:3]}")
