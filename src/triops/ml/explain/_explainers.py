@@ -81,9 +81,7 @@ class TreeExplainer:
 
     def explain(self, x: np.ndarray) -> Attribution:
         x = np.asarray(x, dtype=np.float64)
-        if self.cast32:
-            x = x.astype(np.float32).astype(np.float64)
-        values = self.forest.shap(x)
+        values = self.forest.shap(x)  # float32 comparisons when cast32 (see TreeBuilder)
         return Attribution(self.features, values, np.full(len(x), self.forest.expected),
                            self.method, self.output)
 
@@ -177,7 +175,10 @@ class TreeBuilder:
         if found is None:
             return None
         forest, output = found
-        return TreeExplainer(forest, model.features, output, float32_rows(model.native))
+        cast32 = float32_rows(model.native)
+        if cast32:
+            forest.use_float32()
+        return TreeExplainer(forest, model.features, output, cast32)
 
 
 class LinearBuilder:
