@@ -51,11 +51,6 @@ class Attribution:
         return [dict(zip(self.features, map(float, row), strict=True)) for row in self.values]
 
 
-#: Array entries an explanation may touch and still run on the server's event loop
-#: (well under a millisecond); more goes to a worker thread.
-INLINE_WORK = 200_000
-
-
 class Explainer(Protocol):
     method: str
     features: list[str]
@@ -63,9 +58,6 @@ class Explainer(Protocol):
 
     def explain(self, x: np.ndarray) -> Attribution: ...
 
-    def inline_rows(self) -> int:
-        """How many rows are cheap enough to explain without leaving the event loop."""
-        ...
 
 
 @dataclass
@@ -75,9 +67,6 @@ class TreeExplainer:
     output: str
     cast32: bool
     method: str = "tree-path-dependent"
-
-    def inline_rows(self) -> int:
-        return INLINE_WORK // max(1, self.forest.work_per_row)
 
     def explain(self, x: np.ndarray) -> Attribution:
         x = np.asarray(x, dtype=np.float64)
@@ -94,9 +83,6 @@ class LinearExplainer:
     features: list[str]
     output: str
     method: str = "linear"
-
-    def inline_rows(self) -> int:
-        return INLINE_WORK // max(1, len(self.coef))
 
     def explain(self, x: np.ndarray) -> Attribution:
         x = np.asarray(x, dtype=np.float64)
@@ -117,9 +103,6 @@ class SamplingExplainer:
     permutations: int = 10
     seed: int = 0
     method: str = "sampling"
-
-    def inline_rows(self) -> int:
-        return 0  # calls the model many times per row
 
     def explain(self, x: np.ndarray) -> Attribution:
         x = np.asarray(x, dtype=np.float64)

@@ -196,9 +196,6 @@ class PathForest:
         for g in self.groups:
             expected += float(np.sum(g.value * np.prod(g.zero, axis=1)))
         self.expected = expected + self._constant + offset
-        #: Array entries touched per explained row: what one row costs, roughly.
-        self.work_per_row = sum(len(g.value) * g.d * (1 if g.table is not None else 2 * g.d)
-                                for g in self.groups)
 
     def use_float32(self) -> None:
         """Compare rows as float32, as scikit-learn's trees do (they cast X): half the

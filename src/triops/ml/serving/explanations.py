@@ -59,18 +59,24 @@ def explainer_of(slot: ExplainerSlot, handle: ModelHandle, columns: list[str],
     return slot.explainer
 
 
-def attribute(explainer: Explainer, columns: list[str], rows: list[list[Any]]) -> Attribution:
-    """Attributions of the request's rows (columns as sent, reordered to the model's).
-    Built with numpy alone: a DataFrame would cost more than explaining one row."""
-    where = {c: i for i, c in enumerate(columns)}
-    missing = [f for f in explainer.features if f not in where]
-    if missing:
-        raise InvalidInput(f"the rows lack the model's features: {', '.join(missing[:10])}")
-    try:
-        x = np.array(rows, dtype=np.float64)[:, [where[f] for f in explainer.features]]
-    except (ValueError, TypeError):
-        raise InvalidInput("every feature must be numeric to be explained") from None
-    return explainer.explain(x)
+def batch_handle(explainer: Explainer) -> ModelHandle:
+    """The explainer as a model whose output per row is (attributions, base value), so
+    that a ``Batcher`` explains concurrent requests in one call, as it predicts them."""
+    def rows_of(x: np.ndarray) -> list[Any]:
+        got = explainer.explain(x)
+        return list(zip(got.values, got.base_values, strict=True))
+
+    return ModelHandle(predict=lambda frame: rows_of(matrix(frame, explainer.features)),
+                       columns=None, format=f"explainer:{explainer.method}",
+                       predict_matrix=rows_of, matrix_columns=list(explainer.features))
+
+
+def from_batch(explainer: Explainer, rows: list[Any]) -> dict[str, Any]:
+    """What ``batch_handle``'s outputs for one request are logged (and returned) as."""
+    return as_logged(Attribution(list(explainer.features),
+                                 np.array([r[0] for r in rows]).reshape(len(rows), -1),
+                                 np.array([r[1] for r in rows]), explainer.method,
+                                 explainer.output))
 
 
 def as_logged(attribution: Attribution) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class LoadedVersion:
     batcher: Batcher
     explainer: explanations.ExplainerSlot = field(
         default_factory=lambda: explanations.ExplainerSlot(threading.Lock()))
+    #: Explains concurrent requests together, once the explainer is built.
+    explain_batcher: Batcher | None = None
 
 
 @dataclass(frozen=True)
@@ -207,12 +209,12 @@ class ServingService:
         explained = None
         if explain:
             explainer = await self.explainer(project, endpoint, served, table.columns)
-            if len(table.rows) <= explainer.inline_rows():
-                got = explanations.attribute(explainer, table.columns, table.rows)
-            else:
-                got = await run_in_threadpool(explanations.attribute, explainer,
-                                              table.columns, table.rows)
-            explained = explanations.as_logged(got)
+            if served.explain_batcher is None:
+                served.explain_batcher = Batcher(
+                    explanations.batch_handle(explainer), max_batch_size=spec.max_batch_size,
+                    max_wait_ms=spec.max_wait_ms)
+            rows = await served.explain_batcher.predict(table.columns, table.rows)
+            explained = explanations.from_batch(explainer, rows)
         shadow = None
         if shadow_task is not None:
             shadow_version, shadow_outputs, error = await shadow_task
@@ -278,4 +280,6 @@ class ServingService:
         self.log.close()
         for lv in self._loaded.values():
             lv.batcher.close()
+            if lv.explain_batcher is not None:
+                lv.explain_batcher.close()
 
