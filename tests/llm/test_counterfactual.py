@@ -109,3 +109,12 @@ def test_bad_counterfactual_configs():
                              ({"swaps": SWAPS, "metric": "judge"}, "prompt")]:
         with pytest.raises(InvalidInput, match=message):
             build({"type": "counterfactual", **options})
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from triops.llm.evals import counterfactual
+
+    result = doctest.testmod(counterfactual, verbose=False)
+    assert result.failed == 0 and result.attempted > 0

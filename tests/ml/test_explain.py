@@ -198,3 +198,13 @@ def test_paths_padded_to_one_length_give_the_same_values(monkeypatch):
     np.testing.assert_allclose(got.values, apart.values, atol=1e-12)
     np.testing.assert_allclose(got.base_values + got.values.sum(axis=1),
                                rf.predict(x.iloc[:30]), atol=1e-12)
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("triops.ml.explain._treeshap", "triops.ml.explain._models",
+                 "triops.ml.monitoring.fairness"):
+        result = doctest.testmod(importlib.import_module(name), verbose=False)
+        assert result.failed == 0 and result.attempted > 0, name
