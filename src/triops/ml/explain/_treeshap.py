@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-#: Largest precomputed table (float64 entries) per path-length group; beyond it, rows
-#: are computed directly. 8M entries = 64 MB; a 100-tree forest of depth 8 needs ~10M
-#: in all.
-TABLE_LIMIT = 8_000_000
+#: Precomputed table entries (float64) one forest may hold in all: 16M = 128 MB. Path
+#: groups are tabulated shortest first while they fit; the rest are computed per row. A
+#: 100-tree forest of depth 8 needs ~10M.
+TABLE_LIMIT = 16_000_000
 #: Rows x paths x features per chunk: small enough for the temporaries to stay in cache.
 _CHUNK = 1 << 18
 
@@ -170,6 +170,7 @@ class PathForest:
             by_d = {0: [m for m in merged if isinstance(m[0], dict)],
                     d_max: [m for m in merged if not isinstance(m[0], dict)]}
             self.padded = True
+        tabled = 0
         for d, paths in sorted(by_d.items()):
             values = np.array([v for _, v in paths])
             if d == 0:
@@ -180,7 +181,9 @@ class PathForest:
             spec = np.array([[c for _, c in it] for it in items])  # paths x d x 4
             group = _Group(d, feats, spec[:, :, 0], spec[:, :, 1], spec[:, :, 3] > 0,
                            spec[:, :, 2], values)
-            if len(paths) * (2 ** d) * d <= table_limit:
+            size = len(paths) * (2 ** d) * d
+            if tabled + size <= table_limit:
+                tabled += size
                 bits = (np.arange(2 ** d)[:, None] >> np.arange(d)[None, :]) & 1
                 one = np.broadcast_to(bits[:, None, :].astype(np.float64),
                                       (2 ** d, len(paths), d))
