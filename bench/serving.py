@@ -86,7 +86,9 @@ def start_mlflow(tmp: Path, python: Path) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
-def start_triops(tmp: Path, procs: list[subprocess.Popen]) -> tuple[subprocess.Popen, str]:
+def start_triops(tmp: Path, procs: list[subprocess.Popen], model=None, x=None
+                 ) -> tuple[subprocess.Popen, str]:
+    """``triops up`` with ``model`` (default: the shared forest) deployed as ``bench``."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -104,8 +106,9 @@ def start_triops(tmp: Path, procs: list[subprocess.Popen]) -> tuple[subprocess.P
     print(f"[bench] triops ready in {wait_ready(url + '/readyz', proc):.1f}s", file=sys.stderr)
     os.environ["MLFLOW_TRACKING_TOKEN"] = KEY
     mlflow.set_tracking_uri(url)
-    x, _ = serving_model.data()
-    model = serving_model.model()
+    if model is None:
+        x, _ = serving_model.data()
+        model = serving_model.model()
     with mlflow.start_run():
         mlflow.sklearn.log_model(model, name="model", registered_model_name="bench-rf",
                                  signature=infer_signature(x, model.predict(x)),
@@ -147,14 +150,14 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: float,
-                warmup: float) -> dict:
+                warmup: float, bodies: list[bytes] | None = None) -> dict:
     parsed = urlsplit(url)
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     requests = [
         (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n{extra}"
          f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
          ).encode() + body
-        for body in body_rows()]
+        for body in bodies or body_rows()]
     latencies: list[float] = []
     errors = 0
     start = time.perf_counter()
@@ -191,10 +194,14 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: fl
             "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
 
 
-def measure(url: str, headers: dict[str, str], concurrency: int, seconds: float) -> dict:
+def measure(url: str, headers: dict[str, str], concurrency: int, seconds: float,
+            bodies_file: str | None = None) -> dict:
+    """Load ``url`` from a separate process; ``bodies_file`` holds one JSON body a line
+    (default: rows of the shared forest's data)."""
     out = subprocess.run(
         [sys.executable, __file__, "--load", json.dumps(
-            {"url": url, "headers": headers, "concurrency": concurrency, "seconds": seconds})],
+            {"url": url, "headers": headers, "concurrency": concurrency, "seconds": seconds,
+             "bodies_file": bodies_file})],
         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -207,8 +214,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.load:
         spec = json.loads(args.load)
+        bodies = (Path(spec["bodies_file"]).read_bytes().splitlines()
+                  if spec.get("bodies_file") else None)
         print(json.dumps(asyncio.run(_load(spec["url"], spec["headers"], spec["concurrency"],
-                                           spec["seconds"], warmup=2.0))))
+                                           spec["seconds"], warmup=2.0, bodies=bodies))))
         return
     levels = [int(c) for c in args.concurrency.split(",")]
     python = peer_venv.ensure("mlflow", MLFLOW_REQUIREMENTS)

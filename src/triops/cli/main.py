@@ -19,6 +19,7 @@ from triops.cli.init import init
 from triops.cli.lineage import lineage_app
 from triops.cli.login import login, logout
 from triops.cli.ml import models_app, runs_app
+from triops.cli.ml_explain import ml_app
 from triops.cli.monitor import monitor_app
 from triops.cli.notify import notify_app
 from triops.cli.ops import ops_app
@@ -48,6 +49,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(ml_app, name="ml")
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(eval_app, name="eval")

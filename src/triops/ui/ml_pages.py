@@ -18,6 +18,7 @@ from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as runs
 from triops.ops.topology import load_graph
 from triops.server import audit_log as audit
+from triops.ml.serving.explanations import logged_importance
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.ml_charts import Series, color_of, overlay_chart
@@ -187,4 +188,8 @@ def lineage_page(request: Request, name: str, version: str,
     near = graph.within(key, LINEAGE_HOPS)
     drawing = draw(graph.subgraph(near), highlight=key,
                    title=f"lineage of {chain.model.name} v{chain.model.version}") if near else None
-    return render(request, "ml_lineage.html", chain=chain, drawing=drawing)
+    endpoints = sorted({d["endpoint"] for d in chain.deployments})
+    reliance = [found for e in endpoints if (found := logged_importance(
+        db, caller.project, e, int(chain.model.version))) is not None]
+    return render(request, "ml_lineage.html", chain=chain, drawing=drawing,
+                  reliance=reliance)

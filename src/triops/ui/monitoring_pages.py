@@ -71,8 +71,10 @@ def monitor_page(request: Request, name: str, limit: int = Query(500, ge=1, le=1
                 metrics.setdefault(metric, []).append((float(r.time_ms), float(value)))
     metric_charts = [(metric, line_chart(points, width=720, height=180, title=metric))
                      for metric, points in sorted(metrics.items())]
+    fairness_charts, fairness_latest = _fairness(rows, breaches)
     return render(request, "monitoring_monitor.html", monitor=monitor, rows=rows[-20:][::-1],
                   drift_charts=drift_charts, metric_charts=metric_charts,
+                  fairness_charts=fairness_charts, fairness_latest=fairness_latest,
                   thresholds=thresholds, latest=rows[-1] if rows else None)
 
 
@@ -100,6 +102,27 @@ def report_file(request: Request, name: str, result_id: int,
     return HTMLResponse(drift_report.standalone({**context, "exported_ms": now_ms()}),
                         headers={"Content-Disposition":
                                  f"attachment; filename*=UTF-8''{filename}"})
+
+
+def _fairness(rows: list, breaches: list[Marker]) -> tuple[list, dict]:
+    """Each window's gaps per sensitive feature over time, and the newest window's
+    groups (the run that last computed them)."""
+    gaps: dict[str, list[tuple[float, float]]] = {}
+    latest: dict = {}
+    for r in rows:
+        by = ((r.performance or {}).get("fairness") or {}).get("by") or {}
+        for feature, report in by.items():
+            for gap in ("demographic_parity_difference", "equalized_odds_difference"):
+                value = report.get(gap)
+                if isinstance(value, (int, float)):
+                    gaps.setdefault(f"{gap} by {feature}", []).append(
+                        (float(r.time_ms), float(value)))
+        if by:
+            latest = by
+    marks = [m for m in breaches if "fairness" in m.label]
+    charts = [(name, line_chart(points, marks, width=720, height=180, title=name))
+              for name, points in sorted(gaps.items())]
+    return charts, latest
 
 
 @router.get("/pipeline-runs/{run_id}", response_class=HTMLResponse)

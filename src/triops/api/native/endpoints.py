@@ -186,15 +186,44 @@ def _table_of(body: Any) -> Table:
     raise InvalidInput("the body needs 'records' (a list of objects) or 'dataframe_split'")
 
 
-@router.post("/endpoints/{name}/predict")
-async def predict(name: str, request: Request, caller: Caller = AsEditor) -> Response:
+async def _predict(name: str, request: Request, caller: Caller, explain: bool) -> Response:
     table = _table_of(await _json_body(request))
     result = await _service(request).predict(
-        caller.project, name, lambda _signature: table, request.state.request_id)
+        caller.project, name, lambda _signature: table, request.state.request_id,
+        explain=explain)
     body = {"predictions": result.outputs, "model": result.model, "version": result.version,
             "served_by": result.served_by, "request_id": result.request_id}
+    if result.explanation is not None:
+        body["explanation"] = result.explanation
     return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
                     media_type="application/json")
+
+
+@router.post("/endpoints/{name}/predict")
+async def predict(name: str, request: Request,
+                  explain: bool = Query(False, description="also return (and log) feature "
+                                        "attributions of every row"),
+                  caller: Caller = AsEditor) -> Response:
+    return await _predict(name, request, caller, explain)
+
+
+@router.post("/endpoints/{name}/explain")
+async def explain(name: str, request: Request, caller: Caller = AsEditor) -> Response:
+    """Predict and attribute: ``explanation.values[r][j]`` is feature ``j``'s share of row
+    ``r``'s output above ``explanation.base_values[r]``."""
+    return await _predict(name, request, caller, True)
+
+
+@router.get("/endpoints/{name}/importance")
+async def importance(name: str, request: Request,
+                     limit: int = Query(1000, ge=1, le=10_000),
+                     version: Annotated[list[int] | None, Query(
+                         description="versions to compare on the same logged rows "
+                         "(default: those that served them)")] = None,
+                     caller: Caller = AsViewer) -> dict[str, Any]:
+    service = _service(request)
+    found = await service.importance(caller.project, name, limit, version or None)
+    return {"importance": [i.as_dict() for i in found]}
 
 
 @router.post("/endpoints/{name}/labels")
@@ -225,5 +254,6 @@ def list_predictions(name: str, request: Request, start_ms: int | None = Query(N
          "inputs": p.inputs, "outputs": p.outputs, "label": p.label,
          "shadow": None if p.shadow is None else {
              "version": p.shadow.version, "outputs": p.shadow.outputs,
-             "agree": p.shadow.agree, "error": p.shadow.error}}
+             "agree": p.shadow.agree, "error": p.shadow.error},
+         **({"explanation": p.explanation} if p.explanation is not None else {})}
         for p in found]}

@@ -6,6 +6,9 @@ from triops.llm.evals.config import EvalConfig, load_config, parse_config, parse
 from triops.llm.evals.datasets import ImportReport, case_from, cases_from_traces, parse_file
 from triops.llm.evals.scorers import Context, EvalSample, Scorer, ScoreValue, build, kinds, scorer
 
+# Registers the counterfactual (bias) scorer beside the built-ins of ``scorers``.
+from triops.llm.evals import counterfactual  # noqa: F401  isort: skip
+
 __all__ = [
     "Context",
     "Delta",

@@ -13,7 +13,9 @@ follows only after the mean has recovered.
 
 Scorers that call a model (judge, embedding) have no gateway client here and record an
 error; online evaluation is meant for the cheap scorers (regex, JSON schema, contains,
-latency, cost, user Python functions).
+latency, cost, user Python functions). The ``counterfactual`` bias scorer needs no
+second call here: it compares sampled traces whose inputs differ only by swapped terms
+(see ``counterfactual``).
 """
 
 from __future__ import annotations

@@ -174,6 +174,13 @@ class Runner:
             body["model"] = self.config.model
         return body
 
+    def _again(self, prompt: ResolvedPrompt | None, case: CaseData, inputs: dict[str, Any]
+               ) -> str:
+        """The model under test on other inputs (for counterfactual scorers)."""
+        body = self._body(prompt, CaseData(inputs, case.expected, case.metadata, case.source))
+        return _output_of(self.client.call("POST", "/v1/chat/completions", json=body,
+                                           headers={"x-triops-cache": "no"}))
+
     def run_case(self, index: int, case: CaseData, prompt: ResolvedPrompt | None
                  ) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -203,9 +210,10 @@ class Runner:
         sample = EvalSample(inputs=case.inputs, expected=case.expected, output=result["output"],
                         latency_ms=result["latency_ms"], cost=result["cost"],
                         tokens=result["prompt_tokens"] + result["completion_tokens"])
+        ctx = Context(llm=self.client, target=lambda inputs: self._again(prompt, case, inputs))
         for scorer in self.config.scorers:
             try:
-                got = scorer.score(sample, self.ctx)
+                got = scorer.score(sample, ctx)
                 result["scores"][scorer.name] = {"value": float(got.value), "error": "",
                                                  "detail": got.detail[:2000]}
             except Exception as exc:  # noqa: BLE001 - a broken scorer costs its score, not the run

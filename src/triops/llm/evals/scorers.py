@@ -59,6 +59,9 @@ class LLMClient(Protocol):
 @dataclass
 class Context:
     llm: LLMClient | None = None
+    #: Calls the model under test again with other inputs and returns its output text
+    #: (set by the eval runner for each case; absent online).
+    target: Callable[[dict[str, Any]], str] | None = None
 
 
 class Scorer(Protocol):
@@ -68,7 +71,8 @@ class Scorer(Protocol):
 
 
 Factory = Callable[[dict[str, Any]], Scorer]
-#: Every scorer factory by type: the one place scorers are declared.
+#: Every scorer factory by type: the one place scorers are declared (the counterfactual
+#: scorer lives in its own module, which the package imports).
 SCORERS: Registry[Factory] = Registry("scorer type", group="triops.scorers")
 
 

@@ -25,6 +25,8 @@ import pandas as pd
 from triops.core.errors import Conflict, TriopsError
 from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
+from triops.ml.monitoring import reliance
+from triops.ml.monitoring.fairness import FairnessCounts, is_positive
 from triops.ml.monitoring.performance import is_worse, metrics
 from triops.ml.monitoring.quality import quality_report
 from triops.ml.monitoring.report import drift_report
@@ -38,6 +40,8 @@ from triops.store.repos import monitoring as repo
 from triops.store.schema_monitoring import Monitor
 
 DRIFT, DATA_QUALITY, PERFORMANCE = "drift", "data_quality", "performance"
+FAIRNESS = "fairness"
+RELIANCE = "reliance_shift"
 #: The signal kind of a run that could not compute its checks.
 MONITOR_FAILED = "monitor_failed"
 
@@ -121,6 +125,51 @@ def _performance(spec: MonitorSpec, current: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def _fairness(spec: MonitorSpec, current: pd.DataFrame) -> dict[str, Any]:
+    """Per sensitive feature: each group's rates and the gaps, over the window's
+    labelled rows."""
+    check = spec.fairness
+    assert check is not None
+    if LABEL not in current.columns:
+        return {"labels": 0}
+    labelled = current[current[LABEL].notna() & current[OUTPUT].notna()]
+    out: dict[str, Any] = {"labels": len(labelled), "by": {}}
+    if len(labelled) < check.min_labels:
+        return out
+    truth = is_positive(labelled[LABEL].tolist(), check.positive)
+    if check.output == "score":
+        pred = pd.to_numeric(labelled[OUTPUT], errors="coerce").to_numpy(np.float64) >= 0.5
+    else:
+        pred = is_positive(labelled[OUTPUT].tolist(), check.positive)
+    for column in check.sensitive:
+        if column not in labelled.columns:
+            out["by"][column] = {"error": f"'{column}' is not among the logged inputs"}
+            continue
+        counts = FairnessCounts()
+        counts.update(labelled[column].tolist(), truth, pred)
+        small = [g for g, c in counts.groups.items() if c.n < check.min_group]
+        compared = FairnessCounts({g: c for g, c in counts.groups.items() if g not in small})
+        report = compared.report()
+        report["groups"] = counts.report()["groups"]
+        report["small_groups"] = small
+        out["by"][column] = report
+    return out
+
+
+def _fairness_breach(spec: MonitorSpec, result: dict[str, Any]) -> dict[str, Any] | None:
+    check = spec.fairness
+    assert check is not None
+    worst = None
+    for column, report in (result.get("by") or {}).items():
+        for gap in check.gaps:
+            value = report.get(gap)
+            if value is not None and value > check.threshold and (
+                    worst is None or value > worst["value"]):
+                worst = {"feature": column, "gap": gap, "value": value,
+                         "threshold": check.threshold}
+    return worst
+
+
 def evaluate(db: Database, artifacts: ArtifactStore, project: str, monitor: Monitor,
              at_ms: int | None = None) -> RunOutcome:
     """Compute the monitor's checks over its window; stores nothing."""
@@ -176,6 +225,27 @@ def evaluate(db: Database, artifacts: ArtifactStore, project: str, monitor: Moni
                                           spec.performance.threshold):
             outcome.breaches[PERFORMANCE] = {"metric": spec.performance.metric, "value": value,
                                              "threshold": spec.performance.threshold}
+    if spec.fairness is not None:
+        # Stored with the label-based results: a fairness gap is performance by group.
+        outcome.performance["fairness"] = _fairness(spec, current)
+        breach = _fairness_breach(spec, outcome.performance["fairness"])
+        if breach is not None:
+            outcome.breaches[FAIRNESS] = breach
+    if spec.reliance is not None:
+        assert spec.model is not None
+        rows = current.drop(columns=[c for c in (OUTPUT, LABEL) if c in current.columns])
+        found = reliance.compare(db, artifacts, project, monitor.endpoint, spec.model,
+                                 f"@{spec.alias}", spec.reliance.compare,
+                                 rows.tail(spec.reliance.rows))
+        outcome.performance["reliance"] = found
+        if found["shift"] > spec.reliance.threshold:
+            top = {k: max(found[k]["share"], key=found[k]["share"].get)
+                   for k in ("champion", "challenger")}
+            outcome.breaches[RELIANCE] = {"value": found["shift"],
+                                          "threshold": spec.reliance.threshold,
+                                          "versions": [found["champion"]["version"],
+                                                       found["challenger"]["version"]],
+                                          "top": top}
     if outcome.breaches:
         outcome.status = "breach"
     return outcome
@@ -194,6 +264,18 @@ def _signals(spec: MonitorSpec, monitor: Monitor, outcome: RunOutcome) -> list[S
             value = detail["value"]
             summary = (f"{detail['metric']} {value:.3f} below {detail['threshold']} "
                        f"on {monitor.endpoint}")
+            subject = _subject(spec, monitor.endpoint)
+        elif kind == RELIANCE:
+            value = detail["value"]
+            first, second = detail["versions"]
+            summary = (f"versions {first} and {second} of {spec.model} rely on different "
+                       f"features (shift {value:.3f} above {detail['threshold']}; top "
+                       f"{detail['top']['champion']} vs {detail['top']['challenger']})")
+            subject = _subject(spec, monitor.endpoint)
+        elif kind == FAIRNESS:
+            value = detail["value"]
+            summary = (f"{detail['gap']} {value:.3f} by {detail['feature']} above "
+                       f"{detail['threshold']} on {monitor.endpoint}")
             subject = _subject(spec, monitor.endpoint)
         else:
             value = detail["worst"]

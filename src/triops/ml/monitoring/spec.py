@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from triops.core.errors import InvalidInput
 from triops.ml.monitoring import drift
+from triops.ml.monitoring.fairness import GAPS
 from triops.ml.monitoring.performance import HIGHER_IS_BETTER
 from triops.ml.monitoring.quality import QualityLimits
 
@@ -54,6 +55,32 @@ class PerformanceCheck:
 
 
 @dataclass(frozen=True)
+class FairnessCheck:
+    #: Logged input columns whose values define the groups, each checked on its own.
+    sensitive: tuple[str, ...] = ()
+    #: The favourable outcome (what counts as "selected" and as a true positive).
+    positive: Any = 1
+    #: Outputs are class labels ("label") or positive-class scores cut at 0.5 ("score").
+    output: Literal["label", "score"] = "label"
+    #: Breach when a gap below is above this.
+    threshold: float = 0.1
+    gaps: tuple[str, ...] = ("demographic_parity_difference", "equalized_odds_difference")
+    min_labels: int = 20
+    #: Groups with fewer labelled rows in the window are reported but not compared.
+    min_group: int = 1
+
+
+@dataclass(frozen=True)
+class RelianceCheck:
+    #: The version compared with the monitor's model@alias: "@challenger" or a number.
+    compare: str = "@challenger"
+    #: Breach when the total variation distance of the two reliances is above this.
+    threshold: float = 0.2
+    #: The newest logged rows of the window that both versions explain.
+    rows: int = 500
+
+
+@dataclass(frozen=True)
 class RetrainPolicy:
     pipeline: str
     metric: str = "accuracy"
@@ -75,6 +102,8 @@ class MonitorSpec:
     drift: DriftCheck | None = field(default_factory=DriftCheck)
     quality: QualityLimits | None = field(default_factory=QualityLimits)
     performance: PerformanceCheck | None = None
+    fairness: FairnessCheck | None = None
+    reliance: RelianceCheck | None = None
     retrain: RetrainPolicy | None = None
     severity: str = "warning"
 
@@ -94,6 +123,8 @@ class MonitorSpec:
                 else QualityLimits(**data.get("quality", {})),
                 performance=PerformanceCheck(**data["performance"])
                 if data.get("performance") else None,
+                fairness=_fairness(data["fairness"]) if data.get("fairness") else None,
+                reliance=RelianceCheck(**data["reliance"]) if data.get("reliance") else None,
                 retrain=_retrain(data["retrain"]) if data.get("retrain") else None,
                 severity=data.get("severity") or "warning",
             )
@@ -124,6 +155,30 @@ class MonitorSpec:
                 raise InvalidInput(f"performance.metric must be one of {sorted(HIGHER_IS_BETTER)}")
             if self.performance.task not in ("classification", "regression"):
                 raise InvalidInput("performance.task must be classification or regression")
+        if self.fairness is not None:
+            f = self.fairness
+            if not f.sensitive or not all(isinstance(c, str) and c for c in f.sensitive):
+                raise InvalidInput("fairness.sensitive must name at least one input column")
+            unknown = set(f.gaps) - set(GAPS)
+            if unknown or not f.gaps:
+                raise InvalidInput(f"fairness.gaps must be among {list(GAPS)}")
+            if f.output not in ("label", "score"):
+                raise InvalidInput("fairness.output must be 'label' or 'score'")
+            if not 0 <= f.threshold <= 1 or f.min_labels < 1 or f.min_group < 1:
+                raise InvalidInput("fairness.threshold must be in [0, 1] and min_labels, "
+                                   "min_group at least 1")
+            if not isinstance(f.positive, (str, int, float, bool)):
+                raise InvalidInput("fairness.positive must be a label value")
+        if self.reliance is not None:
+            r = self.reliance
+            if not self.model:
+                raise InvalidInput("a reliance check needs the monitor's model name")
+            if not isinstance(r.compare, str) or not (
+                    r.compare.startswith("@") or r.compare.isdigit()):
+                raise InvalidInput("reliance.compare must be '@alias' or a version number")
+            if not 0 < r.threshold <= 1 or not 1 <= r.rows <= 10_000:
+                raise InvalidInput("reliance.threshold must be in (0, 1] and rows in "
+                                   "[1, 10000]")
         if self.retrain is not None:
             if self.retrain.metric not in HIGHER_IS_BETTER:
                 raise InvalidInput(f"retrain.metric must be one of {sorted(HIGHER_IS_BETTER)}")
@@ -133,9 +188,16 @@ class MonitorSpec:
             raise InvalidInput("severity must be info, warning, error or critical")
 
 
+def _fairness(data: dict[str, Any]) -> FairnessCheck:
+    if not isinstance(data, dict):
+        raise InvalidInput("fairness must be an object")
+    return FairnessCheck(**{**data, "sensitive": tuple(data.get("sensitive") or ()),
+                            "gaps": tuple(data.get("gaps") or FairnessCheck.gaps)})
+
+
 def _retrain(data: dict[str, Any]) -> RetrainPolicy:
     on = tuple(data.get("on") or ("drift", "performance"))
-    bad = set(on) - {"drift", "performance", "data_quality"}
+    bad = set(on) - {"drift", "performance", "data_quality", "fairness"}
     if bad:
         raise InvalidInput(f"retrain.on has unknown breach kinds {sorted(bad)}")
     if data.get("executor", "local") not in ("local", "ray"):

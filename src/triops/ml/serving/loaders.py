@@ -76,6 +76,8 @@ class ModelHandle:
     #: MLflow's type name of each output (``long``, ``double``, ``string``...) when the
     #: signature or the model says it; None when only the outputs will tell.
     output_type: str | None = None
+    #: The loaded object itself (an estimator, an ONNX session), which explainers read.
+    native: Any = None
 
 
 class ModelFiles:
@@ -248,10 +250,11 @@ def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> Model
         return ModelHandle(predict=compiled.predict, columns=columns or _feature_columns(model),
                            format=f"{fmt}+compiled-trees",
                            predict_matrix=compiled.predict_matrix,
-                           matrix_columns=compiled.features, output_type=output_type)
+                           matrix_columns=compiled.features, output_type=output_type,
+                           native=model)
     return ModelHandle(predict=lambda frame: _as_list(predict(frame)),
                        columns=columns or _feature_columns(model), format=fmt,
-                       output_type=output_type)
+                       output_type=output_type, native=model)
 
 
 class SkopsLoader:
@@ -300,7 +303,8 @@ def _onnx_handle(data: bytes) -> ModelHandle:
         return _as_list(session.run(None, {first: frame.to_numpy(dtype=np.float32)})[0])
 
     return ModelHandle(predict=predict, columns=None, format="onnx",
-                       output_type=_ONNX_TYPES.get(session.get_outputs()[0].type))
+                       output_type=_ONNX_TYPES.get(session.get_outputs()[0].type),
+                       native=session)
 
 
 class XGBoostLoader:

@@ -11,7 +11,9 @@ lists)::
     {"request_id": "...", "model": "churn", "version": 3, "served_by": "primary",
      "latency_ms": 1.7, "columns": ["age", "plan"], "rows": [[41, "pro"]],
      "outputs": [0.82],
-     "shadow": {"version": 4, "outputs": [0.79], "agree": true} | null}
+     "shadow": {"version": 4, "outputs": [0.79], "agree": true} | null,
+     "explanation": {"method": "tree-path-dependent", "features": [...],
+                     "base_values": [...], "values": [[...]]}}   (only when asked for)
 """
 
 from __future__ import annotations
@@ -60,12 +62,15 @@ class PredictionRecord:
     shadow: ShadowResult | None = None
     label: Any = None
     label_time_ms: int | None = None
+    #: Attributions computed when the request asked for them (see ``explanations``).
+    explanation: dict[str, Any] | None = None
 
 
 def prediction_row(
     *, endpoint: str, time_ms: int, request_id: str, model: str, version: int,
     served_by: str, latency_ms: float, columns: Sequence[str], rows: Sequence[Sequence[Any]],
     outputs: Sequence[Any], shadow: ShadowResult | None = None,
+    explanation: dict[str, Any] | None = None,
 ) -> RecordRow:
     """The record one served request is logged as."""
     data: dict[str, Any] = {
@@ -76,6 +81,8 @@ def prediction_row(
             "version": int(shadow.version), "outputs": list(shadow.outputs),
             "agree": bool(shadow.agree), "error": shadow.error},
     }
+    if explanation is not None:
+        data["explanation"] = explanation
     return RecordRow(stream=endpoint, ts_ms=time_ms, data=data)
 
 
@@ -105,6 +112,8 @@ def _decode(endpoint: str, ts_ms: int, data: dict[str, Any]) -> PredictionRecord
         shadow=None if not shadow else ShadowResult(
             version=int(shadow["version"]), outputs=list(shadow["outputs"]),
             agree=bool(shadow["agree"]), error=shadow.get("error")),
+        explanation=data.get("explanation") if isinstance(data.get("explanation"), dict)
+        else None,
     )
 
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
-from triops.ml.serving import inputs, traffic
+from triops.ml.serving import explanations, inputs, traffic
 from triops.ml.serving.batching import Batcher
 from triops.ml.serving.deploy import trust_of
 from triops.ml.serving.loaders import (
@@ -33,7 +34,12 @@ from triops.ml.serving.loaders import (
     load_model,
 )
 from triops.ml.serving.logwriter import LogWriter
-from triops.ml.serving.predictions import PREDICTION_KIND, ShadowResult, prediction_row
+from triops.ml.serving.predictions import (
+    PREDICTION_KIND,
+    ShadowResult,
+    prediction_row,
+    predictions_window,
+)
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 from triops.store.repos import deployments, registry
@@ -46,6 +52,10 @@ class LoadedVersion:
     version: int
     handle: ModelHandle
     batcher: Batcher
+    explainer: explanations.ExplainerSlot = field(
+        default_factory=lambda: explanations.ExplainerSlot(threading.Lock()))
+    #: Explains concurrent requests together, once the explainer is built.
+    explain_batcher: Batcher | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class Prediction:
     outputs: list[Any]
     latency_ms: float
     columns: list[str]
+    #: Attributions of every row, when the request asked for them.
+    explanation: dict[str, Any] | None = None
 
 
 #: Builds the request's table once the serving version's signature is known.
@@ -154,8 +166,23 @@ class ServingService:
 
     # -- serving ----------------------------------------------------------------------
 
+    async def explainer(self, project: str, endpoint: str, served: LoadedVersion,
+                        columns: list[str]) -> explanations.Explainer:
+        """The served version's explainer, built on first use."""
+        if served.explainer.explainer is not None:
+            return served.explainer.explainer
+
+        def background() -> Any:
+            with self.db.read() as session:
+                found = predictions_window(session, project, endpoint,
+                                           limit=explanations.BACKGROUND_ROWS)
+            return explanations.background_frame(found)
+
+        return await run_in_threadpool(explanations.explainer_of, served.explainer,
+                                       served.handle, columns, background)
+
     async def predict(self, project: str, endpoint: str, build: TableBuilder,
-                      request_id: str) -> Prediction:
+                      request_id: str, *, explain: bool = False) -> Prediction:
         spec = await self.endpoint(project, endpoint)
         policy = traffic.parse_policy(spec.policy)
         served_by = traffic.route(policy, request_id)
@@ -179,6 +206,15 @@ class ServingService:
             raise InvalidInput(f"the model could not predict these inputs: "
                                f"{type(exc).__name__}: {exc}"[:500]) from None
         latency_ms = (time.perf_counter() - started) * 1000
+        explained = None
+        if explain:
+            explainer = await self.explainer(project, endpoint, served, table.columns)
+            if served.explain_batcher is None:
+                served.explain_batcher = Batcher(
+                    explanations.batch_handle(explainer), max_batch_size=spec.max_batch_size,
+                    max_wait_ms=spec.max_wait_ms)
+            rows = await served.explain_batcher.predict(table.columns, table.rows)
+            explained = explanations.from_batch(explainer, rows)
         shadow = None
         if shadow_task is not None:
             shadow_version, shadow_outputs, error = await shadow_task
@@ -191,11 +227,32 @@ class ServingService:
                 endpoint=endpoint, time_ms=now_ms(), request_id=request_id,
                 model=spec.model_name, version=version, served_by=served_by,
                 latency_ms=latency_ms, columns=table.columns, rows=table.rows,
-                outputs=outputs, shadow=shadow)
+                outputs=outputs, shadow=shadow, explanation=explained)
             # Acknowledged only once committed: see logwriter's contract.
             await self.log.write(project, PREDICTION_KIND, row)
         return Prediction(request_id, spec.model_name, version, served_by, outputs,
-                          latency_ms, table.columns)
+                          latency_ms, table.columns, explained)
+
+    async def importance(self, project: str, endpoint: str, limit: int,
+                         versions: list[int] | None = None) -> list[explanations.Importance]:
+        """Global importance of each version among the endpoint's last ``limit`` logged
+        predictions (or of ``versions``, explaining those rows with each of them)."""
+        spec = await self.endpoint(project, endpoint)
+
+        def window() -> list[Any]:
+            with self.db.read() as session:
+                return predictions_window(session, project, endpoint, limit=limit)
+
+        found = await run_in_threadpool(window)
+        served = sorted({p.version for p in found})
+        out = []
+        for version in versions or served:
+            loaded = await self.loaded(project, spec.model_name, version, spec)
+            columns = list(found[-1].inputs[0]) if found and found[-1].inputs else []
+            explainer = await self.explainer(project, endpoint, loaded, columns)
+            out.append(await run_in_threadpool(explanations.importance, version, explainer,
+                                               found, versions is not None))
+        return out
 
     async def _shadow(self, project: str, spec: EndpointSpec, ref: str, build: TableBuilder
                       ) -> tuple[int, list[Any], str | None]:
@@ -223,4 +280,6 @@ class ServingService:
         self.log.close()
         for lv in self._loaded.values():
             lv.batcher.close()
+            if lv.explain_batcher is not None:
+                lv.explain_batcher.close()
 
