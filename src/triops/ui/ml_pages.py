@@ -16,9 +16,9 @@ from triops.ml import overview_store as ml_overview
 from triops.ml import registry_store as registry
 from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as runs
+from triops.ml.serving.explanations import logged_importance
 from triops.ops.topology import load_graph
 from triops.server import audit_log as audit
-from triops.ml.serving.explanations import logged_importance
 from triops.server.auth import AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.ui.ml_charts import Series, color_of, overlay_chart

@@ -71,7 +71,7 @@ def monitor_page(request: Request, name: str, limit: int = Query(500, ge=1, le=1
                 metrics.setdefault(metric, []).append((float(r.time_ms), float(value)))
     metric_charts = [(metric, line_chart(points, width=720, height=180, title=metric))
                      for metric, points in sorted(metrics.items())]
-    fairness_charts, fairness_latest = _fairness(rows, breaches)
+    fairness_charts, fairness_latest = _fairness(rows, name)
     return render(request, "monitoring_monitor.html", monitor=monitor, rows=rows[-20:][::-1],
                   drift_charts=drift_charts, metric_charts=metric_charts,
                   fairness_charts=fairness_charts, fairness_latest=fairness_latest,
@@ -104,7 +104,7 @@ def report_file(request: Request, name: str, result_id: int,
                                  f"attachment; filename*=UTF-8''{filename}"})
 
 
-def _fairness(rows: list, breaches: list[Marker]) -> tuple[list, dict]:
+def _fairness(rows: list, name: str) -> tuple[list, dict]:
     """Each window's gaps per sensitive feature over time, and the newest window's
     groups (the run that last computed them)."""
     gaps: dict[str, list[tuple[float, float]]] = {}
@@ -119,7 +119,10 @@ def _fairness(rows: list, breaches: list[Marker]) -> tuple[list, dict]:
                         (float(r.time_ms), float(value)))
         if by:
             latest = by
-    marks = [m for m in breaches if "fairness" in m.label]
+    # A red dot on the runs whose gap went past the threshold, linked to that run.
+    marks = [Marker(x=float(r.time_ms), label="fairness breach",
+                    href=f"/ui/ml/monitors/{quote(name)}/results/{r.id}")
+             for r in rows if "fairness" in (r.breaches or {})]
     charts = [(name, line_chart(points, marks, width=720, height=180, title=name))
               for name, points in sorted(gaps.items())]
     return charts, latest
