@@ -110,11 +110,8 @@ class RawCache:
                 known = known_in_advance(series, mode).params()
                 known.pop("probation", None)
                 d = DETECTORS.get(member)(**dict(params), **known)
-                raws = []
-                for t, x in zip(epoch_seconds(series), series.values.tolist(), strict=True):
-                    raws.append(d._raw(t, x))
-                    d.range.update(x)
-                out[series.name] = raws
+                out[series.name] = d._raw_many(
+                    np.asarray(epoch_seconds(series)), series.values.astype(float))
             self.cache[key] = out
         return self.cache[key]
 
@@ -133,16 +130,13 @@ def run(setting: dict, raws: RawCache, mode: str) -> dict[str, np.ndarray]:
     for series in raws.corpus:
         d = Ensemble(members=members, **own, **known_in_advance(series, mode).params())
         for member, replay in zip(d.members, replays, strict=True):
-            member._raw = _replayer(replay[series.name])
-        scores[series.name] = np.array(
-            [d.update(t, x) for t, x in zip(epoch_seconds(series), series.values.tolist(), strict=True)]
-        )
+            member._raw_many = _replayer(replay[series.name])
+        scores[series.name] = np.array(d.update_many(epoch_seconds(series), series.values))
     return scores
 
 
 def _replayer(values: list):
-    it = iter(values)
-    return lambda t, x: next(it)
+    return lambda ts, xs: values
 
 
 def folder(name: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from triops.ops.detectors._base import DETECTORS, register
 from triops.ops.detectors._pipeline import PipelineDetector
 
@@ -40,3 +42,10 @@ class Ensemble(PipelineDetector):
 
     def _update(self, timestamp: float, value: float) -> float:
         return self._alarm(max(m._update(timestamp, value) for m in self.members))
+
+    def _update_many(self, ts: np.ndarray, xs: np.ndarray) -> list[float]:
+        # Members are independent until the max: each scores the whole run (its raw
+        # surprise vectorised where it can be, then its likelihood and open gate),
+        # then the largest per point goes through the ensemble's gate in order.
+        runs = [m._alarm_many(m._likely_many(ts, xs)) for m in self.members]
+        return self._alarm_many([max(point) for point in zip(*runs, strict=True)])
