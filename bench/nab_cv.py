@@ -3,7 +3,8 @@
 Usage: python bench/nab_cv.py [--data /work/shared/datasets/nab] [--mode streaming|protocol]
                               [--only SETTING ...] [--base SETTING=VALUE ...]
 
-Every tunable setting of the default detector (``ensemble``: its members, the
+Every tunable setting of the default detector (``ensemble``: its members and the
+weight of their agreement, the
 raw-surprise settings of ``pattern_discord`` and ``context_novelty``, the anomaly
 likelihood's window, horizon, warm-up and cap, the alarm gate's level, silence, hold
 and penalty) is varied one at a time around the shipped value. The folds are NAB's
@@ -45,10 +46,12 @@ SHIPPED = {"members": ("pattern_discord", "context_novelty")}
 # Each entry: the setting, the values tried besides the shipped one.
 GRID: dict[str, tuple] = {
     "members": (("pattern_discord",), ("pattern_discord", "context_novelty", "seasonal_zscore")),
+    "agreement": (0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
     "pattern_discord.length": (4, 16),
     "pattern_discord.memory": (500, 2000),
     "context_novelty.bins": (8, 12, 16, 32, 48, 64, 96),
     "context_novelty.scale_points": (50, 300),
+    "context_novelty.bins_from_given_range": (True,),
     "short": (4, 16),
     "long": (1000, 4000),
     "warmup": (75, 300),
