@@ -3,6 +3,7 @@
     python bench/forecast.py                      # triops (CLI) + Naive2 + statsforecast
     python bench/forecast.py --methods triops --limit 50
     python bench/forecast.py --cv 5               # choose Settings by k-fold over series
+    python bench/forecast.py --methods triops --levels 0.8,0.9,0.95   # interval coverage
 
 triops runs through its CLI contract (``triops ops forecast``); statsforecast runs from
 PyPI in ``bench/.venvs/statsforecast`` so it never becomes a triops dependency. Scoring
@@ -82,12 +83,14 @@ def owa(s: np.ndarray, ref: np.ndarray) -> float:
     return float((s[:, 0].mean() / ref[:, 0].mean() + s[:, 1].mean() / ref[:, 1].mean()) / 2)
 
 
-def run_triops_cli(train_csv: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
+def run_triops_cli(train_csv: Path, level: float = Settings.level
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
     out = OUT / "triops.csv"
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{os.environ.get('PYTHONPATH', '')}"}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "triops", "ops", "forecast", "--input", str(train_csv),
-                    "--horizon", str(HORIZON), "--output", str(out)], check=True, env=env)
+                    "--horizon", str(HORIZON), "--output", str(out), "--level", str(level)],
+                   check=True, env=env)
     wall = time.perf_counter() - started
     cols: dict[str, dict[str, list[float]]] = {"forecast": {}, "lo": {}, "hi": {}}
     with out.open(newline="") as handle:
@@ -154,6 +157,10 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(ALL_METHODS), help=f"comma list of {ALL_METHODS}")
     ap.add_argument("--limit", type=int, default=0, help="only the first N series")
     ap.add_argument("--cv", type=int, default=0, help="k-fold cross-validation of Settings over series")
+    ap.add_argument("--levels", type=lambda v: [float(x) for x in v.split(",")],
+                    default=[Settings.level],
+                    help="interval levels whose coverage of the test points is reported "
+                         "(one CLI run each), e.g. 0.8,0.9,0.95")
     args = ap.parse_args()
     train, test = load(DATA / "train.csv"), load(DATA / "test.csv")
     names = list(train)[: args.limit or None]
@@ -174,11 +181,16 @@ def main() -> None:
         results["Naive2"] = {k: naive2(train[k], HORIZON) for k in names}
         walls["Naive2"] = time.perf_counter() - started
     if "triops" in methods:
-        f, band, wall = run_triops_cli(train_csv)
-        results["triops (CLI)"], walls["triops (CLI)"] = f, wall
-        inside = np.mean([np.mean((test[k] >= band["lo"][k]) & (test[k] <= band["hi"][k]))
-                          for k in names])
-        print(f"triops 90 % interval covers {inside:.1%} of the test points", flush=True)
+        for i, level in enumerate(args.levels):
+            f, band, wall = run_triops_cli(train_csv, level)
+            if i == 0:  # the point forecast does not depend on the level
+                results["triops (CLI)"], walls["triops (CLI)"] = f, wall
+            inside = np.mean([np.mean((test[k] >= band["lo"][k]) & (test[k] <= band["hi"][k]))
+                              for k in names])
+            width = np.mean([np.mean(band["hi"][k] - band["lo"][k]) / np.mean(np.abs(train[k]))
+                             for k in names])
+            print(f"triops {level:.0%} interval covers {inside:.1%} of the test points "
+                  f"(mean width {width:.1%} of the series' mean level)", flush=True)
     sf = [m.split(":", 1)[1] for m in methods if m.startswith("sf:")]
     if sf:
         preds, sf_walls = run_statsforecast(train_csv, sf)

@@ -3,7 +3,8 @@
 Usage: python bench/nab_cv.py [--data /work/shared/datasets/nab] [--mode streaming|protocol]
                               [--only SETTING ...] [--base SETTING=VALUE ...]
 
-Every tunable setting of the default detector (``ensemble``: its members, the
+Every tunable setting of the default detector (``ensemble``: its members and the
+weight of their agreement, the
 raw-surprise settings of ``pattern_discord`` and ``context_novelty``, the anomaly
 likelihood's window, horizon, warm-up and cap, the alarm gate's level, silence, hold
 and penalty) is varied one at a time around the shipped value. The folds are NAB's
@@ -45,10 +46,12 @@ SHIPPED = {"members": ("pattern_discord", "context_novelty")}
 # Each entry: the setting, the values tried besides the shipped one.
 GRID: dict[str, tuple] = {
     "members": (("pattern_discord",), ("pattern_discord", "context_novelty", "seasonal_zscore")),
+    "agreement": (0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
     "pattern_discord.length": (4, 16),
     "pattern_discord.memory": (500, 2000),
     "context_novelty.bins": (8, 12, 16, 32, 48, 64, 96),
     "context_novelty.scale_points": (50, 300),
+    "context_novelty.bins_from_given_range": (True,),
     "short": (4, 16),
     "long": (1000, 4000),
     "warmup": (75, 300),
@@ -110,11 +113,8 @@ class RawCache:
                 known = known_in_advance(series, mode).params()
                 known.pop("probation", None)
                 d = DETECTORS.get(member)(**dict(params), **known)
-                raws = []
-                for t, x in zip(epoch_seconds(series), series.values.tolist(), strict=True):
-                    raws.append(d._raw(t, x))
-                    d.range.update(x)
-                out[series.name] = raws
+                out[series.name] = d._raw_many(
+                    np.asarray(epoch_seconds(series)), series.values.astype(float))
             self.cache[key] = out
         return self.cache[key]
 
@@ -133,16 +133,13 @@ def run(setting: dict, raws: RawCache, mode: str) -> dict[str, np.ndarray]:
     for series in raws.corpus:
         d = Ensemble(members=members, **own, **known_in_advance(series, mode).params())
         for member, replay in zip(d.members, replays, strict=True):
-            member._raw = _replayer(replay[series.name])
-        scores[series.name] = np.array(
-            [d.update(t, x) for t, x in zip(epoch_seconds(series), series.values.tolist(), strict=True)]
-        )
+            member._raw_many = _replayer(replay[series.name])
+        scores[series.name] = np.array(d.update_many(epoch_seconds(series), series.values))
     return scores
 
 
 def _replayer(values: list):
-    it = iter(values)
-    return lambda t, x: next(it)
+    return lambda ts, xs: values
 
 
 def folder(name: str) -> str:

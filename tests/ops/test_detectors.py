@@ -305,3 +305,37 @@ def test_cli_passes_the_known_range_and_probation(tmp_path):
     assert half.exit_code == 2 and "both the input minimum and the input maximum" in half.output
     upside_down = runner.invoke(app, args + ["--input-min", "5", "--input-max", "1"])
     assert upside_down.exit_code == 2 and "not above the maximum" in upside_down.output
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("known", [{}, {"value_min": 5.0, "value_max": 16.0, "probation": 150}])
+def test_update_many_is_update_on_each_point(name, known):
+    """The batch path (``ops detect``) gives every score and the end state of one
+    ``update`` a point, also across calls and around points it must skip."""
+    t, x = _series(1500, seed=7)
+    x[900] += 12.0
+    x[100] = math.nan
+    x[101] = "abc"
+    t[102] = math.inf
+    try:
+        one, many = get_detector(name, **known), get_detector(name, **known)
+    except TypeError:
+        pytest.skip(f"{name} takes no known range")
+    expected = [one.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
+    got = many.update_many(t[:40], x[:40]) + many.update_many(t[40:1300], x[40:1300])
+    got += many.update_many(t[1300:], x[1300:])
+    assert got == expected
+    assert many.state() == one.state()
+
+
+def test_pattern_discord_batch_crosses_its_buffer_and_chunks(monkeypatch):
+    """Runs longer than the buffer and than one vectorised chunk keep exact scores."""
+    import triops.ops.detectors._discord as discord
+
+    monkeypatch.setattr(discord, "_CHUNK", 97)
+    t, x = _series(900, seed=11)
+    one = get_detector("pattern_discord", memory=120, length=5)
+    many = get_detector("pattern_discord", memory=120, length=5)
+    expected = [one.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
+    assert many.update_many(t[:300], x[:300]) + many.update_many(t[300:], x[300:]) == expected
+    assert many.state() == one.state()

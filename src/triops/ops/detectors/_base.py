@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
 
 from triops.core.errors import InvalidInput
 from triops.core.registry import Registry
@@ -102,8 +105,6 @@ def _decode(value: Any) -> Any:
         _restore_vars(obj, value["vars"])
         return obj
     if "__array__" in value:
-        import numpy as np
-
         return np.asarray(_decode(value["__array__"]), dtype=float)
     raise ValueError("unreadable detector state")
 
@@ -115,6 +116,22 @@ def _tuple(key: Any) -> Any:
 def _restore_vars(obj: Any, stored: dict) -> None:
     for k, v in stored.items():
         setattr(obj, k, _decode(v))
+
+
+def _floats(items: Sequence[Any]) -> np.ndarray:
+    """A float array; an item that is not a number becomes NaN (skipped, as ``update``
+    skips it)."""
+    try:
+        return np.asarray(items, dtype=float)
+    except (TypeError, ValueError):
+        return np.array([_float_or_nan(v) for v in items], dtype=float)
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 class StreamingDetector:
@@ -141,8 +158,29 @@ class StreamingDetector:
             return 0.0
         return min(score, 1.0)
 
+    def update_many(self, timestamps: Sequence[float], values: Sequence[float]) -> list[float]:
+        """Scores of a run of points: exactly what ``update`` returns called on each in
+        order, and the detector ends in the same state. Still strictly streaming (the
+        score of a point depends on it and the points before it); detectors whose raw
+        score vectorises compute it for the whole run at once."""
+        ts, xs = _floats(timestamps), _floats(values)
+        if ts.shape != xs.shape or ts.ndim != 1:
+            raise InvalidInput("timestamps and values must be two sequences of one length")
+        usable = np.isfinite(ts) & np.isfinite(xs)
+        out = np.zeros(len(xs))
+        if usable.any():
+            scores = np.asarray(self._update_many(ts[usable], xs[usable]), dtype=float)
+            # As in update: NaN and non-positive scores are 0, the rest capped at 1.
+            out[usable] = np.where(scores > 0.0, np.minimum(scores, 1.0), 0.0)
+        return out.tolist()
+
     def _update(self, timestamp: float, value: float) -> float:
         raise NotImplementedError
+
+    def _update_many(self, ts: np.ndarray, xs: np.ndarray) -> list[float]:
+        """``_update`` over finite points; detectors with a vectorised path override it."""
+        step = self._update
+        return [step(t, x) for t, x in zip(ts.tolist(), xs.tolist(), strict=True)]
 
     def state(self) -> dict:
         return {"detector": self.name, "vars": _encode_vars(self)}

@@ -39,8 +39,7 @@ def score_series(
     >>> len(scores), all(0.0 <= s <= 1.0 for s in scores)
     (50, True)
     """
-    d = get_detector(detector, **params)
-    return [d.update(t, v) for t, v in zip(timestamps, values)]
+    return get_detector(detector, **params).update_many(list(timestamps), list(values))
 
 
 def parse_timestamp(text: str) -> float:
@@ -138,7 +137,38 @@ def _detect_rows(reader, path: Path, output_path, d) -> DetectReport:
         )
     ti, vi = names.index("timestamp"), names.index("value")
     report = DetectReport(0, 0, 0, 0, d.threshold)
+    # Rows are read first and scored in one ``update_many`` call: the same scores as
+    # one ``update`` a row, each from its row and the rows before it.
+    texts: list[tuple[str, str]] = []
+    stamps: list[float] = []
+    values: list[float] = []
     previous = None
+    for row in reader:
+        if not row or all(not c.strip() for c in row):
+            continue
+        raw_t = row[ti] if ti < len(row) else ""
+        raw_v = row[vi] if vi < len(row) else ""
+        texts.append((raw_t, raw_v))
+        try:
+            t = parse_timestamp(raw_t)
+        except (ValueError, OverflowError):
+            t = math.nan
+            report.bad_timestamps += 1
+        try:
+            v = float(raw_v)
+            if not math.isfinite(v):
+                raise ValueError(raw_v)
+        except ValueError:
+            v = math.nan
+            report.bad_values += 1
+        if not (math.isnan(t) or math.isnan(v)):
+            if previous is not None and t <= previous:
+                report.out_of_order += 1
+            previous = t
+        stamps.append(t)
+        values.append(v)
+    report.rows = len(texts)
+    scores = d.update_many(stamps, values)  # a row with a NaN is skipped, score 0
     out = Path(output_path)
     try:
         sink = out.open("w", newline="", encoding="utf-8")
@@ -147,31 +177,8 @@ def _detect_rows(reader, path: Path, output_path, d) -> DetectReport:
     with sink:
         writer = csv.writer(sink)
         writer.writerow(["timestamp", "value", "anomaly_score", "is_anomaly"])
-        for row in reader:
-            if not row or all(not c.strip() for c in row):
-                continue
-            raw_t = row[ti] if ti < len(row) else ""
-            raw_v = row[vi] if vi < len(row) else ""
-            report.rows += 1
-            try:
-                t = parse_timestamp(raw_t)
-            except (ValueError, OverflowError):
-                t = None
-                report.bad_timestamps += 1
-            try:
-                v = float(raw_v)
-                if not math.isfinite(v):
-                    raise ValueError(raw_v)
-            except ValueError:
-                v = None
-                report.bad_values += 1
-            score = 0.0
-            if t is not None and v is not None:
-                if previous is not None and t <= previous:
-                    report.out_of_order += 1
-                previous = t
-                score = d.update(t, v)
-            writer.writerow(
-                [raw_t, raw_v, f"{score:.6f}", "true" if score >= d.threshold else "false"]
-            )
+        writer.writerows(
+            [raw_t, raw_v, f"{score:.6f}", "true" if score >= d.threshold else "false"]
+            for (raw_t, raw_v), score in zip(texts, scores, strict=True)
+        )
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 
 from triops.ops.detectors._base import part
 
@@ -109,22 +110,40 @@ class AnomalyLikelihood:
         self.seen = 0
 
     def update(self, raw: float) -> float:
-        if len(self.recent) == self.recent.maxlen:
-            self.total -= self.recent[0]
-        self.recent.append(raw)
-        self.total += raw
-        avg = self.total / len(self.recent)
-        self.seen += 1
-        std = math.sqrt(max(self.stats.var, 1e-10)) + 1e-3 * abs(self.stats.mean) + 1e-6
-        out = 0.0
-        if self.seen > self.warmup:
-            z = (avg - self.stats.mean) / std
-            tail = 0.5 * math.erfc(z / math.sqrt(2.0))
-            likelihood = 1.0 - tail
-            out = math.log(1.0000000001 - likelihood) / _LOG_FLOOR
-        if self.stats.n > _CLIP_AFTER:
-            avg = min(avg, self.stats.mean + self.clip * std)
-        self.stats.update(avg)
+        return self.update_many((raw,))[0]
+
+    def update_many(self, raws: Iterable[float | None]) -> list[float]:
+        """``update`` for each raw score in turn; ``None`` (the raw detector cannot
+        score yet) gives 0 and teaches nothing. One loop with the state in locals,
+        which is most of the cost of scoring a whole file."""
+        recent, maxlen, total = self.recent, self.recent.maxlen, self.total
+        stats, seen, warmup, clip = self.stats, self.seen, self.warmup, self.clip
+        learn, erfc, log, sqrt = stats.update, math.erfc, math.log, math.sqrt
+        root2 = math.sqrt(2.0)
+        out = []
+        for raw in raws:
+            if raw is None:
+                out.append(0.0)
+                continue
+            if len(recent) == maxlen:
+                total -= recent[0]
+            recent.append(raw)
+            total += raw
+            avg = total / len(recent)
+            seen += 1
+            mean = stats.mean
+            std = sqrt(max(stats.var, 1e-10)) + 1e-3 * abs(mean) + 1e-6
+            score = 0.0
+            if seen > warmup:
+                z = (avg - mean) / std
+                tail = 0.5 * erfc(z / root2)
+                likelihood = 1.0 - tail
+                score = log(1.0000000001 - likelihood) / _LOG_FLOOR
+            if stats.n > _CLIP_AFTER:
+                avg = min(avg, mean + clip * std)
+            learn(avg)
+            out.append(score)
+        self.total, self.seen = total, seen
         return out
 
 
@@ -146,11 +165,22 @@ class AlarmGate:
         self.since = hold  # points since the last alarm
 
     def update(self, score: float) -> float:
-        self.since += 1
-        if self.since <= self.refractory:
-            return 0.0
-        if self.since <= self.hold:
-            score = max(0.0, score - self.penalty)
-        if score >= self.level:
-            self.since = 0
-        return score
+        return self.update_many((score,))[0]
+
+    def update_many(self, scores: Iterable[float]) -> list[float]:
+        """``update`` for each score in turn."""
+        since, refractory, hold, penalty, level = (
+            self.since, self.refractory, self.hold, self.penalty, self.level)
+        out = []
+        for score in scores:
+            since += 1
+            if since <= refractory:
+                out.append(0.0)
+                continue
+            if since <= hold:
+                score = max(0.0, score - penalty)
+            if score >= level:
+                since = 0
+            out.append(score)
+        self.since = since
+        return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from triops.ops.detectors._base import StreamingDetector
 from triops.ops.detectors._parts import AlarmGate, AnomalyLikelihood, Range
 
@@ -59,6 +61,29 @@ class PipelineDetector(StreamingDetector):
         raw = self._raw(timestamp, value)
         self.range.update(value)
         return self._alarm(0.0 if raw is None else self.likelihood.update(raw))
+
+    def _update_many(self, ts: np.ndarray, xs: np.ndarray) -> list[float]:
+        return self._alarm_many(self._likely_many(ts, xs))
+
+    def _likely_many(self, ts: np.ndarray, xs: np.ndarray) -> list[float]:
+        """Anomaly likelihoods of a run of points, before the gate."""
+        return self.likelihood.update_many(self._raw_many(ts, xs))
+
+    def _alarm_many(self, scores: list[float]) -> list[float]:
+        """``_alarm`` for each score in turn."""
+        quiet = min(max(self.probation - self.rows, 0), len(scores))
+        self.rows += len(scores)
+        return [0.0] * quiet + self.gate.update_many(scores[quiet:])
+
+    def _raw_many(self, ts: np.ndarray, xs: np.ndarray) -> list[float | None]:
+        """``_raw`` over a run of points, the range learning each point after its raw
+        score as in ``_update``; a vectorised detector overrides this."""
+        raw, learn = self._raw, self.range.update
+        out = []
+        for t, x in zip(ts.tolist(), xs.tolist(), strict=True):
+            out.append(raw(t, x))
+            learn(x)
+        return out
 
     def _alarm(self, score: float) -> float:
         """The gated score; nothing alarms (or starts a silence) during probation."""

@@ -58,15 +58,33 @@ def _safe(model: Model, x: np.ndarray, h: int, periods: tuple[int, ...]) -> np.n
 
 def _interval(residuals: np.ndarray, h: int, hv: int, level: float,
               fallback: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets below/above the forecast: empirical quantiles of validation errors,
-    widened with the square root of the step beyond the validated horizon."""
-    tail = (1 - level) / 2
+    """Offsets below/above the forecast, split-conformal style: the
+    ``ceil((n + 1) * level) / n`` quantile of the ``n`` absolute held-out errors (a
+    band that covers ``level`` of new errors drawn like them), widened with the square
+    root of the step beyond the validated horizon."""
     if residuals.size >= 10:
-        lo, hi = np.quantile(residuals, [tail, 1 - tail])
+        size = np.abs(residuals)
+        rank = min(1.0, np.ceil((size.size + 1) * level) / size.size)
+        width = float(np.quantile(size, rank))
     else:
-        lo, hi = -fallback, fallback
+        width = fallback
     grow = np.sqrt(np.maximum(np.arange(1, h + 1) / max(hv, 1), 1.0))
-    return lo * grow, hi * grow
+    return -width * grow, width * grow
+
+
+def _held_out_residuals(preds: dict[str, list[np.ndarray]], truth: list[np.ndarray],
+                        window_errors: dict[str, list[float]], top: int) -> np.ndarray:
+    """Errors of the whole procedure on each validation tail, the models chosen on the
+    *other* tails. The chosen models' own errors on the tails that chose them are
+    optimistic (the best of many candidates there), and intervals built on them cover
+    too little; with a single tail there is nothing else to choose on."""
+    out = []
+    for i, t in enumerate(truth):
+        others = [j for j in range(len(truth)) if j != i] or [i]
+        score = {m: float(np.mean([e[j] for j in others])) for m, e in window_errors.items()}
+        names = sorted(score, key=score.__getitem__)[:top]
+        out.append(t - np.mean([preds[m][i] for m in names], axis=0))
+    return np.concatenate(out)
 
 
 def forecast(values: np.ndarray, horizon: int, *, periods: tuple[int, ...] | None = None,
@@ -76,8 +94,9 @@ def forecast(values: np.ndarray, horizon: int, *, periods: tuple[int, ...] | Non
 
     Every candidate is refitted on the series cut at ``settings.windows`` origins and
     scored (mean absolute error) on the tail it did not see; the best ``settings.top``
-    are averaged and refitted on the whole series. The interval comes from the errors
-    the same average made on those tails.
+    are averaged and refitted on the whole series. The interval is conformal: it comes
+    from the errors the procedure made on each tail with its models chosen on the other
+    tails (see :func:`_held_out_residuals` and :func:`_interval`).
     """
     settings = settings or Settings()
     x = np.asarray(values, dtype=float)
@@ -99,11 +118,11 @@ def forecast(values: np.ndarray, horizon: int, *, periods: tuple[int, ...] | Non
     preds = {name: [_safe(model, x[:o], hv, periods) for o in origins]
              for name, model in pool.items()}
     truth = [x[o:o + hv] for o in origins]
-    errors = {name: float(np.mean([np.mean(np.abs(p - t)) for p, t in zip(ps, truth, strict=True)]))
-              for name, ps in preds.items()}
+    window_errors = {name: [float(np.mean(np.abs(p - t))) for p, t in zip(ps, truth, strict=True)]
+                     for name, ps in preds.items()}
+    errors = {name: float(np.mean(e)) for name, e in window_errors.items()}
     names = tuple(sorted(errors, key=errors.__getitem__)[: settings.top])
-    residuals = np.concatenate([
-        t - np.mean([preds[m][i] for m in names], axis=0) for i, t in enumerate(truth)])
+    residuals = _held_out_residuals(preds, truth, window_errors, settings.top)
     mean = np.mean([_safe(pool[m], x, horizon, periods) for m in names], axis=0)
     lo, hi = _interval(residuals, horizon, hv, settings.level, 1.645 * step_sd)
     return Forecast(mean, mean + lo, mean + hi, periods, names, errors)
