@@ -96,7 +96,8 @@ class Runtime:
         self._runbooks = Lazy(lambda: RunbookWorker(Engine(
             self.db, self.artifacts,
             secrets={k: v.get_secret_value() for k, v in self.settings.runbook_secrets.items()},
-            pipeline_modules=tuple(self.settings.pipeline_modules))).start())
+            pipeline_modules=tuple(self.settings.pipeline_modules),
+            changed=self._changed_by_runbook)).start())
 
     def _lazies(self) -> dict[str, Lazy[Any]]:
         # Closed in this order: the schedulers first, so that nothing they start meets a
@@ -163,13 +164,20 @@ class Runtime:
 
     def prompt_changed(self, project: str, name: str) -> None:
         """A prompt's versions or labels changed: drop it here and everywhere."""
-        self.prompt_resolver.invalidate(project, name)
+        if self._prompt_resolver.built:
+            self.prompt_resolver.invalidate(project, name)
         self._announce(invalidation.PROMPT, project, name)
 
     def gateway_changed(self) -> None:
         """The stored gateway configuration changed: reload it here and everywhere."""
-        self.gateway.reload()
+        if self._gateway.built:
+            self.gateway.reload()
         self._announce(invalidation.GATEWAY)
+
+    def _changed_by_runbook(self, topic: str, *args: str) -> None:
+        # Runbook actions live below the server; they name what they changed by topic.
+        {invalidation.PROMPT: self.prompt_changed,
+         invalidation.GATEWAY: self.gateway_changed}[topic](*args)
 
     def guardrails_changed(self) -> None:
         """The stored guardrail rules changed: reload them here and everywhere."""
