@@ -96,3 +96,27 @@ def test_up_with_a_revoked_admin_key_says_how_to_recover(store_url, tmp_path):
     assert "IntegrityError" not in result.stderr and "Traceback" not in result.stderr
     assert f"TRIOPS_ADMIN_KEY is the key {made.id}" in result.stderr
     assert "was revoked" in result.stderr and "triops keys create" in result.stderr
+
+
+def test_replicas_starting_together_create_the_admin_key_once(runtime, monkeypatch):
+    """The second of two replicas bootstrapping at once looked before the first committed:
+    it finds no key, its insert hits the unique constraint, and a second look finds it."""
+    from tests.conftest import ADMIN_SECRET
+    from pydantic import SecretStr
+
+    from triops.cli import server
+    from triops.core.principals import ALL_PROJECTS
+
+    runtime.settings = runtime.settings.model_copy(update={"admin_key": SecretStr(ADMIN_SECRET)})
+    real_find, looks = keys.find, []
+
+    def find_as_if_not_yet_committed(session, secret):
+        looks.append(secret)
+        return None if len(looks) == 1 else real_find(session, secret)
+
+    monkeypatch.setattr(server.keys, "find", find_as_if_not_yet_committed)
+    assert server.bootstrap_admin(runtime) is None
+    assert len(looks) == 2
+    with runtime.db.read() as session:
+        admins = [k for k in keys.list_keys(session) if k.project == ALL_PROJECTS]
+    assert len(admins) == 1

@@ -255,6 +255,8 @@ steps: [{action: prompt.rollback_label, params: {prompt: support}}]
 approval: auto
 """)
     engine = engine_of(db, clock)
+    announced = []  # what servers holding the prompt in memory are told
+    engine.changed = lambda *topic: announced.append(topic)
     with db.write() as session:
         ingest(session, "p", Signal(source=Pillar.llm, kind="eval_score_drop",
                                     subject="prompt:support@production", time_ms=clock()))
@@ -265,12 +267,14 @@ approval: auto
     assert run.status == "succeeded"
     with db.read() as session:
         assert prompt_repo.get_label(session, "p", "support", "production").version == 1
+    assert announced == [("prompt", "p", "support")]
     from triops.ops.runbooks import actions
     action = actions.get("prompt.rollback_label")
     ctx = engine._context("p", "prompt-back", {}, [])
     action.undo(ctx, action.params({"prompt": "support"}), run.steps["done"][0]["undo"])
     with db.read() as session:
         assert prompt_repo.get_label(session, "p", "support", "production").version == 2
+    assert announced == [("prompt", "p", "support")] * 2
 
 
 def _route(db, alias: str, deployments: list[dict], fallbacks: list[str] = ()) -> None:
@@ -288,6 +292,8 @@ def test_drain_upstream_dry_run_run_undo_and_shared_route_refusal(db, clock):
     _route(db, "chat", [{"upstream": "bad", "model": "m", "weight": 1},
                         {"upstream": "good", "model": "m", "weight": 1}])
     engine = engine_of(db, clock)
+    announced = []
+    engine.changed = lambda *topic: announced.append(topic)
     from triops.ops.runbooks import actions
     action = actions.get("gateway.drain_upstream")
     ctx = engine._context("p", "drain", {"id": "i"}, [ProbableCause("upstream:bad", "x", 1)])
@@ -301,6 +307,7 @@ def test_drain_upstream_dry_run_run_undo_and_shared_route_refusal(db, clock):
     assert [d["upstream"] for d in _route_spec(db, "chat")["deployments"]] == ["good"]
     action.undo(ctx, params, outcome.undo)
     assert len(_route_spec(db, "chat")["deployments"]) == 2
+    assert announced == [("gateway",)] * 2  # the run and its undo; the dry run changed nothing
     with db.write() as session:
         llm_spend.append(session, [llm_spend.SpendRow("k", "other", "chat", "m", 1, 1, 0.0,
                                                       clock())])

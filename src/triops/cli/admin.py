@@ -11,8 +11,8 @@ from rich.table import Table
 from triops.cli.common import StoreOpt, console, open_database, settings_from
 from triops.core.principals import ALL_PROJECTS
 from triops.server import audit_log as audit
+from triops.server import invalidation
 from triops.server import key_store as keys
-from triops.server import revocations
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -75,5 +75,5 @@ def keys_revoke(key_id: str, store: StoreOpt = None) -> None:
     with db.write() as session:
         row = keys.revoke(session, key_id)
         audit.record(session, project=row.project, actor="cli", action="key.revoke", target=key_id)
-    revocations.publish(settings.redis_url, key_id)
+    invalidation.publish(settings.redis_url, invalidation.API_KEY, key_id)
     console.print(f"revoked {key_id}")

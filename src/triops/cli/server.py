@@ -7,6 +7,7 @@ import logging
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
 from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings_from
 from triops.core.errors import ConfigError
@@ -20,7 +21,18 @@ from triops.store import upgrade_schema
 
 
 def bootstrap_admin(runtime: Runtime) -> str | None:
-    """Create the first admin key; returns its secret when one was made now."""
+    """Create the first admin key; returns its secret when one was made now.
+
+    Replicas starting together on an empty store each find no admin key and create the
+    same one (``TRIOPS_ADMIN_KEY``) or the default project: whoever commits second hits
+    the unique constraint, and a second look finds what the other made."""
+    try:
+        return _bootstrap_admin(runtime)
+    except IntegrityError:
+        return _bootstrap_admin(runtime)
+
+
+def _bootstrap_admin(runtime: Runtime) -> str | None:
     given = runtime.settings.admin_key.get_secret_value() if runtime.settings.admin_key else None
     with runtime.db.write() as session:
         projects.ensure(session, DEFAULT_PROJECT)

@@ -53,6 +53,7 @@ class RollbackLabel(Action):
         with ctx.db.write() as session:
             move = undo_label(session, ctx.project, params.prompt, params.label, ctx.actor)
             change = Change(_label_target(params), "version", move.from_version, move.to_version)
+        ctx.announce("prompt", ctx.project, params.prompt)
         return Outcome([change], undo={"version": change.before})
 
     def undo(self, ctx: ActionContext, params: _LabelParams, undo: dict[str, Any]
@@ -62,8 +63,8 @@ class RollbackLabel(Action):
         with ctx.db.write() as session:
             move = move_label(session, ctx.project, params.prompt, params.label,
                               int(undo["version"]), ctx.actor)
-            return [Change(_label_target(params), "version", move.from_version,
-                           move.to_version)]
+        ctx.announce("prompt", ctx.project, params.prompt)
+        return [Change(_label_target(params), "version", move.from_version, move.to_version)]
 
 
 def _stored_route(ctx: ActionContext, alias: str) -> dict[str, Any]:
@@ -89,6 +90,7 @@ def _put_route(ctx: ActionContext, alias: str, spec: dict[str, Any], action: str
         audit.record(session, project=ctx.project, actor=ctx.actor, action=action,
                      target=f"route:{alias}",
                      detail={"from": before.spec if before else None, "to": spec})
+    ctx.announce("gateway")
 
 
 class _RouteAction(Action):

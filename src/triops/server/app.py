@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 import triops
 from triops.api.openai.shortcut import GatewayShortcut
 from triops.api.routers import ROUTERS as API_ROUTERS
-from triops.server import errors, revocations
+from triops.server import errors, invalidation
 from triops.server.auth import KeyCache
 from triops.server.health import router as health_router
 from triops.server.input_guard import InputGuard
@@ -34,9 +34,19 @@ def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runtime.start()  # scheduled monitors and retraining, online evals
-        async with revocations.listening(runtime.settings.redis_url, app.state.key_cache) as rl:
-            app.state.revocations = rl  # revoked keys leave this server's cache at once
+        key_cache: KeyCache = app.state.key_cache
+
+        async def resync() -> None:
+            key_cache.clear()
+            await runtime.resync()
+
+        handlers = {**runtime.announced_handlers(), invalidation.API_KEY: key_cache.forget_key}
+        async with invalidation.listening(runtime.settings.redis_url, handlers, resync,
+                                          runtime.origin) as listener:
+            # Changes made on other servers reach this one at once (revoked keys included).
+            runtime.listener = listener
             yield
+            runtime.listener = None
         runtime.close()
 
     app = FastAPI(

@@ -42,7 +42,7 @@ log = logging.getLogger("triops.api")
 SESSION_COOKIE = "triops_session"
 PROJECT_HEADER = "x-triops-project"
 #: A revoked key keeps working for at most this long on a server that saw it recently,
-#: unless Redis announces the revocation (``triops.server.revocations``).
+#: unless Redis announces the revocation (``triops.server.invalidation``).
 _CACHE_SECONDS = 5.0
 #: A key in use is looked up again this long before its entry would expire.
 _REFRESH_AHEAD = 1.0

@@ -10,10 +10,12 @@ the runtime; a closed runtime builds fresh ones if it is used again.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import anyio
 from starlette.requests import Request
 
 from triops.core.settings import Settings
@@ -23,6 +25,7 @@ from triops.ops import DetectorCache
 from triops.ops.causes import CauseCache
 from triops.ops.notifications import NotificationWorker
 from triops.ops.runbooks import Engine, RunbookWorker
+from triops.server import invalidation
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 
@@ -73,6 +76,10 @@ class Runtime:
     _causes: Lazy[CauseCache] = field(init=False, repr=False)
     _notifications: Lazy[NotificationWorker] = field(init=False, repr=False)
     _runbooks: Lazy[RunbookWorker] = field(init=False, repr=False)
+    #: Names this runtime in its own announcements, which it then skips on receipt.
+    origin: str = field(init=False, default_factory=lambda: uuid.uuid4().hex)
+    #: The subscription to other servers' announcements, while the server runs with Redis.
+    listener: invalidation.Listener | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._monitoring = Lazy(lambda: MonitoringService(
@@ -80,7 +87,8 @@ class Runtime:
             pipeline_modules=registered_modules(self.settings.pipeline_modules)).start())
         self._online_evals = Lazy(lambda: OnlineEvaluation(self.db).start())
         self._gateway = Lazy(lambda: Gateway(self.settings, self.db))
-        self._prompt_resolver = Lazy(lambda: PromptResolver(self.db))
+        self._prompt_resolver = Lazy(lambda: PromptResolver(
+            self.db, pushed=lambda: self.listener is not None and self.listener.subscribed))
         self._serving = Lazy(lambda: ServingService(self.db, self.artifacts))
         self._detector_cache = Lazy(DetectorCache)
         self._causes = Lazy(CauseCache)
@@ -88,7 +96,8 @@ class Runtime:
         self._runbooks = Lazy(lambda: RunbookWorker(Engine(
             self.db, self.artifacts,
             secrets={k: v.get_secret_value() for k, v in self.settings.runbook_secrets.items()},
-            pipeline_modules=tuple(self.settings.pipeline_modules))).start())
+            pipeline_modules=tuple(self.settings.pipeline_modules),
+            changed=self._changed_by_runbook)).start())
 
     def _lazies(self) -> dict[str, Lazy[Any]]:
         # Closed in this order: the schedulers first, so that nothing they start meets a
@@ -147,6 +156,60 @@ class Runtime:
     def runbooks(self) -> Engine:
         """The runbook engine, driven by its worker thread (started on build)."""
         return self._runbooks.get().engine
+
+    # -- changes other servers must hear of -----------------------------------------
+
+    def _announce(self, topic: str, *args: str) -> None:
+        invalidation.publish(self.settings.redis_url, topic, *args, origin=self.origin)
+
+    def prompt_changed(self, project: str, name: str) -> None:
+        """A prompt's versions or labels changed: drop it here and everywhere."""
+        if self._prompt_resolver.built:
+            self.prompt_resolver.invalidate(project, name)
+        self._announce(invalidation.PROMPT, project, name)
+
+    def gateway_changed(self) -> None:
+        """The stored gateway configuration changed: reload it here and everywhere."""
+        if self._gateway.built:
+            self.gateway.reload()
+        self._announce(invalidation.GATEWAY)
+
+    def _changed_by_runbook(self, topic: str, *args: str) -> None:
+        # Runbook actions live below the server; they name what they changed by topic.
+        {invalidation.PROMPT: self.prompt_changed,
+         invalidation.GATEWAY: self.gateway_changed}[topic](*args)
+
+    def guardrails_changed(self) -> None:
+        """The stored guardrail rules changed: reload them here and everywhere."""
+        self.gateway.guardrails.reload()
+        self._announce(invalidation.GUARDRAILS)
+
+    def announced_handlers(self) -> dict[str, Callable[..., Any]]:
+        """What this runtime does on another server's announcement; only what it has
+        built holds anything to drop (store reads run off the event loop)."""
+
+        def prompt(project: str, name: str) -> None:
+            if self._prompt_resolver.built:
+                self.prompt_resolver.invalidate(project, name)
+
+        async def gateway() -> None:
+            if self._gateway.built:
+                await anyio.to_thread.run_sync(self.gateway.reload)
+
+        async def guardrails() -> None:
+            if self._gateway.built:
+                await anyio.to_thread.run_sync(self.gateway.guardrails.reload)
+
+        return {invalidation.PROMPT: prompt, invalidation.GATEWAY: gateway,
+                invalidation.GUARDRAILS: guardrails}
+
+    async def resync(self) -> None:
+        """Forget or re-read everything announcements would have kept current."""
+        if self._prompt_resolver.built:
+            self.prompt_resolver.clear()
+        if self._gateway.built:
+            await anyio.to_thread.run_sync(self.gateway.reload)
+            await anyio.to_thread.run_sync(self.gateway.guardrails.reload)
 
     def start(self) -> None:
         """Start the background services: scheduled monitors, online evals, the

@@ -47,6 +47,16 @@ class ArtifactStore:
         rel = safe_relpath(relpath)
         return posixpath.join(self.root, rel) if rel else self.root
 
+    def _fresh(self, relpath: str) -> str:
+        """The full path, with what this process cached about it forgotten.
+
+        Object-store filesystems (s3fs, gcsfs) keep directory listings for the life of the
+        process; another replica's writes to the same bucket would stay invisible here.
+        """
+        full = self._full(relpath)
+        self.fs.invalidate_cache(full)
+        return full
+
     def write_stream(self, relpath: str, source: BinaryIO) -> int:
         full = self._full(relpath)
         self.fs.makedirs(posixpath.dirname(full), exist_ok=True)
@@ -65,7 +75,7 @@ class ArtifactStore:
         self.write_stream(relpath, io.BytesIO(data))
 
     def open(self, relpath: str) -> BinaryIO:
-        full = self._full(relpath)
+        full = self._fresh(relpath)
         if not self.fs.isfile(full):
             raise NotFound(f"artifact {relpath!r} does not exist")
         return self.fs.open(full, "rb")
@@ -75,7 +85,7 @@ class ArtifactStore:
             return handle.read()
 
     def list(self, relpath: str = "") -> list[ArtifactEntry]:
-        full = self._full(relpath)
+        full = self._fresh(relpath)
         if not self.fs.exists(full):
             return []
         if self.fs.isfile(full):
@@ -99,6 +109,6 @@ class ArtifactStore:
                 yield entry.path
 
     def delete(self, relpath: str) -> None:
-        full = self._full(relpath)
+        full = self._fresh(relpath)
         if self.fs.exists(full):
             self.fs.rm(full, recursive=True)

@@ -123,7 +123,7 @@ def _apply(request: Request, change: Callable[[Session], object]) -> Response:
             change(session)
     except (InvalidInput, Conflict, NotFound) as exc:
         return _config(request, exc.message, status_for(exc))
-    runtime_of(request).gateway.reload()
+    runtime_of(request).gateway_changed()
     return RedirectResponse("/ui/llm/gateway/config", status_code=303)
 
 

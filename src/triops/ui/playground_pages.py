@@ -216,5 +216,5 @@ def _save(request: Request, caller: Caller, draft: Draft, template: Any, form: F
             template=draft.text if draft.kind == "text" else draft.messages,
             variables=None, model=draft.models[0] if draft.models else None,
             params=draft.params(), message=message, actor=caller.actor)
-    runtime.prompt_resolver.invalidate(caller.project, name)
+    runtime.prompt_changed(caller.project, name)
     return RedirectResponse(f"/ui/llm/prompts/{name}#versions", status_code=303)

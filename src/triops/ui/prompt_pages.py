@@ -76,7 +76,7 @@ def undo_from_page(name: str, label: str, request: Request, caller: Caller = AsE
     with runtime.db.write() as session:
         repo.get_prompt(session, caller.project, name)
         prompts.undo_label(session, caller.project, name, label, caller.actor)
-    runtime.prompt_resolver.invalidate(caller.project, name)
+    runtime.prompt_changed(caller.project, name)
     return RedirectResponse(f"/ui/llm/prompts/{name}#labels", status_code=303)
 
 

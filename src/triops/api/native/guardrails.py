@@ -102,7 +102,7 @@ def put_rule(name: str, body: RuleIn, request: Request, caller: Caller = AsServe
         repo.put_rule(session, name, body.model_dump(), actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="guardrail.rule.put", target=name, detail=body.model_dump())
-    _engine(request).reload()
+    runtime_of(request).guardrails_changed()
     return RuleOut(name=name, source="api", **body.model_dump())
 
 
@@ -112,7 +112,7 @@ def delete_rule(name: str, request: Request, caller: Caller = AsServerAdmin) -> 
         repo.delete_rule(session, name, actor=caller.actor)
         audit.record(session, project=caller.project, actor=caller.actor,
                      action="guardrail.rule.delete", target=name)
-    _engine(request).reload()
+    runtime_of(request).guardrails_changed()
 
 
 @router.post("/check", summary="Run one check on a text (nothing is stored)")

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from triops.core.errors import PermissionDenied
 from triops.core.principals import ALL_PROJECTS
 from triops.server import audit_log as audit
+from triops.server import invalidation
 from triops.server import key_store as keys
 from triops.server import project_store as projects
-from triops.server import revocations
 from triops.server.auth import AsAdmin, AsServerAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 from triops.store.schema import ApiKey
@@ -91,7 +91,7 @@ def revoke_key(key_id: str, request: Request, caller: Caller = AsAdmin) -> KeyOu
                      target=key_id)
         out = KeyOut.of(row)
     request.app.state.key_cache.forget_key(key_id)
-    revocations.publish(runtime_of(request).settings.redis_url, key_id)
+    invalidation.publish(runtime_of(request).settings.redis_url, invalidation.API_KEY, key_id)
     return out
 
 

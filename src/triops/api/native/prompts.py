@@ -166,7 +166,7 @@ def create_version(name: str, body: VersionIn, request: Request,
             message=body.message, actor=caller.actor, labels=body.labels,
             description=body.description)
         out = version_out(row, body.kind)
-    runtime.prompt_resolver.invalidate(caller.project, name)
+    runtime.prompt_changed(caller.project, name)
     return out
 
 
@@ -221,7 +221,7 @@ def set_label(name: str, label: str, body: LabelIn, request: Request,
         repo.get_prompt(session, caller.project, name)
         out = move_out(prompts.move_label(session, caller.project, name, label, body.version,
                                           caller.actor))
-    runtime.prompt_resolver.invalidate(caller.project, name)
+    runtime.prompt_changed(caller.project, name)
     return out
 
 
@@ -230,7 +230,7 @@ def delete_label(name: str, label: str, request: Request, caller: Caller = AsEdi
     runtime = runtime_of(request)
     with runtime.db.write() as session:
         out = move_out(prompts.delete_label(session, caller.project, name, label, caller.actor))
-    runtime.prompt_resolver.invalidate(caller.project, name)
+    runtime.prompt_changed(caller.project, name)
     return out
 
 
@@ -240,7 +240,7 @@ def undo_label(name: str, label: str, request: Request, caller: Caller = AsEdito
     with runtime.db.write() as session:
         repo.get_prompt(session, caller.project, name)
         out = move_out(prompts.undo_label(session, caller.project, name, label, caller.actor))
-    runtime.prompt_resolver.invalidate(caller.project, name)
+    runtime.prompt_changed(caller.project, name)
     return out
 
 

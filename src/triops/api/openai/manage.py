@@ -93,7 +93,7 @@ def _who(caller: Caller) -> gateway_admin.Who:
 
 
 def _changed(request: Request) -> None:
-    runtime_of(request).gateway.reload()
+    runtime_of(request).gateway_changed()
 
 
 @router.get("/upstreams", response_model=list[UpstreamOut])

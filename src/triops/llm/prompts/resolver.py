@@ -5,13 +5,15 @@ instead of ``messages``. The prompt is rendered; its model and parameters fill i
 the request leaves out (the request wins). Resolved prompts are cached for a short
 time per server so that the gateway's hot path does not read the store on every call;
 label moves made through this server clear the cache at once, moves made elsewhere are
-seen within ``ttl_s``.
+seen within ``ttl_s`` — or at once while ``pushed()`` says that every change is announced
+to this server (Redis), when entries are kept for ``pushed_ttl_s``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from triops.core.errors import InvalidInput
@@ -24,11 +26,18 @@ ATTR_NAME, ATTR_VERSION, ATTR_LABEL = "triops.prompt.name", "triops.prompt.versi
 
 
 class PromptResolver:
-    def __init__(self, db: Database, ttl_s: float = 1.0) -> None:
+    def __init__(self, db: Database, ttl_s: float = 1.0, pushed_ttl_s: float = 60.0,
+                 pushed: Callable[[], bool] = lambda: False) -> None:
         self._db = db
         self._ttl_s = ttl_s
+        self._pushed_ttl_s = pushed_ttl_s
+        self._pushed = pushed
         self._cache: dict[tuple[str, str], tuple[float, ResolvedPrompt]] = {}
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def invalidate(self, project: str, name: str) -> None:
         with self._lock:
@@ -50,7 +59,8 @@ class PromptResolver:
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[(project, ref)] = (time.monotonic() + self._ttl_s, found)
+            ttl = self._pushed_ttl_s if self._pushed() else self._ttl_s
+            self._cache[(project, ref)] = (time.monotonic() + ttl, found)
         return found
 
 

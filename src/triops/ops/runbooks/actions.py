@@ -58,6 +58,13 @@ class ActionContext:
     notifier: Callable[[str, dict[str, Any]], None] | None = None
     pipeline_modules: tuple[str, ...] = ()
     clock: Callable[[], int] = now_ms
+    #: Told when an action changed something servers keep in memory, as
+    #: ``changed(topic, *args)``: ``("prompt", project, name)`` or ``("gateway",)``.
+    changed: Callable[..., None] | None = None
+
+    def announce(self, topic: str, *args: str) -> None:
+        if self.changed is not None:
+            self.changed(topic, *args)
 
 
 class Action:

@@ -68,6 +68,8 @@ class Engine:
     pipeline_modules: tuple[str, ...] = ()
     causes_of: CausesOf = ranked_causes
     clock: Callable[[], int] = now_ms
+    #: Passed to every action (``ActionContext.changed``).
+    changed: Callable[..., None] | None = None
     owner: str = field(default_factory=new_id)
     lease_ms: int = 10 * 60 * 1000
 
@@ -164,7 +166,8 @@ class Engine:
         return ActionContext(db=self.db, project=project, actor=f"runbook:{name}",
                              incident=incident, causes=causes, artifacts=self.artifacts,
                              secrets=self.secrets, notifier=self.notifier,
-                             pipeline_modules=self.pipeline_modules, clock=self.clock)
+                             pipeline_modules=self.pipeline_modules, clock=self.clock,
+                             changed=self.changed)
 
     def _dry_run(self, spec: RunbookSpec, scope: dict[str, Any], incident: dict[str, Any],
                  causes: list[ProbableCause]) -> list[dict[str, Any]]:
