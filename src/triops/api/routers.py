@@ -13,6 +13,7 @@ from triops.api.native.alerts import router as alerts_router
 from triops.api.native.capacity import router as capacity_router
 from triops.api.native.causes import router as causes_router
 from triops.api.native.changes import router as changes_router
+from triops.api.native.collections import router as collections_router
 from triops.api.native.datasets import router as datasets_router
 from triops.api.native.endpoints import router as endpoints_router
 from triops.api.native.evals import router as evals_router
@@ -54,6 +55,7 @@ ROUTERS: list[APIRouter] = [
     notifications_router,  # channels, routes, silences, deliveries
     prompts_router,
     evals_router,
+    collections_router,  # knowledge collections (RAG)
     guardrails_router,
     mlflow_router,  # MLflow tracking, registry and artifact proxy
     monitors_router,  # ML monitoring and pipelines

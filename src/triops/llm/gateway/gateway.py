@@ -391,6 +391,23 @@ class Gateway:
         self._finish(trace)
         return trace, result
 
+    def embedder(self, project: str, key_id: str, route: str
+                 ) -> Callable[[list[str]], Awaitable[list[list[float]]]]:
+        """``embed(texts)`` through ``route``, metered and traced under ``key_id``: how
+        a knowledge collection of a gateway embedding model gets its vectors."""
+
+        async def embed(texts: list[str]) -> list[list[float]]:
+            _, reply = await self.embeddings(Caller(project=project, key_id=key_id),
+                                             {"model": route, "input": texts})
+            try:
+                return [item["embedding"] for item in
+                        sorted(reply["data"], key=lambda item: item.get("index", 0))]
+            except (KeyError, TypeError) as exc:
+                raise UpstreamError(f"route '{route}' answered embeddings without vectors "
+                                    f"({exc})") from None
+
+        return embed
+
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
