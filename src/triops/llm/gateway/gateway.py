@@ -41,6 +41,7 @@ from triops.llm.gateway.route_health import RouteHealth
 from triops.llm.gateway.spend import Spend
 from triops.llm.gateway.transport import Target, UpstreamFailure
 from triops.llm.guardrails.engine import GuardrailEngine
+from triops.llm.spans import new_span_id
 from triops.store.engine import Database
 
 log = logging.getLogger("triops.llm.gateway")
@@ -84,6 +85,30 @@ def check_embeddings(body: Any) -> None:
     given = body.get("input")
     if not (isinstance(given, str) or (isinstance(given, list) and given)):
         raise invalid("'input' must be a string or a non-empty array", "input")
+
+
+def check_retrieval(spec: Any) -> dict[str, Any]:
+    """The ``retrieval`` field of a chat body, checked, with its defaults."""
+    if not isinstance(spec, dict):
+        raise invalid("'retrieval' must be an object with a 'collection'", "retrieval")
+    unknown = set(spec) - {"collection", "top_k", "retriever", "filters"}
+    if unknown:
+        raise invalid(f"'retrieval' has unknown fields: {', '.join(sorted(unknown))}",
+                      "retrieval")
+    collection = spec.get("collection")
+    if not isinstance(collection, str) or not collection:
+        raise invalid("'retrieval.collection' must name a collection", "retrieval.collection")
+    top_k = spec.get("top_k", 5)
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 50:
+        raise invalid("'retrieval.top_k' must be an integer from 1 to 50", "retrieval.top_k")
+    retriever = spec.get("retriever", "hybrid")
+    if not isinstance(retriever, str):
+        raise invalid("'retrieval.retriever' must be a string", "retrieval.retriever")
+    filters = spec.get("filters")
+    if filters is not None and not isinstance(filters, dict):
+        raise invalid("'retrieval.filters' must be an object", "retrieval.filters")
+    return {"collection": collection, "top_k": top_k, "retriever": retriever,
+            "filters": filters}
 
 
 class Gateway:
@@ -231,6 +256,14 @@ class Gateway:
                           operation="chat", body=body, session_id=caller.session_id,
                           extra=attributes or {})
         policy = self.policy(caller.key_id)
+        citations = None
+        if "retrieval" in body:
+            try:
+                body, citations = await self._with_retrieval(trace, caller, body)
+            except BaseException as exc:
+                self._finish(trace, exc)
+                raise
+            trace.body = body
 
         async def serve(served: CallTrace, body: dict[str, Any]) -> Any:
             try:
@@ -257,7 +290,40 @@ class Gateway:
             raise
         if not trace.body.get("stream"):
             self._finish(trace)
+            if citations is not None and isinstance(result, dict):
+                # A copy: the cached answer must not carry one call's citations to the next.
+                result = {**result, "citations": citations}
         return trace, result
+
+    async def _with_retrieval(self, trace: CallTrace, caller: Caller, body: dict[str, Any]
+                              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The chat body with passages of a knowledge collection in front of it, and
+        their citations; the retrieval is a RETRIEVER span under the call's span."""
+        from triops.llm import rag
+        from triops.llm.rag import traced
+
+        spec = check_retrieval(body.get("retrieval"))
+        started = time.time_ns()
+        query = traced.query_of(body["messages"])
+        if not query.strip():
+            raise invalid("retrieval needs a user message with text to search for",
+                          "messages")
+        name = spec["collection"]
+        model = await asyncio.to_thread(rag.needs_query_vector, self._db, caller.project, name)
+        vector = None
+        if model is not None:
+            embed = self.embedder(caller.project, caller.key_id,
+                                  model.removeprefix(rag.GATEWAY_PREFIX))
+            vector = (await embed([query]))[0]
+        result = await asyncio.to_thread(
+            rag.search, self._db, caller.project, name, query, spec["top_k"],
+            retriever=spec["retriever"], filters=spec["filters"], query_vector=vector)
+        self.recorder.record(caller.project, traced.retrieval_span(
+            result, query, trace_id=trace.trace_id, span_id=new_span_id(),
+            parent_span_id=trace.span_id, start_ns=started, top_k=spec["top_k"],
+            filters=spec["filters"]))
+        rest = {k: v for k, v in body.items() if k != "retrieval"}
+        return traced.with_context(rest, result)
 
     async def _complete(self, trace: CallTrace, caller: Caller, policy: KeyPolicy,
                         targets: list[Target], body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,117 @@
+"""RAG through a real ``triops up``: the stock ``openai`` client asks a chat completion
+for retrieval, the upstream receives the cited passages, and the trace holds the
+RETRIEVER span under the LLM span; a collection embedded by a gateway route (both backends).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import ServerProcess, free_port, new_server
+from tests.llm.rag_files import BILLING_HTML, CORPUS_JSONL, HANDBOOK_MD
+from tests.waiting import wait_until
+from triops.llm.gateway.local_upstream import Served, create_app
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    served = Served(create_app("alpha"), free_port()).start()
+    yield served.url
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def rag_server(backend, tmp_path_factory, pg_databases, upstream) -> Iterator[ServerProcess]:
+    home = tmp_path_factory.mktemp(f"rag-{backend}")
+    config = home / "triops.toml"
+    config.write_text(f"""
+[gateway]
+retries = 0
+timeout_s = 5
+
+[[gateway.upstreams]]
+name = "alpha"
+base_url = "{upstream}/v1"
+
+[[gateway.routes]]
+alias = "chat"
+deployments = [{{ upstream = "alpha", model = "gpt-4o-mini" }}]
+
+[[gateway.routes]]
+alias = "embed"
+deployments = [{{ upstream = "alpha", model = "text-embedding-3-small" }}]
+""")
+    proc = new_server(backend, home, pg_databases, extra_env={"TRIOPS_CONFIG": str(config)})
+    proc.start()
+    with proc.http() as http:
+        for name, embedding in (("kb", "lsa"), ("kb-gw", "gateway:embed")):
+            http.post("/api/v1/collections", json={"name": name, "embedding": embedding}
+                      ).raise_for_status()
+            records = [json.loads(line) for line in CORPUS_JSONL.splitlines()]
+            http.post(f"/api/v1/collections/{name}/documents", json={"documents": [
+                {"id": r["_id"], "title": r["title"], "text": r["text"]} for r in records]}
+            ).raise_for_status()
+            http.post(f"/api/v1/collections/{name}/files", files=[
+                ("files", ("handbook.md", HANDBOOK_MD.encode(), "text/markdown")),
+                ("files", ("billing.html", BILLING_HTML.encode(), "text/html"))]
+            ).raise_for_status()
+    yield proc
+    proc.stop()
+
+
+def _client(server: ServerProcess) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=server.admin_key,
+                         max_retries=0, timeout=20)
+
+
+@pytest.mark.parametrize("collection", ["kb", "kb-gw"])
+def test_chat_with_retrieval_cites_the_right_chunk(rag_server, upstream, collection):
+    raw = _client(rag_server).chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user",
+                                 "content": "How long does a refund take to reach the card?"}],
+        extra_body={"retrieval": {"collection": collection, "top_k": 2}})
+    completion = raw.parse()
+    citations = completion.model_extra["citations"]
+    assert citations[0]["doc_id"] == "billing.html" and citations[0]["index"] == 1
+    # The upstream's stand-in embeddings hash words, so only the lexical side knows which
+    # of billing.html's two chunks answers; both are cited.
+    assert "Billing > Refunds" in [c["heading"] for c in citations]
+    sent = httpx.get(upstream + "/_received").json()[-1]
+    assert "retrieval" not in sent
+    system, user = sent["messages"]
+    assert system["role"] == "system" and "[1] billing.html" in system["content"]
+    assert "ten working days" in system["content"]
+    assert user["content"].startswith("How long does a refund take")
+
+    trace_id = raw.headers["x-triops-trace-id"]
+    with rag_server.http() as http:
+        trace = wait_until(
+            lambda: (r := http.get(f"/api/v1/traces/{trace_id}")).is_success
+            and len(r.json()["spans"]) >= 2 and r.json(), timeout=10, message="both spans")
+    by_kind = {s["kind"]: s for s in trace["spans"]}
+    retriever, llm = by_kind["RETRIEVER"], by_kind["LLM"]
+    assert retriever["parent_span_id"] == llm["span_id"]
+    attrs = retriever["attributes"]
+    assert attrs["retrieval.documents"][0]["document.id"] == "billing.html"
+    assert attrs["triops.rag.collection"] == collection
+    expected = "gateway:embed" if collection == "kb-gw" else "lsa-"
+    assert attrs["triops.rag.index_version"].startswith(expected)
+
+
+def test_bad_retrieval_requests_get_openai_shaped_errors(rag_server):
+    client = _client(rag_server)
+    with pytest.raises(openai.BadRequestError, match="top_k"):
+        client.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": "x"}],
+            extra_body={"retrieval": {"collection": "kb", "top_k": 500}})
+    with pytest.raises(openai.NotFoundError, match="collection 'nope'"):
+        client.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": "x"}],
+            extra_body={"retrieval": {"collection": "nope"}})
