@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -245,6 +247,29 @@ def test_online_evaluation_scores_traces_and_signals_a_drop(client, runtime):
     trace = client.get(f"/api/v1/traces/{1:032x}").json()
     assert trace["scores"][0]["name"] == "json-ok/regex" and trace["scores"][0]["value"] == 1.0
     assert sampled("a" * 32, 1.0) and not sampled("a" * 32, 0.0)
+
+
+def test_replicas_score_each_sampled_trace_once(client, runtime):
+    assert client.put("/api/v1/evals/online/ok", json={
+        "scorers": [{"type": "regex", "pattern": "^OK"}], "sample_rate": 1.0, "window": 100,
+        "threshold": 0.5}).status_code == 200
+    base = time.time_ns() - 60_000_000_000
+    with runtime.db.write() as session:
+        from triops.store.repos import evals as repo
+        repo.get_online(session, "default", "ok").cursor_ms = 0
+        record_spans(session, "default", [_llm_span(i, "OK", base + i * 1000) for i in range(6)])
+    replicas = [OnlineEvaluation(runtime.db) for _ in range(4)]
+    start = threading.Barrier(len(replicas))
+
+    def tick(service: OnlineEvaluation) -> int:
+        start.wait()
+        return service.tick(until_ms=base // 1_000_000 + 5_000)
+
+    with ThreadPoolExecutor(len(replicas)) as pool:
+        list(pool.map(tick, replicas))
+    for i in range(6):
+        scores = client.get(f"/api/v1/traces/{i + 1:032x}").json()["scores"]
+        assert [x["name"] for x in scores] == ["ok/regex"]
 
 
 def test_docstring_examples_run():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -133,6 +136,31 @@ def test_monitor_errors_are_precise(client, runtime):
     assert empty["status"] == "no_data"
     assert client.delete("/api/v1/monitors/m").status_code == 204
     assert client.get("/api/v1/monitors/m").status_code == 404
+
+
+def test_replicas_on_one_store_run_each_due_monitor_once(runtime):
+    _log(runtime.db, REF_START, 1500, seed=5)
+    _log(runtime.db, 3_000_000, 1500, shift=2.0, seed=6)
+    with runtime.db.write() as session:
+        for name in ("a", "b", "c"):
+            repo.create_monitor(session, "default", name, ENDPOINT, _spec(), interval_s=3600)
+    replicas = [MonitoringService(runtime.db, runtime.artifacts, tick_s=3600) for _ in range(4)]
+    start = threading.Barrier(len(replicas))
+
+    def tick(service: MonitoringService) -> int:
+        start.wait()
+        return service.run_due()
+
+    try:
+        with ThreadPoolExecutor(len(replicas)) as pool:
+            ran = list(pool.map(tick, replicas))
+    finally:
+        for service in replicas:
+            service.close()
+    assert sum(ran) == 3
+    with runtime.db.read() as session:
+        for name in ("a", "b", "c"):
+            assert len(repo.results(session, repo.get_monitor(session, "default", name))) == 1
 
 
 def test_scheduler_runs_due_monitors_only(runtime):

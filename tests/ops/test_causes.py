@@ -42,3 +42,19 @@ def test_history_lookback_and_distance_shape_the_change_ranking(db):
         "incident near it")
     assert "0 of 1 earlier config" in config.evidence
     assert config.score == round(0.5 ** (20 / 30) * 0.75, 6)
+
+
+def test_changes_on_a_joined_members_subject_are_causes_too(db):
+    with db.write() as session:
+        _change(session, "migration", T0 - 10 * MIN, entity="database:orders")
+        opened = ingest(session, "default", Signal(
+            source=Pillar.ops, kind="latency", subject="service:checkout", time_ms=T0,
+            labels={"service": "checkout"}))
+        joined = ingest(session, "default", Signal(
+            source=Pillar.ops, kind="slow_queries", subject="database:orders",
+            time_ms=T0 + MIN, labels={"service": "checkout"}))
+    assert joined.incident_id == opened.incident_id
+    with db.read() as session:
+        ranked = rank_incident(session, "default", opened.incident_id)
+    assert [(c.entity, c.kind) for c in ranked] == [("database:orders", "migration")]
+    assert "on the affected database:orders" in ranked[0].evidence

@@ -28,7 +28,7 @@ from triops.api import otlp_codec
 from triops.core.errors import InvalidInput
 from triops.ops import capacity, detection, logs, otlp_logs, otlp_metrics, topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
-from triops.server.runtime import runtime_of
+from triops.server.runtime import Runtime, runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["otlp"])
 
@@ -62,6 +62,19 @@ def fix_json_ids(request: ExportLogsServiceRequest) -> None:
                         setattr(rec, name, fixed)
 
 
+def store_metric_batch(runtime: Runtime, project: str, batch: otlp_metrics.MetricBatch) -> None:
+    """Store and score a batch of samples in one transaction, and learn from it which
+    series belong to which service and which are filling up."""
+    if not batch.samples:
+        return
+    with runtime.db.write() as session:
+        detection.ingest_samples(session, project, batch.samples, unscored=batch.unscored,
+                                 cache=runtime.detector_cache)
+        topology.observe_samples(session, project, batch.samples)
+        capacity.evaluate_samples(session, project, batch.samples,
+                                  runtime.settings.capacity_interval_s * 1000)
+
+
 @router.post("/v1/metrics", summary="OTLP/HTTP metrics export")
 async def export_metrics(request: Request, caller: Caller = AsEditor) -> Response:
     message, media = await otlp_codec.decode(request, ExportMetricsServiceRequest)
@@ -69,14 +82,7 @@ async def export_metrics(request: Request, caller: Caller = AsEditor) -> Respons
 
     def store() -> otlp_metrics.MetricBatch:
         batch = otlp_metrics.translate(message)
-        if batch.samples:
-            with runtime.db.write() as session:
-                detection.ingest_samples(
-                    session, caller.project, batch.samples, unscored=batch.unscored,
-                    cache=runtime.detector_cache)
-                topology.observe_samples(session, caller.project, batch.samples)
-                capacity.evaluate_samples(session, caller.project, batch.samples,
-                                          runtime.settings.capacity_interval_s * 1000)
+        store_metric_batch(runtime, caller.project, batch)
         return batch
 
     batch = await run_in_threadpool(store)

@@ -29,16 +29,19 @@ from triops.api.native.telemetry import router as telemetry_router
 from triops.api.native.topology import router as topology_router
 from triops.api.native.traces import router as traces_router
 from triops.api.oip import router as oip_router
+from triops.api.openai.files import router as openai_files_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
 from triops.api.openai.spend import router as gateway_spend_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.otlp_traces import router as otlp_traces_router
+from triops.api.prometheus_write import router as prometheus_write_router
 
 ROUTERS: list[APIRouter] = [
     endpoints_router,  # model serving, native predict
     oip_router,  # model serving, Open Inference v2
     openai_router,  # OpenAI-compatible gateway (/v1/chat/completions, /v1/embeddings, /v1/models)
+    openai_files_router,  # /v1/files: training files, vector store documents
     keys_router,
     incidents_router,
     causes_router,  # probable causes of an incident
@@ -47,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     otlp_traces_router,  # LLM tracing intake
     traces_router,
     otlp_ops_router,  # AIOps intake
+    prometheus_write_router,  # AIOps intake from Prometheus remote write
     alerts_router,
     topology_router,  # the graph of services, hosts, models, prompts and routes
     changes_router,  # change events on that graph

@@ -7,7 +7,8 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 
 #: The OpenAI routes. Other ``/v1/...`` paths (OTLP's /v1/traces...) keep triops' shape.
-OPENAI_PREFIXES = ("/v1/chat/", "/v1/completions", "/v1/embeddings", "/v1/models")
+OPENAI_PREFIXES = ("/v1/chat/", "/v1/completions", "/v1/embeddings", "/v1/models",
+                   "/v1/files")
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",

@@ -8,6 +8,7 @@ from triops.store import (
     schema_capacity,  # noqa: F401
     schema_deployments,  # noqa: F401
     schema_guardrails,  # noqa: F401
+    schema_llm_files,  # noqa: F401
     schema_llm_gateway,  # noqa: F401
     schema_llm_traces,  # noqa: F401
     schema_ml,  # noqa: F401

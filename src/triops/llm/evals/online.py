@@ -172,7 +172,7 @@ class OnlineEvaluation:
         for project, name in keys:
             try:
                 with self._db.write() as session:
-                    row = repo.get_online(session, project, name)
+                    row = repo.get_online(session, project, name, for_update=True)
                     raised += len(evaluate(session, row, until_ms or now_ms() - LAG_MS))
             except Exception:
                 log.exception("online evaluator %s/%s failed", project, name)

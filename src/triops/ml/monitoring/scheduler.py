@@ -52,11 +52,20 @@ class MonitoringService:
                 log.exception("monitor scheduler tick failed")
 
     def run_due(self) -> int:
+        """Run the monitors that are due and that this process claimed: replicas on one
+        store each find the same monitors due, and each run goes to one of them."""
+        at = now_ms()
         with self.db.read() as session:
-            due = [(m.project, m.name) for m in repo.due_monitors(session, now_ms())]
-        for project, name in due:
+            due = [(m.id, m.last_run_ms, m.project, m.name)
+                   for m in repo.due_monitors(session, at)]
+        claimed = []
+        for monitor_id, seen, project, name in due:
+            with self.db.write() as session:
+                if repo.claim_due(session, monitor_id, seen, at):
+                    claimed.append((project, name))
+        for project, name in claimed:
             safe_run(self.db, self.artifacts, project, name, on_breach=self.on_breach)
-        return len(due)
+        return len(claimed)
 
     def on_breach(self, project: str, name: str, kinds: list[str]) -> None:
         """Queue the monitor's retraining when its policy covers one of the breaches."""

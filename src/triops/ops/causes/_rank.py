@@ -17,9 +17,15 @@ from triops.store.repos import incidents as incident_repo
 from triops.store.schema import Incident
 
 
-def subjects_of(incident: Incident) -> list[str]:
-    """The entities an incident is about: the subject its signals carry."""
-    return [incident.subject]
+def subjects_of(session: Session, incident: Incident) -> list[str]:
+    """The entities an incident is about: its own subject first, then the subjects of
+    the fingerprints correlation folded into it (a database alert joined to a checkout
+    latency incident makes the database a place to look as well)."""
+    subjects = [incident.subject]
+    for member in incident_repo.members_of(session, incident.id):
+        if member.subject not in subjects:
+            subjects.append(member.subject)
+    return subjects
 
 
 def rank_incident(session: Session, project: str, incident_id: str,
@@ -28,7 +34,7 @@ def rank_incident(session: Session, project: str, incident_id: str,
     components whose metrics explain it, on one [0, 1] scale."""
     config = config or CausesConfig()
     incident = incident_repo.get(session, project, incident_id)
-    subjects = subjects_of(incident)
+    subjects = subjects_of(session, incident)
     view = load_view(session, project)
     found = (rank_changes(session, project, view, incident.id, subjects, incident.first_ms,
                           config)

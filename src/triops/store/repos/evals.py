@@ -113,8 +113,12 @@ def result_count(session: Session, run_id: str) -> int:
                               .where(EvalResult.run_id == run_id)) or 0)
 
 
-def get_online(session: Session, project: str, name: str) -> OnlineEvaluator:
-    row = session.get(OnlineEvaluator, (project, name))
+def get_online(session: Session, project: str, name: str, *, for_update: bool = False
+               ) -> OnlineEvaluator:
+    """``for_update`` locks the row for the transaction and reads it anew, so a replica
+    that waited for the lock sees the cursor another one moved."""
+    row = session.get(OnlineEvaluator, (project, name), with_for_update=for_update,
+                      populate_existing=for_update)
     if row is None:
         raise NotFound(f"online evaluator '{name}' does not exist in project '{project}'")
     return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, NotFound
@@ -90,6 +90,18 @@ def due_monitors(session: Session, at_ms: int) -> list[Monitor]:
                                                  Monitor.interval_s.is_not(None)))
     return [m for m in rows
             if m.last_run_ms is None or at_ms - m.last_run_ms >= (m.interval_s or 0) * 1000]
+
+
+def claim_due(session: Session, monitor_id: int, seen_last_run_ms: int | None, at_ms: int
+              ) -> bool:
+    """Take one due run of a monitor for this process: moves ``last_run_ms`` to ``at_ms``
+    only if no other replica moved it since ``seen_last_run_ms`` was read, so of the
+    replicas that find a monitor due exactly one runs it."""
+    last_run = Monitor.last_run_ms
+    unchanged = last_run.is_(None) if seen_last_run_ms is None else last_run == seen_last_run_ms
+    result = session.execute(update(Monitor).where(Monitor.id == monitor_id, unchanged)
+                             .values(last_run_ms=at_ms))
+    return result.rowcount == 1
 
 
 def add_result(session: Session, monitor: Monitor, *, time_ms: int, status: str,

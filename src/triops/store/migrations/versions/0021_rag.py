@@ -1,15 +1,15 @@
 """Knowledge collections for retrieval: collections, documents, chunks, vectors.
 
-Revision ID: 0020_rag
-Revises: 0019_incident_members
+Revision ID: 0021_rag
+Revises: 0020_llm_files
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0020_rag"
-down_revision = "0019_incident_members"
+revision = "0021_rag"
+down_revision = "0020_llm_files"
 branch_labels = None
 depends_on = None
 
