@@ -115,3 +115,39 @@ def test_bad_retrieval_requests_get_openai_shaped_errors(rag_server):
         client.chat.completions.create(
             model="chat", messages=[{"role": "user", "content": "x"}],
             extra_body={"retrieval": {"collection": "nope"}})
+
+
+def test_vector_stores_with_the_stock_client(rag_server):
+    client = _client(rag_server)
+    handbook = client.files.create(file=("handbook.md", HANDBOOK_MD.encode()),
+                                   purpose="assistants")
+    billing = client.files.create(file=("billing.html", BILLING_HTML.encode()),
+                                  purpose="assistants")
+    store = client.vector_stores.create(name="support", metadata={"team": "ops"})
+    assert store.id.startswith("vs_") and store.metadata == {"team": "ops"}
+    added = client.vector_stores.files.create(vector_store_id=store.id, file_id=handbook.id,
+                                              attributes={"kind": "runbook"})
+    assert added.status == "completed" and added.vector_store_id == store.id
+    client.vector_stores.files.create(vector_store_id=store.id, file_id=billing.id,
+                                      attributes={"kind": "faq"})
+    assert client.vector_stores.retrieve(store.id).file_counts.completed == 2
+
+    results = list(client.vector_stores.search(vector_store_id=store.id,
+                                               query="how do I rotate an API key",
+                                               max_num_results=2))
+    assert results[0].file_id == handbook.id and results[0].filename == "handbook.md"
+    assert "revoke the old key" in results[0].content[0].text
+    assert results[0].attributes == {"kind": "runbook"}
+    faq_only = list(client.vector_stores.search(
+        vector_store_id=store.id, query="rotate the key or refund",
+        filters={"type": "eq", "key": "kind", "value": "faq"}))
+    assert {r.file_id for r in faq_only} == {billing.id}
+
+    listed = client.vector_stores.files.list(vector_store_id=store.id)
+    assert {f.id for f in listed} == {handbook.id, billing.id}
+    client.vector_stores.files.delete(file_id=billing.id, vector_store_id=store.id)
+    assert client.vector_stores.retrieve(store.id).file_counts.total == 1
+    assert store.id in {s.id for s in client.vector_stores.list()}
+    assert client.vector_stores.delete(store.id).deleted
+    with pytest.raises(openai.NotFoundError):
+        client.vector_stores.retrieve(store.id)

@@ -33,6 +33,7 @@ from triops.api.openai.files import router as openai_files_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
 from triops.api.openai.spend import router as gateway_spend_router
+from triops.api.openai.vector_stores import router as vector_stores_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.prometheus_write import router as prometheus_write_router
@@ -60,6 +61,7 @@ ROUTERS: list[APIRouter] = [
     prompts_router,
     evals_router,
     collections_router,  # knowledge collections (RAG)
+    vector_stores_router,  # OpenAI vector stores over the collections
     guardrails_router,
     mlflow_router,  # MLflow tracking, registry and artifact proxy
     monitors_router,  # ML monitoring and pipelines

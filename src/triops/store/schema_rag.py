@@ -28,6 +28,8 @@ class RagCollection(Base):
     #: {"max_tokens": int, "overlap": int}
     chunking: Mapped[dict[str, Any]] = mapped_column()
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    #: What the OpenAI vector-store API keeps on a store (its ``metadata``).
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[str] = mapped_column(String(256))
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)

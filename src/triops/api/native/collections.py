@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -18,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.core.errors import InvalidInput
-from triops.llm import new_span_id, new_trace_id, rag, record_spans
+from triops.llm import rag
 from triops.llm.rag import traced
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import Runtime, runtime_of
@@ -258,25 +257,12 @@ def delete_document(name: str, doc_id: str, request: Request,
 async def search(name: str, body: SearchIn, request: Request, response: Response,
                  caller: Caller = AsViewer) -> SearchOut:
     runtime = runtime_of(request)
-    started = time.time_ns()
-    model = await asyncio.to_thread(rag.needs_query_vector, runtime.db, caller.project, name)
-    vector = None
-    if model is not None:
-        vector = (await _embedder(runtime, caller, model)([body.query]))[0]
-    result = await asyncio.to_thread(
-        rag.search, runtime.db, caller.project, name, body.query, body.top_k,
-        retriever=body.retriever, filters=body.filters, query_vector=vector,
-        explain=body.explain)
-    parent = traced.parent_of(request.headers.get("traceparent"))
-    trace_id = parent[0] if parent else new_trace_id()
-    span = traced.retrieval_span(result, body.query, trace_id=trace_id, span_id=new_span_id(),
-                                 parent_span_id=parent[1] if parent else None,
-                                 start_ns=started, top_k=body.top_k, filters=body.filters)
-
-    def record() -> None:
-        with runtime.db.write() as session:
-            record_spans(session, caller.project, [span], api_key=caller.principal.key_id)
-
-    await asyncio.to_thread(record)
-    response.headers[TRACE_HEADER] = trace_id
-    return SearchOut(**result.as_dict(), trace_id=trace_id)
+    result, span = await traced.traced_search(
+        runtime.db, caller.project, name, body.query, body.top_k,
+        embedder=lambda route: runtime.gateway.embedder(caller.project,
+                                                        caller.principal.key_id, route),
+        parent=traced.parent_of(request.headers.get("traceparent")),
+        retriever=body.retriever, filters=body.filters, explain=body.explain)
+    await traced.record(runtime.db, caller.project, span, caller.principal.key_id)
+    response.headers[TRACE_HEADER] = span.trace_id
+    return SearchOut(**result.as_dict(), trace_id=span.trace_id)

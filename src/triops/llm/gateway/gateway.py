@@ -41,7 +41,6 @@ from triops.llm.gateway.route_health import RouteHealth
 from triops.llm.gateway.spend import Spend
 from triops.llm.gateway.transport import Target, UpstreamFailure
 from triops.llm.guardrails.engine import GuardrailEngine
-from triops.llm.spans import new_span_id
 from triops.store.engine import Database
 
 log = logging.getLogger("triops.llm.gateway")
@@ -299,29 +298,19 @@ class Gateway:
                               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The chat body with passages of a knowledge collection in front of it, and
         their citations; the retrieval is a RETRIEVER span under the call's span."""
-        from triops.llm import rag
         from triops.llm.rag import traced
 
         spec = check_retrieval(body.get("retrieval"))
-        started = time.time_ns()
         query = traced.query_of(body["messages"])
         if not query.strip():
             raise invalid("retrieval needs a user message with text to search for",
                           "messages")
-        name = spec["collection"]
-        model = await asyncio.to_thread(rag.needs_query_vector, self._db, caller.project, name)
-        vector = None
-        if model is not None:
-            embed = self.embedder(caller.project, caller.key_id,
-                                  model.removeprefix(rag.GATEWAY_PREFIX))
-            vector = (await embed([query]))[0]
-        result = await asyncio.to_thread(
-            rag.search, self._db, caller.project, name, query, spec["top_k"],
-            retriever=spec["retriever"], filters=spec["filters"], query_vector=vector)
-        self.recorder.record(caller.project, traced.retrieval_span(
-            result, query, trace_id=trace.trace_id, span_id=new_span_id(),
-            parent_span_id=trace.span_id, start_ns=started, top_k=spec["top_k"],
-            filters=spec["filters"]))
+        result, span = await traced.traced_search(
+            self._db, caller.project, spec["collection"], query, spec["top_k"],
+            embedder=lambda route: self.embedder(caller.project, caller.key_id, route),
+            parent=(trace.trace_id, trace.span_id), retriever=spec["retriever"],
+            filters=spec["filters"])
+        self.recorder.record(caller.project, span)
         rest = {k: v for k, v in body.items() if k != "retrieval"}
         return traced.with_context(rest, result)
 

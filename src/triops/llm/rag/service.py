@@ -35,6 +35,7 @@ EmbedFn = Callable[[list[str]], Awaitable[list[list[float]]]]
 
 @dataclass(frozen=True)
 class CollectionInfo:
+    id: str
     name: str
     description: str
     embedding: str
@@ -45,6 +46,7 @@ class CollectionInfo:
     created_by: str
     created_ms: int
     updated_ms: int
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -93,14 +95,15 @@ class SearchResult:
 
 
 def _info(row: RagCollection, documents: int, chunks: int) -> CollectionInfo:
-    return CollectionInfo(row.name, row.description, row.embedding, dict(row.chunking),
+    return CollectionInfo(row.id, row.name, row.description, row.embedding, dict(row.chunking),
                           row.revision, documents, chunks, row.created_by, row.created_ms,
-                          row.updated_ms)
+                          row.updated_ms, dict(row.meta or {}))
 
 
 def create_collection(db: Database, project: str, name: str, actor: str, *,
                       embedding: str = dense.LOCAL_MODEL, max_tokens: int | None = None,
-                      overlap: int | None = None, description: str = "") -> CollectionInfo:
+                      overlap: int | None = None, description: str = "",
+                      meta: dict[str, Any] | None = None) -> CollectionInfo:
     try:
         model = dense.check_model(embedding)
         settings = chunking.Settings(
@@ -110,7 +113,7 @@ def create_collection(db: Database, project: str, name: str, actor: str, *,
         raise InvalidInput(str(exc)) from None
     with db.write() as s:
         row = store.create_collection(s, project, name, model, settings.as_dict(),
-                                      description, actor)
+                                      description, actor, meta)
         return _info(row, 0, 0)
 
 
@@ -124,6 +127,12 @@ def list_collections(db: Database, project: str) -> list[CollectionInfo]:
 def get_collection(db: Database, project: str, name: str) -> CollectionInfo:
     with db.read() as s:
         row = store.get_collection(s, project, name)
+        return _info(row, *store.counts(s, [row.id])[row.id])
+
+
+def collection_by_id(db: Database, project: str, collection_id: str) -> CollectionInfo:
+    with db.read() as s:
+        row = store.collection_by_id(s, project, collection_id)
         return _info(row, *store.counts(s, [row.id])[row.id])
 
 

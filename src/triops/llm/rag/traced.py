@@ -8,13 +8,18 @@ version the ranking came from.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
-from triops.llm.rag.service import SearchResult
-from triops.llm.spans import Span, SpanKind, SpanStatus
+from triops.llm.rag import service
+from triops.llm.rag.dense import GATEWAY_PREFIX
+from triops.llm.rag.service import EmbedFn, SearchResult
+from triops.llm.spans import Span, SpanKind, SpanStatus, new_span_id, new_trace_id
+from triops.store.engine import Database
 
 #: ``traceparent: 00-<trace id>-<parent span id>-<flags>`` (W3C Trace Context).
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
@@ -51,6 +56,40 @@ def retrieval_span(result: SearchResult, query: str, *, trace_id: str, span_id: 
                 name=f"retrieve {result.collection}"[:512], start_ns=start_ns,
                 end_ns=max(time.time_ns(), start_ns), kind=SpanKind.retriever,
                 status=SpanStatus.ok, attributes=attributes, service_name="triops-rag")
+
+
+async def traced_search(db: Database, project: str, name: str, query: str, top_k: int, *,
+                        embedder: Callable[[str], EmbedFn], parent: tuple[str, str] | None,
+                        retriever: str = "hybrid", filters: dict[str, Any] | None = None,
+                        explain: bool = False) -> tuple[SearchResult, Span]:
+    """Search a collection from async code and describe the search as a span.
+
+    ``embedder(route)`` gives the embedding function of a gateway route, for a
+    collection whose model is one; ``parent`` is the (trace id, span id) the span goes
+    under (None: a trace of its own). The caller records the span its own way."""
+    started = time.time_ns()
+    model = await asyncio.to_thread(service.needs_query_vector, db, project, name)
+    vector = None
+    if model is not None:
+        vector = (await embedder(model.removeprefix(GATEWAY_PREFIX))([query]))[0]
+    result = await asyncio.to_thread(service.search, db, project, name, query, top_k,
+                                     retriever=retriever, filters=filters,
+                                     query_vector=vector, explain=explain)
+    span = retrieval_span(result, query, trace_id=parent[0] if parent else new_trace_id(),
+                          span_id=new_span_id(), parent_span_id=parent[1] if parent else None,
+                          start_ns=started, top_k=top_k, filters=filters)
+    return result, span
+
+
+async def record(db: Database, project: str, span: Span, key_id: str | None) -> None:
+    """Store a retrieval's span now (an API search answers after its span is stored)."""
+    from triops.llm.tracing import record_spans
+
+    def write() -> None:
+        with db.write() as session:
+            record_spans(session, project, [span], api_key=key_id)
+
+    await asyncio.to_thread(write)
 
 
 def query_of(messages: list[dict[str, Any]]) -> str:

@@ -34,12 +34,14 @@ class ChunkRow:
 
 
 def create_collection(session: Session, project: str, name: str, embedding: str,
-                      chunking: dict[str, Any], description: str, actor: str) -> RagCollection:
+                      chunking: dict[str, Any], description: str, actor: str,
+                      meta: dict[str, Any] | None = None) -> RagCollection:
     if find_collection(session, project, name) is not None:
         raise AlreadyExists(f"collection '{name}' exists already in project '{project}'")
     now = now_ms()
     row = RagCollection(id=new_id(), project=project, name=name, description=description,
                         embedding=embedding, chunking=dict(chunking), revision=0,
+                        meta=dict(meta or {}),
                         created_by=actor, created_ms=now, updated_ms=now)
     session.add(row)
     session.flush()
@@ -52,6 +54,13 @@ def find_collection(session: Session, project: str, name: str,
     query = select(RagCollection).where(RagCollection.project == project,
                                         RagCollection.name == name)
     return session.scalar(query.with_for_update() if lock else query)
+
+
+def collection_by_id(session: Session, project: str, collection_id: str) -> RagCollection:
+    row = session.get(RagCollection, collection_id)
+    if row is None or row.project != project:
+        raise NotFound(f"no collection with id '{collection_id}' in project '{project}'")
+    return row
 
 
 def get_collection(session: Session, project: str, name: str,

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("embedding", sa.String(256), nullable=False),
         sa.Column("chunking", JSON, nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("meta", JSON, nullable=False),
         sa.Column("created_by", sa.String(256), nullable=False),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
         sa.Column("updated_ms", sa.BigInteger(), nullable=False),
