@@ -151,3 +151,26 @@ def test_vector_stores_with_the_stock_client(rag_server):
     assert client.vector_stores.delete(store.id).deleted
     with pytest.raises(openai.NotFoundError):
         client.vector_stores.retrieve(store.id)
+
+
+def test_eval_run_scores_what_the_gateway_retrieved(rag_server, tmp_path):
+    from typer.testing import CliRunner
+
+    from triops.cli import main
+
+    config = tmp_path / "eval.yaml"
+    config.write_text(json.dumps({  # JSON is YAML
+        "name": "rag", "model": "chat", "retrieval": {"collection": "kb", "top_k": 3},
+        "dataset": [
+            {"inputs": {"messages": [{"role": "user", "content": "refund to the card"}]},
+             "relevant_ids": ["billing.html"]},
+            {"inputs": {"messages": [{"role": "user", "content": "rotate the API key"}]},
+             "relevant_ids": ["handbook.md"]}],
+        "scorers": [{"type": "recall_at_k", "k": 3}, "mrr", "context_precision",
+                    {"type": "ndcg_at_k", "k": 3}]}))
+    result = CliRunner().invoke(main.app, [
+        "eval", "run", str(config), "--fail-under", "recall_at_k=1", "--fail-under", "mrr=1"],
+        env={"TRIOPS_URL": rag_server.url, "TRIOPS_API_KEY": rag_server.admin_key,
+             "COLUMNS": "240"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "context_precision" in result.stdout

@@ -15,6 +15,7 @@ from triops.cli.main import app
 from triops.core.errors import AlreadyExists, InvalidInput, NotFound
 from triops.llm import rag
 from triops.llm.rag import chunking
+from triops.llm.rag.retrievers import RRF_K
 
 P = "default"
 
@@ -59,10 +60,10 @@ def test_search_explains_both_rankings_and_the_fused_one(corpus):
     fused = [h.doc_id for h in result.hits]
     assert fused[0] in {"d4", "d1"}
     assert result.index_version.startswith("lsa-")
-    # Reciprocal rank fusion: a chunk's score is the sum of 1/(60 + rank) over the lists.
+    # Reciprocal rank fusion: a chunk's score is the sum of 1/(RRF_K + rank) over the lists.
     ranks = {p: {h.chunk_id: h.rank for h in hits} for p, hits in result.parts.items()}
     top = result.hits[0]
-    expected = sum(1 / (60 + r[top.chunk_id]) for r in ranks.values() if top.chunk_id in r)
+    expected = sum(1 / (RRF_K + r[top.chunk_id]) for r in ranks.values() if top.chunk_id in r)
     assert top.score == pytest.approx(expected)
 
 

@@ -156,6 +156,8 @@ class Runner:
             body = {"messages": messages}
         if self.config.model:
             body["model"] = self.config.model
+        if self.config.retrieval is not None:
+            body["retrieval"] = self.config.retrieval
         return body
 
     def run_case(self, index: int, case: CaseData, prompt: ResolvedPrompt | None
@@ -184,9 +186,14 @@ class Runner:
         result["prompt_tokens"] = int(usage.get("prompt_tokens") or 0)
         result["completion_tokens"] = int(usage.get("completion_tokens") or 0)
         result["cost"] = float(response.headers.get("x-triops-cost-usd") or 0.0)
+        cited = [c for c in reply.get("citations") or () if isinstance(c, dict)]
+        relevant = case.metadata.get("relevant_ids") or ()
         sample = EvalSample(inputs=case.inputs, expected=case.expected, output=result["output"],
-                        latency_ms=result["latency_ms"], cost=result["cost"],
-                        tokens=result["prompt_tokens"] + result["completion_tokens"])
+                            latency_ms=result["latency_ms"], cost=result["cost"],
+                            tokens=result["prompt_tokens"] + result["completion_tokens"],
+                            retrieved=tuple(str(c.get("doc_id")) for c in cited),
+                            contexts=tuple(str(c.get("text", "")) for c in cited),
+                            relevant=tuple(str(r) for r in relevant))
         for scorer in self.config.scorers:
             try:
                 got = scorer.score(sample, self.ctx)

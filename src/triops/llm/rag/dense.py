@@ -20,12 +20,15 @@ import hashlib
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import svds
 
 LOCAL_MODEL = "lsa"
 GATEWAY_PREFIX = "gateway:"
-#: Dimensions of the local model (fewer on a collection too small for them).
-LSA_DIM = 128
+#: Dimensions of the local model (fewer on a collection too small for them); chosen with
+#: the other defaults by cross-validation over query folds (docs/rag.md).
+LSA_DIM = 256
+#: Power iterations of the randomized SVD: 5 reaches ARPACK's top singular vectors
+#: closely enough that retrieval quality does not change, in a fraction of the time.
+SVD_ITERATIONS = 5
 
 
 def check_model(name: str) -> str:
@@ -56,10 +59,7 @@ class LsaModel:
             self.components = np.zeros((0, width), dtype=np.float32)
             self.vectors = np.zeros((n, 0), dtype=np.float32)
             return
-        # A fixed start vector: the same collection always gives the same model.
-        start = np.full(min(tfidf.shape), 1 / np.sqrt(min(tfidf.shape)))
-        _, _, vt = svds(tfidf.astype(np.float64), k=self.dim, v0=start)
-        self.components = vt.astype(np.float32)
+        self.components = _top_right_singular_vectors(tfidf, self.dim)
         self.vectors = normalise(np.asarray(tfidf @ self.components.T))
 
     def _tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -73,6 +73,21 @@ class LsaModel:
         if self.dim == 0:
             return np.zeros((counts.shape[0], 0), dtype=np.float32)
         return normalise(np.asarray(self._tfidf(counts) @ self.components.T))
+
+
+def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int) -> np.ndarray:
+    """The ``k`` leading right singular vectors (k × columns), by randomized SVD with a
+    fixed seed: the same collection always gives the same model."""
+    rng = np.random.default_rng(0)
+    width = min(k + 10, min(matrix.shape))
+    basis = matrix @ rng.standard_normal((matrix.shape[1], width)).astype(np.float32)
+    for _ in range(SVD_ITERATIONS):
+        basis, _ = np.linalg.qr(basis)
+        basis, _ = np.linalg.qr(matrix @ (matrix.T @ basis))
+    basis, _ = np.linalg.qr(basis)
+    small = np.asarray((matrix.T @ basis).T)  # width × columns
+    _, _, vt = np.linalg.svd(small, full_matrices=False)
+    return vt[:k].astype(np.float32)
 
 
 def fingerprint(chunk_ids: np.ndarray) -> str:

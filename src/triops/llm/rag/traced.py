@@ -110,7 +110,7 @@ def with_context(body: dict[str, Any], result: SearchResult) -> tuple[dict[str, 
     """The chat body with the retrieved chunks as a numbered system message in front of
     the conversation, and the citations (number → document and chunk) it refers to."""
     citations = [{"index": n, "doc_id": h.doc_id, "chunk_id": h.chunk_id, "title": h.title,
-                  "heading": h.heading, "score": round(h.score, 6)}
+                  "heading": h.heading, "score": round(h.score, 6), "text": h.text}
                  for n, h in enumerate(result.hits, 1)]
     blocks = []
     for n, h in enumerate(result.hits, 1):
