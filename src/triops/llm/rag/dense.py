@@ -60,19 +60,26 @@ class LsaModel:
             self.vectors = np.zeros((n, 0), dtype=np.float32)
             return
         self.components = _top_right_singular_vectors(tfidf, self.dim)
-        self.vectors = normalise(np.asarray(tfidf @ self.components.T))
+        self._by_term = np.ascontiguousarray(self.components.T)  # terms × dim
+        self.vectors = normalise(np.asarray(tfidf @ self._by_term))
 
     def _tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        tf = counts.copy().astype(np.float32)
-        tf.data = 1 + np.log(tf.data)
-        weighted = tf @ sp.diags(self.idf)
+        weighted = counts.copy().astype(np.float32)
+        weighted.data = (1 + np.log(weighted.data)) * self.idf[weighted.indices]
         norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
         return (sp.diags(1 / np.maximum(norms, 1e-12)) @ weighted).tocsr()
 
     def embed(self, counts: sp.csr_matrix) -> np.ndarray:
         if self.dim == 0:
             return np.zeros((counts.shape[0], 0), dtype=np.float32)
-        return normalise(np.asarray(self._tfidf(counts) @ self.components.T))
+        tfidf = self._tfidf(counts)
+        # Row by row over the few terms each row has: a sparse-times-dense product would
+        # copy the whole (terms × dim) matrix for one query.
+        out = np.zeros((counts.shape[0], self.dim), dtype=np.float32)
+        for i in range(tfidf.shape[0]):
+            lo, hi = tfidf.indptr[i], tfidf.indptr[i + 1]
+            out[i] = tfidf.data[lo:hi] @ self._by_term[tfidf.indices[lo:hi]]
+        return normalise(out)
 
 
 def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int) -> np.ndarray:

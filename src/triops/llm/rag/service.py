@@ -179,22 +179,21 @@ def ingest(db: Database, project: str, name: str, documents: Iterable[SourceDocu
     batch: list[SourceDocument] = []
 
     def flush() -> None:
-        seen: set[str] = set()
+        ids = [doc.doc_id for doc in batch]
+        if len(set(ids)) != len(ids):
+            twice = next(i for i in ids if ids.count(i) > 1)
+            raise InvalidInput(f"document '{twice}' appears twice in one ingest")
         with db.write() as s:
             row = store.get_collection(s, project, name, lock=True)
-            changed = False
-            for doc in batch:
-                if doc.doc_id in seen:
-                    raise InvalidInput(f"document '{doc.doc_id}' appears twice in one ingest")
-                seen.add(doc.doc_id)
-                pieces = _chunks(doc, row.chunking)
-                outcome = store.put_document(s, row, doc.doc_id, doc.title, doc.source,
-                                             doc.meta, _content_hash(doc, row.chunking), pieces)
+            news = [store.NewDocument(doc.doc_id, doc.title, doc.source, doc.meta,
+                                      _content_hash(doc, row.chunking),
+                                      _chunks(doc, row.chunking)) for doc in batch]
+            outcomes = store.put_documents(s, row, news)
+            for new, outcome in zip(news, outcomes, strict=True):
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 if outcome != "unchanged":
-                    report.chunks += len(pieces)
-                    changed = True
-            if changed:
+                    report.chunks += len(new.chunks)
+            if any(outcome != "unchanged" for outcome in outcomes):
                 store.touch(row)
         if progress is not None:
             progress(len(batch))

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from triops.core.errors import AlreadyExists, NotFound
@@ -111,32 +111,61 @@ def find_document(session: Session, collection_id: str, doc_id: str) -> RagDocum
         RagDocument.collection_id == collection_id, RagDocument.doc_id == doc_id))
 
 
-def put_document(session: Session, collection: RagCollection, doc_id: str, title: str,
-                 source: str, meta: dict[str, Any], content_hash: str,
-                 chunks: Sequence[NewChunk]) -> str:
-    """Add or replace one document with its chunks: "added", "updated" or "unchanged"
-    (same content hash: nothing is written)."""
-    existing = find_document(session, collection.id, doc_id)
+@dataclass(frozen=True)
+class NewDocument:
+    doc_id: str
+    title: str
+    source: str
+    meta: dict[str, Any]
+    content_hash: str
+    chunks: Sequence[NewChunk]
+
+
+def put_documents(session: Session, collection: RagCollection,
+                  documents: Sequence[NewDocument]) -> list[str]:
+    """Add or replace documents with their chunks, in a few statements for the whole
+    batch; per document "added", "updated" or "unchanged" (same content hash: nothing
+    is written)."""
+    existing = {row.doc_id: row for row in session.scalars(select(RagDocument).where(
+        RagDocument.collection_id == collection.id,
+        RagDocument.doc_id.in_([d.doc_id for d in documents])))}
     now = now_ms()
-    if existing is not None:
-        if existing.content_hash == content_hash:
-            return "unchanged"
-        _drop_chunks(session, [existing.id])
-        existing.title, existing.source, existing.meta = title, source, dict(meta)
-        existing.content_hash, existing.chunk_count, existing.updated_ms = (
-            content_hash, len(chunks), now)
-        document, outcome = existing, "updated"
-    else:
-        document = RagDocument(collection_id=collection.id, doc_id=doc_id, title=title,
-                               source=source, meta=dict(meta), content_hash=content_hash,
-                               chunk_count=len(chunks), created_ms=now, updated_ms=now)
-        session.add(document)
-        outcome = "added"
+    outcomes: list[str] = []
+    changed: list[RagDocument] = []
+    fresh: list[NewDocument] = []
+    for doc in documents:
+        row = existing.get(doc.doc_id)
+        if row is None:
+            outcomes.append("added")
+            fresh.append(doc)
+        elif row.content_hash == doc.content_hash:
+            outcomes.append("unchanged")
+        else:
+            outcomes.append("updated")
+            row.title, row.source, row.meta = doc.title, doc.source, dict(doc.meta)
+            row.content_hash, row.chunk_count, row.updated_ms = (
+                doc.content_hash, len(doc.chunks), now)
+            changed.append(row)
+    if changed:
+        _drop_chunks(session, [row.id for row in changed])
+    ids: dict[str, int] = {row.doc_id: row.id for row in changed}
+    if fresh:
+        inserted = session.execute(
+            insert(RagDocument).returning(RagDocument.id, RagDocument.doc_id,
+                                          sort_by_parameter_order=True),
+            [{"collection_id": collection.id, "doc_id": d.doc_id, "title": d.title,
+              "source": d.source, "meta": dict(d.meta), "content_hash": d.content_hash,
+              "chunk_count": len(d.chunks), "created_ms": now, "updated_ms": now}
+             for d in fresh])
+        ids.update({doc_id: row_id for row_id, doc_id in inserted})
     session.flush()
-    session.add_all([RagChunk(collection_id=collection.id, document_id=document.id, ordinal=i,
-                              heading=c.heading, text=c.text, token_count=c.token_count)
-                     for i, c in enumerate(chunks)])
-    return outcome
+    rows = [{"collection_id": collection.id, "document_id": ids[d.doc_id], "ordinal": i,
+             "heading": c.heading, "text": c.text, "token_count": c.token_count}
+            for d, outcome in zip(documents, outcomes, strict=True) if outcome != "unchanged"
+            for i, c in enumerate(d.chunks)]
+    if rows:
+        session.execute(insert(RagChunk), rows)
+    return outcomes
 
 
 def _drop_chunks(session: Session, document_ids: Sequence[int]) -> None:
@@ -198,4 +227,6 @@ def chunks_without_vectors(session: Session, collection_id: str, model: str,
 
 def put_vectors(session: Session, model: str, rows: Iterable[tuple[int, bytes, int]]) -> None:
     """Store (chunk id, float32 bytes, dim) vectors of ``model``."""
-    session.add_all([RagVector(chunk_id=c, model=model, dim=d, vector=v) for c, v, d in rows])
+    values = [{"chunk_id": c, "model": model, "dim": d, "vector": v} for c, v, d in rows]
+    if values:
+        session.execute(insert(RagVector), values)
