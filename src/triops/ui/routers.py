@@ -12,6 +12,7 @@ from triops.ui.monitoring_pages import router as monitoring_pages_router
 from triops.ui.ops_pages import router as ops_pages_router
 from triops.ui.pages import router as pages_router
 from triops.ui.prompt_pages import router as prompt_pages_router
+from triops.ui.rag_pages import router as rag_pages_router
 from triops.ui.runbook_pages import router as runbook_pages_router
 from triops.ui.topology_pages import router as topology_pages_router
 
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     ops_pages_router,
     prompt_pages_router,
     guardrail_pages_router,
+    rag_pages_router,  # knowledge collections and their search
     monitoring_pages_router,
     ml_pages_router,
     runbook_pages_router,
