@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.llm.rag_files import BILLING_HTML, HANDBOOK_MD
+
 from triops.llm import rag
 
 

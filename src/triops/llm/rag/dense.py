@@ -25,7 +25,7 @@ LOCAL_MODEL = "lsa"
 GATEWAY_PREFIX = "gateway:"
 #: Dimensions of the local model (fewer on a collection too small for them); chosen with
 #: the other defaults by cross-validation over query folds (docs/rag.md).
-LSA_DIM = 256
+LSA_DIM = 128
 #: Power iterations of the randomized SVD: 5 reaches ARPACK's top singular vectors
 #: closely enough that retrieval quality does not change, in a fraction of the time.
 SVD_ITERATIONS = 5
