@@ -110,14 +110,18 @@ class Hybrid:
         self.parts, self.rrf_k, self.depth = parts, rrf_k, depth
 
     def rank(self, index: CollectionIndex, query: Query, k: int) -> Ranked:
-        fused: dict[int, float] = {}
+        positions, shares = [], []
         for part in self.parts:
             found = part.rank(index, query, max(k, self.depth))
-            for rank, position in enumerate(found.positions.tolist()):
-                fused[position] = fused.get(position, 0.0) + 1 / (self.rrf_k + rank + 1)
-        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return Ranked(np.asarray([p for p, _ in best], dtype=np.int64),
-                      np.asarray([s for _, s in best], dtype=np.float64))
+            positions.append(found.positions)
+            shares.append(1 / (self.rrf_k + np.arange(1, found.positions.size + 1)))
+        every = np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
+        if every.size == 0:
+            return Ranked(np.empty(0, dtype=np.int64), np.empty(0))
+        unique, where = np.unique(every, return_inverse=True)
+        fused = np.bincount(where, weights=np.concatenate(shares))
+        best = top_k(fused, k)  # ties: the lower chunk position first
+        return Ranked(unique[best].astype(np.int64), fused[best])
 
 
 for _builtin in (Lexical(), Dense(), Hybrid()):

@@ -241,17 +241,17 @@ def document_chunks(db: Database, project: str, name: str,
 async def fill_vectors(db: Database, project: str, name: str, embed: EmbedFn) -> int:
     """Embed every chunk that has no vector of the collection's gateway model yet;
     the number embedded. The local model needs none (it is fitted at search time)."""
-    done = 0
+    done, after = 0, 0
     while True:
-        def todo() -> tuple[str, str, list[tuple[int, str, str, str]]]:
+        def todo(after: int = after) -> tuple[str, list[tuple[int, str, str, str]]]:
             with db.read() as s:
                 row = store.get_collection(s, project, name)
                 if row.embedding == dense.LOCAL_MODEL:
-                    return row.id, row.embedding, []
-                return row.id, row.embedding, store.chunks_without_vectors(
-                    s, row.id, row.embedding, EMBED_BATCH)
+                    return row.embedding, []
+                return row.embedding, store.chunks_without_vectors(
+                    s, row.id, row.embedding, after, EMBED_BATCH)
 
-        _, model, pending = await asyncio.to_thread(todo)
+        model, pending = await asyncio.to_thread(todo)
         if not pending:
             return done
         vectors = await embed([f"{title}\n{heading}\n{text}".strip()
@@ -271,6 +271,7 @@ async def fill_vectors(db: Database, project: str, name: str, embed: EmbedFn) ->
 
         await asyncio.to_thread(write)
         done += len(pending)
+        after = pending[-1][0]
 
 
 def index_of(db: Database, project: str, name: str) -> CollectionIndex:

@@ -214,14 +214,16 @@ def vectors(session: Session, collection_id: str, model: str) -> dict[int, bytes
         .where(RagChunk.collection_id == collection_id, RagVector.model == model)).all())
 
 
-def chunks_without_vectors(session: Session, collection_id: str, model: str,
+def chunks_without_vectors(session: Session, collection_id: str, model: str, after: int,
                            limit: int) -> list[tuple[int, str, str, str]]:
-    """(chunk id, title, heading, text) of chunks that have no vector of ``model`` yet."""
-    have = select(RagVector.chunk_id).where(RagVector.model == model)
+    """(chunk id, title, heading, text) of chunks after chunk id ``after`` that have no
+    vector of ``model`` yet, in id order: a caller walks the collection once."""
+    have = select(RagVector.chunk_id).where(RagVector.chunk_id == RagChunk.id,
+                                            RagVector.model == model).exists()
     return [tuple(r) for r in session.execute(  # type: ignore[misc]
         select(RagChunk.id, RagDocument.title, RagChunk.heading, RagChunk.text)
         .join(RagDocument, RagDocument.id == RagChunk.document_id)
-        .where(RagChunk.collection_id == collection_id, RagChunk.id.not_in(have))
+        .where(RagChunk.collection_id == collection_id, RagChunk.id > after, ~have)
         .order_by(RagChunk.id).limit(limit))]
 
 
