@@ -360,7 +360,3 @@ class Python(_Base):
         if isinstance(got, dict):
             return ScoreValue(float(got["value"]), str(got.get("detail", "")))
         return ScoreValue(float(got))
-
-
-# The retrieval scorers register themselves in SCORERS; they build on the names above.
-from triops.llm.evals import retrieval_scorers  # noqa: F401
