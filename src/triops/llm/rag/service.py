@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from triops.core.errors import InvalidInput
+from triops.core.errors import InvalidInput, NotFound
 from triops.llm.rag import chunking, dense
 from triops.llm.rag.index import CACHE, CollectionIndex, build
 from triops.llm.rag.loaders import SourceDocument
@@ -228,8 +228,6 @@ def list_documents(db: Database, project: str, name: str, offset: int = 0,
 
 def document_chunks(db: Database, project: str, name: str,
                     doc_id: str) -> tuple[RagDocument, list[Any]]:
-    from triops.core.errors import NotFound
-
     with db.read() as s:
         row = store.get_collection(s, project, name)
         document = store.find_document(s, row.id, doc_id)
