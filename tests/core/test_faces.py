@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("package", ["triops.ml", "triops.llm", "triops.ops", "triops.server"])
+@pytest.mark.parametrize("package", ["triops.ml", "triops.llm", "triops.llm.rag", "triops.ops",
+                                     "triops.server"])
 def test_every_exported_name_resolves(package: str) -> None:
     face = importlib.import_module(package)
     missing = [name for name in face.__all__ if getattr(face, name, None) is None]

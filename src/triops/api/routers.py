@@ -14,6 +14,7 @@ from triops.api.native.annotations import router as annotations_router
 from triops.api.native.capacity import router as capacity_router
 from triops.api.native.causes import router as causes_router
 from triops.api.native.changes import router as changes_router
+from triops.api.native.collections import router as collections_router
 from triops.api.native.datasets import router as datasets_router
 from triops.api.native.endpoints import router as endpoints_router
 from triops.api.native.evals import router as evals_router
@@ -36,6 +37,7 @@ from triops.api.openai.fine_tuning import router as fine_tuning_router
 from triops.api.openai.manage import router as gateway_router
 from triops.api.openai.routes import router as openai_router
 from triops.api.openai.spend import router as gateway_spend_router
+from triops.api.openai.vector_stores import router as vector_stores_router
 from triops.api.otlp_ops import router as otlp_ops_router
 from triops.api.otlp_traces import router as otlp_traces_router
 from triops.api.prometheus_write import router as prometheus_write_router
@@ -66,6 +68,8 @@ ROUTERS: list[APIRouter] = [
     notifications_router,  # channels, routes, silences, deliveries
     prompts_router,
     evals_router,
+    collections_router,  # knowledge collections (RAG)
+    vector_stores_router,  # OpenAI vector stores over the collections
     guardrails_router,
     mlflow_router,  # MLflow tracking, registry and artifact proxy
     monitors_router,  # ML monitoring and pipelines

@@ -1,7 +1,8 @@
-"""LLMOps pillar: gateway, tracing, prompts, evaluations, guardrails.
+"""LLMOps pillar: gateway, tracing, prompts, evaluations, guardrails, knowledge collections.
 
 The public face: the gateway and the prompt resolver a server holds, online evaluation,
-eval runs as data, guardrail block rates, the span type, and the pillar's stored domains
+eval runs as data, guardrail block rates, the span type and span ids, retrieval over
+knowledge collections (``rag``: its own face, ``triops.llm.rag``), and the pillar's stored domains
 (``prompt_store``, ``eval_store``, ``trace_store``, ``gateway_store``, ``spend_store``,
 ``guardrail_store``: functions that take the caller's session). The api, ui and cli
 import these names from here; each loads on first use (``triops.core.faces``), so the SDK's prompt
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from triops.llm.guardrails.stats import block_rates
     from triops.llm.prompts.resolver import PromptResolver, prompt_request, render_request
     from triops.llm.scores import parse_condition as parse_score_condition
-    from triops.llm.spans import Span, SpanKind, SpanStatus
+    from triops.llm.spans import Span, SpanKind, SpanStatus, new_span_id, new_trace_id
     from triops.llm.tracing import (
         SCORE_SOURCES,
         Score,
@@ -85,6 +86,7 @@ _HOMES = {
         "dashboard", "derive_kind", "get_trace", "list_groups", "list_traces",
         "record_spans", "spans_from_otlp", "user_view")},
     "Span": "spans", "SpanKind": "spans", "SpanStatus": "spans",
+    "new_span_id": "spans", "new_trace_id": "spans",
     **{name: f"triops.store.repos.{module}:" for name, module in (
         ("eval_store", "evals"), ("guardrail_store", "guardrails"),
         ("gateway_store", "llm_gateway"), ("spend_store", "llm_spend"),
@@ -129,6 +131,8 @@ __all__ = [
     "invalid_request",
     "list_groups",
     "list_traces",
+    "new_span_id",
+    "new_trace_id",
     "online_evals",
     "parse_case_file",
     "parse_score_condition",

@@ -7,6 +7,7 @@ to the trace store; the UI and ``GET /api/v1/traces`` read them back.
 from __future__ import annotations
 
 import enum
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,3 +52,12 @@ class Span:
     @property
     def duration_ms(self) -> float:
         return (self.end_ns - self.start_ns) / 1e6
+
+
+def new_trace_id() -> str:
+    # Trace ids need uniqueness, not secrecy: getrandbits makes no system call.
+    return f"{random.getrandbits(128) or 1:032x}"
+
+
+def new_span_id() -> str:
+    return f"{random.getrandbits(64) or 1:016x}"

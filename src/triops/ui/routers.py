@@ -18,6 +18,7 @@ from triops.ui.pages import router as pages_router
 from triops.ui.people_pages import router as people_pages_router
 from triops.ui.playground_pages import router as playground_pages_router
 from triops.ui.prompt_pages import router as prompt_pages_router
+from triops.ui.rag_pages import router as rag_pages_router
 from triops.ui.runbook_pages import router as runbook_pages_router
 from triops.ui.topology_pages import router as topology_pages_router
 
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     playground_pages_router,
     guardrail_pages_router,
     gateway_pages_router,
+    rag_pages_router,  # knowledge collections and their search
     monitoring_pages_router,
     ml_pages_router,
     ml_run_pages_router,

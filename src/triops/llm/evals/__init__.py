@@ -1,6 +1,9 @@
 """Eval datasets, scorers, eval runs through the gateway, run comparison and online
 evaluation of live traces."""
 
+# Registers the retrieval scorers in SCORERS: importing any module of this package runs
+# this first, so they are always there (and scorers.py need not import them back).
+from triops.llm.evals import retrieval_scorers  # noqa: F401
 from triops.llm.evals.compare import Delta, bootstrap_ci, compare, failed_gates, summarize
 from triops.llm.evals.config import EvalConfig, load_config, parse_config, parse_gate
 from triops.llm.evals.datasets import ImportReport, case_from, cases_from_traces, parse_file

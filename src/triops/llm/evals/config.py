@@ -28,7 +28,7 @@ from triops.llm.evals.scorers import Scorer, build
 from triops.llm.prompts.registry import PromptRef
 
 _KNOWN = {"name", "server", "api_key", "project", "prompt", "model", "dataset", "scorers",
-          "concurrency", "timeout_s", "gates"}
+          "concurrency", "timeout_s", "gates", "retrieval"}
 
 
 @dataclass
@@ -54,6 +54,9 @@ class EvalConfig:
     api_key: str | None = None
     project: str | None = None
     gates: dict[str, float] = field(default_factory=dict)
+    #: Sent with every chat as its ``retrieval`` ({collection, top_k, ...}): the gateway
+    #: retrieves, and the retrieval scorers score what it cited.
+    retrieval: dict[str, Any] | None = None
 
 
 def parse_gate(text: str) -> tuple[str, float]:
@@ -131,10 +134,14 @@ def parse_config(raw: Any, base: Path) -> EvalConfig:
     gates = raw.get("gates") or {}
     if not isinstance(gates, dict):
         raise InvalidInput("'gates' must map a metric to its lowest passing value")
+    retrieval = raw.get("retrieval")
+    if retrieval is not None and (not isinstance(retrieval, dict)
+                                  or not isinstance(retrieval.get("collection"), str)):
+        raise InvalidInput("'retrieval' must be a mapping with a 'collection'")
     return EvalConfig(
         name=str(raw.get("name") or (str(prompt) if prompt else raw["model"])), prompt=prompt,
         model=raw.get("model"), dataset=_dataset(raw["dataset"], base), scorer_specs=specs,
         scorers=scorers, concurrency=concurrency, timeout_s=float(raw.get("timeout_s", 60)),
         server=raw.get("server"), api_key=raw.get("api_key"), project=raw.get("project"),
-        gates={str(k): float(v) for k, v in gates.items()},
+        gates={str(k): float(v) for k, v in gates.items()}, retrieval=retrieval,
     )

@@ -7,7 +7,8 @@ a wrong file (say, the wrong format) does not create an empty dataset silently.
 A case is ``inputs`` (the prompt's variables), an optional ``expected`` output and
 free ``metadata``. In CSV, the column ``expected`` is the expected output, columns
 named ``meta.<key>`` go to metadata and every other column is an input variable. In
-JSONL, each line is ``{"inputs": {...}, "expected": "...", "metadata": {...}}``.
+JSONL, each line is ``{"inputs": {...}, "expected": "...", "metadata": {...}}``, with
+optional ``relevant_ids`` (the documents a retrieval should find; kept in metadata).
 
 >>> report = parse_file("q,expected\\nwhat is 2+2,4\\n", "csv")
 >>> report.cases[0].inputs, report.cases[0].expected
@@ -48,7 +49,7 @@ def case_from(obj: Any, where: str, source: str = "manual") -> CaseData:
     """One case from its JSON shape; ``InvalidInput`` names ``where`` when it is wrong."""
     if not isinstance(obj, dict):
         raise InvalidInput(f"{where}: a case must be an object with 'inputs'")
-    unknown = set(obj) - {"inputs", "expected", "metadata"}
+    unknown = set(obj) - {"inputs", "expected", "metadata", "relevant_ids"}
     if unknown:
         raise InvalidInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     inputs = obj.get("inputs", {})
@@ -57,6 +58,12 @@ def case_from(obj: Any, where: str, source: str = "manual") -> CaseData:
     metadata = obj.get("metadata", {})
     if not isinstance(metadata, dict):
         raise InvalidInput(f"{where}: 'metadata' must be an object")
+    relevant = obj.get("relevant_ids")
+    if relevant is not None:
+        if not isinstance(relevant, list) or not all(isinstance(r, str | int) for r in relevant):
+            raise InvalidInput(f"{where}: 'relevant_ids' must be a list of document ids")
+        # Kept with the metadata, where the retrieval scorers look for it.
+        metadata = {**metadata, "relevant_ids": [str(r) for r in relevant]}
     return CaseData(inputs=inputs, expected=_expected(obj.get("expected")), metadata=metadata,
                     source=source)
 

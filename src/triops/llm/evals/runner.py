@@ -159,7 +159,6 @@ class Runner:
     def __init__(self, config: EvalConfig, client: ServerClient) -> None:
         self.config = config
         self.client = client
-        self.ctx = Context(llm=client)
 
     def _body(self, prompt: ResolvedPrompt | None, case: CaseData) -> dict[str, Any]:
         if prompt is not None:
@@ -172,6 +171,8 @@ class Runner:
             body = {"messages": messages}
         if self.config.model:
             body["model"] = self.config.model
+        if self.config.retrieval is not None:
+            body["retrieval"] = self.config.retrieval
         return body
 
     def _again(self, prompt: ResolvedPrompt | None, case: CaseData, inputs: dict[str, Any]
@@ -207,9 +208,14 @@ class Runner:
         result["prompt_tokens"] = int(usage.get("prompt_tokens") or 0)
         result["completion_tokens"] = int(usage.get("completion_tokens") or 0)
         result["cost"] = float(response.headers.get("x-triops-cost-usd") or 0.0)
+        cited = [c for c in reply.get("citations") or () if isinstance(c, dict)]
+        relevant = case.metadata.get("relevant_ids") or ()
         sample = EvalSample(inputs=case.inputs, expected=case.expected, output=result["output"],
-                        latency_ms=result["latency_ms"], cost=result["cost"],
-                        tokens=result["prompt_tokens"] + result["completion_tokens"])
+                            latency_ms=result["latency_ms"], cost=result["cost"],
+                            tokens=result["prompt_tokens"] + result["completion_tokens"],
+                            retrieved=tuple(str(c.get("doc_id")) for c in cited),
+                            contexts=tuple(str(c.get("text", "")) for c in cited),
+                            relevant=tuple(str(r) for r in relevant))
         ctx = Context(llm=self.client, target=lambda inputs: self._again(prompt, case, inputs))
         for scorer in self.config.scorers:
             try:

@@ -38,6 +38,12 @@ class EvalSample:
     latency_ms: float = 0.0
     cost: float = 0.0
     tokens: int = 0
+    #: Document ids the call retrieved, best first (a chat with ``retrieval``).
+    retrieved: tuple[str, ...] = ()
+    #: The retrieved passages' text, in the same order.
+    contexts: tuple[str, ...] = ()
+    #: The case's relevant document ids (its ``relevant_ids``).
+    relevant: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -305,12 +311,16 @@ class Judge(_Base):
         self.prompt_ref = _need(options, "prompt", str, "judge")
         self.rubric = str(options.get("rubric", ""))
 
+    def variables(self, sample: EvalSample) -> dict[str, str]:
+        """What the judge prompt may use."""
+        return {"input": json.dumps(sample.inputs, ensure_ascii=False),
+                "output": _text(sample.output), "expected": _text(sample.expected),
+                "rubric": self.rubric}
+
     def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
         llm = _llm(ctx, "judge")
         judge = llm.prompt(self.prompt_ref)
-        given = {"input": json.dumps(sample.inputs, ensure_ascii=False),
-                 "output": _text(sample.output), "expected": _text(sample.expected),
-                 "rubric": self.rubric}
+        given = self.variables(sample)
         variables = {k: v for k, v in given.items() if k in judge.template.variables}
         body = {**judge.params, "model": self.options.get("model") or judge.model,
                 "messages": judge.template.messages(**variables)}

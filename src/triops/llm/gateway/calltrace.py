@@ -9,7 +9,6 @@ upstream or the gateway itself failed. Only server faults count against a route.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,19 +24,10 @@ from triops.core.errors import (
     Unauthenticated,
 )
 from triops.llm.gateway.cost import Usage
-from triops.llm.spans import Span, SpanKind, SpanStatus
+from triops.llm.spans import Span, SpanKind, SpanStatus, new_span_id, new_trace_id
 
 #: Request fields that are the call's parameters (messages and tools are kept apart).
 _NOT_PARAMETERS = frozenset({"messages", "tools", "input", "model", "user"})
-
-
-def new_trace_id() -> str:
-    # Trace ids need uniqueness, not secrecy: getrandbits makes no system call.
-    return f"{random.getrandbits(128) or 1:032x}"
-
-
-def new_span_id() -> str:
-    return f"{random.getrandbits(64) or 1:016x}"
 
 
 #: Errors that refuse a request for what it is or who sent it (4xx): the route is fine.

@@ -86,6 +86,30 @@ def check_embeddings(body: Any) -> None:
         raise invalid("'input' must be a string or a non-empty array", "input")
 
 
+def check_retrieval(spec: Any) -> dict[str, Any]:
+    """The ``retrieval`` field of a chat body, checked, with its defaults."""
+    if not isinstance(spec, dict):
+        raise invalid("'retrieval' must be an object with a 'collection'", "retrieval")
+    unknown = set(spec) - {"collection", "top_k", "retriever", "filters"}
+    if unknown:
+        raise invalid(f"'retrieval' has unknown fields: {', '.join(sorted(unknown))}",
+                      "retrieval")
+    collection = spec.get("collection")
+    if not isinstance(collection, str) or not collection:
+        raise invalid("'retrieval.collection' must name a collection", "retrieval.collection")
+    top_k = spec.get("top_k", 5)
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 50:
+        raise invalid("'retrieval.top_k' must be an integer from 1 to 50", "retrieval.top_k")
+    retriever = spec.get("retriever", "hybrid")
+    if not isinstance(retriever, str):
+        raise invalid("'retrieval.retriever' must be a string", "retrieval.retriever")
+    filters = spec.get("filters")
+    if filters is not None and not isinstance(filters, dict):
+        raise invalid("'retrieval.filters' must be an object", "retrieval.filters")
+    return {"collection": collection, "top_k": top_k, "retriever": retriever,
+            "filters": filters}
+
+
 class Gateway:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings.gateway
@@ -231,6 +255,14 @@ class Gateway:
                           operation="chat", body=body, session_id=caller.session_id,
                           extra=attributes or {})
         policy = self.policy(caller.key_id)
+        citations = None
+        if "retrieval" in body:
+            try:
+                body, citations = await self._with_retrieval(trace, caller, body)
+            except BaseException as exc:
+                self._finish(trace, exc)
+                raise
+            trace.body = body
 
         async def serve(served: CallTrace, body: dict[str, Any]) -> Any:
             try:
@@ -257,7 +289,30 @@ class Gateway:
             raise
         if not trace.body.get("stream"):
             self._finish(trace)
+            if citations is not None and isinstance(result, dict):
+                # A copy: the cached answer must not carry one call's citations to the next.
+                result = {**result, "citations": citations}
         return trace, result
+
+    async def _with_retrieval(self, trace: CallTrace, caller: Caller, body: dict[str, Any]
+                              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The chat body with passages of a knowledge collection in front of it, and
+        their citations; the retrieval is a RETRIEVER span under the call's span."""
+        from triops.llm.rag import traced
+
+        spec = check_retrieval(body.get("retrieval"))
+        query = traced.query_of(body["messages"])
+        if not query.strip():
+            raise invalid("retrieval needs a user message with text to search for",
+                          "messages")
+        result, span = await traced.traced_search(
+            self._db, caller.project, spec["collection"], query, spec["top_k"],
+            embedder=lambda route: self.embedder(caller.project, caller.key_id, route),
+            parent=(trace.trace_id, trace.span_id), retriever=spec["retriever"],
+            filters=spec["filters"])
+        self.recorder.record(caller.project, span)
+        rest = {k: v for k, v in body.items() if k != "retrieval"}
+        return traced.with_context(rest, result)
 
     async def _complete(self, trace: CallTrace, caller: Caller, policy: KeyPolicy,
                         targets: list[Target], body: dict[str, Any]) -> dict[str, Any]:
@@ -390,6 +445,23 @@ class Gateway:
             raise
         self._finish(trace)
         return trace, result
+
+    def embedder(self, project: str, key_id: str, route: str
+                 ) -> Callable[[list[str]], Awaitable[list[list[float]]]]:
+        """``embed(texts)`` through ``route``, metered and traced under ``key_id``: how
+        a knowledge collection of a gateway embedding model gets its vectors."""
+
+        async def embed(texts: list[str]) -> list[list[float]]:
+            _, reply = await self.embeddings(Caller(project=project, key_id=key_id),
+                                             {"model": route, "input": texts})
+            try:
+                return [item["embedding"] for item in
+                        sorted(reply["data"], key=lambda item: item.get("index", 0))]
+            except (KeyError, TypeError) as exc:
+                raise UpstreamError(f"route '{route}' answered embeddings without vectors "
+                                    f"({exc})") from None
+
+        return embed
 
     # -- lifecycle -----------------------------------------------------------------
 

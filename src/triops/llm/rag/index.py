@@ -1,0 +1,138 @@
+"""A collection's in-memory index: lexical matrix, dense vectors, and what to filter on.
+
+Built from the store's rows on first search and kept while the collection's revision
+and embedding model stay the same; any write bumps the revision, so the next search
+builds afresh. The rows stay the truth: an index is never written back, and a server
+that restarts rebuilds it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from triops.core.errors import InvalidInput
+from triops.llm.rag import dense
+from triops.llm.rag.analysis import ANALYZER
+from triops.llm.rag.lexical import LexicalIndex, LexicalSettings, Vocabulary
+from triops.store.repos.rag import ChunkRow
+
+#: Indexes kept in memory at once (one per collection); the least recently used goes first.
+CACHE_SIZE = 8
+
+
+@dataclass
+class CollectionIndex:
+    model: str
+    version: str
+    rows: list[ChunkRow]
+    vocabulary: Vocabulary
+    lexical: LexicalIndex
+    vectors: np.ndarray  # unit rows, one per chunk; no columns when there is no dense side
+    lsa: dense.LsaModel | None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def has_dense(self) -> bool:
+        return self.vectors.shape[1] > 0
+
+    def columns(self, text: str) -> np.ndarray:
+        return self.vocabulary.columns(ANALYZER.terms(text))
+
+    def local_query_vector(self, text: str) -> np.ndarray:
+        assert self.lsa is not None
+        return self.lsa.embed(self.vocabulary.counts([ANALYZER.terms(text)]))[0]
+
+    def mask(self, filters: dict[str, Any] | None) -> np.ndarray | None:
+        """Chunks whose document matches every filter (None: no filter, all match)."""
+        if not filters:
+            return None
+        tests = [(key, _condition(key, cond)) for key, cond in filters.items()]
+        return np.fromiter(
+            (all(test(row.doc_id if key == "doc_id" else row.meta.get(key))
+                 for key, test in tests) for row in self.rows),
+            dtype=bool, count=len(self.rows))
+
+
+def _condition(key: str, cond: Any) -> Any:
+    if not isinstance(cond, dict):
+        return lambda value: value == cond
+    if len(cond) != 1:
+        raise InvalidInput(f"filter on '{key}' must hold one operator: $eq, $ne or $in")
+    (op, operand), = cond.items()
+    if op == "$eq":
+        return lambda value: value == operand
+    if op == "$ne":
+        return lambda value: value != operand
+    if op == "$in":
+        if not isinstance(operand, list):
+            raise InvalidInput(f"filter on '{key}': $in takes a list")
+        return lambda value: _hashable(value) and value in operand
+    raise InvalidInput(f"filter on '{key}': unknown operator {op!r}; known: $eq, $ne, $in")
+
+
+def _hashable(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def build(rows: list[ChunkRow], model: str, stored: dict[int, bytes] | None = None,
+          settings: LexicalSettings | None = None, lsa_dim: int = dense.LSA_DIM
+          ) -> CollectionIndex:
+    """An index of ``rows``; ``stored`` holds the chunk vectors of a gateway model."""
+    terms = [ANALYZER.terms(f"{r.title}\n{r.heading}\n{r.text}") for r in rows]
+    vocabulary = Vocabulary(terms)
+    counts = vocabulary.counts(terms)
+    lexical = LexicalIndex(counts, settings or LexicalSettings())
+    ids = np.fromiter((r.chunk_id for r in rows), dtype=np.int64, count=len(rows))
+    if model == dense.LOCAL_MODEL:
+        lsa = dense.LsaModel(counts, lsa_dim)
+        version = f"lsa-{lsa.dim}@{dense.fingerprint(ids)}"
+        return CollectionIndex(model, version, rows, vocabulary, lexical, lsa.vectors, lsa)
+    stored = stored or {}
+    dim = next((len(dense.from_bytes(v)) for v in stored.values()), 0)
+    matrix = np.zeros((len(rows), dim), dtype=np.float32)
+    for i, row in enumerate(rows):
+        blob = stored.get(row.chunk_id)
+        if blob is not None and len(blob) == dim * 4:
+            matrix[i] = dense.from_bytes(blob)
+    return CollectionIndex(model, model, rows, vocabulary, lexical, dense.normalise(matrix), None)
+
+
+class IndexCache:
+    """Indexes by (store, collection id), each valid for one (revision, model)."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], tuple[int, str, CollectionIndex]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict[tuple[str, str], threading.Lock] = {}
+
+    def get(self, key: tuple[str, str], revision: int, model: str) -> CollectionIndex | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] != revision or found[1] != model:
+                return None
+            self._items.move_to_end(key)
+            return found[2]
+
+    def put(self, key: tuple[str, str], revision: int, model: str,
+            index: CollectionIndex) -> None:
+        with self._lock:
+            self._items[key] = (revision, model, index)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def builder_lock(self, key: tuple[str, str]) -> threading.Lock:
+        """One build at a time per collection: concurrent searches wait for it."""
+        with self._lock:
+            return self._building.setdefault(key, threading.Lock())
+
+
+CACHE = IndexCache()
