@@ -12,6 +12,7 @@ import pytest
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 
 from tests.ml import serving_models as sm
+from triops.ml import traffic
 
 ROWS = [{"age": 25.0, "visits": 3}, {"age": 61.0, "visits": 0}]
 
@@ -153,3 +154,47 @@ def test_model_version_page_shows_what_it_relies_on(client, credit):
     assert page.status_code == 200 and "What it relies on" in page.text
     assert "10 rows" in page.text and page.text.index("<code>age</code>") < page.text.index(
         "<code>visits</code>")
+
+
+def test_endpoint_pages_show_deployment_traffic_and_reliance_side_by_side(client, credit):
+    r = client.post("/api/v1/endpoints", json={
+        "name": "credit", "model": "credit@champion",
+        "canary": {"ref": "@challenger", "percent": 25}})
+    assert r.status_code == 201, r.text
+    listed = client.get("/ui/ml/endpoints")
+    assert listed.status_code == 200
+    assert 'href="/ui/ml/endpoints/credit"' in listed.text
+    assert "primary v1 · 75%" in listed.text and "canary v2 · 25%" in listed.text
+    assert 'href="/ui/ml/endpoints"' in client.get("/ui/ml").text
+    empty = client.get("/ui/ml/endpoints/credit")
+    assert empty.status_code == 200
+    assert 'href="/ui/ml/models/credit/versions/1"' in empty.text
+    assert 'href="/ui/ml/models/credit/versions/2"' in empty.text
+    assert "No predictions logged yet" in empty.text
+    assert empty.text.count("No explained predictions logged for this version yet") == 2
+    # Request ids chosen so that the hash split sends four to each version.
+    policy = traffic.parse_policy({"canary": {"ref": "@challenger", "percent": 25}})
+    ids = [f"req-{i}" for i in range(200)]
+    chosen = ([i for i in ids if traffic.route(policy, i) == "primary"][:4]
+              + [i for i in ids if traffic.route(policy, i) == "canary"][:4])
+    for i, request_id in enumerate(chosen):
+        r = client.post("/api/v1/endpoints/credit/predict", params={"explain": "true"},
+                        headers={"x-request-id": request_id},
+                        json={"records": [{"age": 20.0 + 5 * i, "visits": i % 5}]})
+        assert r.status_code == 200, r.text
+    page = client.get("/ui/ml/endpoints/credit").text
+    assert "No explained predictions" not in page and "No predictions logged" not in page
+    recent = page[page.index('id="recent"'):page.index('id="reliance"')]
+    assert '<td>primary</td><td class="num">4</td>' in recent
+    assert '<td>canary</td><td class="num">4</td>' in recent
+    reliance = page[page.index('id="reliance"'):]
+    # Champion learnt from age, challenger from visits: each panel ranks its own first.
+    first, second = reliance.split("<figure>")[1:3]
+    assert "v1" in first and first.index("<code>age</code>") < first.index("<code>visits</code>")
+    assert "v2" in second and second.index("<code>visits</code>") < second.index("<code>age</code>")
+    assert client.get("/ui/ml/endpoints/nope").status_code == 404
+    shadow = client.post("/api/v1/endpoints", json={
+        "name": "shadowed", "model": "credit@champion", "shadow": {"ref": "@challenger"}})
+    assert shadow.status_code == 201, shadow.text
+    shadowed = client.get("/ui/ml/endpoints/shadowed").text
+    assert "mirrors every request" in shadowed and "Shadow traffic is not explained" in shadowed

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from triops.ui.gateway_pages import router as gateway_pages_router
 from triops.ui.annotation_pages import router as annotation_pages_router
 from triops.ui.dataset_pages import router as dataset_pages_router
+from triops.ui.endpoint_pages import router as endpoint_pages_router
+from triops.ui.gateway_pages import router as gateway_pages_router
 from triops.ui.guardrail_pages import router as guardrail_pages_router
 from triops.ui.incident_pages import router as incident_pages_router
 from triops.ui.llm_pages import router as llm_pages_router
@@ -39,5 +40,6 @@ ROUTERS: list[APIRouter] = [
     monitoring_pages_router,
     ml_pages_router,
     ml_run_pages_router,
+    endpoint_pages_router,  # serving endpoints: deployment, traffic, what versions rely on
     runbook_pages_router,
 ]
