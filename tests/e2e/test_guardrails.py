@@ -13,9 +13,9 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import ServerProcess, free_port, new_server
+from tests.conftest import ServerProcess
+from tests.e2e.gateway_servers import alpha_upstream, gateway_server
 from tests.waiting import wait_until
-from triops.llm.gateway.local_upstream import Served, create_app
 from triops.llm.guardrails import build
 
 pytestmark = pytest.mark.e2e
@@ -23,52 +23,33 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    served = Served(create_app("alpha"), free_port()).start()
-    yield served.url
-    served.stop()
+    yield from alpha_upstream()
 
 
 @pytest.fixture(scope="module")
 def server(backend, tmp_path_factory, pg_databases, upstream) -> Iterator[ServerProcess]:
     home = tmp_path_factory.mktemp(f"guard-{backend}")
-    config = home / "triops.toml"
-    config.write_text(f"""
-[gateway]
-retries = 0
-
-[[gateway.upstreams]]
-name = "alpha"
-base_url = "{upstream}/v1"
-
-[[gateway.routes]]
-alias = "chat"
-deployments = [{{ upstream = "alpha", model = "gpt-4o-mini" }}]
-
-[[gateway.routes]]
-alias = "guarded"
-deployments = [{{ upstream = "alpha", model = "gpt-4o-mini" }}]
-
+    proc = gateway_server(backend, home, pg_databases, upstream,
+                          {"chat": "gpt-4o-mini", "guarded": "gpt-4o-mini"}, extra="""
 [[gateway.guardrails.rules]]
 name = "redact-pii"
 check = "pii"
 mode = "redact"
-options = {{ entities = ["email", "phone", "credit_card", "iban", "us_ssn"] }}
+options = { entities = ["email", "phone", "credit_card", "iban", "us_ssn"] }
 
 [[gateway.guardrails.rules]]
 name = "stop-injection"
 check = "injection"
 mode = "block"
-options = {{ threshold = 0.5 }}
+options = { threshold = 0.5 }
 
 [[gateway.guardrails.rules]]
 name = "injection-model"
 check = "injection"
 mode = "block"
 routes = ["guarded"]
-options = {{ model = "injection" }}
+options = { model = "injection" }
 """)
-    proc = new_server(backend, home, pg_databases,
-                      extra_env={"TRIOPS_CONFIG": str(config)}).start()
     yield proc
     proc.stop()
 

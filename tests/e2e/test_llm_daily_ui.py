@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ServerProcess, free_port, new_server
+from tests.conftest import ServerProcess
 from tests.e2e.browser import browser_page, charts, login, shot
-from triops.llm.gateway.local_upstream import Served, create_app
+from tests.e2e.gateway_servers import alpha_upstream, gateway_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -31,33 +31,14 @@ def shots(page, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    served = Served(create_app("alpha"), free_port()).start()
-    yield served.url
-    served.stop()
+    yield from alpha_upstream()
 
 
 @pytest.fixture(scope="module")
 def server(backend, tmp_path_factory, pg_databases, upstream) -> Iterator[ServerProcess]:
     home = tmp_path_factory.mktemp(f"daily-{backend}")
-    config = home / "triops.toml"
-    config.write_text(f"""
-[gateway]
-retries = 0
-
-[[gateway.upstreams]]
-name = "alpha"
-base_url = "{upstream}/v1"
-
-[[gateway.routes]]
-alias = "chat"
-deployments = [{{ upstream = "alpha", model = "gpt-4o-mini" }}]
-
-[[gateway.routes]]
-alias = "big"
-deployments = [{{ upstream = "alpha", model = "gpt-4o" }}]
-""")
-    proc = new_server(backend, home, pg_databases,
-                      extra_env={"TRIOPS_CONFIG": str(config)}).start()
+    proc = gateway_server(backend, home, pg_databases, upstream,
+                          {"chat": "gpt-4o-mini", "big": "gpt-4o"})
     yield proc
     proc.stop()
 

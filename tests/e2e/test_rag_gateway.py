@@ -12,44 +12,25 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import ServerProcess, free_port, new_server
+from tests.conftest import ServerProcess
+from tests.e2e.gateway_servers import alpha_upstream, gateway_server
 from tests.llm.rag_files import BILLING_HTML, CORPUS_JSONL, HANDBOOK_MD
 from tests.waiting import wait_until
-from triops.llm.gateway.local_upstream import Served, create_app
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    served = Served(create_app("alpha"), free_port()).start()
-    yield served.url
-    served.stop()
+    yield from alpha_upstream()
 
 
 @pytest.fixture(scope="module")
 def rag_server(backend, tmp_path_factory, pg_databases, upstream) -> Iterator[ServerProcess]:
     home = tmp_path_factory.mktemp(f"rag-{backend}")
-    config = home / "triops.toml"
-    config.write_text(f"""
-[gateway]
-retries = 0
-timeout_s = 5
-
-[[gateway.upstreams]]
-name = "alpha"
-base_url = "{upstream}/v1"
-
-[[gateway.routes]]
-alias = "chat"
-deployments = [{{ upstream = "alpha", model = "gpt-4o-mini" }}]
-
-[[gateway.routes]]
-alias = "embed"
-deployments = [{{ upstream = "alpha", model = "text-embedding-3-small" }}]
-""")
-    proc = new_server(backend, home, pg_databases, extra_env={"TRIOPS_CONFIG": str(config)})
-    proc.start()
+    proc = gateway_server(backend, home, pg_databases, upstream,
+                          {"chat": "gpt-4o-mini", "embed": "text-embedding-3-small"},
+                          gateway="timeout_s = 5")
     with proc.http() as http:
         for name, embedding in (("kb", "lsa"), ("kb-gw", "gateway:embed")):
             http.post("/api/v1/collections", json={"name": name, "embedding": embedding}
