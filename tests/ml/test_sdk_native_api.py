@@ -208,7 +208,9 @@ def test_lineage_cli(client, runtime):
     assert "deployments (none)" in result.output
     as_json = runner.invoke(cli, ["lineage", "model", "fraud-model", "1", "--json",
                                   "--store", runtime.settings.store_url])
-    assert json.loads(as_json.output)["run"]["experiment_name"] == "fraud"
+    # The JSON is stdout alone; stderr says which store the verb opened.
+    assert json.loads(as_json.stdout)["run"]["experiment_name"] == "fraud"
+    assert as_json.stderr.startswith("store: ")
     missing = runner.invoke(cli, ["lineage", "model", "fraud-model", "9",
                                   "--store", runtime.settings.store_url])
     assert missing.exit_code != 0
