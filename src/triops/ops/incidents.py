@@ -130,11 +130,16 @@ def _lock_home(session: Session, project: str, fingerprint: str
         incident_id = repo.home_of(session, project, fingerprint)
         if incident_id is None:
             return None
+        attempt = session.begin_nested()
         incident = repo.lock(session, incident_id)
         # Looked up again after the lock: a merge may have moved the member meanwhile.
         member = repo.member(session, incident_id, fingerprint) if incident else None
         if incident is not None and member is not None and member.active:
+            attempt.commit()
             return incident, member
+        # Not its home any more: let go of that incident's lock before taking the next
+        # one, or this writer and a merge locking both can wait on each other.
+        attempt.rollback()
 
 
 def _place(session: Session, project: str, signal: Signal, rules: Rules,
