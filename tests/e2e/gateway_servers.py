@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import openai
+
 from tests.conftest import PgDatabases, ServerProcess, free_port, new_server
 from triops.llm.gateway.local_upstream import Served, create_app
 
@@ -38,3 +40,13 @@ base_url = "{upstream}/v1"
 {tables}{extra}""")
     return new_server(backend, home, pg_databases,
                       extra_env={"TRIOPS_CONFIG": str(config)}).start()
+
+
+def ask(client: openai.OpenAI, model: str) -> str | None:
+    """The answer of ``model`` to "hello"; None while the gateway does not serve it yet."""
+    try:
+        reply = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "hello"}])
+    except openai.NotFoundError:
+        return None
+    return reply.choices[0].message.content

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from tests.conftest import ServerProcess, free_port, new_server
+from tests.e2e.gateway_servers import ask
 from tests.llm.chat_traces import post_chat
 from tests.waiting import wait_until
 from triops.llm.evals.config import parse_config
@@ -134,15 +135,7 @@ def test_feedback_to_fine_tuned_model(loop_server, tmp_path):
             ("gpt-4o-mini", 80.0), (done.fine_tuned_model, 20.0)]
         watchers = {o["name"]: o for o in admin.get("/api/v1/evals/online").json()}
         assert watchers[rolled["watcher"]]["config"]["model"] == done.fine_tuned_model
-    served = wait_until(lambda: _ask(client, f"trainer/{done.fine_tuned_model}"), timeout=10,
+    served = wait_until(lambda: ask(client, f"trainer/{done.fine_tuned_model}"), timeout=10,
                         message="the fine-tuned model to answer through the gateway")
     assert served == "trainer says: hello"
 
-
-def _ask(client: openai.OpenAI, model: str) -> str | None:
-    try:
-        reply = client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "hello"}])
-    except openai.NotFoundError:
-        return None
-    return reply.choices[0].message.content

@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from tests.conftest import ServerProcess, free_port, new_server
+from tests.e2e.gateway_servers import ask
 from tests.waiting import wait_until
 from triops.llm.gateway.local_upstream import Served, create_app
 
@@ -92,18 +93,10 @@ def test_a_job_runs_registers_its_model_and_serves_it(ft_server):
         route = http.put("/api/v1/gateway/routes/support-ft", json={"deployments": [
             {"upstream": "trainer", "model": done.fine_tuned_model}]})
         assert route.status_code == 200, route.text
-    answer = wait_until(lambda: _chat(client, "support-ft"), timeout=10,
+    answer = wait_until(lambda: ask(client, "support-ft"), timeout=10,
                         message="the new route to serve")
     assert answer == "trainer says: hello"
 
-
-def _chat(client: openai.OpenAI, model: str) -> str | None:
-    try:
-        reply = client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "hello"}])
-    except openai.NotFoundError:
-        return None
-    return reply.choices[0].message.content
 
 
 def test_failure_and_cancellation_arrive_as_openai_reports_them(ft_server):
