@@ -18,6 +18,7 @@ from triops.server.auth import KeyCache
 from triops.server.health import router as health_router
 from triops.server.input_guard import InputGuard
 from triops.server.middleware import Metrics, RequestMiddleware
+from triops.server.route_index import guard_included_routers
 from triops.server.runtime import Runtime
 from triops.ui.rendering import STATIC_DIR
 from triops.ui.routers import ROUTERS as UI_ROUTERS
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    guard_included_routers(app)
 
     @app.get("/", include_in_schema=False)
     def root(_request: Request) -> HTMLResponse:
