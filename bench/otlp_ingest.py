@@ -8,6 +8,12 @@ when every trace can be read back from the server's own query API: triops'
 ``bench/.venvs/phoenix``.
 
     .venv/bin/python bench/otlp_ingest.py --spans 51200 --batch 512 --concurrency 4
+    .venv/bin/python bench/otlp_ingest.py --spans 32768 --in-process   # triops' CPU per stage
+
+``--in-process`` skips HTTP and Phoenix: it runs the server's intake steps (protobuf
+decode, conversion to spans, the span and summary writes, topology, commit) on a fresh
+SQLite store and reports spans per CPU-second per stage, which a shared machine's load
+disturbs far less than wall time.
 """
 
 from __future__ import annotations
@@ -202,6 +208,44 @@ def run_phoenix(payloads: list[bytes], traces: int, concurrency: int, work: Path
             proc.kill()
 
 
+def in_process(payloads: list[bytes], spans: int) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from triops.core.settings import Settings
+    from triops.llm import PriceTable, record_spans, spans_from_otlp
+    from triops.ops import topology
+    from triops.server.runtime import Runtime
+    from triops.store import upgrade_schema
+
+    with tempfile.TemporaryDirectory() as home:
+        rt = Runtime.build(Settings(store=f"sqlite:///{home}/t.db",
+                                    artifacts=f"{home}/artifacts", home=Path(home)))
+        upgrade_schema(rt.db.engine)
+        prices = PriceTable(rt.settings.gateway.prices).price
+        stages = dict.fromkeys(("decode", "convert", "store", "topology", "commit"), 0.0)
+        clock = time.process_time
+        for payload in payloads:
+            t = clock()
+            message = ExportTraceServiceRequest()
+            message.ParseFromString(payload)
+            t, stages["decode"] = clock(), stages["decode"] + clock() - t
+            converted = spans_from_otlp(message)
+            t, stages["convert"] = clock(), stages["convert"] + clock() - t
+            with rt.db.write() as session:
+                record_spans(session, "default", converted, prices=prices)
+                t, stages["store"] = clock(), stages["store"] + clock() - t
+                topology.observe_traces(session, "default", message)
+                t, stages["topology"] = clock(), stages["topology"] + clock() - t
+            stages["commit"] += clock() - t
+        rt.close()
+    total = sum(stages.values())
+    print("CPU s per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+    print(f"triops in-process: {spans} spans in {total:.2f} CPU s "
+          f"-> {spans / total:,.0f} spans per CPU-second")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spans", type=int, default=51_200)
@@ -211,11 +255,16 @@ def main() -> None:
                         help="SQLAlchemy URL for triops (default: a fresh SQLite file)")
     parser.add_argument("--skip-phoenix", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="show the wait for queryability")
+    parser.add_argument("--in-process", action="store_true",
+                        help="triops' intake steps without HTTP: CPU time per stage")
     args = parser.parse_args()
     global VERBOSE
     VERBOSE = args.verbose
 
     payloads, traces = make_payloads(args.spans, args.batch)
+    if args.in_process:
+        in_process(payloads, traces * SPANS_PER_TRACE)
+        return
     spans = traces * SPANS_PER_TRACE
     mb = sum(map(len, payloads)) / 1e6
     print(f"{spans} spans in {traces} traces, {len(payloads)} OTLP protobuf requests "

@@ -122,3 +122,14 @@ def test_docstring_examples_run():
     finally:
         _config._config = None
         tracing.reset_exporter()
+
+
+def test_span_values_are_copied_only_when_a_backend_would_refuse_them() -> None:
+    from triops.llm.tracing._store import _clean
+    from triops.llm.spans import SpanKind as Kind
+
+    fine = {"a": "text", "b": [1, 2.5, None, True], "c": {"d": "e"}}
+    assert _clean(fine) is fine
+    dirty = {"k\x00": ["x\x00", float("inf")], "n": {"m": float("nan")}, "t": (1, Kind.llm)}
+    assert _clean(dirty) == {"k\ufffd": ["x\ufffd", "inf"], "n": {"m": "nan"},
+                             "t": [1, Kind.llm.value]}

@@ -30,30 +30,52 @@ def _clean(value: Any) -> Any:
     """Make a value storable as JSON on every backend.
 
     PostgreSQL's JSONB refuses NUL characters and non-finite numbers; they are replaced
-    (U+FFFD, and the number's text) rather than failing the whole batch. Exact type
-    checks keep this cheap: it runs on every attribute of every span.
+    (U+FFFD, and the number's text) rather than failing the whole batch. It runs on
+    every attribute of every span, and almost none needs it: a read-only pass decides,
+    and only a value that fails it is copied.
     """
+    return _cleaned(value) if _needs_cleaning(value) else value
+
+
+def _needs_cleaning(value: Any) -> bool:
+    # Exact type checks first: they are the common case and the cheap one.
+    kind = type(value)
+    if kind is str:
+        return "\x00" in value
+    if kind is int or kind is bool or value is None:
+        return False
+    if kind is float:
+        return not math.isfinite(value)
+    if kind is dict:
+        return any("\x00" in k or _needs_cleaning(v)
+                   for k, v in value.items())
+    if kind is list:
+        return any(_needs_cleaning(v) for v in value)
+    return True  # tuples, subclasses (enums, named tuples, counters...): normalise them
+
+
+def _cleaned(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if kind is float:
         return value if math.isfinite(value) else str(value)
     if kind is dict:
-        return {(k if "\x00" not in k else k.replace("\x00", "\ufffd")): _clean(v)
+        return {(k if "\x00" not in k else k.replace("\x00", "\ufffd")): _cleaned(v)
                 for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [_clean(v) for v in value]
+        return [_cleaned(v) for v in value]
     # Subclasses (enums, named tuples, counters...) from SDK callers: the slow, sure way.
     if isinstance(value, enum.Enum):
-        return _clean(value.value)
+        return _cleaned(value.value)
     if isinstance(value, str):
-        return _clean(str.__str__(value))
+        return _cleaned(str.__str__(value))
     if isinstance(value, float):
-        return _clean(float(value))
+        return _cleaned(float(value))
     if isinstance(value, dict):
-        return _clean(dict(value))
+        return _cleaned(dict(value))
     if isinstance(value, (list, tuple)):
-        return _clean(list(value))
+        return _cleaned(list(value))
     return value
 
 
