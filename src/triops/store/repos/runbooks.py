@@ -144,6 +144,18 @@ def _lease(session: Session, table: type[RunbookRun | RunbookQueue], row_id: str
     return result.rowcount == 1
 
 
+def release_others(session: Session, owner: str) -> int:
+    """Free the runs and queued incidents leased to engines other than ``owner``. Called
+    by the engine whose worker has just taken the runbooks lease: every other engine has
+    lost it, so their leases belong to a dead holder and would only delay the work."""
+    freed = 0
+    for table in (RunbookRun, RunbookQueue):
+        freed += session.execute(update(table).where(
+            table.lease_until_ms > 0, table.lease_owner != owner,
+        ).values(lease_until_ms=0).execution_options(synchronize_session=False)).rowcount
+    return freed
+
+
 # -- the queue ----------------------------------------------------------------------------
 
 def enqueue(session: Session, project: str, incident_id: str, reason: str, now: int) -> None:

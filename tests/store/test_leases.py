@@ -1,0 +1,54 @@
+"""Leases on background duties: one holder at a time, and a holder's death frees the
+lease (PostgreSQL: its connection closes and the advisory lock goes with it)."""
+
+from __future__ import annotations
+
+import doctest
+import subprocess
+import sys
+
+from tests.waiting import wait_until
+
+from triops.store import leases
+from triops.store.engine import Database
+from triops.store.leases import Lease
+
+
+def test_the_module_example_runs():
+    result = doctest.testmod(leases)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_one_holder_at_a_time_and_release_passes_it_on(db: Database):
+    first, second = Lease(db, "test-duty"), Lease(db, "test-duty")
+    assert first.hold() and not second.hold()
+    assert first.hold()  # still held on the next tick
+    assert Lease(db, "another-duty").hold()  # duties are leased apart
+    first.release()
+    assert second.hold() and not first.hold()
+    second.release()
+
+
+def test_a_killed_holder_loses_its_lease_to_the_next_asker(pg_databases):
+    # PostgreSQL only: SQLite serves one process, so its leases are locks inside it.
+    store_url = pg_databases.new()
+    code = ("import sys, time; from triops.store.engine import Database; "
+            "from triops.store.leases import Lease; "
+            "print(Lease(Database(sys.argv[1]), 'test-duty').hold(), flush=True); "
+            "time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code, store_url],
+                              stdout=subprocess.PIPE, text=True)
+    db = Database(store_url)
+    taken: list[bool] = []
+    waiting = Lease(db, "test-duty", on_take=lambda: taken.append(True))
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        assert not waiting.hold()
+        holder.kill()
+        holder.wait(10)
+        wait_until(waiting.hold, timeout=10, message="the lease to pass to a live process")
+        assert taken == [True]
+    finally:
+        holder.kill()
+        waiting.release()
+        db.dispose()
