@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from tests.waiting import wait_until
-
 from triops.store import leases
 from triops.store.engine import Database
 from triops.store.leases import Lease
