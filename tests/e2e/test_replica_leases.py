@@ -40,10 +40,10 @@ def holders(store_url: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in found if m}
 
 
-def all_held(store_url: str) -> dict[str, int] | None:
-    """The holders once every duty has one."""
+def all_held(store_url: str, among: set[int]) -> bool:
+    """Every duty has a holder, and each is one of the processes ``among``."""
     held = holders(store_url)
-    return held if set(held) >= set(DUTIES) else None
+    return set(held) >= set(DUTIES) and set(held.values()) <= among
 
 
 def signal(replica: ServerProcess, kind: str, service: str) -> str:
@@ -67,7 +67,11 @@ def test_killing_the_lease_holder_moves_the_duties_and_repeats_nothing(tmp_path,
         replica.home.mkdir()
     with http_receiver() as receiver, ThreadPoolExecutor(2) as starting:
         try:
-            first.start(timeout=120)  # it migrates the new database; the others find it ready
+            # The first replica migrates the new database and takes every duty's lease
+            # before the others start, so killing it moves them all.
+            first.start(timeout=120)
+            wait_until(lambda: all_held(first.store_url, {first.process.pid}), timeout=20,
+                       message="the first replica to lease every duty")
             list(starting.map(lambda r: r.start(timeout=120), replicas[1:]))
             with first.http() as http:
                 assert http.put("/api/v1/notifications/channels/hook", json={
@@ -82,27 +86,20 @@ def test_killing_the_lease_holder_moves_the_duties_and_repeats_nothing(tmp_path,
                 return Counter(r.headers.get("X-Triops-Delivery") or r.json()["incident"]
                                for r in list(receiver.requests) if r.path == path)
 
-            # Every duty finds a holder among the replicas.
-            pids = {r.process.pid: r for r in replicas}
-            held = wait_until(lambda: all_held(first.store_url), timeout=20,
-                              message="every duty to be leased")
-            assert set(held.values()) <= set(pids)
-
             before = signal(replicas[0], "latency", "checkout")
             wait_until(lambda: received("/notify") and received("/runbook"), timeout=15,
                        message="the first incident's notification and runbook step")
 
-            # kill -9 the replica holding the notification and runbook leases.
-            victim = pids[held["notifications"]]
-            victim.kill()
-            survivors = [r for r in replicas if r is not victim]
+            # kill -9 the replica holding the leases.
+            assert all_held(first.store_url, {first.process.pid})
+            first.kill()
+            survivors = replicas[1:]
             after = signal(survivors[0], "errors", "billing")
             wait_until(lambda: len(received("/notify")) == 2 and after in received("/runbook"),
                        timeout=15, message="the second incident's notification and runbook "
                                            "step, from a surviving replica")
-            moved = wait_until(lambda: all_held(first.store_url), timeout=15,
-                               message="every duty to be re-leased")
-            assert set(moved.values()) <= {r.process.pid for r in survivors}
+            wait_until(lambda: all_held(first.store_url, {r.process.pid for r in survivors}),
+                       timeout=15, message="every duty to be leased by a survivor")
 
             # Nothing done twice: one message per delivery, one runbook call per incident,
             # each delivery sent on its first attempt, one run per incident.

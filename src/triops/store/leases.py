@@ -69,7 +69,7 @@ class Lease:
     for a lease held over one piece of work: ``with Lease(db, name) as held: ...``.
     """
 
-    def __init__(self, db: Database, duty: str, on_take: Callable[[], None] | None = None
+    def __init__(self, db: Database, duty: str, on_take: Callable[[], object] | None = None
                  ) -> None:
         self.db, self.duty = db, duty
         self._on_take = on_take

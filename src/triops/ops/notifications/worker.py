@@ -51,7 +51,7 @@ class NotificationWorker:
         self.db = db
         self.settings = settings or WorkerSettings()
         self.owner = uuid.uuid4().hex
-        self.lease = Lease(db, "notifications", on_take=self._take_over)
+        self.lease = Lease(db, "notifications", on_take=self.take_over)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -76,11 +76,14 @@ class NotificationWorker:
             except Exception:
                 log.exception("notification worker tick failed")
 
-    def _take_over(self) -> None:
+    def take_over(self) -> int:
+        """Free the deliveries other workers had leased: called when this worker has just
+        taken the notifications lease, so those workers are gone."""
         with self.db.write() as session:
             freed = repo.release_others(session, self.owner)
         if freed:
             log.warning("took over %d deliveries from a worker that lost its lease", freed)
+        return freed
 
     def run_once(self, now: int | None = None) -> int:
         """Queue due repeats, then send every due delivery; returns how many were tried."""

@@ -240,7 +240,7 @@ class Engine:
             run = session.get(RunbookRun, run_id)
             status = run.status
         try:
-            if status == "approved":
+            if status in ("approved", "running"):
                 self._execute(run_id)
             elif status == "verifying":
                 self._verify(run_id)

@@ -121,9 +121,10 @@ def last_acted_ms(session: Session, project: str, runbook: str) -> int | None:
 
 
 def due_runs(session: Session, now: int, limit: int = 20) -> list[str]:
-    """Runs a worker should take now: approved ones, and verifications that fell due."""
+    """Runs a worker should take now: approved ones, running ones whose engine let go of
+    them without finishing (it died: no live lease), and verifications that fell due."""
     query = select(RunbookRun.id).where(
-        or_(RunbookRun.status == "approved",
+        or_(RunbookRun.status.in_(("approved", "running")),
             (RunbookRun.status == "verifying") & (RunbookRun.verify_due_ms <= now)),
         RunbookRun.lease_until_ms < now).order_by(RunbookRun.created_ms).limit(limit)
     return list(session.scalars(query))
