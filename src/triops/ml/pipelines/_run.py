@@ -116,7 +116,8 @@ def run_pipeline(
     failure: tuple[str, str] | None = None  # the first failed step and its error
     pending = list(steps)
     running: dict[Future[_Done], Step] = {}
-    slots = max(1, executor.slots)
+    # An executor from a plug-in written before ``slots`` existed runs one step at a time.
+    slots = max(1, getattr(executor, "slots", 1))
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="triops-step") as pool:
         while pending or running:
             # Start every step whose inputs are all there, in graph order, while the
