@@ -22,7 +22,8 @@ def test_one_holder_at_a_time_and_release_passes_it_on(db: Database):
     first, second = Lease(db, "test-duty"), Lease(db, "test-duty")
     assert first.hold() and not second.hold()
     assert first.hold()  # still held on the next tick
-    assert Lease(db, "another-duty").hold()  # duties are leased apart
+    with Lease(db, "another-duty") as held:
+        assert held  # duties are leased apart
     first.release()
     assert second.hold() and not first.hold()
     second.release()
@@ -46,8 +47,25 @@ def test_a_killed_holder_loses_its_lease_to_the_next_asker(pg_databases):
         holder.kill()
         holder.wait(10)
         wait_until(waiting.hold, timeout=10, message="the lease to pass to a live process")
-        assert taken == [True]
+        assert waiting.hold() and taken == [True]  # once per taking, not per tick
     finally:
         holder.kill()
         waiting.release()
         db.dispose()
+
+
+def test_a_failed_take_over_is_tried_again_on_the_next_tick(db: Database):
+    calls: list[int] = []
+
+    def take_over() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("store busy")
+
+    lease = Lease(db, "test-duty", on_take=take_over)
+    try:
+        lease.hold()
+    except RuntimeError:
+        pass
+    assert lease.hold() and lease.hold() and len(calls) == 2
+    lease.release()

@@ -74,11 +74,9 @@ class Lease:
         self.db, self.duty = db, duty
         self._on_take = on_take
         self._held = False
+        #: ``on_take`` has yet to succeed since the lease was taken (asked again each tick).
+        self._owed = False
         self._conn: Connection | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._held
 
     def hold(self) -> bool:
         """True while this process holds the lease (taking it when it is free)."""
@@ -91,8 +89,10 @@ class Lease:
             self._drop()
         if self._held and not was:
             log.info("lease %s taken", self.duty)
-            if self._on_take is not None:
-                self._on_take()
+            self._owed = self._on_take is not None
+        if self._held and self._owed and self._on_take is not None:
+            self._on_take()
+            self._owed = False
         return self._held
 
     def _take(self) -> bool:
@@ -108,9 +108,10 @@ class Lease:
                 "set_config('tcp_keepalives_count', :count, false)"),
                 {"name": holder_name(self.duty), "idle": str(idle),
                  "interval": str(interval), "count": str(count)})
-        return bool(self._conn.scalar(text(
-            "SELECT pg_try_advisory_lock(CAST(:ns AS integer), CAST(:key AS integer))"),
-                                      {"ns": _NAMESPACE, "key": _key(self.duty)}))
+        taken = self._conn.scalar(
+            text("SELECT pg_try_advisory_lock(CAST(:ns AS integer), CAST(:key AS integer))"),
+            {"ns": _NAMESPACE, "key": _key(self.duty)})
+        return bool(taken)
 
     def _check(self) -> bool:
         if self._conn is not None:
@@ -123,7 +124,7 @@ class Lease:
             return _local_locks.setdefault((self.db.url, self.duty), threading.Lock())
 
     def _drop(self) -> None:
-        self._held = False
+        self._held = self._owed = False
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
@@ -133,9 +134,18 @@ class Lease:
                 pass
 
     def release(self) -> None:
-        """Let the lease go (closing its connection releases the advisory lock)."""
+        """Let the lease go, so that the next to ask gets it at once."""
         if self._held and self.db.is_sqlite:
             self._local().release()
+        elif self._held and self._conn is not None:
+            try:
+                # Closing the connection would release it too, but only once the server
+                # has noticed the close.
+                self._conn.execute(text(
+                    "SELECT pg_advisory_unlock(CAST(:ns AS integer), CAST(:key AS integer))"),
+                    {"ns": _NAMESPACE, "key": _key(self.duty)})
+            except SQLAlchemyError:
+                pass  # the connection is gone, and the lock with it
         self._drop()
 
     def __enter__(self) -> bool:
