@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from triops.ml.pipelines import Pipeline
@@ -56,3 +58,35 @@ def evaluate(candidate_version, champion_version):
     candidate = y if quality == "better" else [1 - v for v in y]
     champion = [0] * 100
     return {"y_true": y, "champion": champion, "candidate": candidate}
+
+
+side_by_side = Pipeline("side_by_side", params=["meeting"])
+
+
+def _meet(meeting: str, me: str, other: str) -> bool:
+    """Say ``me`` has started, then wait (bounded) for ``other`` to start: True when both
+    were running at once, which only an executor that runs them side by side allows."""
+    from pathlib import Path
+
+    Path(meeting, me).touch()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if Path(meeting, other).exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@side_by_side.step(inputs=["meeting"], outputs=["left_met_right"], cache=False)
+def left(meeting):
+    return _meet(meeting, "left", "right")
+
+
+@side_by_side.step(inputs=["meeting"], outputs=["right_met_left"], cache=False)
+def right(meeting):
+    return _meet(meeting, "right", "left")
+
+
+@side_by_side.step(inputs=["left_met_right", "right_met_left"], outputs=["met"], cache=False)
+def both(left_met_right, right_met_left):
+    return left_met_right and right_met_left

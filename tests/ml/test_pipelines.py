@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -133,21 +131,36 @@ def test_pipelines_api_register_run_and_status(client):
     assert page.status_code == 200 and "scale_it" in page.text
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                    reason="Ray is not installed (pip install 'triops[ray]')")
-def test_ray_executor_runs_steps_on_a_local_ray_instance(runtime):
-    import ray
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray instance of two CPUs for the module's Ray tests, shut down after."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'triops[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
 
-    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
-    try:
-        result = run_pipeline(runtime.db, runtime.artifacts, "default", fixtures.numbers,
-                              {"n": 10, "scale": 0.5}, executor=make_executor("ray"),
-                              use_cache=False)
-        assert result.status == "succeeded" and result.values["total"] == 22.5
-        with runtime.db.read() as session:
-            assert repo.get_run(session, "default", result.run_id).executor == "ray"
-    finally:
-        ray.shutdown()
+
+def test_ray_executor_runs_independent_steps_side_by_side(ray_cluster, runtime, tmp_path):
+    executor = make_executor("ray")
+    assert executor.slots == 2
+    result = run_pipeline(runtime.db, runtime.artifacts, "default", fixtures.side_by_side,
+                          {"meeting": str(tmp_path)}, executor=executor)
+    assert result.status == "succeeded", result.error
+    # Each of the two independent steps saw the other one start before it finished.
+    assert result.values == {"left_met_right": True, "right_met_left": True, "met": True}
+    with runtime.db.read() as session:
+        assert repo.get_run(session, "default", result.run_id).executor == "ray"
+        steps = repo.steps_of(session, result.run_id)
+    # The joining step ran after both of the steps it needs.
+    assert [s.step for s in steps][-1] == "both"
+    assert sorted(s.step for s in steps[:2]) == ["left", "right"]
+
+
+def test_ray_executor_runs_a_chained_pipeline(ray_cluster, runtime):
+    result = run_pipeline(runtime.db, runtime.artifacts, "default", fixtures.numbers,
+                          {"n": 10, "scale": 0.5}, executor=make_executor("ray"),
+                          use_cache=False)
+    assert result.status == "succeeded" and result.values["total"] == 22.5
 
 
 def test_cli_runs_a_pipeline_then_serves_it_from_cache(tmp_path, store_url):

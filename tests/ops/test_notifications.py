@@ -11,6 +11,7 @@ from tests.conftest import admin_client
 from tests.ops.notify_receivers import http_receiver, smtp_receiver
 
 from triops.ops.notifications import NotificationWorker, WorkerSettings, verify
+from triops.store.repos import notifications as notify_repo
 from triops.store.schema_notifications import NotifyDelivery
 
 SECRET = "whsec_0123456789abcdef"
@@ -289,3 +290,20 @@ def test_writes_need_admin_and_bad_config_is_400(api, runtime):
     # updating a channel without a secret keeps the stored one
     channel(api, "h", "webhook", {"url": "http://127.0.0.1:9"}, secret=SECRET)
     assert channel(api, "h", "webhook", {"url": "http://127.0.0.1:8"})["has_secret"] is True
+
+
+def test_a_new_lease_holder_sends_what_a_dead_worker_had_claimed(api, worker):
+    with http_receiver() as hook:
+        channel(api, "hook", "webhook", {"url": hook.url})
+        route(api, "all", "hook")
+        signal(api)
+        # A worker claimed the delivery for a minute, then died before sending it.
+        with worker.db.write() as session:
+            [claimed] = notify_repo.claim_due(session, int(time.time() * 1000) + 1000,
+                                              "dead-worker", 60_000, 10)
+        worker.run_once()
+        assert hook.requests == []  # its lease still stands
+        assert worker.take_over() == 1  # what taking the notifications lease runs
+        worker.run_once()
+        assert [r.headers["X-Triops-Delivery"] for r in hook.requests] == [claimed]
+        assert [(d["status"], d["attempts"]) for d in deliveries(api)] == [("sent", 1)]

@@ -502,3 +502,31 @@ def test_pipeline_run_retrains_and_moves_the_alias_only_for_a_better_model(
     outcome = action.run(ctx, params)
     assert outcome.detail["promoted"] is (champion_after == 3)
     assert alias_version(db) == champion_after
+
+
+def test_a_run_whose_engine_died_goes_on_from_its_last_recorded_step(db, clock):
+    put(db, "p", "two", """
+trigger: {kind: drift}
+steps:
+  - action: notify
+    params: {channel: oncall, message: first}
+  - action: notify
+    params: {channel: oncall, message: second}
+approval: auto
+""")
+    [run_id] = engine_of(db, clock).dispatch("p", drift(db, clock))
+    # The engine that took the run recorded its first step, then died holding the run.
+    with db.write() as session:
+        assert repo.take_run(session, run_id, "dead-engine", clock(), clock() + 600_000)
+        run = repo.get_run(session, "p", run_id)
+        run.status, run.steps = "running", {"done": [{"index": 0, "status": "ok"}]}
+    notified = []
+    survivor = engine_of(db, clock, notifier=lambda _, request: notified.append(
+        request["message"]))
+    survivor.tick()
+    assert notified == []  # the dead engine's lease on the run still stands
+    # Taking the runbooks lease over frees it: the run resumes after its recorded step.
+    assert survivor.take_over() == 1
+    survivor.tick()
+    assert notified == ["second"]
+    assert runs(db)[0].status == "succeeded"

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from triops.core.errors import InvalidInput
 
@@ -85,6 +86,7 @@ class Database:
         self._writer = sessionmaker(
             self.engine.execution_options(triops_write=True), expire_on_commit=False
         )
+        self._dedicated: Engine | None = None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -97,5 +99,17 @@ class Database:
         with _unstorable_values_are_invalid_input(), self._writer() as session, session.begin():
             yield session
 
+    def dedicated(self) -> Connection:
+        """A PostgreSQL connection of its own outside the pool, in autocommit, for
+        something that holds one for long (a lease): requests never wait for a pool slot it
+        took, and TCP keepalives notice a vanished server in seconds."""
+        if self._dedicated is None:
+            self._dedicated = create_engine(self.url, poolclass=NullPool, connect_args={
+                "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1,
+                "keepalives_count": 3})
+        return self._dedicated.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._dedicated is not None:
+            self._dedicated.dispose()

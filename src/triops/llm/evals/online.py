@@ -34,6 +34,7 @@ from triops.llm.evals.scorers import Context, EvalSample, Scorer, build
 from triops.llm.spans import SpanKind
 from triops.llm.tracing import TraceFilter, add_score, get_trace, list_traces
 from triops.store.engine import Database
+from triops.store.leases import Lease
 from triops.store.repos import evals as repo
 from triops.store.schema_prompts import OnlineEvaluator
 
@@ -152,11 +153,16 @@ def evaluate(session: Session, row: OnlineEvaluator, until_ms: int) -> list[Sign
 
 
 class OnlineEvaluation:
-    """The background loop; one per server (the runtime starts it)."""
+    """The background loop; one per server (the runtime starts it). Of several replicas
+    on one store, the one holding the ``online-evals`` lease (``triops.store.leases``)
+    scores; each evaluator's window is also scored under its row lock in the transaction
+    that moves its cursor, so a window is scored once even by a replica that died half-way
+    (its transaction rolls back and the next holder scores the window again)."""
 
     def __init__(self, db: Database, interval_s: float = 5.0) -> None:
         self._db = db
         self._interval_s = interval_s
+        self.lease = Lease(db, "online-evals")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="triops-online-evals",
                                         daemon=True)
@@ -182,10 +188,15 @@ class OnlineEvaluation:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            self.tick()
+            try:
+                if self.lease.hold():
+                    self.tick()
+            except Exception:
+                log.exception("online evaluation tick failed")
 
     def close(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(10)
+        self.lease.release()
 

@@ -1,7 +1,12 @@
 """The server's monitoring service: a background thread that runs due monitors, one
 worker that runs retraining off the request path, two for pipeline runs.
 
-Started with the server (the runtime builds and starts it); ``close`` stops both.
+Started with the server (the runtime builds and starts it); ``close`` stops both. Of
+several replicas on one store, the one holding the ``monitors`` lease
+(``triops.store.leases``) runs the schedule, and each due run is also claimed by
+compare-and-set, so a run is never started twice; a run whose replica died mid-way is
+not repeated, and the next one falls due on time on the new holder. A retraining holds
+a lease on its model while it runs, so a model is retrained by one replica at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from triops.ml.monitoring.monitors import safe_run
 from triops.ml.monitoring.spec import MonitorSpec
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
+from triops.store.leases import Lease
 from triops.store.repos import monitoring as repo
 
 log = logging.getLogger("triops.monitoring")
@@ -28,6 +34,7 @@ class MonitoringService:
                  pipeline_modules: Collection[str] = ()) -> None:
         self.db, self.artifacts, self.tick_s = db, artifacts, tick_s
         self.pipeline_modules = pipeline_modules
+        self.lease = Lease(db, "monitors")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triops-retrain")
@@ -47,7 +54,8 @@ class MonitoringService:
     def _loop(self) -> None:
         while not self._stop.wait(self.tick_s):
             try:
-                self.run_due()
+                if self.lease.hold():
+                    self.run_due()
             except Exception:
                 log.exception("monitor scheduler tick failed")
 
@@ -88,9 +96,13 @@ class MonitoringService:
         from triops.ml.retraining import retrain
 
         try:
-            retrain(self.db, self.artifacts, key[0], model=key[1], alias=spec.alias,
-                    policy=policy, trigger=trigger, executor=make_executor(policy.executor),
-                    pipeline_modules=self.pipeline_modules)
+            with Lease(self.db, f"retrain {key[0]}/{key[1]}") as held:
+                if not held:
+                    log.info("retraining %s is running on another replica", key)
+                    return
+                retrain(self.db, self.artifacts, key[0], model=key[1], alias=spec.alias,
+                        policy=policy, trigger=trigger, executor=make_executor(policy.executor),
+                        pipeline_modules=self.pipeline_modules)
         except TriopsError as exc:
             log.warning("retraining %s failed: %s", key, exc.message)
         except Exception:
@@ -106,5 +118,6 @@ class MonitoringService:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.lease.release()
         self._jobs.shutdown(wait=False, cancel_futures=True)
         self._runs.shutdown(wait=False, cancel_futures=True)

@@ -1,7 +1,9 @@
 """Where a step's function runs: in this process, or as a task on a Ray cluster.
 
-Every executor has one method, ``call(step, kwargs) -> result``; caching and recording
-stay in the runner, so both executors behave the same apart from where code runs.
+Every executor has one method, ``call(step, kwargs) -> result``, and says in ``slots``
+how many steps it may run at once (the runner calls it from that many threads); caching
+and recording stay in the runner, so both executors behave the same apart from where
+code runs.
 Executors are classes made with the address of where to run, registered in
 :data:`EXECUTORS`; other packages add theirs through the ``triops.pipeline_executors``
 entry-point group.
@@ -19,12 +21,15 @@ from triops.ml.pipelines._graph import Step
 
 class Executor(Protocol):
     name: str
+    slots: int
 
     def call(self, step: Step, kwargs: dict[str, Any]) -> Any: ...
 
 
 class LocalExecutor:
     name = "local"
+    #: Steps share this process, and user code need not be thread-safe: one at a time.
+    slots = 1
 
     def __init__(self, address: str | None = None) -> None:
         del address  # this process is the only place a local executor runs
@@ -56,6 +61,8 @@ class RayExecutor:
             ray.init(address=address, num_cpus=num_cpus, include_dashboard=False,
                      ignore_reinit_error=True, log_to_driver=False)
         self._remote = ray.remote(_invoke)
+        #: Independent steps run side by side, up to one per CPU of the cluster.
+        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     def call(self, step: Step, kwargs: dict[str, Any]) -> Any:
         return self._ray.get(self._remote.remote(step.fn, kwargs))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ml.pipelines._cache import StepCache, content_hash, step_key
 from triops.ml.pipelines._executors import Executor, LocalExecutor
-from triops.ml.pipelines._graph import Pipeline
+from triops.ml.pipelines._graph import Pipeline, Step
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 from triops.store.repos import audit
@@ -47,13 +48,43 @@ def _summary(value: Any) -> Any:
     return {"type": type(value).__name__}
 
 
+@dataclass(frozen=True)
+class _Done:
+    key: str
+    started_ms: int
+    seconds: float
+    cached: bool = False
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def _call(executor: Executor, cache: StepCache, step: Step, key: str,
+          kwargs: dict[str, Any], use_cache: bool) -> _Done:
+    """One step, from the cache or through the executor; a failure is its outcome."""
+    started, clock = now_ms(), time.perf_counter()
+    try:
+        outputs = cache.get(key) if use_cache and step.cache else None
+        if outputs is not None:
+            return _Done(key, started, time.perf_counter() - clock, True, outputs)
+        outputs = step.split(executor.call(step, kwargs))
+        if step.cache:
+            cache.put(key, outputs)
+    except Exception as exc:  # noqa: BLE001 - user code: any failure is the run's failure
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return _Done(key, started, time.perf_counter() - clock, error=detail)
+    return _Done(key, started, time.perf_counter() - clock, False, outputs)
+
+
 def run_pipeline(
     db: Database, artifacts: ArtifactStore, project: str, pipeline: Pipeline,
     params: dict[str, Any] | None = None, *, ref: str = "", executor: Executor | None = None,
     trigger: str = "manual", actor: str = "cli", use_cache: bool = True,
     on_start: Callable[[str], None] | None = None, name: str | None = None,
 ) -> RunResult:
-    """Run every step in order; returns the values of all outputs.
+    """Run every step after the steps it needs; returns the values of all outputs.
+
+    Steps that do not need each other run at the same time, as many at once as the
+    executor has ``slots`` (one for the local executor, the cluster's CPUs for Ray).
 
     ``on_start`` is called with the run id once the run is recorded (before any step),
     so a caller running this in the background can answer with the id at once.
@@ -82,35 +113,50 @@ def run_pipeline(
     result = RunResult(run_id=run.id, status="running")
     values: dict[str, Any] = dict(params)
     hashes: dict[str, str] = {k: content_hash(v) for k, v in params.items()}
-    for step in steps:
-        started, clock = now_ms(), time.perf_counter()
-        key = step_key(step.code_hash(), {i: hashes[i] for i in step.inputs})
-        try:
-            outputs = cache.get(key) if use_cache and step.cache else None
-            cached = outputs is not None
-            if outputs is None:
-                outputs = step.split(executor.call(step, {i: values[i] for i in step.inputs}))
-                if step.cache:
-                    cache.put(key, outputs)
-        except Exception as exc:  # noqa: BLE001 - user code: any failure is the run's failure
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            with db.write() as session:
-                repo.record_step(session, run.id, step.name, status="failed", cache_key=key,
-                                 cached=False, started_ms=started, ended_ms=now_ms(),
-                                 error=detail)
-                repo.finish_run(session, run.id, "failed", {}, f"step {step.name}: {detail}")
-                audit.record(session, project=project, actor=actor, action="pipeline.run.fail",
-                             target=f"pipeline:{recorded}",
-                             detail={"run_id": run.id, "step": step.name, "error": detail})
-            result.status, result.error = "failed", f"step {step.name}: {detail}"
-            return result
-        for key_name, value in outputs.items():
-            values[key_name] = value
-            hashes[key_name] = content_hash(value)
-        result.steps.append(StepOutcome(step.name, cached, time.perf_counter() - clock))
+    failure: tuple[str, str] | None = None  # the first failed step and its error
+    pending = list(steps)
+    running: dict[Future[_Done], Step] = {}
+    # An executor from a plug-in written before ``slots`` existed runs one step at a time.
+    slots = max(1, getattr(executor, "slots", 1))
+    with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="triops-step") as pool:
+        while pending or running:
+            # Start every step whose inputs are all there, in graph order, while the
+            # executor has room; none after a failure.
+            for step in [s for s in pending if all(i in values for i in s.inputs)]:
+                if failure is not None or len(running) >= slots:
+                    break
+                pending.remove(step)
+                key = step_key(step.code_hash(), {i: hashes[i] for i in step.inputs})
+                running[pool.submit(_call, executor, cache, step, key,
+                                    {i: values[i] for i in step.inputs},
+                                    use_cache)] = step
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                step, done = running.pop(future), future.result()
+                with db.write() as session:
+                    repo.record_step(session, run.id, step.name,
+                                     status="failed" if done.error else "succeeded",
+                                     cache_key=done.key, cached=done.cached,
+                                     started_ms=done.started_ms, ended_ms=now_ms(),
+                                     error=done.error)
+                if done.error:
+                    failure = failure or (step.name, done.error)
+                    continue
+                for key_name, value in done.outputs.items():
+                    values[key_name] = value
+                    hashes[key_name] = content_hash(value)
+                result.steps.append(StepOutcome(step.name, done.cached, done.seconds))
+    if failure is not None:
+        failed, detail = failure
         with db.write() as session:
-            repo.record_step(session, run.id, step.name, status="succeeded", cache_key=key,
-                             cached=cached, started_ms=started, ended_ms=now_ms())
+            repo.finish_run(session, run.id, "failed", {}, f"step {failed}: {detail}")
+            audit.record(session, project=project, actor=actor, action="pipeline.run.fail",
+                         target=f"pipeline:{recorded}",
+                         detail={"run_id": run.id, "step": failed, "error": detail})
+        result.status, result.error = "failed", f"step {failed}: {detail}"
+        return result
     produced = {k: v for k, v in values.items() if k not in params}
     with db.write() as session:
         repo.finish_run(session, run.id, "succeeded",

@@ -1,10 +1,14 @@
 """The delivery worker: claims due deliveries under a lease, sends them, records the
 outcome, and retries failures with exponential backoff.
 
-Several server replicas may run a worker over one store: a claim leases a row to one
-worker for ``lease_s``, so a message goes out once unless a worker dies (or stalls past
-its lease) mid-send, when another one sends it again — receivers can drop such a
-duplicate by its delivery id.
+Several server replicas run a worker over one store; the one holding the
+``notifications`` lease (``triops.store.leases``) queues repeats and sends, so a repeat
+is queued once and a message goes out once. When that replica dies another takes the
+lease within seconds and frees the rows the dead one had claimed: a message it was
+sending at that moment goes out again, and receivers can drop such a duplicate by its
+delivery id. Each claimed row is also leased for ``lease_s``, so two workers that both
+believe they hold the lease (a holder cut off from the database mid-tick) still do not
+send one row at once.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from triops.ops.notifications.kinds import channel_kind
 from triops.ops.notifications.matchers import matches_all, parse_matchers
 from triops.ops.notifications.messages import IncidentView, Message, labels_of
 from triops.store.engine import Database
+from triops.store.leases import Lease
 from triops.store.repos import notifications as repo
 
 log = logging.getLogger("triops.notifications")
@@ -46,6 +51,7 @@ class NotificationWorker:
         self.db = db
         self.settings = settings or WorkerSettings()
         self.owner = uuid.uuid4().hex
+        self.lease = Lease(db, "notifications", on_take=self.take_over)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -60,13 +66,24 @@ class NotificationWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.settings.timeout_s + 5)
+        self.lease.release()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.tick_s):
             try:
-                self.run_once()
+                if self.lease.hold():
+                    self.run_once()
             except Exception:
                 log.exception("notification worker tick failed")
+
+    def take_over(self) -> int:
+        """Free the deliveries other workers had leased: called when this worker has just
+        taken the notifications lease, so those workers are gone."""
+        with self.db.write() as session:
+            freed = repo.release_others(session, self.owner)
+        if freed:
+            log.warning("took over %d deliveries from a worker that lost its lease", freed)
+        return freed
 
     def run_once(self, now: int | None = None) -> int:
         """Queue due repeats, then send every due delivery; returns how many were tried."""

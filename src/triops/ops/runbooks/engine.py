@@ -4,8 +4,11 @@ and escalate (and undo) when it did not. Every decision lands on the run and in 
 audit log.
 
 The engine is driven by ``tick``: a background worker calls it every second in the
-server; tests call it with an injected clock. Runs and queued incidents are leased
-through compare-and-set updates, so two replicas never act on the same run.
+server while its replica holds the ``runbooks`` lease (``triops.store.leases``); tests
+call it with an injected clock. Runs and queued incidents are also leased row by row
+through compare-and-set updates, so two engines never act on the same run; an engine
+that takes the runbooks lease over frees the rows a dead holder had leased
+(``take_over``), and carries on from the last step that run recorded.
 """
 
 from __future__ import annotations
@@ -72,6 +75,16 @@ class Engine:
     changed: Callable[..., None] | None = None
     owner: str = field(default_factory=new_id)
     lease_ms: int = 10 * 60 * 1000
+
+    def take_over(self) -> int:
+        """Free the runs and queued incidents other engines had leased: called when this
+        engine's worker has just taken the runbooks lease, so those engines are gone."""
+        with self.db.write() as session:
+            freed = repo.release_others(session, self.owner)
+        if freed:
+            log.warning("took over %d runbook runs and queued incidents from an engine "
+                        "that lost its lease", freed)
+        return freed
 
     # -- planning -------------------------------------------------------------------------
 
@@ -227,7 +240,7 @@ class Engine:
             run = session.get(RunbookRun, run_id)
             status = run.status
         try:
-            if status == "approved":
+            if status in ("approved", "running"):
                 self._execute(run_id)
             elif status == "verifying":
                 self._verify(run_id)

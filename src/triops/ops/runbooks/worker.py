@@ -1,4 +1,5 @@
-"""The background thread that drives the runbook engine inside a server."""
+"""The background thread that drives the runbook engine inside a server, while its
+replica holds the ``runbooks`` lease."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import threading
 
 from triops.ops.runbooks.engine import Engine
+from triops.store.leases import Lease
 
 log = logging.getLogger("triops.runbooks")
 
@@ -14,6 +16,7 @@ class RunbookWorker:
     def __init__(self, engine: Engine, interval_s: float = 1.0) -> None:
         self.engine = engine
         self.interval_s = interval_s
+        self.lease = Lease(engine.db, "runbooks", on_take=engine.take_over)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -25,7 +28,7 @@ class RunbookWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                busy = self.engine.tick()
+                busy = self.engine.tick() if self.lease.hold() else 0
             except Exception:
                 log.exception("runbook tick failed")
                 busy = 0
@@ -36,3 +39,4 @@ class RunbookWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.lease.release()

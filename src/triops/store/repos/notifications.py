@@ -203,6 +203,16 @@ def claim_due(session: Session, now: int, owner: str, lease_ms: int, limit: int)
     return ids
 
 
+def release_others(session: Session, owner: str) -> int:
+    """Free the pending deliveries leased to workers other than ``owner``. Called by the
+    worker that has just taken the notifications lease: every other worker has lost it,
+    so their rows' leases belong to a dead holder and would only delay a resend."""
+    done = session.execute(update(NotifyDelivery).where(
+        NotifyDelivery.status == PENDING, NotifyDelivery.lease_owner.is_not(None),
+        NotifyDelivery.lease_owner != owner).values(lease_owner=None, lease_until_ms=None))
+    return done.rowcount
+
+
 def finish(session: Session, delivery_id: str, owner: str, *, status: str, error: str,
            attempted: bool, next_ms: int | None = None) -> bool:
     """Record an attempt's outcome and release the lease; False when the lease was lost

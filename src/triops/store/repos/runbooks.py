@@ -121,9 +121,10 @@ def last_acted_ms(session: Session, project: str, runbook: str) -> int | None:
 
 
 def due_runs(session: Session, now: int, limit: int = 20) -> list[str]:
-    """Runs a worker should take now: approved ones, and verifications that fell due."""
+    """Runs a worker should take now: approved ones, running ones whose engine let go of
+    them without finishing (it died: no live lease), and verifications that fell due."""
     query = select(RunbookRun.id).where(
-        or_(RunbookRun.status == "approved",
+        or_(RunbookRun.status.in_(("approved", "running")),
             (RunbookRun.status == "verifying") & (RunbookRun.verify_due_ms <= now)),
         RunbookRun.lease_until_ms < now).order_by(RunbookRun.created_ms).limit(limit)
     return list(session.scalars(query))
@@ -142,6 +143,18 @@ def _lease(session: Session, table: type[RunbookRun | RunbookQueue], row_id: str
     ).values(lease_owner=owner, lease_until_ms=until).execution_options(
         synchronize_session=False))
     return result.rowcount == 1
+
+
+def release_others(session: Session, owner: str) -> int:
+    """Free the runs and queued incidents leased to engines other than ``owner``. Called
+    by the engine whose worker has just taken the runbooks lease: every other engine has
+    lost it, so their leases belong to a dead holder and would only delay the work."""
+    freed = 0
+    for table in (RunbookRun, RunbookQueue):
+        freed += session.execute(update(table).where(
+            table.lease_until_ms > 0, table.lease_owner != owner,
+        ).values(lease_until_ms=0).execution_options(synchronize_session=False)).rowcount
+    return freed
 
 
 # -- the queue ----------------------------------------------------------------------------
