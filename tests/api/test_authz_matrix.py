@@ -46,6 +46,8 @@ RULES: list[tuple[frozenset[str], str, Need | None]] = [
     (EVERY, r"/api/v1/gateway/keys/.*", ADMIN),
     # Channels hold delivery secrets; routes decide where incidents are sent.
     (WRITES, r"/api/v1/notifications/(channels|routes)/.*", ADMIN),
+    # A retention policy deletes stored data.
+    (WRITES, r"/api/v1/retention", ADMIN),
     # Registering a pipeline names code the server will run.
     (WRITES, r"/api/v1/pipelines", ADMIN),
     # Searches are reads that MLflow's clients send as POST.

@@ -129,3 +129,14 @@ def drop_streams(session: Session, project: str, kind: str, names: Iterable[str]
             Record.project == project, Record.kind == kind, Record.stream.in_(list(names))
         )
     )
+
+
+def delete_before(session: Session, project: str, kind: str, before_ms: int,
+                  streams: Iterable[str] | None = None) -> int:
+    """Remove the records of one kind older than ``before_ms`` (retention); returns how
+    many went."""
+    query = delete(Record).where(Record.project == project, Record.kind == kind,
+                                 Record.ts_ms < before_ms)
+    if streams is not None:
+        query = query.where(Record.stream.in_(list(streams)))
+    return session.execute(query).rowcount
