@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from triops.llm.spans import Span  # noqa: E402
-from triops.llm.tracing import record_spans  # noqa: E402
-from triops.ops import logs as ops_logs  # noqa: E402
-from triops.ops.capacity import parse_duration  # noqa: E402
-from triops.ops.retention import RetentionPolicy, enforce  # noqa: E402
-from triops.ops.telemetry import MetricSample, append_samples  # noqa: E402
-from triops.store.engine import Database  # noqa: E402
-from triops.store.migrate import upgrade  # noqa: E402
+from triops.llm.spans import Span
+from triops.llm.tracing import record_spans
+from triops.ops import logs as ops_logs
+from triops.ops.capacity import parse_duration
+from triops.ops.retention import RetentionPolicy, enforce
+from triops.ops.telemetry import MetricSample, append_samples
+from triops.store.engine import Database
+from triops.store.migrate import upgrade
 
 DAY_MS = 86_400_000
 BATCH = 50_000

@@ -49,7 +49,7 @@ def target() -> Iterator[tuple[str, Gauge]]:
     gauge = Gauge()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             body = f"# TYPE demo_value gauge\ndemo_value {gauge.value()}\n".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -113,7 +113,7 @@ def test_a_spike_in_prometheus_becomes_a_signal_on_its_labelled_series(server, p
                 signals = http.get("/api/v1/signals", params={"since_ms": spike_ms - 1000}).json()
                 return [s for s in signals if s["kind"] == "anomaly"
                         and s["subject"] == f"series:{key}"]
-            [signal, *_] = wait_for(alarmed, within_s=30, what="the spike's anomaly signal")
+            assert wait_for(alarmed, within_s=30, what="the spike's anomaly signal")
         finally:
             gauge.spike = None
         points = http.get("/api/v1/ops/samples", params={"series": key,

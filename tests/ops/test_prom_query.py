@@ -5,11 +5,13 @@ tests/e2e/test_prometheus_query_range.py; here its answers are canned at the HTT
 
 from __future__ import annotations
 
+import doctest
+
 import httpx
 import pytest
-
 from tests.conftest import free_port
 from tests.fake_clock import FakeClock
+
 from triops.core.errors import InvalidInput
 from triops.ops import list_series, prom_source_store, read_series
 from triops.ops.prom_query import PromSources, PromSourceSpec
@@ -136,3 +138,10 @@ def test_sources_over_the_api(client):
         **body, "lookback": "10s"}).status_code == 400
     assert client.delete("/api/v1/ops/prometheus-sources/up-targets").status_code == 200
     assert client.get("/api/v1/ops/prometheus-sources/up-targets").status_code == 404
+
+
+def test_docstring_examples_run():
+    from triops.ops import prom_query
+
+    result = doctest.testmod(prom_query)
+    assert result.attempted > 0 and result.failed == 0

@@ -4,9 +4,11 @@ done by exactly one of the replicas that find it due."""
 
 from __future__ import annotations
 
-import pytest
+import doctest
 
+import pytest
 from tests.fake_clock import FakeClock
+
 from triops.core.errors import InvalidInput
 from triops.llm.spans import Span
 from triops.llm.tracing import TraceFilter, list_traces, record_spans
@@ -161,3 +163,10 @@ def test_policy_over_the_api(client):
     assert refused.status_code == 400 and "spans" in refused.text
     assert client.delete("/api/v1/retention").status_code == 200
     assert client.delete("/api/v1/retention").status_code == 404
+
+
+def test_docstring_examples_run():
+    from triops.ops import retention
+
+    result = doctest.testmod(retention)
+    assert result.attempted > 0 and result.failed == 0

@@ -140,7 +140,7 @@ def _series(item: dict[str, Any]) -> tuple[dict[str, str], list[tuple[int, float
     for ts, value in item.get("values") or []:
         number = float(value)
         if math.isfinite(number):  # Prometheus writes NaN and ±Inf; detectors cannot
-            points.append((int(round(float(ts) * 1000)), number))
+            points.append((round(float(ts) * 1000), number))
     return labels, points
 
 
