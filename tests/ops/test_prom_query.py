@@ -114,6 +114,10 @@ def test_a_failed_poll_is_recorded_and_writes_nothing(db, prometheus, why):
 @pytest.mark.parametrize("spec, why", [
     ({"url": "prometheus:9090"}, "base URL"),
     ({"url": "ftp://prometheus"}, "base URL"),
+    ({"url": "http://[::1"}, "base URL"),
+    ({"url": "http://prometheus:port"}, "base URL"),
+    ({"url": "http://prometheus\x00:9090"}, "base URL"),
+    ({"query": "up\x00"}, "PromQL expression"),
     ({"query": " "}, "PromQL expression"),
     ({"step": "1m", "lookback": "30s"}, "at least one step"),
     ({"step": "1s", "lookback": "1d"}, "at most 11000"),

@@ -5,9 +5,12 @@ done by exactly one of the replicas that find it due."""
 from __future__ import annotations
 
 import doctest
+import threading
 
 import pytest
+from sqlalchemy import text
 from tests.fake_clock import FakeClock
+from tests.waiting import wait_until
 
 from triops.core.errors import InvalidInput
 from triops.llm.spans import Span
@@ -19,6 +22,7 @@ from triops.ops.telemetry import (
     ROLLUP_MS,
     MetricSample,
     append_samples,
+    fold_series,
     list_series,
     read_rollups,
     read_series,
@@ -170,3 +174,36 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(retention)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_two_replicas_folding_one_series_at_once_count_each_sample_once(db, backend):
+    """Should an enforcement outlast the period and a second replica start the next one,
+    each sample is still folded by one of them only. (SQLite runs one writer at a time;
+    on PostgreSQL the second fold waits on the first's rows, then finds them gone.)"""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: two folds cannot overlap")
+    load(db, days=2)
+    cutoff = (START_S + DAY_S) * 1000
+    second: list[tuple[int, int]] = []
+    with db.write() as first:
+        assert fold_series(first, "default", KEY, cutoff) == (24 * 60, 24 * 12)
+
+        def fold_again() -> None:
+            with db.write() as session:
+                second.append(fold_series(session, "default", KEY, cutoff))
+
+        thread = threading.Thread(target=fold_again)
+        thread.start()
+        wait_until(lambda: waiting_on_a_lock(db), timeout=30,
+                   message="the second fold to wait on the first's rows")
+    thread.join(30)
+    assert second == [(0, 0)]
+    with db.read() as session:
+        assert sum(b.count for b in read_rollups(session, "default", KEY)) == 24 * 60
+
+
+def waiting_on_a_lock(db) -> bool:
+    with db.read() as session:
+        return bool(session.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()")).scalar())

@@ -71,12 +71,11 @@ class PromSourceSpec:
             raise InvalidInput(f"unknown Prometheus source field(s) {sorted(unknown)}; "
                                f"known: {', '.join(sorted(known))}")
         url = str(spec.get("url") or "").rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        if not _is_base_url(url):
             raise InvalidInput(f"url {url!r} must be a Prometheus base URL such as "
                                "http://prometheus:9090")
         query = str(spec.get("query") or "").strip()
-        if not query or len(query) > 4000:
+        if not query or len(query) > 4000 or "\x00" in query:
             raise InvalidInput("query must be a PromQL expression of 1 to 4000 characters")
         step = parse_duration(spec.get("step", 60))
         lookback = parse_duration(spec.get("lookback", "1h"))
@@ -93,6 +92,16 @@ class PromSourceSpec:
 
     def spec(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _is_base_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return (parts.scheme in ("http", "https") and bool(parts.hostname)
+                and not parts.query and url.isprintable()
+                and (parts.port is None or parts.port > 0))
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        return False
 
 
 def check_name(name: str) -> str:

@@ -129,8 +129,9 @@ def list_series(session: Session, project: str, prefix: str | None = None) -> li
 
 def fold_series(session: Session, project: str, key: str, before_ms: int) -> tuple[int, int]:
     """Fold the series' raw samples older than ``before_ms`` (a bucket boundary) into
-    5-minute rollups and delete them, in the caller's transaction; returns (samples
-    folded, buckets written)."""
+    5-minute rollups, deleting them, in the caller's transaction; returns (samples
+    folded, buckets written). Samples are taken (deleted and returned in one statement),
+    so two replicas folding the same series at once never count a sample twice."""
     if before_ms % ROLLUP_MS:
         raise ValueError(f"before_ms {before_ms} is not on a {ROLLUP_MS} ms boundary")
     first = next(records.scan(session, project, SAMPLE, streams=[key], end_ms=before_ms,
@@ -142,18 +143,17 @@ def fold_series(session: Session, project: str, key: str, before_ms: int) -> tup
     while start < before_ms:
         end = min(start + _FOLD_CHUNK_MS, before_ms)
         buckets: dict[int, Bucket] = {}
-        for r in records.scan(session, project, SAMPLE, streams=[key], start_ms=start,
-                              end_ms=end):
+        taken = records.take(session, project, SAMPLE, key, start, end)
+        for r in taken:
             at, value = r.ts_ms - r.ts_ms % ROLLUP_MS, r.data["v"]
             if at in buckets:
                 buckets[at].add(value)
             else:
                 buckets[at] = Bucket(at, value, value, value, 1)
-            folded += 1
         records.append(session, project, ROLLUP, [
             records.RecordRow(key, b.ts_ms, {"min": b.min, "max": b.max, "sum": b.sum,
                                              "n": b.count}) for b in buckets.values()])
+        folded += len(taken)
         written += len(buckets)
         start = end
-    records.delete_before(session, project, SAMPLE, before_ms, streams=[key])
     return folded, written

@@ -1,6 +1,7 @@
-"""Prometheus ``query_range`` sources: ``/api/v1/ops/prometheus-sources`` (editors write).
+"""Prometheus ``query_range`` sources: ``/api/v1/ops/prometheus-sources``.
 
-Each source is polled by the servers' duty loop (:mod:`triops.ops.prom_query`); its
+Admins write them: a source makes the server send requests to the URL it names, so who
+may name one is who may point notifications somewhere. Each source is polled by the servers' duty loop (:mod:`triops.ops.prom_query`); its
 answer shows the last successful poll and the last error, if the newest poll failed.
 """
 
@@ -17,7 +18,7 @@ from triops.core.ids import now_ms
 from triops.ops import PromSourceSpec, check_source_name
 from triops.ops import prom_source_store as repo
 from triops.server import audit_log as audit
-from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.auth import AsAdmin, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, prefix="/api/v1/ops/prometheus-sources",
@@ -64,7 +65,7 @@ def _out(row: Any) -> SourceOut:
 
 @router.put("/{name}", response_model=SourceOut)
 def put_source(body: SourceIn, request: Request, name: str = SourceName,
-               caller: Caller = AsEditor) -> SourceOut:
+               caller: Caller = AsAdmin) -> SourceOut:
     spec = PromSourceSpec.of(body.model_dump(exclude_none=True)).spec()
     check_source_name(name)
     with runtime_of(request).db.write() as session:
@@ -89,7 +90,7 @@ def get_source(request: Request, name: str = SourceName, caller: Caller = AsView
 
 
 @router.delete("/{name}")
-def delete_source(request: Request, name: str = SourceName, caller: Caller = AsEditor
+def delete_source(request: Request, name: str = SourceName, caller: Caller = AsAdmin
                   ) -> dict[str, str]:
     with runtime_of(request).db.write() as session:
         repo.delete(session, caller.project, name)
