@@ -46,6 +46,10 @@ RULES: list[tuple[frozenset[str], str, Need | None]] = [
     (EVERY, r"/api/v1/gateway/keys/.*", ADMIN),
     # Channels hold delivery secrets; routes decide where incidents are sent.
     (WRITES, r"/api/v1/notifications/(channels|routes)/.*", ADMIN),
+    # A retention policy deletes stored data; a Prometheus source makes the server send
+    # requests to the URL it names.
+    (WRITES, r"/api/v1/retention", ADMIN),
+    (WRITES, r"/api/v1/ops/prometheus-sources/.*", ADMIN),
     # Registering a pipeline names code the server will run.
     (WRITES, r"/api/v1/pipelines", ADMIN),
     # Searches are reads that MLflow's clients send as POST.

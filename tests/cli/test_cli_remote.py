@@ -212,3 +212,14 @@ def test_offline_show_names_the_store_and_the_incident(store_url, elsewhere):
     assert shown.exit_code == 0, shown.output
     assert folded.incident_id in shown.stdout and "service:offline" in shown.stdout
     assert shown.stderr.startswith("store: ")
+
+
+def test_retention_set_show_and_clear(server, elsewhere):
+    env = {"TRIOPS_URL": server.url, "TRIOPS_API_KEY": server.admin_key}
+    done = cli("retention", "set", "--metrics-raw", "7d", "--metrics-rollup", "90d", env=env)
+    assert done.exit_code == 0, done.output
+    shown = cli("retention", "show", env=env).output
+    assert "metrics_raw     7 d (604800 s)" in shown and "logs            kept" in shown
+    assert "at least 5m" in failure(cli("retention", "set", "--metrics-raw", "1m", env=env))
+    assert cli("retention", "clear", env=env).exit_code == 0
+    assert "everything is kept" in failure(cli("retention", "show", env=env))

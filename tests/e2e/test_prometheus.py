@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,12 +37,11 @@ remote_write:
 """
 
 
-@pytest.fixture(scope="module")
-def prometheus(server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home: Path = tmp_path_factory.mktemp("prometheus")
-    target = server.url.removeprefix("http://")
-    (home / "prometheus.yml").write_text(
-        CONFIG.format(target=target, url=server.url, key=server.admin_key))
+@contextmanager
+def running_prometheus(home: Path, config: str) -> Iterator[str]:
+    """Debian's Prometheus on a free port with ``config``, until the block ends; yields
+    its base URL once it is ready."""
+    (home / "prometheus.yml").write_text(config)
     port = free_port()
     with open(home / "prometheus.log", "wb") as log:  # the child keeps its own handle
         process = subprocess.Popen(
@@ -63,6 +63,14 @@ def prometheus(server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def prometheus(server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    target = server.url.removeprefix("http://")
+    config = CONFIG.format(target=target, url=server.url, key=server.admin_key)
+    with running_prometheus(tmp_path_factory.mktemp("prometheus"), config) as url:
+        yield url
 
 
 def test_prometheus_scrapes_triops_and_writes_the_series_back(server, prometheus):

@@ -26,7 +26,8 @@ from starlette.responses import Response
 
 from triops.api import otlp_codec
 from triops.core.errors import InvalidInput
-from triops.ops import capacity, detection, logs, otlp_logs, otlp_metrics, topology
+from triops.ops import logs, otlp_logs, otlp_metrics
+from triops.ops.sample_intake import store_samples
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import Runtime, runtime_of
 
@@ -68,11 +69,9 @@ def store_metric_batch(runtime: Runtime, project: str, batch: otlp_metrics.Metri
     if not batch.samples:
         return
     with runtime.db.write() as session:
-        detection.ingest_samples(session, project, batch.samples, unscored=batch.unscored,
-                                 cache=runtime.detector_cache)
-        topology.observe_samples(session, project, batch.samples)
-        capacity.evaluate_samples(session, project, batch.samples,
-                                  runtime.settings.capacity_interval_s * 1000)
+        store_samples(session, project, batch.samples, unscored=batch.unscored,
+                      cache=runtime.detector_cache,
+                      capacity_interval_ms=runtime.settings.capacity_interval_s * 1000)
 
 
 @router.post("/v1/metrics", summary="OTLP/HTTP metrics export")

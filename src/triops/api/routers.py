@@ -25,7 +25,9 @@ from triops.api.native.ml_tracking import router as ml_tracking_router
 from triops.api.native.monitors import router as monitors_router
 from triops.api.native.notifications import router as notifications_router
 from triops.api.native.people import router as people_router
+from triops.api.native.prom_sources import router as prom_sources_router
 from triops.api.native.prompts import router as prompts_router
+from triops.api.native.retention import router as retention_router
 from triops.api.native.runbooks import router as runbooks_router
 from triops.api.native.scores import router as scores_router
 from triops.api.native.telemetry import router as telemetry_router
@@ -60,6 +62,8 @@ ROUTERS: list[APIRouter] = [
     annotations_router,  # annotation queues: reviewers score and correct traces
     otlp_ops_router,  # AIOps intake
     prometheus_write_router,  # AIOps intake from Prometheus remote write
+    prom_sources_router,  # AIOps intake polled from a Prometheus (query_range)
+    retention_router,  # how long a project keeps samples, logs and traces
     alerts_router,
     topology_router,  # the graph of services, hosts, models, prompts and routes
     changes_router,  # change events on that graph

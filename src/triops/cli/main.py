@@ -26,6 +26,7 @@ from triops.cli.ops import ops_app
 from triops.cli.pipeline import pipeline_app
 from triops.cli.prompts import prompts_app
 from triops.cli.rag import rag_app
+from triops.cli.retention import retention_app
 from triops.cli.runbooks import runbooks_app
 from triops.cli.server import up
 from triops.core.errors import TriopsError
@@ -59,6 +60,7 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(capacity_app, name="capacity")
 app.add_typer(rag_app, name="rag")
+app.add_typer(retention_app, name="retention")
 
 
 @app.command()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     capacity_interval_s: int = Field(
         300, ge=0, description="Each series is projected for capacity rules at most once per "
         "this many seconds of its own time")
+    retention_interval_s: int = Field(
+        3600, gt=0, description="Each project's retention policy is enforced at most once per "
+        "this many seconds, by one of the servers sharing the store")
 
     @field_validator("pipeline_modules", mode="before")
     @classmethod

@@ -23,7 +23,10 @@ from triops.llm import Gateway, OnlineEvaluation, PromptResolver
 from triops.ml import MonitoringService, ServingService, registered_modules
 from triops.ops import DetectorCache
 from triops.ops.causes import CauseCache
+from triops.ops.duties import DutyLoop
 from triops.ops.notifications import NotificationWorker
+from triops.ops.prom_query import PromSources
+from triops.ops.retention import Retention
 from triops.ops.runbooks import Engine, RunbookWorker
 from triops.server import invalidation
 from triops.store.artifacts import ArtifactStore
@@ -76,6 +79,7 @@ class Runtime:
     _causes: Lazy[CauseCache] = field(init=False, repr=False)
     _notifications: Lazy[NotificationWorker] = field(init=False, repr=False)
     _runbooks: Lazy[RunbookWorker] = field(init=False, repr=False)
+    _duties: Lazy[DutyLoop] = field(init=False, repr=False)
     #: Names this runtime in its own announcements, which it then skips on receipt.
     origin: str = field(init=False, default_factory=lambda: uuid.uuid4().hex)
     #: The subscription to other servers' announcements, while the server runs with Redis.
@@ -98,11 +102,16 @@ class Runtime:
             secrets={k: v.get_secret_value() for k, v in self.settings.runbook_secrets.items()},
             pipeline_modules=tuple(self.settings.pipeline_modules),
             changed=self._changed_by_runbook)).start())
+        self._duties = Lazy(lambda: DutyLoop([
+            PromSources(self.db, cache=self.detector_cache,
+                        capacity_interval_ms=self.settings.capacity_interval_s * 1000),
+            Retention(self.db, every_s=self.settings.retention_interval_s)]).start())
 
     def _lazies(self) -> dict[str, Lazy[Any]]:
         # Closed in this order: the schedulers first, so that nothing they start meets a
         # closed gateway or serving log.
-        return {"runbooks": self._runbooks, "notifications": self._notifications,
+        return {"duties": self._duties, "runbooks": self._runbooks,
+                "notifications": self._notifications,
                 "monitoring": self._monitoring, "online_evals": self._online_evals,
                 "gateway": self._gateway, "prompt_resolver": self._prompt_resolver,
                 "serving": self._serving, "detector_cache": self._detector_cache,
@@ -213,8 +222,10 @@ class Runtime:
 
     def start(self) -> None:
         """Start the background services: scheduled monitors, online evals, the
-        notification outbox and runbooks."""
+        notification outbox, runbooks, and the duties (Prometheus source polls,
+        retention)."""
         self._monitoring.get()
+        self._duties.get()
         self._online_evals.get()
         self._notifications.get()
         self._runbooks.get()

@@ -129,3 +129,22 @@ def drop_streams(session: Session, project: str, kind: str, names: Iterable[str]
             Record.project == project, Record.kind == kind, Record.stream.in_(list(names))
         )
     )
+
+
+def delete_before(session: Session, project: str, kind: str, before_ms: int) -> int:
+    """Remove the records of one kind older than ``before_ms`` (retention); returns how
+    many went."""
+    return session.execute(delete(Record).where(
+        Record.project == project, Record.kind == kind, Record.ts_ms < before_ms)).rowcount
+
+
+def take(session: Session, project: str, kind: str, stream: str, start_ms: int, end_ms: int
+         ) -> list[StoredRecord]:
+    """Delete one stream's records in ``[start_ms, end_ms)`` and return them, in one
+    statement: of two transactions taking the same rows, only one gets them."""
+    query = delete(Record).where(
+        Record.project == project, Record.kind == kind, Record.stream == stream,
+        Record.ts_ms >= start_ms, Record.ts_ms < end_ms,
+    ).returning(Record.id, Record.stream, Record.ts_ms, Record.data)
+    return [StoredRecord(id=r.id, stream=r.stream, ts_ms=r.ts_ms, data=r.data)
+            for r in session.execute(query)]

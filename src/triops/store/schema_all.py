@@ -20,6 +20,7 @@ from triops.store import (
     schema_ops,  # noqa: F401
     schema_prompts,  # noqa: F401
     schema_rag,  # noqa: F401
+    schema_retention,  # noqa: F401
     schema_runbooks,  # noqa: F401
     schema_topology,  # noqa: F401
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from triops.store.schema import Base
@@ -43,3 +43,26 @@ class OpsLogStream(Base):
     seen: Mapped[dict[str, Any]] = mapped_column()
     lines: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class PromSourceRow(Base):
+    """A Prometheus ``query_range`` source: one PromQL expression polled into detection."""
+
+    __tablename__ = "ops_prom_sources"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column()
+    updated_by: Mapped[str] = mapped_column(String(256))
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    #: When a replica last claimed a poll; the claim compares and sets it.
+    last_run_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Newest evaluation time already fetched; the next poll starts one step after it.
+    fetched_to_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_ok_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Series and points the last successful poll brought in, and anomalies found overall.
+    series: Mapped[int] = mapped_column(Integer, default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    anomalies: Mapped[int] = mapped_column(BigInteger, default=0)

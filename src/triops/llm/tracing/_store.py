@@ -15,13 +15,11 @@ from triops.core.errors import InvalidInput
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.llm.tracing._semconv import Usage, usage_of
 from triops.store import records
-from triops.store.repos.llm_traces import TraceDelta, merge_summaries
+from triops.store.repos.llm_traces import SPAN, TraceDelta, merge_summaries
 
 #: A model's price in USD per 1M (input, output) tokens, or None when it has none.
 Prices = Callable[[str], "tuple[float, float] | None"]
 
-#: Record kind of spans in the append-only store; stream = trace id.
-SPAN = "span"
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 

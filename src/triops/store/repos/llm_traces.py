@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy import and_, case, delete, func, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from triops.store import records
 from triops.store.schema_llm_traces import ScoreConfig, TraceScore, TraceSummary
+
+#: Record kind of spans in the append-only store; stream = trace id.
+SPAN = "span"
 
 
 @dataclass
@@ -278,3 +282,15 @@ def score_means(session: Session, project: str, *, user: str | None = None,
     if trace_session is not None:
         query = query.where(t.session_id == trace_session)
     return [(name, int(n), float(mean)) for name, n, mean in session.execute(query)]
+
+
+def delete_before(session: Session, project: str, before_ms: int) -> int:
+    """Retention: drop the spans that started before ``before_ms``, and the summaries and
+    scores of traces that ended before it; returns how many spans went."""
+    old = select(TraceSummary.trace_id).where(TraceSummary.project == project,
+                                              TraceSummary.end_ns < before_ms * 1_000_000)
+    session.execute(delete(TraceScore).where(TraceScore.project == project,
+                                             TraceScore.trace_id.in_(old)))
+    session.execute(delete(TraceSummary).where(TraceSummary.project == project,
+                                               TraceSummary.end_ns < before_ms * 1_000_000))
+    return records.delete_before(session, project, SPAN, before_ms)
