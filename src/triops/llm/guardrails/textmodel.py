@@ -35,7 +35,7 @@ import numpy as np
 from triops.llm.guardrails import _embeddings
 from triops.llm.guardrails._base import Finding
 from triops.llm.guardrails._language import check_codes, guess
-from triops.llm.guardrails._normalise import _HOMOGLYPHS, fold
+from triops.llm.guardrails._normalise import HOMOGLYPHS, fold
 
 MODELS = Path(__file__).with_name("models")
 #: Bumped whenever ``features`` changes: a model trained on other features is refused.
@@ -50,7 +50,7 @@ _BASE = np.uint64(1_000_003)
 def normalise(text: str) -> str:
     """Folded (lower case, NFKC, no zero-width characters), homoglyphs to Latin letters,
     runs of white space as one space."""
-    return " ".join(fold(text).translate(_HOMOGLYPHS).split())
+    return " ".join(HOMOGLYPHS(fold(text)).split())
 
 
 def _char_hashes(text: str) -> np.ndarray:
