@@ -13,6 +13,7 @@ import binascii
 import re
 import unicodedata
 
+
 class CharMap:
     """Replaces single characters, like ``str.translate`` with a table, but by a regular
     expression over the mapped characters: ``translate`` looks every character up in its
