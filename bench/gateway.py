@@ -1,6 +1,7 @@
 """LLM gateway overhead and throughput: triops vs the LiteLLM proxy, same upstream.
 
     .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 32] [--rounds 2] [--stream]
+                                      [--guardrails] [--message-chars 1000]
 
 One local OpenAI-compatible upstream (``triops.llm.gateway.local_upstream``, answering
 at once with a short completion) runs in its own process. In front of it run a
@@ -17,8 +18,16 @@ request, read from ``/proc`` at the window's edges). The targets take turns with
 round so that the shared machine's load falls on all of them alike; the load average
 before and after each window is printed so a reader can judge the noise.
 
+With ``--guardrails`` a second ``triops up`` with the same configuration plus the text
+checks a gateway turns on with their default options (``pii`` and ``credentials``
+redacting, ``injection`` blocking, ``toxicity`` flagging, on every route's input) runs
+beside the first, in the same rounds: the difference of the two is what the rules add.
+``--message-chars`` pads the user message with ordinary prompts (the held-out Dolly
+instructions of ``bench/data``) to that length, so the rules have text to read.
+
 The figures that answer the gateway's goals:
 - added latency: triops p50 minus the upstream's own p50, both at concurrency 1;
+- the guardrails' added latency: "triops+rules" p50 minus triops p50, at concurrency 1;
 - throughput: triops req/s over LiteLLM req/s at the same concurrency;
 - CPU per request (triops vs LiteLLM): the steadier figure on a busy machine, since
   wall-clock numbers there mostly measure how much CPU the scheduler handed out.
@@ -48,9 +57,44 @@ ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
 LITELLM = ["litellm[proxy]==1.83.14"]
 
 
-def request_body(stream: bool) -> bytes:
-    body: dict = {"model": "bench", "messages": [
-        {"role": "user", "content": "Say hello to the bench"}]}
+#: The rules of ``triops+rules``: every text check, default options (as ``bench/guardrails.py``).
+DEFAULT_RULES = """
+[[gateway.guardrails.rules]]
+name = "default-pii"
+check = "pii"
+mode = "redact"
+
+[[gateway.guardrails.rules]]
+name = "default-credentials"
+check = "credentials"
+mode = "redact"
+
+[[gateway.guardrails.rules]]
+name = "default-injection"
+check = "injection"
+mode = "block"
+
+[[gateway.guardrails.rules]]
+name = "default-toxicity"
+check = "toxicity"
+mode = "flag"
+"""
+
+
+def message(chars: int) -> str:
+    """The user message: a short greeting, or ordinary prompts up to ``chars`` characters."""
+    text = "Say hello to the bench"
+    if chars <= len(text):
+        return text
+    lines = (ROOT / "bench" / "data" / "dolly_instructions.jsonl").read_text().splitlines()
+    prompts = [json.loads(line) for line in lines[1::2] if line.strip()]
+    while len(text) < chars:
+        text += " " + prompts[len(text) % len(prompts)]
+    return text[:chars]
+
+
+def request_body(stream: bool, chars: int = 0) -> bytes:
+    body: dict = {"model": "bench", "messages": [{"role": "user", "content": message(chars)}]}
     if stream:  # server-sent events; the latency is then the whole stream's
         body["stream"] = True
     return json.dumps(body).encode()
@@ -128,8 +172,8 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: float,
-                warmup: float, pid: int, stream: bool = False) -> dict:
-    body = request_body(stream)
+                warmup: float, pid: int, stream: bool = False, chars: int = 0) -> dict:
+    body = request_body(stream, chars)
     parsed = urlsplit(url)
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     request = (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n{extra}"
@@ -195,9 +239,9 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: fl
 
 
 def measure(url: str, headers: dict[str, str], concurrency: int, seconds: float,
-            warmup: float, pid: int, stream: bool = False) -> dict:
+            warmup: float, pid: int, stream: bool = False, chars: int = 0) -> dict:
     spec = {"url": url, "headers": headers, "concurrency": concurrency, "seconds": seconds,
-            "warmup": warmup, "pid": pid, "stream": stream}
+            "warmup": warmup, "pid": pid, "stream": stream, "chars": chars}
     out = subprocess.run([sys.executable, __file__, "--load", json.dumps(spec)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -205,11 +249,11 @@ def measure(url: str, headers: dict[str, str], concurrency: int, seconds: float,
 
 # -- the servers --------------------------------------------------------------------------
 
-def start_triops(work: Path, port: int, env: dict[str, str] | None = None
-                 ) -> subprocess.Popen:
+def start_triops(work: Path, port: int, env: dict[str, str] | None = None,
+                 config_name: str = "triops.toml") -> subprocess.Popen:
     """``triops up`` at its defaults (log level included) on the config in ``work``'s parent."""
     work.mkdir(parents=True, exist_ok=True)
-    config = str(work.parent / "triops.toml")
+    config = str(work.parent / config_name)
     return start([sys.executable, "-m", "triops", "up", "--port", str(port), "--home",
                   str(work)], work / "triops.log",
                  env={"TRIOPS_ADMIN_KEY": ADMIN_KEY, "TRIOPS_CONFIG": config, **(env or {})},
@@ -217,14 +261,14 @@ def start_triops(work: Path, port: int, env: dict[str, str] | None = None
 
 
 def start_servers(work: Path, procs: list[subprocess.Popen], with_litellm: bool,
-                  baseline_src: str | None = None
+                  baseline_src: str | None = None, guardrails: bool = False
                   ) -> dict[str, tuple[str, dict[str, str], int]]:
     python = sys.executable
     up_port, tri_port, lite_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
     procs.append(start([python, "-m", "triops.llm.gateway.local_upstream", "--port",
                         str(up_port), "--name", "bench"], work / "upstream.log"))
-    (work / "triops.toml").write_text(f"""
+    config = f"""
 [gateway]
 retries = 0
 [gateway.cache]
@@ -236,7 +280,8 @@ api_key = "sk-bench"
 [[gateway.routes]]
 alias = "bench"
 deployments = [{{ upstream = "local", model = "gpt-4o-mini" }}]
-""")
+"""
+    (work / "triops.toml").write_text(config)
     procs.append(start_triops(work / "triops", tri_port))
     auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
     targets = {
@@ -250,6 +295,14 @@ deployments = [{{ upstream = "local", model = "gpt-4o-mini" }}]
         targets["baseline"] = (f"http://127.0.0.1:{base_port}/v1/chat/completions", auth,
                                base.pid)
         wait_ready(f"http://127.0.0.1:{base_port}/readyz", base)
+    if guardrails:  # the same server and configuration, plus the default rules
+        (work / "triops-rules.toml").write_text(config + DEFAULT_RULES)
+        rules_port = free_port()
+        ruled = start_triops(work / "triops-rules", rules_port, config_name="triops-rules.toml")
+        procs.append(ruled)
+        targets["triops+rules"] = (f"http://127.0.0.1:{rules_port}/v1/chat/completions",
+                                   auth, ruled.pid)
+        wait_ready(f"http://127.0.0.1:{rules_port}/readyz", ruled)
     lite_proc = None
     if with_litellm:
         lite_python = peer_venv.ensure("litellm", LITELLM)
@@ -295,7 +348,8 @@ def merge(runs: list[dict]) -> dict:
 def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
            load: tuple[float, float]) -> dict:
     c = args.concurrency
-    print(f"\n{'streamed' if args.stream else 'whole'} completions; "
+    print(f"\n{'streamed' if args.stream else 'whole'} completions, a "
+          f"{len(message(args.message_chars))}-character user message; "
           f"{args.rounds} round(s) of {args.seconds:g} s per target and level; "
           f"load average {load[0]:.1f} before, {load[1]:.1f} after (2-core machine)\n")
     print(f"| path | p50 (c=1) | p95 | p99 | req/s at {c} | p50 / p99 at {c} "
@@ -315,6 +369,15 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
     summary["triops_added_p50_ms"] = added
     print(f"\ntriops added latency (p50 at c=1, over the upstream alone): {added:.2f} ms "
           f"(goal: under 2 ms)")
+    if "triops+rules" in results:
+        ruled = results["triops+rules"]
+        rules_added = ruled["latency"]["p50_ms"] - triops["latency"]["p50_ms"]
+        summary["rules_added_p50_ms"] = rules_added
+        print(f"default guardrail rules added latency (p50 at c=1, triops+rules over triops): "
+              f"{rules_added:.2f} ms (goal: under 2 ms); CPU per request "
+              f"{ruled['throughput']['cpu_ms_per_request']:.3f} / "
+              f"{triops['throughput']['cpu_ms_per_request']:.3f} ms "
+              f"(+{ruled['throughput']['cpu_ms_per_request'] - triops['throughput']['cpu_ms_per_request']:.3f})")
     if "baseline" in results:
         base = results["baseline"]
         print(f"baseline added latency: "
@@ -348,19 +411,24 @@ def main() -> None:
     parser.add_argument("--baseline-src", metavar="DIR",
                         help="also measure the triops in this source tree (its src/ folder, "
                              "e.g. from `git archive`) as 'baseline', in the same rounds")
+    parser.add_argument("--guardrails", action="store_true",
+                        help="also measure a triops with the default guardrail rules")
+    parser.add_argument("--message-chars", type=int, default=0,
+                        help="pad the user message with ordinary prompts to this length")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:  # the load generator's own process
         spec = json.loads(args.load)
         print(json.dumps(asyncio.run(_load(spec["url"], spec["headers"], spec["concurrency"],
                                            spec["seconds"], spec["warmup"], spec["pid"],
-                                           spec["stream"]))))
+                                           spec["stream"], spec["chars"]))))
         return
 
     work = Path(tempfile.mkdtemp(prefix="triops-bench-gateway-"))
     procs: list[subprocess.Popen] = []
     try:
-        targets = start_servers(work, procs, not args.skip_litellm, args.baseline_src)
+        targets = start_servers(work, procs, not args.skip_litellm, args.baseline_src,
+                                args.guardrails)
         load_start = os.getloadavg()[0]
         runs: dict[str, dict[str, list[dict]]] = {
             name: {"latency": [], "throughput": []} for name in targets}
@@ -372,7 +440,7 @@ def main() -> None:
                 url, headers, pid = targets[name]
                 for level, concurrency in (("latency", 1), ("throughput", args.concurrency)):
                     run = measure(url, headers, concurrency, args.seconds, args.warmup, pid,
-                                  args.stream)
+                                  args.stream, args.message_chars)
                     runs[name][level].append(run)
                     print(f"[bench] round {round_no + 1} {name:8s} c={concurrency:<3d} "
                           f"{run['rps']:7.1f} req/s p50 {run['p50_ms']:6.2f} ms p99 "

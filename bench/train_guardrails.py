@@ -9,7 +9,11 @@ cross-validation picks the regularisation ``C`` and the class weighting (injecti
 is weighted ``balanced``) of a logistic
 regression over ``triops.llm.guardrails.textmodel.features`` and the decision threshold
 that maximises F1 on the out-of-fold probabilities; the model is then fit on the whole
-training part and written with its data card.
+training part and written with its data card. For injection the folds keep near-duplicates
+together (texts whose word sets overlap by a Jaccard index of 0.6 or more: deepset has
+pairs such as "Is the settlement building unfair?" / "... in Spain unfair?"), and
+cross-validation also picks the weight of the WordLlama sentence vector beside the
+n-grams (0: none) and the sample weight of the ordinary prompts among the negatives.
 
 Names, places and organisations (``ner.tagger.npz``): the Presidio synth set split by
 template (60/40, seed 21); 5-fold cross-validation grouped by template picks ``C`` and the
@@ -25,25 +29,32 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 
-from triops.llm.guardrails import ner
+from triops.llm.guardrails import _embeddings, ner
 from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features
 
 DATA = ROOT.parent.parent / "shared" / "datasets" / "guardrails"
 SEED = 21
-C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+NEAR_DUPLICATE = 0.6
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,13 @@ class PublicSet:
     #: alone: its positives outnumber its negatives five to one, and its 16,000 texts
     #: make every extra grid point minutes of training.
     class_weights: tuple[str | None, ...] = ("balanced", None)
+    #: Weights of the sentence vector beside the n-grams (0: n-grams only) and sample
+    #: weights of the ordinary prompts, each chosen by cross-validation.
+    dense_weights: tuple[float, ...] = (0.0,)
+    ordinary_weights: tuple[float, ...] = (1.0,)
+    c_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+    #: Folds keep near-duplicate texts together (quadratic in the texts: small sets only).
+    grouped: bool = False
 
     def read(self, data: Path) -> tuple[list[str], np.ndarray]:
         with (data / self.file).open(encoding="utf-8", newline="") as handle:
@@ -73,7 +91,9 @@ SETS = (
               "deepset/prompt-injections, train split (English and German), as redistributed "
               "in sinanw/llm-security-prompt-injection", "MIT (sinanw/llm-security-prompt-"
               "injection, the redistribution triops trains on)",
-              "1 = injection", ("en", "de")),
+              "1 = injection", ("en", "de"), dense_weights=(0.0, 0.5),
+              class_weights=("balanced",), ordinary_weights=(1.0, 3.0), c_grid=(30.0,),
+              grouped=True),
     PublicSet("toxicity", "davidson_labeled_data.csv",
               "t-davidson/hate-speech-and-offensive-language data/labeled_data.csv "
               "(Davidson et al., ICWSM 2017), 80 % of its rows", "MIT",
@@ -130,28 +150,84 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     return best
 
 
+def near_duplicate_groups(texts: list[str]) -> np.ndarray:
+    """A group id per text: texts linked by a word-set Jaccard index of at least
+    ``NEAR_DUPLICATE``, directly or through others, share one."""
+    words = [set(re.findall(r"\w+", t.lower())) for t in texts]
+    parent = list(range(len(texts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(words):
+        for j in range(i + 1, len(words)):
+            b = words[j]
+            if a and b and len(a & b) >= NEAR_DUPLICATE * len(a | b):
+                parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(len(texts))])
+
+
+def sentence_vectors(texts: list[str]) -> np.ndarray:
+    embedder = _embeddings.embedder()
+    return np.stack([embedder.vector(t) for t in texts])
+
+
 def train(public: PublicSet, data: Path) -> TextModel:
     texts, y, held, y_held = split(public, data)
     extra = ordinary("train")
     negatives = [t for part in extra.values() for t in part]
     texts, y = list(texts) + negatives, np.concatenate([y, np.zeros(len(negatives), int)])
+    is_ordinary = np.arange(len(y)) >= len(y) - len(negatives)
     x = matrix(texts)
-    folds = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y))
+    used = np.unique(x.indices)  # fit on the buckets in use only: far fewer columns
+    x = x[:, used]
+    vectors = sentence_vectors(texts) if any(public.dense_weights) else None
+    if public.grouped:
+        groups = near_duplicate_groups(texts)
+        print(f"  {public.model}: {len(texts)} texts in {len(set(groups))} near-duplicate groups")
+        folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=SEED).split(x, y, groups))
+    else:
+        folds = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y))
+
+    def design(alpha: float) -> csr_matrix:
+        return hstack([x, csr_matrix(vectors * alpha)]).tocsr() if alpha else x
+
     results = []
-    for weight in public.class_weights:
-        for c in C_GRID:
-            oof = np.zeros(len(y))
-            for fit, check in folds:
-                clf = LogisticRegression(C=c, max_iter=2000, class_weight=weight)
-                oof[check] = clf.fit(x[fit], y[fit]).predict_proba(x[check])[:, 1]
-            threshold, f1 = best_threshold(y, oof)
-            p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold, average="binary")
-            results.append((f1, c, str(weight), threshold, float(p), float(r)))
-            print(f"  {public.model}: C={c:g} class_weight={weight} CV F1 {f1:.3f} "
-                  f"at threshold {threshold:.3f}")
-    f1, c, weight, threshold, p, r = max(results)
-    clf = LogisticRegression(C=c, max_iter=2000,
-                             class_weight=None if weight == "None" else weight).fit(x, y)
+    for alpha in public.dense_weights:
+        xa = design(alpha)
+        for extra_weight in public.ordinary_weights:
+            sample = np.where(is_ordinary, extra_weight, 1.0)
+            for weight in public.class_weights:
+                for c in public.c_grid:
+                    oof = np.zeros(len(y))
+                    for fit, check in folds:
+                        clf = LogisticRegression(C=c, max_iter=3000, class_weight=weight)
+                        clf.fit(xa[fit], y[fit], sample_weight=sample[fit])
+                        oof[check] = clf.predict_proba(xa[check])[:, 1]
+                    threshold, f1 = best_threshold(y, oof)
+                    p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold,
+                                                                 average="binary")
+                    flagged = int((oof[is_ordinary] >= threshold).sum())
+                    results.append((f1, alpha, extra_weight, c, str(weight), threshold,
+                                    float(p), float(r), flagged))
+                    print(f"  {public.model}: dense={alpha:g} ordinary_weight={extra_weight:g} "
+                          f"C={c:g} class_weight={weight} CV F1 {f1:.3f} at threshold "
+                          f"{threshold:.3f}; ordinary prompts flagged {flagged}", flush=True)
+    f1, alpha, extra_weight, c, weight, threshold, p, r, flagged = max(results)
+    clf = LogisticRegression(C=c, max_iter=3000,
+                             class_weight=None if weight == "None" else weight)
+    clf.fit(design(alpha), y, sample_weight=np.where(is_ordinary, extra_weight, 1.0))
+    weights = np.zeros(DIM, np.float32)
+    weights[used] = clf.coef_[0][:len(used)]
+    # The sentence vector's weight is folded into its coefficients: scoring needs no alpha.
+    dense = clf.coef_[0][len(used):] * alpha if alpha else None
+    features = f"hashed words, word pairs and character 2-5-grams, {DIM} buckets"
+    if alpha:
+        features += (f"; {_embeddings.NAME} sentence vector (mean of the token embeddings, "
+                     f"unit length) weighted {alpha:g}")
     card = {"source": public.source, "licence": public.licence, "positive": public.positive,
             "languages": list(public.languages),
             "extra_negatives": {name: {"source": ORDINARY[name], "texts": len(part)}
@@ -159,12 +235,15 @@ def train(public: PublicSet, data: Path) -> TextModel:
             "train_texts": len(texts), "train_positives": int(y.sum()),
             "held_out_texts": len(held), "held_out_positives": int(y_held.sum()),
             "split": f"stratified 80/20, seed {SEED}",
-            "model": f"logistic regression, class_weight={weight}, C={c:g}",
-            "features": f"hashed words, word pairs and character 2-5-grams, {DIM} buckets",
+            "model": f"logistic regression, class_weight={weight}, C={c:g}, ordinary prompts "
+                     f"weighted {extra_weight:g}",
+            "features": features,
             "cv": {"folds": 5, "f1": round(f1, 4), "precision": round(p, 4),
-                   "recall": round(r, 4), "threshold": threshold}}
-    return TextModel(public.model, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]),
-                     threshold, card)
+                   "recall": round(r, 4), "threshold": threshold,
+                   "ordinary_flagged": flagged, "ordinary_texts": int(is_ordinary.sum())}}
+    if public.grouped:
+        card["cv"]["grouped_by"] = f"near-duplicates (word Jaccard >= {NEAR_DUPLICATE})"
+    return TextModel(public.model, weights, float(clf.intercept_[0]), threshold, card, dense)
 
 
 def main() -> None:

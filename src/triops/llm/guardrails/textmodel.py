@@ -7,6 +7,12 @@ per hashed feature, a bias and the decision threshold chosen by cross-validation
 was trained (``bench/train_guardrails.py``); scoring is a dot product in numpy, so it
 runs offline on a CPU in well under a millisecond per kilobyte of text.
 
+A model may also weigh the text's sentence vector (``_embeddings``: WordLlama token
+embeddings, mean-pooled), which carries meaning the n-grams of 550 training texts do
+not: "disregard what came before" lies near "ignore the above" though they share no
+n-gram. Its ``dense`` weights are then part of the file, and the embedding's name with
+them, so a model is never scored on vectors of another embedding.
+
 Models live as compressed ``.npz`` files in ``models/`` beside this module, each with its
 data card (sources, licences, sizes, cross-validated scores) in its ``card`` entry.
 Hashing uses CRC-32 for words and a polynomial hash over code points for characters:
@@ -26,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from triops.llm.guardrails import _embeddings
 from triops.llm.guardrails._base import Finding
 from triops.llm.guardrails._language import check_codes, guess
-from triops.llm.guardrails._normalise import _HOMOGLYPHS, fold
+from triops.llm.guardrails._normalise import HOMOGLYPHS, fold
 
 MODELS = Path(__file__).with_name("models")
 #: Bumped whenever ``features`` changes: a model trained on other features is refused.
@@ -43,7 +50,7 @@ _BASE = np.uint64(1_000_003)
 def normalise(text: str) -> str:
     """Folded (lower case, NFKC, no zero-width characters), homoglyphs to Latin letters,
     runs of white space as one space."""
-    return " ".join(fold(text).translate(_HOMOGLYPHS).split())
+    return " ".join(HOMOGLYPHS(fold(text)).split())
 
 
 def _char_hashes(text: str) -> np.ndarray:
@@ -85,17 +92,23 @@ class TextModel:
     bias: float
     threshold: float
     card: dict[str, Any]
+    #: Weights over the sentence vector of ``_embeddings``, or ``None`` for n-grams only.
+    dense: np.ndarray | None = None
 
     def probability(self, text: str) -> float:
         index, values = features(text)
         margin = float(values @ self.weights[index]) + self.bias
+        if self.dense is not None:
+            margin += float(_embeddings.embedder().vector(text) @ self.dense)
         return 1.0 / (1.0 + np.exp(-margin))
 
     def save(self, path: Path) -> None:
+        dense = {} if self.dense is None else {
+            "dense": self.dense.astype(np.float32), "embedding": np.array(_embeddings.NAME)}
         np.savez_compressed(path, weights=self.weights.astype(np.float16),
                             bias=np.float64(self.bias), threshold=np.float64(self.threshold),
                             features_version=np.int64(FEATURES_VERSION),
-                            card=np.array(json.dumps(self.card)))
+                            card=np.array(json.dumps(self.card)), **dense)
 
 
 def shipped() -> list[str]:
@@ -117,8 +130,17 @@ def load(name_or_path: str) -> TextModel:
         weights = data["weights"].astype(np.float32)  # stored as float16 to stay small
         if weights.shape != (DIM,):
             raise ValueError(f"model {name_or_path!r} has {weights.shape} weights, not {DIM}")
+        dense = None
+        if "dense" in data.files:
+            if str(data["embedding"]) != _embeddings.NAME or data["dense"].shape != (
+                    _embeddings.DIM,):
+                raise ValueError(f"model {name_or_path!r} weighs the sentence vectors of "
+                                 f"{str(data['embedding'])!r}; this code computes "
+                                 f"{_embeddings.NAME!r}")
+            dense = data["dense"].astype(np.float32)
+            _embeddings.embedder()  # loaded now, not on the first text a gateway checks
         return TextModel(path.stem, weights, float(data["bias"]), float(data["threshold"]),
-                         json.loads(str(data["card"])))
+                         json.loads(str(data["card"])), dense)
 
 
 class ModelVerdict:

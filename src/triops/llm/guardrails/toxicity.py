@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import ClassVar
 
 from triops.llm.guardrails._base import Context, Finding, mask
+from triops.llm.guardrails._normalise import CharMap
 from triops.llm.guardrails._registry import register
 from triops.llm.guardrails.textmodel import verdict
 
 LEXICON = Path(__file__).with_name("toxicity_lexicon.tsv")
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s",
-                       "*": "u"})
+_LEET = CharMap({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s",
+                 "*": "u"})
 _STRETCH = re.compile(r"([a-z])\1{2,}")
 _TARGETED = re.compile(r"\byou(?:'re| are|r| r)? (?:a |an |such an? |so |fucking )?$")
 
@@ -75,7 +76,7 @@ def normalise(text: str) -> str:
     >>> normalise("You are STUUUPID")
     'you are stuuupid'
     """
-    return text.lower().translate(_LEET)
+    return _LEET(text.lower())
 
 
 def _forms(text: str) -> list[tuple[str, list[int] | None]]:

@@ -1,0 +1,56 @@
+"""Sentence vectors from WordLlama's token embeddings, read offline from its package.
+
+The ``wordllama`` wheel (MIT) ships the 256-dimensional ``l2_supercat`` token
+embeddings and the Llama-2 tokenizer (a 32,000-piece vocabulary that splits German and
+other languages into subwords too). A text's vector is the mean of its tokens'
+embeddings, scaled to unit length — what ``WordLlama.embed(..., norm=True)`` computes.
+
+The files are opened here directly rather than through ``WordLlama.load()``: version
+0.4.0.post1 looks for its tokenizer in a ``tokenizer/`` folder while the wheel has it in
+``tokenizers/``, so ``load()`` downloads it from Hugging Face, and importing the package
+calls ``logging.basicConfig`` on the root logger. Finding the package does not import it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: What a model trained on these vectors records, and what ``load`` checks it against.
+NAME = "wordllama l2_supercat 256"
+DIM = 256
+
+
+@dataclass(frozen=True)
+class SentenceEmbedder:
+    tokenizer: object  # tokenizers.Tokenizer
+    table: np.ndarray  # (vocabulary, DIM) float32
+
+    def vector(self, text: str) -> np.ndarray:
+        """The unit-length mean of the text's token vectors (zeros for no tokens)."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids  # type: ignore[attr-defined]
+        if not ids:
+            return np.zeros(DIM, np.float32)
+        mean = self.table[ids].mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        return mean / norm if norm else mean
+
+
+@functools.cache
+def embedder() -> SentenceEmbedder:
+    """The embedder, loaded once per process (about 0.2 s, 33 MB of memory)."""
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or spec.origin is None:
+        raise ValueError("the injection model needs the 'wordllama' package "
+                         "(a dependency of triops): pip install wordllama")
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    root = Path(spec.origin).parent
+    tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
+    table = load_file(str(root / "weights" / "l2_supercat_256.safetensors"))["embedding.weight"]
+    return SentenceEmbedder(tokenizer, np.ascontiguousarray(table, dtype=np.float32))
