@@ -157,9 +157,10 @@ class PathForest:
         """SHAP values for float64 rows ``x`` (rows x features)."""
         n = x.shape[0]
         dtype = np.float32 if self.float32 else np.float64
-        x = np.hstack([x.astype(dtype), np.zeros((n, 1), dtype)])  # padding slots read it
-        nan = bool(np.isnan(x).any())
+        x = np.ascontiguousarray(x, dtype=dtype)
         out = np.zeros((n, self.n_features + 1))
-        self.subtrees.add_to(out, x, nan)
-        self.paths.add_to(out, x, nan)
+        self.subtrees.add_to(out, x)
+        if self.paths.groups:
+            padded = np.hstack([x, np.zeros((n, 1), dtype)])  # padding slots read it
+            self.paths.add_to(out, padded, bool(np.isnan(x).any()))
         return out[:, :self.n_features]
