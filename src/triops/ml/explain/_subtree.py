@@ -192,22 +192,30 @@ class SubtreeTables:
             offset[s] = rows
             rows += 2 ** len(bits)
         table = np.zeros((rows, width))
-        patterns: dict[int, np.ndarray] = {}
-        for (s, _value, feats, _zero, need), answer in zip(games, answers, strict=True):
-            if answer is None:
-                continue  # a one-leaf tree: its value is all base, no feature's share
+        # Per subtree, for all its leaves at once: which way the row went at each
+        # condition (patterns x conditions), whether it followed each leaf's path at
+        # each of its features (AND over that feature's conditions), and from those
+        # bits each leaf's pattern (a sum of powers of two over the leaf's features).
+        by_subtree: dict[int, list[int]] = {}
+        for i, game in enumerate(games):
+            if answers[i] is not None:  # else a one-leaf tree: all base, no share
+                by_subtree.setdefault(game[0], []).append(i)
+        for s, members in by_subtree.items():
             b = len(subtree_bits[s])
-            if b not in patterns:
-                patterns[b] = ((np.arange(2 ** b)[:, None] >> np.arange(b)[None, :]) & 1) > 0
-            went = patterns[b]
-            index = np.zeros(2 ** b, dtype=np.int64)
-            for j, conditions in enumerate(need):
-                follows = np.ones(2 ** b, dtype=bool)
-                for bit, left in conditions:
-                    follows &= went[:, bit] == left
-                index |= follows.astype(np.int64) << j
-            columns = [subtree_features[s].index(f) for f in feats]
-            table[offset[s]:offset[s] + 2 ** b, columns] += answer[index]
+            went = ((np.arange(2 ** b)[:, None] >> np.arange(b)[None, :]) & 1) > 0
+            need = [games[i][4] for i in members]
+            conds = [c for leaf in need for feature in leaf for c in feature]
+            feature_start = np.cumsum([0] + [len(f) for leaf in need for f in leaf])[:-1]
+            leaf_start = np.cumsum([0] + [len(leaf) for leaf in need])[:-1]
+            power = np.concatenate([1 << np.arange(len(leaf)) for leaf in need])
+            bit = np.array([c[0] for c in conds], dtype=np.int64)
+            left = np.array([c[1] for c in conds], dtype=bool)
+            follows = np.logical_and.reduceat(went[:, bit] == left, feature_start, axis=1)
+            index = np.add.reduceat(follows * power, leaf_start, axis=1)  # 2**b x leaves
+            rows = slice(offset[s], offset[s] + 2 ** b)
+            for k, i in enumerate(members):
+                columns = [subtree_features[s].index(f) for f in games[i][2]]
+                table[rows, columns] += answers[i][index[:, k]]
         return table, offset
 
     def use_float32(self, down: Callable[[np.ndarray], np.ndarray]) -> None:
