@@ -204,7 +204,32 @@ def test_docstring_examples_run():
     import doctest
     import importlib
 
-    for name in ("triops.ml.explain._treeshap", "triops.ml.explain._models",
+    for name in ("triops.ml.explain._paths", "triops.ml.explain._models",
                  "triops.ml.monitoring.fairness"):
         result = doctest.testmod(importlib.import_module(name), verbose=False)
         assert result.failed == 0 and result.attempted > 0, name
+
+
+def test_subtree_tables_path_tables_and_per_row_paths_together_equal_brute_force(monkeypatch):
+    from triops.ml.explain._sklearn_trees import forest_of
+    from triops.ml.explain._subtree import SubtreeTables
+    from triops.ml.explain._treeshap import PathForest
+
+    x, y = _data(seed=1)
+    dt = tree.DecisionTreeRegressor(random_state=0).fit(x, y + x["e"])  # depth 15
+    monkeypatch.setattr(SubtreeTables.__init__, "__defaults__", (4,))  # 4-bit subtrees
+    used = forest_of(dt)[0].subtrees.used
+    monkeypatch.setattr(PathForest.__init__, "__defaults__", (0.0, used))
+    first = forest_of(dt)[0].paths.groups[0]  # no path tabulated, so none padded
+    budget = used + len(first.value) * 2 ** first.d * first.d
+    monkeypatch.setattr(PathForest.__init__, "__defaults__", (0.0, budget))
+    forest, _ = forest_of(dt)
+    assert forest.subtrees.used > 0 and len(forest.subtrees.rest) > 0
+    assert forest.paths.groups[0].table is not None
+    assert any(g.table is None for g in forest.paths.groups)
+    got = explain_frame(_handle(dt), x.iloc[:20])
+    np.testing.assert_allclose(got.base_values + got.values.sum(axis=1),
+                               dt.predict(x.iloc[:20]), atol=1e-12)
+    for r in (3, 11):
+        phi, _ = _brute_shap([(dt.tree_, dt.tree_.value[:, 0, 0])], x.iloc[r].to_numpy(), 5)
+        np.testing.assert_allclose(got.values[r], phi, atol=1e-12)

@@ -1,5 +1,6 @@
 """Micro-batching: concurrent requests share model calls; each caller gets its own rows;
-a lone caller never waits; a failing batch fails only its callers; the log group-commits."""
+a lone caller never waits; a failing batch fails only its callers; a second model runs
+in the same call on the rows of the requests that bring it; the log group-commits."""
 
 from __future__ import annotations
 
@@ -96,6 +97,32 @@ def test_a_failing_batch_fails_its_callers_and_the_worker_goes_on():
     ok1, failed, ok2 = asyncio.run(main())
     assert ok1 == pytest.approx([2.0]) and ok2 == pytest.approx([4.0])
     assert isinstance(failed, ValueError)
+
+
+def test_a_second_model_runs_in_the_same_call_on_its_requests_rows_alone():
+    model = SlowModel(delay_s=0.05)
+    second = SlowModel(delay_s=0.0, fail_on=13.0)
+    batcher = Batcher(_handle(model), max_batch_size=64, max_wait_ms=20)
+    also = _handle(second)
+
+    async def main() -> list[object]:
+        calls = [batcher.predict(["age", "visits"], [[1.0, 1]]),
+                 batcher.predict_also(["age", "visits"], [[2.0, 1], [3.0, 1]], also),
+                 batcher.predict(["age", "visits"], [[4.0, 1]]),
+                 batcher.predict_also(["age", "visits"], [[5.0, 1]], also)]
+        first = await asyncio.gather(*calls, return_exceptions=True)
+        failing = [batcher.predict(["age", "visits"], [[6.0, 1]]),
+                   batcher.predict_also(["age", "visits"], [[13.0, 1]], also)]
+        return first + list(await asyncio.gather(*failing, return_exceptions=True))
+
+    plain1, both2, plain3, both4, plain5, failed = asyncio.run(main())
+    assert plain1 == pytest.approx([2.0]) and plain3 == pytest.approx([8.0])
+    assert both2[0] == pytest.approx([4.0, 6.0]) and both2[1] == pytest.approx([4.0, 6.0])
+    assert both4[0] == pytest.approx([10.0]) and both4[1] == pytest.approx([10.0])
+    # One model call per batch, and the second model saw only the rows that asked for it.
+    assert model.batches == [5, 2] and second.batches == [3, 1]
+    # Its failure failed only the request that brought it.
+    assert plain5 == pytest.approx([12.0]) and isinstance(failed, ValueError)
 
 
 def test_log_writer_group_commits_and_flushes_on_close(db):

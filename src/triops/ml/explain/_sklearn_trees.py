@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from triops.ml.explain._treeshap import Node, PathForest
+from triops.ml.explain._paths import Node
+from triops.ml.explain._treeshap import PathForest
 
 _FORESTS = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
             "ExtraTreesRegressor")

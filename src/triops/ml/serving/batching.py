@@ -14,6 +14,11 @@ two thread wake-ups, which on a busy machine take longer than the call. Slower m
 run in a thread so the server keeps reading requests (and forming the next batch) while
 they compute. The cost is measured as CPU time of the call, which a busy machine does
 not inflate, and kept as a moving average.
+
+A request may bring a second model to run on its rows (``predict_also``: an explainer):
+the rows of every such request in a batch go through it in the same call, right after
+the model, so that it adds no queue, no wait for company and no thread hop of its own.
+Its failure fails only the requests that asked for it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ INLINE_BELOW_MS = 3.0
 class _Item:
     columns: list[str]
     rows: list[list[Any]]
-    future: asyncio.Future[list[Any]]
+    future: asyncio.Future[Any]
+    also: ModelHandle | None = None
 
 
 @dataclass
@@ -78,10 +84,23 @@ class Batcher:
 
     async def predict(self, columns: list[str], rows: list[list[Any]]) -> list[Any]:
         """Outputs for ``rows`` (one per row), computed in a batch with concurrent callers."""
-        queue = self._ensure_worker()
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        queue.put_nowait(_Item(columns, rows, future))
-        return await future
+        outputs: list[Any] = await self._submit(_Item(columns, rows, self._future()))
+        return outputs
+
+    async def predict_also(self, columns: list[str], rows: list[list[Any]],
+                           also: ModelHandle) -> tuple[list[Any], list[Any]]:
+        """The model's outputs for ``rows`` and ``also``'s, from the same batch call."""
+        both: tuple[list[Any], list[Any]] = await self._submit(
+            _Item(columns, rows, self._future(), also))
+        return both
+
+    @staticmethod
+    def _future() -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _submit(self, item: _Item) -> Any:
+        self._ensure_worker().put_nowait(item)
+        return await item.future
 
     async def _collect(self, queue: asyncio.Queue[_Item]) -> list[_Item]:
         batch = [await queue.get()]
@@ -118,11 +137,11 @@ class Batcher:
             for columns, items in groups.items():
                 rows = [row for item in items for row in item.rows]
                 try:
-                    call = self._prepare(list(columns), rows)
+                    call = self._calls(list(columns), items, rows)
                     if self.cpu_s is not None and self.cpu_s * 1000 < INLINE_BELOW_MS:
-                        outputs = self._timed(call)
+                        outputs, extra = self._timed(call)
                     else:
-                        outputs = await loop.run_in_executor(None, self._timed, call)
+                        outputs, extra = await loop.run_in_executor(None, self._timed, call)
                     if len(outputs) != len(rows):
                         raise RuntimeError(f"the model returned {len(outputs)} outputs for "
                                            f"{len(rows)} rows")
@@ -133,17 +152,63 @@ class Batcher:
                     continue
                 self._count(len(items), len(rows))
                 start = 0
-                for item in items:
+                for i, item in enumerate(items):
                     end = start + len(item.rows)
                     if not item.future.done():
-                        item.future.set_result(outputs[start:end])
+                        got = extra.get(i)
+                        if isinstance(got, BaseException):
+                            item.future.set_exception(got)
+                        else:
+                            item.future.set_result(outputs[start:end] if got is None
+                                                   else (outputs[start:end], got))
                     start = end
 
-    def _prepare(self, columns: list[str], rows: list[list[Any]]
+    def _calls(self, columns: list[str], items: list[_Item], rows: list[list[Any]]
+               ) -> Callable[[], tuple[list[Any], dict[int, Any]]]:
+        """One call for the batch: the model on every row, then each second model on
+        the rows of the requests that brought it (its outputs, or its error, per item)."""
+        model = self._prepare(self.handle, columns, rows)
+        seconds: dict[int, list[int]] = {}  # by id of the second model: item positions
+        for i, item in enumerate(items):
+            if item.also is not None:
+                seconds.setdefault(id(item.also), []).append(i)
+        if not seconds:
+            return lambda: (model(), {})
+        plans = []
+        for members in seconds.values():
+            also = items[members[0]].also
+            assert also is not None
+            try:
+                plans.append((members, self._prepare(
+                    also, columns, [row for i in members for row in items[i].rows]), None))
+            except Exception as exc:  # noqa: BLE001 - fails only its own requests
+                plans.append((members, None, exc))
+
+        def run() -> tuple[list[Any], dict[int, Any]]:
+            outputs = model()
+            extra: dict[int, Any] = {}
+            for members, call, error in plans:
+                try:
+                    got = call() if call is not None else None
+                except Exception as exc:  # noqa: BLE001 - fails only its own requests
+                    error = exc
+                start = 0
+                for i in members:
+                    if error is not None or got is None:
+                        extra[i] = error
+                        continue
+                    end = start + len(items[i].rows)
+                    extra[i] = got[start:end]
+                    start = end
+            return outputs, extra
+
+        return run
+
+    @staticmethod
+    def _prepare(handle: ModelHandle, columns: list[str], rows: list[list[Any]]
                  ) -> Callable[[], list[Any]]:
         """The model call for these rows: the handle's matrix path when it has one and
         every value is a finite number, its DataFrame path otherwise."""
-        handle = self.handle
         if handle.predict_matrix is not None:
             matrix = to_matrix(columns, rows, handle.matrix_columns or columns)
             if matrix is not None and np.isfinite(matrix).all():
@@ -152,7 +217,7 @@ class Batcher:
         frame = to_frame(columns, rows, handle.columns)
         return lambda: handle.predict(frame)
 
-    def _timed(self, call: Callable[[], list[Any]]) -> list[Any]:
+    def _timed(self, call: Callable[[], Any]) -> Any:
         started = time.thread_time()
         try:
             return call()

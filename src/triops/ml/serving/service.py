@@ -54,8 +54,8 @@ class LoadedVersion:
     batcher: Batcher
     explainer: explanations.ExplainerSlot = field(
         default_factory=lambda: explanations.ExplainerSlot(threading.Lock()))
-    #: Explains concurrent requests together, once the explainer is built.
-    explain_batcher: Batcher | None = None
+    #: The explainer as a second model of ``batcher``, once the explainer is built.
+    explain_handle: ModelHandle | None = None
 
 
 @dataclass(frozen=True)
@@ -191,13 +191,26 @@ class ServingService:
         version = await self.resolve(project, spec.model_name, ref)
         served = await self.loaded(project, spec.model_name, version, spec)
         table = inputs.check(build(served.handle.columns), served.handle.columns)
+        explainer = explain_handle = None
+        if explain:
+            explainer = await self.explainer(project, endpoint, served, table.columns)
+            if served.explain_handle is None:
+                served.explain_handle = explanations.batch_handle(explainer)
+            explain_handle = served.explain_handle
         shadow_task = None
         if policy.shadow_ref is not None:
             shadow_task = asyncio.ensure_future(
                 self._shadow(project, spec, policy.shadow_ref, build))
         started = time.perf_counter()
+        explained = None
         try:
-            outputs = await served.batcher.predict(table.columns, table.rows)
+            if explainer is not None and explain_handle is not None:
+                # Explained in the prediction's own batch call: see batching.
+                outputs, rows = await served.batcher.predict_also(
+                    table.columns, table.rows, explain_handle)
+                explained = explanations.from_batch(explainer, rows)
+            else:
+                outputs = await served.batcher.predict(table.columns, table.rows)
         except InvalidInput:
             raise
         except Exception as exc:  # noqa: BLE001 - inputs passed the signature; the model refused them
@@ -206,15 +219,6 @@ class ServingService:
             raise InvalidInput(f"the model could not predict these inputs: "
                                f"{type(exc).__name__}: {exc}"[:500]) from None
         latency_ms = (time.perf_counter() - started) * 1000
-        explained = None
-        if explain:
-            explainer = await self.explainer(project, endpoint, served, table.columns)
-            if served.explain_batcher is None:
-                served.explain_batcher = Batcher(
-                    explanations.batch_handle(explainer), max_batch_size=spec.max_batch_size,
-                    max_wait_ms=spec.max_wait_ms)
-            rows = await served.explain_batcher.predict(table.columns, table.rows)
-            explained = explanations.from_batch(explainer, rows)
         shadow = None
         if shadow_task is not None:
             shadow_version, shadow_outputs, error = await shadow_task
@@ -280,6 +284,4 @@ class ServingService:
         self.log.close()
         for lv in self._loaded.values():
             lv.batcher.close()
-            if lv.explain_batcher is not None:
-                lv.explain_batcher.close()
 
