@@ -170,6 +170,9 @@ class WatchIn(BaseModel):
     window: int = Field(20, ge=2, le=10_000)
     threshold: float | None = Field(None, ge=0, le=1)
     max_drop: float | None = Field(0.2, ge=0, le=1)
+    max_ungrounded_rate: float | None = Field(
+        None, ge=0, le=1, description="alarm when a larger share of the window's answers is "
+                                      "ungrounded (needs a groundedness scorer)")
 
 
 class RolloutIn(BaseModel):
