@@ -1,8 +1,10 @@
 """``/v1/fine_tuning/jobs`` as OpenAI serves it: create, list, retrieve, cancel, events.
 
 The ``model`` of a job is a gateway model alias: its first deployment says which
-upstream trains (one that offers OpenAI's fine-tuning API) and from which base model. A
-job is read through from its provider whenever it is read (``triops.ml.fine_tuning``).
+upstream trains (one that offers OpenAI's fine-tuning API) and from which base model; or
+``pipeline:<name>``, a pipeline registered in the project, which trains on the server's
+own pipeline executors. A job is read through from its provider whenever it is read
+(``triops.ml.fine_tuning``).
 Creating and cancelling need an editor, reads a viewer.
 """
 
@@ -15,7 +17,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.ml import fine_tuning
+from triops.core.errors import InvalidInput
+from triops.ml import EXECUTORS, fine_tuning, registered_modules
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
 
@@ -88,8 +91,23 @@ def _provider_of(target: Any, model: str) -> Any:
     return fine_tuning.provider_for(spec, config.provider)
 
 
+def _pipeline_provider(request: Request, project: str, pipeline: str,
+                       metadata: dict[str, str] | None) -> Any:
+    rt = runtime_of(request)
+    executor = (metadata or {}).get("triops.executor", "local")
+    if executor not in EXECUTORS:
+        raise InvalidInput(f"metadata 'triops.executor' must be one of {', '.join(EXECUTORS)}")
+    return fine_tuning.PipelineFineTuning(
+        rt.db, rt.artifacts, project, pipeline,
+        modules=registered_modules(rt.settings.pipeline_modules),
+        submit=rt.monitoring.submit, executor=executor)
+
+
 def _job_provider(request: Request, job: Any) -> Any:
     """The provider a stored job trains with, found again from its upstream's name."""
+    if job.upstream == fine_tuning.PIPELINE_UPSTREAM and job.model.startswith(
+            fine_tuning.PIPELINE_PREFIX):
+        return _pipeline_provider(request, job.project, job.upstream_model, job.meta)
     table = runtime_of(request).gateway.snapshot.table
     target = table.candidates(f"{job.upstream}/{job.upstream_model}")[0]
     return _provider_of(target, job.upstream_model)
@@ -103,11 +121,17 @@ def _out(job: Any) -> JobOut:
              summary="Create a fine-tuning job (OpenAI-compatible)")
 async def create_job(body: JobIn, request: Request, caller: Caller = AsEditor) -> JobOut:
     rt = runtime_of(request)
-    target = rt.gateway.snapshot.table.candidates(body.model)[0]
-    provider = _provider_of(target, target.model)
+    if body.model.startswith(fine_tuning.PIPELINE_PREFIX):
+        pipeline = body.model[len(fine_tuning.PIPELINE_PREFIX):]
+        provider = _pipeline_provider(request, caller.project, pipeline, body.metadata)
+        upstream, upstream_model = fine_tuning.PIPELINE_UPSTREAM, pipeline
+    else:
+        target = rt.gateway.snapshot.table.candidates(body.model)[0]
+        provider = _provider_of(target, target.model)
+        upstream, upstream_model = target.upstream.name, target.model
     job = await anyio.to_thread.run_sync(lambda: fine_tuning.create(
         rt.db, rt.artifacts, caller.project, provider, model=body.model,
-        upstream=target.upstream.name, upstream_model=target.model,
+        upstream=upstream, upstream_model=upstream_model,
         training_file=body.training_file, validation_file=body.validation_file,
         hyperparameters=body.hyperparameters, suffix=body.suffix, seed=body.seed,
         metadata=body.metadata or {}, actor=caller.actor))

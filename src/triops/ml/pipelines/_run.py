@@ -52,8 +52,12 @@ def run_pipeline(
     params: dict[str, Any] | None = None, *, ref: str = "", executor: Executor | None = None,
     trigger: str = "manual", actor: str = "cli", use_cache: bool = True,
     on_start: Callable[[str], None] | None = None, name: str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run every step in order; returns the values of all outputs.
+
+    ``stop`` is asked before each step: when it answers True the run ends ``cancelled``
+    (a step already running finishes first; a step cannot be interrupted safely).
 
     ``on_start`` is called with the run id once the run is recorded (before any step),
     so a caller running this in the background can answer with the id at once.
@@ -83,6 +87,14 @@ def run_pipeline(
     values: dict[str, Any] = dict(params)
     hashes: dict[str, str] = {k: content_hash(v) for k, v in params.items()}
     for step in steps:
+        if stop is not None and stop():
+            with db.write() as session:
+                repo.finish_run(session, run.id, "cancelled", {}, f"cancelled before {step.name}")
+                audit.record(session, project=project, actor=actor,
+                             action="pipeline.run.cancel", target=f"pipeline:{recorded}",
+                             detail={"run_id": run.id, "before": step.name})
+            result.status = "cancelled"
+            return result
         started, clock = now_ms(), time.perf_counter()
         key = step_key(step.code_hash(), {i: hashes[i] for i in step.inputs})
         try:
