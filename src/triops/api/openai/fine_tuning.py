@@ -17,9 +17,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from triops.core.errors import InvalidInput
-from triops.ml import EXECUTORS, fine_tuning, registered_modules
+from triops.ml import fine_tuning
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.fine_tuning import provider_for_model, provider_of_job, synced
 from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["openai"])
@@ -82,37 +82,6 @@ class EventListOut(BaseModel):
     has_more: bool
 
 
-def _provider_of(target: Any, model: str) -> Any:
-    config = target.upstream
-    spec = fine_tuning.UpstreamSpec(
-        name=config.name, base_url=config.base_url, model=model,
-        api_key=config.api_key.get_secret_value() if config.api_key else None,
-        headers=dict(config.headers))
-    return fine_tuning.provider_for(spec, config.provider)
-
-
-def _pipeline_provider(request: Request, project: str, pipeline: str,
-                       metadata: dict[str, str] | None) -> Any:
-    rt = runtime_of(request)
-    executor = (metadata or {}).get("triops.executor", "local")
-    if executor not in EXECUTORS:
-        raise InvalidInput(f"metadata 'triops.executor' must be one of {', '.join(EXECUTORS)}")
-    return fine_tuning.PipelineFineTuning(
-        rt.db, rt.artifacts, project, pipeline,
-        modules=registered_modules(rt.settings.pipeline_modules),
-        submit=rt.monitoring.submit, executor=executor)
-
-
-def _job_provider(request: Request, job: Any) -> Any:
-    """The provider a stored job trains with, found again from its upstream's name."""
-    if job.upstream == fine_tuning.PIPELINE_UPSTREAM and job.model.startswith(
-            fine_tuning.PIPELINE_PREFIX):
-        return _pipeline_provider(request, job.project, job.upstream_model, job.meta)
-    table = runtime_of(request).gateway.snapshot.table
-    target = table.candidates(f"{job.upstream}/{job.upstream_model}")[0]
-    return _provider_of(target, job.upstream_model)
-
-
 def _out(job: Any) -> JobOut:
     return JobOut(**fine_tuning.job_dict(job))
 
@@ -121,14 +90,8 @@ def _out(job: Any) -> JobOut:
              summary="Create a fine-tuning job (OpenAI-compatible)")
 async def create_job(body: JobIn, request: Request, caller: Caller = AsEditor) -> JobOut:
     rt = runtime_of(request)
-    if body.model.startswith(fine_tuning.PIPELINE_PREFIX):
-        pipeline = body.model[len(fine_tuning.PIPELINE_PREFIX):]
-        provider = _pipeline_provider(request, caller.project, pipeline, body.metadata)
-        upstream, upstream_model = fine_tuning.PIPELINE_UPSTREAM, pipeline
-    else:
-        target = rt.gateway.snapshot.table.candidates(body.model)[0]
-        provider = _provider_of(target, target.model)
-        upstream, upstream_model = target.upstream.name, target.model
+    provider, upstream, upstream_model = provider_for_model(rt, caller.project, body.model,
+                                                            body.metadata)
     job = await anyio.to_thread.run_sync(lambda: fine_tuning.create(
         rt.db, rt.artifacts, caller.project, provider, model=body.model,
         upstream=upstream, upstream_model=upstream_model,
@@ -139,13 +102,7 @@ async def create_job(body: JobIn, request: Request, caller: Caller = AsEditor) -
 
 
 async def _synced(request: Request, caller: Caller, job_id: str) -> Any:
-    rt = runtime_of(request)
-    job = fine_tuning.get(rt.db, caller.project, job_id)
-    if job.status in fine_tuning.TERMINAL:
-        return job
-    provider = _job_provider(request, job)
-    return await anyio.to_thread.run_sync(fine_tuning.sync, rt.db, caller.project, job_id,
-                                          provider)
+    return await anyio.to_thread.run_sync(synced, runtime_of(request), caller.project, job_id)
 
 
 @router.get("/v1/fine_tuning/jobs", response_model=JobListOut,
@@ -168,7 +125,7 @@ async def retrieve_job(job_id: str, request: Request, caller: Caller = AsViewer)
 async def cancel_job(job_id: str, request: Request, caller: Caller = AsEditor) -> JobOut:
     rt = runtime_of(request)
     job = fine_tuning.get(rt.db, caller.project, job_id)
-    provider = _job_provider(request, job)
+    provider = provider_of_job(rt, job)
     return _out(await anyio.to_thread.run_sync(fine_tuning.cancel, rt.db, caller.project,
                                                job_id, provider))
 

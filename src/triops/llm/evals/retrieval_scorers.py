@@ -23,9 +23,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from triops.core.errors import InvalidInput
-
 from triops.client.template import PromptTemplate
+from triops.core.errors import InvalidInput
 from triops.llm.evals.scorers import (
     Context,
     EvalSample,

@@ -151,13 +151,15 @@ class PipelineFineTuning:
         with self.db.read() as session:
             run = pipeline_repo.get_run(session, self.project, job_id)
             steps = pipeline_repo.steps_of(session, job_id)
-        found = [{"id": f"run-{job_id}", "created_at": run.started_ms // 1000,
+        # Ids sort in the order things happened: events of one second are stored by id.
+        found = [{"id": "1-run", "created_at": run.started_ms // 1000,
                   "level": "info", "type": "message",
                   "message": f"pipeline {run.pipeline} started on the {run.executor} executor"}]
         for step in steps:
             took = f" in {(step.ended_ms - step.started_ms) / 1000:.1f} s" if step.ended_ms else ""
             found.append({
-                "id": f"step-{step.id}", "created_at": (step.ended_ms or step.started_ms) // 1000,
+                "id": f"2-step-{step.id:012d}",
+                "created_at": (step.ended_ms or step.started_ms) // 1000,
                 "level": "error" if step.status == "failed" else "info", "type": "message",
                 "message": f"step {step.step} {step.status}{' (cached)' if step.cached else took}"
                            + (f": {step.error}" if step.error else "")})
@@ -165,11 +167,11 @@ class PipelineFineTuning:
         at = (run.ended_ms or run.started_ms) // 1000
         for n, point in enumerate(result.get("metrics") or []):
             if isinstance(point, dict) and isinstance(point.get("step"), int):
-                found.append({"id": f"metrics-{n}", "created_at": at, "level": "info",
+                found.append({"id": f"3-metrics-{n:06d}", "created_at": at, "level": "info",
                               "type": "metrics", "message": f"step {point['step']}",
                               "data": point})
         if result.get("model_path"):
-            found.append({"id": "model", "created_at": at, "level": "info", "type": "message",
+            found.append({"id": "4-model", "created_at": at, "level": "info", "type": "message",
                           "message": f"model written to {result['model_path']}"})
         return found
 

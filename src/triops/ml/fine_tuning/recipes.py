@@ -26,6 +26,7 @@ the hashing width, the weights, the bias and the answers.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from typing import Any
@@ -45,7 +46,7 @@ answer_classifier = Pipeline(
 def _features(text: str) -> np.ndarray:
     words = re.findall(r"\w+", text.lower())
     vector = np.zeros(_DIMS)
-    for gram in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+    for gram in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
         vector[int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=4).digest()) % _DIMS] += 1
     norm = np.linalg.norm(vector)
     return vector / norm if norm else vector
