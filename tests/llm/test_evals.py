@@ -297,6 +297,36 @@ def test_replicas_score_each_sampled_trace_once(client, runtime):
         assert [x["name"] for x in scores] == ["ok/regex"]
 
 
+def test_online_judges_get_the_documents_retriever_spans_recorded(client, runtime):
+    asked = []
+
+    class Judge:
+        def chat(self, body):
+            asked.append(body["messages"][-1]["content"])
+            return {"choices": [{"message": {"content": "1"}}]}
+
+    assert client.put("/api/v1/evals/online/grounded", json={
+        "scorers": [{"type": "groundedness", "model": "judge"}], "sample_rate": 1.0,
+        "window": 2, "max_ungrounded_rate": 0.5}).status_code == 200
+    base = time.time_ns() - 60_000_000_000
+    answer = _llm_span(40, "Paris", base)
+    retriever = Span(trace_id=answer.trace_id, span_id="f" * 16, parent_span_id=answer.span_id,
+                     name="retrieve", start_ns=base + 1, end_ns=base + 2,
+                     kind=SpanKind.retriever, status=SpanStatus.ok, attributes={
+                         "retrieval.documents": [{"document.id": "d1",
+                                                  "document.content": "Paris is the capital."}]})
+    with runtime.db.write() as session:
+        from triops.store.repos import evals as repo
+        repo.get_online(session, "default", "grounded").cursor_ms = 0
+        record_spans(session, "default", [answer, retriever])
+    service = OnlineEvaluation(runtime.db, clients=lambda project, attributes: Judge())
+    assert service.tick(until_ms=base // 1_000_000 + 5_000) == 0
+    assert len(asked) == 1 and "[1] Paris is the capital." in asked[0]
+    state = client.get("/api/v1/evals/online").json()
+    assert {o["name"]: o for o in state}["grounded"]["state"]["groundedness"][
+        "ungrounded_rate"] == 0.0
+
+
 def test_docstring_examples_run():
     import doctest
     import importlib
