@@ -3,7 +3,7 @@ annotation queue → two reviewers correct them → a dataset version → a reda
 a fine-tuning job on the fake provider (stock ``openai`` client) → a registered model
 whose lineage starts at that dataset version → eval runs on the pinned version → the
 gate refuses a worse candidate (route unchanged) and passes the fine-tuned one, which
-joins the route as a canary with an online evaluator watching it."""
+joins the route as a canary with an online evaluator that scores the canary's calls."""
 
 from __future__ import annotations
 
@@ -139,3 +139,18 @@ def test_feedback_to_fine_tuned_model(loop_server, tmp_path):
                         message="the fine-tuned model to answer through the gateway")
     assert served == "trainer says: hello"
 
+    # The watcher scores the candidate's traffic as it arrives (the server's online loop).
+    canary_call = client.chat.completions.with_raw_response.create(
+        model=f"trainer/{done.fine_tuned_model}", messages=[{"role": "user", "content": "hi"}])
+    trace_id = canary_call.headers["x-triops-trace-id"]
+    with loop_server.http() as admin:
+        def watched() -> list[dict]:
+            scores = admin.get(f"/api/v1/traces/{trace_id}").json().get("scores") or []
+            return [s for s in scores if s["name"] == f"{rolled['watcher']}/regex"]
+
+        (score,) = wait_until(watched, timeout=30, interval=1,
+                              message="the watcher to score the canary's call")
+        assert score["value"] == 1.0 and score["actor"] == f"online-eval:{rolled['watcher']}"
+        state = {o["name"]: o for o in admin.get("/api/v1/evals/online").json()}[
+            rolled["watcher"]]["state"]
+        assert state["regex"]["window"] and set(state["regex"]["window"]) == {1.0}

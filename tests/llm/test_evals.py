@@ -24,6 +24,7 @@ from triops.llm.evals import (
     summarize,
 )
 from triops.llm.evals.online import OnlineEvaluation, sampled
+from triops.llm.evals.online import check_config as online_check
 from triops.llm.evals.scorers import rouge_l
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.llm.tracing import record_spans
@@ -33,8 +34,8 @@ from triops.store.schema import Incident
 EDITOR_SECRET = "tri_test_editor_key_0123456789abcdef"
 
 
-def s(output, expected=None, **kw):
-    return EvalSample(inputs={}, expected=expected, output=output, **kw)
+def s(output, expected=None, inputs=None, **kw):
+    return EvalSample(inputs=inputs or {}, expected=expected, output=output, **kw)
 
 
 CTX = Context()
@@ -133,6 +134,30 @@ def test_summary_gates_and_compare():
     assert rows[3]["error_a"] == "HTTP 500" and rows[3]["scores_b"]["exact"] == 1.0
     assert bootstrap_ci(np.array([0.5, 0.5, 0.5])) == (0.5, 0.5)
     assert bootstrap_ci(np.array([0.0, 1.0])) == bootstrap_ci(np.array([0.0, 1.0]))
+
+
+def test_groundedness_judges_the_retrieved_context_with_its_own_prompt():
+    asked = []
+
+    class Judge:
+        def chat(self, body):
+            asked.append(body)
+            return {"choices": [{"message": {"content": "0.25"}}]}
+
+    scorer = build({"type": "groundedness", "model": "judge"})
+    got = scorer.score(s("Lyon", inputs={"input": "capital?"}, contexts=("Paris is it.",)),
+                       Context(llm=Judge()))
+    assert got.value == 0.25 and scorer.ungrounded_below == 0.5
+    assert asked[0]["model"] == "judge"
+    assert "Context:\n[1] Paris is it." in asked[0]["messages"][1]["content"]
+    with pytest.raises(ValueError, match="no context"):
+        scorer.score(s("Lyon"), Context(llm=Judge()))
+    with pytest.raises(InvalidInput, match="needs option 'model'"):
+        build("groundedness")
+    with pytest.raises(InvalidInput, match="ungrounded_below"):
+        build({"type": "groundedness", "model": "j", "ungrounded_below": 2})
+    with pytest.raises(InvalidInput, match="counts ungrounded"):
+        online_check("o", {"scorers": ["exact"], "max_ungrounded_rate": 0.1})
 
 
 def test_config_checks(tmp_path):
@@ -270,6 +295,39 @@ def test_replicas_score_each_sampled_trace_once(client, runtime):
     for i in range(6):
         scores = client.get(f"/api/v1/traces/{i + 1:032x}").json()["scores"]
         assert [x["name"] for x in scores] == ["ok/regex"]
+
+
+def test_online_judges_get_the_documents_retriever_spans_recorded(client, runtime):
+    asked = []
+
+    class Judge:
+        def chat(self, body):
+            asked.append(body["messages"][-1]["content"])
+            return {"choices": [{"message": {"content": "1"}}]}
+
+    assert client.put("/api/v1/evals/online/grounded", json={
+        "scorers": [{"type": "groundedness", "model": "judge"}], "sample_rate": 1.0,
+        "window": 2, "max_ungrounded_rate": 0.5,
+        # Disabled: the server's own loop would race this test for the traces.
+        "enabled": False}).status_code == 200
+    base = time.time_ns() - 60_000_000_000
+    answer = _llm_span(40, "Paris", base)
+    retriever = Span(trace_id=answer.trace_id, span_id="f" * 16, parent_span_id=answer.span_id,
+                     name="retrieve", start_ns=base + 1, end_ns=base + 2,
+                     kind=SpanKind.retriever, status=SpanStatus.ok, attributes={
+                         "retrieval.documents": [{"document.id": "d1",
+                                                  "document.content": "Paris is the capital."}]})
+    with runtime.db.write() as session:
+        from triops.store.repos import evals as repo
+        repo.get_online(session, "default", "grounded").cursor_ms = 0
+        record_spans(session, "default", [answer, retriever])
+    service = OnlineEvaluation(runtime.db, clients=lambda project, attributes: Judge())
+    assert service._evaluate("default", "grounded", base // 1_000_000 + 5_000) == 0
+    # Only the trace with retrieved documents is judged (other tests' traces have none).
+    assert len(asked) == 1 and "[1] Paris is the capital." in asked[0]
+    state = client.get("/api/v1/evals/online").json()
+    assert {o["name"]: o for o in state}["grounded"]["state"]["groundedness"][
+        "ungrounded_rate"] == 0.0
 
 
 def test_docstring_examples_run():

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from triops.llm.gateway.cost import PriceTable
     from triops.llm.gateway.gateway import Caller as GatewayCaller
     from triops.llm.gateway.gateway import Gateway
+    from triops.llm.gateway.in_process import in_process_clients
     from triops.llm.gateway.messages import invalid as invalid_request
     from triops.llm.gateway.spend import headers_of, period_start_s
     from triops.llm.gateway.spend_view import visible_groups as visible_spend
@@ -67,7 +68,7 @@ _HOMES = {
     "gateway_admin": "triops.llm.gateway.admin:", "GatewayCaller": "gateway.gateway:Caller",
     "PromptResolver": "prompts.resolver", "prompt_request": "prompts.resolver",
     "render_request": "prompts.resolver",
-    "OnlineEvaluation": "evals.online",
+    "OnlineEvaluation": "evals.online", "in_process_clients": "gateway.in_process",
     **{name: "evals.runs" for name in (
         "comparison", "result_dict", "run_dict", "run_results", "scorer_names")},
     "block_rates": "guardrails.stats",
@@ -121,13 +122,14 @@ __all__ = [
     "dashboard",
     "derive_kind",
     "eval_store",
-    "gateway_admin",
     "export_chat_jsonl",
+    "gateway_admin",
     "gateway_store",
     "get_trace",
     "guardrail_names",
     "guardrail_store",
     "headers_of",
+    "in_process_clients",
     "invalid_request",
     "list_groups",
     "list_traces",

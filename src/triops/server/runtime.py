@@ -19,7 +19,7 @@ import anyio
 from starlette.requests import Request
 
 from triops.core.settings import Settings
-from triops.llm import Gateway, OnlineEvaluation, PromptResolver
+from triops.llm import Gateway, OnlineEvaluation, PromptResolver, in_process_clients
 from triops.ml import MonitoringService, ServingService, registered_modules
 from triops.ops import DetectorCache
 from triops.ops.causes import CauseCache
@@ -89,7 +89,9 @@ class Runtime:
         self._monitoring = Lazy(lambda: MonitoringService(
             self.db, self.artifacts,
             pipeline_modules=registered_modules(self.settings.pipeline_modules)).start())
-        self._online_evals = Lazy(lambda: OnlineEvaluation(self.db).start())
+        # Judges reach the gateway on the server's event loop: start() runs in it.
+        self._online_evals = Lazy(lambda: OnlineEvaluation(self.db, clients=in_process_clients(
+            lambda: self.gateway, lambda: self.prompt_resolver)).start())
         self._gateway = Lazy(lambda: Gateway(self.settings, self.db))
         self._prompt_resolver = Lazy(lambda: PromptResolver(
             self.db, pushed=lambda: self.listener is not None and self.listener.subscribed))

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from triops.ui.annotation_pages import router as annotation_pages_router
 from triops.ui.dataset_pages import router as dataset_pages_router
 from triops.ui.endpoint_pages import router as endpoint_pages_router
+from triops.ui.fine_tuning_pages import router as fine_tuning_pages_router
 from triops.ui.gateway_pages import router as gateway_pages_router
 from triops.ui.guardrail_pages import router as guardrail_pages_router
 from triops.ui.incident_pages import router as incident_pages_router
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     people_pages_router,
     dataset_pages_router,  # eval datasets: versions, cases, traces added from the list
     annotation_pages_router,  # annotation queues and the review screen
+    fine_tuning_pages_router,  # fine-tuning jobs and eval-gated rollouts
     ops_pages_router,
     prompt_pages_router,
     playground_pages_router,

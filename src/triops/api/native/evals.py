@@ -169,6 +169,9 @@ class OnlineIn(BaseModel):
     window: int = Field(20, ge=2, le=10_000)
     threshold: float | None = Field(None, ge=0, le=1)
     max_drop: float | None = Field(0.2, ge=0, le=1, description="below baseline by this much")
+    max_ungrounded_rate: float | None = Field(
+        None, ge=0, le=1, description="alarm when a larger share of the window's answers is "
+                                      "ungrounded (needs a groundedness scorer)")
     model: str | None = Field(None, max_length=256, description="only traces of this model")
     prompt: str | None = Field(None, max_length=128, description="only traces of this prompt")
     enabled: bool = True

@@ -1,8 +1,10 @@
 """``/v1/fine_tuning/jobs`` as OpenAI serves it: create, list, retrieve, cancel, events.
 
 The ``model`` of a job is a gateway model alias: its first deployment says which
-upstream trains (one that offers OpenAI's fine-tuning API) and from which base model. A
-job is read through from its provider whenever it is read (``triops.ml.fine_tuning``).
+upstream trains (one that offers OpenAI's fine-tuning API) and from which base model; or
+``pipeline:<name>``, a pipeline registered in the project, which trains on the server's
+own pipeline executors. A job is read through from its provider whenever it is read
+(``triops.ml.fine_tuning``).
 Creating and cancelling need an editor, reads a viewer.
 """
 
@@ -17,6 +19,7 @@ from starlette.requests import Request
 
 from triops.ml import fine_tuning
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.fine_tuning import provider_for_model, provider_of_job, synced
 from triops.server.runtime import runtime_of
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["openai"])
@@ -79,22 +82,6 @@ class EventListOut(BaseModel):
     has_more: bool
 
 
-def _provider_of(target: Any, model: str) -> Any:
-    config = target.upstream
-    spec = fine_tuning.UpstreamSpec(
-        name=config.name, base_url=config.base_url, model=model,
-        api_key=config.api_key.get_secret_value() if config.api_key else None,
-        headers=dict(config.headers))
-    return fine_tuning.provider_for(spec, config.provider)
-
-
-def _job_provider(request: Request, job: Any) -> Any:
-    """The provider a stored job trains with, found again from its upstream's name."""
-    table = runtime_of(request).gateway.snapshot.table
-    target = table.candidates(f"{job.upstream}/{job.upstream_model}")[0]
-    return _provider_of(target, job.upstream_model)
-
-
 def _out(job: Any) -> JobOut:
     return JobOut(**fine_tuning.job_dict(job))
 
@@ -103,11 +90,11 @@ def _out(job: Any) -> JobOut:
              summary="Create a fine-tuning job (OpenAI-compatible)")
 async def create_job(body: JobIn, request: Request, caller: Caller = AsEditor) -> JobOut:
     rt = runtime_of(request)
-    target = rt.gateway.snapshot.table.candidates(body.model)[0]
-    provider = _provider_of(target, target.model)
+    provider, upstream, upstream_model = provider_for_model(rt, caller.project, body.model,
+                                                            body.metadata)
     job = await anyio.to_thread.run_sync(lambda: fine_tuning.create(
         rt.db, rt.artifacts, caller.project, provider, model=body.model,
-        upstream=target.upstream.name, upstream_model=target.model,
+        upstream=upstream, upstream_model=upstream_model,
         training_file=body.training_file, validation_file=body.validation_file,
         hyperparameters=body.hyperparameters, suffix=body.suffix, seed=body.seed,
         metadata=body.metadata or {}, actor=caller.actor))
@@ -115,13 +102,7 @@ async def create_job(body: JobIn, request: Request, caller: Caller = AsEditor) -
 
 
 async def _synced(request: Request, caller: Caller, job_id: str) -> Any:
-    rt = runtime_of(request)
-    job = fine_tuning.get(rt.db, caller.project, job_id)
-    if job.status in fine_tuning.TERMINAL:
-        return job
-    provider = _job_provider(request, job)
-    return await anyio.to_thread.run_sync(fine_tuning.sync, rt.db, caller.project, job_id,
-                                          provider)
+    return await anyio.to_thread.run_sync(synced, runtime_of(request), caller.project, job_id)
 
 
 @router.get("/v1/fine_tuning/jobs", response_model=JobListOut,
@@ -144,7 +125,7 @@ async def retrieve_job(job_id: str, request: Request, caller: Caller = AsViewer)
 async def cancel_job(job_id: str, request: Request, caller: Caller = AsEditor) -> JobOut:
     rt = runtime_of(request)
     job = fine_tuning.get(rt.db, caller.project, job_id)
-    provider = _job_provider(request, job)
+    provider = provider_of_job(rt, job)
     return _out(await anyio.to_thread.run_sync(fine_tuning.cancel, rt.db, caller.project,
                                                job_id, provider))
 

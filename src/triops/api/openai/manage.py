@@ -170,6 +170,9 @@ class WatchIn(BaseModel):
     window: int = Field(20, ge=2, le=10_000)
     threshold: float | None = Field(None, ge=0, le=1)
     max_drop: float | None = Field(0.2, ge=0, le=1)
+    max_ungrounded_rate: float | None = Field(
+        None, ge=0, le=1, description="alarm when a larger share of the window's answers is "
+                                      "ungrounded (needs a groundedness scorer)")
 
 
 class RolloutIn(BaseModel):
@@ -204,7 +207,15 @@ def rollout(alias: str, body: RolloutIn, request: Request, caller: Caller = AsSe
         gate = rollout_gate.judge(session, caller.project, body.baseline_run,
                                   body.candidate_run, scorers=body.scorers,
                                   max_drop=body.max_drop)
+    gate_detail = {"candidate": body.candidate.model_dump(), "baseline_run": body.baseline_run,
+                   "candidate_run": body.candidate_run, "dataset": gate.dataset,
+                   "passed": gate.passed, "reasons": gate.reasons, "deltas": gate.deltas,
+                   "max_drop": body.max_drop, "canary_percent": body.canary_percent}
     if not gate.passed:
+        # Audited though nothing changed: who tried which candidate, and why it was held back.
+        with runtime.db.write() as session:
+            audit.record(session, project=caller.project, actor=caller.actor,
+                         action=rollout_gate.REFUSED, target=alias, detail=gate_detail)
         return RolloutOut(passed=False, reasons=gate.reasons, dataset=gate.dataset,
                           deltas=gate.deltas, route=None, watcher=None)
     current = runtime.gateway.snapshot.table.routes.get(alias)
@@ -222,10 +233,8 @@ def rollout(alias: str, body: RolloutIn, request: Request, caller: Caller = AsSe
     with runtime.db.write() as session:
         stored = gateway_admin.put_route(
             session, runtime.settings.gateway, _who(caller), alias, deployments,
-            current.fallbacks, action="gateway.route.rollout",
-            detail={"candidate": body.candidate.model_dump(), "baseline_run": body.baseline_run,
-                    "candidate_run": body.candidate_run, "dataset": gate.dataset,
-                    "canary_percent": body.canary_percent, "watcher": watcher})
+            current.fallbacks, action=rollout_gate.ROLLED_OUT,
+            detail={**gate_detail, "watcher": watcher})
     _changed(request)
     route = RouteOut(alias=alias, deployments=stored.deployments, fallbacks=stored.fallbacks,
                      source="api")

@@ -6,7 +6,9 @@ first) with the case's ``relevant_ids`` (binary relevance): ``recall_at_k``,
 relevant passages ranked high score high) and ``context_recall`` (the share of the
 relevant documents retrieved at all). A case without ``relevant_ids`` cannot be scored
 by them (an error on that case, not a zero). ``faithfulness`` asks the LLM judge whether
-the answer is supported by the retrieved passages (its prompt may use ``context``).
+the answer is supported by the retrieved passages (its prompt may use ``context``);
+``groundedness`` is the same question with a built-in judge prompt, sent to the gateway
+route named by ``model``, which is what hallucination monitoring runs online.
 
 >>> s = EvalSample(inputs={}, expected=None, output="", retrieved=("a", "b", "c"),
 ...                relevant=("c", "x"))
@@ -21,15 +23,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from triops.client.template import PromptTemplate
+from triops.core.errors import InvalidInput
 from triops.llm.evals.scorers import (
     Context,
     EvalSample,
     Judge,
+    LLMClient,
     ScoreValue,
     _Base,
+    _need,
     build,  # noqa: F401 - the doctest above
     scorer,
 )
+from triops.llm.prompts.registry import ResolvedPrompt
 
 
 def _relevant(sample: EvalSample) -> set[str]:
@@ -124,3 +131,45 @@ class Faithfulness(Judge):
             raise ValueError("the call retrieved no context to judge the answer against")
         context = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(sample.contexts, 1))
         return {**super().variables(sample), "context": context}
+
+
+_GROUNDEDNESS_PROMPT = PromptTemplate.chat([
+    {"role": "system", "content":
+        "You check whether an answer is grounded in the context it was given. {{ rubric }} "
+        "Reply with the number alone."},
+    {"role": "user", "content":
+        "Context:\n{{ context }}\n\nQuestion:\n{{ input }}\n\nAnswer:\n{{ output }}"},
+])
+
+
+@scorer("groundedness")
+class Groundedness(Faithfulness):
+    """Hallucination check: the judge (the route ``model`` through the gateway, with a
+    built-in prompt, or a registry prompt named by ``prompt``) says which share of the
+    answer the retrieved context supports. A call scoring below ``ungrounded_below``
+    (default 0.5) counts as ungrounded; online, the share of such calls is the
+    evaluator's hallucination rate."""
+
+    name = "groundedness"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        _Base.__init__(self, options)
+        self.prompt_ref = options.get("prompt")
+        if self.prompt_ref is None:
+            _need(options, "model", str, "groundedness")
+        elif not isinstance(self.prompt_ref, str):
+            raise InvalidInput("scorer 'groundedness': 'prompt' must name a prompt")
+        self.rubric = str(options.get("rubric") or (
+            "Answer 1 if every claim of the answer is supported by the context, 0 if none "
+            "is, and the share of supported claims otherwise."))
+        cut = options.get("ungrounded_below", 0.5)
+        if isinstance(cut, bool) or not isinstance(cut, (int, float)) or not 0 < cut <= 1:
+            raise InvalidInput("scorer 'groundedness': 'ungrounded_below' must be a number "
+                               "in (0, 1]")
+        self.ungrounded_below = float(cut)
+
+    def judge_prompt(self, llm: LLMClient) -> Any:
+        if self.prompt_ref is not None:
+            return llm.prompt(self.prompt_ref)
+        return ResolvedPrompt(name="groundedness", version=0, label=None,
+                              template=_GROUNDEDNESS_PROMPT, model=self.options["model"])

@@ -18,6 +18,11 @@ from sqlalchemy.orm import Session
 from triops.core.errors import Conflict, InvalidInput
 from triops.llm.evals.runs import comparison
 
+#: The audit actions of a rollout whose gate passed (the route changed) and failed.
+ROLLED_OUT = "gateway.route.rollout"
+REFUSED = "gateway.route.rollout_refused"
+ACTIONS = (ROLLED_OUT, REFUSED)
+
 
 @dataclass(frozen=True)
 class Gate:

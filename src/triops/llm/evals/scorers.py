@@ -317,9 +317,13 @@ class Judge(_Base):
                 "output": _text(sample.output), "expected": _text(sample.expected),
                 "rubric": self.rubric}
 
+    def judge_prompt(self, llm: LLMClient) -> Any:
+        """The judge's prompt (a ``ResolvedPrompt``)."""
+        return llm.prompt(self.prompt_ref)
+
     def score(self, sample: EvalSample, ctx: Context) -> ScoreValue:
-        llm = _llm(ctx, "judge")
-        judge = llm.prompt(self.prompt_ref)
+        llm = _llm(ctx, self.name)
+        judge = self.judge_prompt(llm)
         given = self.variables(sample)
         variables = {k: v for k, v in given.items() if k in judge.template.variables}
         body = {**judge.params, "model": self.options.get("model") or judge.model,

@@ -9,6 +9,9 @@ behaviour, which is how tests provoke upstream failures:
 - ``slow-<ms>``: answers normally after that many milliseconds
 - ``cut``: streams two chunks, then drops the connection
 - ``no-usage``: leaves out the usage block
+- ``judge-overlap``: a judge without a model, for groundedness checks: the last user
+  message holds ``Context:`` … ``Answer:`` …, and the reply is the share of the
+  answer's words that occur in the context (``1.00`` when all do)
 - any request with ``tools``: calls the first tool
 
 It also fakes OpenAI's file upload and fine-tuning jobs (``local_fine_tuning``), so
@@ -71,6 +74,19 @@ def embed_text(text: str) -> list[float]:
     return (vector / norm if norm else vector).round(6).tolist()
 
 
+def overlap_verdict(text: str) -> str:
+    """The ``judge-overlap`` model's answer to a groundedness question.
+
+    >>> overlap_verdict("Context:\\n[1] Paris is in France\\nAnswer:\\nParis")
+    '1.00'
+    """
+    context, _, answer = text.rpartition("Answer:")
+    context = context.partition("Context:")[2].partition("Question:")[0]
+    words = re.findall(r"[a-z]+", answer.lower())
+    known = set(re.findall(r"[a-z]+", context.lower()))
+    return f"{sum(w in known for w in words) / len(words):.2f}" if words else "0.00"
+
+
 def create_app(name: str = "local") -> Starlette:
     received: deque[dict[str, Any]] = deque(maxlen=1000)
     credentials: deque[str] = deque(maxlen=1000)
@@ -107,6 +123,8 @@ def create_app(name: str = "local") -> Starlette:
         return None
 
     def _reply_text(body: dict[str, Any]) -> str:
+        if body.get("model") == "judge-overlap":
+            return overlap_verdict(_last_user_text(body.get("messages", [])))
         return f"{name} says: {_last_user_text(body.get('messages', []))}"[:2000]
 
     async def chat(request: Request) -> Response:

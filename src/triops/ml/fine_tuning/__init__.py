@@ -1,5 +1,6 @@
 """Fine-tuning jobs as tracked runs, trained by a provider (an upstream that offers
-OpenAI's fine-tuning API), ending in a registered model version."""
+OpenAI's fine-tuning API, or a registered triops pipeline), ending in a registered model
+version."""
 
 from triops.ml.fine_tuning._jobs import (
     TERMINAL,
@@ -12,6 +13,9 @@ from triops.ml.fine_tuning._jobs import (
     listing,
     sync,
 )
+from triops.ml.fine_tuning._pipeline import PREFIX as PIPELINE_PREFIX
+from triops.ml.fine_tuning._pipeline import UPSTREAM as PIPELINE_UPSTREAM
+from triops.ml.fine_tuning._pipeline import PipelineFineTuning
 from triops.ml.fine_tuning._providers import (
     PROVIDERS,
     FineTuningProvider,
@@ -21,7 +25,8 @@ from triops.ml.fine_tuning._providers import (
 )
 
 __all__ = [
-    "PROVIDERS", "TERMINAL", "FineTuningProvider", "OpenAIFineTuning", "UpstreamSpec",
+    "PIPELINE_PREFIX", "PIPELINE_UPSTREAM", "PROVIDERS", "TERMINAL", "FineTuningProvider",
+    "OpenAIFineTuning", "PipelineFineTuning", "UpstreamSpec",
     "cancel", "create", "event_dict", "events", "get", "job_dict", "listing", "provider_for",
     "sync",
 ]

@@ -162,7 +162,7 @@ def sync(db: Database, project: str, job_id: str, provider: FineTuningProvider
     """Bring the job up to date with its provider (a finished job stays as it is)."""
     job = get(db, project, job_id)
     if job.status == "succeeded" and job.registered_model is None:
-        _finish(db, project, job)  # a registration that failed before is tried again
+        _finish(db, project, job, provider)  # a registration that failed before is tried again
         return get(db, project, job_id)
     if job.status in TERMINAL or job.upstream_job_id is None:
         return job
@@ -195,11 +195,12 @@ def sync(db: Database, project: str, job_id: str, provider: FineTuningProvider
     if metrics:
         _tracking.log_batch(db, project, job.run_id, metrics=metrics)
     if job.status in TERMINAL:
-        _finish(db, project, job)
+        _finish(db, project, job, provider)
     return get(db, project, job_id)
 
 
-def _finish(db: Database, project: str, job: FineTuningJob) -> None:
+def _finish(db: Database, project: str, job: FineTuningJob, provider: FineTuningProvider
+            ) -> None:
     if job.status == "succeeded" and job.fine_tuned_model:
         name = job.suffix or f"{job.model}-ft"
         with db.write() as session:
@@ -208,7 +209,7 @@ def _finish(db: Database, project: str, job: FineTuningJob) -> None:
                 registry.create_model(session, project, name,
                                       description="fine-tuned models (triops fine-tuning jobs)")
         _model, version, _links = _registry.create_version(
-            db, project, name, source=f"gateway:{job.upstream}/{job.fine_tuned_model}",
+            db, project, name, source=provider.model_source(job.fine_tuned_model, job.run_id),
             run_id=job.run_id, description=f"fine-tuned from {job.upstream_model} by {job.id}",
             tags={"triops.upstream": job.upstream, "triops.upstream_model": job.fine_tuned_model,
                   "triops.fine_tuning_job": job.id})

@@ -1,8 +1,9 @@
 """Who trains: a provider takes a training file and a base model and reports back.
 
 ``OpenAIFineTuning`` drives any upstream that offers OpenAI's Files and fine-tuning API
-(OpenAI itself, or the local upstream's fake). A provider implements ``FineTuningProvider``
-and is registered in ``PROVIDERS`` by name.
+(OpenAI itself, or the local upstream's fake); ``PipelineFineTuning`` (``_pipeline.py``)
+runs a registered triops pipeline. A provider implements ``FineTuningProvider``; the
+upstream kinds that can train are registered in ``PROVIDERS`` by name.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class FineTuningProvider(Protocol):
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Ask the provider to stop the job; its job object."""
+
+    def model_source(self, fine_tuned_model: str, run_id: str) -> str:
+        """Where the registered model version says the model is (the job's ML run is
+        ``run_id``)."""
 
 
 class OpenAIFineTuning:
@@ -97,6 +102,9 @@ class OpenAIFineTuning:
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._call("POST", f"/fine_tuning/jobs/{job_id}/cancel")
+
+    def model_source(self, fine_tuned_model: str, run_id: str) -> str:
+        return f"gateway:{self.spec.name}/{fine_tuned_model}"
 
 
 PROVIDERS: dict[str, type] = {"openai": OpenAIFineTuning}

@@ -105,10 +105,15 @@ class Pipeline:
         return ordered
 
 
+#: triops' own pipelines (the fine-tuning recipes), loadable on every server.
+BUILT_IN_MODULES = frozenset({"triops.ml.fine_tuning.recipes"})
+
+
 def registered_modules(configured: Iterable[str]) -> frozenset[str]:
-    """Modules whose pipelines may be loaded: the ``pipeline_modules`` setting plus every
-    module named in the ``triops.pipelines`` entry-point group of installed packages."""
-    found = {m.strip() for m in configured if m.strip()}
+    """Modules whose pipelines may be loaded: triops' own, the ``pipeline_modules``
+    setting, and every module named in the ``triops.pipelines`` entry-point group of
+    installed packages."""
+    found = set(BUILT_IN_MODULES) | {m.strip() for m in configured if m.strip()}
     found.update(ep.module for ep in metadata.entry_points(group="triops.pipelines"))
     return frozenset(found)
 

@@ -80,11 +80,15 @@ def run_pipeline(
     params: dict[str, Any] | None = None, *, ref: str = "", executor: Executor | None = None,
     trigger: str = "manual", actor: str = "cli", use_cache: bool = True,
     on_start: Callable[[str], None] | None = None, name: str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RunResult:
     """Run every step after the steps it needs; returns the values of all outputs.
 
     Steps that do not need each other run at the same time, as many at once as the
     executor has ``slots`` (one for the local executor, the cluster's CPUs for Ray).
+
+    ``stop`` is asked before each step: when it answers True the run ends ``cancelled``
+    (a step already running finishes first; a step cannot be interrupted safely).
 
     ``on_start`` is called with the run id once the run is recorded (before any step),
     so a caller running this in the background can answer with the id at once.
@@ -114,6 +118,7 @@ def run_pipeline(
     values: dict[str, Any] = dict(params)
     hashes: dict[str, str] = {k: content_hash(v) for k, v in params.items()}
     failure: tuple[str, str] | None = None  # the first failed step and its error
+    cancelled_before: str | None = None  # the step that ``stop`` kept from starting
     pending = list(steps)
     running: dict[Future[_Done], Step] = {}
     # An executor from a plug-in written before ``slots`` existed runs one step at a time.
@@ -123,7 +128,10 @@ def run_pipeline(
             # Start every step whose inputs are all there, in graph order, while the
             # executor has room; none after a failure.
             for step in [s for s in pending if all(i in values for i in s.inputs)]:
-                if failure is not None or len(running) >= slots:
+                if failure is not None or cancelled_before is not None or len(running) >= slots:
+                    break
+                if stop is not None and stop():
+                    cancelled_before = step.name
                     break
                 pending.remove(step)
                 key = step_key(step.code_hash(), {i: hashes[i] for i in step.inputs})
@@ -148,6 +156,15 @@ def run_pipeline(
                     values[key_name] = value
                     hashes[key_name] = content_hash(value)
                 result.steps.append(StepOutcome(step.name, done.cached, done.seconds))
+    if failure is None and cancelled_before is not None:
+        with db.write() as session:
+            repo.finish_run(session, run.id, "cancelled", {},
+                            f"cancelled before {cancelled_before}")
+            audit.record(session, project=project, actor=actor,
+                         action="pipeline.run.cancel", target=f"pipeline:{recorded}",
+                         detail={"run_id": run.id, "before": cancelled_before})
+        result.status = "cancelled"
+        return result
     if failure is not None:
         failed, detail = failure
         with db.write() as session:

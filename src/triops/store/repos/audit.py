@@ -52,3 +52,19 @@ def under_target(session: Session, project: str, actions: Sequence[str], prefix:
         .order_by(AuditEntry.id.desc()).limit(limit)
     )
     return list(session.scalars(query))
+
+
+def of_actions(session: Session, project: str, actions: Sequence[str],
+               limit: int = 200) -> list[AuditEntry]:
+    """The entries of some actions on any target, newest first."""
+    query = (
+        select(AuditEntry).where(AuditEntry.project == project,
+                                 AuditEntry.action.in_(list(actions)))
+        .order_by(AuditEntry.id.desc()).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def get_entry(session: Session, project: str, entry_id: int) -> AuditEntry | None:
+    entry = session.get(AuditEntry, entry_id)
+    return entry if entry is not None and entry.project == project else None
