@@ -354,6 +354,9 @@ def summarise(results: dict[str, dict], rss: list[list[tuple[float, float]]], se
         kinds[kind] = {"requests": total, "ok": ok, "req_per_s": ok / seconds,
                        "errors": total - ok, "error_rate": (total - ok) / total if total else 0,
                        "errors_by_kind": {k: v for k, v in r["outcomes"].items() if k != "ok"},
+                       # Answers other than 2xx; the rest are transport errors (the
+                       # killed replica: requests in flight, then refused connections).
+                       "http_errors": sum(v for k, v in r["outcomes"].items() if k.isdigit()),
                        "p50_ms": percentile(lat, 0.50), "p99_ms": percentile(lat, 0.99),
                        "per_replica": r["per_replica"]}
     memory = []
@@ -374,14 +377,16 @@ def summarise(results: dict[str, dict], rss: list[list[tuple[float, float]]], se
 def report_soak(soak: dict) -> None:
     print(f"\nSoak: {soak['minutes']:g} min on 3 replicas (PostgreSQL), replica 2 "
           f"SIGKILLed at {soak['killed_at_s']:.0f} s; warm-up {soak['warmup_s']:.0f} s\n")
-    print("| kind | offered req/s | ok req/s | errors | error rate | p50 ms | p99 ms "
-          "| acknowledged writes | lost |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| kind | offered req/s | ok req/s | non-2xx answers | transport errors | error rate "
+          "| p50 ms | p99 ms | acknowledged writes | lost |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for kind, k in soak["kinds"].items():
-        errs = ", ".join(f"{n} {e}" for e, n in k["errors_by_kind"].items()) or "0"
-        print(f"| {kind} | {SOAK_RATES[kind]:g} | {k['req_per_s']:.1f} | {errs} | "
-              f"{k['error_rate']:.3%} | {k['p50_ms'] or 0:.1f} | {k['p99_ms'] or 0:.1f} | "
-              f"{soak['acked'].get(kind, '—')} | {soak['lost'].get(kind, '—')} |")
+        transport = ", ".join(f"{n} {e}" for e, n in k["errors_by_kind"].items()
+                              if not e.isdigit()) or "0"
+        print(f"| {kind} | {SOAK_RATES[kind]:g} | {k['req_per_s']:.1f} | {k['http_errors']} | "
+              f"{transport} | {k['error_rate']:.2%} | {k['p50_ms'] or 0:.1f} | "
+              f"{k['p99_ms'] or 0:.1f} | {soak['acked'].get(kind, '—')} | "
+              f"{soak['lost'].get(kind, '—')} |")
     print("\n| replica | RSS start MB | after warm-up | end | max | slope after warm-up "
           "MB/min |")
     print("|---|---|---|---|---|---|")
@@ -390,6 +395,16 @@ def report_soak(soak: dict) -> None:
         print(f"| {m['replica']} | {m['start_mb']:.0f} | {m['after_warmup_mb'] or 0:.0f} | "
               f"{m['end_mb']:.0f} | {m['max_mb']:.0f} | "
               f"{'—' if slope is None else f'{slope:+.2f}'} |")
+    minutes = range(int(soak["minutes"]) + 1)
+    print("\nRSS MB at each minute:\n")
+    print("| replica | " + " | ".join(f"{m} min" for m in minutes) + " |")
+    print("|---|" + "---|" * len(minutes))
+    for m in soak["rss"]:
+        marks = []
+        for minute in minutes:
+            near = [v for t, v in m["samples"] if abs(t - minute * 60) <= RSS_EVERY_S]
+            marks.append(f"{near[0]:.0f}" if near else "—")
+        print(f"| {m['replica']} | " + " | ".join(marks) + " |")
     print(f"\nmonitor runs: {soak['monitor_runs']} (every {MONITOR_INTERVAL_S} s, "
           f"statuses {soak['monitor_statuses']}), smallest gap "
           f"{soak['monitor_min_gap_s']} s, runs in a slot already run: "
