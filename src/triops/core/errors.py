@@ -53,7 +53,10 @@ class Unavailable(TriopsError):
     retry it unchanged after ``Retry-After`` seconds."""
 
     code = "TEMPORARILY_UNAVAILABLE"
-    headers = {"Retry-After": "1"}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
 
 
 class UpstreamTimeout(UpstreamError):
