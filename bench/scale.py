@@ -1,17 +1,21 @@
 """Past one process: OTLP metrics ingest on 1 and 3 replicas, and a soak under failure.
 
-  .venv/bin/python bench/scale.py [--minutes 10] [--skip-ingest] [--skip-soak]
+  PYTHONPATH=src .venv/bin/python bench/scale.py [--minutes 10] [--skip-ingest]
+      [--skip-soak] [--work DIR]
 
-**Ingest.** The same pre-encoded OTLP/HTTP protobuf ``ExportMetricsServiceRequest``
-batches (gauges: ``--series`` series x ``--points`` points per request; every
-connection owns its own series and moves its timestamps forward, so every point is
-stored *and* scored by the series' streaming detector) are POSTed to ``/v1/metrics`` by
-``--senders`` client processes of ``--connections`` HTTP/1.1 keep-alive connections
-each, against (a) one ``triops up`` on SQLite, (b) one on PostgreSQL, (c) three on one
-PostgreSQL database. With three, the clients do the round-robin themselves: every
-connection holds one socket per replica and sends each request to the next replica in
-turn (no proxy process in between to compete for the CPU). The clock runs from the
-first request until the last batch is acknowledged (a 200, sent after its commit).
+**Ingest.** Pre-encoded OTLP/HTTP protobuf ``ExportMetricsServiceRequest`` batches are
+POSTed to ``/v1/metrics`` by ``--senders`` client processes of ``--connections``
+HTTP/1.1 keep-alive connections each. Every connection owns its series and moves their
+timestamps forward, so every point is new. Three shapes (:func:`ingest_plan`): gauges,
+``--series`` x ``--points`` per request, stored and scored by each series' streaming
+detector, against one ``triops up`` on SQLite, one on PostgreSQL and three on one
+PostgreSQL database; the same as counters (stored, not scored: the storage path alone)
+on one and three PostgreSQL replicas; and 2,000 series x 1 point per request on one.
+With three replicas the clients do the round-robin themselves: every connection holds
+one socket per replica and sends each request to the next replica in turn (no proxy
+process in between to compete for the CPU). The clock runs from the first request
+until the last batch is acknowledged (a 200, sent after its commit); the replicas' CPU
+time comes from ``/proc``.
 
 **Soak.** Three replicas on one PostgreSQL database, a fake OpenAI upstream
 (``triops.llm.gateway.local_upstream`` in its own process) and one served model, for
