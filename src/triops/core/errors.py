@@ -48,6 +48,17 @@ class RateLimited(TriopsError):
     code = "RATE_LIMIT_EXCEEDED"
 
 
+class Unavailable(TriopsError):
+    """The server cannot take the request now; nothing was written, so the client can
+    retry it unchanged after ``Retry-After`` seconds."""
+
+    code = "TEMPORARILY_UNAVAILABLE"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
 class UpstreamTimeout(UpstreamError):
     """A service triops calls on the user's behalf did not answer in time."""
 

@@ -31,6 +31,7 @@ STATUS_BY_ERROR: dict[type[errors.TriopsError], int] = {
     errors.PayloadTooLarge: 413,
     errors.RateLimited: 429,
     errors.UpstreamError: 502,
+    errors.Unavailable: 503,
     errors.UpstreamTimeout: 504,
     errors.ConfigError: 500,
 }

@@ -3,7 +3,9 @@
 SQLite runs in WAL mode with a busy timeout and foreign keys on. Writes open their
 transaction with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout
 instead of failing when a read lock would have to be upgraded; reads stay deferred and
-never block each other.
+never block each other. A writer still waiting when the busy timeout runs out gets
+:class:`~triops.core.errors.Unavailable` (a 503 with ``Retry-After``): its transaction
+wrote nothing, and OTLP exporters and the MLflow client retry such an answer.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from triops.core.errors import InvalidInput
+from triops.core.errors import InvalidInput, Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -71,6 +73,20 @@ def _unstorable_values_are_invalid_input() -> Iterator[None]:
         raise InvalidInput(f"a value cannot be stored: {exc}") from exc
 
 
+@contextmanager
+def _busy_sqlite_is_unavailable() -> Iterator[None]:
+    """SQLite's "database is locked" after the busy timeout means other writers held
+    the one write lock all that time: the server is overloaded, the request was not."""
+    try:
+        yield
+    except OperationalError as exc:
+        if "database is locked" not in str(exc.orig):
+            raise
+        raise Unavailable(
+            f"the store was busy with other writes for {SQLITE_BUSY_TIMEOUT_MS // 1000} s; "
+            "nothing was written: retry the request") from exc
+
+
 def _first_line(error: BaseException | None) -> str:
     return str(error).split("\n", 1)[0]
 
@@ -96,7 +112,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with _unstorable_values_are_invalid_input(), self._writer() as session, session.begin():
+        with (_unstorable_values_are_invalid_input(), _busy_sqlite_is_unavailable(),
+              self._writer() as session, session.begin()):
             yield session
 
     def dedicated(self) -> Connection:
