@@ -238,13 +238,14 @@ def document_chunks(db: Database, project: str, name: str,
 
 async def fill_vectors(db: Database, project: str, name: str, embed: EmbedFn) -> int:
     """Embed every chunk that has no vector of the collection's gateway model yet;
-    the number embedded. The local model needs none (it is fitted at search time)."""
+    the number embedded. A local model needs none (its vectors are computed when the
+    index is built)."""
     done, after = 0, 0
     while True:
         def todo(after: int = after) -> tuple[str, list[tuple[int, str, str, str]]]:
             with db.read() as s:
                 row = store.get_collection(s, project, name)
-                if row.embedding == dense.LOCAL_MODEL:
+                if row.embedding in dense.LOCAL_MODELS:
                     return row.embedding, []
                 return row.embedding, store.chunks_without_vectors(
                     s, row.id, row.embedding, after, EMBED_BATCH)
@@ -275,8 +276,8 @@ async def fill_vectors(db: Database, project: str, name: str, embed: EmbedFn) ->
 def index_of(db: Database, project: str, name: str) -> CollectionIndex:
     """The collection's current in-memory index, built if the store has moved on."""
     with db.read() as s:
-        row = store.get_collection(s, project, name)
-        key, revision, model = (db.url, row.id), row.revision, row.embedding
+        collection_id, revision, model = store.collection_state(s, project, name)
+    key = (db.url, collection_id)
     found = CACHE.get(key, revision, model)
     if found is not None:
         return found
@@ -288,8 +289,8 @@ def index_of(db: Database, project: str, name: str) -> CollectionIndex:
             row = store.get_collection(s, project, name)
             revision, model = row.revision, row.embedding
             rows = store.chunk_rows(s, row.id)
-            stored = None if model == dense.LOCAL_MODEL else store.vectors(s, row.id, model)
-        index = build(rows, model, stored)
+            stored = None if model in dense.LOCAL_MODELS else store.vectors(s, row.id, model)
+        index = build(rows, model, stored, previous=CACHE.latest(key))
         CACHE.put(key, revision, model, index)
         return index
 
@@ -297,7 +298,7 @@ def index_of(db: Database, project: str, name: str) -> CollectionIndex:
 def needs_query_vector(db: Database, project: str, name: str) -> str | None:
     """The gateway model a query must be embedded with first, or None (local model)."""
     info = get_collection(db, project, name)
-    return None if info.embedding == dense.LOCAL_MODEL else info.embedding
+    return None if info.embedding in dense.LOCAL_MODELS else info.embedding
 
 
 def search(db: Database, project: str, name: str, query: str, top_k: int = 10, *,

@@ -71,6 +71,17 @@ def get_collection(session: Session, project: str, name: str,
     return row
 
 
+def collection_state(session: Session, project: str, name: str) -> tuple[str, int, str]:
+    """(id, revision, embedding model) of a collection: all a search needs to know that
+    its cached index is current, read without loading the whole row."""
+    found = session.execute(
+        select(RagCollection.id, RagCollection.revision, RagCollection.embedding)
+        .where(RagCollection.project == project, RagCollection.name == name)).first()
+    if found is None:
+        raise NotFound(f"collection '{name}' does not exist in project '{project}'")
+    return found[0], found[1], found[2]
+
+
 def list_collections(session: Session, project: str) -> list[RagCollection]:
     return list(session.scalars(select(RagCollection).where(RagCollection.project == project)
                                 .order_by(RagCollection.name)))
