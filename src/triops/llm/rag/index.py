@@ -21,7 +21,7 @@ from triops.core.errors import InvalidInput
 from triops.llm.rag import dense
 from triops.llm.rag.analysis import ANALYZER
 from triops.llm.rag.lexical import LexicalIndex, LexicalSettings, Vocabulary
-from triops.llm.rag.vector_index import VectorIndex
+from triops.llm.rag.vector_index import PgVectorIndex, VectorIndex
 from triops.store.repos.rag import ChunkRow
 
 #: Indexes kept in memory at once (one per collection); the least recently used goes first.
@@ -35,8 +35,9 @@ class CollectionIndex:
     rows: list[ChunkRow]
     vocabulary: Vocabulary
     lexical: LexicalIndex
-    #: Unit rows, one per chunk; no columns when there is no dense side.
-    dense: VectorIndex
+    #: The dense side's search: in memory (no dimensions when there is no dense side),
+    #: or pgvector's.
+    dense: VectorIndex | PgVectorIndex
     lsa: dense.LsaModel | None
 
     def __len__(self) -> int:
@@ -44,11 +45,11 @@ class CollectionIndex:
 
     @property
     def has_dense(self) -> bool:
-        return self.dense.vectors.shape[1] > 0
+        return self.dense.dim > 0
 
     @property
     def dim(self) -> int:
-        return int(self.dense.vectors.shape[1])
+        return self.dense.dim
 
     def columns(self, text: str) -> np.ndarray:
         return self.vocabulary.columns(ANALYZER.terms(text))
@@ -101,9 +102,11 @@ def chunk_text(row: ChunkRow) -> str:
 
 def build(rows: list[ChunkRow], model: str, stored: dict[int, bytes] | None = None,
           settings: LexicalSettings | None = None, lsa_dim: int = dense.LSA_DIM,
-          previous: CollectionIndex | None = None) -> CollectionIndex:
-    """An index of ``rows``; ``stored`` holds the chunk vectors of a gateway model;
-    ``previous``, an older index of the same collection, lends what is still valid."""
+          previous: CollectionIndex | None = None,
+          in_database: PgVectorIndex | None = None) -> CollectionIndex:
+    """An index of ``rows``; ``stored`` holds the chunk vectors of a gateway model, or
+    ``in_database`` searches them; ``previous``, an older index of the same collection,
+    lends what is still valid."""
     terms = [ANALYZER.terms(chunk_text(r)) for r in rows]
     vocabulary = Vocabulary(terms)
     counts = vocabulary.counts(terms)
@@ -116,6 +119,10 @@ def build(rows: list[ChunkRow], model: str, stored: dict[int, bytes] | None = No
                                VectorIndex(lsa.vectors, ids), lsa)
     # The LSA model is refitted on every change, so only a fixed model's index is reused.
     kept = previous.dense if previous is not None and previous.model == model else None
+    if not isinstance(kept, VectorIndex):
+        kept = None
+    if in_database is not None:
+        return CollectionIndex(model, model, rows, vocabulary, lexical, in_database, None)
     if model == dense.WORDLLAMA:
         matrix, version = _wordllama_vectors(rows, ids, kept), dense.WordLlamaModel.version()
     else:

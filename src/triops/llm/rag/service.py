@@ -20,8 +20,10 @@ from triops.llm.rag import chunking, dense
 from triops.llm.rag.index import CACHE, CollectionIndex, build
 from triops.llm.rag.loaders import SourceDocument
 from triops.llm.rag.retrievers import RETRIEVERS, Query
+from triops.llm.rag.vector_index import PgVectorIndex
 from triops.store.engine import Database
 from triops.store.repos import rag as store
+from triops.store.repos import rag_pgvector
 from triops.store.schema_rag import RagCollection, RagDocument
 
 #: Documents written per transaction during an ingest.
@@ -289,10 +291,25 @@ def index_of(db: Database, project: str, name: str) -> CollectionIndex:
             row = store.get_collection(s, project, name)
             revision, model = row.revision, row.embedding
             rows = store.chunk_rows(s, row.id)
-            stored = None if model in dense.LOCAL_MODELS else store.vectors(s, row.id, model)
-        index = build(rows, model, stored, previous=CACHE.latest(key))
+            in_database = model not in dense.LOCAL_MODELS and rag_pgvector.available(s)
+            stored = None if model in dense.LOCAL_MODELS or in_database else store.vectors(
+                s, row.id, model)
+        searcher = _pgvector_index(db, collection_id, model, rows) if in_database else None
+        index = build(rows, model, stored, previous=CACHE.latest(key), in_database=searcher)
         CACHE.put(key, revision, model, index)
         return index
+
+
+def _pgvector_index(db: Database, collection_id: str, model: str,
+                    rows: list[store.ChunkRow]) -> PgVectorIndex:
+    """pgvector's search of the model's vectors, once those stored before the extension
+    was installed are copied into its table."""
+    with db.write() as s:
+        todo = rag_pgvector.missing(s, collection_id, model)
+        rag_pgvector.put(s, model, [(c, dense.from_bytes(v)) for c, v in todo])
+        dim = store.vector_dim(s, collection_id, model)
+    ids = np.fromiter((r.chunk_id for r in rows), dtype=np.int64, count=len(rows))
+    return PgVectorIndex(db, collection_id, model, ids, dim)
 
 
 def needs_query_vector(db: Database, project: str, name: str) -> str | None:

@@ -10,7 +10,9 @@ fusion's 1,000 costs about what a search of 10 does, and vectors can be added an
 removed without a rebuild, so a changed collection keeps its trained cells.
 
 An index holds the vectors of one model only: it is built per index version and keyed
-by chunk id, so vectors of two models never meet in one index.
+by chunk id, so vectors of two models never meet in one index. On PostgreSQL with the
+``vector`` extension, :class:`PgVectorIndex` searches a gateway model's vectors in the
+database instead (``store/repos/rag_pgvector.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from triops.llm.rag.lexical import top_k
+from triops.store.engine import Database
+from triops.store.repos import rag_pgvector
 
 #: Chunks from which the approximate index is used; below, exact search is as fast.
 APPROXIMATE_FROM = 20_000
@@ -70,6 +74,10 @@ class VectorIndex:
     @property
     def approximate(self) -> bool:
         return self.ivf is not None
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
 
     def _build_ivf(self, previous: VectorIndex | None) -> None:
         faiss = _faiss()
@@ -135,3 +143,27 @@ class VectorIndex:
         best = top_k(scores, k)
         best = best[np.isfinite(scores[best])]
         return best, scores[best]
+
+
+class PgVectorIndex:
+    """A gateway model's vectors searched inside PostgreSQL by pgvector: the same
+    ``search`` as :class:`VectorIndex`, with no copy of the vectors in memory."""
+
+    approximate = False
+
+    def __init__(self, db: Database, collection_id: str, model: str, chunk_ids: np.ndarray,
+                 dim: int) -> None:
+        self.db, self.collection_id, self.model = db, collection_id, model
+        self.chunk_ids, self.dim = chunk_ids, dim
+
+    def search(self, vector: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        only = None if allowed is None else self.chunk_ids[allowed].tolist()
+        with self.db.read() as s:
+            found = rag_pgvector.nearest(s, self.collection_id, self.model, vector, k, only)
+        ids = np.asarray([c for c, _ in found], dtype=np.int64)
+        positions = np.searchsorted(self.chunk_ids, ids)
+        known = (positions < self.chunk_ids.size) & (
+            self.chunk_ids[positions.clip(max=max(self.chunk_ids.size - 1, 0))] == ids)
+        scores = np.asarray([s for _, s in found], dtype=np.float32)
+        return positions[known].astype(np.int64), scores[known]

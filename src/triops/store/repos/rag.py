@@ -225,6 +225,14 @@ def vectors(session: Session, collection_id: str, model: str) -> dict[int, bytes
         .where(RagChunk.collection_id == collection_id, RagVector.model == model)).all())
 
 
+def vector_dim(session: Session, collection_id: str, model: str) -> int:
+    """Dimensions of the collection's ``model`` vectors (0 when it has none yet)."""
+    found = session.scalar(
+        select(RagVector.dim).join(RagChunk, RagChunk.id == RagVector.chunk_id)
+        .where(RagChunk.collection_id == collection_id, RagVector.model == model).limit(1))
+    return int(found or 0)
+
+
 def chunks_without_vectors(session: Session, collection_id: str, model: str, after: int,
                            limit: int) -> list[tuple[int, str, str, str]]:
     """(chunk id, title, heading, text) of chunks after chunk id ``after`` that have no
