@@ -152,6 +152,9 @@ def main() -> None:
         corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
         qfile.write_text("".join(json.dumps(q) + "\n" for q in queries))
         store = f"sqlite:///{work / 'rag.db'}"
+        subprocess.run([sys.executable, "-m", "triops", "db", "upgrade", "--store", store],
+                       check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                       stdout=subprocess.DEVNULL)
         started = time.perf_counter()
         triops_cli("ingest", "--collection", "cranfield", "--input", str(corpus),
                    "--store", store)

@@ -46,6 +46,10 @@ def corpus(n: int, words_per_chunk: int = 60) -> list[dict]:
             for i, row in enumerate(picks)]
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
@@ -109,7 +113,7 @@ def main() -> None:
                     dense_ids.append([h.doc_id for h in found.hits])
         db.dispose()
         exact = [[docs[i]["_id"] for i in np.argsort(-(vectors @ q))[:10]] for q in qvecs]
-        print(f"load average {open('/proc/loadavg').read().split()[:3]}")
+        print(f"load average {load_average()}")
         print(f"triops: {args.chunks} chunks, {args.dim} dims; ingest {ingest_s:.1f} s "
               f"({args.chunks / ingest_s:,.0f} chunks/s; chunking and rows {chunked_s:.1f} s, "
               f"vectors {ingest_s - chunked_s:.1f} s); index build at first search "
@@ -132,8 +136,9 @@ def main() -> None:
         peer = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"chromadb 1.5.9: ingest {peer['ingest_s']:.1f} s "
               f"({args.chunks / peer['ingest_s']:,.0f} chunks/s); dense top-10: "
-              f"{latency(peer['query_ms'])}; against exact search: {recall(peer['ids'], exact)}")
-        print(f"load average {open('/proc/loadavg').read().split()[:3]}")
+              f"{latency(peer['query_ms'])}; against exact search: "
+              f"{recall(peer['ids'], exact)}")
+        print(f"load average {load_average()}")
         print(f"ingest ratio triops/chromadb: {peer['ingest_s'] / ingest_s:.2f}x as fast")
 
 

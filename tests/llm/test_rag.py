@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+import sqlalchemy as sa
 from tests.llm.rag_files import BILLING_HTML, CORPUS_JSONL, HANDBOOK_MD, pdf_with_text
 from typer.testing import CliRunner
 
@@ -153,7 +153,7 @@ def test_gateway_model_vectors_are_stored_per_model_and_never_mixed(corpus):
     # it (SQLite, and this machine's PostgreSQL) the vectors are searched in memory.
     with corpus.read() as s:
         in_database = rag_pgvector.available(s)
-        assert in_database == (not corpus.is_sqlite and s.execute(text(
+        assert in_database == (not corpus.is_sqlite and s.execute(sa.text(
             "SELECT count(*) FROM pg_extension WHERE extname = 'vector'")).scalar() > 0)
     searcher = index_of(corpus, P, "kb").dense
     assert isinstance(searcher, PgVectorIndex if in_database else VectorIndex)
