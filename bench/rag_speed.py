@@ -103,8 +103,9 @@ def main() -> None:
         build_s = time.perf_counter() - started
         times: dict[str, list[float]] = {"hybrid": [], "dense": [], "lexical": []}
         dense_ids = []
-        for text, vec in zip(qtexts, qvecs, strict=True):
-            for retriever, spent in times.items():
+        # One retriever's queries after another, as chromadb's run below does.
+        for retriever, spent in times.items():
+            for text, vec in zip(qtexts, qvecs, strict=True):
                 t = time.perf_counter()
                 found = rag.search(db, "default", "bench", text, 10, query_vector=vec,
                                    retriever=retriever)

@@ -53,10 +53,20 @@ def one_blas_thread() -> Any:
     return _BLAS.limit(limits=1, user_api="blas")
 
 
-def _faiss() -> Any:
-    import faiss  # imported on first use: a small collection never needs it
+_FAISS: Any = None
 
-    return faiss
+
+def _faiss() -> Any:
+    """faiss, imported on first use (a small collection never needs it), with one
+    OpenMP thread: a single query gains nothing from more, and on busy cores its
+    threads waiting for each other put a 100k-chunk search's p99 at 3 ms against 0.8."""
+    global _FAISS
+    if _FAISS is None:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        _FAISS = faiss
+    return _FAISS
 
 
 class VectorIndex:
