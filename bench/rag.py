@@ -1,5 +1,6 @@
 """Retrieval quality on Cranfield: triops' hybrid (through the CLI contract) beside bm25s,
-triops' lexical and dense sides alone, and a cross-validation of the default settings.
+triops' lexical and dense sides alone, both local embedding models (``lsa`` and
+``wordllama``), and a cross-validation of the default settings and model.
 
     python bench/rag.py                 # the runs and the table (about a minute)
     python bench/rag.py --cv            # also: 5-fold cross-validation over query folds
@@ -103,10 +104,13 @@ def cross_validate(docs: list[dict], queries: list[dict], qrels: dict, folds: in
     for d in docs:
         for p in chunking.chunk(d["text"]) or [chunking.Piece("", d["title"], 0)]:
             rows.append(ChunkRow(len(rows), d["_id"], d["title"], p.heading, p.text, {}))
-    grid = [(fb, dim, k) for fb in (0, 5, 10) for dim in (64, 128, 256) for k in (30, 60)]
+    # (model, feedback chunks, LSA dimensions, RRF k); wordllama's dimensions are fixed.
+    grid = [("lsa", fb, dim, k) for fb in (0, 5, 10) for dim in (64, 128, 256)
+            for k in (30, 60)]
+    grid += [("wordllama", fb, 256, k) for fb in (0, 5, 10) for k in (30, 60)]
     per_query: dict[tuple, dict[str, float]] = {}
-    for fb, dim, k in grid:
-        built = index.build(rows, "lsa", settings=LexicalSettings(feedback_docs=fb),
+    for model, fb, dim, k in grid:
+        built = index.build(rows, model, settings=LexicalSettings(feedback_docs=fb),
                             lsa_dim=dim)
         hybrid = retrievers.Hybrid(rrf_k=k)
         out = {}
@@ -116,20 +120,23 @@ def cross_validate(docs: list[dict], queries: list[dict], qrels: dict, folds: in
                     for p, s in zip(found.positions.tolist(), found.scores.tolist(), strict=True)]
             ranked = [h.doc_id for h in best_per_document(hits, 100)]
             out[q["_id"]] = measures(ranked, qrels.get(q["_id"], {}))[0]
-        per_query[(fb, dim, k)] = out
+        per_query[(model, fb, dim, k)] = out
     qids = [q["_id"] for q in queries]
-    held = []
-    for f in range(folds):
-        test = qids[f::folds]
-        train = [q for q in qids if q not in set(test)]
-        best = max(grid, key=lambda c: sum(per_query[c][q] for q in train))
-        held_out = sum(per_query[best][q] for q in test) / len(test)
-        held.append((held_out, len(test)))
-        print(f"fold {f + 1}: chosen feedback_docs={best[0]} lsa_dim={best[1]} rrf_k={best[2]}"
-              f" -> held-out nDCG@10 {held_out:.4f}")
-    total = sum(h * n for h, n in held) / sum(n for _, n in held)
-    print(f"cross-validated nDCG@10 (each fold scored with settings chosen without it): "
-          f"{total:.4f}")
+    for label, choices in (("any model", grid),
+                           *((f"{m} only", [c for c in grid if c[0] == m])
+                             for m in ("lsa", "wordllama"))):
+        held = []
+        for f in range(folds):
+            test = qids[f::folds]
+            train = [q for q in qids if q not in set(test)]
+            best = max(choices, key=lambda c: sum(per_query[c][q] for q in train))
+            held_out = sum(per_query[best][q] for q in test) / len(test)
+            held.append((held_out, len(test)))
+            print(f"[{label}] fold {f + 1}: chosen model={best[0]} feedback_docs={best[1]} "
+                  f"dim={best[2]} rrf_k={best[3]} -> held-out nDCG@10 {held_out:.4f}")
+        total = sum(h * n for h, n in held) / sum(n for _, n in held)
+        print(f"[{label}] cross-validated nDCG@10 (each fold scored with settings chosen "
+              f"without it): {total:.4f}")
 
 
 def main() -> None:
@@ -145,17 +152,25 @@ def main() -> None:
         corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
         qfile.write_text("".join(json.dumps(q) + "\n" for q in queries))
         store = f"sqlite:///{work / 'rag.db'}"
+        subprocess.run([sys.executable, "-m", "triops", "db", "upgrade", "--store", store],
+                       check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                       stdout=subprocess.DEVNULL)
         started = time.perf_counter()
         triops_cli("ingest", "--collection", "cranfield", "--input", str(corpus),
                    "--store", store)
         ingest_s = time.perf_counter() - started
+        triops_cli("ingest", "--collection", "cranfield-wordllama", "--input", str(corpus),
+                   "--embedding", "wordllama", "--store", store)
         results = {}
-        for retriever in ("hybrid", "lexical", "dense"):
-            out = work / f"{retriever}.txt"
-            triops_cli("search", "--collection", "cranfield", "--queries", str(qfile),
+        for collection, retriever in (("cranfield", "hybrid"), ("cranfield", "lexical"),
+                                      ("cranfield", "dense"), ("cranfield-wordllama", "hybrid"),
+                                      ("cranfield-wordllama", "dense")):
+            out = work / f"{collection}-{retriever}.txt"
+            triops_cli("search", "--collection", collection, "--queries", str(qfile),
                        "--top-k", "100", "--output", str(out), "--retriever", retriever,
                        "--store", store)
-            results[f"triops {retriever}"] = score(read_run(out), qrels, qids)
+            name = f"triops {retriever}" + (" wordllama" if "wordllama" in collection else "")
+            results[name] = score(read_run(out), qrels, qids)
         python = peer_venv.ensure("bm25s", ["bm25s==0.3.16", "PyStemmer==3.1.0"])
         out = work / "bm25s.txt"
         subprocess.run([str(python), str(ROOT / "bench" / "peers" / "bm25s_run.py"),
@@ -163,9 +178,9 @@ def main() -> None:
         results["bm25s 0.3.16"] = score(read_run(out), qrels, qids)
     print(f"Cranfield: {len(docs)} documents, {len(queries)} queries; "
           f"triops ingest {ingest_s:.1f} s (CLI, with start-up)")
-    print(f"{'run':22s} {'nDCG@10':>8s} {'R@100':>8s} {'MRR@10':>8s}")
+    print(f"{'run':26s} {'nDCG@10':>8s} {'R@100':>8s} {'MRR@10':>8s}")
     for name, (ndcg, recall, mrr) in results.items():
-        print(f"{name:22s} {ndcg:8.4f} {recall:8.4f} {mrr:8.4f}")
+        print(f"{name:26s} {ndcg:8.4f} {recall:8.4f} {mrr:8.4f}")
     ratio = results["triops hybrid"][0] / results["bm25s 0.3.16"][0]
     print(f"hybrid / bm25s nDCG@10: {ratio:.3f}")
     if args.cv:

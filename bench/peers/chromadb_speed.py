@@ -3,7 +3,8 @@ rate and query latency (runs in chromadb's own venv).
 
     python chromadb_speed.py corpus.jsonl vectors.npy queries.npy TOP_K
 
-Prints one JSON line: {"ingest_s", "query_ms": [...]}.
+Prints one JSON line: {"ingest_s", "query_ms": [...], "ids": [[...], ...]} (each query's
+ids, best first).
 """
 
 import json
@@ -29,9 +30,10 @@ with tempfile.TemporaryDirectory() as home:
         collection.add(ids=[d["_id"] for d in part], documents=[d["text"] for d in part],
                        embeddings=vectors[i:i + batch].tolist())
     ingest_s = time.perf_counter() - started
-    times = []
+    times, found = [], []
     for q in queries:
         t = time.perf_counter()
-        collection.query(query_embeddings=[q.tolist()], n_results=int(top_k))
+        result = collection.query(query_embeddings=[q.tolist()], n_results=int(top_k))
         times.append((time.perf_counter() - t) * 1000)
-print(json.dumps({"ingest_s": ingest_s, "query_ms": times}))
+        found.append(result["ids"][0])
+print(json.dumps({"ingest_s": ingest_s, "query_ms": times, "ids": found}))

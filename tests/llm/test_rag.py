@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from tests.llm.rag_files import BILLING_HTML, CORPUS_JSONL, HANDBOOK_MD, pdf_with_text
 from typer.testing import CliRunner
 
@@ -16,6 +17,9 @@ from triops.core.errors import AlreadyExists, InvalidInput, NotFound
 from triops.llm import rag
 from triops.llm.rag import chunking
 from triops.llm.rag.retrievers import RRF_K
+from triops.llm.rag.service import index_of
+from triops.llm.rag.vector_index import PgVectorIndex, VectorIndex
+from triops.store.repos import rag_pgvector
 
 P = "default"
 
@@ -145,6 +149,30 @@ def test_gateway_model_vectors_are_stored_per_model_and_never_mixed(corpus):
     assert result.hits[0].doc_id == "billing.html"
     assert result.index_version == "gateway:hash-64"
     assert rag.needs_query_vector(corpus, P, "kb") == "gateway:hash-64"
+    # pgvector searches in the database only where the extension is installed; without
+    # it (SQLite, and this machine's PostgreSQL) the vectors are searched in memory.
+    with corpus.read() as s:
+        in_database = rag_pgvector.available(s)
+        assert in_database == (not corpus.is_sqlite and s.execute(sa.text(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'vector'")).scalar() > 0)
+    searcher = index_of(corpus, P, "kb").dense
+    assert isinstance(searcher, PgVectorIndex if in_database else VectorIndex)
+
+
+def test_wordllama_collection_works_offline_and_keeps_vectors_across_revisions(db):
+    rag.create_collection(db, P, "wl", "t", embedding="wordllama")
+    _ingest(db, "wl", [("corpus.jsonl", CORPUS_JSONL.encode()),
+                       ("billing.html", BILLING_HTML.encode())])
+    result = rag.search(db, P, "wl", "how long does a refund take", 2, retriever="dense")
+    assert result.hits[0].doc_id == "billing.html"
+    assert result.index_version.startswith("wordllama-l2_supercat-256@")
+    assert rag.needs_query_vector(db, P, "wl") is None
+    before = index_of(db, P, "wl")
+    _ingest(db, "wl", [("handbook.md", HANDBOOK_MD.encode())])
+    after = index_of(db, P, "wl")
+    assert len(after) > len(before) and after.version == before.version
+    kept = np.isin(after.dense.chunk_ids, before.dense.chunk_ids)
+    assert np.array_equal(after.dense.vectors[kept], before.dense.vectors)
 
 
 def test_chunking_packs_paragraphs_and_overlaps():

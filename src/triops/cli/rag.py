@@ -35,8 +35,8 @@ def ingest(
     collection: CollectionOpt,
     input: Annotated[Path, typer.Option("--input", "-i", help="A file (jsonl, txt, md, html, "
                                         "pdf) or a folder of them")],
-    embedding: Annotated[str, typer.Option(help="Model of a new collection: 'lsa' (local) "
-                                           "or 'gateway:<model>'")] = "lsa",
+    embedding: Annotated[str, typer.Option(help="Model of a new collection: 'lsa' or "
+                                           "'wordllama' (local) or 'gateway:<model>'")] = "lsa",
     max_tokens: Annotated[int | None, typer.Option(help="Chunk size of a new collection")] = None,
     overlap: Annotated[int | None, typer.Option(help="Chunk overlap of a new collection")] = None,
     project: ProjectOpt = DEFAULT_PROJECT,

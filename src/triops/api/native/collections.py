@@ -171,7 +171,7 @@ async def set_embedding(name: str, body: CollectionPatch, request: Request,
     runtime = runtime_of(request)
     info = await asyncio.to_thread(rag.set_embedding, runtime.db, caller.project, name,
                                    body.embedding)
-    if info.embedding != rag.LOCAL_MODEL:
+    if info.embedding not in rag.LOCAL_MODELS:
         await rag.fill_vectors(runtime.db, caller.project, name,
                                _embedder(runtime, caller, info.embedding))
         info = await asyncio.to_thread(rag.get_collection, runtime.db, caller.project, name)
@@ -190,7 +190,7 @@ async def _ingest(runtime: Runtime, caller: Caller, name: str,
     model = (await asyncio.to_thread(rag.get_collection, runtime.db, caller.project,
                                      name)).embedding
     embedded = 0
-    if model != rag.LOCAL_MODEL:
+    if model not in rag.LOCAL_MODELS:
         embedded = await rag.fill_vectors(runtime.db, caller.project, name,
                                           _embedder(runtime, caller, model))
     return IngestOut(**report.as_dict(), embedded=embedded)

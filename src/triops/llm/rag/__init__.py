@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from triops.core.faces import lazy_names
 
 if TYPE_CHECKING:
-    from triops.llm.rag.dense import GATEWAY_PREFIX, LOCAL_MODEL
+    from triops.llm.rag.dense import GATEWAY_PREFIX, LOCAL_MODEL, LOCAL_MODELS
     from triops.llm.rag.loaders import SUFFIXES, SourceDocument, from_bytes, from_path
     from triops.llm.rag.retrievers import RETRIEVERS, Query, Ranked, Retriever
     from triops.llm.rag.service import (
@@ -41,7 +41,7 @@ _SERVICE = ("CollectionInfo", "EmbedFn", "Hit", "IngestReport", "SearchResult",
             "document_chunks", "fill_vectors", "get_collection", "ingest", "list_collections",
             "list_documents", "needs_query_vector", "search", "set_embedding")
 _HOMES = {
-    "GATEWAY_PREFIX": "dense", "LOCAL_MODEL": "dense",
+    "GATEWAY_PREFIX": "dense", "LOCAL_MODEL": "dense", "LOCAL_MODELS": "dense",
     **{name: "loaders" for name in ("SUFFIXES", "SourceDocument", "from_bytes", "from_path")},
     **{name: "retrievers" for name in ("RETRIEVERS", "Query", "Ranked", "Retriever")},
     **{name: "service" for name in _SERVICE},
@@ -51,6 +51,7 @@ __getattr__ = lazy_names(__name__, _HOMES)
 __all__ = [
     "GATEWAY_PREFIX",
     "LOCAL_MODEL",
+    "LOCAL_MODELS",
     "RETRIEVERS",
     "SUFFIXES",
     "CollectionInfo",

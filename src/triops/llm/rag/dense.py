@@ -1,27 +1,35 @@
-"""The dense side of retrieval: vectors for chunks and queries, cosine by exact search.
+"""The dense side of retrieval: vectors for chunks and queries (searched by
+:mod:`triops.llm.rag.vector_index`).
 
-Two kinds of embedding model:
+Three kinds of embedding model:
 
 - ``lsa`` — the local default. Latent semantic analysis fitted on the collection itself
   (sublinear TF-IDF, then a truncated SVD to ``LSA_DIM`` dimensions, as scikit-learn's
   ``TruncatedSVD`` does, with scipy's ARPACK solver). It needs no weights from anywhere,
   so it works offline on a fresh machine; it learns which terms occur together in *this*
   collection, and it is refitted when the collection changes.
+- ``wordllama`` — WordLlama's ``l2_supercat`` model (256 dimensions, MIT), whose weights
+  and tokenizer ship inside the ``wordllama`` package: it is loaded from the package's
+  own folder with downloads off, so it works offline. A text's vector is the
+  average of its tokens' vectors; computed when the index is built (nothing stored).
 - ``gateway:<model>`` — any embedding model the gateway routes to (``/v1/embeddings``);
   the vectors are computed at ingest and stored per (chunk, model).
-
-Search is exact (one matrix product over unit vectors): at 100k chunks of 128 or 1,536
-dimensions it takes milliseconds, so no approximate index is needed at that size.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 LOCAL_MODEL = "lsa"
+WORDLLAMA = "wordllama"
+#: Models computed in process, never through the gateway (no stored vectors).
+LOCAL_MODELS = (LOCAL_MODEL, WORDLLAMA)
 GATEWAY_PREFIX = "gateway:"
 #: Dimensions of the local model (fewer on a collection too small for them); chosen with
 #: the other defaults by cross-validation over query folds (docs/rag.md).
@@ -33,12 +41,13 @@ SVD_ITERATIONS = 5
 
 def check_model(name: str) -> str:
     """The model name, or ValueError saying what is accepted."""
-    if name == LOCAL_MODEL:
+    if name in LOCAL_MODELS:
         return name
     if name.startswith(GATEWAY_PREFIX) and len(name) > len(GATEWAY_PREFIX):
         return name
     raise ValueError(f"unknown embedding model {name!r}: use '{LOCAL_MODEL}' (local, fitted on "
-                     f"the collection) or '{GATEWAY_PREFIX}<model>' (the gateway's embeddings)")
+                     f"the collection), '{WORDLLAMA}' (local, shipped in the wordllama "
+                     f"package) or '{GATEWAY_PREFIX}<model>' (the gateway's embeddings)")
 
 
 def normalise(matrix: np.ndarray) -> np.ndarray:
@@ -95,6 +104,42 @@ def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int) -> np.ndarray:
     small = np.asarray((matrix.T @ basis).T)  # width × columns
     _, _, vt = np.linalg.svd(small, full_matrices=False)
     return vt[:k].astype(np.float32)
+
+
+class WordLlamaModel:
+    """The ``wordllama`` package's ``l2_supercat`` model, 256 dimensions, loaded once per
+    process from the files the package ships."""
+
+    _loaded: Any = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def _model(cls) -> Any:
+        with cls._lock:
+            if cls._loaded is None:
+                from pathlib import Path
+
+                import wordllama
+
+                # The package looks for its tokenizer under a cache folder, not its own
+                # ``tokenizers/`` (where the wheel puts it): naming its own folder as
+                # the cache finds both files there, and downloads stay off.
+                cls._loaded = wordllama.WordLlama.load(
+                    "l2_supercat", cache_dir=Path(wordllama.__file__).parent,
+                    disable_download=True)
+            return cls._loaded
+
+    @staticmethod
+    def version() -> str:
+        from importlib.metadata import version
+
+        return f"{WORDLLAMA}-l2_supercat-256@{version('wordllama')}"
+
+    @classmethod
+    def embed(cls, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 256), dtype=np.float32)
+        return normalise(np.asarray(cls._model().embed(list(texts)), dtype=np.float32))
 
 
 def fingerprint(chunk_ids: np.ndarray) -> str:

@@ -1,9 +1,11 @@
-"""A collection's in-memory index: lexical matrix, dense vectors, and what to filter on.
+"""A collection's in-memory index: lexical matrix, dense vector index, and what to filter on.
 
 Built from the store's rows on first search and kept while the collection's revision
 and embedding model stay the same; any write bumps the revision, so the next search
-builds afresh. The rows stay the truth: an index is never written back, and a server
-that restarts rebuilds it.
+builds afresh — from the previous index of the same model where it can (a chunk's
+vector under one model never changes, so only the chunks that came and went are
+embedded and filed). The rows stay the truth: an index is never written back, and a
+server that restarts rebuilds it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from triops.core.errors import InvalidInput
 from triops.llm.rag import dense
 from triops.llm.rag.analysis import ANALYZER
 from triops.llm.rag.lexical import LexicalIndex, LexicalSettings, Vocabulary
+from triops.llm.rag.vector_index import PgVectorIndex, VectorIndex
 from triops.store.repos.rag import ChunkRow
 
 #: Indexes kept in memory at once (one per collection); the least recently used goes first.
@@ -32,7 +35,9 @@ class CollectionIndex:
     rows: list[ChunkRow]
     vocabulary: Vocabulary
     lexical: LexicalIndex
-    vectors: np.ndarray  # unit rows, one per chunk; no columns when there is no dense side
+    #: The dense side's search: in memory (no dimensions when there is no dense side),
+    #: or pgvector's.
+    dense: VectorIndex | PgVectorIndex
     lsa: dense.LsaModel | None
 
     def __len__(self) -> int:
@@ -40,14 +45,23 @@ class CollectionIndex:
 
     @property
     def has_dense(self) -> bool:
-        return self.vectors.shape[1] > 0
+        return self.dense.dim > 0
+
+    @property
+    def dim(self) -> int:
+        return self.dense.dim
 
     def columns(self, text: str) -> np.ndarray:
         return self.vocabulary.columns(ANALYZER.terms(text))
 
-    def local_query_vector(self, text: str) -> np.ndarray:
-        assert self.lsa is not None
-        return self.lsa.embed(self.vocabulary.counts([ANALYZER.terms(text)]))[0]
+    def local_query_vector(self, text: str) -> np.ndarray | None:
+        """The query's vector under a local model; None for a gateway model (the caller
+        embeds the query through the gateway)."""
+        if self.lsa is not None:
+            return self.lsa.embed(self.vocabulary.counts([ANALYZER.terms(text)]))[0]
+        if self.model == dense.WORDLLAMA:
+            return dense.WordLlamaModel.embed([text])[0]
+        return None
 
     def mask(self, filters: dict[str, Any] | None) -> np.ndarray | None:
         """Chunks whose document matches every filter (None: no filter, all match)."""
@@ -81,11 +95,19 @@ def _hashable(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
+def chunk_text(row: ChunkRow) -> str:
+    """What a chunk is indexed and embedded as: its title, heading path and text."""
+    return f"{row.title}\n{row.heading}\n{row.text}"
+
+
 def build(rows: list[ChunkRow], model: str, stored: dict[int, bytes] | None = None,
-          settings: LexicalSettings | None = None, lsa_dim: int = dense.LSA_DIM
-          ) -> CollectionIndex:
-    """An index of ``rows``; ``stored`` holds the chunk vectors of a gateway model."""
-    terms = [ANALYZER.terms(f"{r.title}\n{r.heading}\n{r.text}") for r in rows]
+          settings: LexicalSettings | None = None, lsa_dim: int = dense.LSA_DIM,
+          previous: CollectionIndex | None = None,
+          in_database: PgVectorIndex | None = None) -> CollectionIndex:
+    """An index of ``rows``; ``stored`` holds the chunk vectors of a gateway model, or
+    ``in_database`` searches them; ``previous``, an older index of the same collection,
+    lends what is still valid."""
+    terms = [ANALYZER.terms(chunk_text(r)) for r in rows]
     vocabulary = Vocabulary(terms)
     counts = vocabulary.counts(terms)
     lexical = LexicalIndex(counts, settings or LexicalSettings())
@@ -93,15 +115,45 @@ def build(rows: list[ChunkRow], model: str, stored: dict[int, bytes] | None = No
     if model == dense.LOCAL_MODEL:
         lsa = dense.LsaModel(counts, lsa_dim)
         version = f"lsa-{lsa.dim}@{dense.fingerprint(ids)}"
-        return CollectionIndex(model, version, rows, vocabulary, lexical, lsa.vectors, lsa)
-    stored = stored or {}
+        return CollectionIndex(model, version, rows, vocabulary, lexical,
+                               VectorIndex(lsa.vectors, ids), lsa)
+    # The LSA model is refitted on every change, so only a fixed model's index is reused.
+    kept = previous.dense if previous is not None and previous.model == model else None
+    if not isinstance(kept, VectorIndex):
+        kept = None
+    if in_database is not None:
+        return CollectionIndex(model, model, rows, vocabulary, lexical, in_database, None)
+    if model == dense.WORDLLAMA:
+        matrix, version = _wordllama_vectors(rows, ids, kept), dense.WordLlamaModel.version()
+    else:
+        matrix, version = _stored_vectors(rows, stored or {}), model
+    return CollectionIndex(model, version, rows, vocabulary, lexical,
+                           VectorIndex(matrix, ids, kept), None)
+
+
+def _wordllama_vectors(rows: list[ChunkRow], ids: np.ndarray,
+                       kept: VectorIndex | None) -> np.ndarray:
+    matrix = np.zeros((len(rows), 256), dtype=np.float32)
+    todo = np.ones(len(rows), dtype=bool)
+    if kept is not None and kept.vectors.shape[1] == 256 and kept.chunk_ids.size:
+        where = np.searchsorted(kept.chunk_ids, ids).clip(max=kept.chunk_ids.size - 1)
+        known = kept.chunk_ids[where] == ids
+        matrix[known] = kept.vectors[where[known]]
+        todo = ~known
+    positions = np.flatnonzero(todo)
+    if positions.size:
+        matrix[positions] = dense.WordLlamaModel.embed([chunk_text(rows[i]) for i in positions])
+    return matrix
+
+
+def _stored_vectors(rows: list[ChunkRow], stored: dict[int, bytes]) -> np.ndarray:
     dim = next((len(dense.from_bytes(v)) for v in stored.values()), 0)
     matrix = np.zeros((len(rows), dim), dtype=np.float32)
     for i, row in enumerate(rows):
         blob = stored.get(row.chunk_id)
         if blob is not None and len(blob) == dim * 4:
             matrix[i] = dense.from_bytes(blob)
-    return CollectionIndex(model, model, rows, vocabulary, lexical, dense.normalise(matrix), None)
+    return dense.normalise(matrix)
 
 
 class IndexCache:
@@ -112,6 +164,12 @@ class IndexCache:
         self._items: OrderedDict[tuple[str, str], tuple[int, str, CollectionIndex]] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[tuple[str, str], threading.Lock] = {}
+
+    def latest(self, key: tuple[str, str]) -> CollectionIndex | None:
+        """The index kept for the collection, whatever its revision."""
+        with self._lock:
+            found = self._items.get(key)
+            return None if found is None else found[2]
 
     def get(self, key: tuple[str, str], revision: int, model: str) -> CollectionIndex | None:
         with self._lock:

@@ -11,13 +11,13 @@ entry-point group.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from triops.core.registry import Registry
 from triops.llm.rag.index import CollectionIndex
-from triops.llm.rag.lexical import top_k
+from triops.llm.rag.lexical import top_k, top_positive
 
 #: Chosen with the other defaults by cross-validation over query folds (docs/rag.md).
 RRF_K = 30
@@ -52,39 +52,15 @@ RETRIEVERS: Registry[Retriever] = Registry("retriever", group="triops.retrievers
                                            code="UNKNOWN_RETRIEVER")
 
 
-def _ranked(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> Ranked:
-    if allowed is not None:
-        scores = np.where(allowed, scores, -np.inf)
-    top = top_k(scores, k)
-    top = top[np.isfinite(scores[top])]
-    return Ranked(top, scores[top].astype(np.float64))
-
-
-_BLAS = None
-
-
-def one_blas_thread() -> Any:
-    """BLAS limited to one thread for the span of a product. A matrix-vector product is
-    bound by memory, so more threads gain little, and on busy cores they wait for each
-    other: 5,000 × 256 took 38 ms with OpenBLAS' threads and 0.5 ms with one, on two
-    cores shared with other work. A server serves queries in parallel threads anyway."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
 class Lexical:
     name = "lexical"
 
     def rank(self, index: CollectionIndex, query: Query, k: int) -> Ranked:
         cols = index.columns(query.text)
         scores = index.lexical.scores(cols, query.allowed)
-        found = _ranked(scores, query.allowed, k)
-        keep = found.scores > 0  # a chunk with none of the query's terms is no match
-        return Ranked(found.positions[keep], found.scores[keep])
+        # A chunk with none of the query's terms is no match.
+        best = top_positive(scores, k, query.allowed)
+        return Ranked(best, scores[best].astype(np.float64))
 
 
 class Dense:
@@ -93,13 +69,12 @@ class Dense:
     def rank(self, index: CollectionIndex, query: Query, k: int) -> Ranked:
         if not index.has_dense:
             return Ranked(np.empty(0, dtype=np.int64), np.empty(0))
-        vector = query.vector if query.vector is not None else (
-            index.local_query_vector(query.text) if index.lsa is not None else None)
-        if vector is None or vector.shape[0] != index.vectors.shape[1]:
+        vector = query.vector if query.vector is not None else index.local_query_vector(
+            query.text)
+        if vector is None or vector.shape[0] != index.dim:
             return Ranked(np.empty(0, dtype=np.int64), np.empty(0))
-        with one_blas_thread():
-            scores = index.vectors @ vector.astype(np.float32)
-        return _ranked(scores, query.allowed, k)
+        positions, scores = index.dense.search(vector.astype(np.float32), k, query.allowed)
+        return Ranked(positions, scores.astype(np.float64))
 
 
 class Hybrid:

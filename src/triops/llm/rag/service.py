@@ -20,8 +20,10 @@ from triops.llm.rag import chunking, dense
 from triops.llm.rag.index import CACHE, CollectionIndex, build
 from triops.llm.rag.loaders import SourceDocument
 from triops.llm.rag.retrievers import RETRIEVERS, Query
+from triops.llm.rag.vector_index import PgVectorIndex
 from triops.store.engine import Database
 from triops.store.repos import rag as store
+from triops.store.repos import rag_pgvector
 from triops.store.schema_rag import RagCollection, RagDocument
 
 #: Documents written per transaction during an ingest.
@@ -238,13 +240,14 @@ def document_chunks(db: Database, project: str, name: str,
 
 async def fill_vectors(db: Database, project: str, name: str, embed: EmbedFn) -> int:
     """Embed every chunk that has no vector of the collection's gateway model yet;
-    the number embedded. The local model needs none (it is fitted at search time)."""
+    the number embedded. A local model needs none (its vectors are computed when the
+    index is built)."""
     done, after = 0, 0
     while True:
         def todo(after: int = after) -> tuple[str, list[tuple[int, str, str, str]]]:
             with db.read() as s:
                 row = store.get_collection(s, project, name)
-                if row.embedding == dense.LOCAL_MODEL:
+                if row.embedding in dense.LOCAL_MODELS:
                     return row.embedding, []
                 return row.embedding, store.chunks_without_vectors(
                     s, row.id, row.embedding, after, EMBED_BATCH)
@@ -275,8 +278,8 @@ async def fill_vectors(db: Database, project: str, name: str, embed: EmbedFn) ->
 def index_of(db: Database, project: str, name: str) -> CollectionIndex:
     """The collection's current in-memory index, built if the store has moved on."""
     with db.read() as s:
-        row = store.get_collection(s, project, name)
-        key, revision, model = (db.url, row.id), row.revision, row.embedding
+        collection_id, revision, model = store.collection_state(s, project, name)
+    key = (db.url, collection_id)
     found = CACHE.get(key, revision, model)
     if found is not None:
         return found
@@ -288,16 +291,31 @@ def index_of(db: Database, project: str, name: str) -> CollectionIndex:
             row = store.get_collection(s, project, name)
             revision, model = row.revision, row.embedding
             rows = store.chunk_rows(s, row.id)
-            stored = None if model == dense.LOCAL_MODEL else store.vectors(s, row.id, model)
-        index = build(rows, model, stored)
+            in_database = model not in dense.LOCAL_MODELS and rag_pgvector.available(s)
+            stored = None if model in dense.LOCAL_MODELS or in_database else store.vectors(
+                s, row.id, model)
+        searcher = _pgvector_index(db, collection_id, model, rows) if in_database else None
+        index = build(rows, model, stored, previous=CACHE.latest(key), in_database=searcher)
         CACHE.put(key, revision, model, index)
         return index
+
+
+def _pgvector_index(db: Database, collection_id: str, model: str,
+                    rows: list[store.ChunkRow]) -> PgVectorIndex:
+    """pgvector's search of the model's vectors, once those stored before the extension
+    was installed are copied into its table."""
+    with db.write() as s:
+        todo = rag_pgvector.missing(s, collection_id, model)
+        rag_pgvector.put(s, model, [(c, dense.from_bytes(v)) for c, v in todo])
+        dim = store.vector_dim(s, collection_id, model)
+    ids = np.fromiter((r.chunk_id for r in rows), dtype=np.int64, count=len(rows))
+    return PgVectorIndex(db, collection_id, model, ids, dim)
 
 
 def needs_query_vector(db: Database, project: str, name: str) -> str | None:
     """The gateway model a query must be embedded with first, or None (local model)."""
     info = get_collection(db, project, name)
-    return None if info.embedding == dense.LOCAL_MODEL else info.embedding
+    return None if info.embedding in dense.LOCAL_MODELS else info.embedding
 
 
 def search(db: Database, project: str, name: str, query: str, top_k: int = 10, *,

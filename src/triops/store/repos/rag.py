@@ -71,6 +71,17 @@ def get_collection(session: Session, project: str, name: str,
     return row
 
 
+def collection_state(session: Session, project: str, name: str) -> tuple[str, int, str]:
+    """(id, revision, embedding model) of a collection: all a search needs to know that
+    its cached index is current, read without loading the whole row."""
+    found = session.execute(
+        select(RagCollection.id, RagCollection.revision, RagCollection.embedding)
+        .where(RagCollection.project == project, RagCollection.name == name)).first()
+    if found is None:
+        raise NotFound(f"collection '{name}' does not exist in project '{project}'")
+    return found[0], found[1], found[2]
+
+
 def list_collections(session: Session, project: str) -> list[RagCollection]:
     return list(session.scalars(select(RagCollection).where(RagCollection.project == project)
                                 .order_by(RagCollection.name)))
@@ -212,6 +223,14 @@ def vectors(session: Session, collection_id: str, model: str) -> dict[int, bytes
         select(RagVector.chunk_id, RagVector.vector)
         .join(RagChunk, RagChunk.id == RagVector.chunk_id)
         .where(RagChunk.collection_id == collection_id, RagVector.model == model)).all())
+
+
+def vector_dim(session: Session, collection_id: str, model: str) -> int:
+    """Dimensions of the collection's ``model`` vectors (0 when it has none yet)."""
+    found = session.scalar(
+        select(RagVector.dim).join(RagChunk, RagChunk.id == RagVector.chunk_id)
+        .where(RagChunk.collection_id == collection_id, RagVector.model == model).limit(1))
+    return int(found or 0)
 
 
 def chunks_without_vectors(session: Session, collection_id: str, model: str, after: int,
