@@ -49,7 +49,8 @@ from sklearn.model_selection import (
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "src"))
 
-from triops.llm.guardrails import _embeddings, ner
+from triops.llm import word_vectors
+from triops.llm.guardrails import ner
 from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features
 
 DATA = ROOT.parent.parent / "shared" / "datasets" / "guardrails"
@@ -171,7 +172,7 @@ def near_duplicate_groups(texts: list[str]) -> np.ndarray:
 
 
 def sentence_vectors(texts: list[str]) -> np.ndarray:
-    embedder = _embeddings.embedder()
+    embedder = word_vectors.embedder()
     return np.stack([embedder.vector(t) for t in texts])
 
 
@@ -226,7 +227,7 @@ def train(public: PublicSet, data: Path) -> TextModel:
     dense = clf.coef_[0][len(used):] * alpha if alpha else None
     features = f"hashed words, word pairs and character 2-5-grams, {DIM} buckets"
     if alpha:
-        features += (f"; {_embeddings.NAME} sentence vector (mean of the token embeddings, "
+        features += (f"; {word_vectors.NAME} sentence vector (mean of the token embeddings, "
                      f"unit length) weighted {alpha:g}")
     card = {"source": public.source, "licence": public.licence, "positive": public.positive,
             "languages": list(public.languages),

@@ -7,7 +7,7 @@ per hashed feature, a bias and the decision threshold chosen by cross-validation
 was trained (``bench/train_guardrails.py``); scoring is a dot product in numpy, so it
 runs offline on a CPU in well under a millisecond per kilobyte of text.
 
-A model may also weigh the text's sentence vector (``_embeddings``: WordLlama token
+A model may also weigh the text's sentence vector (``triops.llm.word_vectors``: WordLlama token
 embeddings, mean-pooled), which carries meaning the n-grams of 550 training texts do
 not: "disregard what came before" lies near "ignore the above" though they share no
 n-gram. Its ``dense`` weights are then part of the file, and the embedding's name with
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from triops.llm.guardrails import _embeddings
+from triops.llm import word_vectors
 from triops.llm.guardrails._base import Finding
 from triops.llm.guardrails._language import check_codes, guess
 from triops.llm.guardrails._normalise import HOMOGLYPHS, fold
@@ -92,19 +92,19 @@ class TextModel:
     bias: float
     threshold: float
     card: dict[str, Any]
-    #: Weights over the sentence vector of ``_embeddings``, or ``None`` for n-grams only.
+    #: Weights over the sentence vector of ``word_vectors``, or ``None`` for n-grams only.
     dense: np.ndarray | None = None
 
     def probability(self, text: str) -> float:
         index, values = features(text)
         margin = float(values @ self.weights[index]) + self.bias
         if self.dense is not None:
-            margin += float(_embeddings.embedder().vector(text) @ self.dense)
+            margin += float(word_vectors.embedder().vector(text) @ self.dense)
         return 1.0 / (1.0 + np.exp(-margin))
 
     def save(self, path: Path) -> None:
         dense = {} if self.dense is None else {
-            "dense": self.dense.astype(np.float32), "embedding": np.array(_embeddings.NAME)}
+            "dense": self.dense.astype(np.float32), "embedding": np.array(word_vectors.NAME)}
         np.savez_compressed(path, weights=self.weights.astype(np.float16),
                             bias=np.float64(self.bias), threshold=np.float64(self.threshold),
                             features_version=np.int64(FEATURES_VERSION),
@@ -132,13 +132,13 @@ def load(name_or_path: str) -> TextModel:
             raise ValueError(f"model {name_or_path!r} has {weights.shape} weights, not {DIM}")
         dense = None
         if "dense" in data.files:
-            if str(data["embedding"]) != _embeddings.NAME or data["dense"].shape != (
-                    _embeddings.DIM,):
+            if str(data["embedding"]) != word_vectors.NAME or data["dense"].shape != (
+                    word_vectors.DIM,):
                 raise ValueError(f"model {name_or_path!r} weighs the sentence vectors of "
                                  f"{str(data['embedding'])!r}; this code computes "
-                                 f"{_embeddings.NAME!r}")
+                                 f"{word_vectors.NAME!r}")
             dense = data["dense"].astype(np.float32)
-            _embeddings.embedder()  # loaded now, not on the first text a gateway checks
+            word_vectors.embedder()  # loaded now, not on the first text a gateway checks
         return TextModel(path.stem, weights, float(data["bias"]), float(data["threshold"]),
                          json.loads(str(data["card"])), dense)
 

@@ -9,9 +9,9 @@ Three kinds of embedding model:
   so it works offline on a fresh machine; it learns which terms occur together in *this*
   collection, and it is refitted when the collection changes.
 - ``wordllama`` — WordLlama's ``l2_supercat`` model (256 dimensions, MIT), whose weights
-  and tokenizer ship inside the ``wordllama`` package: it is loaded from the package's
-  own folder with downloads off, so it works offline. A text's vector is the
-  average of its tokens' vectors; computed when the index is built (nothing stored).
+  and tokenizer ship inside the ``wordllama`` package: they are read from the package's
+  own folder (:mod:`triops.llm.word_vectors`), so it works offline. A text's vector is
+  the average of its tokens' vectors; computed when the index is built (nothing stored).
 - ``gateway:<model>`` — any embedding model the gateway routes to (``/v1/embeddings``);
   the vectors are computed at ingest and stored per (chunk, model).
 """
@@ -19,12 +19,12 @@ Three kinds of embedding model:
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from triops.llm import word_vectors
 
 LOCAL_MODEL = "lsa"
 WORDLLAMA = "wordllama"
@@ -107,27 +107,9 @@ def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int) -> np.ndarray:
 
 
 class WordLlamaModel:
-    """The ``wordllama`` package's ``l2_supercat`` model, 256 dimensions, loaded once per
-    process from the files the package ships."""
-
-    _loaded: Any = None
-    _lock = threading.Lock()
-
-    @classmethod
-    def _model(cls) -> Any:
-        with cls._lock:
-            if cls._loaded is None:
-                from pathlib import Path
-
-                import wordllama
-
-                # The package looks for its tokenizer under a cache folder, not its own
-                # ``tokenizers/`` (where the wheel puts it): naming its own folder as
-                # the cache finds both files there, and downloads stay off.
-                cls._loaded = wordllama.WordLlama.load(
-                    "l2_supercat", cache_dir=Path(wordllama.__file__).parent,
-                    disable_download=True)
-            return cls._loaded
+    """WordLlama's ``l2_supercat`` model, 256 dimensions, from
+    :mod:`triops.llm.word_vectors` (the files the ``wordllama`` package ships, read once
+    per process)."""
 
     @staticmethod
     def version() -> str:
@@ -135,11 +117,11 @@ class WordLlamaModel:
 
         return f"{WORDLLAMA}-l2_supercat-256@{version('wordllama')}"
 
-    @classmethod
-    def embed(cls, texts: Sequence[str]) -> np.ndarray:
+    @staticmethod
+    def embed(texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 256), dtype=np.float32)
-        return normalise(np.asarray(cls._model().embed(list(texts)), dtype=np.float32))
+            return np.zeros((0, word_vectors.DIM), dtype=np.float32)
+        return normalise(word_vectors.embedder().vectors(texts))
 
 
 def fingerprint(chunk_ids: np.ndarray) -> str:

@@ -1,5 +1,8 @@
 """Sentence vectors from WordLlama's token embeddings, read offline from its package.
 
+The injection model's semantic features and the RAG ``wordllama`` embedding model both
+come from here.
+
 The ``wordllama`` wheel (MIT) ships the 256-dimensional ``l2_supercat`` token
 embeddings and the Llama-2 tokenizer (a 32,000-piece vocabulary that splits German and
 other languages into subwords too). A text's vector is the mean of its tokens'
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +43,20 @@ class SentenceEmbedder:
         norm = float(np.linalg.norm(mean))
         return mean / norm if norm else mean
 
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """``vector`` of each text, as rows of one (len(texts), DIM) float32 matrix."""
+        out = np.zeros((len(texts), DIM), np.float32)
+        for row, text in enumerate(texts):
+            out[row] = self.vector(text)
+        return out
+
 
 @functools.cache
 def embedder() -> SentenceEmbedder:
     """The embedder, loaded once per process (about 0.2 s, 33 MB of memory)."""
     spec = importlib.util.find_spec("wordllama")
     if spec is None or spec.origin is None:
-        raise ValueError("the injection model needs the 'wordllama' package "
+        raise ValueError("WordLlama's vectors need the 'wordllama' package "
                          "(a dependency of triops): pip install wordllama")
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
