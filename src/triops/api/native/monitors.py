@@ -26,6 +26,7 @@ from triops.ml import (
     load_pipeline,
     load_registered,
     make_executor,
+    recorded_run_id,
     registered_modules,
     run_monitor,
     run_pipeline,
@@ -294,14 +295,7 @@ def start_run(name: str, body: RunIn, request: Request, caller: Caller = AsEdito
                             use_cache=body.use_cache, on_start=started.put,
                             name=registered.name)
     # Answer as soon as the run is recorded; the steps go on in the background.
-    while True:
-        try:
-            run_id = started.get(timeout=0.05)
-            break
-        except queue.Empty:
-            if future.done():
-                future.result()  # raises what stopped the run before it was recorded
-                raise InvalidInput("the pipeline run could not start")
+    run_id = recorded_run_id(started, future, "the pipeline run")
     with runtime.db.read() as session:
         return RunOut.of(repo.get_run(session, caller.project, run_id))
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from triops.core.errors import InvalidInput, NotFound
 from triops.ml.artifact_paths import under
-from triops.ml.pipelines import load_registered, make_executor, run_pipeline
+from triops.ml.pipelines import load_registered, make_executor, recorded_run_id, run_pipeline
 from triops.store.artifacts import ArtifactStore
 from triops.store.engine import Database
 from triops.store.repos import monitoring as pipeline_repo
@@ -75,14 +75,7 @@ class PipelineFineTuning:
 
         future = self._submit(self._train, pipeline, registered, params, executor, on_start,
                               stop, name)
-        while True:
-            try:
-                run_id = started.get(timeout=0.05)
-                break
-            except queue.Empty:
-                if future.done():
-                    future.result()  # raises what stopped the run before it was recorded
-                    raise InvalidInput("the training pipeline could not start")
+        run_id = recorded_run_id(started, future, "the training pipeline")
         return {"id": run_id, "status": "running", "hyperparameters": hyperparameters}
 
     def _train(self, pipeline: Any, registered: Any, params: dict[str, Any], executor: Any,

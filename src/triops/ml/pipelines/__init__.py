@@ -13,10 +13,10 @@ from triops.ml.pipelines._executors import (
     make_executor,
 )
 from triops.ml.pipelines._graph import Pipeline, Step, load, registered_modules
-from triops.ml.pipelines._run import RunResult, StepOutcome, run_pipeline
+from triops.ml.pipelines._run import RunResult, StepOutcome, recorded_run_id, run_pipeline
 
 __all__ = [
     "EXECUTORS", "Executor", "LocalExecutor", "Pipeline", "RayExecutor", "RunResult", "Step",
     "StepOutcome", "code_digest", "load", "load_registered", "make_executor",
-    "registered_modules", "run_pipeline", "store_code",
+    "recorded_run_id", "registered_modules", "run_pipeline", "store_code",
 ]

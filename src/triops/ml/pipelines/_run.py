@@ -7,6 +7,7 @@ run still marked ``running``.
 
 from __future__ import annotations
 
+import queue
 import time
 import traceback
 from collections.abc import Callable
@@ -73,6 +74,18 @@ def _call(executor: Executor, cache: StepCache, step: Step, key: str,
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return _Done(key, started, time.perf_counter() - clock, error=detail)
     return _Done(key, started, time.perf_counter() - clock, False, outputs)
+
+
+def recorded_run_id(started: queue.Queue[str], running: Future[Any], what: str) -> str:
+    """The run id that ``on_start`` put on ``started``, once a run started in the
+    background is recorded; raises what stopped it before that, or ``InvalidInput``."""
+    while True:
+        try:
+            return started.get(timeout=0.05)
+        except queue.Empty:
+            if running.done():
+                running.result()  # raises what stopped the run before it was recorded
+                raise InvalidInput(f"{what} could not start") from None
 
 
 def run_pipeline(
