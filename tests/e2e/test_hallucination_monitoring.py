@@ -65,8 +65,10 @@ def test_groundedness_judged_online_raises_the_hallucination_rate(judged):
         points = admin.get("/api/v1/ops/samples", params={"series": series}).json()["points"]
         assert points[-1]["value"] == 0.5
 
-        # The judge's own calls are traced through the gateway, and never judged again.
-        judge_traces = admin.get("/api/v1/traces", params={"key": "online-evals"}).json()[
-            "traces"]
-        assert len(judge_traces) == 2
+        # The judge's own calls are traced through the gateway (their spans are written
+        # after the answer), and never judged again.
+        judge_traces = wait_until(
+            lambda: len(t := admin.get("/api/v1/traces", params={"key": "online-evals"})
+                        .json()["traces"]) == 2 and t,
+            message="the judge's two calls traced")
         assert all(score(t["trace_id"]) is None for t in judge_traces)
