@@ -51,6 +51,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_venv
+from raw_http import read_response
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
@@ -154,23 +155,6 @@ def cpu_seconds(root: int) -> float:
 # httpx's async pool spends more CPU per request than the upstream does to answer, so
 # with it on this 2-core machine the benchmark would measure the client.
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in
-               (line.partition(b":") for line in lines[1:] if line)}
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    else:
-        await reader.readexactly(int(headers.get(b"content-length", b"0")))
-    return status
-
-
 async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: float,
                 warmup: float, pid: int, stream: bool = False, chars: int = 0) -> dict:
     body = request_body(stream, chars)
@@ -198,7 +182,7 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: fl
                 if writer is None:
                     reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
                 writer.write(request)
-                status = await _read_response(reader)
+                status, _ = await read_response(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 if writer is not None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import psycopg
+from raw_http import read_response
 
 KEY = "tri_bench_admin_key_0123456789abcdef"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -169,22 +170,6 @@ class Replicas:
     def close(self) -> None:
         for i in range(len(self.streams)):
             self.drop(i)
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in
-               (line.partition(b":") for line in lines[1:] if line)}
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        chunks = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-            chunks.append((await reader.readexactly(size + 2))[:-2])
-            if size == 0:
-                return status, b"".join(chunks)
-    return status, await reader.readexactly(int(headers.get(b"content-length", b"0")))
 
 
 # -- ingest ----------------------------------------------------------------------------

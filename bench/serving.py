@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
 import peer_venv
 import serving_model
+from raw_http import read_response
 
 PEER_MODEL = Path(__file__).resolve().parent / "peers" / "serving_model.py"
 OUT = Path(__file__).resolve().parent / "out"
@@ -132,23 +133,6 @@ def body_rows(n: int = 256) -> list[bytes]:
 # httpx's async pool costs ~10x more CPU per request than these servers need to answer
 # a trivial route, so with it the benchmark would measure the client, not the servers.
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in
-               (line.partition(b":") for line in lines[1:] if line)}
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    else:
-        await reader.readexactly(int(headers.get(b"content-length", b"0")))
-    return status
-
-
 async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: float,
                 warmup: float, bodies: list[bytes] | None = None) -> dict:
     parsed = urlsplit(url)
@@ -175,7 +159,7 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, seconds: fl
                 if t0 >= stop_at:
                     return
                 writer.write(requests[i % len(requests)])
-                status = await _read_response(reader)
+                status, _ = await read_response(reader)
                 t1 = time.perf_counter()
                 i += concurrency
                 answered += 1
