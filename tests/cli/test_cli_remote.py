@@ -223,3 +223,24 @@ def test_retention_set_show_and_clear(server, elsewhere):
     assert "at least 5m" in failure(cli("retention", "set", "--metrics-raw", "1m", env=env))
     assert cli("retention", "clear", env=env).exit_code == 0
     assert "everything is kept" in failure(cli("retention", "show", env=env))
+
+
+def test_prometheus_sources_put_list_show_and_delete(server, elsewhere):
+    env = {"TRIOPS_URL": server.url, "TRIOPS_API_KEY": server.admin_key}
+    token = elsewhere / "token"
+    token.write_text("s3cret\n")
+    done = cli("ops", "prometheus", "put", "queues", "--url", "http://127.0.0.1:1",
+               "--query", "queue_depth", "--step", "15s", "--lookback", "1h",
+               "--bearer-token-file", str(token), env=env)
+    assert done.exit_code == 0, done.output
+    assert "step 15 s, lookback 3600 s" in done.output and "bearer token" in done.output
+    assert "s3cret" not in cli("ops", "prometheus", "list", env=env).output
+    assert "queues" in cli("ops", "prometheus", "show", "queues", env=env).output
+    (elsewhere / "empty").write_text("\n")
+    assert "is empty" in failure(cli("ops", "prometheus", "put", "x", "--url", "http://p:9090",
+                                     "--query", "up", "--bearer-token-file",
+                                     str(elsewhere / "empty"), env=env))
+    assert "must be a Prometheus base URL" in failure(cli(
+        "ops", "prometheus", "put", "x", "--url", "prometheus", "--query", "up", env=env))
+    assert cli("ops", "prometheus", "delete", "queues", env=env).exit_code == 0
+    assert "does not exist" in failure(cli("ops", "prometheus", "show", "queues", env=env))

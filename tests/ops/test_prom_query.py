@@ -123,6 +123,11 @@ def test_a_failed_poll_is_recorded_and_writes_nothing(db, prometheus, why):
     ({"step": "1s", "lookback": "1d"}, "at most 11000"),
     ({"detector": "crystal_ball"}, "unknown detector"),
     ({"headers": {}}, "unknown Prometheus source field"),
+    ({"bearer_token": "t", "username": "u"}, "not both"),
+    ({"password": "p"}, "needs a username"),
+    ({"bearer_token": "t\r\nX-Evil: 1"}, "printable text"),
+    ({"username": ["u"]}, "printable text"),
+    ({"tls_verify": "no"}, "true or false"),
 ])
 def test_bad_specs_are_refused(spec, why):
     with pytest.raises(InvalidInput, match=why):
@@ -142,6 +147,38 @@ def test_sources_over_the_api(client):
         **body, "lookback": "10s"}).status_code == 400
     assert client.delete("/api/v1/ops/prometheus-sources/up-targets").status_code == 200
     assert client.get("/api/v1/ops/prometheus-sources/up-targets").status_code == 404
+
+
+@pytest.mark.parametrize("credentials, sent", [
+    ({"bearer_token": "s3cret"}, "Bearer s3cret"),
+    ({"username": "ops", "password": "hunter2"}, "Basic b3BzOmh1bnRlcjI="),
+    ({}, None),
+])
+def test_polls_carry_the_sources_credentials(db, credentials, sent):
+    seen: list[str | None] = []
+
+    def prometheus(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization"))
+        return answer(request)
+
+    add_source(db, **credentials)
+    duty = PromSources(db, clock=FakeClock(now=T0),
+                       transport=httpx.MockTransport(prometheus))
+    assert duty.run_due() == 1 and source(db).last_error == ""
+    assert seen == [sent]
+    duty.close()
+
+
+def test_credentials_are_write_only_over_the_api(client):
+    body = {"url": "https://prometheus:9090", "query": "up", "username": "ops",
+            "password": "hunter2", "tls_verify": False}
+    r = client.put("/api/v1/ops/prometheus-sources/guarded", json=body)
+    assert r.status_code == 200, r.text
+    shown = [r.json()["spec"], client.get("/api/v1/ops/prometheus-sources/guarded").json()[
+        "spec"], client.get("/api/v1/ops/prometheus-sources").json()[0]["spec"]]
+    for spec in shown:
+        assert spec["username"] == "ops" and spec["password"] == "***"
+        assert spec["tls_verify"] is False
 
 
 def test_docstring_examples_run():

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from triops.cli import ops_detect, ops_forecast, ops_logs, ops_rca
+from triops.cli import ops_detect, ops_forecast, ops_logs, ops_prometheus, ops_rca
 from triops.cli.common import HomeOpt, StoreOpt, console, err_console, open_database, settings_from
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
@@ -29,6 +29,7 @@ ops_app.registered_commands.extend(ops_detect.app.registered_commands)
 ops_app.registered_commands.extend(ops_rca.app.registered_commands)
 ops_app.registered_commands.extend(ops_forecast.app.registered_commands)
 ops_app.add_typer(ops_logs.app, name="logs")
+ops_app.add_typer(ops_prometheus.app, name="prometheus")
 
 #: Rows per transaction: each batch is stored, scored and committed on its own, so an
 #: interrupted import keeps every batch it reported.

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from triops.ops.detection import ANOMALY, DetectorCache, ingest_samples, subject_of
     from triops.ops.prom_query import PromSourceSpec
     from triops.ops.prom_query import check_name as check_source_name
+    from triops.ops.prom_query import masked as masked_spec
     from triops.ops.retention import RetentionPolicy
 
 #: The name ``triops ops import`` still imports; ``MetricSample`` is the one to use.
@@ -30,7 +31,8 @@ Sample = MetricSample
 
 __getattr__ = lazy_names(__name__, {
     "DetectorCache": "detection", "ingest_samples": "detection", "ANOMALY": "detection",
-    "subject_of": "detection", "PromSourceSpec": "prom_query", "check_source_name": "prom_query:check_name",
+    "subject_of": "detection", "PromSourceSpec": "prom_query",
+    "check_source_name": "prom_query:check_name", "masked_spec": "prom_query:masked",
     "RetentionPolicy": "retention",
 })
 
@@ -48,6 +50,7 @@ __all__ = [
     "ingest",
     "ingest_samples",
     "list_series",
+    "masked_spec",
     "merge",
     "prom_source_store",
     "read_series",

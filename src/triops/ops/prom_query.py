@@ -9,6 +9,10 @@ expression drops it, as ``rate(...)`` does) and its other labels — stored, sco
 detector and projected by capacity rules like samples from any other intake, so the
 detector's signals name the series by its labels.
 
+A Prometheus behind a proxy that asks for credentials takes a bearer token or a user name
+and password; they are stored with the source and never shown again (the API masks them).
+``tls_verify: false`` accepts a self-signed certificate.
+
 Polls are a duty of every server (:class:`PromSources`, driven by the server's duty
 loop); a compare-and-set on each source's ``last_run_ms`` gives every poll to exactly one
 replica. A poll that fails (Prometheus unreachable, a query it refuses, an answer that is
@@ -45,6 +49,9 @@ _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_.\-]{0,127}$")
 MAX_POINTS = 11_000
 MAX_SERIES = 500
 TIMEOUT_S = 10.0
+#: Credential fields: stored with the source, masked wherever a source is shown.
+SECRETS = ("bearer_token", "password")
+MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,10 @@ class PromSourceSpec:
     lookback: int
     every: int
     detector: str = DEFAULT_DETECTOR
+    bearer_token: str = ""
+    username: str = ""
+    password: str = ""
+    tls_verify: bool = True
 
     @classmethod
     def of(cls, spec: dict[str, Any]) -> PromSourceSpec:
@@ -65,7 +76,8 @@ class PromSourceSpec:
         ...                    "lookback": "1h"}).every
         15
         """
-        known = {"url", "query", "step", "lookback", "every", "detector"}
+        known = {"url", "query", "step", "lookback", "every", "detector", "bearer_token",
+                 "username", "password", "tls_verify"}
         unknown = set(spec) - known
         if unknown:
             raise InvalidInput(f"unknown Prometheus source field(s) {sorted(unknown)}; "
@@ -87,11 +99,53 @@ class PromSourceSpec:
         every = parse_duration(spec.get("every", step))
         detector = str(spec.get("detector") or DEFAULT_DETECTOR)
         DETECTORS.get(detector)  # an unknown one is a 400 naming the known ones
+        token, user, password = (_credential(spec, k) for k in ("bearer_token", "username",
+                                                                "password"))
+        if token and (user or password):
+            raise InvalidInput("give either bearer_token or username and password, not both")
+        if password and not user:
+            raise InvalidInput("password needs a username")
+        tls_verify = spec.get("tls_verify", True)
+        if not isinstance(tls_verify, bool):
+            raise InvalidInput("tls_verify must be true or false")
         return cls(url=url, query=query, step=step, lookback=lookback, every=every,
-                   detector=detector)
+                   detector=detector, bearer_token=token, username=user, password=password,
+                   tls_verify=tls_verify)
 
     def spec(self) -> dict[str, Any]:
-        return asdict(self)
+        """What is stored: credentials and ``tls_verify`` only where set."""
+        stored = asdict(self)
+        for name in ("bearer_token", "username", "password"):
+            if not stored[name]:
+                del stored[name]
+        if self.tls_verify:
+            del stored["tls_verify"]
+        return stored
+
+    def credentials(self) -> dict[str, Any]:
+        """Keyword arguments that make an httpx request carry the source's credentials."""
+        if self.bearer_token:
+            return {"headers": {"Authorization": f"Bearer {self.bearer_token}"}}
+        if self.username:
+            return {"auth": httpx.BasicAuth(self.username, self.password)}
+        return {}
+
+
+def masked(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored spec as it may be shown: credentials masked.
+
+    >>> masked({"url": "http://prom:9090", "username": "ops", "password": "hunter2"})
+    {'url': 'http://prom:9090', 'username': 'ops', 'password': '***'}
+    """
+    return {k: MASK if k in SECRETS else v for k, v in spec.items()}
+
+
+def _credential(spec: dict[str, Any], name: str) -> str:
+    value = spec.get(name) or ""
+    # A header value cannot hold a line break or a control character.
+    if not isinstance(value, str) or len(value) > 4096 or not value.isprintable():
+        raise InvalidInput(f"{name} must be printable text of at most 4096 characters")
+    return value
 
 
 def _is_base_url(url: str) -> bool:
@@ -118,7 +172,8 @@ def fetch(client: httpx.Client, spec: PromSourceSpec, start_s: int, end_s: int
     where = f"Prometheus at {spec.url}"
     try:
         answer = client.get(f"{spec.url}/api/v1/query_range", timeout=TIMEOUT_S, params={
-            "query": spec.query, "start": start_s, "end": end_s, "step": spec.step})
+            "query": spec.query, "start": start_s, "end": end_s, "step": spec.step},
+            **spec.credentials())
     except httpx.HTTPError as exc:
         raise UpstreamError(f"{where} is unreachable: {type(exc).__name__}: {exc}") from exc
     try:
@@ -169,10 +224,12 @@ class Poll:
     anomalies: int
 
 
-def poll(db: Database, client: httpx.Client, project: str, name: str, at_ms: int, *,
-         cache: DetectorCache | None = None, capacity_interval_ms: int = 0) -> Poll:
+def poll(db: Database, client_for: Callable[[bool], httpx.Client], project: str, name: str,
+         at_ms: int, *, cache: DetectorCache | None = None,
+         capacity_interval_ms: int = 0) -> Poll:
     """Fetch what the source has not fetched yet up to ``at_ms``, store and score it, and
-    move the source on; raises (having written nothing) when the poll fails."""
+    move the source on; raises (having written nothing) when the poll fails.
+    ``client_for(tls_verify)`` gives the HTTP client to ask with."""
     with db.read() as session:
         row = repo.get(session, project, name)
         spec, fetched_to = PromSourceSpec.of(row.spec), row.fetched_to_ms
@@ -184,7 +241,7 @@ def poll(db: Database, client: httpx.Client, project: str, name: str, at_ms: int
         start = max(start, fetched_to + step_ms)
     if start > end:
         return Poll(0, 0, 0)
-    matrix = fetch(client, spec, start // 1000, end // 1000)
+    matrix = fetch(client_for(spec.tls_verify), spec, start // 1000, end // 1000)
     samples = samples_of(name, matrix)
     with db.write() as session:
         report = store_samples(session, project, samples, cache=cache, detector=spec.detector,
@@ -206,7 +263,15 @@ class PromSources:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.db, self.cache, self.clock = db, cache, clock
         self.capacity_interval_ms = capacity_interval_ms
-        self.client = httpx.Client(transport=transport, follow_redirects=True)
+        self.transport = transport
+        self.clients: dict[bool, httpx.Client] = {}
+
+    def client_for(self, tls_verify: bool) -> httpx.Client:
+        # httpx fixes certificate checking per client, so sources that skip it get their own.
+        if tls_verify not in self.clients:
+            self.clients[tls_verify] = httpx.Client(transport=self.transport, verify=tls_verify,
+                                                    follow_redirects=True)
+        return self.clients[tls_verify]
 
     def run_due(self) -> int:
         """Poll the due sources this process claimed; returns how many."""
@@ -221,7 +286,7 @@ class PromSources:
                 if not repo.claim(session, project, name, seen, at):
                     continue
             try:
-                poll(self.db, self.client, project, name, at, cache=self.cache,
+                poll(self.db, self.client_for, project, name, at, cache=self.cache,
                      capacity_interval_ms=self.capacity_interval_ms)
             except Exception as exc:
                 message = exc.message if isinstance(exc, TriopsError) else (
@@ -238,4 +303,5 @@ class PromSources:
         return done
 
     def close(self) -> None:
-        self.client.close()
+        for client in self.clients.values():
+            client.close()

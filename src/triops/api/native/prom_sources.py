@@ -3,6 +3,8 @@
 Admins write them: a source makes the server send requests to the URL it names, so who
 may name one is who may point notifications somewhere. Each source is polled by the servers' duty loop (:mod:`triops.ops.prom_query`); its
 answer shows the last successful poll and the last error, if the newest poll failed.
+Credentials are write-only: answers show them as ``***``, so a PUT that changes anything
+else gives them again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
 from triops.core.ids import now_ms
-from triops.ops import PromSourceSpec, check_source_name
+from triops.ops import PromSourceSpec, check_source_name, masked_spec
 from triops.ops import prom_source_store as repo
 from triops.server import audit_log as audit
 from triops.server.auth import AsAdmin, AsViewer, Caller, RoleFirstRoute
@@ -38,6 +40,13 @@ class SourceIn(BaseModel):
     lookback: str | int = Field("1h", description="how far back the first poll reaches")
     every: str | int | None = Field(None, description="how often to poll (default: step)")
     detector: str | None = Field(None, max_length=64)
+    bearer_token: str | None = Field(None, max_length=4096, description="sent as "
+                                     "'Authorization: Bearer …'; never shown again")
+    username: str | None = Field(None, max_length=256, description="HTTP basic auth user")
+    password: str | None = Field(None, max_length=4096, description="HTTP basic auth "
+                                 "password; never shown again")
+    tls_verify: bool | None = Field(None, description="false accepts a certificate that "
+                                    "does not verify (self-signed)")
 
 
 class SourceOut(BaseModel):
@@ -56,7 +65,7 @@ class SourceOut(BaseModel):
 
 
 def _out(row: Any) -> SourceOut:
-    return SourceOut(name=row.name, spec=row.spec, updated_by=row.updated_by,
+    return SourceOut(name=row.name, spec=masked_spec(row.spec), updated_by=row.updated_by,
                      updated_ms=row.updated_ms, last_run_ms=row.last_run_ms,
                      fetched_to_ms=row.fetched_to_ms, last_ok_ms=row.last_ok_ms,
                      last_error=row.last_error, last_error_ms=row.last_error_ms,
