@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.e2e.browser import browser_page, charts, click_point, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -35,6 +37,15 @@ def _load(server) -> None:
                    "severity": "ERROR"} for i in range(5)]
         assert http.post("/api/v1/ops/logs", json={"stream": "orders", "lines": lines}
                          ).status_code == 201
+        # A source whose Prometheus is down: its failed poll shows on the Ops page.
+        assert http.put("/api/v1/ops/prometheus-sources/queues", json={
+            "url": f"http://127.0.0.1:{free_port()}", "query": "queue_depth",
+            "step": "1s", "lookback": "1m", "password": "hunter2", "username": "ops",
+        }).status_code == 200
+        deadline = time.monotonic() + 15
+        while not http.get("/api/v1/ops/prometheus-sources/queues").json()["last_error"]:
+            assert time.monotonic() < deadline, "the source was never polled"
+            time.sleep(0.2)
 
 
 def test_ops_series_with_anomaly_markers_and_log_templates(server):
@@ -43,6 +54,9 @@ def test_ops_series_with_anomaly_markers_and_log_templates(server):
         login(page, server.admin_key)
         page.click("nav.sections >> text=Ops")
         assert KEY in page.inner_text("main")
+        text = page.inner_text("main")
+        assert "queue_depth" in text and "is unreachable" in text and "hunter2" not in text
+        shot(page, "ops-home")
         page.click(f"text={KEY}")
         [drawn] = charts(page)
         [anomalies] = [s for s in drawn["series"] if s["name"] == "anomalies"]

@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from triops.ops import incident_store as incident_repo
 from triops.ops import list_series
+from triops.ops import prom_source_store as prom_sources
 from triops.server import audit_log as audit
 from triops.server import key_store as keys
 from triops.server import sessions
@@ -81,4 +82,5 @@ def ops_page(request: Request, caller: Caller = AsViewer) -> HTMLResponse:
     with runtime_of(request).db.read() as session:
         series = list_series(session, caller.project)
         active = incident_repo.list_incidents(session, caller.project, "open", 20)
-    return render(request, "ops.html", series=series, incidents=active)
+        sources = prom_sources.list_all(session, caller.project)
+    return render(request, "ops.html", series=series, incidents=active, sources=sources)
