@@ -1,13 +1,19 @@
-"""LLM gateway overhead and throughput: triops vs the LiteLLM proxy, same upstream.
+"""LLM gateway overhead and throughput: triops vs the LiteLLM proxy and Portkey's gateway,
+same upstream.
 
     .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 32] [--rounds 2] [--stream]
                                       [--guardrails] [--message-chars 1000]
+                                      [--skip-litellm] [--skip-portkey]
 
 One local OpenAI-compatible upstream (``triops.llm.gateway.local_upstream``, answering
 at once with a short completion) runs in its own process. In front of it run a
 ``triops up`` (auth on, traces written, caching off, its default log level with the
 access log) and a LiteLLM proxy (``litellm[proxy]`` from PyPI in ``bench/.venvs/litellm``,
-``--num_workers 1``, its defaults otherwise): one server process each, on this machine.
+``--num_workers 1``, its defaults otherwise) and Portkey's open-source gateway
+(``@portkey-ai/gateway`` from npm in ``bench/.venvs/portkey``, run by ``node`` with
+``--headless``, its defaults otherwise; it is told where to send each call by the
+``x-portkey-provider: openai`` and ``x-portkey-custom-host`` headers, the only bytes
+its requests have that the others' do not): one server process each, on this machine.
 
 The load comes from a separate process (asyncio, one HTTP/1.1 keep-alive connection per
 caller, the same request bytes to every target), so the generator's own CPU is not
@@ -28,9 +34,10 @@ instructions of ``bench/data``) to that length, so the rules have text to read.
 The figures that answer the gateway's goals:
 - added latency: triops p50 minus the upstream's own p50, both at concurrency 1;
 - the guardrails' added latency: "triops+rules" p50 minus triops p50, at concurrency 1;
-- throughput: triops req/s over LiteLLM req/s at the same concurrency;
-- CPU per request (triops vs LiteLLM): the steadier figure on a busy machine, since
-  wall-clock numbers there mostly measure how much CPU the scheduler handed out.
+- throughput: triops req/s over a peer's req/s at the same concurrency;
+- requests per core (requests per CPU-second of the server's process tree, i.e. 1000 /
+  CPU ms per request): the steadier figure on a busy machine, since wall-clock numbers
+  there mostly measure how much CPU the scheduler handed out.
 """
 
 from __future__ import annotations
@@ -56,6 +63,14 @@ from raw_http import read_response
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
 LITELLM = ["litellm[proxy]==1.83.14"]
+# Portkey adds its headers to the response it relays; from @hono/node-server 1.14 on, a
+# streamed response's headers are then the upstream fetch's own, which may not be
+# changed, and every streamed call fails with "TypeError: immutable" (the same class
+# as Portkey-AI/gateway#1389). 1.13.8 is the last version that copies them.
+PORTKEY = ["@portkey-ai/gateway@1.15.2"]
+PORTKEY_PINS = {"@hono/node-server": "1.13.8"}
+#: The peers, by target name, as the report names them.
+PEERS = {"litellm": "LiteLLM", "portkey": "Portkey"}
 
 
 #: The rules of ``triops+rules``: every text check, default options (as ``bench/guardrails.py``).
@@ -244,9 +259,16 @@ def start_triops(work: Path, port: int, env: dict[str, str] | None = None,
                  cwd=work)
 
 
+def start_portkey(work: Path, port: int) -> subprocess.Popen:
+    """Portkey's gateway, one Node process, as its ``start:node`` script runs it."""
+    modules = peer_venv.ensure_npm("portkey", PORTKEY, PORTKEY_PINS)
+    server = modules / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    return start(["node", str(server), f"--port={port}", "--headless"], work / "portkey.log")
+
+
 def start_servers(work: Path, procs: list[subprocess.Popen], with_litellm: bool,
-                  baseline_src: str | None = None, guardrails: bool = False
-                  ) -> dict[str, tuple[str, dict[str, str], int]]:
+                  baseline_src: str | None = None, guardrails: bool = False,
+                  with_portkey: bool = False) -> dict[str, tuple[str, dict[str, str], int]]:
     python = sys.executable
     up_port, tri_port, lite_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
@@ -307,6 +329,15 @@ litellm_settings:
         procs.append(lite_proc)
         targets["litellm"] = (f"http://127.0.0.1:{lite_port}/v1/chat/completions", {},
                               lite_proc.pid)
+    if with_portkey:
+        portkey_port = free_port()
+        portkey = start_portkey(work, portkey_port)
+        procs.append(portkey)
+        targets["portkey"] = (
+            f"http://127.0.0.1:{portkey_port}/v1/chat/completions",
+            {"Authorization": "Bearer sk-bench", "x-portkey-provider": "openai",
+             "x-portkey-custom-host": f"{upstream}/v1"}, portkey.pid)
+        wait_ready(f"http://127.0.0.1:{portkey_port}/", portkey)
     wait_ready(f"{upstream}/_received", procs[0])
     wait_ready(f"http://127.0.0.1:{tri_port}/readyz", procs[1])
     if lite_proc is not None:
@@ -337,14 +368,15 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
           f"{args.rounds} round(s) of {args.seconds:g} s per target and level; "
           f"load average {load[0]:.1f} before, {load[1]:.1f} after (2-core machine)\n")
     print(f"| path | p50 (c=1) | p95 | p99 | req/s at {c} | p50 / p99 at {c} "
-          "| CPU ms / request | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| CPU ms / request | req/s per core | errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, levels in results.items():
         one, many = levels["latency"], levels["throughput"]
         print(f"| {name} | {one['p50_ms']:.2f} ms | {one['p95_ms']:.2f} ms | "
               f"{one['p99_ms']:.2f} ms | {many['rps']:.0f} | {many['p50_ms']:.1f} / "
               f"{many['p99_ms']:.1f} ms | {many['cpu_ms_per_request']:.3f} "
-              f"(min {many['cpu_ms_min']:.3f}) | {one['errors'] + many['errors']} |")
+              f"(min {many['cpu_ms_min']:.3f}) | {1000 / many['cpu_ms_per_request']:.0f} | "
+              f"{one['errors'] + many['errors']} |")
     summary: dict = {"concurrency": c, "seconds": args.seconds, "rounds": args.rounds,
                      "stream": args.stream,
                      "load_average": load, "results": results}
@@ -369,17 +401,19 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
               f"request triops / baseline: {triops['throughput']['cpu_ms_per_request']:.3f} / "
               f"{base['throughput']['cpu_ms_per_request']:.3f} ms; requests/s "
               f"{triops['throughput']['rps']:.0f} / {base['throughput']['rps']:.0f}")
-    if "litellm" in results:
-        lite = results["litellm"]
-        lite_added = lite["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
-        rps_ratio = triops["throughput"]["rps"] / lite["throughput"]["rps"]
-        cpu_ratio = (lite["throughput"]["cpu_ms_per_request"]
+    for peer, label in PEERS.items():
+        if peer not in results:
+            continue
+        other = results[peer]
+        peer_added = other["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
+        rps_ratio = triops["throughput"]["rps"] / other["throughput"]["rps"]
+        cpu_ratio = (other["throughput"]["cpu_ms_per_request"]
                      / triops["throughput"]["cpu_ms_per_request"])
-        print(f"LiteLLM added latency (same measure): {lite_added:.2f} ms")
-        print(f"requests/s triops / LiteLLM at concurrency {c}: {rps_ratio:.2f}x (goal: 3x)")
-        print(f"requests per CPU-second triops / LiteLLM: {cpu_ratio:.2f}x")
-        summary.update(litellm_added_p50_ms=lite_added, rps_ratio=rps_ratio,
-                       cpu_ratio=cpu_ratio)
+        print(f"{label} added latency (same measure): {peer_added:.2f} ms")
+        print(f"requests/s triops / {label} at concurrency {c}: {rps_ratio:.2f}x")
+        print(f"requests per CPU-second (per core) triops / {label}: {cpu_ratio:.2f}x")
+        summary.update({f"{peer}_added_p50_ms": peer_added, f"{peer}_rps_ratio": rps_ratio,
+                        f"{peer}_cpu_ratio": cpu_ratio})
     return summary
 
 
@@ -390,6 +424,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--skip-portkey", action="store_true")
     parser.add_argument("--stream", action="store_true",
                         help="streamed completions (SSE) instead of whole answers")
     parser.add_argument("--baseline-src", metavar="DIR",
@@ -412,7 +447,7 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     try:
         targets = start_servers(work, procs, not args.skip_litellm, args.baseline_src,
-                                args.guardrails)
+                                args.guardrails, not args.skip_portkey)
         load_start = os.getloadavg()[0]
         runs: dict[str, dict[str, list[dict]]] = {
             name: {"latency": [], "throughput": []} for name in targets}
