@@ -4,6 +4,7 @@ same upstream.
     .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 32] [--rounds 2] [--stream]
                                       [--guardrails] [--message-chars 1000]
                                       [--skip-litellm] [--skip-portkey]
+    .venv/bin/python bench/gateway.py --profile bench/out/gateway.pyspy [--stream]
 
 One local OpenAI-compatible upstream (``triops.llm.gateway.local_upstream``, answering
 at once with a short completion) runs in its own process. In front of it run a
@@ -30,6 +31,11 @@ redacting, ``injection`` blocking, ``toxicity`` flagging, on every route's input
 beside the first, in the same rounds: the difference of the two is what the rules add.
 ``--message-chars`` pads the user message with ordinary prompts (the held-out Dolly
 instructions of ``bench/data``) to that length, so the rules have text to read.
+
+With ``--profile FILE`` no peers run: py-spy (``bench/.venvs/pyspy``) samples the
+triops server (and, with ``--guardrails``, the one with the rules) for ``--seconds``
+while the load generator holds ``--concurrency`` callers on it, and writes the
+collapsed stacks (one line per stack, its sample count last) to ``FILE``.
 
 The figures that answer the gateway's goals:
 - added latency: triops p50 minus the upstream's own p50, both at concurrency 1;
@@ -68,6 +74,7 @@ LITELLM = ["litellm[proxy]==1.83.14"]
 # changed, and every streamed call fails with "TypeError: immutable" (the same class
 # as Portkey-AI/gateway#1389). 1.13.8 is the last version that copies them.
 PORTKEY = ["@portkey-ai/gateway@1.15.2"]
+PY_SPY = ["py-spy==0.4.3"]
 PORTKEY_PINS = {"@hono/node-server": "1.13.8"}
 #: The peers, by target name, as the report names them.
 PEERS = {"litellm": "LiteLLM", "portkey": "Portkey"}
@@ -417,6 +424,27 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
     return summary
 
 
+def profile(targets: dict[str, tuple[str, dict[str, str], int]], args: argparse.Namespace
+            ) -> None:
+    """Sample the triops server under load with py-spy; collapsed stacks to ``args.profile``."""
+    py_spy = peer_venv.ensure("pyspy", PY_SPY).parent / "py-spy"
+    name = "triops+rules" if "triops+rules" in targets else "triops"
+    url, headers, pid = targets[name]
+    # Sampling starts after the load generator's warm-up, so that start-up work (the
+    # first call building the gateway, the tokenizers loading) stays out of the profile.
+    spy = subprocess.Popen(["sh", "-c", f'sleep {args.warmup}; exec "$0" "$@"', str(py_spy),
+                            "record", "--pid", str(pid), "--rate", "500", "--format", "raw",
+                            "--nonblocking", "--duration", str(int(args.seconds)),
+                            "--output", args.profile],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    run = measure(url, headers, args.concurrency, args.seconds, args.warmup, pid,
+                  args.stream, args.message_chars)
+    spy.wait(60)
+    print(f"[bench] profiled {name}: {run['rps']:.0f} req/s, {run['cpu_ms_per_request']:.3f} "
+          f"CPU ms/request, load {run['load_before']:.1f}->{run['load_after']:.1f}; "
+          f"stacks in {args.profile}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="per window")
@@ -434,6 +462,8 @@ def main() -> None:
                         help="also measure a triops with the default guardrail rules")
     parser.add_argument("--message-chars", type=int, default=0,
                         help="pad the user message with ordinary prompts to this length")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="py-spy the triops server under load instead of comparing")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:  # the load generator's own process
@@ -446,8 +476,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="triops-bench-gateway-"))
     procs: list[subprocess.Popen] = []
     try:
-        targets = start_servers(work, procs, not args.skip_litellm, args.baseline_src,
-                                args.guardrails, not args.skip_portkey)
+        peers = not args.profile
+        targets = start_servers(work, procs, peers and not args.skip_litellm,
+                                args.baseline_src, args.guardrails,
+                                peers and not args.skip_portkey)
+        if args.profile:
+            profile(targets, args)
+            return
         load_start = os.getloadavg()[0]
         runs: dict[str, dict[str, list[dict]]] = {
             name: {"latency": [], "throughput": []} for name in targets}

@@ -375,14 +375,18 @@ class Gateway:
         return self._relay(trace, policy, body, chunks)
 
     async def _relay(self, trace: CallTrace, policy: KeyPolicy, body: dict[str, Any],
-                     chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+                     chunks: AsyncIterator[dict[str, Any] | list[dict[str, Any]]]
+                     ) -> AsyncIterator[bytes]:
         message = StreamedMessage()
         error: BaseException | None = None
         try:
-            async for chunk in chunks:
+            async for item in chunks:
                 trace.mark_first_token()
-                message.add(chunk)
-                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+                # Chunks that arrived together leave together: one write, not one each.
+                batch = item if isinstance(item, list) else (item,)
+                for chunk in batch:
+                    message.add(chunk)
+                yield b"".join(b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in batch)
             yield b"data: [DONE]\n\n"
         except UpstreamFailure as exc:
             error = exc
