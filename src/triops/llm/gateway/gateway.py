@@ -494,6 +494,10 @@ def _guardrails_of(gateway: Gateway, db: Database) -> GuardrailEngine:
                                             {"model": model, "input": texts})
         return [item["embedding"] for item in reply["data"]]
 
-    engine = GuardrailEngine(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s)
+    # The checks' spans and records go through the gateway's recorder: with the call's
+    # span, in one transaction and one trace-summary upsert.
+    engine = GuardrailEngine(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s,
+                             log=gateway.recorder)
+    gateway.recorder.observe_check = engine.observe_check
     engine.routes_for = lambda model: gateway.snapshot.table.routes_for(model)
     return engine
