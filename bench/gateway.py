@@ -35,7 +35,9 @@ instructions of ``bench/data``) to that length, so the rules have text to read.
 With ``--profile FILE`` no peers run: py-spy (``bench/.venvs/pyspy``) samples the
 triops server (and, with ``--guardrails``, the one with the rules) for ``--seconds``
 while the load generator holds ``--concurrency`` callers on it, and writes the
-collapsed stacks (one line per stack, its sample count last) to ``FILE``.
+collapsed stacks (one line per stack, its sample count last) to ``FILE``, and prints
+where the CPU went per stage (``STAGES``): each stage's share of the busy samples times
+the CPU the server's process tree spent per request in that window.
 
 The figures that answer the gateway's goals:
 - added latency: triops p50 minus the upstream's own p50, both at concurrency 1;
@@ -424,6 +426,47 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
     return summary
 
 
+#: Where a sampled stack's CPU goes: the first stage one of whose functions is on the
+#: stack (most specific first); stacks of threads waiting for work are left out.
+STAGES = [
+    ("guardrail checks (the rules' scans)", ("GuardrailEngine.run_check",)),
+    ("writer thread: spans, trace summaries, check and spend records to the store",
+     ("BatchWriter._write",)),
+    ("upstream call (aiohttp: request out, answer in)",
+     ("Gateway._attempt", "ClientRequest.write_bytes", "ResponseHandler.data_received",
+      "_openai_chunks", "sse_batches")),
+    ("response out (uvicorn writes, per frame when streamed)",
+     ("Response.__call__", "RequestMiddleware.__call__.<locals>.tracking_send")),
+    ("guardrail bookkeeping (spans and records built, redaction)",
+     ("GuardrailEngine.check_input",)),
+    ("gateway bookkeeping (admission, metering, token counts, the call's span)",
+     ("Gateway.chat", "Gateway._relay")),
+    ("auth (key lookup, role check)", ("authorize",)),
+    ("body read and checks", ("_json_body", "check_chat")),
+    ("server: HTTP parsing, middleware (request id, metrics, access log)",
+     ("RequestResponseCycle.run_asgi", "HttpToolsProtocol")),
+]
+_WAITING = ("Event.wait", "Condition.wait", "select (selectors.py", "_run_once")
+
+
+def stages(path: str, cpu_ms: float) -> list[tuple[str, float, float]]:
+    """(stage, share of the busy samples, µs per request) from py-spy's collapsed stacks."""
+    counts: dict[str, int] = {}
+    busy = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        if frames[-1].startswith(_WAITING) or not n.isdigit():
+            continue
+        busy += int(n)
+        functions = {frame.split(" (", 1)[0] for frame in frames}
+        name = next((stage for stage, marks in STAGES if functions.intersection(marks)),
+                    "event loop and other threads")
+        counts[name] = counts.get(name, 0) + int(n)
+    return [(name, n / busy, n / busy * cpu_ms * 1000)
+            for name, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
 def profile(targets: dict[str, tuple[str, dict[str, str], int]], args: argparse.Namespace
             ) -> None:
     """Sample the triops server under load with py-spy; collapsed stacks to ``args.profile``."""
@@ -443,6 +486,10 @@ def profile(targets: dict[str, tuple[str, dict[str, str], int]], args: argparse.
     print(f"[bench] profiled {name}: {run['rps']:.0f} req/s, {run['cpu_ms_per_request']:.3f} "
           f"CPU ms/request, load {run['load_before']:.1f}->{run['load_after']:.1f}; "
           f"stacks in {args.profile}", file=sys.stderr)
+    print(f"\n| stage ({name}, {'streamed' if args.stream else 'whole'}, c={args.concurrency}) "
+          "| share of CPU samples | µs / request |\n|---|---|---|")
+    for stage, share, micros in stages(args.profile, run["cpu_ms_per_request"]):
+        print(f"| {stage} | {share:.0%} | {micros:.0f} |")
 
 
 def main() -> None:
