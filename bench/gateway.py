@@ -1,13 +1,20 @@
-"""LLM gateway overhead and throughput: triops vs the LiteLLM proxy, same upstream.
+"""LLM gateway overhead and throughput: triops vs the LiteLLM proxy and Portkey's gateway,
+same upstream.
 
     .venv/bin/python bench/gateway.py [--seconds 8] [--concurrency 32] [--rounds 2] [--stream]
                                       [--guardrails] [--message-chars 1000]
+                                      [--skip-litellm] [--skip-portkey]
+    .venv/bin/python bench/gateway.py --profile bench/out/gateway.pyspy [--stream]
 
 One local OpenAI-compatible upstream (``triops.llm.gateway.local_upstream``, answering
 at once with a short completion) runs in its own process. In front of it run a
 ``triops up`` (auth on, traces written, caching off, its default log level with the
 access log) and a LiteLLM proxy (``litellm[proxy]`` from PyPI in ``bench/.venvs/litellm``,
-``--num_workers 1``, its defaults otherwise): one server process each, on this machine.
+``--num_workers 1``, its defaults otherwise) and Portkey's open-source gateway
+(``@portkey-ai/gateway`` from npm in ``bench/.venvs/portkey``, run by ``node`` with
+``--headless``, its defaults otherwise; it is told where to send each call by the
+``x-portkey-provider: openai`` and ``x-portkey-custom-host`` headers, the only bytes
+its requests have that the others' do not): one server process each, on this machine.
 
 The load comes from a separate process (asyncio, one HTTP/1.1 keep-alive connection per
 caller, the same request bytes to every target), so the generator's own CPU is not
@@ -25,12 +32,20 @@ beside the first, in the same rounds: the difference of the two is what the rule
 ``--message-chars`` pads the user message with ordinary prompts (the held-out Dolly
 instructions of ``bench/data``) to that length, so the rules have text to read.
 
+With ``--profile FILE`` no peers run: py-spy (``bench/.venvs/pyspy``) samples the
+triops server (and, with ``--guardrails``, the one with the rules) for ``--seconds``
+while the load generator holds ``--concurrency`` callers on it, and writes the
+collapsed stacks (one line per stack, its sample count last) to ``FILE``, and prints
+where the CPU went per stage (``STAGES``): each stage's share of the busy samples times
+the CPU the server's process tree spent per request in that window.
+
 The figures that answer the gateway's goals:
 - added latency: triops p50 minus the upstream's own p50, both at concurrency 1;
 - the guardrails' added latency: "triops+rules" p50 minus triops p50, at concurrency 1;
-- throughput: triops req/s over LiteLLM req/s at the same concurrency;
-- CPU per request (triops vs LiteLLM): the steadier figure on a busy machine, since
-  wall-clock numbers there mostly measure how much CPU the scheduler handed out.
+- throughput: triops req/s over a peer's req/s at the same concurrency;
+- requests per core (requests per CPU-second of the server's process tree, i.e. 1000 /
+  CPU ms per request): the steadier figure on a busy machine, since wall-clock numbers
+  there mostly measure how much CPU the scheduler handed out.
 """
 
 from __future__ import annotations
@@ -56,6 +71,15 @@ from raw_http import read_response
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEY = "tri_bench_admin_key_0123456789abcdef"
 LITELLM = ["litellm[proxy]==1.83.14"]
+# Portkey adds its headers to the response it relays; from @hono/node-server 1.14 on, a
+# streamed response's headers are then the upstream fetch's own, which may not be
+# changed, and every streamed call fails with "TypeError: immutable" (the same class
+# as Portkey-AI/gateway#1389). 1.13.8 is the last version that copies them.
+PORTKEY = ["@portkey-ai/gateway@1.15.2"]
+PY_SPY = ["py-spy==0.4.3"]
+PORTKEY_PINS = {"@hono/node-server": "1.13.8"}
+#: The peers, by target name, as the report names them.
+PEERS = {"litellm": "LiteLLM", "portkey": "Portkey"}
 
 
 #: The rules of ``triops+rules``: every text check, default options (as ``bench/guardrails.py``).
@@ -244,9 +268,16 @@ def start_triops(work: Path, port: int, env: dict[str, str] | None = None,
                  cwd=work)
 
 
+def start_portkey(work: Path, port: int) -> subprocess.Popen:
+    """Portkey's gateway, one Node process, as its ``start:node`` script runs it."""
+    modules = peer_venv.ensure_npm("portkey", PORTKEY, PORTKEY_PINS)
+    server = modules / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    return start(["node", str(server), f"--port={port}", "--headless"], work / "portkey.log")
+
+
 def start_servers(work: Path, procs: list[subprocess.Popen], with_litellm: bool,
-                  baseline_src: str | None = None, guardrails: bool = False
-                  ) -> dict[str, tuple[str, dict[str, str], int]]:
+                  baseline_src: str | None = None, guardrails: bool = False,
+                  with_portkey: bool = False) -> dict[str, tuple[str, dict[str, str], int]]:
     python = sys.executable
     up_port, tri_port, lite_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
@@ -307,6 +338,15 @@ litellm_settings:
         procs.append(lite_proc)
         targets["litellm"] = (f"http://127.0.0.1:{lite_port}/v1/chat/completions", {},
                               lite_proc.pid)
+    if with_portkey:
+        portkey_port = free_port()
+        portkey = start_portkey(work, portkey_port)
+        procs.append(portkey)
+        targets["portkey"] = (
+            f"http://127.0.0.1:{portkey_port}/v1/chat/completions",
+            {"Authorization": "Bearer sk-bench", "x-portkey-provider": "openai",
+             "x-portkey-custom-host": f"{upstream}/v1"}, portkey.pid)
+        wait_ready(f"http://127.0.0.1:{portkey_port}/", portkey)
     wait_ready(f"{upstream}/_received", procs[0])
     wait_ready(f"http://127.0.0.1:{tri_port}/readyz", procs[1])
     if lite_proc is not None:
@@ -337,14 +377,15 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
           f"{args.rounds} round(s) of {args.seconds:g} s per target and level; "
           f"load average {load[0]:.1f} before, {load[1]:.1f} after (2-core machine)\n")
     print(f"| path | p50 (c=1) | p95 | p99 | req/s at {c} | p50 / p99 at {c} "
-          "| CPU ms / request | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| CPU ms / request | req/s per core | errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, levels in results.items():
         one, many = levels["latency"], levels["throughput"]
         print(f"| {name} | {one['p50_ms']:.2f} ms | {one['p95_ms']:.2f} ms | "
               f"{one['p99_ms']:.2f} ms | {many['rps']:.0f} | {many['p50_ms']:.1f} / "
               f"{many['p99_ms']:.1f} ms | {many['cpu_ms_per_request']:.3f} "
-              f"(min {many['cpu_ms_min']:.3f}) | {one['errors'] + many['errors']} |")
+              f"(min {many['cpu_ms_min']:.3f}) | {1000 / many['cpu_ms_per_request']:.0f} | "
+              f"{one['errors'] + many['errors']} |")
     summary: dict = {"concurrency": c, "seconds": args.seconds, "rounds": args.rounds,
                      "stream": args.stream,
                      "load_average": load, "results": results}
@@ -369,18 +410,86 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
               f"request triops / baseline: {triops['throughput']['cpu_ms_per_request']:.3f} / "
               f"{base['throughput']['cpu_ms_per_request']:.3f} ms; requests/s "
               f"{triops['throughput']['rps']:.0f} / {base['throughput']['rps']:.0f}")
-    if "litellm" in results:
-        lite = results["litellm"]
-        lite_added = lite["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
-        rps_ratio = triops["throughput"]["rps"] / lite["throughput"]["rps"]
-        cpu_ratio = (lite["throughput"]["cpu_ms_per_request"]
+    for peer, label in PEERS.items():
+        if peer not in results:
+            continue
+        other = results[peer]
+        peer_added = other["latency"]["p50_ms"] - direct["latency"]["p50_ms"]
+        rps_ratio = triops["throughput"]["rps"] / other["throughput"]["rps"]
+        cpu_ratio = (other["throughput"]["cpu_ms_per_request"]
                      / triops["throughput"]["cpu_ms_per_request"])
-        print(f"LiteLLM added latency (same measure): {lite_added:.2f} ms")
-        print(f"requests/s triops / LiteLLM at concurrency {c}: {rps_ratio:.2f}x (goal: 3x)")
-        print(f"requests per CPU-second triops / LiteLLM: {cpu_ratio:.2f}x")
-        summary.update(litellm_added_p50_ms=lite_added, rps_ratio=rps_ratio,
-                       cpu_ratio=cpu_ratio)
+        print(f"{label} added latency (same measure): {peer_added:.2f} ms")
+        print(f"requests/s triops / {label} at concurrency {c}: {rps_ratio:.2f}x")
+        print(f"requests per CPU-second (per core) triops / {label}: {cpu_ratio:.2f}x")
+        summary.update({f"{peer}_added_p50_ms": peer_added, f"{peer}_rps_ratio": rps_ratio,
+                        f"{peer}_cpu_ratio": cpu_ratio})
     return summary
+
+
+#: Where a sampled stack's CPU goes: the first stage one of whose functions is on the
+#: stack (most specific first); stacks of threads waiting for work are left out.
+STAGES = [
+    ("guardrail checks (the rules' scans)", ("GuardrailEngine.run_check",)),
+    ("writer thread: spans, trace summaries, check and spend records to the store",
+     ("BatchWriter._write",)),
+    ("upstream call (aiohttp: request out, answer in)",
+     ("Gateway._attempt", "ClientRequest.write_bytes", "ResponseHandler.data_received",
+      "_openai_chunks", "sse_batches")),
+    ("response out (uvicorn writes, per frame when streamed)",
+     ("Response.__call__", "RequestMiddleware.__call__.<locals>.tracking_send")),
+    ("guardrail bookkeeping (spans and records built, redaction)",
+     ("GuardrailEngine.check_input",)),
+    ("gateway bookkeeping (admission, metering, token counts, the call's span)",
+     ("Gateway.chat", "Gateway._relay")),
+    ("auth (key lookup, role check)", ("authorize",)),
+    ("body read and checks", ("_json_body", "check_chat")),
+    ("server: HTTP parsing, middleware (request id, metrics, access log)",
+     ("RequestResponseCycle.run_asgi", "HttpToolsProtocol")),
+]
+_WAITING = ("Event.wait", "Condition.wait", "select (selectors.py", "_run_once")
+
+
+def stages(path: str, cpu_ms: float) -> list[tuple[str, float, float]]:
+    """(stage, share of the busy samples, µs per request) from py-spy's collapsed stacks."""
+    counts: dict[str, int] = {}
+    busy = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        if frames[-1].startswith(_WAITING) or not n.isdigit():
+            continue
+        busy += int(n)
+        functions = {frame.split(" (", 1)[0] for frame in frames}
+        name = next((stage for stage, marks in STAGES if functions.intersection(marks)),
+                    "event loop and other threads")
+        counts[name] = counts.get(name, 0) + int(n)
+    return [(name, n / busy, n / busy * cpu_ms * 1000)
+            for name, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
+def profile(targets: dict[str, tuple[str, dict[str, str], int]], args: argparse.Namespace
+            ) -> None:
+    """Sample the triops server under load with py-spy; collapsed stacks to ``args.profile``."""
+    py_spy = peer_venv.ensure("pyspy", PY_SPY).parent / "py-spy"
+    name = "triops+rules" if "triops+rules" in targets else "triops"
+    url, headers, pid = targets[name]
+    # Sampling starts after the load generator's warm-up, so that start-up work (the
+    # first call building the gateway, the tokenizers loading) stays out of the profile.
+    spy = subprocess.Popen(["sh", "-c", f'sleep {args.warmup}; exec "$0" "$@"', str(py_spy),
+                            "record", "--pid", str(pid), "--rate", "500", "--format", "raw",
+                            "--nonblocking", "--duration", str(int(args.seconds)),
+                            "--output", args.profile],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    run = measure(url, headers, args.concurrency, args.seconds, args.warmup, pid,
+                  args.stream, args.message_chars)
+    spy.wait(60)
+    print(f"[bench] profiled {name}: {run['rps']:.0f} req/s, {run['cpu_ms_per_request']:.3f} "
+          f"CPU ms/request, load {run['load_before']:.1f}->{run['load_after']:.1f}; "
+          f"stacks in {args.profile}", file=sys.stderr)
+    print(f"\n| stage ({name}, {'streamed' if args.stream else 'whole'}, c={args.concurrency}) "
+          "| share of CPU samples | µs / request |\n|---|---|---|")
+    for stage, share, micros in stages(args.profile, run["cpu_ms_per_request"]):
+        print(f"| {stage} | {share:.0%} | {micros:.0f} |")
 
 
 def main() -> None:
@@ -390,6 +499,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--skip-portkey", action="store_true")
     parser.add_argument("--stream", action="store_true",
                         help="streamed completions (SSE) instead of whole answers")
     parser.add_argument("--baseline-src", metavar="DIR",
@@ -399,6 +509,8 @@ def main() -> None:
                         help="also measure a triops with the default guardrail rules")
     parser.add_argument("--message-chars", type=int, default=0,
                         help="pad the user message with ordinary prompts to this length")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="py-spy the triops server under load instead of comparing")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:  # the load generator's own process
@@ -411,8 +523,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="triops-bench-gateway-"))
     procs: list[subprocess.Popen] = []
     try:
-        targets = start_servers(work, procs, not args.skip_litellm, args.baseline_src,
-                                args.guardrails)
+        peers = not args.profile
+        targets = start_servers(work, procs, peers and not args.skip_litellm,
+                                args.baseline_src, args.guardrails,
+                                peers and not args.skip_portkey)
+        if args.profile:
+            profile(targets, args)
+            return
         load_start = os.getloadavg()[0]
         runs: dict[str, dict[str, list[dict]]] = {
             name: {"latency": [], "throughput": []} for name in targets}

@@ -34,7 +34,7 @@ from triops.llm.gateway.recorder import Recorder
 from triops.llm.gateway.resilience import CircuitBreaker, backoff_delay
 from triops.llm.gateway.route_health import RouteHealth
 from triops.llm.gateway.routing import RouteTable
-from triops.llm.gateway.transport import UpstreamFailure
+from triops.llm.gateway.transport import Target, UpstreamFailure
 from triops.llm.spans import Span, SpanKind, SpanStatus
 from triops.store.repos import incidents
 
@@ -188,6 +188,49 @@ def test_anthropic_stream_with_tool_use_and_early_end():
 
 
 # -- limits ----------------------------------------------------------------------------
+
+
+class _Reads:
+    """An upstream response whose body arrives in the given reads (aiohttp's ``readany``)."""
+
+    def __init__(self, reads: list[bytes]) -> None:
+        self.content = self
+        self._reads = [*reads, b""]
+        self.released = False
+
+    async def readany(self) -> bytes:
+        return self._reads.pop(0)
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_openai_stream_events_go_on_a_read_at_a_time():
+    from triops.llm.gateway.providers import _openai_chunks
+
+    target = Target(UpstreamConfig(name="u", base_url="http://u/v1"), "m", 5.0)
+    reads = [b'data: {"n": 1}\r\n\r\ndata: {"n": 2}\n\nda',  # a line cut between reads
+             b'ta: {"n": 3}\n\n: a comment\n\n', b"data: [DONE]\n\n"]
+
+    async def collect(response: _Reads) -> list[list[dict]]:
+        return [batch async for batch in _openai_chunks(response, target)]
+
+    response = _Reads(reads)
+    assert asyncio.run(collect(response)) == [[{"n": 1}, {"n": 2}], [{"n": 3}]]
+    assert response.released
+    # A bad event after good ones in the same read: the good ones still go on first.
+    got: list[list[dict]] = []
+
+    async def until_failure() -> None:
+        async for batch in _openai_chunks(_Reads([b'data: {"n": 1}\n\ndata: oops\n\n']),
+                                          target):
+            got.append(batch)
+
+    with pytest.raises(UpstreamFailure, match="not JSON"):
+        asyncio.run(until_failure())
+    assert got == [[{"n": 1}]]
+    with pytest.raises(UpstreamFailure, match="ended before"):
+        asyncio.run(collect(_Reads([b'data: {"n": 1}\n\n'])))
 
 
 def test_memory_limits_rpm_tpm_and_models():

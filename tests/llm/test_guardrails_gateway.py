@@ -287,13 +287,18 @@ def test_stats_and_page(client):
     assert "no-injection" in page.text and 'class="chart"' in page.text
 
 
-def test_block_rate_spike_opens_an_incident(client, runtime):
-    from triops.llm.guardrails._log import CheckLog
+@pytest.mark.parametrize("writer", ["check_log", "gateway_recorder"])
+def test_block_rate_spike_opens_an_incident(client, runtime, writer):
+    from triops.llm.gateway.recorder import Recorder
+    from triops.llm.guardrails._log import CheckLog, observe
     from triops.llm.guardrails.spikes import BlockRateSpikes
     from triops.llm.spans import Span, SpanKind
     from triops.store.records import RecordRow
 
-    log = CheckLog(runtime.db, BlockRateSpikes(GuardrailSettings(window_s=60, min_checks=5)))
+    # An engine on its own writes with a CheckLog; inside a gateway, with its recorder.
+    spikes = BlockRateSpikes(GuardrailSettings(window_s=60, min_checks=5))
+    log = CheckLog(runtime.db, spikes) if writer == "check_log" else Recorder(
+        runtime.db, observe_check=lambda project, row: observe(spikes, project, row))
     start_s = 1_700_000_000
     for window in range(6):
         blocked_share = 0.0 if window < 4 else 0.8

@@ -375,14 +375,18 @@ class Gateway:
         return self._relay(trace, policy, body, chunks)
 
     async def _relay(self, trace: CallTrace, policy: KeyPolicy, body: dict[str, Any],
-                     chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+                     chunks: AsyncIterator[dict[str, Any] | list[dict[str, Any]]]
+                     ) -> AsyncIterator[bytes]:
         message = StreamedMessage()
         error: BaseException | None = None
         try:
-            async for chunk in chunks:
+            async for item in chunks:
                 trace.mark_first_token()
-                message.add(chunk)
-                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+                # Chunks that arrived together leave together: one write, not one each.
+                batch = item if isinstance(item, list) else (item,)
+                for chunk in batch:
+                    message.add(chunk)
+                yield b"".join(b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in batch)
             yield b"data: [DONE]\n\n"
         except UpstreamFailure as exc:
             error = exc
@@ -490,6 +494,10 @@ def _guardrails_of(gateway: Gateway, db: Database) -> GuardrailEngine:
                                             {"model": model, "input": texts})
         return [item["embedding"] for item in reply["data"]]
 
-    engine = GuardrailEngine(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s)
+    # The checks' spans and records go through the gateway's recorder: with the call's
+    # span, in one transaction and one trace-summary upsert.
+    engine = GuardrailEngine(gateway.settings.guardrails, db, embed, gateway.settings.refresh_s,
+                             log=gateway.recorder)
+    gateway.recorder.observe_check = engine.observe_check
     engine.routes_for = lambda model: gateway.snapshot.table.routes_for(model)
     return engine

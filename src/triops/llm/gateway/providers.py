@@ -21,7 +21,7 @@ from triops.llm.gateway.transport import (
     UpstreamFailure,
     open_stream,
     post_json,
-    sse_data,
+    sse_batches,
 )
 
 
@@ -34,9 +34,10 @@ class Provider(Protocol):
         ...
 
     async def stream(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
-                     ) -> AsyncIterator[dict[str, Any]]:
-        """OpenAI-shaped chunks. Fails with ``UpstreamFailure`` before the first chunk
-        when the upstream refuses, so that the caller can still fall back."""
+                     ) -> AsyncIterator[dict[str, Any] | list[dict[str, Any]]]:
+        """OpenAI-shaped chunks, or lists of them that arrived together (the relay then
+        passes each list on in one write). Fails with ``UpstreamFailure`` before the first
+        chunk when the upstream refuses, so that the caller can still fall back."""
         ...
 
     async def embed(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
@@ -66,28 +67,40 @@ class OpenAIProvider:
                                {**body, "model": target.model}, self._headers(target))
 
     async def stream(self, client: aiohttp.ClientSession, target: Target, body: dict[str, Any]
-                     ) -> AsyncIterator[dict[str, Any]]:
+                     ) -> AsyncIterator[list[dict[str, Any]]]:
         response = await open_stream(client, target, "/chat/completions",
                                      {**body, "model": target.model}, self._headers(target))
         return _openai_chunks(response, target)
 
 
 async def _openai_chunks(response: aiohttp.ClientResponse, target: Target
-                         ) -> AsyncIterator[dict[str, Any]]:
+                         ) -> AsyncIterator[list[dict[str, Any]]]:
+    """The upstream's chunks, a list per read: events that arrived together go on
+    together (one socket write per read instead of one per event)."""
     finished = False
-    async for data in sse_data(response, target):
-        if data == "[DONE]":
-            finished = True
+    async for batch in sse_batches(response, target):
+        chunks = []
+        for data in batch:
+            if data == "[DONE]":
+                finished = True
+                break
+            problem = None
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                problem = "upstream sent a stream event that is not JSON"
+            else:
+                if isinstance(chunk, dict) and "error" in chunk:
+                    problem = f"upstream stream error: {chunk['error']}"
+            if problem is not None:
+                if chunks:  # what came before the bad event still reaches the caller
+                    yield chunks
+                raise UpstreamFailure(502, problem, retryable=False)
+            chunks.append(chunk)
+        if chunks:
+            yield chunks
+        if finished:
             break
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamFailure(502, "upstream sent a stream event that is not JSON",
-                                  retryable=False) from None
-        if isinstance(chunk, dict) and "error" in chunk:
-            raise UpstreamFailure(502, f"upstream stream error: {chunk['error']}",
-                                  retryable=False)
-        yield chunk
     if not finished:
         raise UpstreamFailure(502, f"stream from upstream {target.upstream.name!r} ended "
                               "before [DONE]", retryable=False)

@@ -119,13 +119,22 @@ async def open_stream(client: aiohttp.ClientSession, target: Target, path: str,
     return response
 
 
-async def sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIterator[str]:
-    """The ``data:`` payloads of a server-sent event stream; transport errors become
-    ``UpstreamFailure`` so that a stream cut mid-way is reported, not swallowed."""
+async def sse_batches(response: aiohttp.ClientResponse, target: Target
+                      ) -> AsyncIterator[list[str]]:
+    """The ``data:`` payloads of a server-sent event stream, one list per read from the
+    upstream: the events that arrived together, so that a relay can pass them on in one
+    write. Transport errors become ``UpstreamFailure`` so that a stream cut mid-way is
+    reported, not swallowed."""
+    pending = b""
     try:
-        async for raw in response.content:
-            if raw.startswith(b"data:"):
-                yield raw[5:].strip().decode()
+        while chunk := await response.content.readany():
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()  # the start of a line the next read completes
+            batch = [line[5:].strip().decode() for line in lines if line.startswith(b"data:")]
+            if batch:
+                yield batch
+        if pending.startswith(b"data:"):
+            yield [pending[5:].strip().decode()]
     except TRANSPORT_ERRORS as exc:
         failure = failure_for_exception(exc, target)
         failure.message = (f"stream from upstream {target.upstream.name!r} broke off: "
@@ -133,3 +142,10 @@ async def sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIte
         raise failure from None
     finally:
         response.release()
+
+
+async def sse_data(response: aiohttp.ClientResponse, target: Target) -> AsyncIterator[str]:
+    """The ``data:`` payloads of a server-sent event stream, one at a time."""
+    async for batch in sse_batches(response, target):
+        for data in batch:
+            yield data

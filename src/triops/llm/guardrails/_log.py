@@ -1,8 +1,9 @@
 """Writes guardrail spans and check records off the request path, in batches.
 
-The gateway's own span recorder feeds every span it writes to the route-health check as a
-call; guardrail spans are not calls, so they take this writer, which feeds the
-block-rate spike check instead and ingests the signals it raises. ``close()`` drains.
+An engine inside a gateway hands its checks to the gateway's own recorder (one writer,
+one transaction with the call's span); an engine on its own takes this writer, which
+feeds each check to the block-rate spike check and ingests the signals it raises.
+``close()`` drains.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from triops.store.records import RecordRow
 from triops.store.repos import guardrails as repo
 
 
+def observe(spikes: BlockRateSpikes, project: str, row: RecordRow) -> list[Signal]:
+    """Count one check record in its rule's block rate; the signals of windows it closed."""
+    return spikes.observe(project, row.stream, row.ts_ms / 1000,
+                          row.data.get("outcome") == "blocked")
+
+
 class CheckLog(BatchWriter[tuple[Span, RecordRow]]):
     """Guardrail spans and check records, each check fed to the block-rate spike check."""
 
@@ -32,11 +39,7 @@ class CheckLog(BatchWriter[tuple[Span, RecordRow]]):
         self.enqueue(project, (span, row))
 
     def prepare(self, project: str, items: list[tuple[Span, RecordRow]]) -> list[Signal]:
-        signals: list[Signal] = []
-        for _, row in items:
-            signals += self._spikes.observe(project, row.stream, row.ts_ms / 1000,
-                                             row.data.get("outcome") == "blocked")
-        return signals
+        return [signal for _, row in items for signal in observe(self._spikes, project, row)]
 
     def persist(self, session: Session, project: str, items: list[tuple[Span, RecordRow]],
                 signals: list[Signal]) -> None:

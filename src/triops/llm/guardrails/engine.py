@@ -27,14 +27,15 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from triops.core.errors import InvalidInput, UpstreamError
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
+from triops.core.signals import Signal
 from triops.llm.guardrails._base import Context, Finding
-from triops.llm.guardrails._log import CheckLog
+from triops.llm.guardrails._log import CheckLog, observe
 from triops.llm.guardrails._registry import build
 from triops.llm.guardrails._stream import replay, then
 from triops.llm.guardrails.spikes import BlockRateSpikes
@@ -47,6 +48,16 @@ log = logging.getLogger("triops.llm.guardrails")
 
 Serve = Callable[[Any, dict[str, Any]], Awaitable[Any]]
 _OUTCOME = {"block": "blocked", "redact": "redacted", "flag": "flagged"}
+
+
+class CheckSink(Protocol):
+    """Where the spans and records of the checks that ran go (written off the request)."""
+
+    def record(self, project: str, span: Span, row: RecordRow) -> None: ...
+
+    def flush(self, timeout: float = 10.0) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class GuardrailBlocked(InvalidInput):
@@ -146,11 +157,15 @@ def _summary(findings: list[Finding]) -> str:
 class GuardrailEngine:
     def __init__(self, settings: GuardrailSettings, db: Database,
                  embed: Callable[[str, str, list[str]], Awaitable[list[list[float]]]] | None = None,
-                 refresh_s: float = 5.0) -> None:
+                 refresh_s: float = 5.0, log: CheckSink | None = None) -> None:
+        """``log`` writes each check's span and record (``record(project, span, row)``,
+        ``flush()``, ``close()``) and feeds it to ``observe_check``; by default a
+        ``CheckLog`` of the engine's own."""
         self.settings = settings
         self._db = db
         self._embed = embed
-        self.log = CheckLog(db, BlockRateSpikes(settings))
+        self.spikes = BlockRateSpikes(settings)
+        self.log: CheckSink = log if log is not None else CheckLog(db, self.spikes)
         self._refresh_s = refresh_s
         self._file_rules = [compile_rule(r) for r in settings.rules]
         self.rules: list[Rule] = []
@@ -161,6 +176,10 @@ class GuardrailEngine:
         self.reload()
         self._next_refresh = time.monotonic() + refresh_s
         self._refreshing = False
+
+    def observe_check(self, project: str, row: RecordRow) -> list[Signal]:
+        """Count a written check in the block-rate spike check (for a ``log`` given)."""
+        return observe(self.spikes, project, row)
 
     # -- configuration -------------------------------------------------------------
 

@@ -8,10 +8,11 @@ and the summary still ends up as the fold of all of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import and_, case, delete, func, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from triops.store import records
@@ -91,15 +92,12 @@ class TraceFilter:
     oldest_first: bool = False
 
 
-def merge_summaries(session: Session, project: str, deltas: Sequence[TraceDelta]) -> None:
-    if not deltas:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(TraceSummary.__table__)  # Core, not the ORM bulk path: cheaper per row
+def _upsert(insert):  # type: ignore[no-untyped-def]
+    """``INSERT ... ON CONFLICT DO UPDATE`` folding a delta into a trace's summary."""
+    stmt = insert(TraceSummary.__table__)
     new = stmt.excluded
     old = TraceSummary.__table__.c
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[old.project, old.trace_id],
         set_={
             "name": case((and_(new.has_root, not_(old.has_root)), new.name), else_=old.name),
@@ -118,11 +116,43 @@ def merge_summaries(session: Session, project: str, deltas: Sequence[TraceDelta]
             "service": func.coalesce(old.service, new.service),
         },
     )
+
+
+_DELTA_KEYS = ("project", *(f.name for f in fields(TraceDelta)))
+#: Per dialect: the upsert as the driver's SQL, and the order of its positional
+#: parameters (None where the driver takes them by name).
+_DRIVER_UPSERT: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _driver_upsert(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    found = _DRIVER_UPSERT.get(dialect.name)
+    if found is None:
+        insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        compiled = _upsert(insert).compile(dialect=dialect, column_keys=list(_DELTA_KEYS))
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        found = _DRIVER_UPSERT[dialect.name] = (str(compiled), order)
+    return found
+
+
+def merge_summaries(session: Session, project: str, deltas: Sequence[TraceDelta]) -> None:
+    """Fold each delta into its trace's summary, in the caller's transaction.
+
+    The statement is compiled once per dialect and handed to the driver's
+    ``executemany`` with plain values: building it and processing each row's
+    parameters in SQLAlchemy cost several times the upsert itself (every column is a
+    plain number, string or flag, which the drivers take as they are)."""
+    if not deltas:
+        return
+    connection = session.connection()
+    sql, order = _driver_upsert(connection.dialect)
     # A fixed order keeps concurrent PostgreSQL writers from deadlocking on row locks.
     # vars(), not asdict(): the fields are flat, and asdict's deep copy cost more than
     # the upsert itself.
     rows = [{"project": project, **vars(d)} for d in sorted(deltas, key=lambda d: d.trace_id)]
-    session.execute(stmt, rows)
+    if order is None:
+        connection.exec_driver_sql(sql, rows)
+    else:
+        connection.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])
 
 
 def _where(project: str, f: TraceFilter) -> list:  # type: ignore[type-arg]
