@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from triops.cli.main import app
 from triops.ops.forecasting import Settings, detect_periods, forecast
+from triops.ops.forecasting.io import PARALLEL_FROM, forecast_csv
 
 runner = CliRunner()
 
@@ -67,6 +68,17 @@ def test_cli_writes_horizon_rows_per_series_continuing_integer_steps(tmp_path: P
         [("a", str(t)) for t in range(400, 405)] + [("b", str(10 + 2 * t)) for t in range(300, 305)])
     for r in got:
         assert float(r["lo"]) <= float(r["forecast"]) <= float(r["hi"])
+
+
+def test_a_process_pool_writes_the_same_forecasts_in_the_same_order(tmp_path: Path):
+    rows = [(f"s{k}", t, v) for k in range(PARALLEL_FROM) for t, v in enumerate(_hourly(120, seed=k))]
+    source = _write(tmp_path / "h.csv", rows)
+    alone, pooled = tmp_path / "one.csv", tmp_path / "two.csv"
+    seen: list[str] = []
+    assert forecast_csv(source, alone, 6, workers=1) == PARALLEL_FROM
+    assert forecast_csv(source, pooled, 6, workers=2, on_series=lambda h, _: seen.append(h.name)) == PARALLEL_FROM
+    assert pooled.read_text() == alone.read_text()
+    assert seen == [f"s{k}" for k in range(PARALLEL_FROM)]
 
 
 def test_cli_continues_timestamps_at_the_median_step(tmp_path: Path):

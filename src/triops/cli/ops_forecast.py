@@ -30,6 +30,10 @@ def forecast(
     level: Annotated[
         float, typer.Option("--level", help="Central coverage of the [lo, hi] interval.")
     ] = Settings.level,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0,
+                          help="Processes sharing the series (0: one per usable core).")
+    ] = 0,
 ) -> None:
     """Write HORIZON rows per series, continuing each series' t (an integer step or a
     timestamp, continued at the series' median step)."""
@@ -38,7 +42,8 @@ def forecast(
         raise typer.Exit(code=2)
     started = time.perf_counter()
     try:
-        count = forecast_csv(input, output, horizon, Settings(level=level))
+        count = forecast_csv(input, output, horizon, Settings(level=level),
+                             workers=workers or None)
     except TriopsError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(code=2) from None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,8 @@ from triops.ops.forecasting.seasonality import candidates_for_step
 
 #: The shortest history a series may have.
 MIN_POINTS = 3
+#: Fewer series than this are forecast in this process: starting workers costs more.
+PARALLEL_FROM = 16
 REQUIRED = ("series", "t", "value")
 
 
@@ -110,18 +114,41 @@ def read_history(path: Path) -> list[History]:
     return [_series(name, rows) for name, rows in groups.items()]
 
 
+def _forecast_one(job: tuple[np.ndarray, int, Settings | None, float | None]) -> Forecast:
+    values, horizon, settings, step = job
+    return forecast(values, horizon, settings=settings, candidate_periods=candidates_for_step(step))
+
+
+def _forecasts(histories: list[History], horizon: int, settings: Settings | None,
+               workers: int | None) -> Iterator[Forecast]:
+    """Each history's forecast, in order. Series are independent, so many of them are
+    spread over a process pool (one worker per usable core unless ``workers`` is given);
+    every worker runs the same code on the same values, so the forecasts are the same."""
+    jobs = [(h.values, horizon, settings, h.step_seconds()) for h in histories]
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(workers, len(jobs))
+    if workers < 2 or len(jobs) < PARALLEL_FROM:
+        yield from map(_forecast_one, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_forecast_one, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
+
+
 def forecast_csv(input: Path, output: Path, horizon: int, settings: Settings | None = None,
-                 on_series: Callable[[History, Forecast], None] | None = None) -> int:
-    """Forecast every series of ``input`` into ``output``; returns the number of series."""
+                 on_series: Callable[[History, Forecast], None] | None = None,
+                 workers: int | None = None) -> int:
+    """Forecast every series of ``input`` into ``output``; returns the number of series.
+    ``workers`` processes share the series (default: one per usable core; 1 keeps
+    everything in this process)."""
     if horizon < 1:
         raise InvalidInput(f"--horizon must be at least 1 (got {horizon})")
     histories = read_history(input)
     with output.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["series", "t", "forecast", "lo", "hi"])
-        for hist in histories:
-            result = forecast(hist.values, horizon, settings=settings,
-                              candidate_periods=candidates_for_step(hist.step_seconds()))
+        for hist, result in zip(histories, _forecasts(histories, horizon, settings, workers),
+                                strict=True):
             for t, f, lo, hi in zip(hist.future_t(horizon), result.mean, result.lo, result.hi,
                                     strict=True):
                 writer.writerow([hist.name, t, f"{f:.6g}", f"{lo:.6g}", f"{hi:.6g}"])
