@@ -19,7 +19,6 @@ from triops.core.ids import now_ms
 from triops.store.schema import IncidentMember, IncidentSignal
 from triops.store.schema_ops import OpsLogStream, OpsSeriesState
 
-
 #: Rows per multi-row INSERT: well under both stores' limits on bound parameters.
 _INSERT_ROWS = 1000
 
