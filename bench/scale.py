@@ -1,7 +1,7 @@
 """Past one process: OTLP metrics ingest on 1 and 3 replicas, and a soak under failure.
 
   PYTHONPATH=src .venv/bin/python bench/scale.py [--minutes 10] [--skip-ingest]
-      [--skip-soak] [--work DIR]
+      [--skip-soak] [--replicas 1 3] [--work DIR]
 
 **Ingest.** Pre-encoded OTLP/HTTP protobuf ``ExportMetricsServiceRequest`` batches are
 POSTed to ``/v1/metrics`` by ``--senders`` client processes of ``--connections``
@@ -239,6 +239,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="connections per sender")
     parser.add_argument("--wide-samples", type=int, default=8_000,
                         help="samples of the 2000-series x 1-point shape (0: skip it)")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 3],
+                        help="replica counts of the ingest configurations to run")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-soak", action="store_true")
     parser.add_argument("--work", type=Path,
@@ -262,6 +264,8 @@ def main() -> None:
             for shape, configs in ingest_plan(args):
                 payloads = shape.write(work / f"payloads-{shape.name}")
                 for backend, n in configs:
+                    if n not in args.replicas:
+                        continue
                     if backend == "sqlite":
                         ingest.append(run_ingest(work, shape, payloads, backend,
                                                  f"sqlite:///{work / f'{shape.name}.db'}", n))

@@ -112,7 +112,7 @@ def test_unreadable_state_starts_afresh(db):
     with db.write() as session:
         ingest_samples(session, "default", [MetricSample("x", T0, 1.0)])
     with db.write() as session:
-        row = ops_repo.lock_series(session, "default", "x", "ensemble")
+        row = ops_repo.lock_series(session, "default", ["x"], "ensemble")["x"]
         row.state = {"detector": "ensemble", "vars": {"broken": {"__part__": "Nope"}}}
     with db.write() as session:
         report = ingest_samples(session, "default", [MetricSample("x", T0 + 1000, 2.0)])
@@ -203,3 +203,34 @@ def test_concurrent_batches_on_one_new_series_lose_nothing(db):
         stream = ops_repo.get_stream(session, "default", "svc")
         assert stream.lines == 300
         assert sum(t.count for t in ops_logs.templates(session, "default", "svc")) == 300
+
+
+def test_checkpoints_are_sparse_and_a_resumed_detector_replays_exactly(db):
+    """A cached detector writes its state back only at checkpoints; another process
+    resuming from the checkpoint replays the stored samples since, so scores and state
+    match one detector fed everything; a batch with a late point checkpoints past it."""
+    from triops.ops.detection import DetectorCache
+
+    full = wave()
+    late = [*full[600:700], full[650], full[10]]  # a duplicate and a late arrival
+    with db.write() as session:
+        reference = ingest_samples(session, "reference", full[:600] + late + full[700:])
+    first, restarted = DetectorCache(), DetectorCache()
+    anomalies, late_count = [], 0
+    for batch, cache in [(full[:300], first), (full[300:600], first), (late, first),
+                         (full[700:900], first), (full[900:], restarted)]:
+        with db.write() as session:
+            report = ingest_samples(session, "default", batch, cache=cache)
+        anomalies += [a.ts_ms for a in report.anomalies]
+        late_count += report.late
+        with db.read() as session:
+            saved = ops_repo.get_series_state(session, "default", KEY).state["points"]
+        if batch is full[300:600]:
+            assert saved == 300  # a cache hit: not written back
+        if batch is late:
+            assert saved == 700
+    assert late_count == reference.late == 2
+    assert anomalies and anomalies == [a.ts_ms for a in reference.anomalies]
+    with db.read() as session:
+        assert (ops_repo.get_series_state(session, "default", KEY).state
+                == ops_repo.get_series_state(session, "reference", KEY).state)

@@ -1,10 +1,22 @@
 """Detection: every incoming sample is scored by its series' streaming detector.
 
-For each series in a batch the detector state is loaded from the store (row locked),
-fed the batch's new points in timestamp order, and saved back, all in the caller's
-transaction together with the samples themselves: either the samples, the scores'
-signals and the advanced state are all committed, or none of them is. A server that
-restarts therefore resumes every series exactly where it stopped.
+For the series of a batch the state rows are locked in one query, each series' new
+points are scored in one vectorised call, and the rows are written back in one
+statement, in the caller's transaction together with the samples themselves: either
+the samples, the scores' signals and the series' counters are all committed, or none
+of them is.
+
+A replica keeps the detectors it scored last in memory (:class:`DetectorCache`) and
+writes a detector's whole state back to its row only as a checkpoint: when it had to
+resume the detector from the store, when a batch brought points it did not score
+(late or duplicate), and otherwise every :data:`CHECKPOINT_POINTS` points or
+:data:`CHECKPOINT_MS` of wall time. A detector resumed from its checkpoint (after a
+restart, on another replica, or after leaving the cache) is fed again the stored
+samples it scored after that checkpoint, which are in the same transaction as the
+counters that record them, so it continues exactly where it stopped: no acknowledged
+sample is lost and no score differs. (Samples folded into rollups by retention cannot
+be replayed; a detector whose checkpoint is older than the raw samples kept continues
+from the checkpoint and logs it.)
 
 Defined behaviour for awkward input:
 
@@ -31,7 +43,8 @@ from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops.detectors import DEFAULT_DETECTOR, DETECTORS, StreamingDetector, get_detector
 from triops.ops.incidents import ingest
-from triops.ops.telemetry import MetricSample, append_samples, series_key
+from triops.ops.telemetry import SAMPLE, MetricSample, append_samples, series_key
+from triops.store import records
 from triops.store.repos import ops as repo
 from triops.store.schema_ops import OpsSeriesState
 
@@ -63,6 +76,21 @@ def subject_of(key: str) -> str:
     return f"series:{key}"
 
 
+#: A cached detector's state is written back at least every this many points...
+CHECKPOINT_POINTS = 1000
+#: ... and at least this often (wall time), so a replica that stops replays little.
+CHECKPOINT_MS = 60_000
+
+
+@dataclass
+class _Live:
+    """A detector in memory and the series' counters when its state was last saved."""
+
+    model: StreamingDetector
+    saved_points: int
+    saved_ms: int
+
+
 class DetectorCache:
     """Live detectors of recently scored series, so a server skips rebuilding each one
     from its stored state on every batch.
@@ -70,31 +98,30 @@ class DetectorCache:
     An entry is used only when the stored row still carries the token it was saved
     with (points scored, newest time, update time): a batch scored elsewhere (another
     replica) or a transaction that rolled back changes or keeps the row's token apart
-    from the entry's, and the detector is then rebuilt from the store, which stays the
+    from the entry's, and the detector is then resumed from the store, which stays the
     source of truth. Entries are taken out while in use, so one detector object is never
     advanced by two requests at once.
     """
 
     def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], tuple[tuple, StreamingDetector]] = (
-            OrderedDict())
+        self._entries: OrderedDict[tuple[str, str], tuple[tuple, _Live]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def token(row: OpsSeriesState) -> tuple:
         return (row.detector, row.points, row.last_ts_ms, row.updated_ms)
 
-    def take(self, row: OpsSeriesState) -> StreamingDetector | None:
+    def take(self, row: OpsSeriesState) -> _Live | None:
         with self._lock:
             entry = self._entries.pop((row.project, row.series), None)
         if entry is None or entry[0] != self.token(row):
             return None
         return entry[1]
 
-    def put(self, row: OpsSeriesState, model: StreamingDetector) -> None:
+    def put(self, row: OpsSeriesState, live: _Live) -> None:
         with self._lock:
-            self._entries[(row.project, row.series)] = (self.token(row), model)
+            self._entries[(row.project, row.series)] = (self.token(row), live)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
@@ -114,15 +141,24 @@ def ingest_samples(
     name or label, or a value that is not a finite number.
     """
     DETECTORS.get(detector)  # raises InvalidInput naming the registered ones
-    report = MonitorReport(accepted=append_samples(session, project, samples))
     by_series: dict[str, list[tuple[int, float]]] = {}
     for s in samples:
         key = series_key(s.name, s.labels)
         if key not in unscored:
             by_series.setdefault(key, []).append((s.ts_ms, s.value))
-    # One lock order for every writer, so two batches never wait on each other in a cycle.
-    for key in sorted(by_series):
-        _score_series(session, project, key, by_series[key], detector, report, cache)
+    keys = sorted(by_series)
+    rows = repo.lock_series(session, project, keys, detector) if keys else {}
+    # Detectors are resumed before this batch's samples are stored: a resumed one replays
+    # the stored samples it scored after its checkpoint, and none of this batch's.
+    live = {key: _live(session, project, rows[key], detector, cache) for key in keys}
+    report = MonitorReport(accepted=append_samples(session, project, samples))
+    now = now_ms()
+    for key in keys:
+        _score_series(session, project, key, by_series[key], rows[key], live[key], report, now)
+    session.flush()  # the rows' updates, batched
+    if cache is not None:
+        for key in keys:
+            cache.put(rows[key], live[key])
     return report
 
 
@@ -137,15 +173,38 @@ def _restore(row: OpsSeriesState, detector: str) -> StreamingDetector:
             # written by a detector version that changed); it starts that series afresh.
             log.warning("detector state of %s unreadable (%s); starting afresh", row.series, exc)
     row.detector = name
+    row.state = {}
     return get_detector(name)
+
+
+def _live(session: Session, project: str, row: OpsSeriesState, detector: str,
+          cache: DetectorCache | None) -> _Live:
+    """The series' detector as of its row: from the cache, or resumed from the store."""
+    found = cache.take(row) if cache is not None else None
+    if found is not None:
+        return found
+    model = _restore(row, detector)
+    saved_points, saved_ts = row.state.get("points", 0), row.state.get("last_ts_ms")
+    if saved_points < row.points and saved_ts is not None:
+        # Points scored since the checkpoint: their samples were stored with them.
+        replay = [(r.ts_ms, r.data["v"]) for r in records.scan(
+            session, project, SAMPLE, streams=[row.series], start_ms=saved_ts + 1,
+            end_ms=row.last_ts_ms + 1)]
+        if len(replay) != row.points - saved_points:
+            log.warning("series %s: %d points to replay since its detector's checkpoint, "
+                        "%d stored; continuing with those", row.series,
+                        row.points - saved_points, len(replay))
+        model.update_many([t / 1000.0 for t, _ in replay], [v for _, v in replay])
+    # Saving at once makes the row the checkpoint again, so the next replica to resume
+    # the series (or this one, after the entry leaves the cache) replays nothing.
+    return _Live(model, saved_points=-1, saved_ms=0)
 
 
 def _score_series(
     session: Session, project: str, key: str, points: list[tuple[int, float]],
-    detector: str, report: MonitorReport, cache: DetectorCache | None,
+    row: OpsSeriesState, live: _Live, report: MonitorReport, now: int,
 ) -> None:
-    row = repo.lock_series(session, project, key, detector)
-    model = (cache.take(row) if cache is not None else None) or _restore(row, detector)
+    model = live.model
     last = row.last_ts_ms
     points.sort(key=lambda p: p[0])  # stable: equal timestamps keep arrival order
     fresh = []
@@ -158,8 +217,6 @@ def _score_series(
     # One call for the batch: the same scores as one update a point, vectorised.
     scores = model.update_many([ts_ms / 1000.0 for ts_ms, _ in fresh], [v for _, v in fresh])
     for (ts_ms, value), score in zip(fresh, scores, strict=True):
-        row.points += 1
-        report.scored += 1
         if score >= model.threshold:
             row.anomalies += 1
             signal = Signal(
@@ -170,10 +227,14 @@ def _score_series(
             )
             folded = ingest(session, project, signal)
             report.anomalies.append(Anomaly(key, ts_ms, value, score, folded.incident_id))
+    row.points += len(fresh)
+    report.scored += len(fresh)
     row.last_ts_ms = last
-    row.state = model.state()
-    # Strictly increasing, so a cached detector never matches an older saved state.
-    row.updated_ms = max(now_ms(), row.updated_ms + 1)
-    session.flush()
-    if cache is not None:
-        cache.put(row, model)
+    # A point stored but not scored must never be replayed: checkpoint past it.
+    if (live.saved_points < 0 or len(fresh) < len(points)
+            or row.points - live.saved_points >= CHECKPOINT_POINTS
+            or now - live.saved_ms >= CHECKPOINT_MS):
+        row.state = {**model.state(), "points": row.points, "last_ts_ms": last}
+        live.saved_points, live.saved_ms = row.points, now
+    # Strictly increasing, so a cached detector never matches an older saved row.
+    row.updated_ms = max(now, row.updated_ms + 1)

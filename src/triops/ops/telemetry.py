@@ -9,6 +9,7 @@ each bucket's mean at the bucket's start.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -39,15 +40,26 @@ class MetricSample:
 
 def series_key(name: str, labels: Mapping[str, str]) -> str:
     """Canonical key: labels sorted, values escaped like Prometheus' text format."""
+    items = tuple(labels.items()) if labels else ()
+    try:
+        return _canonical_key(name, items)
+    except TypeError:  # an unhashable label value: computed without the memo
+        return _canonical_key.__wrapped__(name, items)
+
+
+# Every intake asks for the key of each sample several times (storing, scoring,
+# topology, capacity), and a collector sends the same series again and again.
+@functools.lru_cache(maxsize=16_384)
+def _canonical_key(name: str, items: tuple[tuple[str, str], ...]) -> str:
     if not _NAME.match(name):
         raise InvalidInput(f"series name {name!r} is not valid: letters, digits, '_', ':', '.', '-', '/'")
-    if not labels:
+    if not items:
         return name
     parts = []
-    for key in sorted(labels):
+    for key, value in sorted(items, key=lambda kv: kv[0]):
         if not _LABEL.match(key):
             raise InvalidInput(f"label name {key!r} is not valid")
-        value = str(labels[key]).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        value = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         parts.append(f'{key}="{value}"')
     return f"{name}{{{','.join(parts)}}}"
 

@@ -15,7 +15,8 @@ from triops.store.schema import Base
 
 
 class OpsSeriesState(Base):
-    """The streaming detector of one series, as it stood after the last scored point."""
+    """The streaming detector of one series: its counters as of the last scored point, its
+    state as of its last checkpoint (``state["points"]``; see :mod:`triops.ops.detection`)."""
 
     __tablename__ = "ops_series_state"
 

@@ -11,6 +11,7 @@ another package that names it in the ``triops.detectors`` entry-point group.
 
 from __future__ import annotations
 
+import base64
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -75,7 +76,11 @@ def _encode(value: Any) -> Any:
         return {"__detector__": value.name, "vars": _encode_vars(value)}
     if type(value).__name__ in _PARTS:
         return {"__part__": type(value).__name__, "vars": _encode_vars(value)}
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
+    if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.ndim == 1:
+        # Raw little-endian bytes: a detector's window of a thousand values is one
+        # string to write and read back, not a thousand JSON numbers.
+        return {"__f64__": base64.b64encode(value.astype("<f8").tobytes()).decode("ascii")}
+    if hasattr(value, "tolist"):  # other numpy arrays and scalars
         return {"__array__": _encode(value.tolist())}
     raise TypeError(f"cannot store {type(value).__name__} in detector state")
 
@@ -104,6 +109,8 @@ def _decode(value: Any) -> Any:
         obj = _PARTS[value["__part__"]].__new__(_PARTS[value["__part__"]])
         _restore_vars(obj, value["vars"])
         return obj
+    if "__f64__" in value:
+        return np.frombuffer(base64.b64decode(value["__f64__"]), dtype="<f8").astype(float)
     if "__array__" in value:
         return np.asarray(_decode(value["__array__"]), dtype=float)
     raise ValueError("unreadable detector state")

@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from triops.ops.detectors._base import register
 from triops.ops.detectors._pipeline import PipelineDetector
 
-_CHUNK = 8192  # points scored together by ``update_many``: lag rows stay in cache
+_CHUNK = 64  # points scored together by ``update_many``: lags x points stays ~0.5 MB
 
 
 @register
@@ -27,9 +27,10 @@ class PatternDiscord(PipelineDetector):
     the anomaly likelihood that follows puts every series on the same scale.
 
     Cost per point is ``O(length * memory)`` in numpy; the state holds the last
-    ``memory + length`` values. A run of points (``update_many``) is scored lag by
-    lag over the whole run instead of point by point: the same sums in the same
-    order, so the same scores, without a numpy call per point.
+    ``memory + length`` values. A run of points (``update_many``) is scored in blocks
+    of points against every lag at once instead of point by point: the same sums in
+    the same order, so the same scores, with a few numpy calls per block, which keeps
+    a request's few points per series (or a single one) cheap.
     """
 
     name = "pattern_discord"
@@ -74,36 +75,41 @@ class PatternDiscord(PipelineDetector):
         return out
 
     def _discords(self, chunk: np.ndarray) -> list[float | None]:
-        """``_raw`` for each value of ``chunk`` in turn, computed one lag at a time.
+        """``_raw`` for each value of ``chunk`` in turn, every lag at once.
 
         Point ``i`` (its index in the series) is compared with the windows ending
-        ``lag`` points earlier for ``length <= lag <= min(memory, i - length + 1)``.
-        Its squared distance at one lag is summed newest term first, as
-        ``diff.sum(axis=0)`` does in ``_raw``, so the results are bit-identical.
+        ``lag`` points earlier for ``length <= lag <= min(memory, i - length + 1)``:
+        one array of lags x points, whose row for a lag is a strided view of the same
+        history shifted by that lag. The history is padded on the left with infinities,
+        so a window that would reach before the series' first point is infinitely far
+        and never the nearest. A point's squared distance at one lag is summed newest
+        term first, as ``diff.sum(axis=0)`` does in ``_raw``, so the results are
+        bit-identical; and a short run (a request's few points per series) costs a
+        handful of numpy calls instead of several per lag.
         """
-        m, size, first = self.length, self.size, self.count
+        m, size, first, memory = self.length, self.size, self.count, self.memory
         end = first + len(chunk)
         kept = min(first, size - 1)  # enough history for the oldest lag of ``first``
-        base = first - kept  # series index of series[0]
-        series = np.concatenate((self.buffer[np.arange(base, first) % size], chunk))
-        best = np.full(len(chunk), np.inf)
-        for lag in range(m, self.memory + 1):
-            start = max(first, lag + m - 1)  # earliest point that has this lag
-            if start >= end:
-                break  # later lags start later still
-            lo, hi = start - base - m + 1, end - base
-            sq = series[lo - lag : hi - lag] - series[lo:hi]
-            sq *= sq
-            dist = sq[m - 1 :].copy()
-            for s in range(1, m):
-                dist += sq[m - 1 - s : len(sq) - s]
-            tail = best[start - first :]
-            np.minimum(tail, dist, out=tail)
+        pad = memory + m - 1 - kept  # series index ``first - kept - pad`` is series[0]
+        series = np.concatenate((np.full(pad, np.inf),
+                                 self.buffer[np.arange(first - kept, first) % size], chunk))
+        base = first - kept - pad
+        lo, hi = first - base - m + 1, end - base  # every term of every chunk point
+        # shifted[r] is series[lo - lag : hi - lag] for lag = memory - r.
+        shifted = sliding_window_view(series[lo - memory : hi - m], hi - lo)
+        with np.errstate(invalid="ignore"):
+            sq = shifted - series[lo:hi]
+        sq *= sq
+        width = hi - lo
+        dist = sq[:, m - 1 :].copy()
+        for s in range(1, m):
+            dist += sq[:, m - 1 - s : width - s]
+        best = dist.min(axis=0) if len(dist) else np.full(len(chunk), np.inf)
         # numpy sums a lone column pairwise rather than row by row, so a point with a
         # single lag (the first scorable one) is summed as ``_raw`` sums it.
         back = np.arange(m)
-        for i in range(max(first, 2 * m - 1), min(end, m + self.memory)):
-            if min(self.memory, i - m + 1) > m:
+        for i in range(max(first, 2 * m - 1), min(end, m + memory)):
+            if min(memory, i - m + 1) > m:
                 break
             col = (series[i - base - m - back] - series[i - base - back])[:, None]
             col *= col

@@ -8,6 +8,8 @@ series never score from the same stale state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -17,24 +19,42 @@ from triops.core.ids import now_ms
 from triops.store.schema import IncidentMember, IncidentSignal
 from triops.store.schema_ops import OpsLogStream, OpsSeriesState
 
+#: Rows per multi-row INSERT: well under both stores' limits on bound parameters.
+_INSERT_ROWS = 1000
 
-def _insert_missing(session: Session, model: type, values: dict) -> None:
+
+def _insert_missing(session: Session, model: type, values: dict | list[dict]) -> None:
     dialect = session.get_bind().dialect.name
     make = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(make(model).values(**values).on_conflict_do_nothing())
+    session.execute(make(model).values(values).on_conflict_do_nothing())
 
 
-def lock_series(session: Session, project: str, series: str, detector: str) -> OpsSeriesState:
-    """The series' state row, locked; a new row has an empty state."""
-    _insert_missing(session, OpsSeriesState, {
-        "project": project, "series": series, "detector": detector, "state": {},
-        "last_ts_ms": None, "points": 0, "anomalies": 0, "updated_ms": now_ms(),
-    })
-    query = select(OpsSeriesState).where(
-        OpsSeriesState.project == project, OpsSeriesState.series == series
-    ).with_for_update()
-    row = session.scalars(query.execution_options(populate_existing=True)).one()
-    return row
+def lock_series(session: Session, project: str, series: Sequence[str], detector: str,
+                ) -> dict[str, OpsSeriesState]:
+    """The state rows of ``series`` by name, locked; a new row has an empty state.
+
+    One locking query for all of them, its rows locked in its ``ORDER BY``, so two
+    writers never wait on each other in a cycle; rows missing are created first, in
+    sorted order, and locked by a second query.
+    """
+    def locked(names: Sequence[str]) -> dict[str, OpsSeriesState]:
+        query = select(OpsSeriesState).where(
+            OpsSeriesState.project == project, OpsSeriesState.series.in_(names)
+        ).order_by(OpsSeriesState.series).with_for_update()
+        rows = session.scalars(query.execution_options(populate_existing=True))
+        return {row.series: row for row in rows}
+
+    rows = locked(series)
+    missing = sorted(set(series) - rows.keys())
+    if missing:
+        now = now_ms()
+        for start in range(0, len(missing), _INSERT_ROWS):
+            _insert_missing(session, OpsSeriesState, [
+                {"project": project, "series": name, "detector": detector, "state": {},
+                 "last_ts_ms": None, "points": 0, "anomalies": 0, "updated_ms": now}
+                for name in missing[start:start + _INSERT_ROWS]])
+        rows.update(locked(missing))
+    return rows
 
 
 def get_series_state(session: Session, project: str, series: str) -> OpsSeriesState | None:
