@@ -21,12 +21,13 @@ from typing import ClassVar
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from triops.core.errors import TriopsError
 from triops.core.principals import Role
 from triops.server import errors
 from triops.server.auth import Caller, authorize
+from triops.server.input_guard import replay_body
 
 Handler = Callable[[Request, Caller], Awaitable[Response | None]]
 
@@ -61,19 +62,7 @@ class Shortcut:
                                      getattr(exc, "headers", None))
         if response is None:
             del scope["route"]
-            await self.app(scope, _replay(await request.body(), receive), send)
+            await self.app(scope, replay_body(await request.body(), receive), send)
             return
         await response(scope, receive, send)
 
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
