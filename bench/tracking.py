@@ -2,6 +2,7 @@
 
   .venv/bin/python bench/tracking.py [--points 100000] [--budget 20] [--runs 10000]
   .venv/bin/python bench/tracking.py --in-process 20   # native batch route only, no peer
+  .venv/bin/python bench/tracking.py --log-metric-calls 2000   # MLflow log-metric, in-process
 
 (a) stock ``mlflow`` client → ``mlflow server`` 3.17 (its own venv, its defaults: 4
     workers, SQLite backend store in a temp folder);
@@ -172,6 +173,78 @@ def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
             "records": stored, "loadavg": os.getloadavg()}
 
 
+def log_metric_in_process(calls: int) -> dict:
+    """MLflow ``runs/log-metric`` one call at a time through the real ASGI app on SQLite,
+    driven straight from an event loop: no HTTP, no client, no test client's thread.
+
+    What is timed is the server's share of one stock-client call: the middleware, the
+    route, the write and its commit. Wall and CPU time per call are both reported; on a
+    shared machine the CPU time is the steadier of the two.
+    """
+    import asyncio
+
+    from triops.core.principals import ALL_PROJECTS, Role
+    from triops.core.settings import Settings
+    from triops.server.app import create_app
+    from triops.server.runtime import Runtime
+    from triops.store import Database, upgrade_schema
+    from triops.store.repos import keys as api_keys
+
+    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {KEY}".encode()),
+               (b"content-type", b"application/json")]
+
+    async def call(app, path: str, payload: dict) -> dict:  # type: ignore[no-untyped-def]
+        body = json.dumps(payload).encode()
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80),
+                 "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        out: dict = {"body": b""}
+
+        async def receive() -> dict:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                out["status"] = message["status"]
+            else:
+                out["body"] += message.get("body", b"")
+
+        await app(scope, receive, send)
+        if out["status"] != 200:
+            raise RuntimeError(f"{path}: {out['status']} {out['body'][:300]!r}")
+        return json.loads(out["body"])
+
+    async def drive(app) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+        api = "/api/2.0/mlflow"
+        run_id = (await call(app, f"{api}/runs/create", {}))["run"]["info"]["run_id"]
+        bodies = [{"run_id": run_id, "key": "loss", "value": 1.0 / (i + 1),
+                   "timestamp": 1_700_000_000_000 + i, "step": i} for i in range(calls + 50)]
+        for body in bodies[:50]:  # warm-up: caches, the key lookup, the first connection
+            await call(app, f"{api}/runs/log-metric", body)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for body in bodies[50:]:
+            await call(app, f"{api}/runs/log-metric", body)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        store = f"sqlite:///{tmp / 'triops.db'}"
+        migrated = Database(store)
+        upgrade_schema(migrated.engine)
+        migrated.dispose()
+        rt = Runtime.build(Settings(store=store, artifacts=str(tmp / "artifacts"), home=tmp))
+        with rt.db.write() as session:
+            api_keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="bench",
+                            secret=KEY)
+        wall, cpu = asyncio.run(drive(create_app(rt)))
+        rt.close()
+    return {"calls": calls, "wall_us": wall / calls * 1e6, "cpu_us": cpu / calls * 1e6,
+            "loadavg": os.getloadavg()}
+
+
 def rmse_of(i: int) -> float:
     return ((i * 7919) % 10007) / 10007
 
@@ -232,7 +305,15 @@ def main() -> None:
     ap.add_argument("--searches", type=int, default=20)
     ap.add_argument("--in-process", type=int, default=0, metavar="BATCHES",
                     help="only time BATCHES native batches of 10,000 points in-process")
+    ap.add_argument("--log-metric-calls", type=int, default=0, metavar="CALLS",
+                    help="only time CALLS MLflow log-metric calls in-process")
     args = ap.parse_args()
+    if args.log_metric_calls:
+        res = log_metric_in_process(args.log_metric_calls)
+        print(f"MLflow log-metric in-process (SQLite): {res['calls']:,} calls, "
+              f"{res['wall_us']:,.0f} us wall and {res['cpu_us']:,.0f} us CPU per call; "
+              "load average " + " / ".join(f"{x:.1f}" for x in res["loadavg"]))
+        return
     if args.in_process:
         res = in_process(args.in_process)
         print(f"native batch route in-process (SQLite): {res['points']:,} points in "

@@ -3,16 +3,22 @@ transaction, so a refused request leaves nothing behind."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection
 
 from triops.core.errors import InvalidInput
+from triops.ml._validation import (
+    check_batch,
+    check_metrics,
+    check_params,
+    check_tags,
+    pairs_to_dict,
+)
 from triops.store.engine import Database
 from triops.store.repos import experiments, runs
 from triops.store.repos.runs import DatasetUse, MetricPoint, RunDetails
 from triops.store.schema_ml import Experiment, Run
-from triops.ml._validation import (
-    check_batch, check_metrics, check_params, check_tags, pairs_to_dict,
-)
 
 
 def ensure_default_experiment(db: Database, project: str) -> None:
@@ -46,18 +52,36 @@ def log_batch(db: Database, project: str, run_id: str, *,
     A param logged again with the same value is accepted; with another value the
     whole batch is refused and nothing of it is written.
     """
+    db.write_core(batch_writer(project, run_id, metrics, params, tags))
+
+
+async def log_batch_now(db: Database, project: str, run_id: str, *,
+                        metrics: Sequence[MetricPoint] = (),
+                        params: Sequence[tuple[str, str]] = (),
+                        tags: Sequence[tuple[str, str]] = ()) -> None:
+    """``log_batch`` from async code; returns once the batch is committed."""
+    await db.write_now(batch_writer(project, run_id, metrics, params, tags))
+
+
+def batch_writer(project: str, run_id: str, metrics: Sequence[MetricPoint],
+                 params: Sequence[tuple[str, str]], tags: Sequence[tuple[str, str]]
+                 ) -> Callable[[Connection], None]:
+    """Validate a batch now; what is returned writes it into a transaction."""
     check_batch(len(metrics), len(params), len(tags))
     param_map = pairs_to_dict("param", params)
     tag_map = pairs_to_dict("tag", tags)
     check_params(param_map)
     check_tags(tag_map)
     check_metrics(metrics)
-    with db.write() as session:
-        run = runs.get_active(session, project, run_id)
-        runs.log_params(session, run, param_map)
-        runs.log_metrics(session, run, metrics)
+
+    def write(conn: Connection) -> None:
+        run = runs.active_ref(conn, project, run_id)
+        runs.log_params(conn, run, param_map)
+        runs.log_metrics(conn, run, metrics)
         if tag_map:
-            runs.set_tags(session, run, tag_map)
+            runs.set_tags(conn, run, tag_map)
+
+    return write
 
 
 def update_run(db: Database, project: str, run_id: str, *, status: str | None = None,

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import triops
+from triops.api.mlflow.shortcut import MlflowShortcut
 from triops.api.openai.shortcut import GatewayShortcut
 from triops.api.routers import ROUTERS as API_ROUTERS
 from triops.server import errors, invalidation
@@ -75,6 +76,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return HTMLResponse(ROOT_PAGE)
 
     app.add_middleware(GatewayShortcut)  # the gateway's hot routes skip the router
+    app.add_middleware(MlflowShortcut)  # and so do the MLflow client's logging routes
     app.add_middleware(InputGuard)  # hostile values get a 400 before any route sees them
     app.add_middleware(
         RequestMiddleware, metrics=app.state.metrics,

@@ -6,14 +6,27 @@ instead of failing when a read lock would have to be upgraded; reads stay deferr
 never block each other. A writer still waiting when the busy timeout runs out gets
 :class:`~triops.core.errors.Unavailable` (a 503 with ``Retry-After``): its transaction
 wrote nothing, and OTLP exporters and the MLflow client retry such an answer.
+
+``write_now`` is the hot routes' write: a Core connection instead of an ORM session,
+and on SQLite the transaction runs right on the event loop's thread when the write lock
+is free. A write with ``synchronous=NORMAL`` in WAL mode appends to the WAL file and
+returns (no fsync), so it costs the loop less than the two thread wake-ups of a worker
+thread cost the request, which on a busy machine are most of a small request's time.
+The answer still leaves only after the commit, and a committed WAL frame survives the
+process being killed (``kill -9``); what NORMAL gives up is the last commits before a
+power loss or an OS crash, which FULL would keep at one fsync per commit. When another
+writer holds the lock, the write goes to a worker thread and waits there as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError
@@ -23,6 +36,8 @@ from sqlalchemy.pool import NullPool
 from triops.core.errors import InvalidInput, Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+T = TypeVar("T")
 
 
 def make_engine(url: str) -> Engine:
@@ -103,6 +118,11 @@ class Database:
             self.engine.execution_options(triops_write=True), expire_on_commit=False
         )
         self._dedicated: Engine | None = None
+        self._writes = self.engine.execution_options(triops_write=True)
+        # The event loop's own connection (see ``write_now``); the lock is only tried,
+        # never waited on, so a second loop thread (tests) takes the worker path.
+        self._inline: Connection | None = None
+        self._inline_lock = threading.Lock()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -116,6 +136,42 @@ class Database:
               self._writer() as session, session.begin()):
             yield session
 
+    def write_core(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in one write transaction on a Core connection, committed on success."""
+        with (_unstorable_values_are_invalid_input(), _busy_sqlite_is_unavailable(),
+              self._writes.connect() as conn, conn.begin()):
+            return work(conn)
+
+    async def write_now(self, work: Callable[[Connection], T]) -> T:
+        """``write_core`` from async code: returns once the transaction is committed."""
+        if self.is_sqlite and self._inline_lock.acquire(blocking=False):
+            try:
+                done, result = self._write_inline(work)
+            finally:
+                self._inline_lock.release()
+            if done:
+                return result  # type: ignore[return-value]
+        return await anyio.to_thread.run_sync(self.write_core, work)
+
+    def _write_inline(self, work: Callable[[Connection], T]) -> tuple[bool, T | None]:
+        if self._inline is None:
+            self._inline = self._writes.connect()
+            # Never wait for the lock on the loop: busy means "use a worker thread".
+            # (On the driver's connection: a statement through SQLAlchemy would begin
+            # a transaction.)
+            self._inline.connection.dbapi_connection.execute("PRAGMA busy_timeout=0")
+        conn = self._inline
+        with _unstorable_values_are_invalid_input():
+            try:
+                transaction = conn.begin()
+            except OperationalError as exc:
+                if "database is locked" not in str(exc.orig):
+                    raise
+                conn.rollback()
+                return False, None
+            with transaction:
+                return True, work(conn)
+
     def dedicated(self) -> Connection:
         """A PostgreSQL connection of its own outside the pool, in autocommit, for
         something that holds one for long (a lease): requests never wait for a pool slot it
@@ -127,6 +183,10 @@ class Database:
         return self._dedicated.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
+        with self._inline_lock:
+            if self._inline is not None:
+                self._inline.close()
+                self._inline = None
         self.engine.dispose()
         if self._dedicated is not None:
             self._dedicated.dispose()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from triops.store.schema import Record
@@ -59,14 +59,15 @@ def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data) if b"null" in out else out.decode()
 
 
-def append(session: Session, project: str, kind: str, rows: Sequence[RecordRow]) -> int:
+def append(session: Session | Connection, project: str, kind: str,
+           rows: Sequence[RecordRow]) -> int:
     """Insert rows in the caller's transaction; returns how many were written.
 
     The statement goes to the driver's ``executemany`` with ``data`` serialised here
     (to the JSON ``json.dumps`` would write, see ``_dumps``): per-row parameter
     processing in SQLAlchemy cost three times the insert itself on metric batches.
     """
-    connection = session.connection()
+    connection = session if isinstance(session, Connection) else session.connection()
     sql = _DRIVER_INSERT.get(connection.dialect.name)
     dumps = _dumps
     for start in range(0, len(rows), _CHUNK):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import APIRouter
 from pydantic import Field, field_validator
 from starlette.requests import Request
@@ -10,7 +11,13 @@ from starlette.responses import Response
 from triops import ml
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
-    KeyValue, Message, db_of, max_results, pairs, required, view_type,
+    KeyValue,
+    Message,
+    db_of,
+    max_results,
+    pairs,
+    required,
+    view_type,
 )
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
@@ -142,12 +149,21 @@ def update(body: UpdateRun, request: Request, caller: Caller = AsEditor) -> Resp
     return msg.reply({"run_info": msg.run_info(run)})
 
 
-@router.get("/runs/get")
-def get(request: Request, run_id: str = "", run_uuid: str = "",
-        caller: Caller = AsViewer) -> Response:
-    run, details = ml.get_run(db_of(request), caller.project,
-                              required(run_id or run_uuid, "run_id"))
+# The hot routes below (get, log-metric, log-parameter, set-tag, log-batch) are also
+# served by ``triops.api.mlflow.shortcut`` before the router is consulted: both call the
+# same ``serve_*`` function once the caller and the body are known.
+
+
+async def serve_get(request: Request, caller: Caller, run_id: str) -> Response:
+    run, details = await anyio.to_thread.run_sync(
+        ml.get_run, db_of(request), caller.project, required(run_id, "run_id"))
     return msg.reply({"run": msg.run(run, details)})
+
+
+@router.get("/runs/get")
+async def get(request: Request, run_id: str = "", run_uuid: str = "",
+              caller: Caller = AsViewer) -> Response:
+    return await serve_get(request, caller, run_id or run_uuid)
 
 
 @router.post("/runs/delete")
@@ -162,26 +178,38 @@ def restore(body: RunRef, request: Request, caller: Caller = AsEditor) -> Respon
     return msg.reply()
 
 
+async def serve_log_metric(request: Request, caller: Caller, body: LogMetric) -> Response:
+    await ml.log_batch_now(db_of(request), caller.project, body.id, metrics=[body.point()])
+    return msg.reply()
+
+
 @router.post("/runs/log-metric")
-def log_metric(body: LogMetric, request: Request, caller: Caller = AsEditor) -> Response:
-    ml.log_batch(db_of(request), caller.project, body.id, metrics=[body.point()])
+async def log_metric(body: LogMetric, request: Request, caller: Caller = AsEditor) -> Response:
+    return await serve_log_metric(request, caller, body)
+
+
+async def serve_log_param(request: Request, caller: Caller, body: LogParam) -> Response:
+    if body.value is None:
+        raise InvalidInput("Missing value for required parameter 'value'.")
+    await ml.log_batch_now(db_of(request), caller.project, body.id,
+                           params=[(required(body.key, "key"), body.value)])
     return msg.reply()
 
 
 @router.post("/runs/log-parameter")
-def log_param(body: LogParam, request: Request, caller: Caller = AsEditor) -> Response:
-    if body.value is None:
-        raise InvalidInput("Missing value for required parameter 'value'.")
-    ml.log_batch(db_of(request), caller.project, body.id,
-                 params=[(required(body.key, "key"), body.value)])
+async def log_param(body: LogParam, request: Request, caller: Caller = AsEditor) -> Response:
+    return await serve_log_param(request, caller, body)
+
+
+async def serve_set_tag(request: Request, caller: Caller, body: SetTag) -> Response:
+    await ml.log_batch_now(db_of(request), caller.project, body.id,
+                           tags=[(required(body.key, "key"), body.value or "")])
     return msg.reply()
 
 
 @router.post("/runs/set-tag")
-def set_tag(body: SetTag, request: Request, caller: Caller = AsEditor) -> Response:
-    ml.log_batch(db_of(request), caller.project, body.id,
-                 tags=[(required(body.key, "key"), body.value or "")])
-    return msg.reply()
+async def set_tag(body: SetTag, request: Request, caller: Caller = AsEditor) -> Response:
+    return await serve_set_tag(request, caller, body)
 
 
 @router.post("/runs/delete-tag")
@@ -190,12 +218,16 @@ def delete_tag(body: SetTag, request: Request, caller: Caller = AsEditor) -> Res
     return msg.reply()
 
 
-@router.post("/runs/log-batch")
-def log_batch(body: LogBatch, request: Request, caller: Caller = AsEditor) -> Response:
-    ml.log_batch(db_of(request), caller.project, body.id,
-                 metrics=[m.point() for m in body.metrics], params=pairs(body.params),
-                 tags=pairs(body.tags))
+async def serve_log_batch(request: Request, caller: Caller, body: LogBatch) -> Response:
+    await ml.log_batch_now(db_of(request), caller.project, body.id,
+                           metrics=[m.point() for m in body.metrics], params=pairs(body.params),
+                           tags=pairs(body.tags))
     return msg.reply()
+
+
+@router.post("/runs/log-batch")
+async def log_batch(body: LogBatch, request: Request, caller: Caller = AsEditor) -> Response:
+    return await serve_log_batch(request, caller, body)
 
 
 @router.post("/runs/log-inputs")

@@ -2,7 +2,9 @@
 
 Every write here runs in the caller's one transaction and touches each table with
 one bulk statement, so that a ``log-batch`` of a thousand points costs a handful of
-round trips. Metric points go to the append-only records (kind ``metric``, stream
+round trips. The logging writes (params, tags, metrics) take an ORM session or a Core
+connection, and a loaded ``Run`` or just its :class:`RunRef`: the MLflow hot routes
+check the run with one Core ``SELECT`` instead of loading it through the ORM. Metric points go to the append-only records (kind ``metric``, stream
 ``<run_id>/<key>``) as one chunk per key and batch; ``ml_latest_metrics`` keeps the
 newest point per key for search.
 """
@@ -16,7 +18,8 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,6 +50,23 @@ class MetricPoint(NamedTuple):
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
+
+
+class RunRef(NamedTuple):
+    """What the logging writes need of a run: its id and its project."""
+
+    run_id: str
+    project: str
+
+
+#: A session or a bare connection: both run Core statements in the caller's transaction.
+Executor = Session | Connection
+
+
+def _dialect_name(executor: Executor) -> str:
+    if isinstance(executor, Connection):
+        return executor.dialect.name
+    return executor.get_bind().dialect.name
 
 
 @dataclass(frozen=True)
@@ -107,9 +127,9 @@ def _upsert_statement(dialect_name: str, table: type):  # type: ignore[no-untype
     return stmt
 
 
-def _upsert(session: Session, table: type, rows: list[dict]) -> None:
+def _upsert(executor: Executor, table: type, rows: list[dict]) -> None:
     if rows:
-        session.execute(_upsert_statement(session.get_bind().dialect.name, table), rows)
+        executor.execute(_upsert_statement(_dialect_name(executor), table), rows)
 
 
 def create(session: Session, project: str, experiment_id: str, *, run_name: str | None,
@@ -138,12 +158,28 @@ def get(session: Session, project: str, run_id: str) -> Run:
 
 def get_active(session: Session, project: str, run_id: str) -> Run:
     run = get(session, project, run_id)
-    if run.lifecycle_stage != ACTIVE:
+    _require_active(run_id, run.lifecycle_stage)
+    return run
+
+
+_RUN_STATE = select(Run.project, Run.lifecycle_stage).where(Run.run_id == bindparam("run_id"))
+
+
+def active_ref(executor: Executor, project: str, run_id: str) -> RunRef:
+    """``get_active``'s check (same errors) as one Core query, without loading the run."""
+    row = executor.execute(_RUN_STATE, {"run_id": run_id}).first() if run_id else None
+    if row is None or row.project != project:
+        raise NotFound(f"Run with id={run_id} not found")
+    _require_active(run_id, row.lifecycle_stage)
+    return RunRef(run_id, project)
+
+
+def _require_active(run_id: str, stage: str) -> None:
+    if stage != ACTIVE:
         raise InvalidInput(
             f"The run {run_id} must be in the 'active' state. "
-            f"Current state is {run.lifecycle_stage}."
+            f"Current state is {stage}."
         )
-    return run
 
 
 def update(session: Session, run: Run, *, status: str | None, end_time: int | None,
@@ -167,9 +203,14 @@ def set_stage(session: Session, project: str, run_id: str, stage: str) -> Run:
     return run
 
 
-def set_tags(session: Session, run: Run, tags: dict[str, str], *, sync_name: bool = True) -> None:
+def set_tags(session: Executor, run: Run | RunRef, tags: dict[str, str], *,
+             sync_name: bool = True) -> None:
     if sync_name and RUN_NAME_TAG in tags:
-        run.run_name = tags[RUN_NAME_TAG]
+        if isinstance(run, Run):
+            run.run_name = tags[RUN_NAME_TAG]
+        else:
+            session.execute(sql_update(Run).where(Run.run_id == run.run_id)
+                            .values(run_name=tags[RUN_NAME_TAG]))
     _upsert(session, RunTag, [{"run_id": run.run_id, "key": k, "value": v}
                               for k, v in tags.items()])
 
@@ -180,7 +221,7 @@ def delete_tag(session: Session, run: Run, key: str) -> None:
         raise NotFound(f"No tag with name: {key} in run with id {run.run_id}")
 
 
-def log_params(session: Session, run: Run, params: dict[str, str]) -> None:
+def log_params(session: Executor, run: Run | RunRef, params: dict[str, str]) -> None:
     """Params are write-once: the same value again is fine, a different one is refused."""
     if not params:
         return
@@ -190,7 +231,7 @@ def log_params(session: Session, run: Run, params: dict[str, str]) -> None:
              for k, v in params.items() if k not in existing]
     if not fresh:
         return
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    dialect = sqlite if _dialect_name(session) == "sqlite" else postgresql
     inserted = session.execute(
         dialect.insert(RunParam.__table__).on_conflict_do_nothing(), fresh).rowcount
     if inserted != len(fresh):
@@ -199,7 +240,7 @@ def log_params(session: Session, run: Run, params: dict[str, str]) -> None:
         _refuse_changes(run.run_id, _params_of(session, run.run_id, list(params)), params)
 
 
-def _params_of(session: Session, run_id: str, keys: list[str]) -> dict[str, str]:
+def _params_of(session: Executor, run_id: str, keys: list[str]) -> dict[str, str]:
     return dict(session.execute(select(RunParam.key, RunParam.value)
                                 .where(RunParam.run_id == run_id, RunParam.key.in_(keys))).all())
 
@@ -229,7 +270,7 @@ def decode_value(value: float | str | None) -> float:
     return float(value)
 
 
-def log_metrics(session: Session, run: Run, points: Sequence[MetricPoint]) -> None:
+def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoint]) -> None:
     """Append a batch's points and move each key's latest value: two bulk statements.
 
     The points of one key become ONE record, a chunk of parallel arrays

@@ -1,0 +1,74 @@
+"""The MLflow tracking client's hot routes, served before the framework's router is
+consulted (see ``triops.api.shortcut``): ``runs/log-metric``, ``runs/log-batch``,
+``runs/log-parameter``, ``runs/set-tag`` and ``runs/get``, under both of MLflow's
+prefixes. A logging client calls these once per value, so routing cost per call counts.
+
+A body is served here only when it is JSON (``application/json``) that parses and
+validates into the route's model; anything else goes on to the declared route, so a
+malformed request gets the framework's own answer, word for word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from triops.api.mlflow import runs
+from triops.api.shortcut import Handler, HotRoute, Shortcut
+from triops.core.principals import Role
+from triops.server.auth import Caller
+
+PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+M = TypeVar("M", bound=BaseModel)
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json"
+
+
+def _with_body(model: type[M], serve: Callable[[Request, Caller, M], Awaitable[Response]]
+               ) -> Handler:
+    async def handler(request: Request, caller: Caller) -> Response | None:
+        if not _is_json(request):
+            return None
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None  # orjson is stricter than json (NaN literals, huge ints): the route decides
+        if type(data) is not dict:
+            return None
+        try:
+            body = model.model_validate(data)
+        except ValidationError:
+            return None
+        return await serve(request, caller, body)
+
+    return handler
+
+
+async def _get(request: Request, caller: Caller) -> Response:
+    query = request.query_params
+    return await runs.serve_get(request, caller,
+                                query.get("run_id", "") or query.get("run_uuid", ""))
+
+
+_ROUTES: list[tuple[str, str, Role, Handler]] = [
+    ("POST", "/runs/log-metric", Role.editor, _with_body(runs.LogMetric, runs.serve_log_metric)),
+    ("POST", "/runs/log-batch", Role.editor, _with_body(runs.LogBatch, runs.serve_log_batch)),
+    ("POST", "/runs/log-parameter", Role.editor, _with_body(runs.LogParam, runs.serve_log_param)),
+    ("POST", "/runs/set-tag", Role.editor, _with_body(runs.SetTag, runs.serve_set_tag)),
+    ("GET", "/runs/get", Role.viewer, _get),
+]
+
+
+class MlflowShortcut(Shortcut):
+    # Labelled in metrics by the path within the prefix, as the included routes are.
+    routes: ClassVar[dict[tuple[str, str], HotRoute]] = {
+        (method, prefix + path): HotRoute(path, role, handler)
+        for prefix in PREFIXES for method, path, role, handler in _ROUTES}

@@ -1,0 +1,75 @@
+"""``Database.write_now``: on SQLite the transaction runs on the calling (event loop)
+thread while the write lock is free, and on a worker thread, waiting for the lock as
+every other writer does, while someone else holds it; either way it is committed
+before the call returns, and a failed write leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from triops.core.errors import InvalidInput
+from triops.store import Database
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 't.db'}")
+    with database.write() as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    yield database
+    database.dispose()
+
+
+def _insert(n: int):  # type: ignore[no-untyped-def]
+    def work(conn):  # type: ignore[no-untyped-def]
+        conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        return threading.get_ident()
+    return work
+
+
+def _stored(db: Database) -> list[int]:
+    with db.read() as session:
+        return [n for (n,) in session.execute(text("SELECT n FROM t ORDER BY n"))]
+
+
+def test_free_lock_writes_on_the_loop_thread_and_commits(db):
+    async def main() -> tuple[int, int]:
+        return threading.get_ident(), await db.write_now(_insert(1))
+
+    loop_thread, writer_thread = asyncio.run(main())
+    assert writer_thread == loop_thread
+    assert _stored(db) == [1]
+
+
+def test_held_lock_sends_the_write_to_a_worker_that_waits_for_it(db, tmp_path):
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (2)")
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+
+    async def main() -> tuple[int, int]:
+        return threading.get_ident(), await db.write_now(_insert(3))
+
+    loop_thread, writer_thread = asyncio.run(main())
+    other.close()
+    assert writer_thread != loop_thread
+    assert _stored(db) == [2, 3]
+    # The loop's connection is usable again once the lock is free.
+    asyncio.run(db.write_now(_insert(4)))
+    assert _stored(db) == [2, 3, 4]
+
+
+def test_a_failed_write_leaves_nothing(db):
+    def half_then_fail(conn):  # type: ignore[no-untyped-def]
+        _insert(5)(conn)
+        conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": 2**70})  # beyond 64 bits
+
+    with pytest.raises(InvalidInput):
+        asyncio.run(db.write_now(half_then_fail))
+    asyncio.run(db.write_now(_insert(6)))
+    assert _stored(db) == [6]
