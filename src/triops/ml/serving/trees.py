@@ -95,9 +95,11 @@ def _flatten(trees: list[Any], classifier: bool) -> tuple[np.ndarray, ...]:
 
 
 @dataclass
-class CompiledTrees:
-    """A forest as flat arrays; ``predict_matrix`` takes float64 rows in ``features``
-    order, ``predict`` a DataFrame (what ``ModelHandle.predict`` takes)."""
+class Compiled:
+    """A model compiled into numpy arrays (a forest here, a linear model in ``linear``);
+    ``predict_matrix`` takes finite float64 rows in ``features`` order, ``predict`` a
+    DataFrame (what ``ModelHandle.predict`` takes) and leaves what it cannot take
+    (missing or infinite values among them) to scikit-learn."""
 
     features: list[str] | None
     n_features: int
@@ -110,12 +112,12 @@ class CompiledTrees:
             x = ordered.to_numpy(dtype=np.float64)
         except (KeyError, ValueError, TypeError):
             return np.asarray(self.fallback(frame)).tolist()
-        if x.shape[1] != self.n_features or np.isnan(x).any():
+        if x.shape[1] != self.n_features or not np.isfinite(x).all():
             return np.asarray(self.fallback(frame)).tolist()
         return self.predict_matrix(x)
 
 
-def compile_trees(model: Any) -> CompiledTrees | None:
+def compile_trees(model: Any) -> Compiled | None:
     """The compiled form of a single-output forest or tree, or None if not one."""
     from sklearn import ensemble, tree
 
@@ -163,6 +165,6 @@ def compile_trees(model: Any) -> CompiledTrees | None:
             return model.classes_.take(np.argmax(total, axis=1)).tolist()
         return total[:, 0].tolist()
 
-    return CompiledTrees(features=[str(n) for n in names] if names is not None else None,
+    return Compiled(features=[str(n) for n in names] if names is not None else None,
                          n_features=int(model.n_features_in_), predict_matrix=predict_matrix,
                          fallback=model.predict)
