@@ -1,6 +1,8 @@
-"""Model serving: triops vs ``mlflow models serve``, same model, same machine, one run.
+"""Model serving: triops vs ``mlflow models serve``, or vs MLServer; same models, same
+machine, one run.
 
   .venv/bin/python bench/serving.py [--seconds 10] [--concurrency 1,8,32]
+  .venv/bin/python bench/serving.py --peer mlserver [--seconds 6] [--rounds 2]
 
 The model: a RandomForestClassifier (100 trees, depth 10) on a fixed synthetic data set
 of 20 features (``bench/peers/serving_model.py``), trained the same way on both sides.
@@ -16,6 +18,18 @@ Load: single-row requests, the same ``dataframe_split`` body to both, from a sep
 process (asyncio, one HTTP/1.1 keep-alive connection per caller) with C callers, for ``--seconds`` each after a 2 s
 warm-up; the two servers alternate per concurrency level so shared-machine load hits
 both alike. Reports requests/s, p50 and p99 latency and the triops/mlflow ratios.
+
+``--peer mlserver``: MLServer 1.7 (``mlserver`` + ``mlserver-sklearn`` in
+``bench/.venvs/mlserver``) against triops' Open Inference Protocol route, the same V2
+``infer`` bodies to both (one [rows, 20] FP64 tensor), for the forest and a
+LogisticRegression, each fitted once: joblib files for MLServer, skops through the
+mlflow client for triops. Rows per request 1 and 64; MLServer with ``parallel_workers``
+``--mlserver-workers`` (1, its default: one inference process beside the HTTP one) and
+each model twice, adaptive batching off (its default) and on (``MLSERVER_BATCHING``).
+Each cell splits ``--seconds`` per side over ``--rounds`` rounds whose order rotates;
+latencies are pooled over rounds; the server's CPU time per request (its process tree,
+from ``/proc``) and the load average are reported beside them. The outputs of every
+side are compared on a few bodies before timing.
 """
 
 from __future__ import annotations
