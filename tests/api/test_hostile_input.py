@@ -5,8 +5,8 @@ infinities, JSON nested a thousand deep, and gzip bodies that inflate a thousand
 from __future__ import annotations
 
 import gzip
-import re
 import json
+import re
 import time
 import tracemalloc
 import zlib

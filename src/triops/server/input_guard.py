@@ -19,7 +19,6 @@ import math
 from typing import Any
 
 import orjson
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from triops.core.errors import InvalidInput
