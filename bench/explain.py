@@ -258,14 +258,6 @@ def fairness(window: int) -> dict:
     return result
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def serving(seconds: float, depth: int, concurrency: int = 8, rounds: int = 2) -> dict:
     """p50 of predict vs explain through ``triops up`` for a 100-tree forest on Adult, and
     the server's CPU time per request of each (which load on the machine inflates less
@@ -296,10 +288,10 @@ def serving(seconds: float, depth: int, concurrency: int = 8, rounds: int = 2) -
             built_s = time.perf_counter() - started
             for round_ in range(rounds):  # alternate, so that load on the machine hits both
                 for verb in (("predict", "explain") if round_ % 2 == 0 else ("explain", "predict")):
-                    cpu = _cpu_s(proc.pid)
+                    cpu = serving_bench.cpu_s(proc.pid)
                     got = serving_bench.measure(f"{url}/api/v1/endpoints/bench/{verb}", headers,
                                                 concurrency, seconds / rounds, str(bodies))
-                    got["cpu_ms"] = (_cpu_s(proc.pid) - cpu) * 1000 / max(1, got["answered"])
+                    got["cpu_ms"] = (serving_bench.cpu_s(proc.pid) - cpu) * 1000 / max(1, got["answered"])
                     runs[verb].append(got)
         finally:
             proc.terminate()

@@ -1,8 +1,8 @@
-"""The serving benchmark's model: the same data, seed and estimator on both sides.
+"""The serving benchmark's models: the same data, seed and estimators on every side.
 
 Imported by ``bench/serving.py`` and run as a script in the mlflow peer venv, where it
-logs the model to an MLflow tracking store (SQLite) and prints the model URI for ``mlflow models
-serve``. Needs only scikit-learn, numpy, pandas (and mlflow when run as a script).
+logs the forest to an MLflow tracking store (SQLite) and prints the model URI for ``mlflow
+models serve``. Needs only scikit-learn, numpy, pandas (and mlflow when run as a script).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 
 N_FEATURES = 20
 
@@ -26,6 +27,11 @@ def data() -> tuple[pd.DataFrame, np.ndarray]:
 def model() -> RandomForestClassifier:
     x, y = data()
     return RandomForestClassifier(n_estimators=100, max_depth=10, random_state=0).fit(x, y)
+
+
+def logistic() -> LogisticRegression:
+    x, y = data()
+    return LogisticRegression(max_iter=1000).fit(x, y)
 
 
 def log_to_store(tracking_uri: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 import tracemalloc
 import zlib
@@ -185,3 +186,21 @@ def test_gzip_within_the_limit_is_still_read(client):
     _refused(client.post("/v1/traces", content=truncated,
                          headers={"content-type": "application/json",
                                   "content-encoding": "gzip"}), "gzip")
+
+
+@pytest.mark.parametrize("body, field", [
+    (b'{"a": [1.5, 2.5, 99999999999999999999]}', "body.a[2]"),
+    (b'{"a": -9223372036854775809}', "body.a"),
+    (b'{"a": [1.5, 2.5, 1e400]}', "body.a[2]"),
+    (b'{"a": [1e308, 1e308, NaN]}', "body.a[2]"),
+    (b'{"a": {"b": [0.5, -1e400]}}', "body.a.b[1]"),
+])
+def test_hostile_values_among_plain_numbers_are_named(body, field):
+    """A list of floats is checked in one pass (a tensor's data); what hides in one is
+    still found and named, as is an integer orjson would read as a float."""
+    from triops.core.errors import InvalidInput
+    from triops.server.input_guard import load_json
+
+    with pytest.raises(InvalidInput, match=rf"^{re.escape(field)}: "):
+        load_json(body)
+    assert load_json(b'{"a": [1.5, 2.5e10, -3.0]}') == {"a": [1.5, 2.5e10, -3.0]}

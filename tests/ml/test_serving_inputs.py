@@ -40,3 +40,33 @@ def test_the_output_type_comes_from_the_signature_or_the_model():
     assert signature_output_type({}) is None
     assert _sklearn_handle(sm.classifier(), None, "skops").output_type == "long"
     assert _sklearn_handle(sm.regressor(), None, "skops").output_type == "double"
+
+
+def test_a_float_tensor_is_read_as_one_matrix_with_the_same_rows():
+    """A flat FP64 [n, k] tensor of numbers becomes a float64 matrix; the rows, and what
+    the signature check returns, are those of the value-by-value path (nested data)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from triops.ml.serving.inputs import from_tensors
+
+    signature = [Column("a", "double"), Column("b", "float")]
+    flat = SimpleNamespace(name="x", shape=[2, 2], datatype="FP64", data=[1, 2.5, -3, 4.0])
+    nested = SimpleNamespace(name="x", shape=[2, 2], datatype="FP64",
+                             data=[[1, 2.5], [-3, 4.0]])
+    fast, slow = from_tensors([flat], signature), from_tensors([nested], signature)
+    assert slow.matrix is None and fast.matrix is not None
+    assert fast.rows == slow.rows == [[1.0, 2.5], [-3.0, 4.0]]
+    assert np.array_equal(fast.matrix, np.array(slow.rows))
+    assert check(fast, signature).rows == check(slow, signature).rows
+    # Anything but numbers goes value by value, and is refused there.
+    for data in ([1, True, 3, 4], [1, None, 3, 4], [1, "2", 3, 4]):
+        odd = from_tensors([SimpleNamespace(name="x", shape=[2, 2], datatype="FP64",
+                                            data=data)], signature)
+        assert odd.matrix is None
+        with pytest.raises(InvalidInput):
+            check(odd, signature)
+    # A signature with other types checks value by value.
+    ints = [Column("a", "long"), Column("b", "double")]
+    assert check(from_tensors([flat], ints), ints).rows == [[1, 2.5], [-3, 4.0]]

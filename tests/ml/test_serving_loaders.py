@@ -82,7 +82,7 @@ def test_plain_skops_file_takes_feature_names_as_signature(runtime):
     sm.register(runtime, "plain", sm.skops_files(sm.regressor()))
     handle = load_model(ModelFiles(runtime.artifacts,
                                    artifact_root(_location(runtime, "plain"), "default")))
-    assert handle.format == "skops"
+    assert handle.format == "skops+compiled-linear"
     assert [c.name for c in handle.columns or []] == ["age", "visits"]
     assert handle.predict(sm.FEATURES.head(2)) == pytest.approx([0.0, 2.0])
 
@@ -91,7 +91,7 @@ def test_mlflow_skops_model_reads_signature_types(runtime):
     sm.register(runtime, "typed", sm.mlflow_files(sm.classifier(), "skops"))
     handle = load_model(ModelFiles(runtime.artifacts,
                                    artifact_root(_location(runtime, "typed"), "default")))
-    assert handle.format == "mlflow-sklearn-skops"
+    assert handle.format == "mlflow-sklearn-skops+compiled-linear"
     assert [(c.name, c.type) for c in handle.columns or []] == [("age", "double"),
                                                                 ("visits", "long")]
 

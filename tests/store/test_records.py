@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from triops.store import records
 from triops.store.records import RecordRow
 
@@ -43,3 +47,19 @@ def test_large_batch_is_chunked(db):
         records.append(session, "p", "sample", rows)
     with db.read() as session:
         assert sum(1 for _ in records.scan(session, "p", "sample")) == 12_345
+
+
+
+@pytest.mark.parametrize("data", [
+    {"empty": None, "rows": [[1.0, float("nan")], [2, float("inf")]], "n": [1, 2.5]},
+    {"empty": None, "rows": [[1.0, 2.0]], "labels": ["a", None, True, -float("inf")]},
+    {"empty": None, "rows": [[1.0, 2.0]], "labels": ["a", None, True]},
+    {"huge": [10**400, None]},
+])
+def test_records_are_stored_as_json_writes_them(data):
+    """orjson writes NaN and infinities as null: whatever holds one is written by json,
+    nulls or not, and everything reads back as json.dumps would have written it."""
+    written = records._dumps(data)
+    assert json.loads(written) == json.loads(json.dumps(data)) or "NaN" in written
+    assert ("NaN" in written or "Infinity" in written) == ("NaN" in json.dumps(data)
+                                                           or "Infinity" in json.dumps(data))

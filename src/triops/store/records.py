@@ -8,6 +8,7 @@ columnar backend can replace this one without changing them.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,13 +51,31 @@ def _dumps(data: dict[str, Any]) -> str:
     """``json.dumps(data)``'s meaning at orjson's speed (13x faster per record).
 
     orjson writes NaN and infinity as ``null`` and refuses some inputs json accepts
-    (non-string keys, huge ints); then, or whenever a ``null`` appears, json decides.
+    (non-string keys, huge ints); then, or when a ``null`` appears and ``data`` may hold
+    a NaN or an infinity, json decides. (A ``null`` alone is common: a record's empty
+    field is one, and a 64-row prediction costs json ~10x orjson's time.)
     """
     try:
         out = orjson.dumps(data)
     except TypeError:
         return json.dumps(data)
-    return json.dumps(data) if b"null" in out else out.decode()
+    return json.dumps(data) if b"null" in out and not _finite(data) else out.decode()
+
+
+def _finite(value: Any) -> bool:
+    """False if ``value`` may hold a NaN or an infinity (never false when it holds one)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        try:
+            # A list of numbers in one C loop: NaN and infinities survive a sum; an
+            # overflow to infinity only sends the record to json.
+            return math.isfinite(sum(value))
+        except (TypeError, OverflowError):
+            return all(_finite(v) for v in value)
+    return True
 
 
 def append(session: Session | Connection, project: str, kind: str,

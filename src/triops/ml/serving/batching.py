@@ -44,6 +44,8 @@ class _Item:
     rows: list[list[Any]]
     future: asyncio.Future[Any]
     also: ModelHandle | None = None
+    #: ``rows`` as a float64 matrix, when the request came as one (see inputs.Table).
+    matrix: np.ndarray | None = None
 
 
 @dataclass
@@ -82,16 +84,20 @@ class Batcher:
         assert self._queue is not None
         return self._queue
 
-    async def predict(self, columns: list[str], rows: list[list[Any]]) -> list[Any]:
-        """Outputs for ``rows`` (one per row), computed in a batch with concurrent callers."""
-        outputs: list[Any] = await self._submit(_Item(columns, rows, self._future()))
+    async def predict(self, columns: list[str], rows: list[list[Any]],
+                      matrix: np.ndarray | None = None) -> list[Any]:
+        """Outputs for ``rows`` (one per row), computed in a batch with concurrent callers;
+        ``matrix``, when given, holds the same rows as float64."""
+        outputs: list[Any] = await self._submit(
+            _Item(columns, rows, self._future(), matrix=matrix))
         return outputs
 
     async def predict_also(self, columns: list[str], rows: list[list[Any]],
-                           also: ModelHandle) -> tuple[list[Any], list[Any]]:
+                           also: ModelHandle, matrix: np.ndarray | None = None
+                           ) -> tuple[list[Any], list[Any]]:
         """The model's outputs for ``rows`` and ``also``'s, from the same batch call."""
         both: tuple[list[Any], list[Any]] = await self._submit(
-            _Item(columns, rows, self._future(), also))
+            _Item(columns, rows, self._future(), also, matrix))
         return both
 
     @staticmethod
@@ -167,7 +173,11 @@ class Batcher:
                ) -> Callable[[], tuple[list[Any], dict[int, Any]]]:
         """One call for the batch: the model on every row, then each second model on
         the rows of the requests that brought it (its outputs, or its error, per item)."""
-        model = self._prepare(self.handle, columns, rows)
+        matrices = [item.matrix for item in items]
+        matrix = None
+        if all(m is not None for m in matrices):
+            matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
+        model = self._prepare(self.handle, columns, rows, matrix)
         seconds: dict[int, list[int]] = {}  # by id of the second model: item positions
         for i, item in enumerate(items):
             if item.also is not None:
@@ -205,12 +215,17 @@ class Batcher:
         return run
 
     @staticmethod
-    def _prepare(handle: ModelHandle, columns: list[str], rows: list[list[Any]]
-                 ) -> Callable[[], list[Any]]:
+    def _prepare(handle: ModelHandle, columns: list[str], rows: list[list[Any]],
+                 given: np.ndarray | None = None) -> Callable[[], list[Any]]:
         """The model call for these rows: the handle's matrix path when it has one and
-        every value is a finite number, its DataFrame path otherwise."""
+        every value is a finite number, its DataFrame path otherwise. ``given`` is the
+        rows as float64 already, in ``columns`` order."""
         if handle.predict_matrix is not None:
-            matrix = to_matrix(columns, rows, handle.matrix_columns or columns)
+            order = handle.matrix_columns or columns
+            if given is not None and columns == order:
+                matrix: np.ndarray | None = given
+            else:
+                matrix = to_matrix(columns, rows, order)
             if matrix is not None and np.isfinite(matrix).all():
                 fast = handle.predict_matrix
                 return lambda: fast(matrix)

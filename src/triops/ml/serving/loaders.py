@@ -34,6 +34,7 @@ import yaml
 
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.registry import Registry
+from triops.ml.serving.linear import compile_linear
 from triops.ml.serving.trees import check_trees, compile_trees
 from triops.store.artifacts import ArtifactStore, safe_relpath
 
@@ -244,12 +245,18 @@ def _sklearn_handle(model: Any, columns: list[Column] | None, fmt: str) -> Model
         raise InvalidInput(f"the {fmt} file holds a {type(model).__name__}, not a model "
                            "with a predict() method")
     check_trees(model)
-    compiled = compile_trees(model)
+    compiled, kind = compile_trees(model), "trees"
+    # A linear model given float32 fields reads them rounded to float32 (scikit-learn
+    # keeps the DataFrame's dtype); its matrix path would not round them.
+    rounded = any(c.type == "float" for c in columns or [])
+    if compiled is None:
+        compiled, kind = compile_linear(model), "linear"
     output_type = _sklearn_output_type(model)
     if compiled is not None:
         return ModelHandle(predict=compiled.predict, columns=columns or _feature_columns(model),
-                           format=f"{fmt}+compiled-trees",
-                           predict_matrix=compiled.predict_matrix,
+                           format=f"{fmt}+compiled-{kind}",
+                           predict_matrix=None if kind == "linear" and rounded
+                           else compiled.predict_matrix,
                            matrix_columns=compiled.features, output_type=output_type,
                            native=model)
     return ModelHandle(predict=lambda frame: _as_list(predict(frame)),

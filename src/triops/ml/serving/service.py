@@ -207,10 +207,11 @@ class ServingService:
             if explainer is not None and explain_handle is not None:
                 # Explained in the prediction's own batch call: see batching.
                 outputs, rows = await served.batcher.predict_also(
-                    table.columns, table.rows, explain_handle)
+                    table.columns, table.rows, explain_handle, table.matrix)
                 explained = explanations.from_batch(explainer, rows)
             else:
-                outputs = await served.batcher.predict(table.columns, table.rows)
+                outputs = await served.batcher.predict(table.columns, table.rows,
+                                                       table.matrix)
         except InvalidInput:
             raise
         except Exception as exc:  # noqa: BLE001 - inputs passed the signature; the model refused them
@@ -266,7 +267,8 @@ class ServingService:
             version = await self.resolve(project, spec.model_name, ref)
             shadow = await self.loaded(project, spec.model_name, version, spec)
             table = inputs.check(build(shadow.handle.columns), shadow.handle.columns)
-            return version, await shadow.batcher.predict(table.columns, table.rows), None
+            return version, await shadow.batcher.predict(table.columns, table.rows,
+                                                         table.matrix), None
         except Exception as exc:  # noqa: BLE001 - a failing shadow is logged, not served
             return version, [], f"{type(exc).__name__}: {exc}"[:300]
 
