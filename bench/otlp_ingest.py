@@ -214,7 +214,7 @@ def in_process(payloads: list[bytes], spans: int) -> None:
     )
 
     from triops.core.settings import Settings
-    from triops.llm import PriceTable, record_spans, spans_from_otlp
+    from triops.llm import PriceTable, record_span_data, span_data_from_otlp
     from triops.ops import topology
     from triops.server.runtime import Runtime
     from triops.store import upgrade_schema
@@ -231,10 +231,10 @@ def in_process(payloads: list[bytes], spans: int) -> None:
             message = ExportTraceServiceRequest()
             message.ParseFromString(payload)
             t, stages["decode"] = clock(), stages["decode"] + clock() - t
-            converted = spans_from_otlp(message)
+            converted = span_data_from_otlp(message)
             t, stages["convert"] = clock(), stages["convert"] + clock() - t
             with rt.db.write() as session:
-                record_spans(session, "default", converted, prices=prices)
+                record_span_data(session, "default", converted, prices=prices)
                 t, stages["store"] = clock(), stages["store"] + clock() - t
                 topology.observe_traces(session, "default", message)
                 t, stages["topology"] = clock(), stages["topology"] + clock() - t
