@@ -3,13 +3,17 @@
 SQLite runs in WAL mode with a busy timeout and foreign keys on. Writes open their
 transaction with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout
 instead of failing when a read lock would have to be upgraded; reads stay deferred and
-never block each other. A writer still waiting when the busy timeout runs out gets
-:class:`~triops.core.errors.Unavailable` (a 503 with ``Retry-After``): its transaction
-wrote nothing, and OTLP exporters and the MLflow client retry such an answer.
+never block each other. Within one process, writers queue on a lock first: SQLite's
+busy handler polls with sleeps of up to 100 ms, so concurrent requests waiting on it
+left the one write lock idle between holders. A writer still waiting when the busy
+timeout runs out gets :class:`~triops.core.errors.Unavailable` (a 503 with
+``Retry-After``): its transaction wrote nothing, and OTLP exporters and the MLflow
+client retry such an answer.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +77,12 @@ def _unstorable_values_are_invalid_input() -> Iterator[None]:
         raise InvalidInput(f"a value cannot be stored: {exc}") from exc
 
 
+def _busy() -> Unavailable:
+    return Unavailable(
+        f"the store was busy with other writes for {SQLITE_BUSY_TIMEOUT_MS // 1000} s; "
+        "nothing was written: retry the request")
+
+
 @contextmanager
 def _busy_sqlite_is_unavailable() -> Iterator[None]:
     """SQLite's "database is locked" after the busy timeout means other writers held
@@ -82,9 +92,22 @@ def _busy_sqlite_is_unavailable() -> Iterator[None]:
     except OperationalError as exc:
         if "database is locked" not in str(exc.orig):
             raise
-        raise Unavailable(
-            f"the store was busy with other writes for {SQLITE_BUSY_TIMEOUT_MS // 1000} s; "
-            "nothing was written: retry the request") from exc
+        raise _busy() from exc
+
+
+@contextmanager
+def _one_at_a_time(lock: threading.Lock | None) -> Iterator[None]:
+    """Hold this process's SQLite write lock (none on PostgreSQL), waiting at most the
+    busy timeout for it."""
+    if lock is None:
+        yield
+        return
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise _busy()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -103,6 +126,7 @@ class Database:
             self.engine.execution_options(triops_write=True), expire_on_commit=False
         )
         self._dedicated: Engine | None = None
+        self._write_lock = threading.Lock() if self.is_sqlite else None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -112,8 +136,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with (_unstorable_values_are_invalid_input(), _busy_sqlite_is_unavailable(),
-              self._writer() as session, session.begin()):
+        with (_one_at_a_time(self._write_lock), _unstorable_values_are_invalid_input(),
+              _busy_sqlite_is_unavailable(), self._writer() as session, session.begin()):
             yield session
 
     def dedicated(self) -> Connection:
