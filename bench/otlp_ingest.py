@@ -12,8 +12,8 @@ when every trace can be read back from the server's own query API: triops'
 
 ``--in-process`` skips HTTP and Phoenix: it runs the server's intake steps (protobuf
 decode, conversion to spans, the span and summary writes, topology, commit) on a fresh
-SQLite store and reports spans per CPU-second per stage, which a shared machine's load
-disturbs far less than wall time.
+SQLite store (or ``--triops-store``) and reports spans per CPU-second per stage, which
+a shared machine's load disturbs far less than wall time.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def run_phoenix(payloads: list[bytes], traces: int, concurrency: int, work: Path
             proc.kill()
 
 
-def in_process(payloads: list[bytes], spans: int) -> None:
+def in_process(payloads: list[bytes], spans: int, store: str | None) -> None:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
@@ -229,7 +229,7 @@ def in_process(payloads: list[bytes], spans: int) -> None:
     from triops.store import upgrade_schema
 
     with tempfile.TemporaryDirectory() as home:
-        rt = Runtime.build(Settings(store=f"sqlite:///{home}/t.db",
+        rt = Runtime.build(Settings(store=store or f"sqlite:///{home}/t.db",
                                     artifacts=f"{home}/artifacts", home=Path(home)))
         upgrade_schema(rt.db.engine)
         prices = PriceTable(rt.settings.gateway.prices).price
@@ -272,7 +272,7 @@ def main() -> None:
 
     payloads, traces = make_payloads(args.spans, args.batch)
     if args.in_process:
-        in_process(payloads, traces * SPANS_PER_TRACE)
+        in_process(payloads, traces * SPANS_PER_TRACE, args.triops_store)
         return
     spans = traces * SPANS_PER_TRACE
     mb = sum(map(len, payloads)) / 1e6
