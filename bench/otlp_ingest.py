@@ -12,8 +12,8 @@ when every trace can be read back from the server's own query API: triops'
 
 ``--in-process`` skips HTTP and Phoenix: it runs the server's intake steps (protobuf
 decode, conversion to spans, the span and summary writes, topology, commit) on a fresh
-SQLite store and reports spans per CPU-second per stage, which a shared machine's load
-disturbs far less than wall time.
+SQLite store (or ``--triops-store``) and reports spans per CPU-second per stage, which
+a shared machine's load disturbs far less than wall time.
 """
 
 from __future__ import annotations
@@ -146,8 +146,16 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None: 
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_triops(payloads: list[bytes], traces: int, concurrency: int, work: Path,
-               store: str | None) -> tuple[float, float]:
+               store: str | None) -> tuple[float, float, float]:
+    """Seconds until all requests were acknowledged, until all traces were queryable,
+    and the server's CPU seconds over that time."""
     port = free_port()
     home = work / "triops"
     home.mkdir()
@@ -162,12 +170,13 @@ def run_triops(payloads: list[bytes], traces: int, concurrency: int, work: Path,
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/readyz", proc)
         auth = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        cpu = cpu_seconds(proc.pid)
         started = time.perf_counter()
         accepted = send_all(f"{base}/v1/traces", payloads, concurrency, auth)
         with httpx.Client(base_url=base, headers=auth, timeout=30) as http:
             wait_until(lambda: http.get("/api/v1/traces", params={"limit": 1}).json()["total"],
                        traces)
-        return accepted, time.perf_counter() - started
+        return accepted, time.perf_counter() - started, cpu_seconds(proc.pid) - cpu
     finally:
         proc.terminate()
         proc.wait(30)
@@ -208,19 +217,19 @@ def run_phoenix(payloads: list[bytes], traces: int, concurrency: int, work: Path
             proc.kill()
 
 
-def in_process(payloads: list[bytes], spans: int) -> None:
+def in_process(payloads: list[bytes], spans: int, store: str | None) -> None:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
     from triops.core.settings import Settings
-    from triops.llm import PriceTable, record_spans, spans_from_otlp
+    from triops.llm import PriceTable, record_span_data, span_data_from_otlp
     from triops.ops import topology
     from triops.server.runtime import Runtime
     from triops.store import upgrade_schema
 
     with tempfile.TemporaryDirectory() as home:
-        rt = Runtime.build(Settings(store=f"sqlite:///{home}/t.db",
+        rt = Runtime.build(Settings(store=store or f"sqlite:///{home}/t.db",
                                     artifacts=f"{home}/artifacts", home=Path(home)))
         upgrade_schema(rt.db.engine)
         prices = PriceTable(rt.settings.gateway.prices).price
@@ -231,10 +240,10 @@ def in_process(payloads: list[bytes], spans: int) -> None:
             message = ExportTraceServiceRequest()
             message.ParseFromString(payload)
             t, stages["decode"] = clock(), stages["decode"] + clock() - t
-            converted = spans_from_otlp(message)
+            converted = span_data_from_otlp(message)
             t, stages["convert"] = clock(), stages["convert"] + clock() - t
             with rt.db.write() as session:
-                record_spans(session, "default", converted, prices=prices)
+                record_span_data(session, "default", converted, prices=prices)
                 t, stages["store"] = clock(), stages["store"] + clock() - t
                 topology.observe_traces(session, "default", message)
                 t, stages["topology"] = clock(), stages["topology"] + clock() - t
@@ -263,7 +272,7 @@ def main() -> None:
 
     payloads, traces = make_payloads(args.spans, args.batch)
     if args.in_process:
-        in_process(payloads, traces * SPANS_PER_TRACE)
+        in_process(payloads, traces * SPANS_PER_TRACE, args.triops_store)
         return
     spans = traces * SPANS_PER_TRACE
     mb = sum(map(len, payloads)) / 1e6
@@ -271,9 +280,12 @@ def main() -> None:
           f"of {args.batch} spans ({mb:.1f} MB), {args.concurrency} concurrent senders")
     work = Path(tempfile.mkdtemp(prefix="otlp-bench-"))
     try:
-        acc, total = run_triops(payloads, traces, args.concurrency, work, args.triops_store)
+        load = os.getloadavg()[0]
+        acc, total, cpu = run_triops(payloads, traces, args.concurrency, work, args.triops_store)
         print(f"triops : accepted in {acc:6.2f}s, queryable in {total:6.2f}s "
-              f"-> {spans / total:8.0f} spans/s")
+              f"-> {spans / total:8.0f} spans/s; server CPU {cpu:.2f} s "
+              f"({cpu / spans * 1e6:.0f} us per span, {spans / cpu:,.0f} spans per CPU-second); "
+              f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
         if args.skip_phoenix:
             return
         try:

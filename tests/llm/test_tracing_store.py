@@ -133,3 +133,19 @@ def test_span_values_are_copied_only_when_a_backend_would_refuse_them() -> None:
     dirty = {"k\x00": ["x\x00", float("inf")], "n": {"m": float("nan")}, "t": (1, Kind.llm)}
     assert _clean(dirty) == {"k\ufffd": ["x\ufffd", "inf"], "n": {"m": "nan"},
                              "t": [1, Kind.llm.value]}
+
+
+def test_span_json_cleans_exactly_the_spans_a_backend_would_refuse() -> None:
+    import json
+
+    from triops.llm.tracing._store import _cleaned, span_json, span_to_data
+
+    # A root's missing parent and a "null" text are not taken for a non-finite number.
+    root = span_to_data(_span("1", attributes={"text": "null", "none": None}))
+    child = span_to_data(_span("2", parent="1", name="n\x00",
+                               attributes={"x": float("nan"), "k\x00": ["v\x00", 1.5]}))
+    for data in (root, child):
+        assert json.loads(span_json(data)) == json.loads(json.dumps(_cleaned(data)))
+    stored = json.loads(span_json(child))
+    assert (stored["name"], stored["attributes"]) == ("n\ufffd", {"x": "nan",
+                                                               "k\ufffd": ["v\ufffd", 1.5]})

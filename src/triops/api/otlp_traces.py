@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.api import otlp_codec
-from triops.llm import PriceTable, record_spans, spans_from_otlp
+from triops.llm import PriceTable, record_span_data, span_data_from_otlp
 from triops.ops import topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
@@ -32,11 +32,11 @@ async def export_traces(request: Request, caller: Caller = AsEditor) -> Response
     prices = PriceTable(runtime.settings.gateway.prices).price
 
     def store() -> None:
-        spans = spans_from_otlp(message)
+        spans = span_data_from_otlp(message)
         if spans:
             with runtime.db.write() as session:
-                record_spans(session, caller.project, spans,
-                             api_key=caller.principal.key_id or None, prices=prices)
+                record_span_data(session, caller.project, spans,
+                                 api_key=caller.principal.key_id or None, prices=prices)
                 topology.observe_traces(session, caller.project, message)
 
     # Conversion and the database write block; keep them off the event loop.

@@ -51,8 +51,9 @@ if TYPE_CHECKING:
         get_trace,
         list_groups,
         list_traces,
+        record_span_data,
         record_spans,
-        spans_from_otlp,
+        span_data_from_otlp,
         user_view,
     )
     from triops.store.repos import evals as eval_store
@@ -85,7 +86,7 @@ _HOMES = {
     **{name: "tracing" for name in (
         "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "conversation",
         "dashboard", "derive_kind", "get_trace", "list_groups", "list_traces",
-        "record_spans", "spans_from_otlp", "user_view")},
+        "record_span_data", "record_spans", "span_data_from_otlp", "user_view")},
     "Span": "spans", "SpanKind": "spans", "SpanStatus": "spans",
     "new_span_id": "spans", "new_trace_id": "spans",
     **{name: f"triops.store.repos.{module}:" for name, module in (
@@ -141,6 +142,7 @@ __all__ = [
     "period_start_s",
     "prompt_request",
     "prompt_store",
+    "record_span_data",
     "record_spans",
     "render_request",
     "result_dict",
@@ -149,7 +151,7 @@ __all__ = [
     "run_results",
     "score_configs",
     "scorer_names",
-    "spans_from_otlp",
+    "span_data_from_otlp",
     "spend_store",
     "summarize",
     "trace_store",

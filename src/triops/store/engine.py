@@ -3,9 +3,12 @@
 SQLite runs in WAL mode with a busy timeout and foreign keys on. Writes open their
 transaction with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout
 instead of failing when a read lock would have to be upgraded; reads stay deferred and
-never block each other. A writer still waiting when the busy timeout runs out gets
-:class:`~triops.core.errors.Unavailable` (a 503 with ``Retry-After``): its transaction
-wrote nothing, and OTLP exporters and the MLflow client retry such an answer.
+never block each other. Within one process, writers queue on a lock first: SQLite's
+busy handler polls with sleeps of up to 100 ms, so concurrent requests waiting on it
+left the one write lock idle between holders. A writer still waiting when the busy
+timeout runs out gets :class:`~triops.core.errors.Unavailable` (a 503 with
+``Retry-After``): its transaction wrote nothing, and OTLP exporters and the MLflow
+client retry such an answer.
 
 ``write_now`` is the hot routes' write: a Core connection instead of an ORM session,
 and on SQLite the transaction runs right on the event loop's thread when the write lock
@@ -88,6 +91,12 @@ def _unstorable_values_are_invalid_input() -> Iterator[None]:
         raise InvalidInput(f"a value cannot be stored: {exc}") from exc
 
 
+def _busy() -> Unavailable:
+    return Unavailable(
+        f"the store was busy with other writes for {SQLITE_BUSY_TIMEOUT_MS // 1000} s; "
+        "nothing was written: retry the request")
+
+
 @contextmanager
 def _busy_sqlite_is_unavailable() -> Iterator[None]:
     """SQLite's "database is locked" after the busy timeout means other writers held
@@ -97,9 +106,22 @@ def _busy_sqlite_is_unavailable() -> Iterator[None]:
     except OperationalError as exc:
         if "database is locked" not in str(exc.orig):
             raise
-        raise Unavailable(
-            f"the store was busy with other writes for {SQLITE_BUSY_TIMEOUT_MS // 1000} s; "
-            "nothing was written: retry the request") from exc
+        raise _busy() from exc
+
+
+@contextmanager
+def _one_at_a_time(lock: threading.Lock | None) -> Iterator[None]:
+    """Hold this process's SQLite write lock (none on PostgreSQL), waiting at most the
+    busy timeout for it."""
+    if lock is None:
+        yield
+        return
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise _busy()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -119,10 +141,11 @@ class Database:
         )
         self._dedicated: Engine | None = None
         self._writes = self.engine.execution_options(triops_write=True)
-        # The event loop's own connection (see ``write_now``); the lock is only tried,
-        # never waited on, so a second loop thread (tests) takes the worker path.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        # The event loop's own connection (see ``write_now``): it only tries the write
+        # lock, never waits on it, so a busy lock (or a second loop thread, in tests)
+        # sends the write to a worker thread.
         self._inline: Connection | None = None
-        self._inline_lock = threading.Lock()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -132,23 +155,23 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with (_unstorable_values_are_invalid_input(), _busy_sqlite_is_unavailable(),
-              self._writer() as session, session.begin()):
+        with (_one_at_a_time(self._write_lock), _unstorable_values_are_invalid_input(),
+              _busy_sqlite_is_unavailable(), self._writer() as session, session.begin()):
             yield session
 
     def write_core(self, work: Callable[[Connection], T]) -> T:
         """``work`` in one write transaction on a Core connection, committed on success."""
-        with (_unstorable_values_are_invalid_input(), _busy_sqlite_is_unavailable(),
-              self._writes.connect() as conn, conn.begin()):
+        with (_one_at_a_time(self._write_lock), _unstorable_values_are_invalid_input(),
+              _busy_sqlite_is_unavailable(), self._writes.connect() as conn, conn.begin()):
             return work(conn)
 
     async def write_now(self, work: Callable[[Connection], T]) -> T:
         """``write_core`` from async code: returns once the transaction is committed."""
-        if self.is_sqlite and self._inline_lock.acquire(blocking=False):
+        if self._write_lock is not None and self._write_lock.acquire(blocking=False):
             try:
                 done, result = self._write_inline(work)
             finally:
-                self._inline_lock.release()
+                self._write_lock.release()
             if done:
                 return result  # type: ignore[return-value]
         return await anyio.to_thread.run_sync(self.write_core, work)
@@ -183,10 +206,11 @@ class Database:
         return self._dedicated.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
-        with self._inline_lock:
-            if self._inline is not None:
-                self._inline.close()
-                self._inline = None
+        if self._write_lock is not None:
+            with self._write_lock:
+                if self._inline is not None:
+                    self._inline.close()
+                    self._inline = None
         self.engine.dispose()
         if self._dedicated is not None:
             self._dedicated.dispose()

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, delete, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from triops.store.schema import Record
@@ -82,23 +83,50 @@ def append(session: Session | Connection, project: str, kind: str,
            rows: Sequence[RecordRow]) -> int:
     """Insert rows in the caller's transaction; returns how many were written.
 
-    The statement goes to the driver's ``executemany`` with ``data`` serialised here
-    (to the JSON ``json.dumps`` would write, see ``_dumps``): per-row parameter
-    processing in SQLAlchemy cost three times the insert itself on metric batches.
+    ``data`` is serialised here (to the JSON ``json.dumps`` would write, see ``_dumps``)
+    and the rows go to ``append_json``.
+    """
+    return append_json(session, project, kind, [(r.stream, r.ts_ms, _dumps(r.data)) for r in rows])
+
+
+def append_json(session: Session | Connection, project: str, kind: str,
+                rows: Sequence[tuple[str, int, str]]) -> int:
+    """``append`` for rows whose data the caller already serialised: (stream, ts_ms, JSON).
+
+    The rows go straight to the driver: per-row parameter processing in SQLAlchemy cost
+    three times the insert itself on metric batches. On PostgreSQL through psycopg 3
+    they are copied (``COPY ... FROM STDIN``), a seventh of ``executemany``'s CPU per row.
     """
     connection = session if isinstance(session, Connection) else session.connection()
+    if connection.dialect.driver == "psycopg":
+        _copy(connection, [(project, kind, stream, ts_ms, data) for stream, ts_ms, data in rows])
+        return len(rows)
     sql = _DRIVER_INSERT.get(connection.dialect.name)
-    dumps = _dumps
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         if sql is None:
             connection.execute(Record.__table__.insert(), [
-                {"project": project, "kind": kind, "stream": r.stream, "ts_ms": r.ts_ms,
-                 "data": r.data} for r in chunk])
+                {"project": project, "kind": kind, "stream": stream, "ts_ms": ts_ms,
+                 "data": orjson.loads(data)} for stream, ts_ms, data in chunk])
         else:
             connection.exec_driver_sql(
-                sql, [(project, kind, r.stream, r.ts_ms, dumps(r.data)) for r in chunk])
+                sql, [(project, kind, stream, ts_ms, data) for stream, ts_ms, data in chunk])
     return len(rows)
+
+
+_COPY = "COPY records (project, kind, stream, ts_ms, data) FROM STDIN"
+
+
+def _copy(connection: Connection, rows: list[tuple[str, str, str, int, str]]) -> None:
+    driver = connection.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        # As SQLAlchemy would have raised it (DataError for a value the column refuses).
+        raise DBAPIError.instance(_COPY, None, exc, connection.dialect.loaded_dbapi.Error
+                                  ) from exc
 
 
 def scan(

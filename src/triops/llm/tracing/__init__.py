@@ -1,15 +1,15 @@
 """LLM tracing: spans in, traces out.
 
-Spans arrive from OTLP (``spans_from_otlp``), the gateway and the SDK; ``record_spans``
-stores them as append-only records (kind ``span``, stream = trace id) and keeps one
-summary row per trace for filtering. ``list_traces``, ``get_trace`` and ``dashboard``
+Spans arrive from OTLP (``span_data_from_otlp``, stored by ``record_span_data``), the
+gateway and the SDK (``record_spans``); they are stored as append-only records (kind
+``span``, stream = trace id) with one summary row per trace for filtering. ``list_traces``, ``get_trace`` and ``dashboard``
 read them back; ``add_score`` attaches scores and user feedback; ``conversation``,
 ``user_view`` and ``list_groups`` read traces by session and by end user.
 """
 
 from triops.llm.tracing._dashboard import Dashboard, Stats, dashboard
 from triops.llm.tracing._messages import Message, exchange
-from triops.llm.tracing._otlp import spans_from_otlp
+from triops.llm.tracing._otlp import span_data_from_otlp
 from triops.llm.tracing._people import (
     Conversation,
     ScoreMean,
@@ -31,7 +31,14 @@ from triops.llm.tracing._query import (
     tree_order,
 )
 from triops.llm.tracing._semconv import Usage, derive_kind, usage_of
-from triops.llm.tracing._store import SPAN, check_span, record_spans, span_from_data, span_to_data
+from triops.llm.tracing._store import (
+    SPAN,
+    check_span,
+    record_span_data,
+    record_spans,
+    span_from_data,
+    span_to_data,
+)
 from triops.store.repos.llm_traces import TraceFilter
 
 __all__ = [
@@ -59,10 +66,11 @@ __all__ = [
     "get_trace",
     "list_groups",
     "list_traces",
+    "record_span_data",
     "record_spans",
+    "span_data_from_otlp",
     "span_from_data",
     "span_to_data",
-    "spans_from_otlp",
     "tree_order",
     "usage_of",
     "user_view",

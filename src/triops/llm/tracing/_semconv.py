@@ -99,16 +99,31 @@ class Usage:
     api_key: str | None
 
 
+#: ``METERED_KINDS`` as the kind values spans are stored with.
+METERED_KIND_VALUES = frozenset(k.value for k in METERED_KINDS)
+
+
+def metered(attributes: Mapping[str, Any]) -> tuple[str | None, int, int, float]:
+    """(model, input tokens, output tokens, cost) of a span whose kind is metered."""
+    return (_as_text(_first(attributes, MODEL_KEYS)),
+            _as_int(_first(attributes, INPUT_TOKEN_KEYS)),
+            _as_int(_first(attributes, OUTPUT_TOKEN_KEYS)),
+            _as_float(_first(attributes, COST_KEYS)))
+
+
+def text_of(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of ``keys`` that is set, as summary text (``USER_KEYS``, ``SESSION_KEYS``...)."""
+    return _as_text(_first(attributes, keys))
+
+
 def usage_of(span: Span) -> Usage:
     """The facts a trace summary needs from one span."""
     attrs = span.attributes
-    metered = span.kind in METERED_KINDS
+    model, input_tokens, output_tokens, cost = (
+        metered(attrs) if span.kind in METERED_KINDS else (None, 0, 0, 0.0))
     return Usage(
-        model=_as_text(_first(attrs, MODEL_KEYS)) if metered else None,
-        input_tokens=_as_int(_first(attrs, INPUT_TOKEN_KEYS)) if metered else 0,
-        output_tokens=_as_int(_first(attrs, OUTPUT_TOKEN_KEYS)) if metered else 0,
-        cost=_as_float(_first(attrs, COST_KEYS)) if metered else 0.0,
-        user_id=_as_text(_first(attrs, USER_KEYS)),
-        session_id=_as_text(_first(attrs, SESSION_KEYS)),
-        api_key=_as_text(_first(attrs, KEY_KEYS)),
+        model=model, input_tokens=input_tokens, output_tokens=output_tokens, cost=cost,
+        user_id=text_of(attrs, USER_KEYS),
+        session_id=text_of(attrs, SESSION_KEYS),
+        api_key=text_of(attrs, KEY_KEYS),
     )

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from triops.core.errors import InvalidInput
 from triops.llm.spans import Span, SpanKind, SpanStatus
-from triops.llm.tracing._semconv import Usage, usage_of
+from triops.llm.tracing._semconv import (
+    KEY_KEYS,
+    METERED_KIND_VALUES,
+    SESSION_KEYS,
+    USER_KEYS,
+    metered,
+    text_of,
+)
 from triops.store import records
 from triops.store.repos.llm_traces import SPAN, TraceDelta, merge_summaries
 
@@ -22,15 +31,15 @@ Prices = Callable[[str], "tuple[float, float] | None"]
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+_ERROR = SpanStatus.error.value
 
 
 def _clean(value: Any) -> Any:
     """Make a value storable as JSON on every backend.
 
     PostgreSQL's JSONB refuses NUL characters and non-finite numbers; they are replaced
-    (U+FFFD, and the number's text) rather than failing the whole batch. It runs on
-    every attribute of every span, and almost none needs it: a read-only pass decides,
-    and only a value that fails it is copied.
+    (U+FFFD, and the number's text) rather than failing the whole batch. A read-only
+    pass decides, and only a value that fails it is copied.
     """
     return _cleaned(value) if _needs_cleaning(value) else value
 
@@ -91,16 +100,33 @@ def check_span(span: Span) -> None:
 
 
 def span_to_data(span: Span) -> dict[str, Any]:
-    """``dataclasses.asdict(span)`` with enums as their values, built by hand because
-    ``asdict`` deep-copies every attribute and was most of the ingest time."""
+    """A span in its stored form: ``dataclasses.asdict(span)`` with enums as their values,
+    built by hand because ``asdict`` deep-copies every attribute."""
     return {
-        "trace_id": span.trace_id, "span_id": span.span_id, "name": _clean(span.name),
+        "trace_id": span.trace_id, "span_id": span.span_id, "name": span.name,
         "start_ns": span.start_ns, "end_ns": span.end_ns,
         "parent_span_id": span.parent_span_id, "kind": span.kind.value,
-        "status": span.status.value, "status_message": _clean(span.status_message),
-        "attributes": _clean(span.attributes), "events": _clean(span.events),
-        "resource": _clean(span.resource), "service_name": _clean(span.service_name),
+        "status": span.status.value, "status_message": span.status_message,
+        "attributes": span.attributes, "events": span.events,
+        "resource": span.resource, "service_name": span.service_name,
     }
+
+
+def span_json(data: dict[str, Any]) -> str:
+    """A stored-form span as JSON any backend accepts (see ``_clean``).
+
+    orjson escapes NUL as ``\\u0000`` and writes non-finite numbers as ``null``, so its
+    output shows when cleaning is needed: an escaped NUL, or more ``null`` than the
+    root's missing parent. Almost no span needs it, and the check costs a scan of bytes
+    instead of a walk over every attribute.
+    """
+    try:
+        out = orjson.dumps(data)
+    except TypeError:  # non-string keys, integers past 64 bits, unknown objects
+        return json.dumps(_cleaned(data))
+    if b"\\u0000" in out or out.count(b"null") > (data["parent_span_id"] is None):
+        return orjson.dumps(_cleaned(data)).decode()
+    return out.decode()
 
 
 def span_from_data(data: dict[str, Any]) -> Span:
@@ -111,44 +137,55 @@ def span_from_data(data: dict[str, Any]) -> Span:
     return Span(**values)
 
 
-def _cost(usage: Usage, prices: Prices | None) -> float:
+def _cost(model: str | None, input_tokens: int, output_tokens: int, cost: float,
+          prices: Prices | None) -> float:
     """The span's own cost when it states one, else its tokens at the model's price."""
-    if usage.cost or prices is None or not usage.model:
-        return usage.cost
-    if not (usage.input_tokens or usage.output_tokens):
+    if cost or prices is None or not model:
+        return cost
+    if not (input_tokens or output_tokens):
         return 0.0
-    price = prices(usage.model)
+    price = prices(model)
     if price is None:
         return 0.0
-    return (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6
+    return (input_tokens * price[0] + output_tokens * price[1]) / 1e6
 
 
-def _deltas(spans: Sequence[Span], api_key: str | None, prices: Prices | None
+def _deltas(spans: Sequence[dict[str, Any]], api_key: str | None, prices: Prices | None
             ) -> list[TraceDelta]:
+    """Each trace's ``TraceDelta`` from stored-form spans. A text fact is looked up only
+    while the trace has none yet, and tokens only on metered spans: most spans of a
+    trace then cost a few dictionary reads."""
     by_trace: dict[str, TraceDelta] = {}
     for span in spans:
-        usage = usage_of(span)
-        is_root = span.parent_span_id is None
-        d = by_trace.get(span.trace_id)
+        attrs = span["attributes"]
+        is_root = span["parent_span_id"] is None
+        name, start_ns, end_ns = span["name"], span["start_ns"], span["end_ns"]
+        d = by_trace.get(span["trace_id"])
         if d is None:
-            d = by_trace[span.trace_id] = TraceDelta(
-                trace_id=span.trace_id, name=span.name[:512], has_root=is_root,
-                start_ns=span.start_ns, end_ns=span.end_ns,
+            d = by_trace[span["trace_id"]] = TraceDelta(
+                trace_id=span["trace_id"], name=name[:512], has_root=is_root,
+                start_ns=start_ns, end_ns=end_ns,
             )
         elif is_root and not d.has_root:
-            d.name, d.has_root = span.name[:512], True
-        d.start_ns = min(d.start_ns, span.start_ns)
-        d.end_ns = max(d.end_ns, span.end_ns)
+            d.name, d.has_root = name[:512], True
+        d.start_ns = min(d.start_ns, start_ns)
+        d.end_ns = max(d.end_ns, end_ns)
         d.span_count += 1
-        d.error_count += span.status is SpanStatus.error
-        d.model = d.model or usage.model
-        d.input_tokens += usage.input_tokens
-        d.output_tokens += usage.output_tokens
-        d.cost += _cost(usage, prices)
-        d.user_id = d.user_id or usage.user_id
-        d.session_id = d.session_id or usage.session_id
-        d.api_key = d.api_key or usage.api_key or api_key
-        d.service = d.service or (span.service_name[:256] or None)
+        d.error_count += span["status"] == _ERROR
+        if span["kind"] in METERED_KIND_VALUES:
+            model, input_tokens, output_tokens, cost = metered(attrs)
+            d.model = d.model or model
+            d.input_tokens += input_tokens
+            d.output_tokens += output_tokens
+            d.cost += _cost(model, input_tokens, output_tokens, cost, prices)
+        if d.user_id is None:
+            d.user_id = text_of(attrs, USER_KEYS)
+        if d.session_id is None:
+            d.session_id = text_of(attrs, SESSION_KEYS)
+        if d.api_key is None:
+            d.api_key = text_of(attrs, KEY_KEYS) or api_key
+        if d.service is None:
+            d.service = span["service_name"][:256] or None
     return list(by_trace.values())
 
 
@@ -170,9 +207,18 @@ def record_spans(
     """
     for span in spans:
         check_span(span)
-    rows = [records.RecordRow(stream=s.trace_id, ts_ms=s.start_ns // 1_000_000,
-                              data=span_to_data(s)) for s in spans]
-    records.append(session, project, SPAN, rows)
+    record_span_data(session, project, [span_to_data(s) for s in spans], api_key=api_key,
+                     prices=prices)
+
+
+def record_span_data(
+    session: Session, project: str, spans: list[dict[str, Any]], *,
+    api_key: str | None = None, prices: Prices | None = None,
+) -> None:
+    """``record_spans`` for spans already in their stored form and checked (the OTLP
+    intake builds them straight from protobuf, see ``span_data_from_otlp``)."""
+    records.append_json(session, project, SPAN, [
+        (s["trace_id"], s["start_ns"] // 1_000_000, span_json(s)) for s in spans])
     deltas = _deltas(spans, api_key, prices)
     for d in deltas:
         for name in ("name", "model", "user_id", "session_id", "api_key", "service"):

@@ -147,7 +147,8 @@ def merge_summaries(session: Session, project: str, deltas: Sequence[TraceDelta]
     sql, order = _driver_upsert(connection.dialect)
     # A fixed order keeps concurrent PostgreSQL writers from deadlocking on row locks.
     # vars(), not asdict(): the fields are flat, and asdict's deep copy cost more than
-    # the upsert itself.
+    # the upsert itself. The rows go straight to the driver: SQLAlchemy's per-row
+    # parameter processing cost as much again.
     rows = [{"project": project, **vars(d)} for d in sorted(deltas, key=lambda d: d.trace_id)]
     if order is None:
         connection.exec_driver_sql(sql, rows)
