@@ -205,7 +205,7 @@ class ServerProcess:
     process: subprocess.Popen | None = None
     extra_env: dict[str, str] | None = None
 
-    def start(self, timeout: float = 60.0) -> "ServerProcess":
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         env = {**os.environ, "TRIOPS_ADMIN_KEY": self.admin_key, **(self.extra_env or {})}
         log = open(self.home / "server.log", "ab")
         self.process = subprocess.Popen(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import ADMIN_SECRET
 from triops.core.settings import Settings
 from triops.server.app import create_app
 from triops.server.runtime import Runtime
 from triops.store.repos import incidents as repo
-from tests.conftest import ADMIN_SECRET
 
 
 def _assert_error(response, status: int, code: str | None = None) -> dict:

@@ -101,9 +101,9 @@ def test_up_with_a_revoked_admin_key_says_how_to_recover(store_url, tmp_path):
 def test_replicas_starting_together_create_the_admin_key_once(runtime, monkeypatch):
     """The second of two replicas bootstrapping at once looked before the first committed:
     it finds no key, its insert hits the unique constraint, and a second look finds it."""
-    from tests.conftest import ADMIN_SECRET
     from pydantic import SecretStr
 
+    from tests.conftest import ADMIN_SECRET
     from triops.cli import server
     from triops.core.principals import ALL_PROJECTS
 

@@ -125,8 +125,8 @@ def test_docstring_examples_run():
 
 
 def test_span_values_are_copied_only_when_a_backend_would_refuse_them() -> None:
-    from triops.llm.tracing._store import _clean
     from triops.llm.spans import SpanKind as Kind
+    from triops.llm.tracing._store import _clean
 
     fine = {"a": "text", "b": [1, 2.5, None, True], "c": {"d": "e"}}
     assert _clean(fine) is fine

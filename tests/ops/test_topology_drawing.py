@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.ui.test_charts import option_of
+
 from triops.ops.topology import Edge, Graph, Node
-from triops.ui.incident_view import relative
 from triops.ui.topology_svg import draw, layers, node_href
 
 

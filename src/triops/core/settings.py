@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @classmethod
-    def load(cls, **overrides: Any) -> "Settings":
+    def load(cls, **overrides: Any) -> Settings:
         """Build settings, turning validation problems into one readable ConfigError."""
         from pydantic import ValidationError
 

@@ -27,7 +27,7 @@ class Severity(enum.IntEnum):
     critical = 4
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         aliases = {"warn": "warning", "page": "critical", "crit": "critical", "err": "error"}
         name = aliases.get(text.lower(), text.lower())
         try:

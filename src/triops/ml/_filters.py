@@ -18,7 +18,13 @@ import re
 
 from triops.core.errors import InvalidInput
 from triops.store.repos.ml_search import (
-    ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, SortKey,
+    ATTRIBUTE,
+    DATASET,
+    METRIC,
+    PARAM,
+    TAG,
+    Clause,
+    SortKey,
 )
 
 _ENTITIES = {

@@ -4,10 +4,10 @@ the place its files live, and the run that produced it is kept for lineage."""
 from __future__ import annotations
 
 from triops.core.errors import InvalidInput
+from triops.ml._validation import check_tags
 from triops.store.engine import Database
 from triops.store.repos import logged_models, registry, runs
 from triops.store.schema_ml import ModelVersion, RegisteredModel
-from triops.ml._validation import check_tags
 
 
 def create_version(db: Database, project: str, name: str, *, source: str,

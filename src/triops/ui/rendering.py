@@ -20,7 +20,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 def _ms_to_text(value: int | None) -> str:
     if value is None:
         return ""
-    return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc).strftime(
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC).strftime(
         "%Y-%m-%d %H:%M:%S"
     )
 

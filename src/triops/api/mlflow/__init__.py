@@ -9,7 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from triops.api.mlflow import (
-    artifacts, experiments, logged_models, metrics, model_versions, registered_models, runs,
+    artifacts,
+    experiments,
+    logged_models,
+    metrics,
+    model_versions,
+    registered_models,
+    runs,
     server_info,
 )
 from triops.server.auth import RoleFirstRoute

@@ -13,7 +13,11 @@ from starlette.responses import Response
 
 from triops.ml import MetricPoint, RunDetails, encode_value
 from triops.store.schema_ml import (
-    Experiment, LoggedModel, ModelVersion, RegisteredModel, Run,
+    Experiment,
+    LoggedModel,
+    ModelVersion,
+    RegisteredModel,
+    Run,
 )
 
 

@@ -8,7 +8,13 @@ from starlette.responses import Response
 
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
-    KeyValue, Message, db_of, max_results, pairs, required, view_type,
+    KeyValue,
+    Message,
+    db_of,
+    max_results,
+    pairs,
+    required,
+    view_type,
 )
 from triops.ml import check_tags, ensure_default_experiment, parse_filter, parse_order_by
 from triops.ml import experiment_store as repo

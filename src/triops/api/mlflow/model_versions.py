@@ -9,7 +9,13 @@ from starlette.responses import Response
 from triops import ml
 from triops.api.mlflow import _messages as msg
 from triops.api.mlflow._common import (
-    KeyValue, Message, db_of, int_query, max_results, pairs, required,
+    KeyValue,
+    Message,
+    db_of,
+    int_query,
+    max_results,
+    pairs,
+    required,
 )
 from triops.core.ids import now_ms
 from triops.ml import registry_store as repo

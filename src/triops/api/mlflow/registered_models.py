@@ -18,8 +18,8 @@ from triops.api.mlflow._common import (
 )
 from triops.ml import check_tags, parse_filter, parse_order_by
 from triops.ml import registry_store as repo
-from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 from triops.server import audit_log as audit
+from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 

@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 from triops.core.errors import AlreadyExists, InvalidInput, NotFound
 from triops.core.ids import now_ms
 from triops.store.repos.ml_search import (
-    ATTRIBUTE, TAG, Clause, SortKey, compare, compare_optional, decode_page_token,
+    ATTRIBUTE,
+    TAG,
+    Clause,
+    SortKey,
+    compare,
+    compare_optional,
+    decode_page_token,
     encode_page_token,
 )
 from triops.store.schema_ml import Experiment, Run

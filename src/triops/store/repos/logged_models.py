@@ -9,9 +9,16 @@ from sqlalchemy.orm import Session
 
 from triops.core.errors import InvalidInput, NotFound
 from triops.core.ids import new_id, now_ms
-from triops.store.repos.experiments import ACTIVE, DELETED, get_active as active_experiment
+from triops.store.repos.experiments import ACTIVE, DELETED
+from triops.store.repos.experiments import get_active as active_experiment
 from triops.store.repos.ml_search import (
-    ATTRIBUTE, PARAM, TAG, Clause, SortKey, compare_optional, decode_page_token,
+    ATTRIBUTE,
+    PARAM,
+    TAG,
+    Clause,
+    SortKey,
+    compare_optional,
+    decode_page_token,
     encode_page_token,
 )
 from triops.store.schema_ml import LoggedModel

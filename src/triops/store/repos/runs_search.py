@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session, aliased
 from triops.core.errors import InvalidInput
 from triops.store.repos.experiments import VIEW_STAGES
 from triops.store.repos.ml_search import (
-    ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Clause, SortKey, compare, decode_page_token,
+    ATTRIBUTE,
+    DATASET,
+    METRIC,
+    PARAM,
+    TAG,
+    Clause,
+    SortKey,
+    compare,
+    decode_page_token,
     encode_page_token,
 )
 from triops.store.schema_ml import LatestMetric, Run, RunInput, RunParam, RunTag
