@@ -29,7 +29,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -121,18 +124,12 @@ def sdk_throughput(url: str, points: int, batch_size: int) -> dict:
             "logging_s": logged, "run_id": run.run_id}
 
 
-def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
-    """The native batch route through the real ASGI app on SQLite, without HTTP or client.
-
-    Bodies are serialised before the clock starts, so what is timed is the server's
-    share: parsing, validation, the store write and the commit.
-    """
-    import orjson
-    from fastapi.testclient import TestClient
-
+@contextmanager
+def sqlite_runtime() -> Iterator[tuple[Any, Path]]:
+    """A server runtime on a fresh SQLite store in a temporary folder, with the bench's
+    admin key, and that folder; closed on leaving."""
     from triops.core.principals import ALL_PROJECTS, Role
     from triops.core.settings import Settings
-    from triops.server.app import create_app
     from triops.server.runtime import Runtime
     from triops.store import Database, upgrade_schema
     from triops.store.repos import keys as api_keys
@@ -144,9 +141,27 @@ def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
         upgrade_schema(migrated.engine)
         migrated.dispose()
         rt = Runtime.build(Settings(store=store, artifacts=str(tmp / "artifacts"), home=tmp))
-        with rt.db.write() as session:
-            api_keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="bench",
-                            secret=KEY)
+        try:
+            with rt.db.write() as session:
+                api_keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="bench",
+                                secret=KEY)
+            yield rt, tmp
+        finally:
+            rt.close()
+
+
+def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
+    """The native batch route through the real ASGI app on SQLite, without HTTP or client.
+
+    Bodies are serialised before the clock starts, so what is timed is the server's
+    share: parsing, validation, the store write and the commit.
+    """
+    import orjson
+    from fastapi.testclient import TestClient
+
+    from triops.server.app import create_app
+
+    with sqlite_runtime() as (rt, tmp):
         run_id = uuid.uuid4().hex
         now = int(time.time() * 1000)
         bodies = []
@@ -167,7 +182,6 @@ def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
         with sqlite3.connect(tmp / "triops.db") as con:
             stored = con.execute("SELECT count(*) FROM records WHERE kind = 'metric'"
                                  ).fetchone()[0]
-        rt.close()
     points = batches * size
     return {"points": points, "seconds": elapsed, "points_per_s": points / elapsed,
             "records": stored, "loadavg": os.getloadavg()}
@@ -183,12 +197,7 @@ def log_metric_in_process(calls: int) -> dict:
     """
     import asyncio
 
-    from triops.core.principals import ALL_PROJECTS, Role
-    from triops.core.settings import Settings
     from triops.server.app import create_app
-    from triops.server.runtime import Runtime
-    from triops.store import Database, upgrade_schema
-    from triops.store.repos import keys as api_keys
 
     headers = [(b"host", b"bench"), (b"authorization", f"Bearer {KEY}".encode()),
                (b"content-type", b"application/json")]
@@ -229,18 +238,8 @@ def log_metric_in_process(calls: int) -> dict:
             await call(app, f"{api}/runs/log-metric", body)
         return time.perf_counter() - wall, time.process_time() - cpu
 
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        store = f"sqlite:///{tmp / 'triops.db'}"
-        migrated = Database(store)
-        upgrade_schema(migrated.engine)
-        migrated.dispose()
-        rt = Runtime.build(Settings(store=store, artifacts=str(tmp / "artifacts"), home=tmp))
-        with rt.db.write() as session:
-            api_keys.create(session, project=ALL_PROJECTS, role=Role.admin, name="bench",
-                            secret=KEY)
+    with sqlite_runtime() as (rt, _):
         wall, cpu = asyncio.run(drive(create_app(rt)))
-        rt.close()
     return {"calls": calls, "wall_us": wall / calls * 1e6, "cpu_us": cpu / calls * 1e6,
             "loadavg": os.getloadavg()}
 
