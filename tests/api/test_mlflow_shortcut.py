@@ -7,24 +7,14 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN_SECRET
+from tests.shortcut_apps import admin_client
 from triops.api.mlflow.shortcut import MlflowShortcut
 from triops.core.principals import Role
-from triops.server.app import create_app
 from triops.server.runtime import Runtime
 from triops.store.repos import keys
 
 BACKENDS_UNDER_TEST = ("sqlite",)
 API = "/api/2.0/mlflow"
-
-
-def _client(runtime: Runtime, shortcut: bool) -> TestClient:
-    app = create_app(runtime)
-    if not shortcut:  # the declared routes alone, as an app without the shortcut serves them
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not MlflowShortcut]
-    client = TestClient(app, raise_server_exceptions=False)
-    client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
-    return client
 
 
 def _requests(run: str, viewer: str, team_a: str) -> list[tuple[str, str, dict]]:
@@ -116,7 +106,7 @@ def other_keys(runtime: Runtime) -> tuple[str, str]:
 def test_shortcut_answers_as_the_declared_routes_do(runtime, other_keys):
     seen = {}
     for shortcut in (True, False):
-        with _client(runtime, shortcut=shortcut) as client:
+        with admin_client(runtime, without=None if shortcut else MlflowShortcut) as client:
             seen[shortcut] = _exchange(client, *other_keys)
     for fast, routed in zip(seen[True], seen[False], strict=True):
         assert fast == routed
@@ -135,7 +125,7 @@ def test_shortcut_answers_as_the_declared_routes_do(runtime, other_keys):
 def test_shortcut_requests_are_counted_under_their_route(runtime):
     labels = {}
     for shortcut in (True, False):
-        with _client(runtime, shortcut=shortcut) as client:
+        with admin_client(runtime, without=None if shortcut else MlflowShortcut) as client:
             run = client.post(f"{API}/runs/create", json={}).json()["run"]["info"]["run_id"]
             assert client.post(f"{API}/runs/log-metric", json={
                 "run_id": run, "key": "k", "value": 1.0}).status_code == 200

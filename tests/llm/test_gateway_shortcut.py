@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import ADMIN_SECRET
 from tests.llm.test_gateway import gateway_settings
+from tests.shortcut_apps import admin_client
 
 from triops.api.openai.shortcut import GatewayShortcut
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
-from triops.server.app import create_app
 from triops.server.runtime import Runtime
 from triops.store import records
 from triops.store.repos import keys
@@ -41,15 +41,6 @@ def runtime(store_url, tmp_path, upstream) -> Iterator[Runtime]:
                     secret=ADMIN_SECRET)
     yield rt
     rt.close()
-
-
-def _client(runtime: Runtime, shortcut: bool) -> TestClient:
-    app = create_app(runtime)
-    if not shortcut:  # the declared routes alone, as an app without the shortcut serves them
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not GatewayShortcut]
-    client = TestClient(app, raise_server_exceptions=False)
-    client.headers["Authorization"] = f"Bearer {ADMIN_SECRET}"
-    return client
 
 
 def _span_count(runtime: Runtime, project: str = "default") -> int:
@@ -95,7 +86,7 @@ def test_shortcut_answers_as_the_declared_routes_do(runtime):
         team_a = keys.create(session, project="team-a", role=Role.editor).secret
     seen = {}
     for shortcut in (True, False):
-        with _client(runtime, shortcut=shortcut) as client:
+        with admin_client(runtime, without=None if shortcut else GatewayShortcut) as client:
             seen[shortcut] = _exchange(client, editor, viewer, team_a)
             runtime.gateway.recorder.flush()
         # Each client runs its own event loop; the app closes the runtime's services as
@@ -111,7 +102,7 @@ def test_shortcut_answers_as_the_declared_routes_do(runtime):
 
 
 def test_shortcut_requests_are_counted_under_their_route(runtime):
-    with _client(runtime, shortcut=True) as client:
+    with admin_client(runtime) as client:
         assert client.post("/v1/chat/completions", json=CHAT).status_code == 200
         assert client.post("/v1/chat/completions", json={"model": 1}).status_code == 400
         metrics = client.get("/metrics").text
@@ -122,7 +113,7 @@ def test_shortcut_requests_are_counted_under_their_route(runtime):
 
 
 def test_unexpected_failure_is_500_in_openai_shape(runtime, monkeypatch):
-    with _client(runtime, shortcut=True) as client:
+    with admin_client(runtime) as client:
         client.get("/v1/models")  # builds the gateway
 
         async def broken(*_args, **_kwargs):
@@ -136,6 +127,6 @@ def test_unexpected_failure_is_500_in_openai_shape(runtime, monkeypatch):
 
 
 def test_openapi_still_documents_the_hot_routes(runtime):
-    with _client(runtime, shortcut=True) as client:
+    with admin_client(runtime) as client:
         paths = client.get("/openapi.json").json()["paths"]
     assert "post" in paths["/v1/chat/completions"] and "post" in paths["/v1/embeddings"]
