@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,8 +19,10 @@ from triops.core.errors import ConfigError, TriopsError
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.server import DEFAULT_PROJECT
 from triops.server import key_store as keys
-from triops.server.runtime import Runtime
 from triops.store import upgrade_schema
+
+if TYPE_CHECKING:
+    from triops.server.runtime import Runtime
 
 
 class _Server:
@@ -94,6 +96,10 @@ def demo(
         store=store, home=folder, host="127.0.0.1",
         port=port or (_free_port() if check else 7600), log_level="warning",
         gateway=GATEWAY_SETTINGS)
+    # Imported here: the runtime pulls in every pillar, which ``triops --help`` and the
+    # other verbs have no use for.
+    from triops.server.runtime import Runtime
+
     runtime = Runtime.build(settings)
     with console.status("Applying database migrations…"):
         upgrade_schema(runtime.db.engine)

@@ -32,8 +32,6 @@ from triops.core.errors import InvalidInput
 from triops.ml import EndpointSpec
 from triops.ml import deployment_store as deployments
 from triops.ml.serving import traffic
-from triops.ml.serving.deploy import deploy as deploy_endpoint
-from triops.ml.serving.deploy import undeploy
 from triops.store.artifacts import ArtifactStore
 
 
@@ -81,6 +79,8 @@ def deploy(
             _list(where)
         elif delete:
             if where.is_offline:
+                from triops.ml.serving.deploy import undeploy
+
                 undeploy(where.db, where.project, name, actor="cli")
             else:
                 where.api("DELETE", f"/api/v1/endpoints/{name}")
@@ -104,6 +104,10 @@ def deploy(
                     max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
                     log_sample_rate=log_sample_rate, trust_pickle=trust_pickle,
                     trusted_types=tuple(trust_type))
+                # Imported here, as above: loading models needs pandas and friends, which
+                # the remote verbs and ``--help`` do not.
+                from triops.ml.serving.deploy import deploy as deploy_endpoint
+
                 versions = deploy_endpoint(
                     where.db, ArtifactStore(where.settings.artifacts_location), where.project,
                     spec, actor="cli", replace=replace).versions

@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from triops.core.errors import TriopsError
-from triops.ops.forecasting import Settings
-from triops.ops.forecasting.io import forecast_csv
 
 app = typer.Typer(help="Forecasting of time series.", no_args_is_help=True)
 
@@ -28,8 +26,9 @@ def forecast(
         Path, typer.Option("--output", help="CSV to write: series,t,forecast,lo,hi.")
     ],
     level: Annotated[
-        float, typer.Option("--level", help="Central coverage of the [lo, hi] interval.")
-    ] = Settings.level,
+        float | None, typer.Option("--level", help="Central coverage of the [lo, hi] "
+                                   "interval (the forecaster's default: 0.9).")
+    ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=0,
                           help="Processes sharing the series (0: one per usable core).")
@@ -37,13 +36,17 @@ def forecast(
 ) -> None:
     """Write HORIZON rows per series, continuing each series' t (an integer step or a
     timestamp, continued at the series' median step)."""
-    if not 0 < level < 1:
+    if level is not None and not 0 < level < 1:
         typer.echo(f"error: --level must be between 0 and 1 (got {level})", err=True)
         raise typer.Exit(code=2)
+    # Imported here: the models need scipy, which the other verbs and ``--help`` do not.
+    from triops.ops.forecasting import Settings
+    from triops.ops.forecasting.io import forecast_csv
+
     started = time.perf_counter()
     try:
-        count = forecast_csv(input, output, horizon, Settings(level=level),
-                             workers=workers or None)
+        settings = Settings() if level is None else Settings(level=level)
+        count = forecast_csv(input, output, horizon, settings, workers=workers or None)
     except TriopsError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(code=2) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy.exc import IntegrityError
@@ -16,8 +16,10 @@ from triops.core.settings import Settings
 from triops.server import DEFAULT_PROJECT
 from triops.server import key_store as keys
 from triops.server import project_store as projects
-from triops.server.runtime import Runtime
 from triops.store import upgrade_schema
+
+if TYPE_CHECKING:
+    from triops.server.runtime import Runtime
 
 
 def bootstrap_admin(runtime: Runtime) -> str | None:
@@ -82,6 +84,10 @@ def up(
     )
     settings.check_auth_binding()
     configure_logging(settings.log_level)
+    # Imported here: the runtime pulls in every pillar, which ``triops --help`` and the
+    # other verbs have no use for.
+    from triops.server.runtime import Runtime
+
     runtime = Runtime.build(settings)
     with console.status("Applying database migrations…"):
         upgrade_schema(runtime.db.engine)
