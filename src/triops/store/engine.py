@@ -136,11 +136,10 @@ class Database:
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(
-            self.engine.execution_options(triops_write=True), expire_on_commit=False
-        )
-        self._dedicated: Engine | None = None
+        # ORM write sessions and ``write_core``'s connections: one engine view for both.
         self._writes = self.engine.execution_options(triops_write=True)
+        self._writer = sessionmaker(self._writes, expire_on_commit=False)
+        self._dedicated: Engine | None = None
         self._write_lock = threading.Lock() if self.is_sqlite else None
         # The event loop's own connection (see ``write_now``): it only tries the write
         # lock, never waits on it, so a busy lock (or a second loop thread, in tests)
