@@ -107,7 +107,8 @@ def append_json(session: Session | Connection, project: str, kind: str,
         if sql is None:
             connection.execute(Record.__table__.insert(), [
                 {"project": project, "kind": kind, "stream": stream, "ts_ms": ts_ms,
-                 "data": orjson.loads(data)} for stream, ts_ms, data in chunk])
+                 # json, not orjson: ``_dumps`` writes NaN as json does, which orjson refuses.
+                 "data": json.loads(data)} for stream, ts_ms, data in chunk])
         else:
             connection.exec_driver_sql(
                 sql, [(project, kind, stream, ts_ms, data) for stream, ts_ms, data in chunk])
