@@ -60,7 +60,7 @@ from scale_cluster import (
     start_replicas,
     stop_replicas,
 )
-from scale_soak import report_soak, run_soak, soak_worker
+from scale_soak import SOAK_RATES, report_soak, run_soak, soak_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Ingest measures how long a batch takes, however long: no client-side give-up.
@@ -241,6 +241,12 @@ def main() -> None:
                         help="samples of the 2000-series x 1-point shape (0: skip it)")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 3],
                         help="replica counts of the ingest configurations to run")
+    parser.add_argument("--soak-kinds", nargs="+", choices=sorted(SOAK_RATES),
+                        default=list(SOAK_RATES),
+                        help="the soak's kinds of load (default: all; one alone shows which "
+                             "one a replica's memory grows with)")
+    parser.add_argument("--no-kill", dest="kill", action="store_false",
+                        help="keep all three replicas up through the soak")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-soak", action="store_true")
     parser.add_argument("--work", type=Path,

@@ -216,7 +216,7 @@ def verify_soak(url: str, results: dict[str, dict], spec: dict) -> dict:
                       timeout=120) as http:
         # Tracking: every acknowledged (run, key, step).
         want: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for run_id, key, step in results["tracking"]["acked"]:
+        for run_id, key, step in results.get("tracking", {}).get("acked", []):
             want[(run_id, key)].add(step)
         missing = 0
         for (run_id, key), steps in want.items():
@@ -230,7 +230,8 @@ def verify_soak(url: str, results: dict[str, dict], spec: dict) -> dict:
         # OTLP: every point of every acknowledged request.
         missing = 0
         have_ts: dict[str, set[int]] = {}
-        for caller, n in results["otlp"]["acked"]:
+        otlp_acked = results.get("otlp", {}).get("acked", [])
+        for caller, n in otlp_acked:
             keys = series_keys(series_of(100 + caller, 0, SOAK_OTLP_SERIES), "bench-soak")
             first = spec["otlp_base_ms"] + n * SOAK_OTLP_POINTS * STEP_MS
             for key in keys:
@@ -240,7 +241,7 @@ def verify_soak(url: str, results: dict[str, dict], spec: dict) -> dict:
                     have_ts[key] = {p["ts_ms"] for p in points}
                 missing += sum(first + p * STEP_MS not in have_ts[key]
                                for p in range(SOAK_OTLP_POINTS))
-        acked["otlp"] = len(results["otlp"]["acked"]) * SOAK_OTLP_SERIES * SOAK_OTLP_POINTS
+        acked["otlp"] = len(otlp_acked) * SOAK_OTLP_SERIES * SOAK_OTLP_POINTS
         lost["otlp"] = missing
 
         # Predictions: every acknowledged request id, read back in 2-second slices.
@@ -255,8 +256,9 @@ def verify_soak(url: str, results: dict[str, dict], spec: dict) -> dict:
                 raise RuntimeError("prediction slice full: make slice_ms smaller")
             logged.update(p["request_id"] for p in page)
             t += slice_ms
-        acked["predict"] = len(results["predict"]["acked"])
-        lost["predict"] = sum(r not in logged for r in results["predict"]["acked"])
+        predict_acked = results.get("predict", {}).get("acked", [])
+        acked["predict"] = len(predict_acked)
+        lost["predict"] = sum(r not in logged for r in predict_acked)
 
         # Duties: the monitor ran at most once per slot.
         runs = checked(http.get("/api/v1/monitors/soak-drift/results",
@@ -289,7 +291,7 @@ def percentile(values: list[float], p: float) -> float | None:
 def run_soak(args: argparse.Namespace, work: Path) -> dict:
     seconds = args.minutes * 60
     warmup = min(120.0, seconds / 5)
-    kill_at = seconds / 2
+    kill_at = seconds / 2 if args.kill else float("inf")
     db_name, store = new_pg_database()
     upstream_port = free_port()
     with open(work / "upstream.log", "wb") as upstream_log:
@@ -312,7 +314,7 @@ def run_soak(args: argparse.Namespace, work: Path) -> dict:
         handles = {kind: spawn_worker("soak-" + kind, {
             **spec, "callers": SOAK_CALLERS[kind], "rate": SOAK_RATES[kind],
             "start_at": start_at, "stop_at": stop_at}, work / f"soak-{kind}")
-            for kind in SOAK_RATES}
+            for kind in args.soak_kinds}
         rss: list[list[tuple[float, float]]] = [[] for _ in replicas]
         killed = None
         while time.time() < stop_at + 1:
@@ -334,7 +336,7 @@ def run_soak(args: argparse.Namespace, work: Path) -> dict:
         summary = summarise(results, rss, seconds, warmup, killed)
         out = {**summary, **verified, "minutes": args.minutes, "warmup_s": warmup,
                "killed_at_s": killed, "load_before": load_before, "load_after": load_after,
-               "rates": SOAK_RATES}
+               "rates": {kind: SOAK_RATES[kind] for kind in args.soak_kinds}}
         log(f"soak: {json.dumps(out)}")
         return out
     finally:
@@ -375,8 +377,10 @@ def summarise(results: dict[str, dict], rss: list[list[tuple[float, float]]], se
 
 
 def report_soak(soak: dict) -> None:
-    print(f"\nSoak: {soak['minutes']:g} min on 3 replicas (PostgreSQL), replica 2 "
-          f"SIGKILLed at {soak['killed_at_s']:.0f} s; warm-up {soak['warmup_s']:.0f} s\n")
+    killed = (f"replica 2 SIGKILLed at {soak['killed_at_s']:.0f} s"
+              if soak["killed_at_s"] is not None else "no replica killed")
+    print(f"\nSoak: {soak['minutes']:g} min on 3 replicas (PostgreSQL), {killed}; "
+          f"load {', '.join(soak['rates'])}; warm-up {soak['warmup_s']:.0f} s\n")
     print("| kind | offered req/s | ok req/s | non-2xx answers | transport errors | error rate "
           "| p50 ms | p99 ms | acknowledged writes | lost |")
     print("|---|---|---|---|---|---|---|---|---|---|")
