@@ -13,7 +13,9 @@ training part and written with its data card. For injection the folds keep near-
 together (texts whose word sets overlap by a Jaccard index of 0.6 or more: deepset has
 pairs such as "Is the settlement building unfair?" / "... in Spain unfair?"), and
 cross-validation also picks the weight of the WordLlama sentence vector beside the
-n-grams (0: none) and the sample weight of the ordinary prompts among the negatives.
+n-grams (0: none), the sample weight of the ordinary prompts among the negatives, and how
+far a text's margin moves towards its best sentence's (``textmodel.segments``; 0: the
+whole text alone).
 
 Names, places and organisations (``ner.tagger.npz``): the Presidio synth set split by
 template (60/40, seed 21); 5-fold cross-validation grouped by template picks ``C`` and the
@@ -51,7 +53,7 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 
 from triops.llm import word_vectors
 from triops.llm.guardrails import ner
-from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features
+from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features, segments
 
 DATA = ROOT.parent.parent / "shared" / "datasets" / "guardrails"
 SEED = 21
@@ -75,6 +77,8 @@ class PublicSet:
     dense_weights: tuple[float, ...] = (0.0,)
     ordinary_weights: tuple[float, ...] = (1.0,)
     c_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+    #: How far a text's margin moves towards its best sentence's (0: whole text only).
+    segment_weights: tuple[float, ...] = (0.0,)
     #: Folds keep near-duplicate texts together (quadratic in the texts: small sets only).
     grouped: bool = False
 
@@ -94,7 +98,7 @@ SETS = (
               "injection, the redistribution triops trains on)",
               "1 = injection", ("en", "de"), dense_weights=(0.0, 0.5),
               class_weights=("balanced",), ordinary_weights=(1.0, 3.0), c_grid=(30.0,),
-              grouped=True),
+              segment_weights=(0.0, 0.5), grouped=True),
     PublicSet("toxicity", "davidson_labeled_data.csv",
               "t-davidson/hate-speech-and-offensive-language data/labeled_data.csv "
               "(Davidson et al., ICWSM 2017), 80 % of its rows", "MIT",
@@ -193,31 +197,48 @@ def train(public: PublicSet, data: Path) -> TextModel:
     else:
         folds = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y))
 
-    def design(alpha: float) -> csr_matrix:
-        return hstack([x, csr_matrix(vectors * alpha)]).tocsr() if alpha else x
+    # Each text's sentences, scored by the same fit when a segment weight is above 0.
+    pieces = [(i, piece) for i, text in enumerate(texts) for piece in segments(text)]
+    piece_of = np.array([i for i, _ in pieces], int)
+    if any(public.segment_weights):
+        xs = matrix([p for _, p in pieces])[:, used]
+        vs = sentence_vectors([p for _, p in pieces]) if vectors is not None else None
+
+    def design(alpha: float, sentences: bool = False) -> csr_matrix:
+        rows, vec = (xs, vs) if sentences else (x, vectors)
+        return hstack([rows, csr_matrix(vec * alpha)]).tocsr() if alpha else rows
 
     results = []
     for alpha in public.dense_weights:
         xa = design(alpha)
+        xsa = design(alpha, sentences=True) if any(public.segment_weights) else None
         for extra_weight in public.ordinary_weights:
             sample = np.where(is_ordinary, extra_weight, 1.0)
             for weight in public.class_weights:
                 for c in public.c_grid:
-                    oof = np.zeros(len(y))
+                    margin, best = np.zeros(len(y)), np.zeros(len(y))
                     for fit, check in folds:
                         clf = LogisticRegression(C=c, max_iter=3000, class_weight=weight)
                         clf.fit(xa[fit], y[fit], sample_weight=sample[fit])
-                        oof[check] = clf.predict_proba(xa[check])[:, 1]
-                    threshold, f1 = best_threshold(y, oof)
-                    p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold,
-                                                                 average="binary")
-                    flagged = int((oof[is_ordinary] >= threshold).sum())
-                    results.append((f1, alpha, extra_weight, c, str(weight), threshold,
-                                    float(p), float(r), flagged))
-                    print(f"  {public.model}: dense={alpha:g} ordinary_weight={extra_weight:g} "
-                          f"C={c:g} class_weight={weight} CV F1 {f1:.3f} at threshold "
-                          f"{threshold:.3f}; ordinary prompts flagged {flagged}", flush=True)
-    f1, alpha, extra_weight, c, weight, threshold, p, r, flagged = max(results)
+                        margin[check] = best[check] = clf.decision_function(xa[check])
+                        if xsa is not None:
+                            pick = np.isin(piece_of, check)
+                            if pick.any():
+                                np.maximum.at(best, piece_of[pick],
+                                              clf.decision_function(xsa[pick]))
+                    for segment_weight in public.segment_weights:
+                        oof = 1 / (1 + np.exp(-(margin + segment_weight * (best - margin))))
+                        threshold, f1 = best_threshold(y, oof)
+                        p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold,
+                                                                     average="binary")
+                        flagged = int((oof[is_ordinary] >= threshold).sum())
+                        results.append((f1, alpha, extra_weight, c, str(weight), segment_weight,
+                                        threshold, float(p), float(r), flagged))
+                        print(f"  {public.model}: dense={alpha:g} ordinary_weight="
+                              f"{extra_weight:g} C={c:g} class_weight={weight} segment_weight="
+                              f"{segment_weight:g} CV F1 {f1:.3f} at threshold "
+                              f"{threshold:.3f}; ordinary prompts flagged {flagged}", flush=True)
+    f1, alpha, extra_weight, c, weight, segment_weight, threshold, p, r, flagged = max(results)
     clf = LogisticRegression(C=c, max_iter=3000,
                              class_weight=None if weight == "None" else weight)
     clf.fit(design(alpha), y, sample_weight=np.where(is_ordinary, extra_weight, 1.0))
@@ -242,9 +263,13 @@ def train(public: PublicSet, data: Path) -> TextModel:
             "cv": {"folds": 5, "f1": round(f1, 4), "precision": round(p, 4),
                    "recall": round(r, 4), "threshold": threshold,
                    "ordinary_flagged": flagged, "ordinary_texts": int(is_ordinary.sum())}}
+    if segment_weight:
+        card["model"] += (f"; margin moved {segment_weight:g} of the way to the best "
+                          f"sentence's")
     if public.grouped:
         card["cv"]["grouped_by"] = f"near-duplicates (word Jaccard >= {NEAR_DUPLICATE})"
-    return TextModel(public.model, weights, float(clf.intercept_[0]), threshold, card, dense)
+    return TextModel(public.model, weights, float(clf.intercept_[0]), threshold, card, dense,
+                     segment_weight)
 
 
 def main() -> None:
