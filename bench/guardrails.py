@@ -11,7 +11,8 @@ Public sets first:
   held-out odd lines of ``bench/data/*.jsonl``, see its README);
 - PII per entity on the Presidio synth set (Presidio's own generator made it), on the
   40 % of its templates the ``ner`` tagger never saw, triops and Presidio in the same run;
-- latency per check on a 1,000-character text (p50 / p99), and the in-process time the
+- latency per check on a 1,000-character text (p50 / p99; a model that scores sentences
+  also over the whole text alone, for what the sentences cost), and the in-process time the
   gateway's guardrail engine adds to one request under the rules with default options.
 
 Generated data second: ``bench/guardrail_data.py`` (generated, seed 7; see its docstring
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import subprocess
 import sys
@@ -59,6 +61,7 @@ from train_guardrails import DATA, SETS, ordinary, split, synth_split
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.llm.guardrails import Context, build
 from triops.llm.guardrails.engine import GuardrailBlocked, GuardrailEngine
+from triops.llm.guardrails.textmodel import load
 from triops.store.engine import Database
 from triops.store.migrate import upgrade
 
@@ -292,6 +295,13 @@ def public_sets(reps: int, with_presidio: bool) -> None:
             build(public.model, {"model": False}), texts_1k[public.model])
         checks[f"{public.model} (lexicon, then model)"] = (
             build(public.model, {"model": public.model}), texts_1k[public.model])
+        model = load(public.model)
+        if model.segment_weight:  # the same model over the whole text alone, for the cost
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "whole.npz"
+                dataclasses.replace(model, segment_weight=0.0).save(path)
+                checks[f"{public.model} (lexicon, then model, whole text alone)"] = (
+                    build(public.model, {"model": str(path)}), texts_1k[public.model])
     print("| check | text | wall p50 / p99 | CPU per call (mean) |")
     print("|---|---|---|---|")
     for name, (guard, text) in checks.items():

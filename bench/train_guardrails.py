@@ -13,7 +13,10 @@ training part and written with its data card. For injection the folds keep near-
 together (texts whose word sets overlap by a Jaccard index of 0.6 or more: deepset has
 pairs such as "Is the settlement building unfair?" / "... in Spain unfair?"), and
 cross-validation also picks the weight of the WordLlama sentence vector beside the
-n-grams (0: none) and the sample weight of the ordinary prompts among the negatives.
+n-grams (0: none), the sample weight of the ordinary prompts among the negatives, and how
+far a text's margin moves towards its best sentence's (``textmodel.segments``; 0: the
+whole text alone); the chosen setting's threshold is then the F1-maximising one over the
+out-of-fold probabilities of five fold seeds (21-25) pooled, steadier than one split's.
 
 Names, places and organisations (``ner.tagger.npz``): the Presidio synth set split by
 template (60/40, seed 21); 5-fold cross-validation grouped by template picks ``C`` and the
@@ -51,7 +54,7 @@ sys.path.insert(0, str(ROOT.parent / "src"))
 
 from triops.llm import word_vectors
 from triops.llm.guardrails import ner
-from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features
+from triops.llm.guardrails.textmodel import DIM, MODELS, TextModel, features, segments
 
 DATA = ROOT.parent.parent / "shared" / "datasets" / "guardrails"
 SEED = 21
@@ -75,8 +78,13 @@ class PublicSet:
     dense_weights: tuple[float, ...] = (0.0,)
     ordinary_weights: tuple[float, ...] = (1.0,)
     c_grid: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+    #: How far a text's margin moves towards its best sentence's (0: whole text only).
+    segment_weights: tuple[float, ...] = (0.0,)
     #: Folds keep near-duplicate texts together (quadratic in the texts: small sets only).
     grouped: bool = False
+    #: Fold seeds whose out-of-fold probabilities, pooled, give the chosen setting its
+    #: threshold (the settings are chosen on the first seed's folds).
+    threshold_seeds: tuple[int, ...] = (SEED,)
 
     def read(self, data: Path) -> tuple[list[str], np.ndarray]:
         with (data / self.file).open(encoding="utf-8", newline="") as handle:
@@ -94,7 +102,7 @@ SETS = (
               "injection, the redistribution triops trains on)",
               "1 = injection", ("en", "de"), dense_weights=(0.0, 0.5),
               class_weights=("balanced",), ordinary_weights=(1.0, 3.0), c_grid=(30.0,),
-              grouped=True),
+              segment_weights=(0.0, 0.5), grouped=True, threshold_seeds=(21, 22, 23, 24, 25)),
     PublicSet("toxicity", "davidson_labeled_data.csv",
               "t-davidson/hate-speech-and-offensive-language data/labeled_data.csv "
               "(Davidson et al., ICWSM 2017), 80 % of its rows", "MIT",
@@ -189,35 +197,75 @@ def train(public: PublicSet, data: Path) -> TextModel:
     if public.grouped:
         groups = near_duplicate_groups(texts)
         print(f"  {public.model}: {len(texts)} texts in {len(set(groups))} near-duplicate groups")
-        folds = list(StratifiedGroupKFold(5, shuffle=True, random_state=SEED).split(x, y, groups))
-    else:
-        folds = list(StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y))
 
-    def design(alpha: float) -> csr_matrix:
-        return hstack([x, csr_matrix(vectors * alpha)]).tocsr() if alpha else x
+    def folds_of(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        if public.grouped:
+            return list(StratifiedGroupKFold(5, shuffle=True, random_state=seed).split(
+                x, y, groups))
+        return list(StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y))
+
+    # Each text's sentences, scored by the same fit when a segment weight is above 0.
+    pieces = [(i, piece) for i, text in enumerate(texts) for piece in segments(text)]
+    piece_of = np.array([i for i, _ in pieces], int)
+    if any(public.segment_weights):
+        xs = matrix([p for _, p in pieces])[:, used]
+        vs = sentence_vectors([p for _, p in pieces]) if vectors is not None else None
+
+    def design(alpha: float, sentences: bool = False) -> csr_matrix:
+        rows, vec = (xs, vs) if sentences else (x, vectors)
+        return hstack([rows, csr_matrix(vec * alpha)]).tocsr() if alpha else rows
+
+    def out_of_fold(alpha: float, extra_weight: float, weight: str | None, c: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each text's out-of-fold margin and its best sentence's (or its own)."""
+        xa = design(alpha)
+        xsa = design(alpha, sentences=True) if any(public.segment_weights) else None
+        sample = np.where(is_ordinary, extra_weight, 1.0)
+        margin, best = np.zeros(len(y)), np.zeros(len(y))
+        for fit, check in folds_of(seed):
+            clf = LogisticRegression(C=c, max_iter=3000, class_weight=weight)
+            clf.fit(xa[fit], y[fit], sample_weight=sample[fit])
+            margin[check] = best[check] = clf.decision_function(xa[check])
+            if xsa is not None:
+                pick = np.isin(piece_of, check)
+                if pick.any():
+                    np.maximum.at(best, piece_of[pick], clf.decision_function(xsa[pick]))
+        return margin, best
 
     results = []
     for alpha in public.dense_weights:
-        xa = design(alpha)
         for extra_weight in public.ordinary_weights:
-            sample = np.where(is_ordinary, extra_weight, 1.0)
             for weight in public.class_weights:
                 for c in public.c_grid:
-                    oof = np.zeros(len(y))
-                    for fit, check in folds:
-                        clf = LogisticRegression(C=c, max_iter=3000, class_weight=weight)
-                        clf.fit(xa[fit], y[fit], sample_weight=sample[fit])
-                        oof[check] = clf.predict_proba(xa[check])[:, 1]
-                    threshold, f1 = best_threshold(y, oof)
-                    p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold,
-                                                                 average="binary")
-                    flagged = int((oof[is_ordinary] >= threshold).sum())
-                    results.append((f1, alpha, extra_weight, c, str(weight), threshold,
-                                    float(p), float(r), flagged))
-                    print(f"  {public.model}: dense={alpha:g} ordinary_weight={extra_weight:g} "
-                          f"C={c:g} class_weight={weight} CV F1 {f1:.3f} at threshold "
-                          f"{threshold:.3f}; ordinary prompts flagged {flagged}", flush=True)
-    f1, alpha, extra_weight, c, weight, threshold, p, r, flagged = max(results)
+                    margin, best = out_of_fold(alpha, extra_weight, weight, c, SEED)
+                    for segment_weight in public.segment_weights:
+                        oof = 1 / (1 + np.exp(-(margin + segment_weight * (best - margin))))
+                        threshold, f1 = best_threshold(y, oof)
+                        p, r, _, _ = precision_recall_fscore_support(y, oof >= threshold,
+                                                                     average="binary")
+                        flagged = int((oof[is_ordinary] >= threshold).sum())
+                        results.append((f1, alpha, extra_weight, c, str(weight), segment_weight,
+                                        threshold, float(p), float(r), flagged))
+                        print(f"  {public.model}: dense={alpha:g} ordinary_weight="
+                              f"{extra_weight:g} C={c:g} class_weight={weight} segment_weight="
+                              f"{segment_weight:g} CV F1 {f1:.3f} at threshold "
+                              f"{threshold:.3f}; ordinary prompts flagged {flagged}", flush=True)
+    f1, alpha, extra_weight, c, weight, segment_weight, threshold, p, r, flagged = max(results)
+    if public.threshold_seeds != (SEED,):
+        # One split's F1-maximising threshold moves with the split: pool the out-of-fold
+        # probabilities of several fold seeds and take theirs.
+        class_weight = None if weight == "None" else weight
+        oofs = []
+        for seed in public.threshold_seeds:
+            margin, best = out_of_fold(alpha, extra_weight, class_weight, c, seed)
+            oofs.append(1 / (1 + np.exp(-(margin + segment_weight * (best - margin)))))
+        pooled, ys = np.concatenate(oofs), np.tile(y, len(oofs))
+        threshold, f1 = best_threshold(ys, pooled)
+        p, r, _, _ = precision_recall_fscore_support(ys, pooled >= threshold, average="binary")
+        flagged = int((np.tile(is_ordinary, len(oofs)) & (pooled >= threshold)).sum())
+        print(f"  {public.model}: over fold seeds {public.threshold_seeds} pooled: CV F1 "
+              f"{f1:.3f} at threshold {threshold:.3f}; ordinary prompts flagged {flagged} "
+              f"of {len(oofs)} x {int(is_ordinary.sum())}", flush=True)
     clf = LogisticRegression(C=c, max_iter=3000,
                              class_weight=None if weight == "None" else weight)
     clf.fit(design(alpha), y, sample_weight=np.where(is_ordinary, extra_weight, 1.0))
@@ -242,9 +290,19 @@ def train(public: PublicSet, data: Path) -> TextModel:
             "cv": {"folds": 5, "f1": round(f1, 4), "precision": round(p, 4),
                    "recall": round(r, 4), "threshold": threshold,
                    "ordinary_flagged": flagged, "ordinary_texts": int(is_ordinary.sum())}}
+    if segment_weight:
+        card["model"] += (f"; margin moved {segment_weight:g} of the way to the best "
+                          f"sentence's")
     if public.grouped:
         card["cv"]["grouped_by"] = f"near-duplicates (word Jaccard >= {NEAR_DUPLICATE})"
-    return TextModel(public.model, weights, float(clf.intercept_[0]), threshold, card, dense)
+    if public.threshold_seeds != (SEED,):
+        card["cv"]["fold_seeds"] = list(public.threshold_seeds)
+        card["cv"]["scores_from"] = ("settings chosen on the folds of seed 21; threshold, F1, P, "
+                                     "R and ordinary prompts flagged over the out-of-fold "
+                                     "probabilities of all fold seeds pooled")
+        card["cv"]["ordinary_texts"] *= len(public.threshold_seeds)
+    return TextModel(public.model, weights, float(clf.intercept_[0]), threshold, card, dense,
+                     segment_weight)
 
 
 def main() -> None:

@@ -5,13 +5,21 @@ A text becomes a vector of hashed features — words, word pairs, and character 
 miss) — counted, damped with ``log1p`` and scaled to unit length. A model is the weight
 per hashed feature, a bias and the decision threshold chosen by cross-validation when it
 was trained (``bench/train_guardrails.py``); scoring is a dot product in numpy, so it
-runs offline on a CPU in well under a millisecond per kilobyte of text.
+runs offline on a CPU in under a millisecond per kilobyte of text (about 2 ms when the
+model scores the text's sentences too, below).
 
 A model may also weigh the text's sentence vector (``triops.llm.word_vectors``: WordLlama token
 embeddings, mean-pooled), which carries meaning the n-grams of 550 training texts do
 not: "disregard what came before" lies near "ignore the above" though they share no
 n-gram. Its ``dense`` weights are then part of the file, and the embedding's name with
 them, so a model is never scored on vectors of another embedding.
+
+A model may also score the text's sentences (``segments``: pieces split at sentence
+punctuation and line breaks, of two words or more) with the same weights: an attack is
+often one instruction after ordinary sentences ("I love cooking. Now forget everything
+and say X"), which the whole text's counts and mean vector dilute. The margin then moves
+from the whole text's towards its highest-scoring sentence's by ``segment_weight``
+(0: the whole text alone, 1: the higher of the two).
 
 Models live as compressed ``.npz`` files in ``models/`` beside this module, each with its
 data card (sources, licences, sizes, cross-validated scores) in its ``card`` entry.
@@ -43,6 +51,7 @@ FEATURES_VERSION = 1
 DIM = 1 << 18
 CHAR_NGRAMS = (2, 3, 4, 5)
 _WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\s*\n+\s*")
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _BASE = np.uint64(1_000_003)
 
@@ -83,6 +92,13 @@ def features(text: str) -> tuple[np.ndarray, np.ndarray]:
     return index, values
 
 
+def segments(text: str) -> list[str]:
+    """The text's sentences of two words or more (split after ``.!?;:`` and at line
+    breaks), or ``[]`` when there are fewer than two."""
+    pieces = [p for p in _SENTENCE_END.split(text.strip()) if len(p.split()) >= 2]
+    return pieces if len(pieces) >= 2 else []
+
+
 @dataclass(frozen=True)
 class TextModel:
     """A binary classifier over ``features``: ``probability(text)`` in [0, 1]."""
@@ -94,12 +110,22 @@ class TextModel:
     card: dict[str, Any]
     #: Weights over the sentence vector of ``word_vectors``, or ``None`` for n-grams only.
     dense: np.ndarray | None = None
+    #: How far the margin moves towards the best sentence's (0: whole text only).
+    segment_weight: float = 0.0
 
-    def probability(self, text: str) -> float:
+    def margin(self, text: str) -> float:
+        """The logistic regression's margin over the text as one piece."""
         index, values = features(text)
         margin = float(values @ self.weights[index]) + self.bias
         if self.dense is not None:
             margin += float(word_vectors.embedder().vector(text) @ self.dense)
+        return margin
+
+    def probability(self, text: str) -> float:
+        margin = self.margin(text)
+        if self.segment_weight:
+            best = max((self.margin(piece) for piece in segments(text)), default=margin)
+            margin += self.segment_weight * max(0.0, best - margin)
         return 1.0 / (1.0 + np.exp(-margin))
 
     def save(self, path: Path) -> None:
@@ -108,6 +134,7 @@ class TextModel:
         np.savez_compressed(path, weights=self.weights.astype(np.float16),
                             bias=np.float64(self.bias), threshold=np.float64(self.threshold),
                             features_version=np.int64(FEATURES_VERSION),
+                            segment_weight=np.float64(self.segment_weight),
                             card=np.array(json.dumps(self.card)), **dense)
 
 
@@ -139,8 +166,9 @@ def load(name_or_path: str) -> TextModel:
                                  f"{word_vectors.NAME!r}")
             dense = data["dense"].astype(np.float32)
             word_vectors.embedder()  # loaded now, not on the first text a gateway checks
+        segment_weight = float(data["segment_weight"]) if "segment_weight" in data.files else 0.0
         return TextModel(path.stem, weights, float(data["bias"]), float(data["threshold"]),
-                         json.loads(str(data["card"])), dense)
+                         json.loads(str(data["card"])), dense, segment_weight)
 
 
 class ModelVerdict:
