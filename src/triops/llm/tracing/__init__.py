@@ -33,11 +33,14 @@ from triops.llm.tracing._query import (
 from triops.llm.tracing._semconv import Usage, derive_kind, usage_of
 from triops.llm.tracing._store import (
     SPAN,
+    PreparedSpans,
     check_span,
+    prepare_span_data,
     record_span_data,
     record_spans,
     span_from_data,
     span_to_data,
+    write_spans,
 )
 from triops.store.repos.llm_traces import TraceFilter
 
@@ -47,6 +50,7 @@ __all__ = [
     "Conversation",
     "Dashboard",
     "Message",
+    "PreparedSpans",
     "Score",
     "ScoreMean",
     "SpanNode",
@@ -66,6 +70,7 @@ __all__ = [
     "get_trace",
     "list_groups",
     "list_traces",
+    "prepare_span_data",
     "record_span_data",
     "record_spans",
     "span_data_from_otlp",
@@ -74,4 +79,5 @@ __all__ = [
     "tree_order",
     "usage_of",
     "user_view",
+    "write_spans",
 ]

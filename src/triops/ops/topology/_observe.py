@@ -86,13 +86,26 @@ def add_resource(seen: Observed, resource: Mapping[str, Any]) -> str | None:
 _Side = tuple[str, int, bytes, bytes]
 
 
-def from_traces(session: Session, project: str, request: Any) -> Observed:
-    """Nodes and edges of an OTLP ``ExportTraceServiceRequest`` (already validated)."""
+@dataclass
+class TraceSightings:
+    """What one OTLP trace export request shows before stored spans are consulted: its
+    nodes and in-request calls, and what is left to match against earlier spans."""
+
+    seen: Observed
+    batch: dict[bytes, _Side]
+    named: dict[bytes, str]  # client span id → callee named by its attributes
+    weak: dict[bytes, str]  # client span id → server.address
+    resolved: set[bytes]  # client span ids whose callee span was found
+    unresolved_traces: set[bytes]
+
+
+def read_traces(request: Any) -> TraceSightings:
+    """The part of ``from_traces`` that needs no database: one pass over the request."""
     seen = Observed()
     batch: dict[bytes, _Side] = {}
     callers: list[bytes] = []
-    named: dict[bytes, str] = {}  # client span id → callee named by its attributes
-    weak: dict[bytes, str] = {}  # client span id → server.address
+    named: dict[bytes, str] = {}
+    weak: dict[bytes, str] = {}
     for resource_spans in request.resource_spans:
         service_key = add_resource(seen, attribute_dict(resource_spans.resource.attributes))
         if service_key is None:
@@ -109,7 +122,7 @@ def from_traces(session: Session, project: str, request: Any) -> Observed:
                         named[span_id] = attrs["peer.service"]
                     elif attrs.get("server.address"):
                         weak[span_id] = attrs["server.address"]
-    resolved: set[bytes] = set()  # client span ids whose callee span was found
+    resolved: set[bytes] = set()
     unresolved_traces: set[bytes] = set()
     for service, kind, parent_id, trace_id in batch.values():
         if kind in _CALLEES and parent_id:
@@ -121,15 +134,26 @@ def from_traces(session: Session, project: str, request: Any) -> Observed:
                 resolved.add(parent_id)
     unresolved_traces |= {batch[i][3] for i in callers
                           if i not in resolved and batch[i][1] in _CALLERS}
-    if unresolved_traces:
-        _join_stored(session, project, sorted(t.hex() for t in unresolved_traces), batch,
-                     seen, resolved)
-    for span_id, callee in named.items():
+    return TraceSightings(seen, batch, named, weak, resolved, unresolved_traces)
+
+
+def join_traces(session: Session, project: str, sightings: TraceSightings) -> Observed:
+    """``read_traces``' sightings completed with the stored spans of the same traces."""
+    seen, batch, resolved = sightings.seen, sightings.batch, sightings.resolved
+    if sightings.unresolved_traces:
+        _join_stored(session, project, sorted(t.hex() for t in sightings.unresolved_traces),
+                     batch, seen, resolved)
+    for span_id, callee in sightings.named.items():
         seen.edge(batch[span_id][0], seen.node(k.SERVICE, _text(callee)), k.CALLS)
-    for span_id, address in weak.items():
+    for span_id, address in sightings.weak.items():
         if span_id not in resolved:
             seen.edge(batch[span_id][0], seen.node(k.SERVICE, _text(address)), k.CALLS)
     return seen
+
+
+def from_traces(session: Session, project: str, request: Any) -> Observed:
+    """Nodes and edges of an OTLP ``ExportTraceServiceRequest`` (already validated)."""
+    return join_traces(session, project, read_traces(request))
 
 
 def _join_stored(session: Session, project: str, traces: Sequence[str],
