@@ -1,7 +1,8 @@
 """LLM tracing: spans in, traces out.
 
-Spans arrive from OTLP (``span_data_from_otlp``, stored by ``record_span_data``), the
-gateway and the SDK (``record_spans``); they are stored as append-only records (kind
+Spans arrive from OTLP (``span_data_from_otlp``, stored by ``record_span_data``, or by
+``prepare_span_data`` before the write lock and ``write_spans`` under it), the gateway
+and the SDK (``record_spans``); they are stored as append-only records (kind
 ``span``, stream = trace id) with one summary row per trace for filtering. ``list_traces``, ``get_trace`` and ``dashboard``
 read them back; ``add_score`` attaches scores and user feedback; ``conversation``,
 ``user_view`` and ``list_groups`` read traces by session and by end user.
