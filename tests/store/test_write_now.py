@@ -12,6 +12,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
+from tests.waiting import wait_until
 from triops.core.errors import InvalidInput
 from triops.store import Database
 
@@ -73,3 +74,18 @@ def test_a_failed_write_leaves_nothing(db):
         asyncio.run(db.write_now(half_then_fail))
     asyncio.run(db.write_now(_insert(6)))
     assert _stored(db) == [6]
+
+
+def test_committed_wal_frames_reach_the_database_file_off_the_write_path(db, tmp_path):
+    """The checkpointer thread copies the WAL into the file after writes (SQLite's own
+    checkpoint would wait for 10,000 pages); disposing the database stops it."""
+    path = tmp_path / "t.db"
+    before = path.stat().st_size
+    db.write_core(lambda conn: conn.execute(text("INSERT INTO t VALUES (1)")))
+    db.write_core(lambda conn: (conn.execute(text("CREATE TABLE blobs (b BLOB)")),
+                                conn.execute(text("INSERT INTO blobs VALUES (zeroblob(1000000))"))))
+    wait_until(lambda: path.stat().st_size >= before + 1_000_000,
+               message="the WAL's frames in the database file")
+    assert _stored(db) == [1]
+    db.dispose()
+    assert not any(t.name == "triops-sqlite-checkpoint" for t in threading.enumerate())

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from triops.api import otlp_codec
-from triops.llm import PriceTable, record_span_data, span_data_from_otlp
+from triops.llm import PriceTable, prepare_span_data, span_data_from_otlp, write_spans
 from triops.ops import topology
 from triops.server.auth import AsEditor, Caller, RoleFirstRoute
 from triops.server.runtime import runtime_of
@@ -34,10 +34,14 @@ async def export_traces(request: Request, caller: Caller = AsEditor) -> Response
     def store() -> None:
         spans = span_data_from_otlp(message)
         if spans:
+            # The JSON and summary deltas are built before the write lock (SQLite's is
+            # one per process): concurrent requests build theirs while one writes.
+            prepared = prepare_span_data(spans, api_key=caller.principal.key_id or None,
+                                         prices=prices)
+            sightings = topology.trace_sightings(message)
             with runtime.db.write() as session:
-                record_span_data(session, caller.project, spans,
-                                 api_key=caller.principal.key_id or None, prices=prices)
-                topology.observe_traces(session, caller.project, message)
+                write_spans(session, caller.project, prepared)
+                topology.observe_sightings(session, caller.project, sightings)
 
     # Conversion and the database write block; keep them off the event loop.
     await run_in_threadpool(store)

@@ -24,5 +24,14 @@ def any_value(value: Any) -> Any:
 
 
 def attributes(key_values: Any) -> dict[str, Any]:
-    """An OTLP ``KeyValue`` list as a dict; arrays and maps stay lists and dicts."""
-    return {kv.key: any_value(kv.value) for kv in key_values}
+    """An OTLP ``KeyValue`` list as a dict; arrays and maps stay lists and dicts.
+
+    Most attributes are non-empty strings: reading ``string_value`` first (it is ``""``
+    on any other kind of value) skips ``any_value``'s call and its ``WhichOneof``.
+    """
+    out: dict[str, Any] = {}
+    for kv in key_values:
+        value = kv.value
+        text = value.string_value
+        out[kv.key] = text if text else any_value(value)
+    return out

@@ -51,10 +51,12 @@ if TYPE_CHECKING:
         get_trace,
         list_groups,
         list_traces,
+        prepare_span_data,
         record_span_data,
         record_spans,
         span_data_from_otlp,
         user_view,
+        write_spans,
     )
     from triops.store.repos import evals as eval_store
     from triops.store.repos import guardrails as guardrail_store
@@ -86,7 +88,8 @@ _HOMES = {
     **{name: "tracing" for name in (
         "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "conversation",
         "dashboard", "derive_kind", "get_trace", "list_groups", "list_traces",
-        "record_span_data", "record_spans", "span_data_from_otlp", "user_view")},
+        "prepare_span_data", "record_span_data", "record_spans", "span_data_from_otlp",
+        "user_view", "write_spans")},
     "Span": "spans", "SpanKind": "spans", "SpanStatus": "spans",
     "new_span_id": "spans", "new_trace_id": "spans",
     **{name: f"triops.store.repos.{module}:" for name, module in (
@@ -140,6 +143,7 @@ __all__ = [
     "parse_case_file",
     "parse_score_condition",
     "period_start_s",
+    "prepare_span_data",
     "prompt_request",
     "prompt_store",
     "record_span_data",
@@ -158,4 +162,5 @@ __all__ = [
     "upstream_of",
     "user_view",
     "visible_spend",
+    "write_spans",
 ]

@@ -19,10 +19,16 @@ The answer still leaves only after the commit, and a committed WAL frame survive
 process being killed (``kill -9``); what NORMAL gives up is the last commits before a
 power loss or an OS crash, which FULL would keep at one fsync per commit. When another
 writer holds the lock, the write goes to a worker thread and waits there as before.
+
+WAL checkpoints (copying committed frames into the database file, with two fsyncs) run
+on a thread of their own after writes, at most every ``CHECKPOINT_EVERY_S``, instead of
+inside whichever commit crossed SQLite's threshold while the writers queued behind it.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,8 +45,14 @@ from sqlalchemy.pool import NullPool
 from triops.core.errors import InvalidInput, Unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: A commit checkpoints the WAL itself only past this many pages (40 MB of 4 KiB pages);
+#: below it the checkpointer thread does, off the writers' path.
+BACKSTOP_CHECKPOINT_PAGES = 10_000
+#: The checkpointer thread runs at most this often, and only after a write.
+CHECKPOINT_EVERY_S = 0.5
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
@@ -65,6 +77,9 @@ def make_engine(url: str) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
+        # Checkpoints are the checkpointer thread's (see ``_Checkpointer``); a commit
+        # runs one itself only if the WAL outgrows this many pages regardless.
+        cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -128,6 +143,59 @@ def _first_line(error: BaseException | None) -> str:
     return str(error).split("\n", 1)[0]
 
 
+class _Checkpointer:
+    """Copies committed WAL frames into the database file on a thread of its own.
+
+    SQLite's own automatic checkpoint runs inside the commit that crosses its threshold
+    (1,000 pages), and with ``synchronous=NORMAL`` it syncs the WAL and the database
+    file: that commit, and every writer queued behind the write lock, waited for two
+    fsyncs. A ``PASSIVE`` checkpoint on a connection of its own needs no write lock, so
+    writers go on appending while it copies. It changes nothing about durability: a
+    commit is in the WAL before it is acknowledged, checkpointed or not.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def poke(self) -> None:
+        """A write committed: checkpoint soon."""
+        if self._thread is None:
+            with self._start:
+                if self._thread is None and not self._stop.is_set():
+                    self._thread = threading.Thread(target=self._run, daemon=True,
+                                                    name="triops-sqlite-checkpoint")
+                    self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self._path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                     isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._wake.wait()
+                if self._stop.is_set():
+                    return
+                self._wake.clear()
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
+                if self._stop.wait(CHECKPOINT_EVERY_S):
+                    return
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
 class Database:
     """Owns the engine and hands out read and write sessions."""
 
@@ -141,6 +209,10 @@ class Database:
         self._writer = sessionmaker(self._writes, expire_on_commit=False)
         self._dedicated: Engine | None = None
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        database = self.engine.url.database
+        self._checkpointer = (_Checkpointer(database)
+                              if self.is_sqlite and database and database != ":memory:"
+                              and not database.startswith("file:") else None)
         # The event loop's own connection (see ``write_now``): it only tries the write
         # lock, never waits on it, so a busy lock (or a second loop thread, in tests)
         # sends the write to a worker thread.
@@ -157,12 +229,19 @@ class Database:
         with (_one_at_a_time(self._write_lock), _unstorable_values_are_invalid_input(),
               _busy_sqlite_is_unavailable(), self._writer() as session, session.begin()):
             yield session
+        self._committed()
 
     def write_core(self, work: Callable[[Connection], T]) -> T:
         """``work`` in one write transaction on a Core connection, committed on success."""
         with (_one_at_a_time(self._write_lock), _unstorable_values_are_invalid_input(),
               _busy_sqlite_is_unavailable(), self._writes.connect() as conn, conn.begin()):
-            return work(conn)
+            result = work(conn)
+        self._committed()
+        return result
+
+    def _committed(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.poke()
 
     async def write_now(self, work: Callable[[Connection], T]) -> T:
         """``write_core`` from async code: returns once the transaction is committed."""
@@ -172,6 +251,7 @@ class Database:
             finally:
                 self._write_lock.release()
             if done:
+                self._committed()
                 return result  # type: ignore[return-value]
         return await anyio.to_thread.run_sync(self.write_core, work)
 
@@ -205,6 +285,8 @@ class Database:
         return self._dedicated.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         if self._write_lock is not None:
             with self._write_lock:
                 if self._inline is not None:

@@ -1,7 +1,8 @@
 """LLM tracing: spans in, traces out.
 
-Spans arrive from OTLP (``span_data_from_otlp``, stored by ``record_span_data``), the
-gateway and the SDK (``record_spans``); they are stored as append-only records (kind
+Spans arrive from OTLP (``span_data_from_otlp``, stored by ``record_span_data``, or by
+``prepare_span_data`` before the write lock and ``write_spans`` under it), the gateway
+and the SDK (``record_spans``); they are stored as append-only records (kind
 ``span``, stream = trace id) with one summary row per trace for filtering. ``list_traces``, ``get_trace`` and ``dashboard``
 read them back; ``add_score`` attaches scores and user feedback; ``conversation``,
 ``user_view`` and ``list_groups`` read traces by session and by end user.
@@ -33,11 +34,14 @@ from triops.llm.tracing._query import (
 from triops.llm.tracing._semconv import Usage, derive_kind, usage_of
 from triops.llm.tracing._store import (
     SPAN,
+    PreparedSpans,
     check_span,
+    prepare_span_data,
     record_span_data,
     record_spans,
     span_from_data,
     span_to_data,
+    write_spans,
 )
 from triops.store.repos.llm_traces import TraceFilter
 
@@ -47,6 +51,7 @@ __all__ = [
     "Conversation",
     "Dashboard",
     "Message",
+    "PreparedSpans",
     "Score",
     "ScoreMean",
     "SpanNode",
@@ -66,6 +71,7 @@ __all__ = [
     "get_trace",
     "list_groups",
     "list_traces",
+    "prepare_span_data",
     "record_span_data",
     "record_spans",
     "span_data_from_otlp",
@@ -74,4 +80,5 @@ __all__ = [
     "tree_order",
     "usage_of",
     "user_view",
+    "write_spans",
 ]

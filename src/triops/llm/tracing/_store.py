@@ -211,18 +211,41 @@ def record_spans(
                      prices=prices)
 
 
-def record_span_data(
-    session: Session, project: str, spans: list[dict[str, Any]], *,
-    api_key: str | None = None, prices: Prices | None = None,
-) -> None:
-    """``record_spans`` for spans already in their stored form and checked (the OTLP
-    intake builds them straight from protobuf, see ``span_data_from_otlp``)."""
-    records.append_json(session, project, SPAN, [
-        (s["trace_id"], s["start_ns"] // 1_000_000, span_json(s)) for s in spans])
+@dataclasses.dataclass(frozen=True)
+class PreparedSpans:
+    """Stored-form spans made ready to write: their records' rows (stream, ts_ms, JSON)
+    and their traces' summary deltas. Built without a database, so an intake can build
+    it before it waits for the write lock and hold the lock only for the writes."""
+
+    rows: list[tuple[str, int, str]]
+    deltas: list[TraceDelta]
+
+
+def prepare_span_data(spans: Sequence[dict[str, Any]], *, api_key: str | None = None,
+                      prices: Prices | None = None) -> PreparedSpans:
+    """The JSON and summary deltas of stored-form, checked spans (see ``record_spans``
+    for ``api_key`` and ``prices``)."""
+    rows = [(s["trace_id"], s["start_ns"] // 1_000_000, span_json(s)) for s in spans]
     deltas = _deltas(spans, api_key, prices)
     for d in deltas:
         for name in ("name", "model", "user_id", "session_id", "api_key", "service"):
             value = getattr(d, name)
             if value is not None and "\x00" in value:
                 setattr(d, name, _clean(value))
-    merge_summaries(session, project, deltas)
+    return PreparedSpans(rows, deltas)
+
+
+def write_spans(session: Session, project: str, prepared: PreparedSpans) -> None:
+    """Append the spans and fold them into their traces' summaries, in the caller's
+    transaction."""
+    records.append_json(session, project, SPAN, prepared.rows)
+    merge_summaries(session, project, prepared.deltas)
+
+
+def record_span_data(
+    session: Session, project: str, spans: list[dict[str, Any]], *,
+    api_key: str | None = None, prices: Prices | None = None,
+) -> None:
+    """``record_spans`` for spans already in their stored form and checked (the OTLP
+    intake builds them straight from protobuf, see ``span_data_from_otlp``)."""
+    write_spans(session, project, prepare_span_data(spans, api_key=api_key, prices=prices))

@@ -21,17 +21,19 @@ from triops.ops.topology._graph import Edge, Graph, Node, TopologyView
 from triops.ops.topology._keys import EDGE_TYPES, NODE_TYPES
 from triops.ops.topology._observe import (
     Observed,
+    TraceSightings,
     from_alerts,
     from_samples,
-    from_traces,
+    join_traces,
+    read_traces,
     record,
 )
 from triops.store.repos import topology as repo
 
 __all__ = [
     "CONFIGURED", "EDGE_TYPES", "NODE_TYPES", "Edge", "Graph", "Node", "Observed",
-    "TopologyView", "keys", "load_graph", "load_view", "observe_alerts", "observe_samples",
-    "observe_traces",
+    "TopologyView", "TraceSightings", "keys", "load_graph", "load_view", "observe_alerts",
+    "observe_samples", "observe_sightings", "observe_traces", "trace_sightings",
 ]
 
 
@@ -51,7 +53,18 @@ def load_view(session: Session, project: str) -> TopologyView:
 
 def observe_traces(session: Session, project: str, request: Any) -> None:
     """Services, their calls and where they run, from one OTLP trace export request."""
-    record(session, project, from_traces(session, project, request), now_ms())
+    observe_sightings(session, project, trace_sightings(request))
+
+
+def trace_sightings(request: Any) -> TraceSightings:
+    """``observe_traces``' pass over the request, which needs no database: an intake
+    runs it before it takes the write lock."""
+    return read_traces(request)
+
+
+def observe_sightings(session: Session, project: str, sightings: TraceSightings) -> None:
+    """``observe_traces`` for a request already read by ``trace_sightings``."""
+    record(session, project, join_traces(session, project, sightings), now_ms())
 
 
 def observe_samples(session: Session, project: str, samples: Iterable[MetricSample]) -> None:

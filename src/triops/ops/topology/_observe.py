@@ -80,77 +80,108 @@ def add_resource(seen: Observed, resource: Mapping[str, Any]) -> str | None:
     return service_key
 
 
-@dataclass(frozen=True)
-class _SpanSide:
-    service: str
-    kind: int
-    parent: str | None
+#: One span of the batch, by its raw span id: (service key, OTLP kind, raw parent span id
+#: or ``b""``, raw trace id). Tuples of the protobuf's own bytes: the pass over every
+#: span of a request builds no hex strings and no objects beyond the tuple.
+_Side = tuple[str, int, bytes, bytes]
 
 
-def from_traces(session: Session, project: str, request: Any) -> Observed:
-    """Nodes and edges of an OTLP ``ExportTraceServiceRequest`` (already validated)."""
+@dataclass
+class TraceSightings:
+    """What one OTLP trace export request shows before stored spans are consulted: its
+    nodes and in-request calls, and what is left to match against earlier spans."""
+
+    seen: Observed
+    batch: dict[bytes, _Side]
+    named: dict[bytes, str]  # client span id → callee named by its attributes
+    weak: dict[bytes, str]  # client span id → server.address
+    resolved: set[bytes]  # client span ids whose callee span was found
+    unresolved_traces: set[bytes]
+
+
+def read_traces(request: Any) -> TraceSightings:
+    """The part of ``from_traces`` that needs no database: one pass over the request."""
     seen = Observed()
-    batch: dict[str, _SpanSide] = {}
-    named: dict[str, str] = {}  # client span id → callee named by its attributes
-    weak: dict[str, str] = {}  # client span id → server.address
-    trace_of: dict[str, str] = {}
+    batch: dict[bytes, _Side] = {}
+    callers: list[bytes] = []
+    named: dict[bytes, str] = {}
+    weak: dict[bytes, str] = {}
     for resource_spans in request.resource_spans:
         service_key = add_resource(seen, attribute_dict(resource_spans.resource.attributes))
         if service_key is None:
             continue
         for scope_spans in resource_spans.scope_spans:
             for s in scope_spans.spans:
-                span_id = s.span_id.hex()
-                parent = s.parent_span_id.hex() if s.parent_span_id else None
-                batch[span_id] = _SpanSide(service_key, int(s.kind), parent)
-                trace_of[span_id] = s.trace_id.hex()
-                if s.kind in _CALLERS:
+                span_id, kind = s.span_id, s.kind
+                batch[span_id] = (service_key, kind, s.parent_span_id, s.trace_id)
+                if kind in _CALLERS:
+                    callers.append(span_id)
                     attrs = {kv.key: kv.value.string_value for kv in s.attributes
                              if kv.key in ("peer.service", "server.address")}
                     if attrs.get("peer.service"):
                         named[span_id] = attrs["peer.service"]
                     elif attrs.get("server.address"):
                         weak[span_id] = attrs["server.address"]
-    resolved: set[str] = set()  # client span ids whose callee span was found
-    unresolved_traces: set[str] = set()
-    for span_id, side in batch.items():
-        if side.kind in _CALLEES and side.parent:
-            parent = batch.get(side.parent)
+    resolved: set[bytes] = set()
+    unresolved_traces: set[bytes] = set()
+    for service, kind, parent_id, trace_id in batch.values():
+        if kind in _CALLEES and parent_id:
+            parent = batch.get(parent_id)
             if parent is None:
-                unresolved_traces.add(trace_of[span_id])
-            elif parent.service != side.service:
-                seen.edge(parent.service, side.service, k.CALLS)
-                resolved.add(side.parent)
-    callers = {i for i, side in batch.items() if side.kind in _CALLERS and i not in resolved}
-    unresolved_traces |= {trace_of[i] for i in callers}
-    if unresolved_traces:
-        _join_stored(session, project, sorted(unresolved_traces), batch, seen, resolved)
-    for span_id, callee in named.items():
-        seen.edge(batch[span_id].service, seen.node(k.SERVICE, _text(callee)), k.CALLS)
-    for span_id, address in weak.items():
+                unresolved_traces.add(trace_id)
+            elif parent[0] != service:
+                seen.edge(parent[0], service, k.CALLS)
+                resolved.add(parent_id)
+    unresolved_traces |= {batch[i][3] for i in callers
+                          if i not in resolved and batch[i][1] in _CALLERS}
+    return TraceSightings(seen, batch, named, weak, resolved, unresolved_traces)
+
+
+def join_traces(session: Session, project: str, sightings: TraceSightings) -> Observed:
+    """``read_traces``' sightings completed with the stored spans of the same traces."""
+    seen, batch, resolved = sightings.seen, sightings.batch, sightings.resolved
+    if sightings.unresolved_traces:
+        _join_stored(session, project, sorted(t.hex() for t in sightings.unresolved_traces),
+                     batch, seen, resolved)
+    for span_id, callee in sightings.named.items():
+        seen.edge(batch[span_id][0], seen.node(k.SERVICE, _text(callee)), k.CALLS)
+    for span_id, address in sightings.weak.items():
         if span_id not in resolved:
-            seen.edge(batch[span_id].service, seen.node(k.SERVICE, _text(address)), k.CALLS)
+            seen.edge(batch[span_id][0], seen.node(k.SERVICE, _text(address)), k.CALLS)
     return seen
 
 
+def from_traces(session: Session, project: str, request: Any) -> Observed:
+    """Nodes and edges of an OTLP ``ExportTraceServiceRequest`` (already validated)."""
+    return join_traces(session, project, read_traces(request))
+
+
 def _join_stored(session: Session, project: str, traces: Sequence[str],
-                 batch: dict[str, _SpanSide], seen: Observed, resolved: set[str]) -> None:
+                 batch: dict[bytes, _Side], seen: Observed, resolved: set[bytes]) -> None:
     """Match this batch's spans against spans of the same traces stored earlier."""
-    stored: dict[str, tuple[str, str | None]] = {}
+    stored: dict[bytes, tuple[str, bytes]] = {}
     for row in records.scan(session, project, SPAN, streams=traces):
-        span_id = row.data.get("span_id")
+        span_id = _raw_id(row.data.get("span_id"))
         if span_id and span_id not in batch and row.data.get("service_name"):
             stored[span_id] = (k.key(k.SERVICE, row.data["service_name"]),
-                               row.data.get("parent_span_id"))
-    for span_id, side in batch.items():
-        parent = stored.get(side.parent or "")
-        if side.kind in _CALLEES and parent and parent[0] != side.service:
-            seen.edge(parent[0], side.service, k.CALLS)
+                               _raw_id(row.data.get("parent_span_id")))
+    for service, kind, parent_id, _ in batch.values():
+        parent = stored.get(parent_id) if parent_id else None
+        if kind in _CALLEES and parent and parent[0] != service:
+            seen.edge(parent[0], service, k.CALLS)
     for service, parent_id in stored.values():
-        caller = batch.get(parent_id or "")
-        if caller and caller.kind in _CALLERS and caller.service != service:
-            seen.edge(caller.service, service, k.CALLS)
-            resolved.add(parent_id or "")
+        caller = batch.get(parent_id) if parent_id else None
+        if caller and caller[1] in _CALLERS and caller[0] != service:
+            seen.edge(caller[0], service, k.CALLS)
+            resolved.add(parent_id)
+
+
+def _raw_id(hex_id: Any) -> bytes:
+    """A stored span's hex id as the protobuf's bytes; ``b""`` for none or a malformed one."""
+    try:
+        return bytes.fromhex(hex_id) if isinstance(hex_id, str) else b""
+    except ValueError:
+        return b""
 
 
 _SERVICE_LABELS = ("service_name", "service", "job")
