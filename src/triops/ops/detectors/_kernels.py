@@ -82,3 +82,45 @@ def likelihood_run() -> Any:
     import numba
 
     return numba.njit(nogil=True, cache=True)(_likelihood_run)
+
+
+def _discord_run(series: np.ndarray, first: int, points: int, m: int, memory: int,
+                 best: np.ndarray) -> None:
+    """``PatternDiscord``'s squared nearest-neighbour distances of ``points`` values
+    from ``series[first]`` on, into ``best``: for each point and each lag from ``m`` to
+    ``memory``, the squared differences between the ``m`` values ending at the point
+    and the ``m`` ending ``lag`` earlier, summed newest term first (as ``_discords``
+    sums them with numpy), then the smallest over the lags; a NaN among them gives NaN,
+    as numpy's ``min`` does."""
+    lags = memory - m + 1
+    if lags <= 0:
+        best[:points] = np.inf
+        return
+    acc = np.empty(lags)
+    for j in range(points):
+        p = first + j
+        x = series[p]
+        for k in range(lags):
+            t = series[p - m - k] - x
+            acc[k] = t * t
+        for s in range(1, m):
+            x = series[p - s]
+            for k in range(lags):
+                t = series[p - s - m - k] - x
+                acc[k] += t * t
+        low = np.inf
+        nan = False
+        for k in range(lags):
+            d = acc[k]
+            if d < low:
+                low = d
+            elif math.isnan(d):
+                nan = True
+        best[j] = np.nan if nan else low
+
+
+@functools.cache
+def discord_run() -> Any:
+    import numba
+
+    return numba.njit(nogil=True, cache=True)(_discord_run)
