@@ -66,11 +66,23 @@ class ContextNovelty(PipelineDetector):
 
     def _raw_many(self, ts: np.ndarray, xs: np.ndarray) -> list[float | None]:
         """``_raw`` over a run, the range learning each point after it: the points
-        before the bins are fixed one at a time, the rest in one loop with the state in
-        locals (the four contexts are distinct keys, so reading their counts before
-        writing any is what ``_raw`` does)."""
+        before the bins are fixed teach the range alone (its extremes), the rest are
+        scored in one loop with the state in locals (the four contexts are distinct
+        keys, so reading their counts before writing any is what ``_raw`` does)."""
         learning = min(max(self.scale_points - self.seen, 0), len(xs))
-        out = super()._raw_many(ts[:learning], xs[:learning]) if learning else []
+        out: list[float | None] = [None] * learning
+        if learning:
+            # Points that only teach the range; the last of the first ``scale_points``
+            # fixes the bins from the range of the points before it.
+            self.seen += learning
+            fixing = self.seen == self.scale_points
+            before = xs[: learning - 1] if fixing else xs[:learning]
+            if len(before):
+                self.range.update(float(before.min()))
+                self.range.update(float(before.max()))
+            if fixing:
+                self._fix_bins()
+                self.range.update(float(xs[learning - 1]))
         if learning == len(xs):
             return out
         ts, xs = ts[learning:], xs[learning:]
