@@ -80,9 +80,9 @@ class PatternDiscord(PipelineDetector):
 
         Point ``i`` (its index in the series) is compared with the windows ending
         ``lag`` points earlier for ``length <= lag <= min(memory, i - length + 1)``
-        (``_kernels.discord_run``). The history is padded on the left with infinities,
-        so a window that would reach before the series' first point is infinitely far
-        and never the nearest. A point's squared distance at one lag is summed newest
+        (``_kernels.discord_run``). The history is padded on the left to a fixed length;
+        a window that would reach before the series' first point is skipped (it is
+        infinitely far, never the nearest), so a young series costs less. A point's squared distance at one lag is summed newest
         term first, as ``diff.sum(axis=0)`` does in ``_raw``, so the results are
         bit-identical; and a short run (a request's few points per series) costs one
         call instead of several numpy calls per lag.
@@ -95,7 +95,7 @@ class PatternDiscord(PipelineDetector):
                                  self.buffer[np.arange(first - kept, first) % size], chunk))
         base = first - kept - pad
         best = np.empty(len(chunk))
-        discord_run()(series, first - base, len(chunk), m, memory, best)
+        discord_run()(series, pad, first - base, len(chunk), m, memory, best)
         # numpy sums a lone column pairwise rather than row by row, so a point with a
         # single lag (the first scorable one) is summed as ``_raw`` sums it.
         back = np.arange(m)

@@ -84,39 +84,40 @@ def likelihood_run() -> Any:
     return numba.njit(nogil=True, cache=True)(_likelihood_run)
 
 
-def _discord_run(series: np.ndarray, first: int, points: int, m: int, memory: int,
-                 best: np.ndarray) -> None:
+def _discord_run(series: np.ndarray, start: int, first: int, points: int, m: int,
+                 memory: int, best: np.ndarray) -> None:
     """``PatternDiscord``'s squared nearest-neighbour distances of ``points`` values
     from ``series[first]`` on, into ``best``: for each point and each lag from ``m`` to
     ``memory``, the squared differences between the ``m`` values ending at the point
-    and the ``m`` ending ``lag`` earlier, summed newest term first (as ``_discords``
-    sums them with numpy), then the smallest over the lags; a NaN among them gives NaN,
-    as numpy's ``min`` does."""
+    and the ``m`` ending ``lag`` earlier, summed newest term first (as ``_raw`` sums
+    them with numpy), then the smallest over the lags. ``series`` holds the series'
+    values from index ``start`` on: lags whose window would begin before it are
+    skipped (infinitely far), and a point whose own window would is NaN."""
     lags = memory - m + 1
-    if lags <= 0:
-        best[:points] = np.inf
-        return
-    acc = np.empty(lags)
+    acc = np.empty(max(lags, 0))
     for j in range(points):
         p = first + j
+        if p - (m - 1) < start:
+            best[j] = np.nan
+            continue
+        # The earliest value of lag m + k's window is p - (m - 1) - m - k >= start.
+        usable = min(lags, p - (m - 1) - m - start + 1)
+        if usable <= 0:
+            best[j] = np.inf
+            continue
         x = series[p]
-        for k in range(lags):
+        for k in range(usable):
             t = series[p - m - k] - x
             acc[k] = t * t
         for s in range(1, m):
             x = series[p - s]
-            for k in range(lags):
+            for k in range(usable):
                 t = series[p - s - m - k] - x
                 acc[k] += t * t
         low = np.inf
-        nan = False
-        for k in range(lags):
-            d = acc[k]
-            if d < low:
-                low = d
-            elif math.isnan(d):
-                nan = True
-        best[j] = np.nan if nan else low
+        for k in range(usable):
+            low = min(low, acc[k])
+        best[j] = low
 
 
 @functools.cache
