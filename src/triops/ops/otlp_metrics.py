@@ -147,13 +147,19 @@ class _Labels:
     def __init__(self, resource: Mapping[str, object]) -> None:
         self.resource = resource
         self.seen: dict[tuple[bytes, ...], dict[str, str]] = {}
+        self.last: tuple[object, dict[str, str]] | None = None
 
     def of(self, point) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        given = point.attributes
+        # The points of a series usually come one after another: one comparison in C.
+        if self.last is not None and given == self.last[0]:
+            return self.last[1]
         # Each KeyValue's own encoding, one tuple item each: equal only for equal lists.
-        ident = tuple([kv.SerializeToString() for kv in point.attributes])
+        ident = tuple([kv.SerializeToString() for kv in given])
         found = self.seen.get(ident)
         if found is None:
-            found = self.seen[ident] = labels_of(self.resource, attributes(point.attributes))
+            found = self.seen[ident] = labels_of(self.resource, attributes(given))
+        self.last = (given, found)
         return found
 
 
