@@ -26,6 +26,9 @@ KEY = "tri_bench_admin_key_0123456789abcdef"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: The script a load worker process runs (``--worker``).
 SCRIPT = Path(__file__).with_name("scale.py")
+#: The replicas run this repository's code, whatever the caller's PYTHONPATH (a relative
+#: one would not reach them: they run in their own folders).
+SRC = Path(__file__).resolve().parents[1] / "src"
 #: How long a client leaves out a replica it could not reach (a load balancer's
 #: passive health check).
 DOWN_S = 2.0
@@ -194,7 +197,10 @@ def start_replica(home: Path, store: str, env: dict[str, str], artifacts: Path) 
         proc = subprocess.Popen(
             [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
              "--home", str(home), "--artifacts", str(artifacts), "--log-level", "warning"],
-            env={**os.environ, "TRIOPS_ADMIN_KEY": KEY, **env}, stdout=log_file,
+            env={**os.environ, "TRIOPS_ADMIN_KEY": KEY,
+                 "PYTHONPATH": os.pathsep.join(
+                     [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]),
+                 **env}, stdout=log_file,
             stderr=subprocess.STDOUT, cwd=home)
     return {"proc": proc, "url": f"http://127.0.0.1:{port}", "home": home}
 

@@ -339,3 +339,13 @@ def test_pattern_discord_batch_crosses_its_buffer_and_chunks(monkeypatch):
     expected = [one.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
     assert many.update_many(t[:300], x[:300]) + many.update_many(t[300:], x[300:]) == expected
     assert many.state() == one.state()
+
+
+@pytest.mark.parametrize(("length", "memory"), [(4, 3), (2, 2), (3, 5)])
+def test_pattern_discord_short_memory_runs_as_points(length, memory):
+    """A memory no longer than the window (no lag or one) scores runs as points."""
+    t, x = _series(200, seed=5)
+    one = get_detector("pattern_discord", memory=memory, length=length)
+    many = get_detector("pattern_discord", memory=memory, length=length)
+    expected = [one.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
+    assert many.update_many(t[:13], x[:13]) + many.update_many(t[13:], x[13:]) == expected

@@ -21,7 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     Metric,
 )
 
-from triops.ops.otlp_metrics import label_name, metric_name, quantile
+from triops.ops.otlp_metrics import label_name, metric_name, quantile, translate
 
 PB = {"Content-Type": "application/x-protobuf"}
 T0 = 1_700_000_000_000  # ms
@@ -62,6 +62,20 @@ def test_names_and_labels_are_sanitised_like_prometheus():
     assert label_name("http.response.status-code") == "http_response_status_code"
     assert quantile(0.5, [10.0, 20.0], [0, 10, 0]) == 15.0
     assert quantile(0.95, [1.0], [0, 0]) is None  # no observations: no estimate
+
+
+def test_points_of_one_attribute_list_share_their_labels_and_no_other():
+    hosts = ["a", "a", "b", "a", "b", "b"]
+    m = Metric(name="cpu")
+    for host in hosts:
+        m.gauge.data_points.add(time_unix_nano=T0 * 1_000_000, as_double=1.0).attributes.extend(
+            [kv("host", host), kv("core.id", 0)])
+    got = translate(metrics_request(m)).samples
+    assert [s.labels for s in got] == [
+        {"service_name": "checkout", "host": h, "core_id": "0"} for h in hosts]
+    assert got[0].labels is got[1].labels is got[3].labels
+    assert got[2].labels is got[4].labels is got[5].labels
+    assert got[0].labels is not got[2].labels
 
 
 def test_protobuf_gauge_and_counter_land_as_series(client):

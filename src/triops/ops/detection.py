@@ -150,7 +150,11 @@ def ingest_samples(
     rows = repo.lock_series(session, project, keys, detector) if keys else {}
     # Detectors are resumed before this batch's samples are stored: a resumed one replays
     # the stored samples it scored after its checkpoint, and none of this batch's.
-    live = {key: _live(session, project, rows[key], detector, cache) for key in keys}
+    found = {key: cache.take(rows[key]) if cache is not None else None for key in keys}
+    # Only the detectors not cached need their checkpoints, read in one query.
+    repo.load_series_states(session, [rows[key] for key in keys if found[key] is None])
+    live = {key: _resume(session, project, rows[key], detector) if found[key] is None
+            else found[key] for key in keys}
     report = MonitorReport(accepted=append_samples(session, project, samples))
     now = now_ms()
     for key in keys:
@@ -177,12 +181,8 @@ def _restore(row: OpsSeriesState, detector: str) -> StreamingDetector:
     return get_detector(name)
 
 
-def _live(session: Session, project: str, row: OpsSeriesState, detector: str,
-          cache: DetectorCache | None) -> _Live:
-    """The series' detector as of its row: from the cache, or resumed from the store."""
-    found = cache.take(row) if cache is not None else None
-    if found is not None:
-        return found
+def _resume(session: Session, project: str, row: OpsSeriesState, detector: str) -> _Live:
+    """The series' detector resumed from its checkpoint in the store."""
     model = _restore(row, detector)
     saved_points, saved_ts = row.state.get("points", 0), row.state.get("last_ts_ms")
     if saved_points < row.points and saved_ts is not None:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -63,6 +64,7 @@ def metric_name(name: str) -> str:
     return clean[:200]
 
 
+@functools.lru_cache(maxsize=4096)
 def label_name(name: str) -> str:
     clean = _BAD_LABEL.sub("_", name)
     if not clean or clean[0].isdigit():
@@ -129,10 +131,36 @@ def translate(request) -> MetricBatch:  # type: ignore[no-untyped-def]
     batch = MetricBatch()
     for rm in request.resource_metrics:
         resource = attributes(rm.resource.attributes)
+        labels = _Labels(resource)
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
-                _metric(batch, metric, resource)
+                _metric(batch, metric, labels)
     return batch
+
+
+class _Labels:
+    """The labels of a resource's data points, built once per distinct attribute list:
+    a request carries many points of each series, and building labels (attributes to
+    Python, names sanitised) cost more than storing a sample. Points with the same
+    attributes share one dict, which nothing changes."""
+
+    def __init__(self, resource: Mapping[str, object]) -> None:
+        self.resource = resource
+        self.seen: dict[tuple[bytes, ...], dict[str, str]] = {}
+        self.last: tuple[object, dict[str, str]] | None = None
+
+    def of(self, point) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        given = point.attributes
+        # The points of a series usually come one after another: one comparison in C.
+        if self.last is not None and given == self.last[0]:
+            return self.last[1]
+        # Each KeyValue's own encoding, one tuple item each: equal only for equal lists.
+        ident = tuple([kv.SerializeToString() for kv in given])
+        found = self.seen.get(ident)
+        if found is None:
+            found = self.seen[ident] = labels_of(self.resource, attributes(given))
+        self.last = (given, found)
+        return found
 
 
 def _add(batch: MetricBatch, name: str, labels: dict[str, str], ts: int, value: float | None,
@@ -145,7 +173,7 @@ def _add(batch: MetricBatch, name: str, labels: dict[str, str], ts: int, value: 
         batch.unscored.add(series_key(name, labels))
 
 
-def _metric(batch: MetricBatch, metric, resource: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+def _metric(batch: MetricBatch, metric, labels_of_point: _Labels) -> None:  # type: ignore[no-untyped-def]
     if not metric.name:
         raise InvalidInput("an OTLP metric has no name")
     name = metric_name(metric.name)
@@ -154,14 +182,14 @@ def _metric(batch: MetricBatch, metric, resource: dict[str, object]) -> None:  #
         data = getattr(metric, kind)
         counter = kind == "sum" and data.is_monotonic and data.aggregation_temporality == 2
         for p in data.data_points:
-            labels = labels_of(resource, attributes(p.attributes))
+            labels = labels_of_point.of(p)
             if p.flags & _NO_RECORDED_VALUE:
                 batch.reject(f"{name}: point flagged 'no recorded value'")
                 continue
             _add(batch, name, labels, _ts(p), _number(p), counter)
     elif kind in ("histogram", "exponential_histogram", "summary"):
         for p in getattr(metric, kind).data_points:
-            labels = labels_of(resource, attributes(p.attributes))
+            labels = labels_of_point.of(p)
             if p.flags & _NO_RECORDED_VALUE:
                 batch.reject(f"{name}: point flagged 'no recorded value'")
                 continue

@@ -8,9 +8,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from triops.ops.detectors._base import register
+from triops.ops.detectors._kernels import discord_run
 from triops.ops.detectors._pipeline import PipelineDetector
 
-_CHUNK = 64  # points scored together by ``update_many``: lags x points stays ~0.5 MB
+_CHUNK = 64  # points scored together by ``update_many``
 
 
 @register
@@ -27,10 +28,10 @@ class PatternDiscord(PipelineDetector):
     the anomaly likelihood that follows puts every series on the same scale.
 
     Cost per point is ``O(length * memory)`` in numpy; the state holds the last
-    ``memory + length`` values. A run of points (``update_many``) is scored in blocks
-    of points against every lag at once instead of point by point: the same sums in
-    the same order, so the same scores, with a few numpy calls per block, which keeps
-    a request's few points per series (or a single one) cheap.
+    ``memory + length`` values. A run of points (``update_many``) is scored by a
+    compiled loop (numba) instead of numpy calls per point: the same sums in the same
+    order, so the same scores, which keeps a request's few points per series (or a
+    single one) cheap.
     """
 
     name = "pattern_discord"
@@ -75,17 +76,16 @@ class PatternDiscord(PipelineDetector):
         return out
 
     def _discords(self, chunk: np.ndarray) -> list[float | None]:
-        """``_raw`` for each value of ``chunk`` in turn, every lag at once.
+        """``_raw`` for each value of ``chunk`` in turn, in one compiled loop.
 
         Point ``i`` (its index in the series) is compared with the windows ending
-        ``lag`` points earlier for ``length <= lag <= min(memory, i - length + 1)``:
-        one array of lags x points, whose row for a lag is a strided view of the same
-        history shifted by that lag. The history is padded on the left with infinities,
-        so a window that would reach before the series' first point is infinitely far
-        and never the nearest. A point's squared distance at one lag is summed newest
+        ``lag`` points earlier for ``length <= lag <= min(memory, i - length + 1)``
+        (``_kernels.discord_run``). The history is padded on the left to a fixed length;
+        a window that would reach before the series' first point is skipped (it is
+        infinitely far, never the nearest), so a young series costs less. A point's squared distance at one lag is summed newest
         term first, as ``diff.sum(axis=0)`` does in ``_raw``, so the results are
-        bit-identical; and a short run (a request's few points per series) costs a
-        handful of numpy calls instead of several per lag.
+        bit-identical; and a short run (a request's few points per series) costs one
+        call instead of several numpy calls per lag.
         """
         m, size, first, memory = self.length, self.size, self.count, self.memory
         end = first + len(chunk)
@@ -94,17 +94,8 @@ class PatternDiscord(PipelineDetector):
         series = np.concatenate((np.full(pad, np.inf),
                                  self.buffer[np.arange(first - kept, first) % size], chunk))
         base = first - kept - pad
-        lo, hi = first - base - m + 1, end - base  # every term of every chunk point
-        # shifted[r] is series[lo - lag : hi - lag] for lag = memory - r.
-        shifted = sliding_window_view(series[lo - memory : hi - m], hi - lo)
-        with np.errstate(invalid="ignore"):
-            sq = shifted - series[lo:hi]
-        sq *= sq
-        width = hi - lo
-        dist = sq[:, m - 1 :].copy()
-        for s in range(1, m):
-            dist += sq[:, m - 1 - s : width - s]
-        best = dist.min(axis=0) if len(dist) else np.full(len(chunk), np.inf)
+        best = np.empty(len(chunk))
+        discord_run()(series, pad, first - base, len(chunk), m, memory, best)
         # numpy sums a lone column pairwise rather than row by row, so a point with a
         # single lag (the first scorable one) is summed as ``_raw`` sums it.
         back = np.arange(m)

@@ -6,12 +6,15 @@ import math
 from collections import deque
 from collections.abc import Iterable
 
+import numpy as np
+
 from triops.ops.detectors._base import part
+from triops.ops.detectors._kernels import CLIP_AFTER, LOG_FLOOR, likelihood_run
 
 DAY = 86400.0
 WEEK = 7 * DAY
-_LOG_FLOOR = math.log(1.0 - 0.9999999999)  # Numenta's log-likelihood scale
-_CLIP_AFTER = 30  # points before the running statistics are trusted enough to clip
+#: Runs of at least this many raw scores go through the compiled likelihood loop.
+COMPILED_FROM = 4
 
 
 @part
@@ -114,8 +117,32 @@ class AnomalyLikelihood:
 
     def update_many(self, raws: Iterable[float | None]) -> list[float]:
         """``update`` for each raw score in turn; ``None`` (the raw detector cannot
-        score yet) gives 0 and teaches nothing. One loop with the state in locals,
-        which is most of the cost of scoring a whole file."""
+        score yet) gives 0 and teaches nothing. A run of :data:`COMPILED_FROM` points or
+        more goes through the compiled loop (``_kernels.likelihood_run``, the same
+        arithmetic), a shorter one through the interpreted loop, which costs less than
+        the call into compiled code for a point or two."""
+        raws = list(raws)
+        if len(raws) < COMPILED_FROM:
+            return self._interpreted(raws)
+        values = np.array(raws, dtype=float)  # None becomes NaN
+        known = ~np.isnan(values)
+        if not known.all():  # a NaN raw score is still a score: tell it from None
+            known = np.array([r is not None for r in raws], dtype=bool)
+        recent, stats = self.recent, self.stats
+        maxlen = recent.maxlen
+        ring = np.zeros(maxlen)
+        ring[: len(recent)] = list(recent)
+        out = np.empty(len(raws))
+        head, size, self.total, n, mean, var, seen = likelihood_run()(
+            values, known, ring, len(recent), float(self.total), float(stats.alpha),
+            int(stats.n), float(stats.mean), float(stats.var), int(self.seen),
+            int(self.warmup), float(self.clip), out)
+        self.recent = deque(np.roll(ring, -head)[:size].tolist(), maxlen=maxlen)
+        stats.n, stats.mean, stats.var, self.seen = int(n), float(mean), float(var), int(seen)
+        return out.tolist()
+
+    def _interpreted(self, raws: list[float | None]) -> list[float]:
+        """``update_many`` in Python, the state in locals."""
         recent, maxlen, total = self.recent, self.recent.maxlen, self.total
         stats, seen, warmup, clip = self.stats, self.seen, self.warmup, self.clip
         learn, erfc, log, sqrt = stats.update, math.erfc, math.log, math.sqrt
@@ -138,8 +165,8 @@ class AnomalyLikelihood:
                 z = (avg - mean) / std
                 tail = 0.5 * erfc(z / root2)
                 likelihood = 1.0 - tail
-                score = log(1.0000000001 - likelihood) / _LOG_FLOOR
-            if stats.n > _CLIP_AFTER:
+                score = log(1.0000000001 - likelihood) / LOG_FLOOR
+            if stats.n > CLIP_AFTER:
                 avg = min(avg, mean + clip * std)
             learn(avg)
             out.append(score)

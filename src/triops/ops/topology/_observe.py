@@ -198,7 +198,13 @@ def from_samples(samples: Iterable[MetricSample]) -> Observed:
     """Each distinct series, attached to the service and host its labels name."""
     seen = Observed()
     done: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    previous = None
     for sample in samples:
+        # A request's points of one series come together and often share their labels.
+        if (previous is not None and sample.labels is previous.labels
+                and sample.name == previous.name):
+            continue
+        previous = sample
         identity = (sample.name, tuple(sorted(sample.labels.items())))
         if identity in done:
             continue

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from triops.core.ids import now_ms
 from triops.store.schema import IncidentMember, IncidentSignal
@@ -33,12 +34,14 @@ def lock_series(session: Session, project: str, series: Sequence[str], detector:
                 ) -> dict[str, OpsSeriesState]:
     """The state rows of ``series`` by name, locked; a new row has an empty state.
 
-    One locking query for all of them, its rows locked in its ``ORDER BY``, so two
+    The rows' ``state`` (a detector's checkpoint, the large column) is not read: a
+    caller that needs it for some rows reads it with :func:`load_series_states` (a
+    row's ``state`` read before that is fetched on its own). One locking query for all of them, its rows locked in its ``ORDER BY``, so two
     writers never wait on each other in a cycle; rows missing are created first, in
     sorted order, and locked by a second query.
     """
     def locked(names: Sequence[str]) -> dict[str, OpsSeriesState]:
-        query = select(OpsSeriesState).where(
+        query = select(OpsSeriesState).options(defer(OpsSeriesState.state)).where(
             OpsSeriesState.project == project, OpsSeriesState.series.in_(names)
         ).order_by(OpsSeriesState.series).with_for_update()
         rows = session.scalars(query.execution_options(populate_existing=True))
@@ -55,6 +58,18 @@ def lock_series(session: Session, project: str, series: Sequence[str], detector:
                 for name in missing[start:start + _INSERT_ROWS]])
         rows.update(locked(missing))
     return rows
+
+
+def load_series_states(session: Session, rows: Sequence[OpsSeriesState]) -> None:
+    """Read the ``state`` of rows returned by :func:`lock_series` (of one project), in
+    one query; the rows stay unmodified until the caller changes them."""
+    if not rows:
+        return
+    by_name = {row.series: row for row in rows}
+    query = select(OpsSeriesState.series, OpsSeriesState.state).where(
+        OpsSeriesState.project == rows[0].project, OpsSeriesState.series.in_(list(by_name)))
+    for name, state in session.execute(query):
+        set_committed_value(by_name[name], "state", state)
 
 
 def get_series_state(session: Session, project: str, series: str) -> OpsSeriesState | None:
