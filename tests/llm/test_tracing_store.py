@@ -17,7 +17,6 @@ from triops.llm.tracing import (
     record_spans,
     span_from_data,
     tree_order,
-    usage_of,
 )
 from triops.store import records
 
@@ -46,24 +45,36 @@ def test_kind_derivation(attrs, given, kind):
     assert derive_kind(attrs, given) is kind
 
 
-def test_usage_reads_both_conventions_and_only_meters_model_spans():
-    genai = _span("a", kind=SpanKind.llm, attributes={
+def _summary(db, spans: list[Span]):
+    with db.write() as session:
+        record_spans(session, "proj", spans)
+    with db.read() as session:
+        traces, _ = list_traces(session, "proj", TraceFilter())
+    return traces[0]
+
+
+def test_summary_reads_both_conventions(db):
+    t = _summary(db, [_span("a", kind=SpanKind.llm, attributes={
         "gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-2024-08-06",
         "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": "5",
-        "enduser.id": "e1", "gen_ai.conversation.id": "c1"})
-    u = usage_of(genai)
-    assert (u.model, u.input_tokens, u.output_tokens) == ("gpt-4o-2024-08-06", 10, 5)
-    assert (u.user_id, u.session_id) == ("e1", "c1")
-    oi = _span("b", kind=SpanKind.llm, attributes={
-        "llm.model_name": "llama3", "llm.token_count.prompt": 7,
-        "llm.token_count.completion": 3, "llm.cost.total": 0.5, "user.id": "u"})
-    assert dataclasses.astuple(usage_of(oi))[:4] == ("llama3", 7, 3, 0.5)
-    # An agent that rolls up its children's tokens is not counted again.
-    agent = _span("c", kind=SpanKind.agent, attributes={"llm.token_count.prompt": 7})
-    assert usage_of(agent).input_tokens == 0
-    junk = _span("d", kind=SpanKind.llm, attributes={"gen_ai.usage.input_tokens": "many",
-                                                      "gen_ai.usage.cost": float("nan")})
-    assert (usage_of(junk).input_tokens, usage_of(junk).cost) == (0, 0.0)
+        "enduser.id": "e1", "gen_ai.conversation.id": "c1"})])
+    assert (t.model, t.input_tokens, t.output_tokens) == ("gpt-4o-2024-08-06", 10, 5)
+    assert (t.user_id, t.session_id) == ("e1", "c1")
+
+
+def test_summary_reads_openinference_and_only_meters_model_spans(db):
+    # An agent that rolls up its children's tokens is not counted again, and tokens
+    # or costs that are not numbers count as none.
+    t = _summary(db, [
+        _span("b", kind=SpanKind.llm, attributes={
+            "llm.model_name": "llama3", "llm.token_count.prompt": 7,
+            "llm.token_count.completion": 3, "llm.cost.total": 0.5, "user.id": "u"}),
+        _span("c", parent="b", kind=SpanKind.agent, attributes={"llm.token_count.prompt": 7}),
+        _span("d", parent="b", kind=SpanKind.llm, attributes={
+            "gen_ai.usage.input_tokens": "many", "gen_ai.usage.cost": float("nan")}),
+    ])
+    assert (t.model, t.input_tokens, t.output_tokens, t.cost, t.user_id) == (
+        "llama3", 7, 3, 0.5, "u")
 
 
 def test_record_spans_contract(db):

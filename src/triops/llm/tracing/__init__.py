@@ -31,7 +31,7 @@ from triops.llm.tracing._query import (
     list_traces,
     tree_order,
 )
-from triops.llm.tracing._semconv import Usage, derive_kind, usage_of
+from triops.llm.tracing._semconv import derive_kind
 from triops.llm.tracing._store import (
     SPAN,
     PreparedSpans,
@@ -60,7 +60,6 @@ __all__ = [
     "TraceDetail",
     "TraceFilter",
     "Turn",
-    "Usage",
     "UserView",
     "add_score",
     "check_span",
@@ -78,7 +77,6 @@ __all__ = [
     "span_from_data",
     "span_to_data",
     "tree_order",
-    "usage_of",
     "user_view",
     "write_spans",
 ]

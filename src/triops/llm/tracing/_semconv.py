@@ -2,7 +2,7 @@
 
 OpenTelemetry's GenAI semantic conventions (``gen_ai.*``) and OpenInference
 (``openinference.span.kind``, ``llm.*``, ``input.value``...) name the same facts
-differently; this module reads either into one ``Usage``. Attributes themselves are
+differently; this module reads either (``metered``, ``text_of``). Attributes themselves are
 never rewritten: the span keeps exactly what its producer sent.
 """
 
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from triops.llm.spans import Span, SpanKind
+from triops.llm.spans import SpanKind
 
 OPENINFERENCE_KIND = "openinference.span.kind"
 GENAI_OPERATION = "gen_ai.operation.name"
@@ -88,17 +87,6 @@ def _as_text(value: Any) -> str | None:
     return None if value is None else str(value)[:256]
 
 
-@dataclass(frozen=True)
-class Usage:
-    model: str | None
-    input_tokens: int
-    output_tokens: int
-    cost: float
-    user_id: str | None
-    session_id: str | None
-    api_key: str | None
-
-
 #: ``METERED_KINDS`` as the kind values spans are stored with.
 METERED_KIND_VALUES = frozenset(k.value for k in METERED_KINDS)
 
@@ -114,16 +102,3 @@ def metered(attributes: Mapping[str, Any]) -> tuple[str | None, int, int, float]
 def text_of(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     """The first of ``keys`` that is set, as summary text (``USER_KEYS``, ``SESSION_KEYS``...)."""
     return _as_text(_first(attributes, keys))
-
-
-def usage_of(span: Span) -> Usage:
-    """The facts a trace summary needs from one span."""
-    attrs = span.attributes
-    model, input_tokens, output_tokens, cost = (
-        metered(attrs) if span.kind in METERED_KINDS else (None, 0, 0, 0.0))
-    return Usage(
-        model=model, input_tokens=input_tokens, output_tokens=output_tokens, cost=cost,
-        user_id=text_of(attrs, USER_KEYS),
-        session_id=text_of(attrs, SESSION_KEYS),
-        api_key=text_of(attrs, KEY_KEYS),
-    )
