@@ -15,7 +15,9 @@ load from other processes on a shared machine hits both alike. Search: both
 stores get the same ``--runs`` runs (written straight into each store: MLflow's rows
 with SQL in its own schema, triops' with its repositories), then the stock client
 runs ``search_runs`` with one filter ~20 times against each server; p50 is reported
-and both servers must return the same runs.
+and both servers must return the same runs. For each case the CPU per call is reported
+too: the stock client's own (its process time) and each server's (its process and
+workers, from ``/proc``, over the whole phase).
 """
 
 from __future__ import annotations
@@ -95,6 +97,36 @@ def start_mlflow(tmp: Path, python: Path) -> tuple[subprocess.Popen, str, Path]:
     print(f"[bench] mlflow server ready in {wait_ready(url + '/health', proc):.1f}s",
           file=sys.stderr)
     return proc, url, db
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants
+    (``mlflow server``'s uvicorn workers), read from ``/proc``; NaN where there is none."""
+    try:
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    except OSError:
+        return float("nan")
+    tree, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        tree.add(parent)
+        todo += [p for p, (ppid, _) in stats.items() if ppid == parent and p not in tree]
+    return sum(stats[p][1] for p in tree if p in stats) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def server_cpu(pids: dict[str, int], into: dict[str, float]) -> Iterator[None]:
+    """Each server's CPU seconds over the block, by name, into ``into``."""
+    before = {name: tree_cpu(pid) for name, pid in pids.items()}
+    yield
+    into.update({name: tree_cpu(pid) - before[name] for name, pid in pids.items()})
 
 
 def peer(python: Path, mode: str, **args: object) -> dict:
@@ -328,15 +360,21 @@ def main() -> None:
         triops_proc, triops_url, triops_store = start_triops(tmp)
         try:
             urls = {"mlflow": mlflow_url, "triops": triops_url}
+            pids = {"mlflow": mlflow_proc.pid, "triops": triops_proc.pid}
+            cpu: dict[str, dict[str, float]] = {"one": {}, "batch": {}, "search": {}}
             # Rounds alternate between the servers, so load spikes on a shared machine
             # hit both alike.
-            one = peer(python, "one_by_one", uris=list(urls.values()), points=args.points,
-                       budget_s=args.budget, rounds=4)
-            many = peer(python, "batch", uris=list(urls.values()), points=args.points,
-                        size=1000, rounds=4, budget_s=max(args.budget * 4, 90))
+            with server_cpu(pids, cpu["one"]):
+                one = peer(python, "one_by_one", uris=list(urls.values()), points=args.points,
+                           budget_s=args.budget, rounds=4)
+            with server_cpu(pids, cpu["batch"]):
+                many = peer(python, "batch", uris=list(urls.values()), points=args.points,
+                            size=1000, rounds=4, budget_s=max(args.budget * 4, 90))
             for name, url in urls.items():
-                results[f"{name}/one_by_one"] = one[url]
-                results[f"{name}/batch"] = many[url]
+                results[f"{name}/one_by_one"] = {**one[url], "server_cpu_s": cpu["one"][name],
+                                                 "calls": one[url]["points"]}
+                results[f"{name}/batch"] = {**many[url], "server_cpu_s": cpu["batch"][name],
+                                            "calls": many[url]["points"] // 1000}
             results["triops/sdk"] = sdk_throughput(triops_url, args.sdk_points, 10_000)
             for name, seed, store in (("mlflow", seed_mlflow, mlflow_db),
                                       ("triops", seed_triops, triops_store)):
@@ -345,10 +383,12 @@ def main() -> None:
                 seed(store, exp, args.runs)
                 print(f"[bench] seeded {args.runs} runs into {name} in "
                       f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)
-            found = peer(python, "search", uris=list(urls.values()), experiment="bench-search",
-                         filter=FILTER, repeat=args.searches, max_results=100)
+            with server_cpu(pids, cpu["search"]):
+                found = peer(python, "search", uris=list(urls.values()),
+                             experiment="bench-search", filter=FILTER, repeat=args.searches,
+                             max_results=100)
             for name, url in urls.items():
-                results[f"{name}/search"] = found[url]
+                results[f"{name}/search"] = {**found[url], "server_cpu_s": cpu["search"][name]}
         finally:
             for proc in (mlflow_proc, triops_proc):
                 proc.terminate()
@@ -407,6 +447,19 @@ def report(r: dict[str, dict], args: argparse.Namespace) -> None:
     print(f"| triops | {t:.1f} | {r['triops/search']['found']} | {m / t:.1f}× "
           f"(goal ≥3×{' ✓' if m / t >= 3 else ' ✗'}) |")
     print(f"\nsame runs returned by both servers: {same}")
+    print("\nCPU per call, ms (client: the stock client's own process; server: the server's "
+          "process and its workers, over the whole phase)\n")
+    print("| call | mlflow: client | mlflow: server | triops: client | triops: server |")
+    print("|---|---:|---:|---:|---:|")
+    for label, case in (("`log_metric`", "one_by_one"), ("`log_batch` of 1,000", "batch"),
+                        ("`search_runs`", "search")):
+        cells = []
+        for server in ("mlflow", "triops"):
+            res = r[f"{server}/{case}"]
+            calls = max(res["calls"], 1)
+            cells += [f"{res['client_cpu_s'] / calls * 1000:.2f}",
+                      f"{res['server_cpu_s'] / calls * 1000:.2f}"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -446,7 +446,7 @@ def dataset_inputs(session: Executor, run_ids: Sequence[str]) -> dict[str, list[
     out: dict[str, list[DatasetUse]] = {r: [] for r in run_ids}
     if not out:
         return out
-    for row in _connection(session).execute(_INPUTS_OF, {"ids": list(out)}):
+    for row in _connection(session).execute(_INPUTS_OF, {"ids": list(out)}).all():
         out[row.run_id].append(DatasetUse(row.dataset_name, row.dataset_digest,
                                           row.source_type, row.source, row.schema,
                                           row.profile, dict(row.tags)))
@@ -462,15 +462,15 @@ def details(session: Executor, run_ids: Sequence[str]) -> dict[str, RunDetails]:
         return out
     conn = _connection(session)
     ids_param = {"ids": ids}
-    for run_id, key, value in conn.execute(_PARAMS_OF, ids_param):
+    for run_id, key, value in conn.execute(_PARAMS_OF, ids_param).all():
         out[run_id].params[key] = value
-    for run_id, key, value in conn.execute(_TAGS_OF, ids_param):
+    for run_id, key, value in conn.execute(_TAGS_OF, ids_param).all():
         out[run_id].tags[key] = value
-    for run_id, key, value, timestamp, step in conn.execute(_LATEST_OF, ids_param):
+    for run_id, key, value, timestamp, step in conn.execute(_LATEST_OF, ids_param).all():
         out[run_id].metrics.append(MetricPoint(key, decode_value(value), timestamp, step))
     for run_id, uses in dataset_inputs(conn, ids).items():
         out[run_id].inputs = uses
-    for run_id, model_id, direction, step in conn.execute(_LINKS_OF, ids_param):
+    for run_id, model_id, direction, step in conn.execute(_LINKS_OF, ids_param).all():
         if direction == "input":
             out[run_id].model_inputs.append(model_id)
         else:
