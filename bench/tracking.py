@@ -3,6 +3,7 @@
   .venv/bin/python bench/tracking.py [--points 100000] [--budget 20] [--runs 10000]
   .venv/bin/python bench/tracking.py --in-process 20   # native batch route only, no peer
   .venv/bin/python bench/tracking.py --log-metric-calls 2000   # MLflow log-metric, in-process
+  .venv/bin/python bench/tracking.py --log-metric-calls 200 --log-batch-size 1000   # log-batch
 
 (a) stock ``mlflow`` client → ``mlflow server`` 3.17 (its own venv, its defaults: 4
     workers, SQLite backend store in a temp folder);
@@ -15,7 +16,9 @@ load from other processes on a shared machine hits both alike. Search: both
 stores get the same ``--runs`` runs (written straight into each store: MLflow's rows
 with SQL in its own schema, triops' with its repositories), then the stock client
 runs ``search_runs`` with one filter ~20 times against each server; p50 is reported
-and both servers must return the same runs.
+and both servers must return the same runs. For each case the CPU per call is reported
+too: the stock client's own (its process time) and each server's (its process and
+workers, from ``/proc``, over the whole phase).
 """
 
 from __future__ import annotations
@@ -95,6 +98,36 @@ def start_mlflow(tmp: Path, python: Path) -> tuple[subprocess.Popen, str, Path]:
     print(f"[bench] mlflow server ready in {wait_ready(url + '/health', proc):.1f}s",
           file=sys.stderr)
     return proc, url, db
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants
+    (``mlflow server``'s uvicorn workers), read from ``/proc``; NaN where there is none."""
+    try:
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    except OSError:
+        return float("nan")
+    tree, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        tree.add(parent)
+        todo += [p for p, (ppid, _) in stats.items() if ppid == parent and p not in tree]
+    return sum(stats[p][1] for p in tree if p in stats) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def server_cpu(pids: dict[str, int], into: dict[str, float]) -> Iterator[None]:
+    """Each server's CPU seconds over the block, by name, into ``into``."""
+    before = {name: tree_cpu(pid) for name, pid in pids.items()}
+    yield
+    into.update({name: tree_cpu(pid) - before[name] for name, pid in pids.items()})
 
 
 def peer(python: Path, mode: str, **args: object) -> dict:
@@ -187,23 +220,26 @@ def in_process(batches: int, size: int = 10_000, keys: int = 1) -> dict:
             "records": stored, "loadavg": os.getloadavg()}
 
 
-def log_metric_in_process(calls: int) -> dict:
+def log_metric_in_process(calls: int, batch: int = 0) -> dict:
     """MLflow ``runs/log-metric`` one call at a time through the real ASGI app on SQLite,
     driven straight from an event loop: no HTTP, no client, no test client's thread.
+    With ``batch``, ``runs/log-batch`` of that many metrics per call instead, each body
+    as the stock client writes it (pretty-printed JSON, int64 fields as numbers).
 
     What is timed is the server's share of one stock-client call: the middleware, the
     route, the write and its commit. Wall and CPU time per call are both reported; on a
     shared machine the CPU time is the steadier of the two.
     """
     import asyncio
+    import gc
 
     from triops.server.app import create_app
 
     headers = [(b"host", b"bench"), (b"authorization", f"Bearer {KEY}".encode()),
                (b"content-type", b"application/json")]
 
-    async def call(app, path: str, payload: dict) -> dict:  # type: ignore[no-untyped-def]
-        body = json.dumps(payload).encode()
+    async def call(app, path: str, payload: dict | bytes) -> dict:  # type: ignore[no-untyped-def]
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
                  "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
                  "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
@@ -229,17 +265,29 @@ def log_metric_in_process(calls: int) -> dict:
     async def drive(app) -> tuple[float, float]:  # type: ignore[no-untyped-def]
         api = "/api/2.0/mlflow"
         run_id = (await call(app, f"{api}/runs/create", {}))["run"]["info"]["run_id"]
-        bodies = [{"run_id": run_id, "key": "loss", "value": 1.0 / (i + 1),
-                   "timestamp": 1_700_000_000_000 + i, "step": i} for i in range(calls + 50)]
+        path = f"{api}/runs/log-batch" if batch else f"{api}/runs/log-metric"
+        now = 1_700_000_000_000
+        bodies: list[dict | bytes]
+        if batch:
+            bodies = [json.dumps({"run_id": run_id, "metrics": [
+                {"key": "loss", "value": 1.0 / (i + 1), "timestamp": now + i, "step": i}
+                for i in range(c * batch, (c + 1) * batch)]}, indent=2).encode()
+                for c in range(calls + 50)]
+        else:
+            bodies = [{"run_id": run_id, "key": "loss", "value": 1.0 / (i + 1),
+                       "timestamp": now + i, "step": i} for i in range(calls + 50)]
         for body in bodies[:50]:  # warm-up: caches, the key lookup, the first connection
-            await call(app, f"{api}/runs/log-metric", body)
+            await call(app, path, body)
         wall, cpu = time.perf_counter(), time.process_time()
         for body in bodies[50:]:
-            await call(app, f"{api}/runs/log-metric", body)
+            await call(app, path, body)
         return time.perf_counter() - wall, time.process_time() - cpu
 
     with sqlite_runtime() as (rt, _):
-        wall, cpu = asyncio.run(drive(create_app(rt)))
+        app = create_app(rt)
+        gc.collect()
+        gc.freeze()  # as ``triops up`` does after start-up
+        wall, cpu = asyncio.run(drive(app))
     return {"calls": calls, "wall_us": wall / calls * 1e6, "cpu_us": cpu / calls * 1e6,
             "loadavg": os.getloadavg()}
 
@@ -306,10 +354,13 @@ def main() -> None:
                     help="only time BATCHES native batches of 10,000 points in-process")
     ap.add_argument("--log-metric-calls", type=int, default=0, metavar="CALLS",
                     help="only time CALLS MLflow log-metric calls in-process")
+    ap.add_argument("--log-batch-size", type=int, default=0, metavar="N",
+                    help="with --log-metric-calls: log-batch calls of N metrics instead")
     args = ap.parse_args()
     if args.log_metric_calls:
-        res = log_metric_in_process(args.log_metric_calls)
-        print(f"MLflow log-metric in-process (SQLite): {res['calls']:,} calls, "
+        res = log_metric_in_process(args.log_metric_calls, args.log_batch_size)
+        route = f"log-batch of {args.log_batch_size:,}" if args.log_batch_size else "log-metric"
+        print(f"MLflow {route} in-process (SQLite): {res['calls']:,} calls, "
               f"{res['wall_us']:,.0f} us wall and {res['cpu_us']:,.0f} us CPU per call; "
               "load average " + " / ".join(f"{x:.1f}" for x in res["loadavg"]))
         return
@@ -328,15 +379,21 @@ def main() -> None:
         triops_proc, triops_url, triops_store = start_triops(tmp)
         try:
             urls = {"mlflow": mlflow_url, "triops": triops_url}
+            pids = {"mlflow": mlflow_proc.pid, "triops": triops_proc.pid}
+            cpu: dict[str, dict[str, float]] = {"one": {}, "batch": {}, "search": {}}
             # Rounds alternate between the servers, so load spikes on a shared machine
             # hit both alike.
-            one = peer(python, "one_by_one", uris=list(urls.values()), points=args.points,
-                       budget_s=args.budget, rounds=4)
-            many = peer(python, "batch", uris=list(urls.values()), points=args.points,
-                        size=1000, rounds=4, budget_s=max(args.budget * 4, 90))
+            with server_cpu(pids, cpu["one"]):
+                one = peer(python, "one_by_one", uris=list(urls.values()), points=args.points,
+                           budget_s=args.budget, rounds=4)
+            with server_cpu(pids, cpu["batch"]):
+                many = peer(python, "batch", uris=list(urls.values()), points=args.points,
+                            size=1000, rounds=4, budget_s=max(args.budget * 4, 90))
             for name, url in urls.items():
-                results[f"{name}/one_by_one"] = one[url]
-                results[f"{name}/batch"] = many[url]
+                results[f"{name}/one_by_one"] = {**one[url], "server_cpu_s": cpu["one"][name],
+                                                 "calls": one[url]["points"]}
+                results[f"{name}/batch"] = {**many[url], "server_cpu_s": cpu["batch"][name],
+                                            "calls": many[url]["points"] // 1000}
             results["triops/sdk"] = sdk_throughput(triops_url, args.sdk_points, 10_000)
             for name, seed, store in (("mlflow", seed_mlflow, mlflow_db),
                                       ("triops", seed_triops, triops_store)):
@@ -345,10 +402,12 @@ def main() -> None:
                 seed(store, exp, args.runs)
                 print(f"[bench] seeded {args.runs} runs into {name} in "
                       f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)
-            found = peer(python, "search", uris=list(urls.values()), experiment="bench-search",
-                         filter=FILTER, repeat=args.searches, max_results=100)
+            with server_cpu(pids, cpu["search"]):
+                found = peer(python, "search", uris=list(urls.values()),
+                             experiment="bench-search", filter=FILTER, repeat=args.searches,
+                             max_results=100)
             for name, url in urls.items():
-                results[f"{name}/search"] = found[url]
+                results[f"{name}/search"] = {**found[url], "server_cpu_s": cpu["search"][name]}
         finally:
             for proc in (mlflow_proc, triops_proc):
                 proc.terminate()
@@ -407,6 +466,19 @@ def report(r: dict[str, dict], args: argparse.Namespace) -> None:
     print(f"| triops | {t:.1f} | {r['triops/search']['found']} | {m / t:.1f}× "
           f"(goal ≥3×{' ✓' if m / t >= 3 else ' ✗'}) |")
     print(f"\nsame runs returned by both servers: {same}")
+    print("\nCPU per call, ms (client: the stock client's own process; server: the server's "
+          "process and its workers, over the whole phase)\n")
+    print("| call | mlflow: client | mlflow: server | triops: client | triops: server |")
+    print("|---|---:|---:|---:|---:|")
+    for label, case in (("`log_metric`", "one_by_one"), ("`log_batch` of 1,000", "batch"),
+                        ("`search_runs`", "search")):
+        cells = []
+        for server in ("mlflow", "triops"):
+            res = r[f"{server}/{case}"]
+            calls = max(res["calls"], 1)
+            cells += [f"{res['client_cpu_s'] / calls * 1000:.2f}",
+                      f"{res['server_cpu_s'] / calls * 1000:.2f}"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Usage: python mlflow_tracking_client.py MODE JSON_ARGS  (the token from MLFLOW_TRACKING_TOKEN)
 Every mode takes ``uris`` (one or more servers) and alternates between them in rounds,
 so that load from other processes on a shared machine hits each server alike.
-Modes (stdout, one JSON object keyed by uri):
+Modes (stdout, one JSON object keyed by uri; each result has the client's own CPU seconds
+spent on that server's calls, ``client_cpu_s``):
   one_by_one {"uris": [...], "points": N, "budget_s": S, "rounds": R}
       log_metric per point, S/R seconds per round per server, at most N points each
   batch      {"uris": [...], "points": N, "size": B, "rounds": R, "budget_s": S}
@@ -31,7 +32,7 @@ def _setup(uris, experiment):
     for uri in uris:
         client = MlflowClient(tracking_uri=uri)
         state[uri] = {"client": client, "run_id": _run(client, experiment), "points": 0,
-                      "seconds": 0.0}
+                      "seconds": 0.0, "cpu_s": 0.0}
     return state
 
 
@@ -40,7 +41,8 @@ def _result(state):
     for uri, s in state.items():
         s["client"].set_terminated(s["run_id"])
         out[uri] = {"points": s["points"], "seconds": s["seconds"],
-                    "points_per_s": s["points"] / s["seconds"], "run_id": s["run_id"]}
+                    "points_per_s": s["points"] / s["seconds"], "run_id": s["run_id"],
+                    "client_cpu_s": s["cpu_s"]}
     return out
 
 
@@ -50,11 +52,12 @@ def one_by_one(args):
     for _ in range(args["rounds"]):
         for s in state.values():
             client, run_id, n = s["client"], s["run_id"], s["points"]
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             while n < args["points"] and time.perf_counter() - start < per_round:
                 client.log_metric(run_id, "loss", 1.0 / (n + 1), step=n)
                 n += 1
             s["seconds"] += time.perf_counter() - start
+            s["cpu_s"] += time.process_time() - cpu
             s["points"] = n
     return _result(state)
 
@@ -69,11 +72,13 @@ def batch(args):
         for s in state.values():
             client, run_id, n = s["client"], s["run_id"], s["points"]
             start, goal = time.perf_counter(), n + per_round_points
+            cpu = time.process_time()
             while n < goal and time.perf_counter() - start < per_round_s:
                 client.log_batch(run_id, metrics=[Metric("loss", 1.0 / (i + 1), now + i, i)
                                                   for i in range(n, n + size)])
                 n += size
             s["seconds"] += time.perf_counter() - start
+            s["cpu_s"] += time.process_time() - cpu
             s["points"] = n
     return _result(state)
 
@@ -83,15 +88,18 @@ def search(args):
     exp_ids = {uri: c.get_experiment_by_name(args["experiment"]).experiment_id
                for uri, c in clients.items()}
     latencies = {uri: [] for uri in clients}
+    cpu = {uri: 0.0 for uri in clients}
     pages = {}
     for _ in range(args["repeat"]):
         for uri, client in clients.items():
-            start = time.perf_counter()
+            start, started_cpu = time.perf_counter(), time.process_time()
             pages[uri] = client.search_runs([exp_ids[uri]], filter_string=args["filter"],
                                             max_results=args["max_results"])
             latencies[uri].append(time.perf_counter() - start)
+            cpu[uri] += time.process_time() - started_cpu
     return {uri: {"p50_ms": statistics.median(latencies[uri]) * 1000,
-                  "found": len(pages[uri]),
+                  "found": len(pages[uri]), "client_cpu_s": cpu[uri],
+                  "calls": args["repeat"],
                   "run_ids": sorted(r.info.run_id for r in pages[uri])} for uri in clients}
 
 

@@ -64,6 +64,32 @@ def _requests(run: str, viewer: str, team_a: str) -> list[tuple[str, str, dict]]
         ("GET", "/runs/get", {}),
         ("GET", f"/runs/get?run_id={'0' * 32}", {}),
         ("GET", f"/runs/get?run_id={run}", {"headers": {"Authorization": f"Bearer {viewer}"}}),
+        # log-batch's metrics as the stock client sends them, read without a model each,
+        # and the shapes that still go through the model.
+        ("POST", "/runs/log-batch", {"json": {"run_id": run, "metrics": [
+            {"key": "acc", "value": 1, "timestamp": 8, "step": 2},
+            {"key": "loss", "value": 0.125, "timestamp": 9, "step": 2},
+            {"key": "acc", "value": 0.75, "timestamp": 9, "step": 2}]}}),
+        ("POST", "/runs/log-batch", {"json": {"run_id": run, "metrics": [
+            {"key": "acc", "value": True, "timestamp": 8, "step": 3}]}}),
+        ("POST", "/runs/log-batch", {"json": {"run_id": run, "metrics": [
+            {"key": "", "value": 1.5, "timestamp": 8, "step": 3}]}}),
+        ("POST", "/runs/log-batch", {"json": {"run_id": run, "metrics": [
+            {"key": "acc", "value": 0.5, "timestamp": 10.0, "step": 3}]}}),
+        ("POST", "/runs/log-batch", {"json": {"run_id": run, "metrics": [
+            {"key": "f1", "value": 0.5, "timestamp": 10, "step": 3, "dataset_name": "d",
+             "dataset_digest": "x1"}]}}),
+        ("POST", "/runs/log-batch", {"json": {"run_id": run, "metrics": None}}),
+        ("POST", "/runs/search", {"json": {
+            "experiment_ids": ["0"], "filter": f"metrics.acc >= 0.5 and attributes.run_id = '{run}'",
+            "max_results": 5}}),
+        ("POST", "/runs/search", {"json": {
+            "experiment_ids": ["0"], "filter": f"attributes.run_id = '{run}'"},
+            "headers": {"Authorization": f"Bearer {viewer}"}}),
+        ("POST", "/runs/search", {"json": {"experiment_ids": ["0"], "filter": "metrics.acc >"}}),
+        ("POST", "/runs/search", {"json": {"experiment_ids": ["0"], "max_results": -1}}),
+        ("POST", "/runs/search", {"json": {"experiment_ids": "0"}}),
+        ("POST", "/runs/search", {"json": {}, "headers": {"Authorization": ""}}),
         ("POST", "/runs/delete", {"json": {"run_id": run}}),
         ("POST", "/runs/log-metric", {"json": metric}),
         ("POST", "/runs/set-tag", {"json": {"run_id": run, "key": "late", "value": "x"}}),
@@ -114,12 +140,20 @@ def test_shortcut_answers_as_the_declared_routes_do(runtime, other_keys):
     half = len(statuses) // 2
     assert statuses[:half] == statuses[half:] == [
         200, 200, 403, 401, 404, 400, 400, 400, 400, 400, 400, 400, 400, 400, 404, 400, 200,
-        200, 200, 400, 400, 200, 200, 400, 200, 400, 400, 200, 200, 400, 404, 200, 200, 400, 400]
+        200, 200, 400, 400, 200, 200, 400, 200, 400, 400, 200, 200, 400, 404, 200,
+        200, 400, 400, 200, 200, 400, 200, 200, 400, 400, 400, 401,
+        200, 400, 400]
     assert seen[True][3][4] == 'Bearer realm="triops"'  # 401 asks for a key
     got = next(body for method, path, status, body, _ in seen[True]
                if path == "/runs/get?run_id=<run>" and status == 200)["run"]["data"]
     assert {m["key"] for m in got["metrics"]} == {"loss", "acc"}
     assert got["params"] == [{"key": "alpha", "value": "1"}, {"key": "gamma", "value": "3"}]
+    found = [body for method, path, status, body, _ in seen[True]
+             if path == "/runs/search" and status == 200]
+    latest = {m["key"]: m for m in found[0]["runs"][0]["data"]["metrics"]}
+    assert latest["acc"] == {"key": "acc", "value": 0.5, "timestamp": 10, "step": 3}
+    assert latest["f1"]["value"] == 0.5
+    assert found[1]["runs"][0]["info"]["run_id"] == "<run>"
 
 
 def test_shortcut_requests_are_counted_under_their_route(runtime):

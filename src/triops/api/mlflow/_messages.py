@@ -65,14 +65,20 @@ def run_info(row: Run) -> dict[str, Any]:
 
 
 def run(row: Run, details: RunDetails) -> dict[str, Any]:
-    return {
+    """A run as MLflow's ``Run`` message. ``inputs`` and ``outputs`` are left out when the
+    run has none, as protobuf's JSON leaves out an unset message: the client reads an
+    absent one as empty (the same ``RunInputs``/``RunOutputs``), and parsing empty ones
+    cost it ~0.8 ms per page of 100 runs."""
+    out: dict[str, Any] = {
         "info": run_info(row),
         "data": {
             "metrics": [metric(m) for m in details.metrics],
             "params": _kv(details.params),
             "tags": _kv(details.tags),
         },
-        "inputs": {
+    }
+    if details.inputs or details.model_inputs:
+        out["inputs"] = {
             "dataset_inputs": [
                 {"tags": _kv(d.tags),
                  "dataset": {"name": d.name, "digest": d.digest, "source_type": d.source_type,
@@ -80,11 +86,12 @@ def run(row: Run, details: RunDetails) -> dict[str, Any]:
                 for d in details.inputs
             ],
             "model_inputs": [{"model_id": m} for m in details.model_inputs],
-        },
-        "outputs": {
+        }
+    if details.model_outputs:
+        out["outputs"] = {
             "model_outputs": [{"model_id": m, "step": s} for m, s in details.model_outputs],
-        },
-    }
+        }
+    return out
 
 
 def logged_model(row: LoggedModel) -> dict[str, Any]:

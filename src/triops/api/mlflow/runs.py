@@ -24,6 +24,7 @@ from triops.core.ids import now_ms
 from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as run_repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.store.engine import Database
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
 
@@ -96,6 +97,35 @@ class LogBatch(RunRef):
     tags: list[KeyValue] = Field(default_factory=list)
 
 
+def plain_points(metrics: object) -> list[ml.MetricPoint] | None:
+    """A ``log-batch`` body's parsed ``metrics`` as points, without a model per metric,
+    when every one is exactly ``{key, value, timestamp, step}`` with a non-empty string
+    key, a number value (not a boolean) and integer time and step: what the stock client
+    sends. The points are the ones ``MetricIn`` would give; anything else (another field,
+    another type, a missing value) is ``None``, for the model to decide.
+
+    >>> plain_points([{"key": "loss", "value": 1, "timestamp": 5, "step": 2}])
+    [MetricPoint(key='loss', value=1.0, timestamp=5, step=2, model_id=None, dataset_name=None, dataset_digest=None)]
+    >>> plain_points([{"key": "loss", "value": True, "timestamp": 5, "step": 2}]) is None
+    True
+    """
+    if type(metrics) is not list:
+        return None
+    out = []
+    point = ml.MetricPoint
+    for m in metrics:
+        if type(m) is not dict or len(m) != 4:
+            return None
+        key, value, timestamp, step = (m.get("key"), m.get("value"), m.get("timestamp"),
+                                       m.get("step"))
+        kind = type(value)
+        if type(key) is not str or not key or (kind is not float and kind is not int) \
+                or type(timestamp) is not int or type(step) is not int:
+            return None
+        out.append(point(key, float(value), timestamp, step))
+    return out
+
+
 class DatasetIn(Message):
     name: str
     digest: str
@@ -149,9 +179,9 @@ def update(body: UpdateRun, request: Request, caller: Caller = AsEditor) -> Resp
     return msg.reply({"run_info": msg.run_info(run)})
 
 
-# The hot routes below (get, log-metric, log-parameter, set-tag, log-batch) are also
-# served by ``triops.api.mlflow.shortcut`` before the router is consulted: both call the
-# same ``serve_*`` function once the caller and the body are known.
+# The hot routes below (get, log-metric, log-parameter, set-tag, log-batch, and search
+# further down) are also served by ``triops.api.mlflow.shortcut`` before the router is
+# consulted: both call the same ``serve_*`` function once the caller and the body are known.
 
 
 async def serve_get(request: Request, caller: Caller, run_id: str) -> Response:
@@ -218,10 +248,13 @@ def delete_tag(body: SetTag, request: Request, caller: Caller = AsEditor) -> Res
     return msg.reply()
 
 
-async def serve_log_batch(request: Request, caller: Caller, body: LogBatch) -> Response:
-    await ml.log_batch_now(db_of(request), caller.project, body.id,
-                           metrics=[m.point() for m in body.metrics], params=pairs(body.params),
-                           tags=pairs(body.tags))
+async def serve_log_batch(request: Request, caller: Caller, body: LogBatch,
+                          points: list[ml.MetricPoint] | None = None) -> Response:
+    """``points``, when given, are the body's metrics already read (``plain_points``)."""
+    if points is None:
+        points = [m.point() for m in body.metrics]
+    await ml.log_batch_now(db_of(request), caller.project, body.id, metrics=points,
+                           params=pairs(body.params), tags=pairs(body.tags))
     return msg.reply()
 
 
@@ -251,12 +284,10 @@ def log_outputs(body: LogOutputs, request: Request, caller: Caller = AsEditor) -
     return msg.reply()
 
 
-@router.post("/runs/search")
-def search(body: SearchRuns, request: Request, caller: Caller = AsViewer) -> Response:
-    db = db_of(request)
+def _search(db: Database, project: str, body: SearchRuns) -> Response:
     with db.read() as session:
         rows, token = runs_search.search(
-            session, caller.project, body.experiment_ids,
+            session, project, body.experiment_ids,
             clauses=ml.parse_filter(body.filter), view_type=view_type(body.run_view_type),
             order_by=ml.parse_order_by(body.order_by),
             max_results=max_results(body.max_results, 1000, 50_000),
@@ -266,5 +297,14 @@ def search(body: SearchRuns, request: Request, caller: Caller = AsViewer) -> Res
     if token:
         out["next_page_token"] = token
     return msg.reply(out)
+
+
+async def serve_search(request: Request, caller: Caller, body: SearchRuns) -> Response:
+    return await anyio.to_thread.run_sync(_search, db_of(request), caller.project, body)
+
+
+@router.post("/runs/search")
+async def search(body: SearchRuns, request: Request, caller: Caller = AsViewer) -> Response:
+    return await serve_search(request, caller, body)
 
 

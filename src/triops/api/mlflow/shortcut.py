@@ -1,7 +1,8 @@
 """The MLflow tracking client's hot routes, served before the framework's router is
 consulted (see ``triops.api.shortcut``): ``runs/log-metric``, ``runs/log-batch``,
-``runs/log-parameter``, ``runs/set-tag`` and ``runs/get``, under both of MLflow's
-prefixes. A logging client calls these once per value, so routing cost per call counts.
+``runs/log-parameter``, ``runs/set-tag``, ``runs/get`` and ``runs/search``, under both of
+MLflow's prefixes. A logging client calls these once per value, so routing cost per call
+counts; a search is what the UI and the client's ``search_runs`` wait on.
 
 A body is served here only when it is JSON (``application/json``) that parses and
 validates into the route's model; anything else goes on to the declared route, so a
@@ -32,16 +33,22 @@ def _is_json(request: Request) -> bool:
     return media == "application/json"
 
 
+async def _json_object(request: Request) -> dict | None:
+    """The body as a JSON object, or ``None`` for the declared route to answer."""
+    if not _is_json(request):
+        return None
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return None  # orjson is stricter than json (NaN literals, huge ints): the route decides
+    return data if type(data) is dict else None
+
+
 def _with_body(model: type[M], serve: Callable[[Request, Caller, M], Awaitable[Response]]
                ) -> Handler:
     async def handler(request: Request, caller: Caller) -> Response | None:
-        if not _is_json(request):
-            return None
-        try:
-            data = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None  # orjson is stricter than json (NaN literals, huge ints): the route decides
-        if type(data) is not dict:
+        data = await _json_object(request)
+        if data is None:
             return None
         try:
             body = model.model_validate(data)
@@ -52,6 +59,20 @@ def _with_body(model: type[M], serve: Callable[[Request, Caller, M], Awaitable[R
     return handler
 
 
+async def _log_batch(request: Request, caller: Caller) -> Response | None:
+    """``_with_body`` for ``log-batch``, with plain metrics read without a model each
+    (``runs.plain_points``): the rest of the body is still validated by the model."""
+    data = await _json_object(request)
+    if data is None:
+        return None
+    points = runs.plain_points(data.get("metrics", []))
+    try:
+        body = runs.LogBatch.model_validate(data if points is None else {**data, "metrics": []})
+    except ValidationError:
+        return None
+    return await runs.serve_log_batch(request, caller, body, points)
+
+
 async def _get(request: Request, caller: Caller) -> Response:
     query = request.query_params
     return await runs.serve_get(request, caller,
@@ -60,10 +81,11 @@ async def _get(request: Request, caller: Caller) -> Response:
 
 _ROUTES: list[tuple[str, str, Role, Handler]] = [
     ("POST", "/runs/log-metric", Role.editor, _with_body(runs.LogMetric, runs.serve_log_metric)),
-    ("POST", "/runs/log-batch", Role.editor, _with_body(runs.LogBatch, runs.serve_log_batch)),
+    ("POST", "/runs/log-batch", Role.editor, _log_batch),
     ("POST", "/runs/log-parameter", Role.editor, _with_body(runs.LogParam, runs.serve_log_param)),
     ("POST", "/runs/set-tag", Role.editor, _with_body(runs.SetTag, runs.serve_set_tag)),
     ("GET", "/runs/get", Role.viewer, _get),
+    ("POST", "/runs/search", Role.viewer, _with_body(runs.SearchRuns, runs.serve_search)),
 ]
 
 

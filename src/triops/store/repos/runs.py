@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, select
@@ -281,19 +282,22 @@ def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoi
     """
     if not points:
         return
-    groups: dict[str, list[MetricPoint]] = {}
-    for p in points:
-        group = groups.get(p.key)
-        if group is None:
-            groups[p.key] = group = []
-        group.append(p)
+    groups: dict[str, Sequence[MetricPoint]]
+    first_key = points[0].key
+    if all(map(first_key.__eq__, map(_KEY, points))):  # one key, as batches mostly are
+        groups = {first_key: points}
+    else:
+        groups = {}
+        for p in points:
+            group = groups.get(p.key)
+            if group is None:
+                groups[p.key] = group = []
+            group.append(p)  # type: ignore[attr-defined]
     rows = []
     newest: dict[str, MetricPoint] = {}
     prefix = run.run_id + "/"
     for key, group in groups.items():
-        steps = [p.step for p in group]
-        times = [p.timestamp for p in group]
-        values = [p.value for p in group]
+        _, values, times, steps, *_ = map(list, zip(*group))  # the fields as columns
         if not math.isfinite(sum(values)):  # some NaN or infinity (or an overflowing sum)
             values = [v if math.isfinite(v) else encode_value(v) for v in values]
         data: dict = {"s": steps, "t": times, "v": values}
@@ -311,12 +315,15 @@ def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoi
     )
 
 
-def _lineage(group: list[MetricPoint]) -> dict:
+_KEY = itemgetter(0)
+_LINEAGE = itemgetter(4, 5, 6)  # model_id, dataset_name, dataset_digest
+
+
+def _lineage(group: Sequence[MetricPoint]) -> dict:
     """A chunk's model id (``m``) and dataset (``dn``/``dd``): one value when all its
     points share it, as is usual, else one entry per point."""
     first = group[0]
-    if all(p.model_id == first.model_id and p.dataset_name == first.dataset_name
-           and p.dataset_digest == first.dataset_digest for p in group):
+    if len(set(map(_LINEAGE, group))) == 1:
         out: dict = {}
         if first.model_id:
             out["m"] = first.model_id
@@ -416,38 +423,56 @@ def link_models(session: Session, run: Run, models: Sequence[tuple[str, int]],
              for m, s in dict(models).items()])
 
 
-def dataset_inputs(session: Session, run_ids: Sequence[str]) -> dict[str, list[DatasetUse]]:
+def _of_runs(table: type, *columns):  # type: ignore[no-untyped-def]
+    """``SELECT columns (all by default) FROM table WHERE run_id IN (:ids)``, built once:
+    the ids are expanded when it runs, so a page of runs costs no statement building."""
+    return select(*(columns or table.__table__.columns)).where(
+        table.run_id.in_(bindparam("ids", expanding=True)))
+
+
+_PARAMS_OF = _of_runs(RunParam, RunParam.run_id, RunParam.key, RunParam.value)
+_TAGS_OF = _of_runs(RunTag, RunTag.run_id, RunTag.key, RunTag.value)
+_LATEST_OF = _of_runs(LatestMetric)
+_INPUTS_OF = _of_runs(RunInput).order_by(RunInput.id)
+_LINKS_OF = _of_runs(RunModelLink)
+
+
+def _connection(executor: Executor) -> Connection:
+    return executor if isinstance(executor, Connection) else executor.connection()
+
+
+def dataset_inputs(session: Executor, run_ids: Sequence[str]) -> dict[str, list[DatasetUse]]:
     """Which datasets each run used: what lineage reads."""
     out: dict[str, list[DatasetUse]] = {r: [] for r in run_ids}
-    for row in session.scalars(select(RunInput).where(RunInput.run_id.in_(list(run_ids)))
-                               .order_by(RunInput.id)):
+    if not out:
+        return out
+    for row in _connection(session).execute(_INPUTS_OF, {"ids": list(out)}).all():
         out[row.run_id].append(DatasetUse(row.dataset_name, row.dataset_digest,
                                           row.source_type, row.source, row.schema,
                                           row.profile, dict(row.tags)))
     return out
 
 
-def details(session: Session, run_ids: Sequence[str]) -> dict[str, RunDetails]:
-    """Params, tags, latest metrics and inputs of many runs in five queries, not 5×N."""
+def details(session: Executor, run_ids: Sequence[str]) -> dict[str, RunDetails]:
+    """Params, tags, latest metrics and inputs of many runs in five queries, not 5×N:
+    Core statements built once, rows read as tuples (no ORM object per row)."""
     ids = list(run_ids)
     out = {r: RunDetails() for r in ids}
     if not ids:
         return out
-    for run_id, key, value in session.execute(
-            select(RunParam.run_id, RunParam.key, RunParam.value)
-            .where(RunParam.run_id.in_(ids))).all():
+    conn = _connection(session)
+    ids_param = {"ids": ids}
+    for run_id, key, value in conn.execute(_PARAMS_OF, ids_param).all():
         out[run_id].params[key] = value
-    for run_id, key, value in session.execute(
-            select(RunTag.run_id, RunTag.key, RunTag.value).where(RunTag.run_id.in_(ids))).all():
+    for run_id, key, value in conn.execute(_TAGS_OF, ids_param).all():
         out[run_id].tags[key] = value
-    for m in session.scalars(select(LatestMetric).where(LatestMetric.run_id.in_(ids))):
-        out[m.run_id].metrics.append(
-            MetricPoint(m.key, decode_value(m.value), m.timestamp, m.step))
-    for run_id, uses in dataset_inputs(session, ids).items():
+    for run_id, key, value, timestamp, step in conn.execute(_LATEST_OF, ids_param).all():
+        out[run_id].metrics.append(MetricPoint(key, decode_value(value), timestamp, step))
+    for run_id, uses in dataset_inputs(conn, ids).items():
         out[run_id].inputs = uses
-    for link in session.scalars(select(RunModelLink).where(RunModelLink.run_id.in_(ids))):
-        if link.direction == "input":
-            out[link.run_id].model_inputs.append(link.model_id)
+    for run_id, model_id, direction, step in conn.execute(_LINKS_OF, ids_param).all():
+        if direction == "input":
+            out[run_id].model_inputs.append(model_id)
         else:
-            out[link.run_id].model_outputs.append((link.model_id, link.step))
+            out[run_id].model_outputs.append((model_id, step))
     return out
