@@ -65,10 +65,9 @@ def run_info(row: Run) -> dict[str, Any]:
 
 
 def run(row: Run, details: RunDetails) -> dict[str, Any]:
-    """A run as MLflow's ``Run`` message. ``inputs`` and ``outputs`` are left out when the
-    run has none, as protobuf's JSON leaves out an unset message: the client reads an
-    absent one as empty (the same ``RunInputs``/``RunOutputs``), and parsing empty ones
-    cost it ~0.8 ms per page of 100 runs."""
+    """A run as MLflow's ``Run`` message. A run without inputs or outputs gets empty
+    ``inputs``/``outputs`` objects, as ``mlflow server`` sends them (protobuf's JSON leaves
+    out the empty lists); the stock client reads them as the same empty ``RunInputs``."""
     out: dict[str, Any] = {
         "info": run_info(row),
         "data": {
@@ -76,6 +75,8 @@ def run(row: Run, details: RunDetails) -> dict[str, Any]:
             "params": _kv(details.params),
             "tags": _kv(details.tags),
         },
+        "inputs": {},
+        "outputs": {},
     }
     if details.inputs or details.model_inputs:
         out["inputs"] = {
