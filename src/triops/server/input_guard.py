@@ -19,6 +19,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,13 +29,55 @@ from triops.server import errors
 #: Deeper than any document triops reads (OTLP's deepest is about a dozen levels).
 MAX_DEPTH = 64
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_AS_NINES = bytes.maketrans(b"012345678", b"999999999")
+_LONG_DIGITS = b"9" * 19
+
+
 #: Bytes without which no JSON value can be hostile: an escape (NUL and lone surrogates
-#: reach a string only as ``\u`` escapes, since ``json`` refuses raw control characters),
+#: reach a string only as ``\\u`` escapes, since ``json`` refuses raw control characters),
 #: ``NaN``/``Infinity``, an exponent (``1e400``), 19 digits in a row (beyond 64 bits),
 #: and any byte that is NUL or not ASCII (another encoding, whose escapes look different).
 _SUSPECT = re.compile(rb"\\u|NaN|Infinity|[0-9][eE]|[0-9]{19}|[\x00\x80-\xff]")
-_AS_NINES = bytes.maketrans(b"012345678", b"999999999")
-_LONG_DIGITS = b"9" * 19
+#: Bodies at least this long are scanned with numpy (see ``_suspect``).
+_LARGE = 4096
+
+
+def _suspect(raw: bytes) -> bool:
+    """Whether ``raw`` holds one of ``_SUSPECT``'s bytes, except that a run of 19 digits
+    counts only where it may be an integer's (see ``_long_integer``).
+
+    A large body (a tensor of numbers) is scanned by numpy and single-byte searches
+    instead of the regular expression, which costs ~0.3 ms per 25 KB of digits.
+    """
+    if len(raw) < _LARGE:
+        match = _SUSPECT.search(raw)
+        return match is not None and (
+            not match.group().isdigit() or _long_integer(raw.translate(_AS_NINES)))
+    if not raw.isascii() or b"\x00" in raw or (b"\\" in raw and b"\\u" in raw) \
+            or (b"N" in raw and b"NaN" in raw) or (b"I" in raw and b"Infinity" in raw):
+        return True
+    codes = np.frombuffer(raw, np.uint8)
+    digit = (codes - np.uint8(48)) < 10
+    if (digit[:-1] & ((codes[1:] | np.uint8(32)) == 101)).any():  # a digit, then e or E
+        return True
+    edges = np.flatnonzero(digit[1:] != digit[:-1]) + 1  # where runs start and end
+    if digit[0]:
+        edges = np.concatenate(([0], edges))
+    if digit[-1]:
+        edges = np.concatenate((edges, [len(digit)]))
+    starts, ends = edges[::2], edges[1::2]
+    long = starts[ends - starts >= 19]
+    # A fraction's run (after a ".") holds no integer; a run of 19 anywhere else may.
+    return bool(((long == 0) | (codes[long - 1] != 46)).any())
+
+
+def _long_integer(digits: bytes) -> bool:
+    """Whether ``digits`` (bytes with every digit made a 9) has a run of 19 digits that
+    may be an integer's. A fraction's digits follow a ``.``: the first four of each are
+    masked, which leaves at most 16 of any float Python or orjson writes without an
+    exponent (17 significant digits after at most three zeros) and never touches an
+    integer's digits (no ``.`` precedes them)."""
+    return _LONG_DIGITS in digits and _LONG_DIGITS in digits.replace(b".9999", b".xxxx")
 
 
 def load_json(raw: bytes | str) -> Any:
@@ -57,7 +100,7 @@ def load_json(raw: bytes | str) -> Any:
         # as a float (-2**63 - 1 has 19 digits), so text with a run of 19 digits goes to
         # json directly (a float's shortest form has at most 17).
         data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
-        if _LONG_DIGITS in data.translate(_AS_NINES):  # ~20x faster than a regex here
+        if _long_integer(data.translate(_AS_NINES)):  # ~20x faster than a regex here
             raise orjson.JSONDecodeError("a run of 19 digits", "", 0)
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -72,7 +115,7 @@ def load_json(raw: bytes | str) -> Any:
 
 def check_body(raw: bytes) -> None:
     """``load_json``'s verdict on a request body, without the walk over every value when
-    its bytes show that none can be hostile (see ``_SUSPECT``): then only the nesting
+    its bytes show that none can be hostile (see ``_suspect``): then only the nesting
     depth is left to check, and only if there are enough brackets to exceed it.
 
     >>> check_body(b'{"metrics": [{"key": "loss", "value": 0.5, "step": 1}]}')
@@ -81,7 +124,7 @@ def check_body(raw: bytes) -> None:
     ...
     triops.client.errors.InvalidInput: body.value: number is not finite (NaN or infinity)
     """
-    if _SUSPECT.search(raw) is None:
+    if not _suspect(raw):
         if raw.count(b"[") + raw.count(b"{") < MAX_DEPTH:
             return
         try:
