@@ -219,3 +219,5 @@ def test_hostile_values_in_a_large_tensor_are_refused(value):
     assert not _suspect(b'{"data": [' + numbers + b"]}")
     with pytest.raises(InvalidInput):
         check_body(b'{"data": [' + numbers + b", " + value + b"]}")
+    with pytest.raises(InvalidInput):  # a long fraction before it hides nothing
+        check_body(b'{"data": [0.00012345678901234567, ' + value + b"]}")
