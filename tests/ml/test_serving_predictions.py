@@ -52,9 +52,9 @@ def test_a_float_matrix_is_stored_compactly_and_read_back_as_the_same_rows(db):
     import numpy as np
 
     matrix = np.array([[0.1, -2.5e-300, 1e17], [3.0, 0.00012345678901234567, -0.0]])
-    common = dict(endpoint="oip", request_id="m", model="m", version=1,
-                  served_by="primary", latency_ms=0.5, columns=["a", "b", "c"],
-                  rows=matrix.tolist(), outputs=[1, 0])
+    common = {"endpoint": "oip", "request_id": "m", "model": "m", "version": 1,
+              "served_by": "primary", "latency_ms": 0.5, "columns": ["a", "b", "c"],
+              "rows": matrix.tolist(), "outputs": [1, 0]}
     with db.write() as s:
         records.append(s, "p", PREDICTION_KIND, [
             prediction_row(time_ms=1, **common, matrix=matrix),

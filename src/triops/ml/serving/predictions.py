@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from sqlalchemy.orm import Session
 
 from triops.store import records
