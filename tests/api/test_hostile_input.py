@@ -204,3 +204,20 @@ def test_hostile_values_among_plain_numbers_are_named(body, field):
     with pytest.raises(InvalidInput, match=rf"^{re.escape(field)}: "):
         load_json(body)
     assert load_json(b'{"a": [1.5, 2.5e10, -3.0]}') == {"a": [1.5, 2.5e10, -3.0]}
+
+
+@pytest.mark.parametrize("value", [b"1e400", b"-12345678901234567890", b"NaN", b"Infinity",
+                                   b'"\\u0000"', b"-9223372036854775809"])
+def test_hostile_values_in_a_large_tensor_are_refused(value):
+    """A float tensor's long fractions are not integers: such a body passes on its bytes
+    alone, and every hostile value in or after it is still refused."""
+    from triops.core.errors import InvalidInput
+    from triops.server.input_guard import _suspect, check_body
+
+    numbers = b", ".join([b"0.00012345678901234567", b"123.5", b"-7"] * 400)
+    check_body(b'{"data": [' + numbers + b"]}")
+    assert not _suspect(b'{"data": [' + numbers + b"]}")
+    with pytest.raises(InvalidInput):
+        check_body(b'{"data": [' + numbers + b", " + value + b"]}")
+    with pytest.raises(InvalidInput):  # a long fraction before it hides nothing
+        check_body(b'{"data": [0.00012345678901234567, ' + value + b"]}")

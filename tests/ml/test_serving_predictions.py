@@ -46,3 +46,22 @@ def test_window_bounds_limit_and_labels(db):
 def test_docstring_example_runs():
     failures, tried = doctest.testmod(predictions_module)
     assert tried > 0 and failures == 0
+
+
+def test_a_float_matrix_is_stored_compactly_and_read_back_as_the_same_rows(db):
+    import numpy as np
+
+    matrix = np.array([[0.1, -2.5e-300, 1e17], [3.0, 0.00012345678901234567, -0.0]])
+    common = {"endpoint": "oip", "request_id": "m", "model": "m", "version": 1,
+              "served_by": "primary", "latency_ms": 0.5, "columns": ["a", "b", "c"],
+              "rows": matrix.tolist(), "outputs": [1, 0]}
+    with db.write() as s:
+        records.append(s, "p", PREDICTION_KIND, [
+            prediction_row(time_ms=1, **common, matrix=matrix),
+            prediction_row(time_ms=2, **{**common, "request_id": "r"})])
+    with db.read() as s:
+        stored = [r.data for r in records.scan(s, "p", PREDICTION_KIND, streams=["oip"])]
+        compact, plain = predictions_window(s, "p", "oip")
+    assert "matrix" in stored[0] and "rows" not in stored[0] and "rows" in stored[1]
+    assert compact.inputs == plain.inputs == [dict(zip("abc", r)) for r in matrix.tolist()]
+    assert np.signbit(compact.inputs[1]["c"])  # bit for bit: -0.0 stays -0.0

@@ -56,6 +56,13 @@ _FITS = {"BOOL": {"BOOL"}, "INT64": {"INT64", "INT32", "FP64", "FP32"},
 
 
 def _values_datatype(values: list[Any]) -> str:
+    types = set(map(type, values))  # one C loop for the usual exact bools, ints, floats
+    if types <= {bool}:
+        return "BOOL"
+    if types <= {int}:
+        return "INT64"
+    if types <= {int, float}:
+        return "FP64"
     if all(isinstance(v, bool) for v in values):
         return "BOOL"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):

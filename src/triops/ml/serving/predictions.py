@@ -14,14 +14,22 @@ lists)::
      "shadow": {"version": 4, "outputs": [0.79], "agree": true} | null,
      "explanation": {"method": "tree-path-dependent", "features": [...],
                      "base_values": [...], "values": [[...]]}}   (only when asked for)
+
+Rows that came as one float64 matrix (an OIP floating-point tensor) are kept as that
+matrix instead of ``rows``: ``"matrix": {"shape": [64, 20], "f8": "<base64>"}``, its
+little-endian float64 bytes in base64. The same numbers, bit for bit, in about half the
+bytes of their JSON text and without writing 1,280 numbers as text per 64-row request;
+``predictions_window`` reads both shapes back as the same rows.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from triops.store import records
@@ -70,17 +78,25 @@ def prediction_row(
     *, endpoint: str, time_ms: int, request_id: str, model: str, version: int,
     served_by: str, latency_ms: float, columns: Sequence[str], rows: Sequence[Sequence[Any]],
     outputs: Sequence[Any], shadow: ShadowResult | None = None,
-    explanation: dict[str, Any] | None = None,
+    explanation: dict[str, Any] | None = None, matrix: np.ndarray | None = None,
 ) -> RecordRow:
-    """The record one served request is logged as."""
+    """The record one served request is logged as; ``matrix``, when given, holds the same
+    values as ``rows`` as float64 and is stored in their place (see the module's doc)."""
     data: dict[str, Any] = {
         "request_id": request_id, "model": model, "version": int(version),
         "served_by": served_by, "latency_ms": round(float(latency_ms), 3),
-        "columns": list(columns), "rows": [list(r) for r in rows], "outputs": list(outputs),
+        "columns": list(columns)}
+    if matrix is not None and matrix.ndim == 2 and matrix.dtype == np.float64:
+        data["matrix"] = {"shape": list(matrix.shape), "f8": base64.b64encode(
+            np.ascontiguousarray(matrix, dtype="<f8").tobytes()).decode("ascii")}
+    else:
+        data["rows"] = [list(r) for r in rows]
+    data.update({
+        "outputs": list(outputs),
         "shadow": None if shadow is None else {
             "version": int(shadow.version), "outputs": list(shadow.outputs),
             "agree": bool(shadow.agree), "error": shadow.error},
-    }
+    })
     if explanation is not None:
         data["explanation"] = explanation
     return RecordRow(stream=endpoint, ts_ms=time_ms, data=data)
@@ -101,7 +117,7 @@ def append_labels(session: Session, project: str, endpoint: str, time_ms: int,
 
 def _decode(endpoint: str, ts_ms: int, data: dict[str, Any]) -> PredictionRecord:
     columns = list(data.get("columns") or [])
-    inputs = [dict(zip(columns, row, strict=False)) for row in data.get("rows") or []]
+    inputs = [dict(zip(columns, row, strict=False)) for row in _rows(data)]
     shadow = data.get("shadow")
     return PredictionRecord(
         request_id=str(data.get("request_id", "")), endpoint=endpoint, time_ms=ts_ms,
@@ -115,6 +131,15 @@ def _decode(endpoint: str, ts_ms: int, data: dict[str, Any]) -> PredictionRecord
         explanation=data.get("explanation") if isinstance(data.get("explanation"), dict)
         else None,
     )
+
+
+def _rows(data: dict[str, Any]) -> list[list[Any]]:
+    """A stored record's rows, from ``rows`` or from the float64 ``matrix``."""
+    matrix = data.get("matrix")
+    if isinstance(matrix, dict):
+        values = np.frombuffer(base64.b64decode(matrix["f8"]), dtype="<f8")
+        return values.reshape([int(n) for n in matrix["shape"]]).tolist()
+    return list(data.get("rows") or [])
 
 
 def predictions_window(

@@ -232,7 +232,7 @@ class ServingService:
                 endpoint=endpoint, time_ms=now_ms(), request_id=request_id,
                 model=spec.model_name, version=version, served_by=served_by,
                 latency_ms=latency_ms, columns=table.columns, rows=table.rows,
-                outputs=outputs, shadow=shadow, explanation=explained)
+                outputs=outputs, shadow=shadow, explanation=explained, matrix=table.matrix)
             # Acknowledged only once committed: see logwriter's contract.
             await self.log.write(project, PREDICTION_KIND, row)
         return Prediction(request_id, spec.model_name, version, served_by, outputs,
