@@ -167,7 +167,7 @@ class _Checkpointer:
             with self._start:
                 if self._thread is None and not self._stop.is_set():
                     self._thread = threading.Thread(target=self._run, daemon=True,
-                                                    name="triops-sqlite-checkpoint")
+                                                    name=f"triops-sqlite-checkpoint {self._path}")
                     self._thread.start()
         self._wake.set()
 
