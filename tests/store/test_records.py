@@ -59,7 +59,7 @@ def test_large_batch_is_chunked(db):
 def test_records_are_stored_as_json_writes_them(data):
     """orjson writes NaN and infinities as null: whatever holds one is written by json,
     nulls or not, and everything reads back as json.dumps would have written it."""
-    written = records._dumps(data)
+    written = records.dumps(data)
     assert json.loads(written) == json.loads(json.dumps(data)) or "NaN" in written
     assert ("NaN" in written or "Infinity" in written) == ("NaN" in json.dumps(data)
                                                            or "Infinity" in json.dumps(data))

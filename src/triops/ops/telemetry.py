@@ -10,13 +10,11 @@ each bucket's mean at the bucket's start.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import orjson
 from sqlalchemy.orm import Session
 
 from triops.core.errors import InvalidInput
@@ -67,17 +65,16 @@ def _canonical_key(name: str, items: tuple[tuple[str, str], ...]) -> str:
 
 
 def append_samples(session: Session, project: str, samples: Iterable[MetricSample]) -> int:
-    """Store samples as records ``{"v": value}``, serialised here (a float, always finite
-    here, by orjson; anything else by json) and handed to ``records.append_json``;
-    raises :class:`InvalidInput` (nothing written) for a value that is not finite."""
+    """Store samples as records ``{"v": value}``, serialised here and handed to
+    ``records.append_json`` (no ``RecordRow`` a sample); raises :class:`InvalidInput`
+    (nothing written) for a value that is not finite."""
     rows = []
-    dumps = orjson.dumps
+    dumps = records.dumps
     for s in samples:
         value = s.value
         if not math.isfinite(value):
             raise InvalidInput(f"sample value of {s.name!r} at {s.ts_ms} is not a finite number")
-        data = dumps({"v": value}).decode() if type(value) is float else json.dumps({"v": value})
-        rows.append((series_key(s.name, s.labels), s.ts_ms, data))
+        rows.append((series_key(s.name, s.labels), s.ts_ms, dumps({"v": value})))
     return records.append_json(session, project, SAMPLE, rows)
 
 
