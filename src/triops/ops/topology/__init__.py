@@ -9,7 +9,6 @@ returns both; ``load_view`` the distances the incident engine places signals wit
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,15 +24,15 @@ from triops.ops.topology._observe import (
     from_alerts,
     from_samples,
     join_traces,
-    read_traces,
     record,
+    trace_sightings,
 )
 from triops.store.repos import topology as repo
 
 __all__ = [
     "CONFIGURED", "EDGE_TYPES", "NODE_TYPES", "Edge", "Graph", "Node", "Observed",
     "TopologyView", "TraceSightings", "keys", "load_graph", "load_view", "observe_alerts",
-    "observe_samples", "observe_sightings", "observe_traces", "trace_sightings",
+    "observe_samples", "observe_sightings", "trace_sightings",
 ]
 
 
@@ -51,19 +50,9 @@ def load_view(session: Session, project: str) -> TopologyView:
     return TopologyView(load_graph(session, project))
 
 
-def observe_traces(session: Session, project: str, request: Any) -> None:
-    """Services, their calls and where they run, from one OTLP trace export request."""
-    observe_sightings(session, project, trace_sightings(request))
-
-
-def trace_sightings(request: Any) -> TraceSightings:
-    """``observe_traces``' pass over the request, which needs no database: an intake
-    runs it before it takes the write lock."""
-    return read_traces(request)
-
-
 def observe_sightings(session: Session, project: str, sightings: TraceSightings) -> None:
-    """``observe_traces`` for a request already read by ``trace_sightings``."""
+    """Services, their calls and where they run, from one OTLP trace export request read
+    by ``trace_sightings``."""
     record(session, project, join_traces(session, project, sightings), now_ms())
 
 

@@ -99,8 +99,10 @@ class TraceSightings:
     unresolved_traces: set[bytes]
 
 
-def read_traces(request: Any) -> TraceSightings:
-    """The part of ``from_traces`` that needs no database: one pass over the request."""
+def trace_sightings(request: Any) -> TraceSightings:
+    """Nodes and calls of an OTLP ``ExportTraceServiceRequest`` (already validated) that
+    need no database: one pass over the request, which an intake makes before it takes
+    the write lock; ``join_traces`` completes them under it."""
     seen = Observed()
     batch: dict[bytes, _Side] = {}
     callers: list[bytes] = []
@@ -138,7 +140,7 @@ def read_traces(request: Any) -> TraceSightings:
 
 
 def join_traces(session: Session, project: str, sightings: TraceSightings) -> Observed:
-    """``read_traces``' sightings completed with the stored spans of the same traces."""
+    """``trace_sightings`` completed with the stored spans of the same traces."""
     seen, batch, resolved = sightings.seen, sightings.batch, sightings.resolved
     if sightings.unresolved_traces:
         _join_stored(session, project, sorted(t.hex() for t in sightings.unresolved_traces),
@@ -149,11 +151,6 @@ def join_traces(session: Session, project: str, sightings: TraceSightings) -> Ob
         if span_id not in resolved:
             seen.edge(batch[span_id][0], seen.node(k.SERVICE, _text(address)), k.CALLS)
     return seen
-
-
-def from_traces(session: Session, project: str, request: Any) -> Observed:
-    """Nodes and edges of an OTLP ``ExportTraceServiceRequest`` (already validated)."""
-    return join_traces(session, project, read_traces(request))
 
 
 def _join_stored(session: Session, project: str, traces: Sequence[str],
