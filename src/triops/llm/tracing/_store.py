@@ -246,6 +246,7 @@ def record_span_data(
     session: Session, project: str, spans: list[dict[str, Any]], *,
     api_key: str | None = None, prices: Prices | None = None,
 ) -> None:
-    """``record_spans`` for spans already in their stored form and checked (the OTLP
-    intake builds them straight from protobuf, see ``span_data_from_otlp``)."""
+    """``record_spans`` for spans already in their stored form and checked, in one step
+    (the OTLP intake takes its two steps apart: ``prepare_span_data`` before the write
+    lock, ``write_spans`` under it)."""
     write_spans(session, project, prepare_span_data(spans, api_key=api_key, prices=prices))
