@@ -81,8 +81,11 @@ class PatternDiscord(PipelineDetector):
         end = first + len(chunk)
         kept = min(first, size)
         pad = memory + m - kept  # series index ``first - kept - pad`` is series[0]
-        series = np.concatenate((np.full(pad, np.inf),
-                                 self.buffer[np.arange(first - kept, first) % size], chunk))
+        # Value i sits at slot i % size: the kept history, oldest first, is the buffer
+        # rotated to start at slot first % size once it has wrapped.
+        turn = first % size if first >= size else 0
+        series = np.concatenate((np.full(pad, np.inf), self.buffer[turn:kept],
+                                 self.buffer[:turn], chunk))
         base = first - kept - pad
         best = np.empty(len(chunk))
         profile = np.empty(max(memory - m + 1, 0))
