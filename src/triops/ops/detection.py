@@ -43,7 +43,7 @@ from triops.core.ids import now_ms
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops.detectors import DEFAULT_DETECTOR, DETECTORS, StreamingDetector, get_detector
 from triops.ops.incidents import ingest
-from triops.ops.telemetry import SAMPLE, MetricSample, append_samples, series_key
+from triops.ops.telemetry import SAMPLE, MetricSample, append_samples, sample_keys
 from triops.store import records
 from triops.store.repos import ops as repo
 from triops.store.schema_ops import OpsSeriesState
@@ -142,8 +142,8 @@ def ingest_samples(
     """
     DETECTORS.get(detector)  # raises InvalidInput naming the registered ones
     by_series: dict[str, list[tuple[int, float]]] = {}
-    for s in samples:
-        key = series_key(s.name, s.labels)
+    series_of_sample = sample_keys(samples)
+    for s, key in zip(samples, series_of_sample, strict=True):
         if key not in unscored:
             by_series.setdefault(key, []).append((s.ts_ms, s.value))
     keys = sorted(by_series)
@@ -155,7 +155,7 @@ def ingest_samples(
     repo.load_series_states(session, [rows[key] for key in keys if found[key] is None])
     live = {key: _resume(session, project, rows[key], detector) if found[key] is None
             else found[key] for key in keys}
-    report = MonitorReport(accepted=append_samples(session, project, samples))
+    report = MonitorReport(accepted=append_samples(session, project, samples, series_of_sample))
     now = now_ms()
     for key in keys:
         _score_series(session, project, key, by_series[key], rows[key], live[key], report, now)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -64,17 +64,35 @@ def _canonical_key(name: str, items: tuple[tuple[str, str], ...]) -> str:
     return f"{name}{{{','.join(parts)}}}"
 
 
-def append_samples(session: Session, project: str, samples: Iterable[MetricSample]) -> int:
+def sample_keys(samples: Iterable[MetricSample]) -> list[str]:
+    """Each sample's series key. A batch's points of one series share their labels
+    object (the OTLP intake builds one per attribute list), so the key is worked out
+    once per name and labels object, not once a point."""
+    known: dict[tuple[str, int], str] = {}
+    keys = []
+    for s in samples:
+        # The samples hold their labels alive, so an id stays theirs throughout.
+        ident = (s.name, id(s.labels))
+        key = known.get(ident)
+        if key is None:
+            key = known[ident] = series_key(s.name, s.labels)
+        keys.append(key)
+    return keys
+
+
+def append_samples(session: Session, project: str, samples: Sequence[MetricSample],
+                   keys: Sequence[str] | None = None) -> int:
     """Store samples as records ``{"v": value}``, serialised here and handed to
     ``records.append_json`` (no ``RecordRow`` a sample); raises :class:`InvalidInput`
-    (nothing written) for a value that is not finite."""
+    (nothing written) for a value that is not finite. ``keys``: the samples' series
+    keys, when the caller has them (``sample_keys``)."""
     rows = []
     dumps = records.dumps
-    for s in samples:
+    for s, key in zip(samples, sample_keys(samples) if keys is None else keys, strict=True):
         value = s.value
         if not math.isfinite(value):
             raise InvalidInput(f"sample value of {s.name!r} at {s.ts_ms} is not a finite number")
-        rows.append((series_key(s.name, s.labels), s.ts_ms, dumps({"v": value})))
+        rows.append((key, s.ts_ms, dumps({"v": value})))
     return records.append_json(session, project, SAMPLE, rows)
 
 

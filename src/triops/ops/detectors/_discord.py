@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from triops.ops.detectors._base import register
 from triops.ops.detectors._kernels import discord_run
 from triops.ops.detectors._pipeline import PipelineDetector
 
 _CHUNK = 64  # points scored together by ``update_many``
+# Every this many points of a series, a point's distances are summed afresh rather
+# than carried from the point before: rounding stays within 32 steps of a sum.
+_EXACT_EVERY = 32
+_NO_PROFILE = np.zeros(0)
 
 
 @register
@@ -27,17 +30,21 @@ class PatternDiscord(PipelineDetector):
     normalised per window, so a shift of level counts as much as a change of shape;
     the anomaly likelihood that follows puts every series on the same scale.
 
-    Cost per point is ``O(length * memory)`` in numpy; the state holds the last
-    ``memory + length`` values. A run of points (``update_many``) is scored by a
-    compiled loop (numba) instead of numpy calls per point: the same sums in the same
-    order, so the same scores, which keeps a request's few points per series (or a
-    single one) cheap.
+    Each point's distances to every lag (its distance profile) are carried from the
+    point before it — the term entering each window added, the one leaving taken
+    away — and summed afresh every ``_EXACT_EVERY`` points of the series, so a point
+    costs ``O(memory)`` rather than ``O(length * memory)`` and rounding never builds up
+    for long; the profile is part of the state, so a run, a lone point and a detector
+    resumed from its state score alike, whatever the split. One compiled loop (numba)
+    scores a run of points (``_kernels.discord_run``).
     """
 
     name = "pattern_discord"
     # Threshold chosen by NAB's standard-profile optimiser for this detector on
     # the 47-series corpus, rounded to 4 places (`python bench/nab.py`).
     threshold = 0.4890
+    # A state stored before the profile was carried starts one afresh.
+    profile: np.ndarray = _NO_PROFILE
 
     def __init__(self, *, length: int = 8, memory: int = 1000, long: int = 500, **kw):
         super().__init__(long=long, **kw)
@@ -46,26 +53,10 @@ class PatternDiscord(PipelineDetector):
         self.size = memory + length
         self.buffer = np.zeros(self.size)
         self.count = 0
+        self.profile = _NO_PROFILE
 
     def _raw(self, t: float, x: float) -> float | None:
-        i = self.count
-        self.buffer[i % self.size] = x
-        self.count = i + 1
-        m = self.length
-        # Windows ending at i - lag for lag >= m do not overlap the newest one; the
-        # oldest usable lag is bounded by memory and by how much has been seen.
-        last_lag = min(self.memory, i - m + 1)
-        if last_lag < m:
-            return None
-        # back[j] is the value j points before the newest; earlier[s, c] is the value
-        # s points into the window that ends m + c points back: strided views, no
-        # index arrays, and the same arithmetic in the same order as a gather.
-        k = (i + 1) % self.size
-        back = np.concatenate((self.buffer[k:], self.buffer[:k]))[::-1]
-        earlier = sliding_window_view(back[m : 2 * m - 1 + last_lag - m + 1], last_lag - m + 1)
-        diff = np.ascontiguousarray(earlier) - back[:m, None]
-        diff *= diff
-        return math.sqrt(float(diff.sum(axis=0).min()))
+        return self._discords(np.array([x]))[0]
 
     def _raw_many(self, ts: np.ndarray, xs: np.ndarray) -> list[float | None]:
         out: list[float | None] = []
@@ -82,29 +73,27 @@ class PatternDiscord(PipelineDetector):
         ``lag`` points earlier for ``length <= lag <= min(memory, i - length + 1)``
         (``_kernels.discord_run``). The history is padded on the left to a fixed length;
         a window that would reach before the series' first point is skipped (it is
-        infinitely far, never the nearest), so a young series costs less. A point's squared distance at one lag is summed newest
-        term first, as ``diff.sum(axis=0)`` does in ``_raw``, so the results are
-        bit-identical; and a short run (a request's few points per series) costs one
-        call instead of several numpy calls per lag.
+        infinitely far, never the nearest), so a young series costs less. Carrying
+        the first point's profile reads one value more than its window: the whole
+        buffer is passed.
         """
         m, size, first, memory = self.length, self.size, self.count, self.memory
         end = first + len(chunk)
-        kept = min(first, size - 1)  # enough history for the oldest lag of ``first``
-        pad = memory + m - 1 - kept  # series index ``first - kept - pad`` is series[0]
-        series = np.concatenate((np.full(pad, np.inf),
-                                 self.buffer[np.arange(first - kept, first) % size], chunk))
+        kept = min(first, size)
+        pad = memory + m - kept  # series index ``first - kept - pad`` is series[0]
+        # Value i sits at slot i % size: the kept history, oldest first, is the buffer
+        # rotated to start at slot first % size once it has wrapped.
+        turn = first % size if first >= size else 0
+        series = np.concatenate((np.full(pad, np.inf), self.buffer[turn:kept],
+                                 self.buffer[:turn], chunk))
         base = first - kept - pad
         best = np.empty(len(chunk))
-        discord_run()(series, pad, first - base, len(chunk), m, memory, best)
-        # numpy sums a lone column pairwise rather than row by row, so a point with a
-        # single lag (the first scorable one) is summed as ``_raw`` sums it.
-        back = np.arange(m)
-        for i in range(max(first, 2 * m - 1), min(end, m + memory)):
-            if min(memory, i - m + 1) > m:
-                break
-            col = (series[i - base - m - back] - series[i - base - back])[:, None]
-            col *= col
-            best[i - first] = col.sum(axis=0)[0]
+        profile = np.empty(max(memory - m + 1, 0))
+        have = len(self.profile)
+        profile[:have] = self.profile
+        have = discord_run()(series, pad, first - base, len(chunk), m, memory, base,
+                             _EXACT_EVERY, profile, have, best)
+        self.profile = profile[:have].copy()
         # The buffer ends as after ``_raw`` on each value: value i at slot i % size.
         keep = np.arange(max(first, end - size), end)
         self.buffer[keep % size] = chunk[keep - first]

@@ -2,10 +2,11 @@
 
 Each loop is written once, in plain Python over numpy arrays, and compiled on first
 use: a request's few points per series cost a fraction of a microsecond each compiled,
-where the same loop interpreted costs several. The arithmetic is the interpreted
-code's, operation for operation and in the same order (no fast-math, no fused
-multiply-add; ``math.erfc``, ``math.log`` and ``math.sqrt`` reach the same C library
-functions), so the scores are bit-identical (``tests/ops/test_detectors.py``).
+where the same loop interpreted costs several. The likelihood loop's arithmetic is the
+interpreted code's, operation for operation and in the same order (no fast-math, no
+fused multiply-add; ``math.erfc``, ``math.log`` and ``math.sqrt`` reach the same C
+library functions), so its scores are bit-identical (``tests/ops/test_detectors.py``);
+the discord loop has no interpreted twin: a lone point and a run both take it.
 """
 
 from __future__ import annotations
@@ -85,16 +86,26 @@ def likelihood_run() -> Any:
 
 
 def _discord_run(series: np.ndarray, start: int, first: int, points: int, m: int,
-                 memory: int, best: np.ndarray) -> None:
+                 memory: int, offset: int, period: int, profile: np.ndarray, have: int,
+                 best: np.ndarray) -> int:
     """``PatternDiscord``'s squared nearest-neighbour distances of ``points`` values
-    from ``series[first]`` on, into ``best``: for each point and each lag from ``m`` to
-    ``memory``, the squared differences between the ``m`` values ending at the point
-    and the ``m`` ending ``lag`` earlier, summed newest term first (as ``_raw`` sums
-    them with numpy), then the smallest over the lags. ``series`` holds the series'
-    values from index ``start`` on: lags whose window would begin before it are
-    skipped (infinitely far), and a point whose own window would is NaN."""
+    from ``series[first]`` on, into ``best``: for each point and each lag ``m + k`` from
+    ``m`` to ``memory``, the squared distance ``D[k]`` between the ``m`` values ending at
+    the point and the ``m`` ending ``m + k`` earlier, then the smallest over the lags.
+
+    ``profile[:have]`` holds ``D`` of the point before ``series[first]`` (``have`` 0:
+    none) and ends holding the last point's; the number of its lags is returned. A
+    point carries the profile of the one before it: ``D[k] + (x[p] - x[p-m-k])**2 -
+    (x[p-m] - x[p-2m-k])**2`` (the term entering the window less the one leaving), two
+    terms a lag instead of ``m``. A point whose series index (``offset + p``) is a
+    multiple of ``period``, and one with no profile before it, sums its ``m`` terms
+    afresh (newest first), so rounding never builds up over more than ``period``
+    points and the result depends on the series alone, not on how it was split into
+    runs. ``series`` holds the series' values from index ``start`` on: lags whose window
+    would begin before it are skipped (infinitely far), and a point whose own window
+    would is NaN.
+    """
     lags = memory - m + 1
-    acc = np.empty(max(lags, 0))
     # series[i] is back[n - 1 - i]: the values a lag loop reads, newest lag first, are a
     # forward slice of ``back``, which the compiler vectorises (3x the speed of the
     # same loop indexing ``series`` backwards).
@@ -104,29 +115,56 @@ def _discord_run(series: np.ndarray, start: int, first: int, points: int, m: int
         p = first + j
         if p - (m - 1) < start:
             best[j] = np.nan
+            have = 0
             continue
         # The earliest value of lag m + k's window is p - (m - 1) - m - k >= start.
         usable = min(lags, p - (m - 1) - m - start + 1)
         if usable <= 0:
             best[j] = np.inf
+            have = 0
             continue
         # series[p - s - m - k] is back[newest + s + k].
         newest = n - 1 - p + m
-        x = series[p]
-        earlier = back[newest : newest + usable]
-        for k in range(usable):
-            t = earlier[k] - x
-            acc[k] = t * t
-        for s in range(1, m):
-            x = series[p - s]
-            earlier = back[newest + s : newest + s + usable]
-            for k in range(usable):
+        carried = 0 if (offset + p) % period == 0 else have
+        if carried > 0:
+            x = series[p]
+            old = series[p - m]
+            entering = back[newest : newest + carried]
+            leaving = back[newest + m : newest + m + carried]
+            for k in range(carried):
+                t = entering[k] - x
+                u = leaving[k] - old
+                profile[k] = profile[k] + t * t - u * u
+        # The lags the previous point had no distance for (all of them at an anchor).
+        if carried < usable:
+            x = series[p]
+            earlier = back[newest + carried : newest + usable]
+            for k in range(usable - carried):
                 t = earlier[k] - x
-                acc[k] += t * t
-        low = np.inf
-        for k in range(usable):
-            low = min(low, acc[k])
-        best[j] = low
+                profile[carried + k] = t * t
+            for s in range(1, m):
+                x = series[p - s]
+                earlier = back[newest + s + carried : newest + s + usable]
+                for k in range(usable - carried):
+                    t = earlier[k] - x
+                    profile[carried + k] += t * t
+        have = usable
+        # The smallest in four interleaved running minima: a single one waits on the
+        # previous comparison at every lag, and was most of this loop's time.
+        low0 = low1 = low2 = low3 = np.inf
+        k = 0
+        while k + 4 <= usable:
+            low0 = min(low0, profile[k])
+            low1 = min(low1, profile[k + 1])
+            low2 = min(low2, profile[k + 2])
+            low3 = min(low3, profile[k + 3])
+            k += 4
+        while k < usable:
+            low0 = min(low0, profile[k])
+            k += 1
+        # A carried sum can round a zero distance to a hair below it.
+        best[j] = max(min(min(low0, low1), min(low2, low3)), 0.0)
+    return have
 
 
 @functools.cache
