@@ -349,3 +349,39 @@ def test_pattern_discord_short_memory_runs_as_points(length, memory):
     many = get_detector("pattern_discord", memory=memory, length=length)
     expected = [one.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
     assert many.update_many(t[:13], x[:13]) + many.update_many(t[13:], x[13:]) == expected
+
+
+def _tuple_contexts(t: list[float], x: list[float], d) -> dict:
+    """The context counts ``context_novelty`` kept before contexts were packed into
+    ints: one tuple a context, from the bins ``d`` fixed."""
+    counts: dict = {}
+    p1 = p2 = None
+    for ti, xi in zip(t[d.scale_points:], x[d.scale_points:], strict=True):
+        b = int((xi - d.lo) // d.width)
+        hour = int((ti % 86400.0) // 3600)
+        for key in ((0, b, p1), (1, b, p1, p2), (2, b, hour),
+                    (3, b - (p1 if p1 is not None else b))):
+            counts[key] = counts.get(key, 0) + 1
+        p1, p2 = b, p1
+    return counts
+
+
+@pytest.mark.parametrize("far", [0.0, 1e9])
+def test_context_novelty_resumes_a_state_with_tuple_contexts(far):
+    """A state stored before contexts were packed (tuple keys, no ``key_format``)
+    continues exactly as the packed detector does; one context per tuple, including
+    bins too far from the first range to pack (a value ``far`` off), which stay tuples."""
+    t, x = _series(900, seed=5)
+    x[300] += far
+    x[301] -= far
+    packed = get_detector("context_novelty")
+    packed.update_many(t[:600], x[:600])
+    legacy = packed.state()
+    del legacy["vars"]["key_format"]
+    tuples = _tuple_contexts(t[:600], x[:600], packed)
+    assert len(tuples) == len(packed.counts)
+    assert any(isinstance(k, tuple) for k in packed.counts) == bool(far)
+    legacy["vars"]["counts"] = {"__dict__": [[list(k), c] for k, c in tuples.items()]}
+    resumed = StreamingDetector.from_state(json.loads(json.dumps(legacy)))
+    assert resumed.update_many(t[600:], x[600:]) == packed.update_many(t[600:], x[600:])
+    assert resumed.counts == packed.counts
