@@ -385,3 +385,21 @@ def test_context_novelty_resumes_a_state_with_tuple_contexts(far):
     resumed = StreamingDetector.from_state(json.loads(json.dumps(legacy)))
     assert resumed.update_many(t[600:], x[600:]) == packed.update_many(t[600:], x[600:])
     assert resumed.counts == packed.counts
+
+
+def test_context_novelty_keeps_at_most_max_contexts():
+    """On a drifting series the contexts stop at ``max_contexts``, the rarest forgotten
+    first; points, batches and a state round trip in between forget the same ones."""
+    t, x = _series(3000, seed=9)
+    x = (np.asarray(x) + np.arange(3000) * 0.05).tolist()  # new bins all the time
+    one, many = (get_detector("context_novelty", max_contexts=200) for _ in range(2))
+    expected = [one.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
+    got = many.update_many(t[:1000], x[:1000])
+    many = StreamingDetector.from_state(json.loads(json.dumps(many.state())))
+    got += many.update_many(t[1000:], x[1000:])
+    assert got == expected
+    assert many.state() == one.state()
+    assert 150 <= len(many.counts) <= 200
+    unbounded = get_detector("context_novelty")
+    unbounded.update_many(t, x)
+    assert len(unbounded.counts) > 1000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 from triops.ops.detectors._base import register
@@ -13,6 +15,9 @@ from triops.ops.detectors._pipeline import PipelineDetector
 #: context whose previous bin is farther stays a tuple (see :func:`contexts`).
 _RADIX = 1 << 20
 _MIDDLE = _RADIX >> 1
+#: Contexts a series keeps by default (see ``ContextNovelty``): above the most any
+#: NAB series reaches (3,508), so the bound costs no score there.
+MAX_CONTEXTS = 4096
 #: ``key_format`` of a detector whose counts are keyed by :func:`contexts`; states
 #: stored before it existed read the class default, tuple keys, and are repacked.
 _PACKED = 2
@@ -67,15 +72,18 @@ class ContextNovelty(PipelineDetector):
 
     name = "context_novelty"
     key_format: int = 1  # states stored before contexts were packed
+    # States stored before the bound existed continue with today's default.
+    max_contexts: int = MAX_CONTEXTS
     # Threshold chosen by NAB's standard-profile optimiser for this detector on
     # the 47-series corpus, rounded to 4 places (`python bench/nab.py`).
     threshold = 0.4939
 
     def __init__(self, *, bins: int = 12, scale_points: int = 150,
-                 bins_from_given_range: bool = False, **kw):
+                 bins_from_given_range: bool = False, max_contexts: int = MAX_CONTEXTS, **kw):
         super().__init__(**kw)
         self.bins = bins
         self.scale_points = scale_points
+        self.max_contexts = max_contexts
         self.seen = 0
         self.lo = 0.0
         self.width = 1.0
@@ -105,6 +113,8 @@ class ContextNovelty(PipelineDetector):
             c = counts.get(key, 0)
             surprise += 1.0 / (1.0 + c)
             counts[key] = c + 1
+        if len(counts) > self.max_contexts:
+            self._forget()
         self.prev = (b, p1)
         return surprise / 4
 
@@ -133,13 +143,15 @@ class ContextNovelty(PipelineDetector):
             self._repack()
         ts, xs = ts[learning:], xs[learning:]
         lo, width, counts = self.lo, self.width, self.counts
-        get = counts.get
+        get, most = counts.get, self.max_contexts
         p1, p2 = self.prev
         for t, x in zip(ts.tolist(), xs.tolist(), strict=True):
             b = int((x - lo) // width)
             k0, k1, k2, k3 = contexts(b, p1, p2, int((t % DAY) // 3600))
             c0, c1, c2, c3 = get(k0, 0), get(k1, 0), get(k2, 0), get(k3, 0)
             counts[k0], counts[k1], counts[k2], counts[k3] = c0 + 1, c1 + 1, c2 + 1, c3 + 1
+            if len(counts) > most:
+                self._forget()  # in place: ``counts`` is still the detector's
             out.append((1.0 / (1.0 + c0) + 1.0 / (1.0 + c1) + 1.0 / (1.0 + c2)
                         + 1.0 / (1.0 + c3)) / 4)
             p1, p2 = b, p1
@@ -149,6 +161,16 @@ class ContextNovelty(PipelineDetector):
         self.range.update(float(xs.min()))
         self.range.update(float(xs.max()))
         return out
+
+    def _forget(self) -> None:
+        """Drop the rarest contexts, the oldest first among equally rare ones, down to
+        three quarters of ``max_contexts``: one that comes back is as novel as one never
+        seen, which a context seen a few times long ago nearly is."""
+        counts = self.counts
+        drop = len(counts) - self.max_contexts * 3 // 4
+        # sorted is stable: equal counts stay in insertion order, the oldest first.
+        for key, _ in sorted(counts.items(), key=itemgetter(1))[:drop]:
+            del counts[key]
 
     def _repack(self) -> None:
         """Counts stored with tuple keys, keyed as :func:`contexts` keys them."""
