@@ -68,6 +68,11 @@ class ContextNovelty(PipelineDetector):
     NAB's folders the bins of the first points score higher held out
     (docs/benchmarks.md). The raw surprise is the mean of ``1 / (1 + count)`` over four
     contexts, in the spirit of Numenta's sequence memory and of CAD-OSE.
+
+    Bins outside the first range, and their hours, are unbounded on drifting data, so
+    a series keeps at most ``max_contexts`` contexts: past it the rarest are forgotten
+    (see ``_forget``), which keeps the memory of a series bounded (docs/benchmarks.md,
+    soak).
     """
 
     name = "context_novelty"
@@ -163,12 +168,12 @@ class ContextNovelty(PipelineDetector):
         return out
 
     def _forget(self) -> None:
-        """Drop the rarest contexts, the oldest first among equally rare ones, down to
+        """Drop the rarest contexts, the first seen first among equally rare ones, down to
         three quarters of ``max_contexts``: one that comes back is as novel as one never
         seen, which a context seen a few times long ago nearly is."""
         counts = self.counts
         drop = len(counts) - self.max_contexts * 3 // 4
-        # sorted is stable: equal counts stay in insertion order, the oldest first.
+        # sorted is stable: equal counts stay in the order they were first seen.
         for key, _ in sorted(counts.items(), key=itemgetter(1))[:drop]:
             del counts[key]
 
