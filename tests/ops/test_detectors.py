@@ -377,3 +377,57 @@ def test_pattern_discord_carried_distances_stay_near_the_exact_ones():
         exact = min(np.linalg.norm(newest - x[i - lag - length + 1 : i - lag + 1])
                     for lag in range(length, min(memory, i - length + 1) + 1))
         assert got[i] == pytest.approx(exact, rel=1e-9, abs=1e-6)
+
+
+def _tuple_contexts(t: list[float], x: list[float], d) -> dict:
+    """The context counts ``context_novelty`` kept before contexts were packed into
+    ints: one tuple a context, from the bins ``d`` fixed."""
+    counts: dict = {}
+    p1 = p2 = None
+    for ti, xi in zip(t[d.scale_points:], x[d.scale_points:], strict=True):
+        b = int((xi - d.lo) // d.width)
+        hour = int((ti % 86400.0) // 3600)
+        for key in ((0, b, p1), (1, b, p1, p2), (2, b, hour),
+                    (3, b - (p1 if p1 is not None else b))):
+            counts[key] = counts.get(key, 0) + 1
+        p1, p2 = b, p1
+    return counts
+
+
+@pytest.mark.parametrize("far", [0.0, 1e9])
+def test_context_novelty_resumes_a_state_with_tuple_contexts(far):
+    """A state stored before contexts were packed (tuple keys, no ``key_format``)
+    continues exactly as the packed detector does; one context per tuple, including
+    bins too far from the first range to pack (a value ``far`` off), which stay tuples."""
+    t, x = _series(900, seed=5)
+    x[300] += far
+    x[301] -= far
+    packed = get_detector("context_novelty")
+    packed.update_many(t[:600], x[:600])
+    legacy = packed.state()
+    del legacy["vars"]["key_format"]
+    tuples = _tuple_contexts(t[:600], x[:600], packed)
+    assert len(tuples) == len(packed.counts)
+    assert any(isinstance(k, tuple) for k in packed.counts) == bool(far)
+    legacy["vars"]["counts"] = {"__dict__": [[list(k), c] for k, c in tuples.items()]}
+    resumed = StreamingDetector.from_state(json.loads(json.dumps(legacy)))
+    assert resumed.update_many(t[600:], x[600:]) == packed.update_many(t[600:], x[600:])
+    assert resumed.counts == packed.counts
+
+
+def test_context_novelty_keeps_at_most_max_contexts():
+    """On a drifting series the contexts stop at ``max_contexts``, the rarest forgotten
+    first; points, batches and a state round trip in between forget the same ones."""
+    t, x = _series(3000, seed=9)
+    x = (np.asarray(x) + np.arange(3000) * 0.05).tolist()  # new bins all the time
+    one, many = (get_detector("context_novelty", max_contexts=200) for _ in range(2))
+    expected = [one.update(ti, xi) for ti, xi in zip(t, x, strict=True)]
+    got = many.update_many(t[:1000], x[:1000])
+    many = StreamingDetector.from_state(json.loads(json.dumps(many.state())))
+    got += many.update_many(t[1000:], x[1000:])
+    assert got == expected
+    assert many.state() == one.state()
+    assert 150 <= len(many.counts) <= 200
+    unbounded = get_detector("context_novelty")
+    unbounded.update_many(t, x)
+    assert len(unbounded.counts) > 1000
