@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.ml import serving_models as sm
+from triops.core.errors import UpstreamError
 from triops.ml.serving.batching import Batcher
 from triops.ml.serving.loaders import Column, ModelHandle
 from triops.ml.serving.logwriter import LogWriter
@@ -144,3 +145,24 @@ def test_log_writer_group_commits_and_flushes_on_close(db):
         asyncio.run(writer.write("p", PREDICTION_KIND, prediction_row(
             endpoint="e", time_ms=1, request_id="late", model="m", version=1,
             served_by="primary", latency_ms=1.0, columns=["a"], rows=[[1]], outputs=[1])))
+
+
+def test_a_failed_log_commit_fails_every_request_it_held(db, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(records, "append", refuse)
+    writer = LogWriter(db)
+
+    async def main() -> list:
+        rows = [prediction_row(endpoint="e", time_ms=i, request_id=f"r{i}", model="m",
+                               version=1, served_by="primary", latency_ms=1.0,
+                               columns=["a"], rows=[[i]], outputs=[i]) for i in range(50)]
+        return await asyncio.gather(*[writer.write("p", PREDICTION_KIND, r) for r in rows],
+                                    return_exceptions=True)
+
+    got = asyncio.run(main())
+    writer.close()
+    # Not one of them is acknowledged: each waiter gets the error, none a result.
+    assert len(got) == 50 and all(isinstance(e, UpstreamError) for e in got)
+    assert writer.rows_written == 0

@@ -81,3 +81,17 @@ def test_tampered_tree_is_refused():
     loaded = _skops_model(sio.dumps(model), NO_TRUST, "model.skops")
     with pytest.raises(InvalidInput, match="out of range"):
         _sklearn_handle(loaded, None, "skops")
+
+
+def test_a_tree_whose_nodes_share_a_child_is_left_to_sklearn():
+    # Both children of the root pointing at one subtree passes ``check_trees`` (every
+    # index in range and above its parent's) but is no tree to lay out breadth first.
+    x, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(x, y)
+    state = model.tree_.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["right_child"][0] = nodes["left_child"][0]
+    state["nodes"] = nodes
+    model.tree_.__setstate__(state)
+    assert check_trees(model) == 1
+    assert compile_trees(model) is None

@@ -115,6 +115,11 @@ async def model_metadata(name: str, request: Request,
 
 @router.post("/models/{name}/infer")
 async def infer(name: str, request: Request, caller: Caller = AsEditor) -> Response:
+    return await serve_infer(request, caller, name)
+
+
+async def serve_infer(request: Request, caller: Caller, name: str) -> Response:
+    """The ``infer`` route's work, called by the route and by ``oip_shortcut``."""
     try:
         body = InferRequest.model_validate_json(await request.body())
     except ValidationError as exc:

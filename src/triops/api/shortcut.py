@@ -46,9 +46,13 @@ class Shortcut:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    def route_of(self, scope: Scope) -> HotRoute | None:
+        """The hot route for an HTTP request, if any: by exact method and path here; a
+        subclass with a path parameter matches it itself and sets ``path_params``."""
+        return self.routes.get((scope.get("method", ""), scope["path"]))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hot = self.routes.get((scope.get("method", ""), scope["path"])) \
-            if scope["type"] == "http" else None
+        hot = self.route_of(scope) if scope["type"] == "http" else None
         if hot is None:
             await self.app(scope, receive, send)
             return
@@ -62,6 +66,7 @@ class Shortcut:
                                      getattr(exc, "headers", None))
         if response is None:
             del scope["route"]
+            scope.pop("path_params", None)
             await self.app(scope, replay_body(await request.body(), receive), send)
             return
         await response(scope, receive, send)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,6 +9,7 @@ import typer
 from sqlalchemy.exc import IntegrityError
 
 from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings_from
+from triops.core import heap
 from triops.core.errors import ConfigError
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.core.settings import Settings
@@ -103,8 +103,8 @@ def up(
     app = create_app(runtime)
     # What start-up built lives as long as the server: frozen, the cyclic collector's
     # full passes skip it. Otherwise each walks ~270k objects, ~0.2 s of CPU with the
-    # event loop stopped, every few seconds under load (the gateway's p99).
-    gc.collect()
-    gc.freeze()
+    # event loop stopped, every few seconds under load (the gateway's p99). Models
+    # loaded later are frozen after their load (see triops.core.heap).
+    heap.freeze()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=False, timeout_graceful_shutdown=5)

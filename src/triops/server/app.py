@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 import triops
 from triops.api.mlflow.shortcut import MlflowShortcut
+from triops.api.oip_shortcut import OipShortcut
 from triops.api.openai.shortcut import GatewayShortcut
 from triops.api.routers import ROUTERS as API_ROUTERS
 from triops.server import errors, invalidation
@@ -77,6 +78,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.add_middleware(GatewayShortcut)  # the gateway's hot routes skip the router
     app.add_middleware(MlflowShortcut)  # and so do the MLflow client's logging routes
+    app.add_middleware(OipShortcut)  # and the Open Inference Protocol's infer
     app.add_middleware(InputGuard)  # hostile values get a 400 before any route sees them
     app.add_middleware(
         RequestMiddleware, metrics=app.state.metrics,

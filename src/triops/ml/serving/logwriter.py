@@ -93,10 +93,15 @@ class LogWriter:
         except Exception as exc:
             log.exception("prediction log batch of %d rows failed", len(batch))
             error = exc
+        # One wake-up per event loop for the whole batch: each call_soon_threadsafe
+        # writes to the loop's wake-up pipe, and a batch under load holds dozens of rows.
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for item in batch:
-            if item.loop is None or item.future is None or item.loop.is_closed():
-                continue
-            item.loop.call_soon_threadsafe(_settle, item.future, error)
+            if item.loop is not None and item.future is not None:
+                by_loop.setdefault(item.loop, []).append(item.future)
+        for loop, futures in by_loop.items():
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, futures, error)
 
     def close(self) -> None:
         """Write every queued row, then stop. Called on server shutdown."""
@@ -108,12 +113,13 @@ class LogWriter:
         self._thread.join(timeout=30)
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(UpstreamError(
-            f"the prediction log could not be written ({type(error).__name__}); the "
-            "prediction is not acknowledged, retry the request"))
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(UpstreamError(
+                f"the prediction log could not be written ({type(error).__name__}); the "
+                "prediction is not acknowledged, retry the request"))

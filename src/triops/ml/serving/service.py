@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from triops.core import heap
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
 from triops.ml.serving import explanations, inputs, traffic
@@ -145,6 +146,7 @@ class ServingService:
         if key not in self._loaded:
             self._loaded[key] = LoadedVersion(model, version, handle, Batcher(
                 handle, max_batch_size=spec.max_batch_size, max_wait_ms=spec.max_wait_ms))
+            heap.refreeze()  # a loaded model lives on: see triops.core.heap
 
     async def loaded(self, project: str, model: str, version: int, spec: EndpointSpec
                      ) -> LoadedVersion:
@@ -161,6 +163,7 @@ class ServingService:
                         handle, max_batch_size=spec.max_batch_size,
                         max_wait_ms=spec.max_wait_ms))
                     self._loaded[key] = hit
+                    heap.refreeze()
         hit.batcher.configure(max_batch_size=spec.max_batch_size, max_wait_ms=spec.max_wait_ms)
         return hit
 
