@@ -431,3 +431,21 @@ def test_context_novelty_keeps_at_most_max_contexts():
     unbounded = get_detector("context_novelty")
     unbounded.update_many(t, x)
     assert len(unbounded.counts) > 1000
+
+
+def test_context_counts_are_stored_as_two_int_lists():
+    """Counts keyed by packed ints are stored as a list of keys and a list of counts,
+    not a pair a count, and read back as the same dict; a state whose counts hold a
+    tuple context (a bin too far to pack) keeps the general form."""
+    t, x = _series(900, seed=5)
+    packed = get_detector("context_novelty")
+    packed.update_many(t, x)
+    stored = json.loads(json.dumps(packed.state()))
+    keys, counts = stored["vars"]["counts"]["__ints__"]
+    assert len(keys) == len(counts) == len(packed.counts)
+    assert StreamingDetector.from_state(stored).counts == packed.counts
+    far = get_detector("context_novelty")
+    x[300] += 1e9
+    far.update_many(t, x)
+    assert "__dict__" in far.state()["vars"]["counts"]
+    assert StreamingDetector.from_state(json.loads(json.dumps(far.state()))).counts == far.counts

@@ -71,6 +71,10 @@ def _encode(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     if isinstance(value, dict):
+        if _int_to_int(value):
+            # A context_novelty series holds thousands of counts: two lists of plain
+            # ints cost a fraction of a pair a count, to encode and to read back.
+            return {"__ints__": [list(value), list(value.values())]}
         return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
     if isinstance(value, StreamingDetector):
         return {"__detector__": value.name, "vars": _encode_vars(value)}
@@ -83,6 +87,12 @@ def _encode(value: Any) -> Any:
     if hasattr(value, "tolist"):  # other numpy arrays and scalars
         return {"__array__": _encode(value.tolist())}
     raise TypeError(f"cannot store {type(value).__name__} in detector state")
+
+
+def _int_to_int(value: dict) -> bool:
+    """Whether every key and value is a plain int (``bool`` is not: it must come back
+    as ``bool``)."""
+    return all(type(k) is int for k in value) and all(type(v) is int for v in value.values())
 
 
 def _encode_vars(obj: Any) -> dict:
@@ -98,6 +108,9 @@ def _decode(value: Any) -> Any:
         return float(value["__float__"])
     if "__deque__" in value:
         return deque((_decode(v) for v in value["__deque__"]), maxlen=value["maxlen"])
+    if "__ints__" in value:
+        keys, counts = value["__ints__"]
+        return dict(zip(keys, counts, strict=True))
     if "__dict__" in value:
         return {_tuple(_decode(k)): _decode(v) for k, v in value["__dict__"]}
     if "__detector__" in value:
