@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 
 from triops.core.errors import InvalidInput
 from triops.store.repos.runs import MetricPoint
@@ -16,6 +17,7 @@ MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_TOTAL = 1000
 _KEY = re.compile(r"^[/\w.\- :]*$")
+_KEY_OF = itemgetter(0)  # MetricPoint.key
 
 
 def check_key(kind: str, key: str) -> None:
@@ -55,7 +57,7 @@ def check_tags(tags: dict[str, str]) -> None:
 
 
 def check_metrics(points: Sequence[MetricPoint]) -> None:
-    for key in {p.key for p in points}:  # a batch repeats few keys many times
+    for key in set(map(_KEY_OF, points)):  # a batch repeats few keys many times
         check_key("metric", key)
 
 

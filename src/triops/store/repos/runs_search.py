@@ -8,8 +8,9 @@ the filtering and ordering and only one page of runs is ever loaded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, select
+from sqlalchemy import ColumnElement, Row, case, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from triops.core.errors import InvalidInput
@@ -76,10 +77,14 @@ def search(
     clauses: Sequence[Clause] = (), view_type: str = "ACTIVE_ONLY",
     order_by: Sequence[SortKey] = (), max_results: int = 1000, page_token: str | None = None,
     sqlite: bool = False,
-) -> tuple[list[Run], str | None]:
+) -> tuple[list[Row[Any]], str | None]:
+    """One page of runs (rows of the run table, read by column name like ``Run``) and
+    the next page's token, if any."""
     if view_type not in VIEW_STAGES:
         raise InvalidInput(f"run_view_type {view_type!r} is not one of {sorted(VIEW_STAGES)}")
-    query = select(Run).where(
+    # The run table's columns, not ``Run`` objects: a page is read as rows (what the
+    # callers read are its columns), without an ORM object and identity-map entry each.
+    query = select(Run.__table__).where(
         Run.project == project, Run.experiment_id.in_([str(e) for e in experiment_ids]),
         Run.lifecycle_stage.in_(VIEW_STAGES[view_type]),
     )
@@ -104,6 +109,7 @@ def search(
         ordering.append(column.asc() if key.ascending else column.desc())
     ordering += [Run.start_time.desc(), Run.run_id.asc()]
     offset = decode_page_token(page_token)
-    rows = list(session.scalars(query.order_by(*ordering).offset(offset).limit(max_results + 1)))
+    rows = list(session.connection().execute(
+        query.order_by(*ordering).offset(offset).limit(max_results + 1)))
     token = encode_page_token(offset + max_results) if len(rows) > max_results else None
     return rows[:max_results], token
