@@ -44,6 +44,20 @@ def contexts(b: int, p1: int | None, p2: int | None, hour: int) -> tuple:
     return k0, k1, k2, k3
 
 
+def run_contexts(b: np.ndarray, p1: int, p2: int, hours: np.ndarray) -> list[list[int]] | None:
+    """:func:`contexts` of a run of bins ``b`` (int64) after bins ``p1`` and ``p2``, as
+    four lists of ints, computed with numpy: ``None`` when a bin or a previous bin is too
+    far to pack (those points take :func:`contexts`, one at a time). The same numbers:
+    a packed context stays below 2**62 within these bounds."""
+    if len(b) == 0 or max(-int(b.min()), int(b.max()), abs(p1), abs(p2)) >= _MIDDLE:
+        return None
+    prev1 = np.concatenate(([p1], b[:-1]))
+    prev2 = np.concatenate(([p2, p1], b[:-2]))[: len(b)]
+    base = b * _RADIX + (prev1 + _MIDDLE)
+    return [(base * 4).tolist(), ((base * _RADIX + (prev2 + _MIDDLE)) * 4 + 1).tolist(),
+            ((b * 32 + hours) * 4 + 2).tolist(), ((b - prev1) * 4 + 3).tolist()]
+
+
 def _legacy(key: tuple) -> int | tuple:
     """A context stored as a tuple (states before ``key_format``) as :func:`contexts`
     packs it."""
@@ -150,17 +164,31 @@ class ContextNovelty(PipelineDetector):
         lo, width, counts = self.lo, self.width, self.counts
         get, most = counts.get, self.max_contexts
         p1, p2 = self.prev
-        for t, x in zip(ts.tolist(), xs.tolist(), strict=True):
-            b = int((x - lo) // width)
-            k0, k1, k2, k3 = contexts(b, p1, p2, int((t % DAY) // 3600))
+        # numpy's float floor division and remainder are Python's (the same divmod),
+        # so the bins and hours are those of ``_raw``.
+        bins = np.floor_divide(xs - lo, width)
+        keys = None
+        if p1 is not None and p2 is not None and bool(np.all(np.abs(bins) < _MIDDLE)):
+            hours = np.floor_divide(np.remainder(ts, DAY), 3600).astype(np.int64)
+            keys = run_contexts(bins.astype(np.int64), p1, p2, hours)
+        if keys is None:  # the series' first points, or a bin too far to pack
+            keys = [[], [], [], []]
+            q1, q2 = p1, p2
+            for t, x in zip(ts.tolist(), xs.tolist(), strict=True):
+                b = int((x - lo) // width)
+                for key, into in zip(contexts(b, q1, q2, int((t % DAY) // 3600)), keys,
+                                     strict=True):
+                    into.append(key)
+                q1, q2 = b, q1
+        for k0, k1, k2, k3 in zip(*keys, strict=True):
             c0, c1, c2, c3 = get(k0, 0), get(k1, 0), get(k2, 0), get(k3, 0)
             counts[k0], counts[k1], counts[k2], counts[k3] = c0 + 1, c1 + 1, c2 + 1, c3 + 1
             if len(counts) > most:
                 self._forget()  # in place: ``counts`` is still the detector's
             out.append((1.0 / (1.0 + c0) + 1.0 / (1.0 + c1) + 1.0 / (1.0 + c2)
                         + 1.0 / (1.0 + c3)) / 4)
-            p1, p2 = b, p1
-        self.prev = (p1, p2)
+        last = [int(b) for b in bins[-2:].tolist()]
+        self.prev = (last[-1], last[0] if len(last) == 2 else p1)
         self.seen += len(xs)
         # As one ``Range.update`` a point: only the run's extremes can move it.
         self.range.update(float(xs.min()))
