@@ -209,6 +209,10 @@ def run(args: argparse.Namespace, home: Path, url: str) -> None:
         stop.set()
         for thread in threads:
             thread.join(60)
+        if args.mix:
+            runs = client.get("/api/v1/monitors/memory-drift/results",
+                              params={"limit": 10_000}).json()
+            print(f"drift monitor runs: {len(runs)} ({sorted({r['status'] for r in runs})})")
         gc.collect()
         if base is not None:
             print("\nlargest growth since the first 30 s, by allocation site:")
