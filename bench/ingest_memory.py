@@ -13,9 +13,10 @@ chat completions (a fake upstream, ``triops.llm.gateway.local_upstream``, in its
 process) and two predictions on a served LogisticRegression with a fresh
 ``X-Request-ID``; OTLP goes every tenth round to one of two senders' 20 series (the
 soak's 40), and a drift monitor on the endpoint runs every 5 s on the app's scheduler.
-``--threads N`` runs N such loops at once, as the soak's concurrent callers do. Every 30 s: the process' RSS and the memory Python
-objects hold (``tracemalloc``); at the end the allocation sites that grew most since
-the first 30 s. RSS growing while traced memory stays flat points at the allocator or
+``--threads N`` runs N such loops at once, as the soak's concurrent callers do.
+Every 30 s: the process' RSS and the memory Python objects hold (``tracemalloc``); at
+the end the drift monitor's runs (with ``--mix``) and the allocation sites that grew
+most since the first 30 s. RSS growing while traced memory stays flat points at the allocator or
 C libraries, not at Python objects kept alive; ``MALLOC_ARENA_MAX=2`` separates glibc's
 per-thread arenas from the rest.
 """
