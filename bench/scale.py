@@ -263,6 +263,9 @@ def main() -> None:
                              "one a replica's memory grows with)")
     parser.add_argument("--no-kill", dest="kill", action="store_false",
                         help="keep all three replicas up through the soak")
+    parser.add_argument("--gateway-cache-ttl", type=float,
+                        help="the gateway's answer cache TTL, s (default: the server's, 300); "
+                             "a shorter one reaches its steady size within the warm-up")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-soak", action="store_true")
     parser.add_argument("--work", type=Path,

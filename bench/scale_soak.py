@@ -144,11 +144,13 @@ async def soak_worker(kind: str, spec: dict) -> dict:
 # -- soak setup and verification ----------------------------------------------------------
 
 
-def write_gateway_config(path: Path, upstream: str) -> None:
+def write_gateway_config(path: Path, upstream: str, cache_ttl_s: float | None) -> None:
+    # Every soak prompt is new, so the answer cache holds one answer per call for its TTL.
+    cache = "" if cache_ttl_s is None else f"\n[gateway.cache]\nttl_s = {cache_ttl_s}\n"
     path.write_text(f"""
 [gateway]
 retries = 0
-
+{cache}
 [[gateway.upstreams]]
 name = "alpha"
 base_url = "{upstream}/v1"
@@ -300,7 +302,7 @@ def run_soak(args: argparse.Namespace, work: Path) -> dict:
              str(upstream_port), "--name", "alpha"],
             stdout=subprocess.DEVNULL, stderr=upstream_log)
     config = work / "triops.toml"
-    write_gateway_config(config, f"http://127.0.0.1:{upstream_port}")
+    write_gateway_config(config, f"http://127.0.0.1:{upstream_port}", args.gateway_cache_ttl)
     replicas: list[dict] = []
     try:
         replicas = start_replicas(work / "soak", store, 3, {"TRIOPS_CONFIG": str(config)})

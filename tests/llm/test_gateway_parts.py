@@ -350,6 +350,25 @@ def test_exact_cache_key_ignores_transport_fields_and_expires(monkeypatch):
     assert cache.get("a") is None
 
 
+def test_exact_cache_drops_expired_answers_nobody_asks_for_again(monkeypatch):
+    import triops.llm.gateway.cache as module
+
+    now = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    cache = ExactCache(ttl_s=10, max_entries=100)
+    for n in range(5):
+        cache.put(f"once-{n}", {"v": n})
+    now[0] += 5
+    cache.put("kept", {"v": "kept"})
+    cache.get("once-0")  # a hit moves it behind "kept": it goes when "kept" has
+    now[0] += 6  # the first five have expired, "kept" has not
+    cache.put("new", {"v": "new"})
+    assert len(cache) == 3 and cache.get("kept") == {"v": "kept"}
+    now[0] += 11
+    cache.put("last", {"v": "last"})
+    assert len(cache) == 1
+
+
 def test_semantic_cache_threshold_and_model_scope():
     cache = SemanticCache(threshold=0.9, ttl_s=60, max_entries=10)
     cache.put("m", [1.0, 0.0, 0.0], {"answer": 1})

@@ -45,9 +45,24 @@ class ExactCache:
             self._entries.move_to_end(key)
             return hit[1]
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def put(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
-            self._entries[key] = (time.monotonic() + self.ttl_s, value)
+            now = time.monotonic()
+            # Expired answers go from the front (least recently used) on every put: were
+            # they dropped only when asked for again, unique prompts (most traffic) would
+            # keep max_entries answers whatever the TTL, and a server's memory would grow
+            # for as long as filling them takes (10,000 at a few calls a second: half an
+            # hour). An entry lingers past its expiry at most until everything used before
+            # it has expired too, within one more TTL.
+            while self._entries:
+                expires, _ = next(iter(self._entries.values()))
+                if expires >= now:
+                    break
+                self._entries.popitem(last=False)
+            self._entries[key] = (now + self.ttl_s, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
