@@ -22,9 +22,8 @@ def freeze() -> None:
     """Collect, then freeze every object alive now; later calls to ``refreeze`` do the
     same (``triops up`` calls this once started)."""
     global _freezing
-    gc.collect()
-    gc.freeze()
     _freezing = True
+    refreeze()
 
 
 def refreeze() -> None:
