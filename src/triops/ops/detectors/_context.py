@@ -174,8 +174,8 @@ class ContextNovelty(PipelineDetector):
         if keys is None:  # the series' first points, or a bin too far to pack
             keys = [[], [], [], []]
             q1, q2 = p1, p2
-            for t, x in zip(ts.tolist(), xs.tolist(), strict=True):
-                b = int((x - lo) // width)
+            for t, v in zip(ts.tolist(), bins.tolist(), strict=True):
+                b = int(v)
                 for key, into in zip(contexts(b, q1, q2, int((t % DAY) // 3600)), keys,
                                      strict=True):
                     into.append(key)
