@@ -14,6 +14,7 @@ from triops.cli.common import err_console
 from triops.cli.demo import demo
 from triops.cli.deploy import deploy
 from triops.cli.evals import eval_app
+from triops.cli.guardrails import guardrails_app
 from triops.cli.incidents import incidents_app
 from triops.cli.init import init
 from triops.cli.lineage import lineage_app
@@ -60,6 +61,7 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(capacity_app, name="capacity")
 app.add_typer(rag_app, name="rag")
+app.add_typer(guardrails_app, name="guardrails")
 app.add_typer(retention_app, name="retention")
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from triops.llm.gateway.messages import invalid as invalid_request
     from triops.llm.gateway.spend import headers_of, period_start_s
     from triops.llm.gateway.spend_view import visible_groups as visible_spend
+    from triops.llm.guardrails import Context as GuardrailContext
     from triops.llm.guardrails import compile_rule
     from triops.llm.guardrails import names as guardrail_names
     from triops.llm.guardrails.stats import block_rates
@@ -85,6 +86,7 @@ _HOMES = {
     "headers_of": "gateway.spend", "period_start_s": "gateway.spend",
     "visible_spend": "gateway.spend_view:visible_groups",
     "compile_rule": "guardrails", "guardrail_names": "guardrails:names",
+    "GuardrailContext": "guardrails:Context",
     **{name: "tracing" for name in (
         "SCORE_SOURCES", "Score", "Trace", "TraceFilter", "add_score", "conversation",
         "dashboard", "derive_kind", "get_trace", "list_groups", "list_traces",
@@ -105,6 +107,7 @@ __all__ = [
     "SCORE_SOURCES",
     "Gateway",
     "GatewayCaller",
+    "GuardrailContext",
     "OnlineEvaluation",
     "PriceTable",
     "PromptResolver",
