@@ -35,6 +35,9 @@ def test_shipped_models_are_small_and_carry_their_data_card():
         assert card["cv"]["folds"] == 5 and card["cv"]["f1"] > 0.8
         assert 0 < card["cv"]["threshold"] == load(name).threshold < 1
         assert card["languages"] and all(p["texts"] > 0 for p in card["extra_negatives"].values())
+        if card.get("held_out_in_training"):  # refit on every labelled text after the CV
+            assert card["train_texts"] == card["cv"]["texts"] + card["held_out_texts"]
+            assert card["settings"]["threshold"] == card["cv"]["threshold"]
 
 
 @pytest.mark.parametrize("text", [
