@@ -4,9 +4,11 @@ and the latency each check and the gateway's rules add per call.
 Public sets first:
 
 - injection and toxicity on the 20 % of each public set in ``../shared/datasets/guardrails/``
-  that ``bench/train_guardrails.py`` holds out from training and cross-validation (the
-  parts their publishers keep apart are not available here), lexicon only and lexicon
-  then model, each model at the threshold cross-validation chose;
+  that ``bench/train_guardrails.py`` holds out from cross-validation (the parts their
+  publishers keep apart are not available here), lexicon only and lexicon then model, each
+  model at the threshold cross-validation chose; where the shipped model was refit on all
+  the labelled texts (``--refit-all``), the model scored here is fit again with its settings
+  on the train part alone, so the held-out part stays unseen;
 - the false-positive rate on ordinary prompts written outside this project (the
   held-out odd lines of ``bench/data/*.jsonl``, see its README);
 - PII per entity on the Presidio synth set (Presidio's own generator made it), on the
@@ -56,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from guardrail_data import generate
 from peer_venv import ensure
-from train_guardrails import DATA, SETS, ordinary, split, synth_split
+from train_guardrails import DATA, SETS, ordinary, split, synth_split, train_part_model
 
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.llm.guardrails import Context, build
@@ -220,8 +222,9 @@ def public_sets(reps: int, with_presidio: bool) -> None:
         _, _, held, labels = split(public, DATA)
         samples = [{"text": t, "truth": bool(y)} for t, y in zip(held, labels)]
         texts_1k[public.model] = " ".join(held)[:1000]
+        scored, fitted = held_out_model(public)
         for how, options in (("lexicon only", {"model": False}),
-                             ("lexicon, then model", {"model": public.model})):
+                             (f"lexicon, then model {fitted}", {"model": scored})):
             guard = build(public.model, options)
             tp, fp, fn, _ = binary(samples, "truth", lambda t, g=guard: g.check(t, context))
             p, r, f = prf(tp, fp, fn)
@@ -235,7 +238,7 @@ def public_sets(reps: int, with_presidio: bool) -> None:
     print("|---|" + "---|" * len(held_ordinary))
     for public in SETS:
         for how, options in (("lexicon only", {"model": False}),
-                             ("lexicon, then model", {"model": public.model})):
+                             ("lexicon, then the shipped model", {"model": public.model})):
             guard = build(public.model, options)
             cells = []
             for texts in held_ordinary.values():
@@ -313,6 +316,18 @@ def public_sets(reps: int, with_presidio: bool) -> None:
               f"| {pct(result['latency_ms']['1k'])} | |")
     engine_latency(reps, texts_1k["injection"])
     print()
+
+
+def held_out_model(public: Any) -> tuple[str, str]:
+    """The model to score on the held-out part, and how it was fit: the shipped one when it
+    never saw that part, else the same settings fit on the train part alone (written to a
+    temporary file, never over the shipped one)."""
+    model = train_part_model(public, DATA)
+    if model.name == public.model:
+        return public.model, "(shipped, fit on the train part)"
+    path = Path(tempfile.gettempdir()) / f"triops-bench-{public.model}-train-part.npz"
+    model.save(path)
+    return str(path), "(fit on the train part; the shipped one also saw the held-out part)"
 
 
 def engine_latency(reps: int, text: str) -> None:

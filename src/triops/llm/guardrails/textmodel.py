@@ -206,14 +206,13 @@ class ModelVerdict:
 
 
 def verdict(model: str | bool | None, threshold: float | None,
-            languages: list[str] | None) -> ModelVerdict | None:
-    """The model pass a rule's options ask for: ``None`` when ``model`` is off (``false``,
-    ``""`` or ``"none"``, since TOML has no null)."""
+            languages: list[str] | None, shipped_name: str) -> ModelVerdict | None:
+    """The model pass a rule's options ask for: the shipped model ``shipped_name`` when
+    ``model`` is ``true`` (a check's default), the one ``model`` names otherwise, and
+    ``None`` when it is off (``false``, ``""`` or ``"none"``, since TOML has no null)."""
     if model in (None, False, "", "none"):
         if languages is not None or threshold is not None:
-            raise ValueError("model_threshold and languages apply to the model pass: "
-                             "set model too")
+            raise ValueError("model_threshold and languages apply to the model pass, "
+                             "which model = false turns off")
         return None
-    if model is True:
-        raise ValueError("model must name a model (e.g. 'injection') or be false")
-    return ModelVerdict(str(model), threshold, languages)
+    return ModelVerdict(shipped_name if model is True else str(model), threshold, languages)

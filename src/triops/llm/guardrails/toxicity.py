@@ -8,8 +8,10 @@ such as "stuuupid") so that spelling games do not hide a term; matching is on wo
 boundaries, so "Scunthorpe" and "assess" are not insults.
 
 The lexicon is the fast, explainable first pass; a text it leaves under ``threshold`` goes
-to a small model trained on public labelled tweets (``textmodel``; a rule turns it on by naming it in ``model``), which flags it when its probability reaches ``model_threshold``
-(by default the threshold cross-validation chose for it). A model finding spans the whole
+to a small model trained on public labelled tweets (``textmodel``: the shipped ``toxicity``
+model unless a rule's ``model`` names another or is ``false``), which flags it when its
+probability reaches ``model_threshold`` (by default the threshold cross-validation chose
+for it). A model finding spans the whole
 text, so ``redact`` masks all of it: the model says the text is toxic, not which words.
 """
 
@@ -108,13 +110,17 @@ class Toxicity:
     []
     >>> Toxicity().check("you are an idiot", None)[0].kind
     'toxicity.insult'
+    >>> Toxicity().check("you are garbage and everyone hates you", None)[0].kind
+    'toxicity.model'
+    >>> Toxicity(model=False).check("you are garbage and everyone hates you", None)
+    []
     """
 
     name: ClassVar[str] = "toxicity"
     redacts: ClassVar[bool] = True
 
     def __init__(self, threshold: float = 0.5, lexicon: str | None = None,
-                 targeted_boost: float = 0.25, model: str | None = None,
+                 targeted_boost: float = 0.25, model: str | bool | None = True,
                  model_threshold: float | None = None, languages: list[str] | None = None
                  ) -> None:
         if not 0 < float(threshold) <= 1:
@@ -128,7 +134,7 @@ class Toxicity:
         # A term's leading letters must occur in the text for the term to match; a
         # substring test runs at C speed, so most terms skip their regex pass.
         self._prefixes = [_literal_prefix(t) for t in self.terms]
-        self.model = verdict(model, model_threshold, languages)
+        self.model = verdict(model, model_threshold, languages, self.name)
 
     def matches(self, text: str) -> list[tuple[Term, int, int, float]]:
         found: dict[tuple[int, int], tuple[Term, int, int, float]] = {}
