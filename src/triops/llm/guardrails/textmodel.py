@@ -5,8 +5,9 @@ A text becomes a vector of hashed features — words, word pairs, and character 
 miss) — counted, damped with ``log1p`` and scaled to unit length. A model is the weight
 per hashed feature, a bias and the decision threshold chosen by cross-validation when it
 was trained (``bench/train_guardrails.py``); scoring is a dot product in numpy, so it
-runs offline on a CPU in under a millisecond per kilobyte of text (about 2 ms when the
-model scores the text's sentences too, below).
+runs offline on a CPU in about a millisecond per kilobyte of text. A model that also
+scores the text's sentences (below) scores them in the same numpy pass as the whole
+text, which about doubles that.
 
 A model may also weigh the text's sentence vector (``triops.llm.word_vectors``: WordLlama token
 embeddings, mean-pooled), which carries meaning the n-grams of 550 training texts do
@@ -48,7 +49,8 @@ from triops.llm.guardrails._normalise import HOMOGLYPHS, fold
 MODELS = Path(__file__).with_name("models")
 #: Bumped whenever ``features`` changes: a model trained on other features is refused.
 FEATURES_VERSION = 1
-DIM = 1 << 18
+_BITS = 18
+DIM = 1 << _BITS
 CHAR_NGRAMS = (2, 3, 4, 5)
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\s*\n+\s*")
@@ -62,34 +64,55 @@ def normalise(text: str) -> str:
     return " ".join(HOMOGLYPHS(fold(text)).split())
 
 
-def _char_hashes(text: str) -> np.ndarray:
-    codes = np.frombuffer(f" {text} ".encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    parts = []
+def _char_hashes_of(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The character n-gram hashes of every text padded with a space at each end, and the
+    text each came from: the texts are hashed in one pass over them joined, dropping the
+    n-grams that would straddle two of them."""
+    padded = [f" {text} " for text in texts]
+    codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), [len(p) for p in padded])
+    hashes, owners = [], []
     with np.errstate(over="ignore"):  # the hash is arithmetic modulo 2**64 by design
         rolling = codes.copy()
         for n in range(2, max(CHAR_NGRAMS) + 1):
             rolling = rolling[:-1] * _BASE + codes[n - 1:]
             if n in CHAR_NGRAMS:
-                mixed = (rolling + np.uint64(n)) * _MIX
-                parts.append(mixed >> np.uint64(40))
-    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+                first = owner[:len(rolling)]
+                inside = first == owner[n - 1:]
+                mixed = (rolling[inside] + np.uint64(n)) * _MIX
+                hashes.append(mixed >> np.uint64(40))
+                owners.append(first[inside])
+    return np.concatenate(hashes), np.concatenate(owners)
 
 
 def features(text: str) -> tuple[np.ndarray, np.ndarray]:
     """The text's features as (indices, values): unique hashed indices below ``DIM`` and
     their damped counts, scaled so the vector has unit length."""
-    norm = normalise(text)
-    words = _WORD.findall(norm)
-    word_keys = [f"w {w}" for w in words] + [f"b {a} {b}" for a, b in itertools.pairwise(words)]
-    word_hashes = np.fromiter((zlib.crc32(k.encode()) for k in word_keys), np.uint64,
-                              len(word_keys))
-    hashes = np.concatenate([word_hashes, _char_hashes(norm)]) & np.uint64(DIM - 1)
-    if not hashes.size:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    index, counts = np.unique(hashes.astype(np.int64), return_counts=True)
-    values = np.log1p(counts).astype(np.float32)
-    values /= np.float32(np.linalg.norm(values))
+    _, index, values = features_of([text])
     return index, values
+
+
+def features_of(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``features`` of many texts at once, as (text, index, value) triples sorted by text
+    then index: one pass of numpy over them all instead of one per text."""
+    normalised = [normalise(text) for text in texts]
+    word_keys, word_owners = [], []
+    for owner, norm in enumerate(normalised):
+        words = _WORD.findall(norm)
+        keys = [f"w {w}" for w in words] + [f"b {a} {b}" for a, b in itertools.pairwise(words)]
+        word_keys.extend(keys)
+        word_owners.extend([owner] * len(keys))
+    word_hashes = np.fromiter(map(zlib.crc32, map(str.encode, word_keys)), np.uint64,
+                              len(word_keys))
+    char_hashes, char_owners = _char_hashes_of(normalised)
+    hashes = np.concatenate([word_hashes, char_hashes]) & np.uint64(DIM - 1)
+    owners = np.concatenate([np.asarray(word_owners, np.int64), char_owners])
+    keys, counts = np.unique(owners * DIM + hashes.astype(np.int64), return_counts=True)
+    owner, index = keys >> _BITS, keys & (DIM - 1)
+    values = np.log1p(counts).astype(np.float32)
+    lengths = np.sqrt(np.bincount(owner, values.astype(np.float64) ** 2, len(texts)))
+    values /= lengths[owner].astype(np.float32)
+    return owner, index, values
 
 
 def segments(text: str) -> list[str]:
@@ -115,17 +138,22 @@ class TextModel:
 
     def margin(self, text: str) -> float:
         """The logistic regression's margin over the text as one piece."""
-        index, values = features(text)
-        margin = float(values @ self.weights[index]) + self.bias
+        return float(self.margins([text])[0])
+
+    def margins(self, texts: list[str]) -> np.ndarray:
+        """``margin`` of each text, computed for all of them at once."""
+        owner, index, values = features_of(texts)
+        margins = np.bincount(owner, values * self.weights[index], len(texts)) + self.bias
         if self.dense is not None:
-            margin += float(word_vectors.embedder().vector(text) @ self.dense)
-        return margin
+            margins += word_vectors.embedder().vectors(texts) @ self.dense
+        return margins
 
     def probability(self, text: str) -> float:
-        margin = self.margin(text)
-        if self.segment_weight:
-            best = max((self.margin(piece) for piece in segments(text)), default=margin)
-            margin += self.segment_weight * max(0.0, best - margin)
+        pieces = segments(text) if self.segment_weight else []
+        margins = self.margins([text, *pieces])
+        margin = float(margins[0])
+        if pieces:
+            margin += self.segment_weight * max(0.0, float(margins[1:].max()) - margin)
         return 1.0 / (1.0 + np.exp(-margin))
 
     def save(self, path: Path) -> None:
