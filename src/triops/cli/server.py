@@ -73,6 +73,7 @@ def up(
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning")] = None,
 ) -> None:
     """Start the triops server and web UI on the embedded default or the given store."""
+    heap.limit_arenas()  # before any thread starts: see triops.core.heap
     # The server stack loads here, not at import, so every other verb starts quickly.
     import uvicorn
 
