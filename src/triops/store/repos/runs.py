@@ -427,7 +427,7 @@ def link_models(session: Session, run: Run, models: Sequence[tuple[str, int]],
 
 class _OfRuns:
     """``SELECT columns (all by default) FROM table WHERE run_id`` in a set of ids,
-    built once per dialect, the set passed as ONE parameter (``ids_of``): a JSON array
+    built once per dialect, the set passed as ONE parameter (``rows``): a JSON array
     read with ``json_each`` on SQLite, an array with ``= ANY`` on PostgreSQL. An
     expanding ``IN`` of a page's 100 ids cost more in SQLAlchemy's per-execution
     parameter processing than the query itself."""
