@@ -6,6 +6,8 @@ client parses both with protobuf's ``ParseDict``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -53,25 +55,53 @@ def metric(point: MetricPoint, run_id: str | None = None) -> dict[str, Any]:
     return out
 
 
+#: ``RunInfo``'s fields as the run table names them (``run_uuid`` repeats ``run_id``).
+_INFO_COLUMNS = ("run_id", "run_name", "experiment_id", "user_id", "status", "start_time",
+                 "artifact_uri", "lifecycle_stage", "end_time")
+
+
 def run_info(row: Run | Row[Any]) -> dict[str, Any]:
-    """``row``: a ``Run`` or a row of its table (what ``runs/search`` reads)."""
+    """``row``: a ``Run`` or a row of its table."""
+    return _info(*(getattr(row, name) for name in _INFO_COLUMNS))
+
+
+def _info(run_id: str, run_name: str, experiment_id: str, user_id: str, status: str,
+          start_time: int, artifact_uri: str, lifecycle_stage: str,
+          end_time: int | None) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "run_id": row.run_id, "run_uuid": row.run_id, "run_name": row.run_name,
-        "experiment_id": row.experiment_id, "user_id": row.user_id, "status": row.status,
-        "start_time": row.start_time, "artifact_uri": row.artifact_uri,
-        "lifecycle_stage": row.lifecycle_stage,
+        "run_id": run_id, "run_uuid": run_id, "run_name": run_name,
+        "experiment_id": experiment_id, "user_id": user_id, "status": status,
+        "start_time": start_time, "artifact_uri": artifact_uri,
+        "lifecycle_stage": lifecycle_stage,
     }
-    if row.end_time is not None:
-        info["end_time"] = row.end_time
+    if end_time is not None:
+        info["end_time"] = end_time
     return info
+
+
+def runs(rows: Sequence[Row[Any]], details: dict[str, RunDetails]) -> list[dict[str, Any]]:
+    """Rows of the run table (one page of ``runs/search``) as ``Run`` messages, each with
+    its ``details`` by run id. The info fields are taken by position, with one getter
+    for the page: reading a ``Row``'s columns by name cost ~0.5 us each, as much as
+    the rest of a run's message."""
+    if not rows:
+        return []
+    fields = rows[0]._fields
+    take = itemgetter(*(fields.index(name) for name in _INFO_COLUMNS))
+    infos = [_info(*take(row)) for row in rows]
+    return [_message(info, details[info["run_id"]]) for info in infos]
 
 
 def run(row: Run | Row[Any], details: RunDetails) -> dict[str, Any]:
     """A run as MLflow's ``Run`` message. A run without inputs or outputs gets empty
     ``inputs``/``outputs`` objects, as ``mlflow server`` sends them (protobuf's JSON leaves
     out the empty lists); the stock client reads them as the same empty ``RunInputs``."""
+    return _message(run_info(row), details)
+
+
+def _message(info: dict[str, Any], details: RunDetails) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "info": run_info(row),
+        "info": info,
         "data": {
             "metrics": [metric(m) for m in details.metrics],
             "params": _kv(details.params),

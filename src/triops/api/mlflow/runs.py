@@ -306,7 +306,7 @@ def _search(db: Database, project: str, body: SearchRuns) -> Response:
             max_results=max_results(body.max_results, 1000, 50_000),
             page_token=body.page_token, sqlite=db.is_sqlite)
         details = run_repo.details(session, [r.run_id for r in rows])
-        out: dict = {"runs": [msg.run(r, details[r.run_id]) for r in rows]}
+        out: dict = {"runs": msg.runs(rows, details)}
     if token:
         out["next_page_token"] = token
     return msg.reply(out)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.elements import ColumnElement as _Col
 
 from triops.core.errors import InvalidInput
@@ -54,8 +55,9 @@ def decode_page_token(token: str | None) -> int:
     return offset
 
 
-def _glob_of(pattern: str) -> str:
-    """A LIKE pattern as a case-sensitive GLOB (SQLite's LIKE ignores case)."""
+def glob_of(pattern: str) -> str:
+    """A LIKE pattern as a case-sensitive GLOB (SQLite's LIKE ignores case): what
+    ``compare`` pairs with a LIKE on SQLite."""
     out = []
     for ch in pattern:
         if ch == "%":
@@ -69,8 +71,13 @@ def _glob_of(pattern: str) -> str:
     return "".join(out)
 
 
-def compare(column: _Col, op: str, value: Any, *, sqlite: bool) -> ColumnElement[bool]:
-    """``column <op> value`` with MLflow's semantics on SQLite and PostgreSQL alike."""
+def compare(column: _Col, op: str, value: Any, *, sqlite: bool,
+            glob: Any = None) -> ColumnElement[bool]:
+    """``column <op> value`` with MLflow's semantics on SQLite and PostgreSQL alike.
+
+    ``value`` may also be a bound parameter (``bindparam``, expanding for IN and NOT
+    IN), so that one statement serves every value; a LIKE on SQLite then needs
+    ``glob``, the parameter bound to ``glob_of`` of the same pattern."""
     if op == "=":
         return column == value
     if op == "!=":
@@ -85,14 +92,14 @@ def compare(column: _Col, op: str, value: Any, *, sqlite: bool) -> ColumnElement
         return column >= value
     if op == "LIKE":
         if sqlite:
-            return and_(column.like(value), column.op("GLOB")(_glob_of(value)))
+            return and_(column.like(value),
+                        column.op("GLOB")(glob_of(value) if glob is None else glob))
         return column.like(value)
     if op == "ILIKE":
         return func.lower(column).like(func.lower(value))
-    if op == "IN":
-        return column.in_(list(value))
-    if op == "NOT IN":
-        return not_(column.in_(list(value)))
+    if op in ("IN", "NOT IN"):
+        member = column.in_(value if isinstance(value, BindParameter) else list(value))
+        return member if op == "IN" else not_(member)
     raise InvalidInput(f"comparator {op!r} is not supported")
 
 

@@ -11,6 +11,7 @@ newest point per key for search.
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, Row, String, any_, bindparam, delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -424,18 +425,35 @@ def link_models(session: Session, run: Run, models: Sequence[tuple[str, int]],
              for m, s in dict(models).items()])
 
 
-def _of_runs(table: type, *columns):  # type: ignore[no-untyped-def]
-    """``SELECT columns (all by default) FROM table WHERE run_id IN (:ids)``, built once:
-    the ids are expanded when it runs, so a page of runs costs no statement building."""
-    return select(*(columns or table.__table__.columns)).where(
-        table.run_id.in_(bindparam("ids", expanding=True)))
+class _OfRuns:
+    """``SELECT columns (all by default) FROM table WHERE run_id`` in a set of ids,
+    built once per dialect, the set passed as ONE parameter (``rows``): a JSON array
+    read with ``json_each`` on SQLite, an array with ``= ANY`` on PostgreSQL. An
+    expanding ``IN`` of a page's 100 ids cost more in SQLAlchemy's per-execution
+    parameter processing than the query itself."""
+
+    def __init__(self, table: type, *columns, order_by=None) -> None:  # type: ignore[no-untyped-def]
+        ids_json = func.json_each(bindparam("ids")).table_valued("value")
+        base = select(*(columns or table.__table__.columns))
+        if order_by is not None:
+            base = base.order_by(order_by)
+        self.sqlite = base.where(table.run_id.in_(select(ids_json.c.value)))
+        self.postgresql = base.where(
+            table.run_id == any_(bindparam("ids", type_=postgresql.ARRAY(String))))
+
+    def rows(self, conn: Connection, ids: list[str]) -> Sequence[Row]:
+        if conn.dialect.name == "sqlite":
+            return conn.execute(self.sqlite, {"ids": json.dumps(ids)}).all()
+        return conn.execute(self.postgresql, {"ids": ids}).all()
 
 
-_PARAMS_OF = _of_runs(RunParam, RunParam.run_id, RunParam.key, RunParam.value)
-_TAGS_OF = _of_runs(RunTag, RunTag.run_id, RunTag.key, RunTag.value)
-_LATEST_OF = _of_runs(LatestMetric)
-_INPUTS_OF = _of_runs(RunInput).order_by(RunInput.id)
-_LINKS_OF = _of_runs(RunModelLink)
+_PARAMS_OF = _OfRuns(RunParam, RunParam.run_id, RunParam.key, RunParam.value)
+_TAGS_OF = _OfRuns(RunTag, RunTag.run_id, RunTag.key, RunTag.value)
+_LATEST_OF = _OfRuns(LatestMetric, LatestMetric.run_id, LatestMetric.key, LatestMetric.value,
+                     LatestMetric.timestamp, LatestMetric.step)
+_INPUTS_OF = _OfRuns(RunInput, order_by=RunInput.id)
+_LINKS_OF = _OfRuns(RunModelLink, RunModelLink.run_id, RunModelLink.model_id,
+                    RunModelLink.direction, RunModelLink.step)
 
 
 def _connection(executor: Executor) -> Connection:
@@ -447,7 +465,7 @@ def dataset_inputs(session: Executor, run_ids: Sequence[str]) -> dict[str, list[
     out: dict[str, list[DatasetUse]] = {r: [] for r in run_ids}
     if not out:
         return out
-    for row in _connection(session).execute(_INPUTS_OF, {"ids": list(out)}).all():
+    for row in _INPUTS_OF.rows(_connection(session), list(out)):
         out[row.run_id].append(DatasetUse(row.dataset_name, row.dataset_digest,
                                           row.source_type, row.source, row.schema,
                                           row.profile, dict(row.tags)))
@@ -462,16 +480,15 @@ def details(session: Executor, run_ids: Sequence[str]) -> dict[str, RunDetails]:
     if not ids:
         return out
     conn = _connection(session)
-    ids_param = {"ids": ids}
-    for run_id, key, value in conn.execute(_PARAMS_OF, ids_param).all():
+    for run_id, key, value in _PARAMS_OF.rows(conn, ids):
         out[run_id].params[key] = value
-    for run_id, key, value in conn.execute(_TAGS_OF, ids_param).all():
+    for run_id, key, value in _TAGS_OF.rows(conn, ids):
         out[run_id].tags[key] = value
-    for run_id, key, value, timestamp, step in conn.execute(_LATEST_OF, ids_param).all():
+    for run_id, key, value, timestamp, step in _LATEST_OF.rows(conn, ids):
         out[run_id].metrics.append(MetricPoint(key, decode_value(value), timestamp, step))
     for run_id, uses in dataset_inputs(conn, ids).items():
         out[run_id].inputs = uses
-    for run_id, model_id, direction, step in conn.execute(_LINKS_OF, ids_param).all():
+    for run_id, model_id, direction, step in _LINKS_OF.rows(conn, ids):
         if direction == "input":
             out[run_id].model_inputs.append(model_id)
         else:
