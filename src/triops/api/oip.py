@@ -119,49 +119,16 @@ async def infer(name: str, request: Request, caller: Caller = AsEditor) -> Respo
     return await serve_infer(request, caller, name)
 
 
-def _is_str(value: Any, longest: int) -> bool:
-    return type(value) is str and len(value) <= longest
-
-
-def _plain_tensor(t: Any) -> Tensor | None:
-    if type(t) is not dict:
-        return None
-    name, shape, datatype, data = t.get("name"), t.get("shape"), t.get("datatype"), t.get("data")
-    parameters = t.get("parameters")
-    if not (_is_str(name, 256) and name and type(shape) is list and 1 <= len(shape) <= 2
-            and all(type(d) is int for d in shape) and type(datatype) is str
-            and type(data) is list and (parameters is None or type(parameters) is dict)):
-        return None
-    return Tensor.model_construct(name=name, shape=shape, datatype=datatype, data=data,
-                                  parameters=parameters)
-
-
-def _plain_request(value: Any) -> InferRequest | None:
-    """``InferRequest`` as pydantic would read it from ``value`` (a body the input guard
-    read), built without pydantic walking every value of the tensors again, when every
-    field has exactly its declared type; None for anything else, which pydantic reads
-    and, where it must, refuses in its own words."""
-    if type(value) is not dict:
-        return None
-    request_id, inputs = value.get("id"), value.get("inputs")
-    parameters, outputs = value.get("parameters"), value.get("outputs")
-    if not ((request_id is None or _is_str(request_id, 128)) and type(inputs) is list
-            and 1 <= len(inputs) <= 1024 and (parameters is None or type(parameters) is dict)
-            and (outputs is None or type(outputs) is list
-                 and all(type(o) is dict for o in outputs))):
-        return None
-    tensors = [_plain_tensor(t) for t in inputs]
-    if any(t is None for t in tensors):
-        return None
-    return InferRequest.model_construct(id=request_id, inputs=tensors, parameters=parameters,
-                                        outputs=outputs)
-
-
 async def _infer_request(request: Request) -> InferRequest:
+    """The body as a request: from the value the input guard read, when it read one (a
+    tensor's data is a list of anything, which pydantic takes as it is from a value but
+    reads number by number from text), from the text otherwise."""
     checked = checked_json(request.scope)
-    plain = None if checked is NOT_READ else _plain_request(checked)
-    if plain is not None:
-        return plain
+    if checked is not NOT_READ:
+        try:
+            return InferRequest.model_validate(checked)
+        except ValidationError:
+            pass  # refused: the text is read below, for pydantic's words about JSON
     try:
         return InferRequest.model_validate_json(await request.body())
     except ValidationError as exc:

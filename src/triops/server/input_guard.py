@@ -30,6 +30,7 @@ from triops.server import errors
 MAX_DEPTH = 64
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 _TWO_63 = float(2**63)
+_NUMBER_TYPES = (int, float)
 
 
 def _shape_of(byte: int) -> int:
@@ -275,6 +276,8 @@ def _plain_numbers(values: list[Any]) -> bool:
     >>> _plain_numbers([0.5, -3, 1e18]), _plain_numbers([1.5, 2**63]), _plain_numbers([1, "a"])
     (True, False, False)
     """
+    if values and type(values[0]) not in _NUMBER_TYPES:
+        return False  # a list of objects or lists: no exception raised and caught
     try:
         return math.hypot(*values) < _TWO_63
     except (TypeError, OverflowError):
