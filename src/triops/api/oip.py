@@ -18,6 +18,7 @@ from starlette.responses import Response
 from triops.core.errors import InvalidInput
 from triops.ml import Column, ServingService, from_tensors
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.input_guard import NOT_READ, checked_json
 from triops.server.runtime import runtime_of
 
 if TYPE_CHECKING:
@@ -118,14 +119,27 @@ async def infer(name: str, request: Request, caller: Caller = AsEditor) -> Respo
     return await serve_infer(request, caller, name)
 
 
-async def serve_infer(request: Request, caller: Caller, name: str) -> Response:
-    """The ``infer`` route's work, called by the route and by ``oip_shortcut``."""
+async def _infer_request(request: Request) -> InferRequest:
+    """The body as a request: from the value the input guard read, when it read one (a
+    tensor's data is a list of anything, which pydantic takes as it is from a value but
+    reads number by number from text), from the text otherwise."""
+    checked = checked_json(request.scope)
+    if checked is not NOT_READ:
+        try:
+            return InferRequest.model_validate(checked)
+        except ValidationError:
+            pass  # refused: the text is read below, for pydantic's words about JSON
     try:
-        body = InferRequest.model_validate_json(await request.body())
+        return InferRequest.model_validate_json(await request.body())
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(f"OIP request field '{where}': {first['msg']}") from None
+
+
+async def serve_infer(request: Request, caller: Caller, name: str) -> Response:
+    """The ``infer`` route's work, called by the route and by ``oip_shortcut``."""
+    body = await _infer_request(request)
     for t in body.inputs:
         if t.datatype not in _DATATYPES:
             raise InvalidInput(f"input '{t.name}': unknown datatype '{t.datatype}'")

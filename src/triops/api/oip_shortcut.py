@@ -19,6 +19,23 @@ from triops.server.auth import Caller
 _PREFIX, _SUFFIX = "/v2/models/", "/infer"
 
 
+def infer_name(scope: Scope) -> str | None:
+    """The endpoint name of an OIP ``infer`` request, None for any other request."""
+    path = scope["path"]
+    if scope.get("method") != "POST" or not path.startswith(_PREFIX) \
+            or not path.endswith(_SUFFIX):
+        return None
+    name = path[len(_PREFIX):-len(_SUFFIX)]
+    if not name or "/" in name:  # what the declared route's ``{name}`` matches
+        return None
+    return name
+
+
+def is_infer(scope: Scope) -> bool:
+    """Whether the request is an OIP ``infer``: the input guard reads its body for it."""
+    return infer_name(scope) is not None
+
+
 async def _infer(request: Request, caller: Caller) -> Response:
     return await serve_infer(request, caller, request.path_params["name"])
 
@@ -30,12 +47,8 @@ class OipShortcut(Shortcut):
     routes: ClassVar[dict[tuple[str, str], HotRoute]] = {}
 
     def route_of(self, scope: Scope) -> HotRoute | None:
-        path = scope["path"]
-        if scope.get("method") != "POST" or not path.startswith(_PREFIX) \
-                or not path.endswith(_SUFFIX):
-            return None
-        name = path[len(_PREFIX):-len(_SUFFIX)]
-        if not name or "/" in name:  # what the declared route's ``{name}`` matches
+        name = infer_name(scope)
+        if name is None:
             return None
         scope["path_params"] = {"name": name}
         return self.infer

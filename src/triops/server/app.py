@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 import triops
 from triops.api.mlflow.shortcut import MlflowShortcut
-from triops.api.oip_shortcut import OipShortcut
+from triops.api.oip_shortcut import OipShortcut, is_infer
 from triops.api.openai.shortcut import GatewayShortcut
 from triops.api.routers import ROUTERS as API_ROUTERS
 from triops.server import errors, invalidation
@@ -79,7 +79,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(GatewayShortcut)  # the gateway's hot routes skip the router
     app.add_middleware(MlflowShortcut)  # and so do the MLflow client's logging routes
     app.add_middleware(OipShortcut)  # and the Open Inference Protocol's infer
-    app.add_middleware(InputGuard)  # hostile values get a 400 before any route sees them
+    # Hostile values get a 400 before any route sees them; an OIP infer's body is read
+    # once, by the guard, for the route.
+    app.add_middleware(InputGuard, reads_json=is_infer)
     app.add_middleware(
         RequestMiddleware, metrics=app.state.metrics,
         max_body_bytes=runtime.settings.max_body_bytes,
