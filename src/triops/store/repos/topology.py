@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -90,15 +90,25 @@ def _upsert_nodes(session: Session, project: str, by_key: dict[str, NodeRow], no
         ]).on_conflict_do_nothing())
         out.written += len(fresh)
         out.changed.update({n.key: (None, n.attributes) for n in fresh if n.attributes})
+    touched = []
     for key, (attributes, last) in existing.items():
         merged = {**attributes, **by_key[key].attributes}
-        if merged != attributes or now - last >= touch_ms:
+        if merged != attributes:
             session.execute(update(TopologyNode).where(
                 TopologyNode.project == project, TopologyNode.key == key,
             ).values(attributes=merged, last_ms=max(now, last)))
             out.written += 1
-        if merged != attributes:
             out.changed[key] = (attributes, merged)
+        elif now - last >= touch_ms:
+            touched.append({"b_key": key, "b_last": max(now, last)})
+    if touched:
+        # One statement for the batch's stale nodes (executemany), not one a node: a
+        # request's series all come due in the same minute.
+        table = TopologyNode.__table__
+        session.execute(update(table).where(
+            table.c.project == project, table.c.key == bindparam("b_key"),
+        ).values(last_ms=bindparam("b_last")), touched)
+        out.written += len(touched)
 
 
 def _upsert_edges(session: Session, project: str, wanted: set[tuple[str, str, str]],
@@ -121,11 +131,12 @@ def _upsert_edges(session: Session, project: str, wanted: set[tuple[str, str, st
             for s, d, t in fresh
         ]).on_conflict_do_nothing())
     stale = [edge for edge, last in existing.items() if now - last >= touch_ms]
-    for src, dst, kind in stale:
-        session.execute(update(TopologyEdge).where(
-            TopologyEdge.project == project, TopologyEdge.src == src,
-            TopologyEdge.dst == dst, TopologyEdge.type == kind,
-        ).values(last_ms=now))
+    if stale:
+        table = TopologyEdge.__table__
+        session.execute(update(table).where(
+            table.c.project == project, table.c.src == bindparam("b_src"),
+            table.c.dst == bindparam("b_dst"), table.c.type == bindparam("b_type"),
+        ).values(last_ms=now), [{"b_src": s, "b_dst": d, "b_type": t} for s, d, t in stale])
     return len(fresh) + len(stale)
 
 
