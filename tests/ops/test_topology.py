@@ -3,6 +3,7 @@ record, the graph and neighbourhood queries, and project isolation."""
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -232,3 +233,23 @@ def test_nodes_and_edges_are_touched_once_per_interval_and_changed_attributes_ke
             "service:s": (later, t0, {"service.version": "2"})}
         assert {(e.src, e.last_ms) for e in repo.edges(session, "default")} == {
             ("series:a", later), ("series:b", later)}
+
+
+def test_rows_found_in_a_rolled_back_transaction_are_looked_up_again(db):
+    from triops.store.repos import topology as repo
+
+    t0 = 1_700_000_000_000
+    old = [repo.NodeRow("service:s", "service", {"service.version": "1"})]
+    new = [repo.NodeRow("service:s", "service", {"service.version": "2"})]
+    with db.write() as session:
+        repo.upsert(session, "default", old, [], t0)
+    with db.write() as session:  # found in the store, not written: known from now on
+        assert repo.upsert(session, "default", old, [], t0 + 1).written == 0
+    with pytest.raises(RuntimeError), db.write() as session:
+        repo.upsert(session, "default", new, [], t0 + 2)
+        raise RuntimeError("the request fails after the upsert")
+    with db.write() as session:  # the change was undone: it is made again
+        done = repo.upsert(session, "default", new, [], t0 + 3)
+    assert done.changed == {"service:s": ({"service.version": "1"}, {"service.version": "2"})}
+    with db.write() as session:
+        assert repo.upsert(session, "default", new, [], t0 + 4).written == 0
