@@ -3,6 +3,7 @@ record, the graph and neighbourhood queries, and project isolation."""
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -206,3 +207,49 @@ def test_posted_changes_are_validated_filtered_and_kept_per_project(client, runt
     viewer = project_key(runtime, "default", Role.viewer)
     assert client.post("/api/v1/changes", json={"service": "x"}, headers=viewer).status_code == 403
     assert client.get("/api/v1/changes", headers=viewer).status_code == 200
+
+
+def test_nodes_and_edges_are_touched_once_per_interval_and_changed_attributes_kept(db):
+    from triops.store.repos import topology as repo
+
+    nodes = [repo.NodeRow("series:a", "series"), repo.NodeRow("series:b", "series"),
+             repo.NodeRow("service:s", "service", {"service.version": "1"})]
+    edges = [repo.EdgeRow("series:a", "service:s", "measures"),
+             repo.EdgeRow("series:b", "service:s", "measures")]
+    t0 = 1_700_000_000_000
+    with db.write() as session:
+        assert repo.upsert(session, "default", nodes, edges, t0).written == 5
+    with db.write() as session:  # within the interval: nothing written
+        assert repo.upsert(session, "default", nodes, edges, t0 + 1_000).written == 0
+    later = t0 + repo.TOUCH_MS
+    newer = [*nodes[:2], repo.NodeRow("service:s", "service", {"service.version": "2"})]
+    with db.write() as session:
+        done = repo.upsert(session, "default", newer, edges, later)
+    assert done.written == 5
+    assert done.changed == {"service:s": ({"service.version": "1"}, {"service.version": "2"})}
+    with db.read() as session:
+        assert {n.key: (n.last_ms, n.first_ms, n.attributes) for n in repo.nodes(session, "default")} == {
+            "series:a": (later, t0, {}), "series:b": (later, t0, {}),
+            "service:s": (later, t0, {"service.version": "2"})}
+        assert {(e.src, e.last_ms) for e in repo.edges(session, "default")} == {
+            ("series:a", later), ("series:b", later)}
+
+
+def test_rows_found_in_a_rolled_back_transaction_are_looked_up_again(db):
+    from triops.store.repos import topology as repo
+
+    t0 = 1_700_000_000_000
+    old = [repo.NodeRow("service:s", "service", {"service.version": "1"})]
+    new = [repo.NodeRow("service:s", "service", {"service.version": "2"})]
+    with db.write() as session:
+        repo.upsert(session, "default", old, [], t0)
+    with db.write() as session:  # found in the store, not written: known from now on
+        assert repo.upsert(session, "default", old, [], t0 + 1).written == 0
+    with pytest.raises(RuntimeError), db.write() as session:
+        repo.upsert(session, "default", new, [], t0 + 2)
+        raise RuntimeError("the request fails after the upsert")
+    with db.write() as session:  # the change was undone: it is made again
+        done = repo.upsert(session, "default", new, [], t0 + 3)
+    assert done.changed == {"service:s": ({"service.version": "1"}, {"service.version": "2"})}
+    with db.write() as session:
+        assert repo.upsert(session, "default", new, [], t0 + 4).written == 0

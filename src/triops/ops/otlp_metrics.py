@@ -96,15 +96,6 @@ def _ts(point) -> int:  # type: ignore[no-untyped-def]
     return point.time_unix_nano // 1_000_000 if point.time_unix_nano else now_ms()
 
 
-def _number(point) -> float | None:  # type: ignore[no-untyped-def]
-    kind = point.WhichOneof("value")
-    if kind == "as_double":
-        return point.as_double
-    if kind == "as_int":
-        return float(point.as_int)
-    return None
-
-
 def quantile(q: float, bounds: list[float], counts: list[int]) -> float | None:
     """Prometheus' ``histogram_quantile`` on explicit buckets; None when empty.
 
@@ -173,6 +164,31 @@ def _add(batch: MetricBatch, name: str, labels: dict[str, str], ts: int, value: 
         batch.unscored.add(series_key(name, labels))
 
 
+def _numbers(batch: MetricBatch, name: str, points, labels_of_point: _Labels,  # type: ignore[no-untyped-def]
+             counter: bool) -> None:
+    """Gauge or sum points, one sample each. What ``_add`` and ``_ts`` do is written out
+    in the loop: most points of most requests take this path, where a call a step cost
+    as much as the step. A counter's series key is worked out once per labels object,
+    not once a point."""
+    samples = batch.samples
+    distinct: dict[int, Mapping[str, str]] = {}
+    for p in points:
+        labels = labels_of_point.of(p)
+        if p.flags & _NO_RECORDED_VALUE:
+            batch.reject(f"{name}: point flagged 'no recorded value'")
+            continue
+        kind = p.WhichOneof("value")
+        value = p.as_double if kind == "as_double" else float(p.as_int) if kind == "as_int" else None
+        if value is None or not math.isfinite(value):
+            batch.reject(f"{name}: a point has no finite value")
+            continue
+        nanos = p.time_unix_nano
+        samples.append(MetricSample(name, nanos // 1_000_000 if nanos else now_ms(), value, labels))
+        if counter:
+            distinct[id(labels)] = labels
+    batch.unscored.update(series_key(name, labels) for labels in distinct.values())
+
+
 def _metric(batch: MetricBatch, metric, labels_of_point: _Labels) -> None:  # type: ignore[no-untyped-def]
     if not metric.name:
         raise InvalidInput("an OTLP metric has no name")
@@ -180,13 +196,8 @@ def _metric(batch: MetricBatch, metric, labels_of_point: _Labels) -> None:  # ty
     kind = metric.WhichOneof("data")
     if kind in ("gauge", "sum"):
         data = getattr(metric, kind)
-        counter = kind == "sum" and data.is_monotonic and data.aggregation_temporality == 2
-        for p in data.data_points:
-            labels = labels_of_point.of(p)
-            if p.flags & _NO_RECORDED_VALUE:
-                batch.reject(f"{name}: point flagged 'no recorded value'")
-                continue
-            _add(batch, name, labels, _ts(p), _number(p), counter)
+        _numbers(batch, name, data.data_points, labels_of_point,
+                 counter=kind == "sum" and data.is_monotonic and data.aggregation_temporality == 2)
     elif kind in ("histogram", "exponential_histogram", "summary"):
         for p in getattr(metric, kind).data_points:
             labels = labels_of_point.of(p)
