@@ -99,8 +99,8 @@ def test_bad_input_is_one_clear_error(args, message):
     ("no-column.csv", "body\nhello\n", [], "no column 'text'"),
     ("bad-label.csv", "text,label\nhello,maybe\n", ["--label-column", "label"],
      "line 2: label 'maybe' is not 1/0"),
-    ("bad.jsonl", '{"text": "a"}\nnot json\n', [], "line 2: not JSON"),
-    ("list.jsonl", '["a"]\n', [], "line 1: need a JSON object"),
+    ("bad.jsonl", '{"text": "a"}\nnot json\n', [], "line 2 is not JSON"),
+    ("list.jsonl", '["a"]\n', [], "line 1 must be a JSON object"),
     ("no-text.jsonl", '{"body": "a"}\n', [], "line 1: 'text' is missing or not text"),
     ("latin1.csv", b"text\ncaf\xe9\n", [], "is not UTF-8 text"),
 ])

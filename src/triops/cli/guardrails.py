@@ -29,6 +29,7 @@ import typer
 
 from triops.core.errors import InvalidInput
 from triops.core.guardrail_settings import GuardrailRule
+from triops.core.jsonl import objects
 from triops.llm import GuardrailContext, compile_rule, guardrail_names
 
 guardrails_app = typer.Typer(help="Guardrail checks, offline: run one on texts, score it "
@@ -128,15 +129,7 @@ def _csv_rows(path: Path, handle: Any, column: str, label_column: str | None) ->
 
 
 def _jsonl_rows(path: Path, handle: Any, column: str, label_column: str | None) -> Iterator[Row]:
-    for number, line in enumerate(handle, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path} line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise InvalidInput(f"{path} line {number}: need a JSON object")
+    for number, record in objects(handle, str(path)):
         yield _row(path, number, record, column, label_column)
 
 

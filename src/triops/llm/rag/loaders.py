@@ -9,7 +9,6 @@ none and is refused).
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from triops.core.errors import InvalidInput
+from triops.core.jsonl import objects
 
 SUFFIXES = (".jsonl", ".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 #: jsonl keys that are the record itself; every other key is metadata.
@@ -33,15 +33,7 @@ class SourceDocument:
 
 
 def _jsonl(name: str, data: bytes) -> Iterator[SourceDocument]:
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{name} line {number} is not JSON: {exc.msg}") from None
-        if not isinstance(record, dict):
-            raise InvalidInput(f"{name} line {number} must be a JSON object")
+    for number, record in objects(data.decode("utf-8", errors="replace").splitlines(), name):
         doc_id = record.get("_id", record.get("id"))
         if not isinstance(doc_id, str | int) or isinstance(doc_id, bool) or str(doc_id) == "":
             raise InvalidInput(f"{name} line {number} needs an '_id' (a string or a number)")
