@@ -107,8 +107,12 @@ mode = "flag"
 
 
 def message(chars: int) -> str:
-    """The user message: a short greeting, or ordinary prompts up to ``chars`` characters."""
-    text = "Say hello to the bench"
+    """The user message: a short request, or ordinary prompts up to ``chars`` characters.
+    (Not "Say hello to the bench", the message of earlier runs: the injection model, on by
+    default, blocks it — a false positive docs/guardrails.md lists — and a blocked call
+    never reaches the upstream, which is not the path this measures. The toxicity model
+    flags this one, 0.44, but its rule here only flags.)"""
+    text = "Write a haiku about autumn"
     if chars <= len(text):
         return text
     lines = (ROOT / "bench" / "data" / "dolly_instructions.jsonl").read_text().splitlines()
