@@ -188,7 +188,7 @@ def near_duplicate_groups(texts: list[str]) -> np.ndarray:
 
 def sentence_vectors(texts: list[str]) -> np.ndarray:
     embedder = word_vectors.embedder()
-    return np.stack([embedder.vector(t) for t in texts])
+    return embedder.vectors(texts)
 
 
 def train(public: PublicSet, data: Path, refit_all: bool = False) -> TextModel:

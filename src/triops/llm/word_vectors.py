@@ -35,19 +35,11 @@ class SentenceEmbedder:
     tokenizer: object  # tokenizers.Tokenizer
     table: np.ndarray  # (vocabulary, DIM) float32
 
-    def vector(self, text: str) -> np.ndarray:
-        """The unit-length mean of the text's token vectors (zeros for no tokens)."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids  # type: ignore[attr-defined]
-        if not ids:
-            return np.zeros(DIM, np.float32)
-        mean = self.table[ids].mean(axis=0)
-        norm = float(np.linalg.norm(mean))
-        return mean / norm if norm else mean
-
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """``vector`` of each text, as rows of one (len(texts), DIM) float32 matrix,
-        pooled with one ``reduceat``. (``encode_batch`` costs as much CPU here and hands
-        the work to a thread pool, which only adds latency beside a server's threads.)"""
+        """Each text's vector, the unit-length mean of its token vectors (zeros for no
+        tokens), as rows of one (len(texts), DIM) float32 matrix, pooled with one
+        ``reduceat``. (``encode_batch`` costs as much CPU here and hands the work to a
+        thread pool, which only adds latency beside a server's threads.)"""
         out = np.zeros((len(texts), DIM), np.float32)
         encode = self.tokenizer.encode  # type: ignore[attr-defined]
         ids = [encode(text, add_special_tokens=False).ids for text in texts]
