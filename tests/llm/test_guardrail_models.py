@@ -210,3 +210,26 @@ def test_the_injection_model_reads_wordllamas_vectors_offline():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("check", ["injection", "toxicity"])
+def test_a_model_path_that_is_not_a_model_is_a_clear_error(tmp_path, check):
+    text = tmp_path / "notes.npz"
+    text.write_text("hello", encoding="utf-8")
+    broken_zip = tmp_path / "broken.npz"
+    broken_zip.write_bytes(b"PK\x03\x04" + b"\0" * 40)
+    one_array = tmp_path / "array.npz"
+    with one_array.open("wb") as handle:
+        np.save(handle, np.zeros(3))
+    missing = tmp_path / "missing.npz"
+    np.savez(missing, weights=np.zeros(3))
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, features_version=np.array([object()], dtype=object))
+    for path, message in ((text, "pickled"), (broken_zip, "not a readable model file"),
+                          (one_array, "not an .npz archive"),
+                          (missing, "lacks the entry"),
+                          (pickled, "allow_pickle")):
+        with pytest.raises(InvalidInput, match=message):
+            build(check, {"model": str(path)})
+    with pytest.raises(ValueError, match="lacks the entry"):  # the tagger opens files alike
+        ner.load(str(missing))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from triops.llm.guardrails._base import Finding
+from triops.llm.guardrails._model_file import model_file
 
 MODELS = Path(__file__).with_name("models")
 #: Bumped whenever ``token_features`` changes: a model trained on other features is refused.
@@ -307,7 +308,7 @@ def load(name_or_path: str = "ner") -> Tagger:
             else MODELS / f"{name_or_path}.tagger.npz")
     if not path.is_file():
         raise ValueError(f"unknown tagger {name_or_path!r}")
-    with np.load(path) as data:
+    with model_file(path, f"tagger {name_or_path!r}") as data:
         if int(data["features_version"]) != FEATURES_VERSION:
             raise ValueError(f"tagger {name_or_path!r} was trained on other features")
         if tuple(json.loads(str(data["tags"]))) != TAGS:

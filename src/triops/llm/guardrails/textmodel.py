@@ -44,6 +44,7 @@ import numpy as np
 from triops.llm import word_vectors
 from triops.llm.guardrails._base import Finding
 from triops.llm.guardrails._language import check_codes, guess
+from triops.llm.guardrails._model_file import model_file
 from triops.llm.guardrails._normalise import HOMOGLYPHS, fold
 
 MODELS = Path(__file__).with_name("models")
@@ -177,7 +178,7 @@ def load(name_or_path: str) -> TextModel:
     path = Path(name_or_path) if name_or_path.endswith(".npz") else MODELS / f"{name_or_path}.npz"
     if not path.is_file():
         raise ValueError(f"unknown model {name_or_path!r}; shipped: {shipped()}")
-    with np.load(path) as data:
+    with model_file(path, f"model {name_or_path!r}") as data:
         if int(data["features_version"]) != FEATURES_VERSION:
             raise ValueError(f"model {name_or_path!r} was trained on other features "
                              f"(version {int(data['features_version'])}, "
