@@ -113,7 +113,8 @@ def test_unreadable_state_starts_afresh(db):
         ingest_samples(session, "default", [MetricSample("x", T0, 1.0)])
     with db.write() as session:
         row = ops_repo.lock_series(session, "default", ["x"], "ensemble")["x"]
-        row.state = {"detector": "ensemble", "vars": {"broken": {"__part__": "Nope"}}}
+        row.checkpoint({"detector": "ensemble", "vars": {"broken": {"__part__": "Nope"}}})
+        ops_repo.save_series(session, [row])
     with db.write() as session:
         report = ingest_samples(session, "default", [MetricSample("x", T0 + 1000, 2.0)])
     assert report.scored == 1

@@ -46,7 +46,6 @@ from triops.ops.incidents import ingest
 from triops.ops.telemetry import SAMPLE, MetricSample, append_samples, sample_keys
 from triops.store import records
 from triops.store.repos import ops as repo
-from triops.store.schema_ops import OpsSeriesState
 
 log = logging.getLogger("triops.ops.detection")
 
@@ -109,17 +108,17 @@ class DetectorCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def token(row: OpsSeriesState) -> tuple:
+    def token(row: repo.SeriesRow) -> tuple:
         return (row.detector, row.points, row.last_ts_ms, row.updated_ms)
 
-    def take(self, row: OpsSeriesState) -> _Live | None:
+    def take(self, row: repo.SeriesRow) -> _Live | None:
         with self._lock:
             entry = self._entries.pop((row.project, row.series), None)
         if entry is None or entry[0] != self.token(row):
             return None
         return entry[1]
 
-    def put(self, row: OpsSeriesState, live: _Live) -> None:
+    def put(self, row: repo.SeriesRow, live: _Live) -> None:
         with self._lock:
             self._entries[(row.project, row.series)] = (self.token(row), live)
             while len(self._entries) > self.capacity:
@@ -159,14 +158,14 @@ def ingest_samples(
     now = now_ms()
     for key in keys:
         _score_series(session, project, key, by_series[key], rows[key], live[key], report, now)
-    session.flush()  # the rows' updates, batched
+    repo.save_series(session, [rows[key] for key in keys])
     if cache is not None:
         for key in keys:
             cache.put(rows[key], live[key])
     return report
 
 
-def _restore(row: OpsSeriesState, detector: str) -> StreamingDetector:
+def _restore(row: repo.SeriesRow, detector: str) -> StreamingDetector:
     """The series' saved detector; a fresh one when there is none or it cannot be read."""
     name = row.detector if row.detector in DETECTORS else detector
     if row.state:
@@ -177,11 +176,11 @@ def _restore(row: OpsSeriesState, detector: str) -> StreamingDetector:
             # written by a detector version that changed); it starts that series afresh.
             log.warning("detector state of %s unreadable (%s); starting afresh", row.series, exc)
     row.detector = name
-    row.state = {}
+    row.checkpoint({})
     return get_detector(name)
 
 
-def _resume(session: Session, project: str, row: OpsSeriesState, detector: str) -> _Live:
+def _resume(session: Session, project: str, row: repo.SeriesRow, detector: str) -> _Live:
     """The series' detector resumed from its checkpoint in the store."""
     model = _restore(row, detector)
     saved_points, saved_ts = row.state.get("points", 0), row.state.get("last_ts_ms")
@@ -202,7 +201,7 @@ def _resume(session: Session, project: str, row: OpsSeriesState, detector: str) 
 
 def _score_series(
     session: Session, project: str, key: str, points: list[tuple[int, float]],
-    row: OpsSeriesState, live: _Live, report: MonitorReport, now: int,
+    row: repo.SeriesRow, live: _Live, report: MonitorReport, now: int,
 ) -> None:
     model = live.model
     last = row.last_ts_ms
@@ -234,7 +233,7 @@ def _score_series(
     if (live.saved_points < 0 or len(fresh) < len(points)
             or row.points - live.saved_points >= CHECKPOINT_POINTS
             or now - live.saved_ms >= CHECKPOINT_MS):
-        row.state = {**model.state(), "points": row.points, "last_ts_ms": last}
+        row.checkpoint({**model.state(), "points": row.points, "last_ts_ms": last})
         live.saved_points, live.saved_ms = row.points, now
     # Strictly increasing, so a cached detector never matches an older saved row.
     row.updated_ms = max(now, row.updated_ms + 1)

@@ -9,12 +9,13 @@ series never score from the same stale state.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, defer
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
 from triops.core.ids import now_ms
 from triops.store.schema import IncidentMember, IncidentSignal
@@ -30,22 +31,50 @@ def _insert_missing(session: Session, model: type, values: dict | list[dict]) ->
     session.execute(make(model).values(values).on_conflict_do_nothing())
 
 
+@dataclass(eq=False)
+class SeriesRow:
+    """A series' state row, locked by :func:`lock_series` and written back by
+    :func:`save_series`: plain attributes, no ORM object (a request locks and writes
+    one per series it carries, and the ORM's bookkeeping cost more than the SQL)."""
+
+    project: str
+    series: str
+    detector: str
+    last_ts_ms: int | None
+    points: int
+    anomalies: int
+    updated_ms: int
+    #: The detector's checkpoint; ``None`` until :func:`load_series_states` reads it.
+    state: dict[str, Any] | None = None
+    #: Whether :func:`save_series` writes ``state`` too (a new checkpoint).
+    state_changed: bool = False
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        self.state, self.state_changed = state, True
+
+
+_T = OpsSeriesState.__table__
+_COUNTERS = (_T.c.series, _T.c.detector, _T.c.last_ts_ms, _T.c.points, _T.c.anomalies,
+             _T.c.updated_ms)
+
+
 def lock_series(session: Session, project: str, series: Sequence[str], detector: str,
-                ) -> dict[str, OpsSeriesState]:
+                ) -> dict[str, SeriesRow]:
     """The state rows of ``series`` by name, locked; a new row has an empty state.
 
     The rows' ``state`` (a detector's checkpoint, the large column) is not read: a
-    caller that needs it for some rows reads it with :func:`load_series_states` (a
-    row's ``state`` read before that is fetched on its own). One locking query for all of them, its rows locked in its ``ORDER BY``, so two
-    writers never wait on each other in a cycle; rows missing are created first, in
-    sorted order, and locked by a second query.
+    caller that needs it for some rows reads it with :func:`load_series_states`. One
+    locking query for all of them, its rows locked in its ``ORDER BY``, so two writers
+    never wait on each other in a cycle; rows missing are created first, in sorted
+    order, and locked by a second query.
     """
-    def locked(names: Sequence[str]) -> dict[str, OpsSeriesState]:
-        query = select(OpsSeriesState).options(defer(OpsSeriesState.state)).where(
-            OpsSeriesState.project == project, OpsSeriesState.series.in_(names)
-        ).order_by(OpsSeriesState.series).with_for_update()
-        rows = session.scalars(query.execution_options(populate_existing=True))
-        return {row.series: row for row in rows}
+    conn = session.connection()
+
+    def locked(names: Sequence[str]) -> dict[str, SeriesRow]:
+        query = select(*_COUNTERS).where(
+            _T.c.project == project, _T.c.series.in_(names)
+        ).order_by(_T.c.series).with_for_update()
+        return {row[0]: SeriesRow(project, *row) for row in conn.execute(query)}
 
     rows = locked(series)
     missing = sorted(set(series) - rows.keys())
@@ -60,16 +89,47 @@ def lock_series(session: Session, project: str, series: Sequence[str], detector:
     return rows
 
 
-def load_series_states(session: Session, rows: Sequence[OpsSeriesState]) -> None:
+def load_series_states(session: Session, rows: Sequence[SeriesRow]) -> None:
     """Read the ``state`` of rows returned by :func:`lock_series` (of one project), in
-    one query; the rows stay unmodified until the caller changes them."""
+    one query."""
     if not rows:
         return
     by_name = {row.series: row for row in rows}
-    query = select(OpsSeriesState.series, OpsSeriesState.state).where(
-        OpsSeriesState.project == rows[0].project, OpsSeriesState.series.in_(list(by_name)))
-    for name, state in session.execute(query):
-        set_committed_value(by_name[name], "state", state)
+    query = select(_T.c.series, _T.c.state).where(
+        _T.c.project == rows[0].project, _T.c.series.in_(list(by_name)))
+    for name, state in session.connection().execute(query):
+        by_name[name].state = state
+
+
+_SAVE = update(_T).where(_T.c.project == bindparam("b_project"),
+                         _T.c.series == bindparam("b_series"))
+# Bound names differ from the columns': SQLAlchemy keeps those for its own SET params.
+_SET = {name: bindparam(f"b_{name}")
+        for name in ("detector", "last_ts_ms", "points", "anomalies", "updated_ms")}
+_SAVE_COUNTERS = _SAVE.values(**_SET)
+_SAVE_CHECKPOINTS = _SAVE.values(**_SET, state=bindparam("b_state", type_=_T.c.state.type))
+
+
+def save_series(session: Session, rows: Sequence[SeriesRow]) -> None:
+    """Write ``rows`` back — their counters, and the state of those given a new
+    checkpoint — in the caller's transaction: one batched ``UPDATE`` for each kind."""
+    plain, checkpoints = [], []
+    for row in rows:
+        values = {"b_project": row.project, "b_series": row.series,
+                  "b_detector": row.detector, "b_last_ts_ms": row.last_ts_ms,
+                  "b_points": row.points, "b_anomalies": row.anomalies,
+                  "b_updated_ms": row.updated_ms}
+        if row.state_changed:
+            values["b_state"] = row.state
+            checkpoints.append(values)
+            row.state_changed = False
+        else:
+            plain.append(values)
+    conn = session.connection()
+    if plain:
+        conn.execute(_SAVE_COUNTERS, plain)
+    if checkpoints:
+        conn.execute(_SAVE_CHECKPOINTS, checkpoints)
 
 
 def get_series_state(session: Session, project: str, series: str) -> OpsSeriesState | None:
