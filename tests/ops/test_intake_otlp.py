@@ -78,6 +78,19 @@ def test_points_of_one_attribute_list_share_their_labels_and_no_other():
     assert got[0].labels is not got[2].labels
 
 
+def test_zero_values_are_kept_whichever_field_holds_them_and_a_point_without_one_is_not():
+    m = Metric(name="q")
+    m.gauge.data_points.add(time_unix_nano=T0 * 1_000_000, as_double=0.0)
+    m.gauge.data_points.add(time_unix_nano=(T0 + 1) * 1_000_000, as_int=0)
+    m.gauge.data_points.add(time_unix_nano=(T0 + 2) * 1_000_000)  # no value at all
+    m.gauge.data_points.add(time_unix_nano=(T0 + 3) * 1_000_000, as_int=-3)
+    batch = translate(metrics_request(m))
+    assert [(s.ts_ms, s.value) for s in batch.samples] == [(T0, 0.0), (T0 + 1, 0.0),
+                                                           (T0 + 3, -3.0)]
+    assert all(type(s.value) is float for s in batch.samples)
+    assert batch.rejected == 1 and "no finite value" in batch.problems[0]
+
+
 def test_protobuf_gauge_and_counter_land_as_series(client):
     counter = Metric(name="http.requests")
     counter.sum.is_monotonic = True

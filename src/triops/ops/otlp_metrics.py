@@ -166,24 +166,35 @@ def _add(batch: MetricBatch, name: str, labels: dict[str, str], ts: int, value: 
 
 def _numbers(batch: MetricBatch, name: str, points, labels_of_point: _Labels,  # type: ignore[no-untyped-def]
              counter: bool) -> None:
-    """Gauge or sum points, one sample each. What ``_add`` and ``_ts`` do is written out
-    in the loop: most points of most requests take this path, where a call a step cost
-    as much as the step. A counter's series key is worked out once per labels object,
-    not once a point."""
+    """Gauge or sum points, one sample each. What ``_add``, ``_ts`` and the labels'
+    fast path do is written out in the loop: most points of most requests take this
+    path, where a call a step cost as much as the step. A counter's series key is worked
+    out once per labels object, not once a point."""
     samples = batch.samples
+    append = samples.append
+    new = tuple.__new__  # MetricSample's own __new__ is a Python frame a point
+    isfinite = math.isfinite
     distinct: dict[int, Mapping[str, str]] = {}
+    last_given: object = None
+    labels: dict[str, str] = {}
     for p in points:
-        labels = labels_of_point.of(p)
+        given = p.attributes
+        if given != last_given:  # a series' points usually follow one another
+            labels = labels_of_point.of(p)
+            last_given = given
         if p.flags & _NO_RECORDED_VALUE:
             batch.reject(f"{name}: point flagged 'no recorded value'")
             continue
-        kind = p.WhichOneof("value")
-        value = p.as_double if kind == "as_double" else float(p.as_int) if kind == "as_int" else None
-        if value is None or not math.isfinite(value):
+        value = p.as_double
+        if not value:  # 0.0, or not a double at all: which one is set says
+            kind = p.WhichOneof("value")
+            value = value if kind == "as_double" else float(p.as_int) if kind == "as_int" else None
+        if value is None or not isfinite(value):
             batch.reject(f"{name}: a point has no finite value")
             continue
         nanos = p.time_unix_nano
-        samples.append(MetricSample(name, nanos // 1_000_000 if nanos else now_ms(), value, labels))
+        append(new(MetricSample, (name, nanos // 1_000_000 if nanos else now_ms(), value,
+                                  labels)))
         if counter:
             distinct[id(labels)] = labels
     batch.unscored.update(series_key(name, labels) for labels in distinct.values())
