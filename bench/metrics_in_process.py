@@ -58,7 +58,7 @@ def run(store: str, rounds: list[list[bytes]], steady: range, profile: str | Non
         clock = time.process_time
         steps = dict.fromkeys(("parse", "translate", "store", "commit"), 0.0)
         samples = 0
-        profiler = cProfile.Profile() if profile else None
+        profiler = cProfile.Profile(clock) if profile else None
         for r, requests in enumerate(rounds):
             counted = r in steady
             if counted and profiler is not None:

@@ -49,6 +49,18 @@ def test_large_batch_is_chunked(db):
         assert sum(1 for _ in records.scan(session, "p", "sample")) == 12_345
 
 
+def test_text_that_copy_must_escape_reads_back_as_written(db):
+    """Tabs, newlines, carriage returns and backslashes in a stream or in the data, in a
+    batch whose other rows need no escaping (PostgreSQL writes them through COPY)."""
+    odd = {"text": "a\tb\nc\rd\\e", "v": 1.0}
+    rows = [RecordRow("plain", 1, {"v": 1.0}), RecordRow("tab\tand\\slash", 2, odd),
+            RecordRow("plain", 3, {"v": 3.0})]
+    with db.write() as session:
+        records.append(session, "p", "log", rows)
+    with db.read() as session:
+        got = [(r.stream, r.ts_ms, r.data) for r in records.scan(session, "p", "log")]
+    assert got == [(r.stream, r.ts_ms, r.data) for r in rows]
+
 
 @pytest.mark.parametrize("data", [
     {"empty": None, "rows": [[1.0, float("nan")], [2, float("inf")]], "n": [1, 2.5]},

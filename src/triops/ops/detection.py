@@ -35,6 +35,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from sqlalchemy.orm import Session
 
@@ -205,7 +206,7 @@ def _score_series(
 ) -> None:
     model = live.model
     last = row.last_ts_ms
-    points.sort(key=lambda p: p[0])  # stable: equal timestamps keep arrival order
+    points.sort(key=itemgetter(0))  # stable: equal timestamps keep arrival order
     fresh = []
     for ts_ms, value in points:
         if last is not None and ts_ms <= last:

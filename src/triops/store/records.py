@@ -136,12 +136,17 @@ def _copy(connection: Connection, project: str, kind: str,
     try:
         with driver.cursor() as cursor, cursor.copy(_COPY) as copy:  # type: ignore[union-attr]
             for start in range(0, len(rows), _CHUNK):
+                chunk = rows[start:start + _CHUNK]
+                # Most chunks (a sample's JSON is a number) have nothing to escape:
+                # four scans of the chunk's data at once instead of four a row.
+                clean = _copy_text(joined := "".join([row[2] for row in chunk])) == joined
                 lines = []
-                for stream, ts_ms, data in rows[start:start + _CHUNK]:
+                for stream, ts_ms, data in chunk:
                     escaped = streams.get(stream)
                     if escaped is None:
                         escaped = streams[stream] = _copy_text(stream)
-                    lines.append(f"{head}{escaped}\t{ts_ms}\t{_copy_text(data)}\n")
+                    lines.append(f"{head}{escaped}\t{ts_ms}\t"
+                                 f"{data if clean else _copy_text(data)}\n")
                 copy.write("".join(lines))
     except connection.dialect.loaded_dbapi.Error as exc:
         # As SQLAlchemy would have raised it (DataError for a value the column refuses).
