@@ -1,8 +1,8 @@
 """Detection: every incoming sample is scored by its series' streaming detector.
 
 For the series of a batch the state rows are locked in one query, each series' new
-points are scored in one vectorised call, and the rows are written back in one
-statement, in the caller's transaction together with the samples themselves: either
+points are scored in one vectorised call, and the rows are written back by one batched
+statement (a second for those given a new checkpoint), in the caller's transaction together with the samples themselves: either
 the samples, the scores' signals and the series' counters are all committed, or none
 of them is.
 
