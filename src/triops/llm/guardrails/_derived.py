@@ -25,25 +25,31 @@ from triops.llm.guardrails._language import guess
 from triops.llm.guardrails.textmodel import features_of
 
 T = TypeVar("T")
+B = TypeVar("B")
 
 
-def _fill(cache: dict[str, T], texts: list[str], derive: Callable[[list[str]], list[T]]
-          ) -> None:
-    """Derive, in one call, what ``cache`` lacks for ``texts``."""
+def _derive(cache: dict[str, T], texts: list[str], compute: Callable[[list[str]], B],
+            rows: Callable[[B, int], list[T]]) -> B | None:
+    """Compute, in one call, what ``cache`` lacks for ``texts`` and keep it per text;
+    the computed batch itself when it is the one asked for (nothing to reassemble)."""
     missing = [text for text in dict.fromkeys(texts) if text not in cache]
-    if missing:
-        cache.update(zip(missing, derive(missing), strict=True))
+    if not missing:
+        return None
+    batch = compute(missing)
+    cache.update(zip(missing, rows(batch, len(missing)), strict=True))
+    return batch if missing == texts else None
 
 
-def _split_features(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    owner, index, values = features_of(texts)
+def _feature_rows(batch: tuple[np.ndarray, np.ndarray, np.ndarray], n: int
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+    owner, index, values = batch
     # ``features_of`` sorts by text: each text's rows are one slice.
-    bounds = np.searchsorted(owner, np.arange(len(texts) + 1)).tolist()
+    bounds = np.searchsorted(owner, np.arange(n + 1)).tolist()
     return [(index[a:b], values[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
-def _vectors(texts: list[str]) -> list[np.ndarray]:
-    return list(word_vectors.embedder().vectors(texts))
+def _vectors(texts: list[str]) -> np.ndarray:
+    return word_vectors.embedder().vectors(texts)
 
 
 class DerivedOnce:
@@ -65,7 +71,9 @@ class DerivedOnce:
 
     def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What ``features_of(texts)`` answers: (text, index, value) rows sorted by text."""
-        _fill(self._features, texts, _split_features)
+        batch = _derive(self._features, texts, features_of, _feature_rows)
+        if batch is not None:
+            return batch
         parts = [self._features[text] for text in texts]
         owner = np.repeat(np.arange(len(texts), dtype=np.int64), [len(i) for i, _ in parts])
         return (owner, np.concatenate([i for i, _ in parts]),
@@ -73,7 +81,9 @@ class DerivedOnce:
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         """What ``word_vectors.embedder().vectors(texts)`` answers."""
-        _fill(self._vectors, texts, _vectors)
+        batch = _derive(self._vectors, texts, _vectors, lambda matrix, _: list(matrix))
+        if batch is not None:
+            return batch
         return np.stack([self._vectors[text] for text in texts])
 
     def language(self, text: str) -> str:
