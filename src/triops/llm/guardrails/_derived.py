@@ -5,7 +5,8 @@ The rules of a request read the same texts one after another, and the model pass
 features, the language guess, and (for a model with dense weights) the sentence vector.
 The engine hands every check of one request the same ``DerivedOnce`` (``Context.derived``),
 which keeps each of them per text, so the second model to ask reads what the first
-computed — on a short chat turn the features alone are about a third of the rules' time.
+computed: on a short chat turn, hashing the text a second time was about a sixth of the
+four default rules' time.
 
 Everything is keyed by the text itself: a text an earlier rule redacted is another
 text, so no rule reads what was derived from words that are gone. A ``DerivedOnce`` lives
