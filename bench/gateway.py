@@ -29,6 +29,8 @@ With ``--guardrails`` a second ``triops up`` with the same configuration plus th
 checks a gateway turns on with their default options (``pii`` and ``credentials``
 redacting, ``injection`` blocking, ``toxicity`` flagging, on every route's input) runs
 beside the first, in the same rounds: the difference of the two is what the rules add.
+With ``--baseline-src`` too, the baseline runs with and without the rules as well, so a
+change to the rules' path is measured before and after in the same rounds.
 ``--message-chars`` pads the user message with ordinary prompts (the held-out Dolly
 instructions of ``bench/data``) to that length, so the rules have text to read.
 
@@ -307,21 +309,23 @@ deployments = [{{ upstream = "local", model = "gpt-4o-mini" }}]
         "direct": (f"{upstream}/v1/chat/completions", {}, procs[0].pid),
         "triops": (f"http://127.0.0.1:{tri_port}/v1/chat/completions", auth, procs[1].pid),
     }
-    if baseline_src:  # another checkout's triops, e.g. before a change, measured alike
-        base_port = free_port()
-        base = start_triops(work / "baseline", base_port, {"PYTHONPATH": baseline_src})
-        procs.append(base)
-        targets["baseline"] = (f"http://127.0.0.1:{base_port}/v1/chat/completions", auth,
-                               base.pid)
-        wait_ready(f"http://127.0.0.1:{base_port}/readyz", base)
-    if guardrails:  # the same server and configuration, plus the default rules
+    # Another checkout's triops (e.g. before a change) is measured alike, and so is the
+    # same server plus the default rules (both checkouts' when both run).
+    more: list[tuple[str, str | None, str]] = []
+    if baseline_src:
+        more.append(("baseline", baseline_src, "triops.toml"))
+    if guardrails:
         (work / "triops-rules.toml").write_text(config + DEFAULT_RULES)
-        rules_port = free_port()
-        ruled = start_triops(work / "triops-rules", rules_port, config_name="triops-rules.toml")
-        procs.append(ruled)
-        targets["triops+rules"] = (f"http://127.0.0.1:{rules_port}/v1/chat/completions",
-                                   auth, ruled.pid)
-        wait_ready(f"http://127.0.0.1:{rules_port}/readyz", ruled)
+        more.append(("triops+rules", None, "triops-rules.toml"))
+        if baseline_src:
+            more.append(("baseline+rules", baseline_src, "triops-rules.toml"))
+    for name, src, config_name in more:
+        port = free_port()
+        proc = start_triops(work / name, port, {"PYTHONPATH": src} if src else None,
+                            config_name)
+        procs.append(proc)
+        targets[name] = (f"http://127.0.0.1:{port}/v1/chat/completions", auth, proc.pid)
+        wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
     lite_proc = None
     if with_litellm:
         lite_python = peer_venv.ensure("litellm", LITELLM)
@@ -398,15 +402,18 @@ def report(results: dict[str, dict[str, dict]], args: argparse.Namespace,
     summary["triops_added_p50_ms"] = added
     print(f"\ntriops added latency (p50 at c=1, over the upstream alone): {added:.2f} ms "
           f"(goal: under 2 ms)")
-    if "triops+rules" in results:
-        ruled = results["triops+rules"]
-        rules_added = ruled["latency"]["p50_ms"] - triops["latency"]["p50_ms"]
-        summary["rules_added_p50_ms"] = rules_added
-        print(f"default guardrail rules added latency (p50 at c=1, triops+rules over triops): "
+    for name in ("triops", "baseline"):
+        if f"{name}+rules" not in results:
+            continue
+        plain, ruled = results[name], results[f"{name}+rules"]
+        rules_added = ruled["latency"]["p50_ms"] - plain["latency"]["p50_ms"]
+        summary["rules_added_p50_ms" if name == "triops" else "baseline_rules_added_p50_ms"
+                ] = rules_added
+        print(f"default guardrail rules added latency (p50 at c=1, {name}+rules over {name}): "
               f"{rules_added:.2f} ms (goal: under 2 ms); CPU per request "
               f"{ruled['throughput']['cpu_ms_per_request']:.3f} / "
-              f"{triops['throughput']['cpu_ms_per_request']:.3f} ms "
-              f"(+{ruled['throughput']['cpu_ms_per_request'] - triops['throughput']['cpu_ms_per_request']:.3f})")
+              f"{plain['throughput']['cpu_ms_per_request']:.3f} ms "
+              f"(+{ruled['throughput']['cpu_ms_per_request'] - plain['throughput']['cpu_ms_per_request']:.3f})")
     if "baseline" in results:
         base = results["baseline"]
         print(f"baseline added latency: "

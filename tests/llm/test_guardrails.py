@@ -274,8 +274,8 @@ def test_block_rate_spike_becomes_a_signal():
 
 
 def test_docstring_examples_run():
-    for name in ("_base", "_checksums", "_registry", "_normalise", "_language", "pii",
-                 "credentials", "injection", "toxicity", "structured"):
+    for name in ("_base", "_checksums", "_registry", "_normalise", "_language", "_derived",
+                 "pii", "credentials", "injection", "toxicity", "structured"):
         module = importlib.import_module(f"triops.llm.guardrails.{name}")
         result = doctest.testmod(module, verbose=False)
         assert result.failed == 0, name

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Stage = Literal["input", "output"]
 
@@ -33,9 +36,28 @@ class Finding:
     message: str = ""
 
 
+class Derived(Protocol):
+    """What the checks of one request derive from its texts, derived once for all of them
+    (``_derived.DerivedOnce``): each method answers what the function it names does."""
+
+    def features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``textmodel.features_of(texts)``."""
+        ...
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """``word_vectors.embedder().vectors(texts)``."""
+        ...
+
+    def language(self, text: str) -> str:
+        """``_language.guess(text)``."""
+        ...
+
+
 @dataclass
 class Context:
-    """Where a check runs: the stage, the route and key, and how to reach embeddings."""
+    """Where a check runs: the stage, the route and key, how to reach embeddings, and
+    what the request's rules derive from its texts once for all of them (``None``: the
+    check derives its own)."""
 
     stage: Stage = "input"
     route: str = ""
@@ -43,6 +65,7 @@ class Context:
     role: str = ""
     embed: Embedder | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    derived: Derived | None = None
 
 
 @runtime_checkable

@@ -35,6 +35,7 @@ from triops.core.errors import InvalidInput, UpstreamError
 from triops.core.guardrail_settings import GuardrailRule, GuardrailSettings
 from triops.core.signals import Signal
 from triops.llm.guardrails._base import Context, Finding
+from triops.llm.guardrails._derived import DerivedOnce
 from triops.llm.guardrails._log import CheckLog, observe
 from triops.llm.guardrails._registry import build
 from triops.llm.guardrails._stream import replay, then
@@ -101,6 +102,21 @@ def compile_rule(config: GuardrailRule) -> Rule:
 
 
 Path = tuple[str | int, ...]
+
+
+@dataclass
+class _Text:
+    """One text the rules of a request read, where it came from, and how a redaction is
+    written back there; each rule reads what the rules before it left."""
+
+    where: str
+    role: str
+    text: str
+    write: Callable[[str], None]
+
+    def put(self, new: str) -> None:
+        self.text = new
+        self.write(new)
 
 
 def _text_paths(message: dict[str, Any]) -> list[tuple[Path, str]]:
@@ -235,6 +251,9 @@ class GuardrailEngine:
         return list(result)
 
     def context(self, trace: Any, stage: str, role: str = "") -> Context:
+        """The context of a request's checks: embeddings as the caller's project, and one
+        ``derived`` that every check of the request reads (``_apply`` gives each text a
+        copy with its role)."""
         embed = None
         if self._embed is not None:
             outer = self._embed
@@ -242,7 +261,7 @@ class GuardrailEngine:
             async def embed(model: str, texts: list[str]) -> list[list[float]]:
                 return await outer(trace.project, model, texts)
         return Context(stage=stage, route=trace.route, key_id=trace.key_id, role=role,  # type: ignore[arg-type]
-                       embed=embed)
+                       embed=embed, derived=DerivedOnce())
 
     def _record(self, trace: Any, rule: Rule, stage: str, outcome: str, started: float,
                 start_ns: int, found: list[tuple[str, Finding]], error: str = "") -> None:
@@ -273,17 +292,22 @@ class GuardrailEngine:
         self.log.record(trace.project, span, row)
         trace.extra.setdefault("triops.guardrails", []).append(f"{c.name}:{stage}:{outcome}")
 
-    async def _apply(self, trace: Any, rule: Rule, stage: str,
-                     items: list[tuple[str, str, str, Callable[[str], None]]]) -> list[Finding]:
-        """Run one rule over (where, role, text, put) items; returns what it found."""
+    async def _apply(self, trace: Any, rule: Rule, request: Context, items: list[_Text]
+                     ) -> list[Finding]:
+        """Run one rule over a request's texts; returns what it found. Each text's check
+        gets a context of its own, with the request's embedder and ``derived``."""
+        stage = request.stage
         started, start_ns = time.perf_counter(), time.time_ns()
         found: list[tuple[str, Finding]] = []
         try:
-            for where, role, text, put in items:
-                findings = await self.run_check(rule, text, self.context(trace, stage, role))
+            for item in items:
+                context = Context(stage=stage, route=request.route, key_id=request.key_id,
+                                  role=item.role, embed=request.embed,
+                                  derived=request.derived)
+                findings = await self.run_check(rule, item.text, context)
                 if findings and rule.config.mode == "redact":
-                    put(rule.guard.redact(text, None, findings))
-                found += [(where, f) for f in findings]
+                    item.put(rule.guard.redact(item.text, None, findings))
+                found += [(item.where, f) for f in findings]
         except Exception as exc:  # noqa: BLE001  any check's failure is the rule's, reported
             message = f"guardrail rule {rule.name!r} could not run: {exc}"
             self._record(trace, rule, stage, "error", started, start_ns, found, message)
@@ -306,33 +330,37 @@ class GuardrailEngine:
             return body
         messages = [dict(m) for m in body["messages"]]  # redaction never edits the caller's
         body = {**body, "messages": messages}
+        items = []
+        for index, message in enumerate(messages):
+            for path, text in _text_paths(message):
+                def write(new: str, m: dict[str, Any] = message, p: Path = path) -> None:
+                    _replace(m, p, new)
+                items.append(_Text(f"messages[{index}].{_where(path)}", message["role"], text,
+                                   write))
+        request = self.context(trace, "input")
         for rule in rules:
-            items = []
-            for index, message in enumerate(messages):
-                for path, text in _text_paths(message):
-                    def put(new: str, m: dict[str, Any] = message, p: Path = path) -> None:
-                        _replace(m, p, new)
-                    items.append((f"messages[{index}].{_where(path)}", message["role"], text,
-                                  put))
-            await self._apply(trace, rule, "input", items)
+            await self._apply(trace, rule, request, items)
         return body
 
     async def check_output(self, trace: Any, body: dict[str, Any], result: dict[str, Any],
                            serve: Serve, reasked: int = 0) -> dict[str, Any]:
         rules = self.applicable("output", trace.route, trace.key_id)
+        if not rules:
+            return result
+        items = []
+        for index, choice in enumerate(result.get("choices") or ()):
+            message = choice.get("message") or {}
+            if isinstance(message.get("content"), str):
+                def write(new: str, m: dict[str, Any] = message) -> None:
+                    m["content"] = new
+                items.append(_Text(f"choices[{index}].message.content", "assistant",
+                                   message["content"], write))
+        request = self.context(trace, "output")
         for rule in rules:
-            items = []
-            for index, choice in enumerate(result.get("choices") or ()):
-                message = choice.get("message") or {}
-                if isinstance(message.get("content"), str):
-                    def put(new: str, m: dict[str, Any] = message) -> None:
-                        m["content"] = new
-                    items.append((f"choices[{index}].message.content", "assistant",
-                                  message["content"], put))
-            findings = await self._apply(trace, rule, "output", items)
+            findings = await self._apply(trace, rule, request, items)
             if findings and rule.config.mode == "block":  # a rule that re-asks
                 if reasked < rule.guard.max_reasks:
-                    answer = items[0][2] if items else ""
+                    answer = items[0].text if items else ""
                     again = {**body, "messages": [*body["messages"],
                                                   {"role": "assistant", "content": answer},
                                                   rule.guard.reask_message(findings)]}
@@ -351,7 +379,7 @@ class GuardrailEngine:
                 raise GuardrailBlocked(rule.name, f"blocked by guardrail rule {rule.name!r} "
                                        f"({rule.config.check}, output, after {reasked} "
                                        f"re-asks): {_summary(findings)}",
-                                       param=items[0][0] if items else None)
+                                       param=items[0].where if items else None)
         return result
 
     async def around(self, trace: Any, body: dict[str, Any], serve: Serve) -> Any:
@@ -385,10 +413,11 @@ class GuardrailEngine:
         async def flag() -> None:
             message = (trace.output or [{}])[0] or {}
             if isinstance(message.get("content"), str):
+                items = [_Text("choices[0].message.content", "assistant", message["content"],
+                               lambda _new: None)]
+                request = self.context(trace, "output")
                 for rule in rules:
-                    await self._apply(trace, rule, "output", [(
-                        "choices[0].message.content", "assistant", message["content"],
-                        lambda _new: None)])
+                    await self._apply(trace, rule, request, items)
 
         return then(await serve(trace, body), flag)
 

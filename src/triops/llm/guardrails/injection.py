@@ -130,7 +130,8 @@ class Injection:
     def check(self, text: str, context: Context | None = None) -> list[Finding]:
         score, families, how = self.score(text)
         if score < self.threshold:
-            found = self.model.finding(text, "injection") if self.model else None
+            derived = context.derived if context else None
+            found = self.model.finding(text, "injection", derived) if self.model else None
             return [found] if found else []
         note = f" (after undoing {how})" if how != "plain" else ""
         return [Finding("injection", 0, len(text), score,

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from triops.llm import word_vectors
-from triops.llm.guardrails._base import Finding
+from triops.llm.guardrails._base import Derived, Finding
 from triops.llm.guardrails._language import check_codes, guess
 from triops.llm.guardrails._model_file import model_file
 from triops.llm.guardrails._normalise import HOMOGLYPHS, fold
@@ -141,17 +141,20 @@ class TextModel:
         """The logistic regression's margin over the text as one piece."""
         return float(self.margins([text])[0])
 
-    def margins(self, texts: list[str]) -> np.ndarray:
-        """``margin`` of each text, computed for all of them at once."""
-        owner, index, values = features_of(texts)
+    def margins(self, texts: list[str], derived: Derived | None = None) -> np.ndarray:
+        """``margin`` of each text, computed for all of them at once (with what
+        ``derived`` already holds of them: another rule of the request computed it)."""
+        owner, index, values = features_of(texts) if derived is None else derived.features(texts)
         margins = np.bincount(owner, values * self.weights[index], len(texts)) + self.bias
         if self.dense is not None:
-            margins += word_vectors.embedder().vectors(texts) @ self.dense
+            vectors = (word_vectors.embedder().vectors(texts) if derived is None
+                       else derived.vectors(texts))
+            margins += vectors @ self.dense
         return margins
 
-    def probability(self, text: str) -> float:
+    def probability(self, text: str, derived: Derived | None = None) -> float:
         pieces = segments(text) if self.segment_weight else []
-        margins = self.margins([text, *pieces])
+        margins = self.margins([text, *pieces], derived)
         margin = float(margins[0])
         if pieces:
             margin += self.segment_weight * max(0.0, float(margins[1:].max()) - margin)
@@ -220,14 +223,15 @@ class ModelVerdict:
         self.languages = chosen if chosen is not None else tuple(
             self.model.card.get("languages") or ())
 
-    def finding(self, text: str, kind: str) -> Finding | None:
+    def finding(self, text: str, kind: str, derived: Derived | None = None) -> Finding | None:
         """A finding over the whole text when the model's probability reaches the
-        threshold, else ``None``."""
+        threshold, else ``None``; ``derived``: what the request's rules share."""
         if not text.strip():
             return None
-        if self.languages and guess(text) not in (*self.languages, "und"):
+        language = guess(text) if derived is None else derived.language(text)
+        if self.languages and language not in (*self.languages, "und"):
             return None
-        p = self.model.probability(text)
+        p = self.model.probability(text, derived)
         if p < self.threshold:
             return None
         return Finding(kind, 0, len(text), round(p, 4),

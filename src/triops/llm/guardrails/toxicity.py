@@ -170,7 +170,8 @@ class Toxicity:
         found = self.matches(text)
         score = self.score(text, found)
         if score < self.threshold:
-            verdict = self.model.finding(text, "toxicity.model") if self.model else None
+            derived = context.derived if context else None
+            verdict = self.model.finding(text, "toxicity.model", derived) if self.model else None
             return [verdict] if verdict else []
         worst = max(found, key=lambda t: t[3])
         return [Finding(f"toxicity.{term.category}", start, end, score,
