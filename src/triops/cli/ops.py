@@ -95,7 +95,8 @@ def _csv_rows(path: Path, skipped: list[str]) -> Iterator[tuple[int, float]]:
 
 
 def _import_series(db, project: str, name: str, labels: dict[str, str], path: Path) -> None:  # type: ignore[no-untyped-def]
-    # The detectors (scipy) load with the import that scores, not with the command line.
+    # The detectors (numpy, compiled kernels) load with the import that scores, not with
+    # the command line.
     from triops.ops import ingest_samples
 
     skipped: list[str] = []
