@@ -6,7 +6,7 @@ error and exits is tested once for all verbs in test_cli.py."""
 
 from __future__ import annotations
 
-from tests.cli.test_cli_remote import cli, failure
+from tests.cli.in_process import cli, failure
 from triops.core.signals import Pillar, Severity, Signal
 from triops.ops import ingest
 from triops.store import Database
