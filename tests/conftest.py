@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,11 +81,16 @@ class PgDatabases:
         return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
     def drop_all(self) -> None:
-        for name in reversed(self.created):
-            try:
-                self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except psycopg.Error:
-                pass
+        # Each DROP DATABASE waits for a checkpoint; drops sent together share one, so
+        # the few hundred databases of a run go in seconds instead of a minute.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(self._drop, self.created))
+
+    def _drop(self, name: str) -> None:
+        try:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass
 
 
 _MLFLOW_ENV = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_URI",

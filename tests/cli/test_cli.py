@@ -1,4 +1,8 @@
-"""The CLI verbs against a real store: keys, incidents, db upgrade, clear errors."""
+"""The CLI verbs against a real store: keys, incidents, db upgrade, clear errors.
+
+The ``triops`` process itself (its exit code, one error line on stderr, ``triops up``
+refusing to start) is tested with subprocesses; the verbs' work runs in-process
+(``tests.cli.in_process``), where it costs no interpreter start."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 
 import pytest
 
+from tests.cli.in_process import cli
 from triops.core.signals import Pillar, Signal
 from triops.ops import ingest
 from triops.store import Database
@@ -22,21 +27,21 @@ def triops(*args: str, cwd=None) -> subprocess.CompletedProcess:
 def test_version_and_help():
     assert triops("version").stdout.strip() == __import__("triops").__version__
     for verb in (["up"], ["db", "upgrade"], ["keys", "create"], ["incidents", "list"]):
-        result = triops(*verb, "--help")
-        assert result.returncode == 0 and "Usage" in result.stdout
+        result = cli(*verb, "--help")
+        assert result.exit_code == 0 and "Usage" in result.stdout
 
 
 def test_keys_create_list_revoke(store_url):
-    created = triops("keys", "create", "--project", "team-a", "--role", "editor", "--store", store_url)
-    assert created.returncode == 0, created.stderr
+    created = cli("keys", "create", "--project", "team-a", "--role", "editor", "--store", store_url)
+    assert created.exit_code == 0, created.output
     secret = created.stdout.strip().splitlines()[-1]
     db = Database(store_url)
     with db.read() as session:
         principal = keys.authenticate(session, secret)
     assert principal is not None and principal.project == "team-a" and principal.role.name == "editor"
-    listed = triops("keys", "list", "--store", store_url)
+    listed = cli("keys", "list", "--store", store_url)
     assert principal.key_id in listed.stdout and secret not in listed.stdout
-    assert triops("keys", "revoke", principal.key_id, "--store", store_url).returncode == 0
+    assert cli("keys", "revoke", principal.key_id, "--store", store_url).exit_code == 0
     with db.read() as session:
         assert keys.authenticate(session, secret) is None
     db.dispose()
@@ -47,11 +52,11 @@ def test_incidents_list_ack_resolve(store_url):
     with db.write() as session:
         folded = ingest(session, "default", Signal(source=Pillar.ops, kind="k", subject="service:x"))
     db.dispose()
-    listed = triops("incidents", "list", "--store", store_url)
+    listed = cli("incidents", "list", "--store", store_url)
     assert folded.incident_id in listed.stdout
-    assert triops("incidents", "ack", folded.incident_id, "--store", store_url).returncode == 0
-    assert triops("incidents", "resolve", folded.incident_id, "--store", store_url).returncode == 0
-    assert "resolved" in triops("incidents", "list", "--status", "resolved", "--store", store_url).stdout
+    assert cli("incidents", "ack", folded.incident_id, "--store", store_url).exit_code == 0
+    assert cli("incidents", "resolve", folded.incident_id, "--store", store_url).exit_code == 0
+    assert "resolved" in cli("incidents", "list", "--status", "resolved", "--store", store_url).stdout
 
 
 @pytest.mark.parametrize("args, needle", [

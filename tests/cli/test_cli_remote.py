@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from tests.cli.in_process import cli, failure
 from tests.conftest import ServerProcess
 from triops.cli.incidents import pick_one
-from triops.cli.main import app
-from triops.core.errors import InvalidInput, NotFound, TriopsError
+from triops.core.errors import InvalidInput, NotFound
 
 BACKENDS_UNDER_TEST = ("sqlite",)
 MLFLOW = "/api/2.0/mlflow"
@@ -31,16 +30,6 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                  "TRIOPS_PORT", "TRIOPS_HOST"):
         monkeypatch.delenv(name, raising=False)
     return folder
-
-
-def cli(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(app, list(args), env=env)
-
-
-def failure(result) -> str:  # type: ignore[no-untyped-def]
-    """The message ``triops`` prints for the error that stopped the command."""
-    assert isinstance(result.exception, TriopsError), result.output
-    return result.exception.message
 
 
 def _signal(server: ServerProcess, subject: str, time_ms: int) -> str:

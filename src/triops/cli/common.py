@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from triops.core.errors import NotFound
-from triops.core.settings import Settings
-from triops.store import Database, upgrade_schema
+
+# Every verb's module is imported to build the command line, so the settings and the
+# store load in the functions that use them: `triops --help` and the verbs that only
+# talk to a server never pay for SQLAlchemy, Alembic or pydantic-settings.
+if TYPE_CHECKING:
+    from triops.core.settings import Settings
+    from triops.store import Database
 
 # Piped output (scripts, CI logs) gets wide lines so ids and URLs are never wrapped.
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -59,11 +62,16 @@ ServerProjectOpt = Annotated[str | None, typer.Option(
 
 
 def settings_from(**flags: object) -> Settings:
+    from triops.core.settings import Settings
+
     return Settings.load(**flags)
 
 
 def shown_url(url: str) -> str:
     """The store URL without its password, as the CLI prints it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -72,6 +80,9 @@ def shown_url(url: str) -> str:
 
 def missing_sqlite_file(url: str) -> Path | None:
     """The file of a SQLite URL when it does not exist (None for other databases)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -90,6 +101,8 @@ def open_database(settings: Settings, migrate: bool = True, create: bool = False
     leave an empty store behind, and a command run from the wrong folder would answer
     from it as if nothing had happened).
     """
+    from triops.store import Database, upgrade_schema
+
     url = settings.store_url
     missing = missing_sqlite_file(url)
     if missing is not None and not create:

@@ -19,7 +19,6 @@ from triops.core.errors import ConfigError, TriopsError
 from triops.core.principals import ALL_PROJECTS, Role
 from triops.server import DEFAULT_PROJECT
 from triops.server import key_store as keys
-from triops.store import upgrade_schema
 
 if TYPE_CHECKING:
     from triops.server.runtime import Runtime
@@ -99,6 +98,7 @@ def demo(
     # Imported here: the runtime pulls in every pillar, which ``triops --help`` and the
     # other verbs have no use for.
     from triops.server.runtime import Runtime
+    from triops.store import upgrade_schema
 
     runtime = Runtime.build(settings)
     with console.status("Applying database migrations…"):

@@ -31,8 +31,6 @@ from triops.cli.target import Target
 from triops.core.errors import InvalidInput
 from triops.ml import EndpointSpec
 from triops.ml import deployment_store as deployments
-from triops.ml.serving import traffic
-from triops.store.artifacts import ArtifactStore
 
 
 def _canary(text: str) -> dict[str, Any]:
@@ -72,6 +70,9 @@ def deploy(
     artifacts: ArtifactsOpt = None,
 ) -> None:
     """Deploy a registered model as a serving endpoint (list them without a NAME)."""
+    # The serving package loads numpy: only with the verbs that deploy or list.
+    from triops.ml.serving import traffic
+
     if name is not None and not delete and not model:
         raise InvalidInput("--model NAME@ALIAS or NAME/VERSION is required to deploy")
     with Target(server, api_key, profile, project, store, home, artifacts) as where:
@@ -107,6 +108,7 @@ def deploy(
                 # Imported here, as above: loading models needs pandas and friends, which
                 # the remote verbs and ``--help`` do not.
                 from triops.ml.serving.deploy import deploy as deploy_endpoint
+                from triops.store.artifacts import ArtifactStore
 
                 versions = deploy_endpoint(
                     where.db, ArtifactStore(where.settings.artifacts_location), where.project,
@@ -123,6 +125,8 @@ def _trusted(row: dict[str, Any]) -> str:
 
 
 def _list(where: Target) -> None:
+    from triops.ml.serving import traffic
+
     if where.is_offline:
         with where.db.read() as session:
             rows = [{"name": r.name, "model": r.model_name, "model_ref": r.model_ref,

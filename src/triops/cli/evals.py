@@ -18,8 +18,6 @@ from rich.table import Table
 
 from triops.cli.common import console, err_console
 from triops.cli.remote import KeyOpt, ServerOpt, resolve
-from triops.llm.evals.config import load_config, parse_gate
-from triops.llm.evals.runner import Runner, ServerClient
 
 eval_app = typer.Typer(help="Evaluate prompts and models on datasets; gate CI on scores.",
                        no_args_is_help=True)
@@ -34,6 +32,10 @@ def run(
     api_key: KeyOpt = None,
 ) -> None:
     """Run an eval (prompt version × model × dataset) through the gateway and store it."""
+    # The eval package (scorers, numpy, jsonschema) loads with the verb that runs one.
+    from triops.llm.evals.config import load_config, parse_gate
+    from triops.llm.evals.runner import Runner, ServerClient
+
     config = load_config(config_file)
     for gate in fail_under or []:
         metric, value = parse_gate(gate)

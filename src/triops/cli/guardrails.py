@@ -27,10 +27,12 @@ from typing import Annotated, Any
 
 import typer
 
+# Through the pillar's face, whose names load on first use: the checks (numpy, the
+# models) load with the verbs that run one, not when the command line is built.
+from triops import llm
 from triops.core.errors import InvalidInput
 from triops.core.guardrail_settings import GuardrailRule
 from triops.core.jsonl import objects
-from triops.llm import GuardrailContext, compile_rule, guardrail_names
 
 guardrails_app = typer.Typer(help="Guardrail checks, offline: run one on texts, score it "
                              "on labelled ones.", no_args_is_help=True)
@@ -49,7 +51,7 @@ class Row:
 @guardrails_app.command("list")
 def list_checks() -> None:
     """Print the registered checks, plug-ins included."""
-    for name in guardrail_names():
+    for name in llm.guardrail_names():
         typer.echo(name)
 
 
@@ -73,13 +75,13 @@ def check(
         raise InvalidInput("give exactly one of --text and --input")
     if stage not in ("input", "output"):
         raise InvalidInput(f"--stage must be 'input' or 'output', not {stage!r}")
-    guard = compile_rule(GuardrailRule(name="cli", check=check, mode="flag",
-                                       options=_options(options))).guard
+    guard = llm.compile_rule(GuardrailRule(name="cli", check=check, mode="flag",
+                                           options=_options(options))).guard
     if inspect.iscoroutinefunction(guard.check):
         raise InvalidInput(f"check {check!r} needs the gateway (it embeds through a route); "
                            "run it on a server: POST /api/v1/guardrails/check")
     rows = [Row(text, None)] if text is not None else list(_read(input, column, label_column))
-    context = GuardrailContext(stage=stage)  # type: ignore[arg-type]
+    context = llm.GuardrailContext(stage=stage)  # type: ignore[arg-type]
     verdicts, latencies = [], []
     for row in rows:
         started = time.perf_counter()

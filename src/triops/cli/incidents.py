@@ -22,7 +22,6 @@ from triops.core.signals import Severity
 from triops.ops import incident_store as incident_repo
 from triops.ops import incidents as engine
 from triops.ops import resolve
-from triops.ops.causes import rank_incident
 from triops.server import audit_log as audit
 
 incidents_app = typer.Typer(
@@ -111,6 +110,7 @@ def incidents_show(
         full = where.incident_id(incident_id)
         if where.is_offline:
             from triops.api.native.incidents import IncidentOut
+            from triops.ops.causes import rank_incident
 
             with where.db.read() as session:
                 row = incident_repo.get(session, where.project, full)
@@ -187,6 +187,9 @@ def incidents_causes(
     with _where(server, api_key, profile, project, store, home) as where:
         full = where.incident_id(incident_id)
         if where.is_offline:
+            # The ranking's metric analysis loads pandas and networkx: only offline.
+            from triops.ops.causes import rank_incident
+
             with where.db.read() as session:
                 ranked = [{"score": c.score, "entity": c.entity, "kind": c.kind,
                            "evidence": c.evidence, "change_id": c.change_id}

@@ -11,8 +11,8 @@ from triops.cli.remote import (
     PROFILES_FILE,
     Profile,
     ProfileOpt,
-    ServerClient,
     call,
+    client_for,
     config_dir,
     read_profiles,
     write_profiles,
@@ -40,7 +40,7 @@ def login(
         raise InvalidInput(f"--server {server!r} must start with http:// or https://")
     if api_key is None:
         api_key = typer.prompt("API key", hide_input=True)
-    client = ServerClient(server, api_key)
+    client = client_for(server, api_key)
     try:
         # A viewer's request that needs a valid key: the key is checked before it is saved.
         projects = call(client, "GET", "/api/v1/projects")

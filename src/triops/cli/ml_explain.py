@@ -6,23 +6,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
 from triops.cli.common import console
 from triops.core.errors import InvalidInput
-from triops.ml.explain import explain_frame
-from triops.ml.serving.loaders import ModelFiles, Trust, load_model
-from triops.store.artifacts import ArtifactStore
+
+# The model loaders and the explainers (pandas, scikit-learn, numba) load in the
+# command, not when the command line is built for another verb.
+if TYPE_CHECKING:
+    from triops.ml.serving.loaders import ModelHandle
 
 ml_app = typer.Typer(help="Local model files: explain predictions.", no_args_is_help=True)
 
 
-def load_local(path: Path, trust_pickle: bool = False):
+def load_local(path: Path, trust_pickle: bool = False) -> ModelHandle:
     """A model file (.skops, .onnx, ...) or an MLflow model folder, as serving loads it."""
+    from triops.ml.serving.loaders import ModelFiles, Trust, load_model
+    from triops.store.artifacts import ArtifactStore
+
     path = path.resolve()
     if not path.exists():
         raise InvalidInput(f"no model at {path}")
@@ -47,6 +50,11 @@ def explain(
         help="Load a pickle-serialized MLflow model (runs code from the file)")] = False,
 ) -> None:
     """Write per-row feature attributions (SHAP values) and the base value."""
+    import numpy as np
+    import pandas as pd
+
+    from triops.ml.explain import explain_frame
+
     handle = load_local(model, trust_pickle)
     frame = pd.read_csv(data)
     bg = pd.read_csv(background) if background is not None else None

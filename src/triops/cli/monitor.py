@@ -24,10 +24,7 @@ from triops.cli.remote import KeyOpt, ProfileOpt, ServerOpt
 from triops.cli.target import Target
 from triops.core.errors import InvalidInput
 from triops.ml import monitor_store as repo
-from triops.ml.monitoring.monitors import run_monitor
-from triops.ml.monitoring.spec import MonitorSpec
 from triops.server import audit_log as audit
-from triops.store.artifacts import ArtifactStore
 
 monitor_app = typer.Typer(help="ML monitors: drift, data quality and performance.",
                           no_args_is_help=True)
@@ -64,6 +61,9 @@ def create(
     profile: ProfileOpt = "default", store: OfflineStoreOpt = None, home: OfflineHomeOpt = None,
 ) -> None:
     """Define a monitor on an endpoint."""
+    # The monitoring package loads pandas: only the verbs that check or run a spec.
+    from triops.ml.monitoring.spec import MonitorSpec
+
     checked = MonitorSpec.from_dict(_spec(spec))
     if every is not None and every < 1:
         raise InvalidInput("--every must be at least 1 second")
@@ -110,6 +110,9 @@ def run(
     artifacts: ArtifactsOpt = None,
 ) -> None:
     """Run a monitor now: store its result and raise signals for breaches."""
+    from triops.ml.monitoring.monitors import run_monitor
+    from triops.store.artifacts import ArtifactStore
+
     with Target(server, api_key, profile, project, store, home, artifacts) as where:
         if where.is_offline:
             outcome = _result(run_monitor(

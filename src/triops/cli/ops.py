@@ -17,7 +17,7 @@ from triops.cli import ops_detect, ops_forecast, ops_logs, ops_prometheus, ops_r
 from triops.cli.common import HomeOpt, StoreOpt, console, err_console, open_database, settings_from
 from triops.core.errors import InvalidInput
 from triops.core.ids import now_ms
-from triops.ops import Sample, ingest_samples
+from triops.ops import Sample
 from triops.ops import logs as ops_logs_store
 from triops.ops.logmining import CONTENT_FIELD, LogFormat, read_lines
 from triops.server import DEFAULT_PROJECT, validate_name
@@ -95,6 +95,10 @@ def _csv_rows(path: Path, skipped: list[str]) -> Iterator[tuple[int, float]]:
 
 
 def _import_series(db, project: str, name: str, labels: dict[str, str], path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The detectors (numpy, compiled kernels) load with the import that scores, not with
+    # the command line.
+    from triops.ops import ingest_samples
+
     skipped: list[str] = []
     with path.open("rb") as handle:
         rows = max(sum(1 for _ in handle) - 1, 1)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from triops.core.errors import InvalidInput, TriopsError
-from triops.ops.rca import RcaConfig, rank_causes, read_graph, read_metrics
+from triops.ops.rca import RcaConfig
 
 app = typer.Typer(help="Root-cause ranking.", no_args_is_help=True)
 
@@ -33,6 +33,8 @@ def rca(
     ] = RcaConfig.min_score,
 ) -> None:
     """Write the probable root causes of TARGET's symptom, best first (header only if none)."""
+    from triops.ops.rca import rank_causes, read_graph, read_metrics
+
     try:
         causes = rank_causes(
             read_graph(graph), read_metrics(normal), read_metrics(abnormal),

@@ -28,7 +28,7 @@ from triops.cli.common import (
 from triops.cli.remote import KeyOpt, ProfileOpt, ServerOpt, call_server
 from triops.core.errors import InvalidInput
 from triops.ml import monitor_store as repo
-from triops.ml.pipelines import EXECUTORS, load, make_executor, run_pipeline
+from triops.ml.pipelines import EXECUTORS, load, make_executor
 from triops.server import DEFAULT_PROJECT
 from triops.store.artifacts import ArtifactStore
 
@@ -63,6 +63,8 @@ def run(
     home: HomeOpt = None,
 ) -> None:
     """Run every step of a pipeline; steps whose inputs and code are unchanged come from cache."""
+    from triops.ml.pipelines import run_pipeline
+
     # The pipeline's module is usually next to where the command runs.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())

@@ -17,13 +17,14 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from triops.core.errors import ConfigError, Unauthenticated
-from triops.core.settings import Settings
-from triops.llm.evals.runner import ServerClient
+
+if TYPE_CHECKING:
+    from triops.llm.evals.runner import ServerClient
 
 ServerOpt = Annotated[str | None, typer.Option(
     "--server", envvar="TRIOPS_URL", show_default=False,
@@ -91,6 +92,8 @@ def write_profiles(profiles: dict[str, Profile], folder: Path | None = None) -> 
 
 
 def _local_server() -> str:
+    from triops.core.settings import Settings
+
     settings = Settings.load()
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     if ":" in host:
@@ -115,14 +118,23 @@ def resolve(server: str | None, api_key: str | None, profile: str = "default"
     return url, api_key
 
 
+def client_for(url: str, api_key: str | None, project: str | None = None) -> ServerClient:
+    """A client of the server at ``url`` with this key."""
+    # The client's module loads the eval package with it (scorers, numpy), which only
+    # the verbs that reach a server need.
+    from triops.llm.evals.runner import ServerClient
+
+    return ServerClient(url, api_key, project)
+
+
 def connect(server: str | None, api_key: str | None, profile: str = "default",
             project: str | None = None) -> ServerClient:
     url, key = resolve(server, api_key, profile)
-    return ServerClient(url, key, project)
+    return client_for(url, key, project)
 
 
-__all__ = ["KeyOpt", "Profile", "ProfileOpt", "ServerClient", "ServerOpt", "call",
-           "call_server", "config_dir", "connect", "read_profiles", "resolve",
+__all__ = ["KeyOpt", "Profile", "ProfileOpt", "ServerOpt", "call", "call_server",
+           "client_for", "config_dir", "connect", "read_profiles", "resolve",
            "write_profiles"]
 
 

@@ -12,13 +12,12 @@ from triops.cli.common import ArtifactsOpt, HomeOpt, StoreOpt, console, settings
 from triops.core import heap
 from triops.core.errors import ConfigError
 from triops.core.principals import ALL_PROJECTS, Role
-from triops.core.settings import Settings
 from triops.server import DEFAULT_PROJECT
 from triops.server import key_store as keys
 from triops.server import project_store as projects
-from triops.store import upgrade_schema
 
 if TYPE_CHECKING:
+    from triops.core.settings import Settings
     from triops.server.runtime import Runtime
 
 
@@ -74,20 +73,21 @@ def up(
 ) -> None:
     """Start the triops server and web UI on the embedded default or the given store."""
     heap.limit_arenas()  # before any thread starts: see triops.core.heap
-    # The server stack loads here, not at import, so every other verb starts quickly.
-    import uvicorn
-
-    from triops.server.app import create_app
-
     settings: Settings = settings_from(
         host=host, port=port, store=store, artifacts=artifacts, home=home,
         auth=False if no_auth else None, log_level=log_level,
     )
     settings.check_auth_binding()
     configure_logging(settings.log_level)
-    # Imported here: the runtime pulls in every pillar, which ``triops --help`` and the
-    # other verbs have no use for.
+    # The server stack loads here, not at import, so every other verb starts quickly,
+    # and after the checks above, so a refused start answers before it loads. The
+    # runtime pulls in every pillar, which ``triops --help`` and the other verbs have no
+    # use for.
+    import uvicorn
+
+    from triops.server.app import create_app
     from triops.server.runtime import Runtime
+    from triops.store import upgrade_schema
 
     runtime = Runtime.build(settings)
     with console.status("Applying database migrations…"):

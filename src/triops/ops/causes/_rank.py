@@ -10,7 +10,6 @@ from collections import OrderedDict
 from sqlalchemy.orm import Session
 
 from triops.ops.causes._changes import rank_changes
-from triops.ops.causes._metrics import rank_metrics
 from triops.ops.causes._model import CausesConfig, ProbableCause
 from triops.ops.topology import load_view
 from triops.store.repos import incidents as incident_repo
@@ -32,6 +31,10 @@ def rank_incident(session: Session, project: str, incident_id: str,
                   config: CausesConfig | None = None) -> list[ProbableCause]:
     """Probable causes of one incident, best first: its recent changes and the
     components whose metrics explain it, on one [0, 1] scale."""
+    # Imported on use: the metric ranking (pandas, networkx) is half a second of every
+    # server start, and most incidents are ranked long after it, if at all.
+    from triops.ops.causes._metrics import rank_metrics
+
     config = config or CausesConfig()
     incident = incident_repo.get(session, project, incident_id)
     subjects = subjects_of(session, incident)

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
-from scipy.special import gammaln
 
 from triops.ops.detectors._base import register
 from triops.ops.detectors._pipeline import PipelineDetector
+
+
+@cache
+def _log_gamma_ratios(n: int) -> np.ndarray:
+    """``log Γ((ν+1)/2) - log Γ(ν/2)`` of the Student-t predictive for the first ``n`` run
+    lengths (ν = 2 + run length): a table read per point, where scipy's ``gammaln`` both
+    recomputed it and made the detector registry (which ``triops ops detect --help``
+    lists) load scipy.special."""
+    return np.array([math.lgamma(1.5 + 0.5 * r) - math.lgamma(1.0 + 0.5 * r)
+                     for r in range(n)])
 
 
 @register
@@ -62,8 +72,7 @@ class BayesianChangePoint(PipelineDetector):
         nu = 2.0 * alpha
         var = self.beta * (self.kappa + 1.0) / (alpha * self.kappa)
         logpdf = (
-            gammaln((nu + 1) / 2)
-            - gammaln(nu / 2)
+            _log_gamma_ratios(self.max_run)[:k]
             - 0.5 * np.log(nu * math.pi * var)
             - (nu + 1) / 2 * np.log1p((z - self.mu) ** 2 / (nu * var))
         )

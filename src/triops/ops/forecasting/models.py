@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 #: Smoothing constants tried for simple exponential smoothing (chosen by in-sample
 #: one-step squared error).
@@ -67,6 +66,10 @@ def seasonal_components(x: np.ndarray, periods: tuple[int, ...], window: int,
 
 def ses_fit(d: np.ndarray) -> tuple[float, float]:
     """(alpha, final level) of simple exponential smoothing, alpha by one-step SSE."""
+    # Imported on use: scipy.signal costs about a second to load, which every server
+    # start paid for the forecasts only some deployments ask for.
+    from scipy.signal import lfilter
+
     best = (np.inf, 1.0, d[-1])
     for a in ALPHAS:
         level = lfilter([a], [1.0, a - 1.0], d, zi=[(1.0 - a) * d[0]])[0]
