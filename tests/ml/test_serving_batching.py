@@ -14,6 +14,7 @@ import pytest
 from tests.ml import serving_models as sm
 from triops.core.errors import UpstreamError
 from triops.ml.serving.batching import Batcher
+from triops.ml.serving.inputs import Table
 from triops.ml.serving.loaders import Column, ModelHandle
 from triops.ml.serving.logwriter import LogWriter
 from triops.ml.serving.predictions import PREDICTION_KIND, prediction_row
@@ -21,6 +22,7 @@ from triops.store import records
 
 BACKENDS_UNDER_TEST = ("sqlite",)
 COLUMNS = [Column("age", "double"), Column("visits", "long")]
+NAMES = [c.name for c in COLUMNS]
 
 
 class SlowModel:
@@ -51,7 +53,7 @@ def test_concurrent_requests_share_model_calls():
     batcher = Batcher(_handle(model), max_batch_size=64, max_wait_ms=5)
 
     async def main() -> list[list[float]]:
-        calls = [batcher.predict(["age", "visits"], [[float(i), i % 5]]) for i in range(40)]
+        calls = [batcher.predict(Table(NAMES, [[float(i), i % 5]])) for i in range(40)]
         return await asyncio.gather(*calls)
 
     results = asyncio.run(main())
@@ -67,7 +69,7 @@ def test_batches_respect_max_batch_size():
     batcher = Batcher(_handle(model), max_batch_size=4, max_wait_ms=1)
 
     async def main() -> None:
-        await asyncio.gather(*[batcher.predict(["age", "visits"], [[1.0, 1]]) for _ in range(20)])
+        await asyncio.gather(*[batcher.predict(Table(NAMES, [[1.0, 1]])) for _ in range(20)])
 
     asyncio.run(main())
     assert max(model.batches) <= 4 and sum(model.batches) == 20
@@ -80,7 +82,7 @@ def test_a_lone_caller_does_not_wait_for_company():
     async def main() -> float:
         started = time.perf_counter()
         for _ in range(3):
-            await batcher.predict(["age", "visits"], [[1.0, 1]])
+            await batcher.predict(Table(NAMES, [[1.0, 1]]))
         return time.perf_counter() - started
 
     assert asyncio.run(main()) < 0.5  # three sequential calls, none waited 500 ms
@@ -92,7 +94,7 @@ def test_a_failing_batch_fails_its_callers_and_the_worker_goes_on():
     batcher = Batcher(_handle(model), max_batch_size=1, max_wait_ms=0)
 
     async def main() -> list[object]:
-        calls = [batcher.predict(["age", "visits"], [[age, 1]]) for age in (1.0, 13.0, 2.0)]
+        calls = [batcher.predict(Table(NAMES, [[age, 1]])) for age in (1.0, 13.0, 2.0)]
         return await asyncio.gather(*calls, return_exceptions=True)
 
     ok1, failed, ok2 = asyncio.run(main())
@@ -107,13 +109,13 @@ def test_a_second_model_runs_in_the_same_call_on_its_requests_rows_alone():
     also = _handle(second)
 
     async def main() -> list[object]:
-        calls = [batcher.predict(["age", "visits"], [[1.0, 1]]),
-                 batcher.predict_also(["age", "visits"], [[2.0, 1], [3.0, 1]], also),
-                 batcher.predict(["age", "visits"], [[4.0, 1]]),
-                 batcher.predict_also(["age", "visits"], [[5.0, 1]], also)]
+        calls = [batcher.predict(Table(NAMES, [[1.0, 1]])),
+                 batcher.predict_also(Table(NAMES, [[2.0, 1], [3.0, 1]]), also),
+                 batcher.predict(Table(NAMES, [[4.0, 1]])),
+                 batcher.predict_also(Table(NAMES, [[5.0, 1]]), also)]
         first = await asyncio.gather(*calls, return_exceptions=True)
-        failing = [batcher.predict(["age", "visits"], [[6.0, 1]]),
-                   batcher.predict_also(["age", "visits"], [[13.0, 1]], also)]
+        failing = [batcher.predict(Table(NAMES, [[6.0, 1]])),
+                   batcher.predict_also(Table(NAMES, [[13.0, 1]]), also)]
         return first + list(await asyncio.gather(*failing, return_exceptions=True))
 
     plain1, both2, plain3, both4, plain5, failed = asyncio.run(main())

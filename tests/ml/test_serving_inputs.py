@@ -60,8 +60,10 @@ def test_a_float_tensor_is_read_as_one_matrix_with_the_same_rows():
     assert fast.rows == slow.rows == [[1.0, 2.5], [-3.0, 4.0]]
     assert np.array_equal(fast.matrix, np.array(slow.rows))
     assert check(fast, signature).rows == check(slow, signature).rows
-    # Anything but numbers goes value by value, and is refused there.
-    for data in ([1, True, 3, 4], [1, None, 3, 4], [1, "2", 3, 4]):
+    # Anything but numbers goes value by value, and is refused there: booleans too,
+    # which read as the numbers 1.0 and 0.0 would.
+    for data in ([1, True, 3, 4], [0.0, 2, 3, False], [1, None, 3, 4], [1, "2", 3, 4],
+                 [1, [2], 3, 4], [1, {}, 3, 4]):
         odd = from_tensors([SimpleNamespace(name="x", shape=[2, 2], datatype="FP64",
                                             data=data)], signature)
         assert odd.matrix is None

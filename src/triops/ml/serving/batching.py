@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from triops.ml.serving.inputs import to_frame, to_matrix
+from triops.ml.serving.inputs import Table, to_frame, to_matrix
 from triops.ml.serving.loaders import ModelHandle
 
 #: Model calls cheaper than this (CPU time, moving average) run on the event loop.
@@ -40,12 +40,9 @@ INLINE_BELOW_MS = 3.0
 
 @dataclass
 class _Item:
-    columns: list[str]
-    rows: list[list[Any]]
+    table: Table
     future: asyncio.Future[Any]
     also: ModelHandle | None = None
-    #: ``rows`` as a float64 matrix, when the request came as one (see inputs.Table).
-    matrix: np.ndarray | None = None
 
 
 @dataclass
@@ -84,20 +81,18 @@ class Batcher:
         assert self._queue is not None
         return self._queue
 
-    async def predict(self, columns: list[str], rows: list[list[Any]],
-                      matrix: np.ndarray | None = None) -> list[Any]:
-        """Outputs for ``rows`` (one per row), computed in a batch with concurrent callers;
-        ``matrix``, when given, holds the same rows as float64."""
-        outputs: list[Any] = await self._submit(
-            _Item(columns, rows, self._future(), matrix=matrix))
+    async def predict(self, table: Table) -> list[Any]:
+        """Outputs for the table's rows (one per row), computed in a batch with concurrent
+        callers."""
+        outputs: list[Any] = await self._submit(_Item(table, self._future()))
         return outputs
 
-    async def predict_also(self, columns: list[str], rows: list[list[Any]],
-                           also: ModelHandle, matrix: np.ndarray | None = None
+    async def predict_also(self, table: Table, also: ModelHandle
                            ) -> tuple[list[Any], list[Any]]:
-        """The model's outputs for ``rows`` and ``also``'s, from the same batch call."""
+        """The model's outputs for the table's rows and ``also``'s, from the same batch
+        call."""
         both: tuple[list[Any], list[Any]] = await self._submit(
-            _Item(columns, rows, self._future(), also, matrix))
+            _Item(table, self._future(), also))
         return both
 
     @staticmethod
@@ -110,7 +105,7 @@ class Batcher:
 
     async def _collect(self, queue: asyncio.Queue[_Item]) -> list[_Item]:
         batch = [await queue.get()]
-        size = len(batch[0].rows)
+        size = len(batch[0].table)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.max_wait_s if self._concurrent else 0.0)
         while size < self.max_batch_size:
@@ -125,7 +120,7 @@ class Batcher:
                 except TimeoutError:
                     break
             batch.append(item)
-            size += len(item.rows)
+            size += len(item.table)
         self._concurrent = len(batch) > 1
         return batch
 
@@ -139,27 +134,27 @@ class Batcher:
             # order) go in one call; a different column set gets a call of its own.
             groups: dict[tuple[str, ...], list[_Item]] = {}
             for item in batch:
-                groups.setdefault(tuple(item.columns), []).append(item)
+                groups.setdefault(tuple(item.table.columns), []).append(item)
             for columns, items in groups.items():
-                rows = [row for item in items for row in item.rows]
+                n_rows = sum(len(item.table) for item in items)
                 try:
-                    call = self._calls(list(columns), items, rows)
+                    call = self._calls(list(columns), items)
                     if self.cpu_s is not None and self.cpu_s * 1000 < INLINE_BELOW_MS:
                         outputs, extra = self._timed(call)
                     else:
                         outputs, extra = await loop.run_in_executor(None, self._timed, call)
-                    if len(outputs) != len(rows):
+                    if len(outputs) != n_rows:
                         raise RuntimeError(f"the model returned {len(outputs)} outputs for "
-                                           f"{len(rows)} rows")
+                                           f"{n_rows} rows")
                 except Exception as exc:  # noqa: BLE001 - delivered to each waiting caller
                     for item in items:
                         if not item.future.done():
                             item.future.set_exception(exc)
                     continue
-                self._count(len(items), len(rows))
+                self._count(len(items), n_rows)
                 start = 0
                 for i, item in enumerate(items):
-                    end = start + len(item.rows)
+                    end = start + len(item.table)
                     if not item.future.done():
                         got = extra.get(i)
                         if isinstance(got, BaseException):
@@ -169,15 +164,11 @@ class Batcher:
                                                    else (outputs[start:end], got))
                     start = end
 
-    def _calls(self, columns: list[str], items: list[_Item], rows: list[list[Any]]
+    def _calls(self, columns: list[str], items: list[_Item]
                ) -> Callable[[], tuple[list[Any], dict[int, Any]]]:
         """One call for the batch: the model on every row, then each second model on
         the rows of the requests that brought it (its outputs, or its error, per item)."""
-        matrices = [item.matrix for item in items]
-        matrix = None
-        if all(m is not None for m in matrices):
-            matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
-        model = self._prepare(self.handle, columns, rows, matrix)
+        model = self._prepare(self.handle, columns, [item.table for item in items])
         seconds: dict[int, list[int]] = {}  # by id of the second model: item positions
         for i, item in enumerate(items):
             if item.also is not None:
@@ -190,7 +181,7 @@ class Batcher:
             assert also is not None
             try:
                 plans.append((members, self._prepare(
-                    also, columns, [row for i in members for row in items[i].rows]), None))
+                    also, columns, [items[i].table for i in members]), None))
             except Exception as exc:  # noqa: BLE001 - fails only its own requests
                 plans.append((members, None, exc))
 
@@ -207,7 +198,7 @@ class Batcher:
                     if error is not None or got is None:
                         extra[i] = error
                         continue
-                    end = start + len(items[i].rows)
+                    end = start + len(items[i].table)
                     extra[i] = got[start:end]
                     start = end
             return outputs, extra
@@ -215,21 +206,24 @@ class Batcher:
         return run
 
     @staticmethod
-    def _prepare(handle: ModelHandle, columns: list[str], rows: list[list[Any]],
-                 given: np.ndarray | None = None) -> Callable[[], list[Any]]:
-        """The model call for these rows: the handle's matrix path when it has one and
-        every value is a finite number, its DataFrame path otherwise. ``given`` is the
-        rows as float64 already, in ``columns`` order."""
+    def _prepare(handle: ModelHandle, columns: list[str], tables: list[Table]
+                 ) -> Callable[[], list[Any]]:
+        """The model call for the tables' rows, all in ``columns`` order: the handle's
+        matrix path when it has one and every value is a finite number, its DataFrame
+        path otherwise. Tables that all came as float64 matrices are stacked as they are,
+        and their rows are made only for the DataFrame path."""
+        matrices = [table.matrix for table in tables]
+        given = None
+        if all(m is not None for m in matrices):
+            given = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
         if handle.predict_matrix is not None:
             order = handle.matrix_columns or columns
-            if given is not None and columns == order:
-                matrix: np.ndarray | None = given
-            else:
-                matrix = to_matrix(columns, rows, order)
+            matrix = given if given is not None and columns == order \
+                else to_matrix(columns, _rows(tables), order)
             if matrix is not None and np.isfinite(matrix).all():
                 fast = handle.predict_matrix
                 return lambda: fast(matrix)
-        frame = to_frame(columns, rows, handle.columns)
+        frame = to_frame(columns, _rows(tables), handle.columns)
         return lambda: handle.predict(frame)
 
     def _timed(self, call: Callable[[], Any]) -> Any:
@@ -252,3 +246,7 @@ class Batcher:
                 and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._task.cancel)
         self._task = None
+
+
+def _rows(tables: list[Table]) -> list[list[Any]]:
+    return [row for table in tables for row in table.rows]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,13 +29,32 @@ _DTYPES = {"long": "int64", "integer": "int32", "double": "float64", "float": "f
            "boolean": "bool", "string": "object"}
 
 
-@dataclass(frozen=True)
 class Table:
-    columns: list[str]
-    rows: list[list[Any]]
-    #: The same rows as one float64 matrix, when they came as a floating-point tensor of
-    #: numbers (OIP): the model and the checks then skip reading them value by value.
-    matrix: np.ndarray | None = None
+    """Column names and rows. The rows of a floating-point tensor of numbers (OIP) come
+    as one float64 ``matrix``, which the checks, the model and the prediction log read
+    as it is; ``rows`` are made from it on first read, by the readers that want lists
+    (the DataFrame path, the explanations), so a request that needs none pays for none.
+    """
+
+    __slots__ = ("_rows", "columns", "matrix")
+
+    def __init__(self, columns: list[str], rows: list[list[Any]] | None = None,
+                 matrix: np.ndarray | None = None) -> None:
+        if rows is None and matrix is None:
+            raise ValueError("a table needs its rows or their matrix")
+        self.columns = columns
+        self.matrix = matrix
+        self._rows = rows
+
+    @property
+    def rows(self) -> list[list[Any]]:
+        if self._rows is None:
+            assert self.matrix is not None
+            self._rows = self.matrix.tolist()
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows) if self._rows is not None else len(self.matrix)  # type: ignore[arg-type]
 
 
 def _type_ok(kind: str | None, value: Any) -> bool:
@@ -72,10 +91,10 @@ def _describe(value: Any) -> str:
 
 def check(table: Table, signature: list[Column] | None) -> Table:
     """Validate ``table`` against ``signature`` and return it in the signature's order."""
-    if not table.rows:
+    if not len(table):
         raise InvalidInput("the request holds no rows to predict")
-    if len(table.rows) > MAX_ROWS:
-        raise InvalidInput(f"the request holds {len(table.rows)} rows; at most {MAX_ROWS}")
+    if len(table) > MAX_ROWS:
+        raise InvalidInput(f"the request holds {len(table)} rows; at most {MAX_ROWS}")
     if len(set(table.columns)) != len(table.columns):
         raise InvalidInput("a column name appears twice in the request")
     if table.matrix is not None and signature is not None \
@@ -165,7 +184,7 @@ def from_tensors(tensors: Sequence[Any], signature: list[Column] | None) -> Tabl
         columns = [c.name for c in signature]
         matrix = _float_matrix(t)
         if matrix is not None:
-            return Table(columns, matrix.tolist(), matrix)
+            return Table(columns, matrix=matrix)
         flat = _flat(t)
         return Table(columns, [flat[i * k:(i + 1) * k] for i in range(n)])
     if len(tensors) == 1 and signature is None and len(tensors[0].shape) == 2 \
@@ -194,17 +213,26 @@ def from_tensors(tensors: Sequence[Any], signature: list[Column] | None) -> Tabl
 
 def _float_matrix(tensor: Any) -> np.ndarray | None:
     """A floating-point [n, k] tensor of flat numbers as a float64 matrix (None for any
-    other: nested data, booleans, strings or nulls go value by value)."""
+    other: nested data, booleans, strings or nulls go value by value).
+
+    The values are checked and converted in one C call: ``struct`` packs floats and
+    integers as doubles and refuses anything else but booleans, which it packs as 0.0
+    and 1.0, so only the values equal to those are looked at again."""
     data = tensor.data
-    if tensor.datatype not in ("FP16", "FP32", "FP64") or not set(map(type, data)) <= {float, int}:
+    if tensor.datatype not in ("FP16", "FP32", "FP64"):
         return None
     n, k = tensor.shape
     if len(data) != n * k:
         return None  # _flat says what is wrong
+    matrix = np.empty((n, k), dtype="<f8")
     try:
-        return np.array(data, dtype=np.float64).reshape(n, k)
-    except OverflowError:  # an integer beyond float64: _flat says so
+        struct.pack_into(f"<{len(data)}d", matrix, 0, *data)
+    except (struct.error, TypeError, OverflowError):  # not a number, or beyond float64
         return None
+    maybe_bool = np.flatnonzero((matrix == 0.0) | (matrix == 1.0)).tolist()
+    if any(type(data[i]) is bool for i in maybe_bool):
+        return None
+    return matrix
 
 
 def _flat(tensor: Any) -> list[Any]:

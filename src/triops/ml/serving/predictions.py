@@ -76,12 +76,14 @@ class PredictionRecord:
 
 def prediction_row(
     *, endpoint: str, time_ms: int, request_id: str, model: str, version: int,
-    served_by: str, latency_ms: float, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-    outputs: Sequence[Any], shadow: ShadowResult | None = None,
-    explanation: dict[str, Any] | None = None, matrix: np.ndarray | None = None,
+    served_by: str, latency_ms: float, columns: Sequence[str],
+    rows: Sequence[Sequence[Any]] = (), outputs: Sequence[Any],
+    shadow: ShadowResult | None = None, explanation: dict[str, Any] | None = None,
+    matrix: np.ndarray | None = None,
 ) -> RecordRow:
-    """The record one served request is logged as; ``matrix``, when given, holds the same
-    values as ``rows`` as float64 and is stored in their place (see the module's doc)."""
+    """The record one served request is logged as; ``matrix``, when given, holds the
+    rows as float64 and is stored in their place (see the module's doc): ``rows`` are
+    then not read."""
     data: dict[str, Any] = {
         "request_id": request_id, "model": model, "version": int(version),
         "served_by": served_by, "latency_ms": round(float(latency_ms), 3),

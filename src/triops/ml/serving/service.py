@@ -209,12 +209,10 @@ class ServingService:
         try:
             if explainer is not None and explain_handle is not None:
                 # Explained in the prediction's own batch call: see batching.
-                outputs, rows = await served.batcher.predict_also(
-                    table.columns, table.rows, explain_handle, table.matrix)
+                outputs, rows = await served.batcher.predict_also(table, explain_handle)
                 explained = explanations.from_batch(explainer, rows)
             else:
-                outputs = await served.batcher.predict(table.columns, table.rows,
-                                                       table.matrix)
+                outputs = await served.batcher.predict(table)
         except InvalidInput:
             raise
         except Exception as exc:  # noqa: BLE001 - inputs passed the signature; the model refused them
@@ -234,8 +232,9 @@ class ServingService:
             row = prediction_row(
                 endpoint=endpoint, time_ms=now_ms(), request_id=request_id,
                 model=spec.model_name, version=version, served_by=served_by,
-                latency_ms=latency_ms, columns=table.columns, rows=table.rows,
-                outputs=outputs, shadow=shadow, explanation=explained, matrix=table.matrix)
+                latency_ms=latency_ms, columns=table.columns, matrix=table.matrix,
+                rows=table.rows if table.matrix is None else (),
+                outputs=outputs, shadow=shadow, explanation=explained)
             # Acknowledged only once committed: see logwriter's contract.
             await self.log.write(project, PREDICTION_KIND, row)
         return Prediction(request_id, spec.model_name, version, served_by, outputs,
@@ -270,8 +269,7 @@ class ServingService:
             version = await self.resolve(project, spec.model_name, ref)
             shadow = await self.loaded(project, spec.model_name, version, spec)
             table = inputs.check(build(shadow.handle.columns), shadow.handle.columns)
-            return version, await shadow.batcher.predict(table.columns, table.rows,
-                                                         table.matrix), None
+            return version, await shadow.batcher.predict(table), None
         except Exception as exc:  # noqa: BLE001 - a failing shadow is logged, not served
             return version, [], f"{type(exc).__name__}: {exc}"[:300]
 
