@@ -109,14 +109,21 @@ def test_triops_posts_incidents_to_alertmanager_and_resolves_them(server, alertm
         assert alert["annotations"]["runbook_url"] == "https://runbooks.example/latency"
         assert alert["generatorURL"] == f"{server.url}/ui/incidents/{incident}"
         assert alert["status"]["state"] == "active"
-        [sent] = api.get("/api/v1/notifications/deliveries").json()
-        assert (sent["status"], sent["attempts"], sent["incidents"]) == ("sent", 1, [incident])
+
+        # The delivery is recorded when Alertmanager's answer is back, which can be a moment
+        # after Alertmanager already lists the alert.
+        def sent_events() -> list[dict]:
+            return [d for d in api.get("/api/v1/notifications/deliveries").json()
+                    if d["status"] == "sent"]
+
+        [sent] = wait_for(sent_events, what="the delivery recorded as sent")
+        assert (sent["attempts"], sent["incidents"], sent["event"]) == (1, [incident], "firing")
 
         assert api.post(f"/api/v1/incidents/{incident}/resolve").status_code == 200
         wait_for(lambda: not in_alertmanager(), what="Alertmanager to see the alert resolved")
-        events = [d["event"] for d in api.get("/api/v1/notifications/deliveries").json()
-                  if d["status"] == "sent"]
-        assert sorted(events) == ["firing", "resolved"]
+        sent_both = wait_for(lambda: len(sent_events()) == 2 and sent_events(),
+                             what="the resolution recorded as sent")
+        assert sorted(d["event"] for d in sent_both) == ["firing", "resolved"]
 
 
 def test_alertmanager_webhook_opens_an_incident_with_its_annotations(server, alertmanager):
