@@ -2,9 +2,9 @@
 
 For the series of a batch the state rows are locked in one query, each series' new
 points are scored in one vectorised call, and the rows are written back by one batched
-statement (a second for those given a new checkpoint), in the caller's transaction together with the samples themselves: either
-the samples, the scores' signals and the series' counters are all committed, or none
-of them is.
+statement (a second for those given a new checkpoint), in the caller's transaction
+together with the samples themselves: either the samples, the scores' signals and the
+series' counters are all committed, or none of them is.
 
 A replica keeps the detectors it scored last in memory (:class:`DetectorCache`) and
 writes a detector's whole state back to its row only as a checkpoint: when it had to
