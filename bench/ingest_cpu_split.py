@@ -3,8 +3,8 @@
 The gauges configuration of ``bench/scale.py`` alone (``--senders`` x ``--connections``,
 50 series x 40 points a request, ``--samples`` in all, one ``triops up`` on a fresh
 PostgreSQL database), with the CPU seconds the run took from the replica, from the
-PostgreSQL server's processes and from the load clients, and the machine's busy time
-(``/proc/stat``): on a small shared machine they say which of them the wall clock
+PostgreSQL server's processes and from the load clients, the replica's context switches
+a request and the machine's busy time (``/proc/stat``): on a small shared machine they say which of them the wall clock
 waits for. ``--bare-requests N`` first sends N empty exports from each connection at
 once and reports the replica's CPU a request: what the HTTP and ASGI layers cost a
 request, apart from parsing, storing and scoring.
@@ -65,6 +65,23 @@ def postgres_cpu_s() -> float:
     return ticks / _TICK
 
 
+def context_switches(pid: int) -> tuple[int, int]:
+    """Voluntary and involuntary context switches so far of all of a process's threads
+    (the live ones: a thread pool's threads outlive the run)."""
+    voluntary = involuntary = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except OSError:  # the thread ended
+            continue
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                voluntary += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                involuntary += int(line.split()[1])
+    return voluntary, involuntary
+
+
 def bare_requests(url: str, pid: int, per_connection: int, connections: int) -> None:
     """An empty export from every connection at once, ``per_connection`` each: the
     replica's CPU a request of everything but the parse, the samples and the store."""
@@ -113,12 +130,15 @@ def main() -> None:
             start_at = time.time() + 2.0
             load_before = loadavg()
             server, pg, clients = cpu_s(pid), postgres_cpu_s(), os.times()
+            switches = context_switches(pid)
             machine = machine_busy_s()
             workers = [spawn_worker("ingest", {"urls": [url], "files": files,
                                                "start_at": start_at}, work / f"w{i}")
                        for i, files in enumerate(payloads)]
             results = [collect_worker(w) for w in workers]
             server, pg = cpu_s(pid) - server, postgres_cpu_s() - pg
+            switches = tuple(b - a for a, b in zip(switches, context_switches(pid),
+                                                    strict=True))
             after = os.times()  # the workers were waited for: their CPU is the children's
             clients_s = (after.children_user + after.children_system
                          - clients.children_user - clients.children_system)
@@ -126,13 +146,16 @@ def main() -> None:
         finally:
             stop_replicas(replicas)
             drop_pg_database(db_name)
-    samples = sum(r["acked"] for r in results) * shape.per_request
+    requests = sum(r["acked"] for r in results)
+    samples = requests * shape.per_request
     seconds = max(r["finished_at"] for r in results) - start_at
     per = 1e6 / samples
     print(f"{time.strftime('%H:%M:%S', time.gmtime())} UTC {samples:,} samples in "
           f"{seconds:.1f} s: {samples / seconds:,.0f} samples/s; CPU-s (us a sample): replica "
           f"{server:.2f} ({server * per:.1f}), postgres {pg:.2f} ({pg * per:.1f}), clients "
-          f"{clients_s:.2f} ({clients_s * per:.1f}); machine busy {busy:.1f} of {total:.1f}; "
+          f"{clients_s:.2f} ({clients_s * per:.1f}); replica context switches a request "
+          f"{switches[0] / requests:.1f} voluntary, {switches[1] / requests:.1f} involuntary; "
+          f"machine busy {busy:.1f} of {total:.1f}; "
           f"failed {sum(r['failed'] for r in results)}; loadavg {load_before} -> {loadavg()}")
 
 
