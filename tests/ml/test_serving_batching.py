@@ -1,6 +1,7 @@
 """Micro-batching: concurrent requests share model calls; each caller gets its own rows;
-a lone caller never waits; a failing batch fails only its callers; a second model runs
-in the same call on the rows of the requests that bring it; the log group-commits."""
+a lone caller never waits, and no batch waits longer than a model call costs; a failing
+batch fails only its callers; a second model runs in the same call on the rows of the
+requests that bring it; the log group-commits."""
 
 from __future__ import annotations
 
@@ -87,6 +88,22 @@ def test_a_lone_caller_does_not_wait_for_company():
 
     assert asyncio.run(main()) < 0.5  # three sequential calls, none waited 500 ms
     assert model.batches == [1, 1, 1]
+
+
+def test_a_batch_waits_for_company_no_longer_than_a_model_call_costs():
+    model = SlowModel(delay_s=0.0)  # a call of a millisecond or so of CPU
+    batcher = Batcher(_handle(model), max_batch_size=64, max_wait_ms=500)
+
+    async def main() -> float:
+        # Two at once: traffic is concurrent, so the next batch may wait for company...
+        await asyncio.gather(*[batcher.predict(Table(NAMES, [[1.0, 1]])) for _ in range(2)])
+        started = time.perf_counter()
+        await batcher.predict(Table(NAMES, [[1.0, 1]]))
+        return time.perf_counter() - started
+
+    # ...but not 500 ms for a call that costs a small fraction of that.
+    assert asyncio.run(main()) < 0.25
+    assert model.batches == [2, 1] and batcher.cpu_s is not None and batcher.cpu_s < 0.25
 
 
 def test_a_failing_batch_fails_its_callers_and_the_worker_goes_on():

@@ -92,3 +92,23 @@ def test_committed_wal_frames_reach_the_database_file_off_the_write_path(db, tmp
     db.dispose()
     # Other tests' databases may still have theirs: this one's is named by its path.
     assert not any(t.name == mine for t in threading.enumerate())
+
+
+def test_kept_writer_keeps_its_connection_and_starts_afresh_after_a_failure(db):
+    writer = db.kept_writer()
+    writer.write(_insert(1))
+    kept = writer._conn
+    writer.write(_insert(2))
+    assert writer._conn is kept  # one connection for every transaction
+
+    def half_then_fail(conn):  # type: ignore[no-untyped-def]
+        _insert(3)(conn)
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        writer.write(half_then_fail)
+    writer.write(_insert(4))
+    writer.close()
+    assert _stored(db) == [1, 2, 4]  # the failed transaction left nothing
+    with pytest.raises(InvalidInput):  # and a value SQLite cannot hold reads as the caller's
+        db.kept_writer().write(_insert(2**70))

@@ -64,6 +64,11 @@ def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data) if b"null" in out and not _finite(data) else out.decode()
 
 
+#: Exact types whose values are never a NaN or an infinity; any other (a float, a
+#: container, a subclass of anything) is looked at.
+_SCALARS_NOT_FLOAT = frozenset({str, int, bool, type(None)})
+
+
 def _finite(value: Any) -> bool:
     """False if ``value`` may hold a NaN or an infinity (never false when it holds one)."""
     if isinstance(value, float):
@@ -71,6 +76,9 @@ def _finite(value: Any) -> bool:
     if isinstance(value, dict):
         return all(_finite(v) for v in value.values())
     if isinstance(value, (list, tuple)):
+        kinds = set(map(type, value))  # one C loop
+        if kinds <= _SCALARS_NOT_FLOAT:
+            return True  # names, labels, integers: nothing to look at one by one
         try:
             # A list of numbers in one C loop: NaN and infinities survive a sum; an
             # overflow to infinity only sends the record to json.

@@ -19,6 +19,8 @@ import queue
 import threading
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from triops.core.errors import Conflict, UpstreamError
 from triops.store import records
 from triops.store.engine import Database
@@ -47,6 +49,7 @@ class LogWriter:
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
+        self._writer = db.kept_writer()  # the thread's alone
         self._thread = threading.Thread(target=self._run, name="triops-prediction-log",
                                         daemon=True)
         self._thread.start()
@@ -78,16 +81,20 @@ class LogWriter:
                     break
                 batch.append(item)
             self._flush(batch)
+        self._writer.close()
 
     def _flush(self, batch: list[_Pending]) -> None:
         groups: dict[tuple[str, str], list[RecordRow]] = {}
         for item in batch:
             groups.setdefault((item.project, item.kind), []).append(item.row)
+
+        def append_all(conn: Connection) -> None:
+            for (project, kind), rows in groups.items():
+                records.append(conn, project, kind, rows)
+
         error: BaseException | None = None
         try:
-            with self.db.write() as session:
-                for (project, kind), rows in groups.items():
-                    records.append(session, project, kind, rows)
+            self._writer.write(append_all)
             self.commits += 1
             self.rows_written += len(batch)
         except Exception as exc:
