@@ -139,6 +139,16 @@ def _one_at_a_time(lock: threading.Lock | None) -> Iterator[None]:
         lock.release()
 
 
+@contextmanager
+def _write_transaction_guards(lock: threading.Lock | None) -> Iterator[None]:
+    """What every write transaction runs inside, whichever connection it takes: one
+    writer at a time in this process on SQLite, a value the database refuses as the
+    caller's mistake, and SQLite's busy timeout as an overloaded server."""
+    with (_one_at_a_time(lock), _unstorable_values_are_invalid_input(),
+          _busy_sqlite_is_unavailable()):
+        yield
+
+
 class KeptWriter:
     """``Database.write_core`` for the one thread that owns it (the prediction log's
     writer), keeping its SQLite connection between transactions: checking one out of the
@@ -154,8 +164,7 @@ class KeptWriter:
         db = self._db
         if not db.is_sqlite:
             return db.write_core(work)
-        with (_one_at_a_time(db._write_lock), _unstorable_values_are_invalid_input(),
-              _busy_sqlite_is_unavailable()):
+        with _write_transaction_guards(db._write_lock):
             if self._conn is None:
                 self._conn = db._writes.connect()
             try:
@@ -260,15 +269,15 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with (_one_at_a_time(self._write_lock), _unstorable_values_are_invalid_input(),
-              _busy_sqlite_is_unavailable(), self._writer() as session, session.begin()):
+        with (_write_transaction_guards(self._write_lock), self._writer() as session,
+              session.begin()):
             yield session
         self._committed()
 
     def write_core(self, work: Callable[[Connection], T]) -> T:
         """``work`` in one write transaction on a Core connection, committed on success."""
-        with (_one_at_a_time(self._write_lock), _unstorable_values_are_invalid_input(),
-              _busy_sqlite_is_unavailable(), self._writes.connect() as conn, conn.begin()):
+        with (_write_transaction_guards(self._write_lock), self._writes.connect() as conn,
+              conn.begin()):
             result = work(conn)
         self._committed()
         return result
