@@ -4,10 +4,10 @@ The gauges configuration of ``bench/scale.py`` alone (``--senders`` x ``--connec
 50 series x 40 points a request, ``--samples`` in all, one ``triops up`` on a fresh
 PostgreSQL database), with the CPU seconds the run took from the replica, from the
 PostgreSQL server's processes and from the load clients, the replica's context switches
-a request and the machine's busy time (``/proc/stat``): on a small shared machine they say which of them the wall clock
-waits for. ``--bare-requests N`` first sends N empty exports from each connection at
-once and reports the replica's CPU a request: what the HTTP and ASGI layers cost a
-request, apart from parsing, storing and scoring.
+a request and the machine's busy time (``/proc/stat``): on a small shared machine they
+say which of them the wall clock waits for. ``--bare-requests N`` first sends N empty
+exports from each connection at once and reports the replica's CPU a request: what the
+HTTP and ASGI layers cost a request, apart from parsing, storing and scoring.
 
     PYTHONPATH=src .venv/bin/python bench/ingest_cpu_split.py
     PYTHONPATH=src .venv/bin/python bench/ingest_cpu_split.py --bare-requests 250
