@@ -54,7 +54,7 @@ class Table:
         return self._rows
 
     def __len__(self) -> int:
-        return len(self._rows) if self._rows is not None else len(self.matrix)  # type: ignore[arg-type]
+        return len(self._rows if self._rows is not None else self.matrix)  # type: ignore[arg-type]
 
 
 def _type_ok(kind: str | None, value: Any) -> bool:
