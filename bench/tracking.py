@@ -77,11 +77,11 @@ def start_triops(tmp: Path) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
     store = f"sqlite:///{tmp / 'triops' / 'triops.db'}"
     (tmp / "triops").mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
-         "--home", str(tmp / "triops"), "--log-level", "warning"],
-        env={**os.environ, "TRIOPS_ADMIN_KEY": KEY}, stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "triops.log", "wb"))
+    with open(tmp / "triops.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
+             "--home", str(tmp / "triops"), "--log-level", "warning"],
+            env={**os.environ, "TRIOPS_ADMIN_KEY": KEY}, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     print(f"[bench] triops ready in {wait_ready(url + '/readyz', proc):.1f}s", file=sys.stderr)
     return proc, url, store
@@ -91,11 +91,12 @@ def start_mlflow(tmp: Path, python: Path) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     db = tmp / "mlflow" / "mlflow.db"
     db.parent.mkdir()
-    proc = subprocess.Popen(
-        [str(python.parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{db}",
-         "--default-artifact-root", str(tmp / "mlflow" / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=open(tmp / "mlflow.log", "wb"), cwd=tmp / "mlflow")
+    with open(tmp / "mlflow.log", "wb") as log:
+        proc = subprocess.Popen(
+            [str(python.parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+             "--backend-store-uri", f"sqlite:///{db}",
+             "--default-artifact-root", str(tmp / "mlflow" / "artifacts")],
+            stdout=subprocess.DEVNULL, stderr=log, cwd=tmp / "mlflow")
     url = f"http://127.0.0.1:{port}"
     print(f"[bench] mlflow server ready in {wait_ready(url + '/health', proc):.1f}s",
           file=sys.stderr)

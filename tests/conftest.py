@@ -213,12 +213,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         env = {**os.environ, "TRIOPS_ADMIN_KEY": self.admin_key, **(self.extra_env or {})}
-        log = open(self.home / "server.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "triops", "up", "--port", str(self.port),
-             "--store", self.store_url, "--home", str(self.home), "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.home,
-        )
+        with open(self.home / "server.log", "ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "triops", "up", "--port", str(self.port),
+                 "--store", self.store_url, "--home", str(self.home), "--log-level", "warning"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.home,
+            )
         wait_until(self._ready, timeout=timeout,
                    message=lambda: f"the server to become ready:\n{self.log_text()}")
         return self
