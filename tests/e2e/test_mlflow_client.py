@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,7 +124,7 @@ def test_fluent_api_with_artifacts_and_inputs(client, tmp_path):
     assert listed == ["conf", "docs"]
     assert [a.path for a in client.list_artifacts(run.info.run_id, "docs")] == ["docs/notes.txt"]
     local = client.download_artifacts(run.info.run_id, "docs/notes.txt", str(tmp_path / "dl"))
-    assert open(local).read() == "hello"
+    assert Path(local).read_text() == "hello"
     assert mlflow.artifacts.load_dict(f"{got.info.artifact_uri}/conf/config.json") == {"k": 1}
 
 
@@ -277,4 +278,4 @@ def test_fluent_search_and_register_from_a_run(client):
     uri = client.get_model_version_download_uri("from-run", version.version)
     assert uri.endswith(f"{best}/artifacts/model")
     local = mlflow.artifacts.download_artifacts(f"models:/from-run/{version.version}")
-    assert open(f"{local}/weights.txt").read() == "weights"
+    assert (Path(local) / "weights.txt").read_text() == "weights"

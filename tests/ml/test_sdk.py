@@ -49,16 +49,16 @@ def test_run_logs_batches_and_finishes(server, tmp_path):
 
 
 def test_failed_block_marks_run_failed_and_bad_values_raise_at_once(server, tmp_path):
-    with pytest.raises(RuntimeError):
-        with triops.start_run(experiment="churn", url=server.url, api_key=server.admin_key,
-                              spool_dir=tmp_path) as run:
-            run.log_param("alpha", 1)
-            with pytest.raises(ValueError, match="params cannot change"):
-                run.log_param("alpha", 2)
-            with pytest.raises(ValueError, match="invalid metric name"):
-                run.log_metric("../escape", 1.0)
-            run.log_metric("ok", 1.0)
-            raise RuntimeError("training crashed")
+    with pytest.raises(RuntimeError), triops.start_run(
+            experiment="churn", url=server.url, api_key=server.admin_key,
+            spool_dir=tmp_path) as run:
+        run.log_param("alpha", 1)
+        with pytest.raises(ValueError, match="params cannot change"):
+            run.log_param("alpha", 2)
+        with pytest.raises(ValueError, match="invalid metric name"):
+            run.log_metric("../escape", 1.0)
+        run.log_metric("ok", 1.0)
+        raise RuntimeError("training crashed")
     got = server.http().get(f"/api/v1/runs/{run.run_id}").json()
     assert got["status"] == "FAILED" and got["params"] == {"alpha": "1"}
     assert len(_history(server.store_url, run.run_id, "ok")) == 1

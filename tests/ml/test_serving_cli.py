@@ -13,7 +13,7 @@ BACKENDS_UNDER_TEST = ("sqlite",)
 
 def triops(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "triops", *args], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def test_deploy_list_refuse_delete(runtime, settings, tmp_path):
