@@ -53,8 +53,8 @@ async def decode(request: Request, message_type: type[M]) -> tuple[M, str]:
     else:
         try:
             document = load_json(body.decode("utf-8"))
-            if not isinstance(document, dict):
-                raise ValueError("the top level must be a JSON object")
+            if not isinstance(document, dict):  # reported with the parse errors below
+                raise ValueError("the top level must be a JSON object")  # noqa: TRY004
             ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
         except (ParseError, UnicodeDecodeError, ValueError) as exc:
             raise InvalidInput(f"OTLP body is not valid OTLP JSON: {exc}") from None

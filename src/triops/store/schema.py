@@ -28,7 +28,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSONType}
+    type_annotation_map = {dict[str, Any]: JSONType}  # noqa: RUF012 -- SQLAlchemy reads it once
 
 
 class Project(Base):

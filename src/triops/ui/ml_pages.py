@@ -3,6 +3,8 @@ the model registry and a model version's lineage."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -91,9 +93,10 @@ def experiment_page(
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, runs_: list[str] = Query([], alias="runs"),
+def compare_page(request: Request,
+                 runs_: Annotated[list[str] | None, Query(alias="runs")] = None,
                  caller: Caller = AsViewer) -> HTMLResponse:
-    chosen = list(dict.fromkeys(r for r in runs_ if r))[:MAX_COMPARE]
+    chosen = list(dict.fromkeys(r for r in runs_ or () if r))[:MAX_COMPARE]
     if len(chosen) < 2:
         return render(request, "ml_compare.html", error="Select at least two runs to compare "
                       "(tick them in an experiment's run table).", runs=[], charts=[],
