@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 import triops
-from triops.api.mlflow.shortcut import MlflowShortcut
+from triops.api.mlflow.shortcut import MlflowShortcut, is_log_batch
 from triops.api.oip_shortcut import OipShortcut, is_infer
 from triops.api.openai.shortcut import GatewayShortcut
 from triops.api.routers import ROUTERS as API_ROUTERS
@@ -31,6 +32,10 @@ ROUTERS = [*API_ROUTERS, health_router, *UI_ROUTERS]
 ROOT_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>triops</title>'
              '<script src="/static/mlflow-links.js"></script></head><body>'
              '<noscript><a href="/ui">Open triops</a></noscript></body></html>')
+
+
+def _read_by_guard(scope: Scope) -> bool:
+    return is_infer(scope) or is_log_batch(scope)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -79,9 +84,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(GatewayShortcut)  # the gateway's hot routes skip the router
     app.add_middleware(MlflowShortcut)  # and so do the MLflow client's logging routes
     app.add_middleware(OipShortcut)  # and the Open Inference Protocol's infer
-    # Hostile values get a 400 before any route sees them; an OIP infer's body is read
-    # once, by the guard, for the route.
-    app.add_middleware(InputGuard, reads_json=is_infer)
+    # Hostile values get a 400 before any route sees them; an OIP infer's and an MLflow
+    # log-batch's bodies are read once, by the guard, for the route.
+    app.add_middleware(InputGuard, reads_json=_read_by_guard)
     app.add_middleware(
         RequestMiddleware, metrics=app.state.metrics,
         max_body_bytes=runtime.settings.max_body_bytes,

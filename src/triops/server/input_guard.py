@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ MAX_DEPTH = 64
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 _TWO_63 = float(2**63)
 _NUMBER_TYPES = (int, float)
+_NUMBER_SET = frozenset(_NUMBER_TYPES)
 
 
 def _shape_of(byte: int) -> int:
@@ -251,7 +253,8 @@ def _find(value: Any, depth: int, read_by_orjson: bool) -> tuple[list[str], str]
     if kind is dict or kind is list:
         if depth >= MAX_DEPTH:
             return [], f"JSON is nested deeper than {MAX_DEPTH} levels"
-        if kind is list and _plain_numbers(value):
+        if kind is list and (_plain_numbers(value)
+                             or (depth + 1 < MAX_DEPTH and _plain_rows(value))):
             return None
         items = value.items() if kind is dict else enumerate(value)
         for key, item in items:
@@ -266,7 +269,7 @@ def _find(value: Any, depth: int, read_by_orjson: bool) -> tuple[list[str], str]
     return None
 
 
-def _plain_numbers(values: list[Any]) -> bool:
+def _plain_numbers(values: Sequence[Any]) -> bool:
     """Whether ``values`` are numbers none of which can be hostile, in one C call (a
     tensor's data): their Euclidean norm fails on anything else, is NaN or infinite
     when one of them is, and is at least the magnitude of each, so below 2**63 every
@@ -282,6 +285,40 @@ def _plain_numbers(values: list[Any]) -> bool:
         return math.hypot(*values) < _TWO_63
     except (TypeError, OverflowError):
         return False
+
+
+def _plain_rows(rows: list[Any]) -> bool:
+    """Whether ``rows`` are objects of the same keys whose values none can be hostile,
+    column by column in C calls (the metrics of an MLflow ``log-batch``): a walk over
+    1,000 such objects cost ~4x as much. Each column must be all text (checked joined) or
+    all numbers (``_plain_numbers``). False sends the list to the walk, which names what
+    is wrong, if anything.
+
+    >>> _plain_rows([{"k": "a", "v": 1.5}, {"k": "b", "v": 2}])
+    True
+    >>> [_plain_rows(r) for r in ([{"k": "a"}, {"j": "a"}], [{"k": "a" + chr(0)}], [{"k": None}])]
+    [False, False, False]
+    """
+    first = rows[0] if rows else None
+    if type(first) is not dict or not first:
+        return False
+    keys = tuple(first)
+    try:
+        if set(map(len, rows)) != {len(keys)}:
+            return False
+        # Same size and every key of the first: the same keys.
+        columns = [tuple(map(itemgetter(key), rows)) for key in keys]
+    except (KeyError, TypeError):  # a row without one of the keys, or not an object
+        return False
+    return all(_text_problem(key) is None for key in keys) and all(map(_plain_column, columns))
+
+
+def _plain_column(values: Sequence[Any]) -> bool:
+    types = set(map(type, values))
+    if types == {str}:
+        # Joined, the text has a NUL or a lone surrogate exactly when one of its parts has.
+        return _text_problem("".join(values)) is None
+    return types <= _NUMBER_SET and _plain_numbers(values)
 
 
 def _is_json(scope: Scope) -> bool:
