@@ -159,3 +159,34 @@ def test_a_relog_with_a_model_id_adds_no_point(client):
     nan_twice = [{"key": "n", "value": "NaN", "timestamp": 5, "step": 0}] * 2
     client.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": nan_twice})
     assert len(_history(client, run_id, "n")) == 1
+
+
+def test_columns_are_stored_as_the_same_points_would_be(db):
+    """A batch given as columns (an MLflow log-batch body read column by column) leaves
+    the same chunks and latest values as the same batch given as points."""
+    points = [MetricPoint("a", 0.5, 10, 2), MetricPoint("b", math.nan, 11, 0),
+              MetricPoint("a", math.inf, 9, 3), MetricPoint("b", 1.0, 5, 0, model_id="m-1"),
+              MetricPoint("a", 0.25, 12, 3)]
+    stored = []
+    with db.write() as s:
+        ensure_default(s, "p")
+        for metrics in (points, runs.MetricColumns.of(points)):
+            run = runs.create(s, "p", "0", run_name="r", user_id="", start_time=1, tags={})
+            runs.log_metrics(s, run, metrics)
+            stored.append(run.run_id)
+    assert runs.MetricColumns.of(points).keys == ("a", "b", "a", "b", "a")
+    with db.read() as s:
+        chunks: dict[str, dict] = {}
+        for rec in records.scan(s, "p", METRIC_KIND):
+            run_id, key = rec.stream.split("/", 1)
+            chunks.setdefault(run_id, {})[key] = (rec.ts_ms, rec.data)
+        assert chunks[stored[0]] == chunks[stored[1]]
+        assert chunks[stored[1]]["a"] == (9, {"s": [2, 3, 3], "t": [10, 9, 12],
+                                              "v": [0.5, "Infinity", 0.25]})
+        assert chunks[stored[1]]["b"] == (5, {"s": [0, 0], "t": [11, 5], "v": ["NaN", 1.0],
+                                              "m": [None, "m-1"], "dn": [None, None],
+                                              "dd": [None, None]})
+        details = runs.details(s, stored)
+        latest = [sorted((m.key, m.step, m.timestamp, "NaN" if math.isnan(m.value) else m.value)
+                         for m in details[r].metrics) for r in stored]
+        assert latest[0] == latest[1] == [("a", 3, 12, 0.25), ("b", 0, 11, "NaN")]

@@ -37,7 +37,14 @@ from triops.store.repos import runs as run_store
 from triops.store.repos import runs_search as run_search_store
 from triops.store.repos.deployments import EndpointSpec
 from triops.store.repos.ml_search import ATTRIBUTE, SortKey, decode_page_token, encode_page_token
-from triops.store.repos.runs import DatasetUse, MetricPoint, RunDetails, decode_value, encode_value
+from triops.store.repos.runs import (
+    DatasetUse,
+    MetricColumns,
+    MetricPoint,
+    RunDetails,
+    decode_value,
+    encode_value,
+)
 
 if TYPE_CHECKING:
     from triops.client.profile import DatasetDescription
@@ -83,6 +90,7 @@ __all__ = [
     "DatasetDescription",
     "DatasetUse",
     "EndpointSpec",
+    "MetricColumns",
     "MetricPoint",
     "MonitorSpec",
     "MonitoringService",

@@ -17,7 +17,7 @@ from triops.ml._validation import (
 )
 from triops.store.engine import Database
 from triops.store.repos import experiments, runs
-from triops.store.repos.runs import DatasetUse, MetricPoint, RunDetails
+from triops.store.repos.runs import DatasetUse, MetricColumns, MetricPoint, RunDetails
 from triops.store.schema_ml import Experiment, Run
 
 
@@ -45,7 +45,8 @@ def create_run(db: Database, project: str, experiment_id: str, *, user_id: str =
 
 
 def log_batch(db: Database, project: str, run_id: str, *,
-              metrics: Sequence[MetricPoint] = (), params: Sequence[tuple[str, str]] = (),
+              metrics: Sequence[MetricPoint] | MetricColumns = (),
+              params: Sequence[tuple[str, str]] = (),
               tags: Sequence[tuple[str, str]] = ()) -> None:
     """Metrics, params and tags of one run in one transaction.
 
@@ -56,23 +57,24 @@ def log_batch(db: Database, project: str, run_id: str, *,
 
 
 async def log_batch_now(db: Database, project: str, run_id: str, *,
-                        metrics: Sequence[MetricPoint] = (),
+                        metrics: Sequence[MetricPoint] | MetricColumns = (),
                         params: Sequence[tuple[str, str]] = (),
                         tags: Sequence[tuple[str, str]] = ()) -> None:
     """``log_batch`` from async code; returns once the batch is committed."""
     await db.write_now(batch_writer(project, run_id, metrics, params, tags))
 
 
-def batch_writer(project: str, run_id: str, metrics: Sequence[MetricPoint],
+def batch_writer(project: str, run_id: str, metrics: Sequence[MetricPoint] | MetricColumns,
                  params: Sequence[tuple[str, str]], tags: Sequence[tuple[str, str]]
                  ) -> Callable[[Connection], None]:
     """Validate a batch now; what is returned writes it into a transaction."""
-    check_batch(len(metrics), len(params), len(tags))
+    metrics = MetricColumns.of(metrics)
+    check_batch(len(metrics.keys), len(params), len(tags))
     param_map = pairs_to_dict("param", params)
     tag_map = pairs_to_dict("tag", tags)
     check_params(param_map)
     check_tags(tag_map)
-    check_metrics(metrics)
+    check_metrics(metrics.keys)
 
     def write(conn: Connection) -> None:
         run = runs.active_ref(conn, project, run_id)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from operator import itemgetter
 
 from triops.core.errors import InvalidInput
-from triops.store.repos.runs import MetricPoint
 
 MAX_KEY = 250
 MAX_PARAM_VALUE = 6000
@@ -17,7 +15,6 @@ MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_TOTAL = 1000
 _KEY = re.compile(r"^[/\w.\- :]*$")
-_KEY_OF = itemgetter(0)  # MetricPoint.key
 
 
 def check_key(kind: str, key: str) -> None:
@@ -56,8 +53,8 @@ def check_tags(tags: dict[str, str]) -> None:
                 f"length limit of {MAX_TAG_VALUE}")
 
 
-def check_metrics(points: Sequence[MetricPoint]) -> None:
-    for key in set(map(_KEY_OF, points)):  # a batch repeats few keys many times
+def check_metrics(keys: Sequence[str]) -> None:
+    for key in set(keys):  # a batch repeats few keys many times
         check_key("metric", key)
 
 

@@ -74,17 +74,18 @@ def _with_body(model: type[M], serve: Callable[[Request, Caller, M], Awaitable[R
 
 
 async def _log_batch(request: Request, caller: Caller) -> Response | None:
-    """``_with_body`` for ``log-batch``, with plain metrics read without a model each
-    (``runs.plain_points``): the rest of the body is still validated by the model."""
+    """``_with_body`` for ``log-batch``, with plain metrics read as columns without a
+    model each (``runs.plain_metrics``): the rest of the body is still validated by the
+    model."""
     data = await _json_object(request)
     if data is None:
         return None
-    points = runs.plain_points(data.get("metrics", []))
+    plain = runs.plain_metrics(data.get("metrics", []))
     try:
-        body = runs.LogBatch.model_validate(data if points is None else {**data, "metrics": []})
+        body = runs.LogBatch.model_validate(data if plain is None else {**data, "metrics": []})
     except ValidationError:
         return None
-    return await runs.serve_log_batch(request, caller, body, points)
+    return await runs.serve_log_batch(request, caller, body, plain)
 
 
 async def _get(request: Request, caller: Caller) -> Response:

@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Row, String, any_, bindparam, delete, func, select
@@ -54,12 +53,35 @@ class MetricPoint(NamedTuple):
     dataset_digest: str | None = None
 
 
+class MetricColumns(NamedTuple):
+    """Metric points as parallel columns, one per field of ``MetricPoint``: what a chunk
+    stores (see ``log_metrics``). A batch read column by column (an MLflow ``log-batch``
+    body) goes to the store without building a point per value in between."""
+
+    keys: Sequence[str]
+    values: Sequence[float]
+    timestamps: Sequence[int]
+    steps: Sequence[int]
+    model_ids: Sequence[str | None]
+    dataset_names: Sequence[str | None]
+    dataset_digests: Sequence[str | None]
+
+    @classmethod
+    def of(cls, metrics: Sequence[MetricPoint] | MetricColumns) -> MetricColumns:
+        """``metrics`` as columns (as they are, if they are already)."""
+        if isinstance(metrics, MetricColumns):
+            return metrics
+        return cls(*zip(*metrics)) if metrics else _NO_COLUMNS
+
+
 class RunRef(NamedTuple):
     """What the logging writes need of a run: its id and its project."""
 
     run_id: str
     project: str
 
+
+_NO_COLUMNS = MetricColumns((), (), (), (), (), (), ())
 
 #: A session or a bare connection: both run Core statements in the caller's transaction.
 Executor = Session | Connection
@@ -272,7 +294,8 @@ def decode_value(value: float | str | None) -> float:
     return float(value)
 
 
-def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoint]) -> None:
+def log_metrics(session: Executor, run: Run | RunRef,
+                metrics: Sequence[MetricPoint] | MetricColumns) -> None:
     """Append a batch's points and move each key's latest value: two bulk statements.
 
     The points of one key become ONE record, a chunk of parallel arrays
@@ -281,24 +304,20 @@ def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoi
     key is one row, not 10,000. ``metric_history`` flattens chunks (and the one-point
     records older stores hold) back into points.
     """
-    if not points:
+    columns = MetricColumns.of(metrics)
+    if not columns.keys:
         return
-    groups: dict[str, Sequence[MetricPoint]]
-    first_key = points[0].key
-    if all(map(first_key.__eq__, map(_KEY, points))):  # one key, as batches mostly are
-        groups = {first_key: points}
-    else:
-        groups = {}
-        for p in points:
-            group = groups.get(p.key)
-            if group is None:
-                groups[p.key] = group = []
-            group.append(p)  # type: ignore[attr-defined]
     rows = []
-    newest: dict[str, MetricPoint] = {}
+    latest = []
     prefix = run.run_id + "/"
-    for key, group in groups.items():
-        _, values, times, steps, *lineage = zip(*group)  # the fields as columns
+    for key, group in _by_key(columns):
+        _, values, times, steps, *lineage = group
+        # Highest (step, timestamp) wins; on a tie the later point (the higher position).
+        newest = max(zip(steps, times, range(len(steps))))[2]
+        value = values[newest]
+        latest.append({"run_id": run.run_id, "key": key,
+                       "value": None if math.isnan(value) else value,
+                       "timestamp": times[newest], "step": steps[newest]})
         if not math.isfinite(sum(values)):  # some NaN or infinity (or an overflowing sum)
             values = tuple(v if math.isfinite(v) else encode_value(v) for v in values)
         data: dict = {"s": list(steps), "t": list(times), "v": list(values)}
@@ -306,17 +325,27 @@ def log_metrics(session: Executor, run: Run | RunRef, points: Sequence[MetricPoi
         # The chunk sits at its earliest point, so a time-ordered scan meets it no later
         # than any point it holds.
         rows.append(records.RecordRow(prefix + key, min(times), data))
-        # Highest (step, timestamp) wins; on a tie the later point (the higher position).
-        newest[key] = group[max(zip(steps, times, range(len(group))))[2]]
     records.append(session, run.project, METRIC_KIND, rows)
-    _upsert(
-        session, LatestMetric,
-        [{"run_id": run.run_id, "key": p.key, "value": None if math.isnan(p.value) else p.value,
-          "timestamp": p.timestamp, "step": p.step} for p in newest.values()],
-    )
+    _upsert(session, LatestMetric, latest)
 
 
-_KEY = itemgetter(0)
+def _by_key(columns: MetricColumns) -> Iterator[tuple[str, MetricColumns]]:
+    """The columns of each key's points, keys in order of first appearance."""
+    keys = columns.keys
+    first = keys[0]
+    if keys.count(first) == len(keys):  # one key, as batches mostly are
+        yield first, columns
+        return
+    positions: dict[str, list[int]] = {}
+    for at, key in enumerate(keys):
+        group = positions.get(key)
+        if group is None:
+            positions[key] = group = []
+        group.append(at)
+    for key, group in positions.items():
+        yield key, MetricColumns(*([column[at] for at in group] for column in columns))
+
+
 
 
 def _lineage(models: tuple[str | None, ...], names: tuple[str | None, ...],
