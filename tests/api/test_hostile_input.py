@@ -252,6 +252,39 @@ def test_rows_that_are_not_plain_are_walked(body):
     assert load_json(body) == json.loads(body)
 
 
+def test_the_guard_hands_the_columns_it_checked_to_the_route():
+    """For a body it reads for its route, the guard leaves the columns of each list of
+    objects it checked column by column (``checked_columns``), for that list only; the
+    MLflow shortcut reads a log-batch's metrics from them as from the list itself."""
+    import asyncio
+
+    from triops.api.mlflow.runs import plain_metrics
+    from triops.server.input_guard import InputGuard, checked_columns, checked_json, columns_of
+
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["scope"] = scope
+
+    body = _rows(b"7.5")
+    scope = {"type": "http", "path": "/x", "query_string": b"",
+             "headers": [(b"content-type", b"application/json")]}
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return messages.pop()
+
+    asyncio.run(InputGuard(app, reads_json=lambda _scope: True)(scope, receive, None))
+    value = checked_json(seen["scope"])
+    metrics = value["metrics"]
+    columns = checked_columns(seen["scope"], metrics)
+    assert columns == columns_of(metrics)
+    assert columns["value"].values[7] == 7.5 and columns["step"].types == frozenset((int,))
+    assert checked_columns(seen["scope"], list(metrics)) is None  # an equal list, not it
+    assert plain_metrics(metrics, columns) == plain_metrics(metrics)
+    assert plain_metrics(metrics).values[7] == 7.5
+
+
 def test_hostile_values_in_log_batch_are_refused_and_nothing_is_written(client, run_id):
     """The guard reads a log-batch body for the MLflow shortcut: a hostile metric is
     refused with the field named, a clean one is served from that reading."""

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +33,7 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 _TWO_63 = float(2**63)
 _NUMBER_TYPES = (int, float)
 _NUMBER_SET = frozenset(_NUMBER_TYPES)
+_STR = frozenset((str,))
 
 
 def _shape_of(byte: int) -> int:
@@ -69,11 +70,12 @@ _ESCAPED_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _MAYBE_INTEGER = "may be an integer beyond 64 bits"
 
 
-def load_json(raw: bytes | str) -> Any:
+def load_json(raw: bytes | str, seen: Seen | None = None) -> Any:
     """``json.loads`` that refuses what triops cannot hold.
 
     Raises :class:`InvalidInput` naming the field of a hostile value and ``ValueError``
-    for text that is not JSON at all.
+    for text that is not JSON at all. The lists of objects that were checked column by
+    column go to ``seen`` (see ``checked_columns``).
 
     >>> load_json(b'{"a": [1, 2.5, "x"]}')
     {'a': [1, 2.5, 'x']}
@@ -91,12 +93,12 @@ def load_json(raw: bytes | str) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         value = _json_loads(raw)
-        problem = _find(value, 0, False)
+        problem = _find(value, 0, False, seen)
     else:
-        problem = _find(value, 0, True)
+        problem = _find(value, 0, True, seen)
         if problem is not None and problem[1] is _MAYBE_INTEGER:
             value = _json_loads(raw)
-            problem = _find(value, 0, False)
+            problem = _find(value, 0, False, seen)
     if problem is not None:
         path, reason = problem
         raise InvalidInput(f"body{''.join(reversed(path))}: {reason}")
@@ -229,9 +231,11 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _find(value: Any, depth: int, read_by_orjson: bool) -> tuple[list[str], str] | None:
+def _find(value: Any, depth: int, read_by_orjson: bool, seen: Seen | None = None
+          ) -> tuple[list[str], str] | None:
     """The first hostile value under ``value``: its path (innermost first) and why
-    (``_MAYBE_INTEGER`` for a far-out float of a text ``read_by_orjson``).
+    (``_MAYBE_INTEGER`` for a far-out float of a text ``read_by_orjson``); the lists of
+    objects it checked column by column go to ``seen``.
 
     The path is built only on the way out of a failure, so clean documents pay for the
     walk alone.
@@ -254,7 +258,7 @@ def _find(value: Any, depth: int, read_by_orjson: bool) -> tuple[list[str], str]
         if depth >= MAX_DEPTH:
             return [], f"JSON is nested deeper than {MAX_DEPTH} levels"
         if kind is list and (_plain_numbers(value)
-                             or (depth + 1 < MAX_DEPTH and _plain_rows(value))):
+                             or (depth + 1 < MAX_DEPTH and _plain_rows(value, seen))):
             return None
         items = value.items() if kind is dict else enumerate(value)
         for key, item in items:
@@ -262,7 +266,7 @@ def _find(value: Any, depth: int, read_by_orjson: bool) -> tuple[list[str], str]
                 reason = _text_problem(key)
                 if reason:
                     return [f".{key!r}"], f"key {reason}"
-            problem = _find(item, depth + 1, read_by_orjson)
+            problem = _find(item, depth + 1, read_by_orjson, seen)
             if problem is not None:
                 problem[0].append(f".{key}" if kind is dict else f"[{key}]")
                 return problem
@@ -287,38 +291,68 @@ def _plain_numbers(values: Sequence[Any]) -> bool:
         return False
 
 
-def _plain_rows(rows: list[Any]) -> bool:
-    """Whether ``rows`` are objects of the same keys whose values none can be hostile,
-    column by column in C calls (the metrics of an MLflow ``log-batch``): a walk over
-    1,000 such objects cost ~4x as much. Each column must be all text (checked joined) or
-    all numbers (``_plain_numbers``). False sends the list to the walk, which names what
-    is wrong, if anything.
+class Column(NamedTuple):
+    """One key's values across a list of objects, and their exact types."""
 
-    >>> _plain_rows([{"k": "a", "v": 1.5}, {"k": "b", "v": 2}])
-    True
-    >>> [_plain_rows(r) for r in ([{"k": "a"}, {"j": "a"}], [{"k": "a" + chr(0)}], [{"k": None}])]
-    [False, False, False]
+    values: tuple[Any, ...]
+    types: frozenset[type]
+
+
+#: Lists the check read column by column, by ``id``, each with its columns (the list
+#: itself is kept with them: it stays alive, and its ``id`` cannot be another's).
+Seen = dict[int, tuple[list[Any], dict[str, Column]]]
+
+
+def columns_of(rows: list[Any]) -> dict[str, Column] | None:
+    """A non-empty list of objects that all have the same keys, column by column with
+    C-level maps (a loop over 1,000 objects cost ~4x as much); ``None`` for any other
+    list.
+
+    >>> columns_of([{"k": "a", "v": 1.5}, {"k": "b", "v": 2}])["v"]
+    Column(values=(1.5, 2), types=frozenset({<class 'float'>, <class 'int'>}))
+    >>> [columns_of(r) for r in ([{"k": "a"}, {"j": "a"}], [{"k": 1}, [1]], [{}], [])]
+    [None, None, None, None]
     """
     first = rows[0] if rows else None
     if type(first) is not dict or not first:
-        return False
-    keys = tuple(first)
+        return None
     try:
-        if set(map(len, rows)) != {len(keys)}:
-            return False
+        if set(map(len, rows)) != {len(first)}:
+            return None
         # Same size and every key of the first: the same keys.
-        columns = [tuple(map(itemgetter(key), rows)) for key in keys]
+        columns = [tuple(map(itemgetter(key), rows)) for key in first]
     except (KeyError, TypeError):  # a row without one of the keys, or not an object
+        return None
+    return {key: Column(values, frozenset(map(type, values)))
+            for key, values in zip(first, columns)}
+
+
+def _plain_rows(rows: list[Any], seen: Seen | None) -> bool:
+    """Whether ``rows`` are objects of the same keys whose values none can be hostile,
+    checked column by column (the metrics of an MLflow ``log-batch``): a walk over 1,000
+    such objects cost ~4x as much. Each column must be all text (checked joined) or all
+    numbers (``_plain_numbers``). False sends the list to the walk, which names what is
+    wrong, if anything. The columns of a list that passes go to ``seen``, for the route.
+
+    >>> _plain_rows([{"k": "a", "v": 1.5}, {"k": "b", "v": 2}], None)
+    True
+    >>> [_plain_rows(r, None) for r in ([{"k": "a" + chr(0)}], [{"k": None}], [{"k": [1]}])]
+    [False, False, False]
+    """
+    columns = columns_of(rows)
+    if columns is None or not all(_text_problem(key) is None for key in columns) \
+            or not all(map(_plain_column, columns.values())):
         return False
-    return all(_text_problem(key) is None for key in keys) and all(map(_plain_column, columns))
+    if seen is not None:
+        seen[id(rows)] = (rows, columns)
+    return True
 
 
-def _plain_column(values: Sequence[Any]) -> bool:
-    types = set(map(type, values))
-    if types == {str}:
+def _plain_column(column: Column) -> bool:
+    if column.types == _STR:
         # Joined, the text has a NUL or a lone surrogate exactly when one of its parts has.
-        return _text_problem("".join(values)) is None
-    return types <= _NUMBER_SET and _plain_numbers(values)
+        return _text_problem("".join(column.values)) is None
+    return column.types <= _NUMBER_SET and _plain_numbers(column.values)
 
 
 def _is_json(scope: Scope) -> bool:
@@ -331,6 +365,8 @@ def _is_json(scope: Scope) -> bool:
 
 #: Where the guard leaves a body it read for its route (see ``InputGuard``).
 _READ_KEY = "triops.checked_json"
+#: Where the guard leaves the columns of the lists of objects in that body.
+_COLUMNS_KEY = "triops.checked_columns"
 #: ``checked_json``'s answer when the guard did not read the body.
 NOT_READ = object()
 
@@ -339,6 +375,13 @@ def checked_json(scope: Scope) -> Any:
     """The request's JSON body as the guard read and checked it, or ``NOT_READ`` when it
     did not (a route it was not asked to read for, a body that is not JSON...)."""
     return scope.get(_READ_KEY, NOT_READ)
+
+
+def checked_columns(scope: Scope, rows: Any) -> dict[str, Column] | None:
+    """The columns of ``rows``, a list of objects in ``checked_json(scope)``, as the
+    guard read them while checking them (see ``columns_of``); ``None`` when it did not."""
+    entry = scope.get(_COLUMNS_KEY, {}).get(id(rows))
+    return entry[1] if entry is not None and entry[0] is rows else None
 
 
 class InputGuard:
@@ -368,7 +411,9 @@ class InputGuard:
                 if body:
                     try:
                         if self.reads_json(scope):
-                            scope[_READ_KEY] = load_json(body)
+                            seen: Seen = {}
+                            scope[_READ_KEY] = load_json(body, seen)
+                            scope[_COLUMNS_KEY] = seen
                         else:
                             check_body(body)
                     except ValueError:

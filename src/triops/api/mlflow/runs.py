@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
-
 import anyio.to_thread
 from fastapi import APIRouter
 from pydantic import Field, field_validator
@@ -26,6 +24,7 @@ from triops.core.ids import now_ms
 from triops.ml import run_search_store as runs_search
 from triops.ml import run_store as run_repo
 from triops.server.auth import AsEditor, AsViewer, Caller, RoleFirstRoute
+from triops.server.input_guard import Column, columns_of
 from triops.store.engine import Database
 
 router = APIRouter(route_class=RoleFirstRoute, tags=["mlflow"])
@@ -99,13 +98,14 @@ class LogBatch(RunRef):
     tags: list[KeyValue] = Field(default_factory=list)
 
 
-def plain_metrics(metrics: object) -> ml.MetricColumns | None:
+def plain_metrics(metrics: object, columns: dict[str, Column] | None = None
+                  ) -> ml.MetricColumns | None:
     """A ``log-batch`` body's parsed ``metrics`` as columns, without a model or a point
     per metric, when every one is exactly ``{key, value, timestamp, step}`` with a
     non-empty string key, a number value (not a boolean) and integer time and step: what
     the stock client sends. The values are the ones ``MetricIn`` would give; anything
     else (another field, another type, a missing value) is ``None``, for the model to
-    decide.
+    decide. ``columns`` are ``metrics``' own, when the input guard already read them.
 
     >>> plain_metrics([{"key": "loss", "value": 1, "timestamp": 5, "step": 2}])
     MetricColumns(keys=('loss',), values=(1.0,), timestamps=(5,), steps=(2,), model_ids=(None,), dataset_names=(None,), dataset_digests=(None,))
@@ -114,23 +114,25 @@ def plain_metrics(metrics: object) -> ml.MetricColumns | None:
     """
     if type(metrics) is not list:
         return None
-    # Column by column with C-level maps: a loop over 1,000 dicts cost ~4x as much.
     if not metrics:
         return ml.MetricColumns.of(())
-    if set(map(type, metrics)) != {dict} or set(map(len, metrics)) != {4}:
+    if columns is None:
+        columns = columns_of(metrics)
+    if columns is None or columns.keys() != _PLAIN_FIELDS:
         return None
-    try:
-        keys, values, timestamps, steps = (tuple(map(field, metrics)) for field in _PLAIN_FIELDS)
-    except KeyError:
+    keys, values, timestamps, steps = (columns[field] for field in _PLAIN_ORDER)
+    if keys.types != _STR or "" in keys.values or not values.types <= _NUMBER \
+            or timestamps.types != _INT or steps.types != _INT:
         return None
-    if set(map(type, keys)) != {str} or "" in keys or not set(map(type, values)) <= _NUMBER \
-            or set(map(type, timestamps)) != {int} or set(map(type, steps)) != {int}:
-        return None
-    none = (None,) * len(keys)  # no model or dataset
-    return ml.MetricColumns(keys, tuple(map(float, values)), timestamps, steps, none, none, none)
+    floats = values.values if values.types == _FLOAT else tuple(map(float, values.values))
+    none = (None,) * len(metrics)  # no model or dataset
+    return ml.MetricColumns(keys.values, floats, timestamps.values, steps.values,
+                            none, none, none)
 
 
-_PLAIN_FIELDS = tuple(map(itemgetter, ("key", "value", "timestamp", "step")))
+_PLAIN_ORDER = ("key", "value", "timestamp", "step")
+_PLAIN_FIELDS = frozenset(_PLAIN_ORDER)
+_STR, _INT, _FLOAT = frozenset((str,)), frozenset((int,)), frozenset((float,))
 _NUMBER = frozenset((float, int))
 
 

@@ -26,7 +26,7 @@ from triops.api.mlflow import runs
 from triops.api.shortcut import Handler, HotRoute, Shortcut
 from triops.core.principals import Role
 from triops.server.auth import Caller
-from triops.server.input_guard import NOT_READ, checked_json
+from triops.server.input_guard import NOT_READ, checked_columns, checked_json
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 M = TypeVar("M", bound=BaseModel)
@@ -75,12 +75,13 @@ def _with_body(model: type[M], serve: Callable[[Request, Caller, M], Awaitable[R
 
 async def _log_batch(request: Request, caller: Caller) -> Response | None:
     """``_with_body`` for ``log-batch``, with plain metrics read as columns without a
-    model each (``runs.plain_metrics``): the rest of the body is still validated by the
-    model."""
+    model each (``runs.plain_metrics``; the columns the input guard read, when it did):
+    the rest of the body is still validated by the model."""
     data = await _json_object(request)
     if data is None:
         return None
-    plain = runs.plain_metrics(data.get("metrics", []))
+    metrics = data.get("metrics", [])
+    plain = runs.plain_metrics(metrics, checked_columns(request.scope, metrics))
     try:
         body = runs.LogBatch.model_validate(data if plain is None else {**data, "metrics": []})
     except ValidationError:
