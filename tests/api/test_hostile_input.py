@@ -227,13 +227,14 @@ def _rows(hostile: bytes, field: str = "value", at: int = 7) -> bytes:
     ("key", b'"\\ud800"', "surrogate"),
 ])
 def test_hostile_values_among_rows_are_named(field, value, reason):
-    """A list of objects of the same keys (a log-batch's metrics) is checked column by
-    column; what hides in one column is still found and named as the walk names it."""
+    """A list of objects of the same keys (a log-batch's metrics) in a body read for its
+    route is checked column by column; what hides in one column is still found and named
+    as the walk over each value (the byte checks' fallback) names it."""
     from triops.core.errors import InvalidInput
     from triops.server.input_guard import check_body, load_json
 
     body = _rows(value, field)
-    for check in (load_json, check_body):
+    for check in (lambda raw: load_json(raw, {}), load_json, check_body):
         with pytest.raises(InvalidInput, match=rf"^body\.metrics\[7\]\.{field}: .*{reason}"):
             check(body)
 
@@ -249,7 +250,9 @@ def test_rows_that_are_not_plain_are_walked(body):
     in a column, differing keys) go to the walk, which finds nothing wrong with them."""
     from triops.server.input_guard import load_json
 
-    assert load_json(body) == json.loads(body)
+    seen = {}
+    assert load_json(body, seen) == json.loads(body)
+    assert seen == {}
 
 
 def test_the_guard_hands_the_columns_it_checked_to_the_route():

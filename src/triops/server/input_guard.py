@@ -34,6 +34,7 @@ _TWO_63 = float(2**63)
 _NUMBER_TYPES = (int, float)
 _NUMBER_SET = frozenset(_NUMBER_TYPES)
 _STR = frozenset((str,))
+_SCALAR_SET = _NUMBER_SET | _STR
 
 
 def _shape_of(byte: int) -> int:
@@ -74,8 +75,9 @@ def load_json(raw: bytes | str, seen: Seen | None = None) -> Any:
     """``json.loads`` that refuses what triops cannot hold.
 
     Raises :class:`InvalidInput` naming the field of a hostile value and ``ValueError``
-    for text that is not JSON at all. The lists of objects that were checked column by
-    column go to ``seen`` (see ``checked_columns``).
+    for text that is not JSON at all. With ``seen`` (a body read for its route), lists of
+    objects of the same keys are checked column by column, and their columns go to
+    ``seen`` (see ``checked_columns``).
 
     >>> load_json(b'{"a": [1, 2.5, "x"]}')
     {'a': [1, 2.5, 'x']}
@@ -234,8 +236,8 @@ def _text_problem(text: str) -> str | None:
 def _find(value: Any, depth: int, read_by_orjson: bool, seen: Seen | None = None
           ) -> tuple[list[str], str] | None:
     """The first hostile value under ``value``: its path (innermost first) and why
-    (``_MAYBE_INTEGER`` for a far-out float of a text ``read_by_orjson``); the lists of
-    objects it checked column by column go to ``seen``.
+    (``_MAYBE_INTEGER`` for a far-out float of a text ``read_by_orjson``); with ``seen``,
+    the lists of objects it checked column by column go there.
 
     The path is built only on the way out of a failure, so clean documents pay for the
     walk alone.
@@ -257,8 +259,10 @@ def _find(value: Any, depth: int, read_by_orjson: bool, seen: Seen | None = None
     if kind is dict or kind is list:
         if depth >= MAX_DEPTH:
             return [], f"JSON is nested deeper than {MAX_DEPTH} levels"
-        if kind is list and (_plain_numbers(value)
-                             or (depth + 1 < MAX_DEPTH and _plain_rows(value, seen))):
+        # Lists of objects are checked by columns only in a body read for its route
+        # (``seen``): elsewhere (OTLP's spans) the attempt cost more than it saved.
+        if kind is list and (_plain_numbers(value) or (
+                seen is not None and depth + 1 < MAX_DEPTH and _plain_rows(value, seen))):
             return None
         items = value.items() if kind is dict else enumerate(value)
         for key, item in items:
@@ -327,24 +331,26 @@ def columns_of(rows: list[Any]) -> dict[str, Column] | None:
             for key, values in zip(first, columns)}
 
 
-def _plain_rows(rows: list[Any], seen: Seen | None) -> bool:
+def _plain_rows(rows: list[Any], seen: Seen) -> bool:
     """Whether ``rows`` are objects of the same keys whose values none can be hostile,
     checked column by column (the metrics of an MLflow ``log-batch``): a walk over 1,000
     such objects cost ~4x as much. Each column must be all text (checked joined) or all
     numbers (``_plain_numbers``). False sends the list to the walk, which names what is
     wrong, if anything. The columns of a list that passes go to ``seen``, for the route.
 
-    >>> _plain_rows([{"k": "a", "v": 1.5}, {"k": "b", "v": 2}], None)
+    >>> _plain_rows([{"k": "a", "v": 1.5}, {"k": "b", "v": 2}], {})
     True
-    >>> [_plain_rows(r, None) for r in ([{"k": "a" + chr(0)}], [{"k": None}], [{"k": [1]}])]
+    >>> [_plain_rows(r, {}) for r in ([{"k": "a" + chr(0)}], [{"k": None}], [{"k": [1]}])]
     [False, False, False]
     """
+    first = rows[0] if rows else None
+    if type(first) is not dict or not set(map(type, first.values())) <= _SCALAR_SET:
+        return False  # nested values: ruled out before any column is built
     columns = columns_of(rows)
     if columns is None or not all(_text_problem(key) is None for key in columns) \
             or not all(map(_plain_column, columns.values())):
         return False
-    if seen is not None:
-        seen[id(rows)] = (rows, columns)
+    seen[id(rows)] = (rows, columns)
     return True
 
 
@@ -390,8 +396,9 @@ class InputGuard:
     A body is checked on its bytes when they show it holds nothing hostile, and read
     only when they do not (see ``check_body``). For the requests ``reads_json`` names,
     whose route reads the body anyway, it is read and checked in one go (``load_json``)
-    and left for the route (``checked_json``): a large tensor costs one parse instead
-    of the byte scans, then a second parse in the route.
+    and left for the route (``checked_json``), with the columns of each list of objects
+    it checked column by column (``checked_columns``): a large tensor or a batch of
+    metrics costs one parse instead of the byte scans, then a second parse in the route.
     """
 
     def __init__(self, app: ASGIApp,
