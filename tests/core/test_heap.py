@@ -15,9 +15,12 @@ CHILD = """
 import gc
 from triops.core import heap
 
+default = gc.get_threshold()
 heap.refreeze()
 assert gc.get_freeze_count() == 0, "refreeze before freeze froze something"
+assert gc.get_threshold() == default
 heap.freeze()
+assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, *default[1:])
 started = gc.get_freeze_count()
 assert started > 0
 kept = [[i] for i in range(1000)]  # long-lived state built after start-up (a model, say)
@@ -27,6 +30,8 @@ assert gc.get_freeze_count() >= started + 1000
 
 
 def test_refreeze_freezes_only_in_a_process_that_froze_its_startup():
+    """Only a process that froze its start-up freezes what it builds later, and only it
+    collects its youngest generation less often."""
     done = subprocess.run([sys.executable, "-c", CHILD], check=False, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from tests.waiting import wait_until
 from triops.core.errors import InvalidInput
-from triops.store import Database
+from triops.store import Database, engine
 
 
 @pytest.fixture
@@ -92,6 +92,67 @@ def test_committed_wal_frames_reach_the_database_file_off_the_write_path(db, tmp
     db.dispose()
     # Other tests' databases may still have theirs: this one's is named by its path.
     assert not any(t.name == mine for t in threading.enumerate())
+
+
+def test_a_long_wal_is_finished_under_the_write_lock_so_the_next_write_starts_it_over(
+        tmp_path, monkeypatch):
+    """Frames a checkpoint could not copy (under steady writes: those committed while it
+    copied) kept the WAL from ever starting over; past ``RESTART_WAL_PAGES`` a second
+    checkpoint, holding the write lock, copies them."""
+    path = tmp_path / "w.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # only the checkpointer copies here
+    writer.execute("CREATE TABLE b (x BLOB)")
+    writer.execute("INSERT INTO b VALUES (zeroblob(?))", ((engine.RESTART_WAL_PAGES + 50) * 4096,))
+    # A reader's snapshot from before the last commit: the first checkpoint copies up
+    # to it and no further, as one does that a commit overtakes.
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM b").fetchall()
+    writer.execute("INSERT INTO b VALUES (zeroblob(4096))")
+    lock = threading.Lock()
+    passive = engine._passive_checkpoint
+    held: list[bool] = []
+
+    def overtaken(connection):  # type: ignore[no-untyped-def]
+        held.append(lock.locked())
+        pages = passive(connection)
+        if reader.in_transaction:
+            reader.execute("COMMIT")
+        return pages
+
+    monkeypatch.setattr(engine, "_passive_checkpoint", overtaken)
+    connection = sqlite3.connect(path, isolation_level=None)
+    engine._Checkpointer(str(path), lock)._checkpoint(connection)
+    assert held == [False, True] and not lock.locked()
+    writer.execute("INSERT INTO b VALUES (zeroblob(4096))")
+    # Started over: the WAL holds that last write's frames alone.
+    assert passive(connection) < 10
+    for c in (connection, reader, writer):
+        c.close()
+
+
+class _TriedLock:
+    tried = False
+
+    def acquire(self, timeout: float = -1) -> bool:
+        self.tried = True
+        return False
+
+
+def test_a_short_wal_is_left_to_the_passive_checkpoint(tmp_path):
+    path = tmp_path / "s.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE b (x BLOB)")
+    writer.execute("INSERT INTO b VALUES (zeroblob(4096))")
+    lock = _TriedLock()
+    connection = sqlite3.connect(path, isolation_level=None)
+    engine._Checkpointer(str(path), lock)._checkpoint(connection)  # type: ignore[arg-type]
+    assert not lock.tried  # writers never wait for a short WAL's checkpoint
+    connection.close()
+    writer.close()
 
 
 def test_kept_writer_keeps_its_connection_and_starts_afresh_after_a_failure(db):
