@@ -91,10 +91,11 @@ def start_mlflow(tmp: Path, python: Path) -> tuple[subprocess.Popen, str]:
     uri = subprocess.run([str(python), str(PEER_MODEL), store], check=True, env=env, cwd=tmp,
                          capture_output=True, text=True).stdout.strip().splitlines()[-1]
     port = free_port()
-    proc = subprocess.Popen(
-        [str(python.parent / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "mlflow.log", "wb"), cwd=tmp)
+    with open(tmp / "mlflow.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [str(python.parent / "mlflow"), "models", "serve", "-m", uri, "--env-manager",
+             "local", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=tmp)
     url = f"http://127.0.0.1:{port}"
     print(f"[bench] mlflow models serve ready in {wait_ready(url + '/ping', proc):.1f}s "
           f"({uri})", file=sys.stderr)
@@ -107,12 +108,12 @@ def start_triops(tmp: Path, procs: list[subprocess.Popen], model=None, x=None
     home = tmp / "triops"
     home.mkdir()
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "triops", "up", "--port", str(port),
-         "--store", f"sqlite:///{home / 'triops.db'}", "--home", str(home),
-         "--log-level", "warning"],
-        env={**os.environ, "TRIOPS_ADMIN_KEY": KEY}, stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "triops.log", "wb"))
+    with open(tmp / "triops.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "triops", "up", "--port", str(port),
+             "--store", f"sqlite:///{home / 'triops.db'}", "--home", str(home),
+             "--log-level", "warning"],
+            env={**os.environ, "TRIOPS_ADMIN_KEY": KEY}, stdout=subprocess.DEVNULL, stderr=log)
     procs.append(proc)
     url = f"http://127.0.0.1:{port}"
     print(f"[bench] triops ready in {wait_ready(url + '/readyz', proc):.1f}s", file=sys.stderr)
@@ -170,8 +171,9 @@ def start_mlserver(tmp: Path, python: Path, models: dict[str, object], parallel_
     (root / "settings.json").write_text(json.dumps({
         "host": "127.0.0.1", "http_port": port, "grpc_port": free_port(),
         "metrics_port": free_port(), "parallel_workers": parallel_workers, "debug": False}))
-    proc = subprocess.Popen([str(python.parent / "mlserver"), "start", str(root)], cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp / "mlserver.log", "wb"))
+    with open(tmp / "mlserver.log", "wb") as log:
+        proc = subprocess.Popen([str(python.parent / "mlserver"), "start", str(root)], cwd=root,
+                                stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         took = max(wait_ready(f"{url}/v2/models/{name}{suffix}/ready", proc)
