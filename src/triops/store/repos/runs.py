@@ -359,10 +359,8 @@ def _by_key(columns: MetricColumns) -> Iterator[tuple[str, MetricColumns]]:
         yield key, MetricColumns(*([column[at] for at in group] for column in columns))
 
 
-
-
-def _lineage(models: tuple[str | None, ...], names: tuple[str | None, ...],
-             digests: tuple[str | None, ...]) -> dict:
+def _lineage(models: Sequence[str | None], names: Sequence[str | None],
+             digests: Sequence[str | None]) -> dict:
     """A chunk's model id (``m``) and dataset (``dn``/``dd``), from its points' columns:
     one value when all its points share it, as is usual, else one entry per point."""
     model, name, digest = models[0], names[0], digests[0]
