@@ -19,14 +19,12 @@ import json
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from tracking import KEY, free_port, wait_ready
+from tracking import KEY, start_triops
 
 HEADERS = ("User-Agent: mlflow-python-client/3.17.2\r\nAccept-Encoding: gzip, deflate\r\n"
            "Accept: */*\r\nConnection: keep-alive\r\nX-MLflow-Client-Version: 3.17.2\r\n"
@@ -72,22 +70,15 @@ def _closed() -> bytes:
 def measure(src: str, calls: int, pace: float) -> tuple[float, float]:
     """Server CPU per call (total, system) in ms for one build."""
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        with open(Path(tmp) / "triops.log", "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "triops", "up", "--port", str(port), "--store",
-                 f"sqlite:///{tmp}/triops.db", "--home", tmp, "--log-level", "warning"],
-                env={**os.environ, "PYTHONPATH": src, "TRIOPS_ADMIN_KEY": KEY},
-                stdout=subprocess.DEVNULL, stderr=log)
+        proc, url, _ = start_triops(Path(tmp), src)
         try:
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url + "/readyz", proc)
             auth = {"Authorization": f"Bearer {KEY}"}
             experiment = httpx.post(url + "/api/2.0/mlflow/experiments/create",
                                     json={"name": "http"}, headers=auth).json()["experiment_id"]
             run_id = httpx.post(url + "/api/2.0/mlflow/runs/create",
                                 json={"experiment_id": experiment},
                                 headers=auth).json()["run"]["info"]["run_id"]
+            port = int(url.rsplit(":", 1)[1])
             request = log_batch_request(port, run_id)
             with socket.create_connection(("127.0.0.1", port)) as sock:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -73,7 +73,8 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> float:
     raise RuntimeError(f"server not ready: {url}")
 
 
-def start_triops(tmp: Path) -> tuple[subprocess.Popen, str, str]:
+def start_triops(tmp: Path, src: str | None = None) -> tuple[subprocess.Popen, str, str]:
+    """``triops up`` on SQLite under ``tmp``, from ``src`` (a ``src`` folder) when given."""
     port = free_port()
     store = f"sqlite:///{tmp / 'triops' / 'triops.db'}"
     (tmp / "triops").mkdir()
@@ -81,7 +82,8 @@ def start_triops(tmp: Path) -> tuple[subprocess.Popen, str, str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "triops", "up", "--port", str(port), "--store", store,
              "--home", str(tmp / "triops"), "--log-level", "warning"],
-            env={**os.environ, "TRIOPS_ADMIN_KEY": KEY}, stdout=subprocess.DEVNULL, stderr=log)
+            env={**os.environ, "TRIOPS_ADMIN_KEY": KEY, **({"PYTHONPATH": src} if src else {})},
+            stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     print(f"[bench] triops ready in {wait_ready(url + '/readyz', proc):.1f}s", file=sys.stderr)
     return proc, url, store
