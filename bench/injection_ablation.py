@@ -249,10 +249,13 @@ def with_sentences(data: Data, variant: Variant, scorer: Callable, x: csr_matrix
     return 1 / (1 + np.exp(-(margin + weight * (best - margin))))
 
 
-def out_of_fold(data: Data, variant: Variant, seed: int) -> np.ndarray:
+def out_of_fold(data: Data, variant: Variant, seed: int,
+                folds: list[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+    """Each training text's out-of-fold probability, on ``folds`` (by default the
+    grouped folds of ``seed``)."""
     fit, x = fitter(data, variant), design(data, variant[0], variant[1])
     oof = np.zeros(len(data.y))
-    for rows, check in data.folds[seed]:
+    for rows, check in data.folds[seed] if folds is None else folds:
         oof[check] = with_sentences(data, variant, fit(rows), x[check], check)
     return oof
 
@@ -336,18 +339,15 @@ def thresholds(data: Data) -> None:
 
 def random_folds(data: Data, threshold: float, attacks: int = 60, texts: int = 116) -> None:
     """The shipped variant under grouped and plain folds, deepset's texts alone."""
-    fit, x = fitter(data, SHIPPED), design(data, SHIPPED[0], SHIPPED[1])
     own, y = ~data.is_ordinary, data.y[~data.is_ordinary]
     print(f"| folds | deepset F1 at {threshold:g}, mean ± sd (P / R) | ordinary flagged of "
           f"{int(data.is_ordinary.sum())} | F1 at {attacks} attacks of {texts} |\n|---|---|---|---|")
     for kind in ("grouped by near-duplicates", "plain stratified"):
         f1s, ps, rs, flagged, balanced = [], [], [], [], []
         for seed in SEEDS:
-            folds = data.folds[seed] if kind.startswith("grouped") else list(
-                StratifiedKFold(5, shuffle=True, random_state=seed).split(x, data.y))
-            oof = np.zeros(len(data.y))
-            for rows, check in folds:
-                oof[check] = with_sentences(data, SHIPPED, fit(rows), x[check], check)
+            folds = None if kind.startswith("grouped") else list(
+                StratifiedKFold(5, shuffle=True, random_state=seed).split(data.x, data.y))
+            oof = out_of_fold(data, SHIPPED, seed, folds)
             hit = oof[own] >= threshold
             p, r, f, _ = precision_recall_fscore_support(y, hit, average="binary")
             f1s.append(f), ps.append(p), rs.append(r)
